@@ -1,0 +1,124 @@
+"""The error tree. Every error the connector raises on purpose is one of these.
+
+::
+
+    ConnectorError
+    ├── UsageError            → exit 2: nothing was written
+    │   ├── ConfigError        sync.yaml / environment / secrets
+    │   ├── MappingError       mapping or purposes file (carries every problem: file, line, key)
+    │   ├── UnknownPluginError a source or transform name nobody registered (lists the known ones)
+    │   └── InputError         a whole input file is unusable (missing key column, undecodable)
+    └── RunError              → exit 1: the run went ahead but not everything landed
+        ├── SourceError        reading a source failed half-way
+        ├── SalesforceError    Salesforce refused or could not be reached (carries the errorCode)
+        │   └── LimitReached   the daily API share is used up; the rest stays pending
+        ├── StateError         the state store failed
+        └── LockedError        another run of the same job holds the lock
+
+Marker mixin ``Retriable``: raised for a transient condition (connection error, 5xx,
+UNABLE_TO_LOCK_ROW); the retry policy retries exactly these.
+
+Messages never carry personal values: they name files, lines, fields, Salesforce error codes and
+keyed hashes, never the data itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ConnectorError(Exception):
+    """Base of every deliberate error. ``exit_code`` tells the CLI how to end."""
+
+    exit_code = 1
+
+
+class UsageError(ConnectorError):
+    """The command, configuration or input is wrong; nothing has been written."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """sync.yaml, the environment or a secret file is wrong or missing."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a file: where it is and what is wrong (never the offending value)."""
+
+    file: str
+    line: int | None
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
+
+
+class MappingError(UsageError):
+    """One or more problems in mapping or purposes files, all reported at once."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class UnknownPluginError(UsageError):
+    """A source kind or transform name that no installed package registers."""
+
+    def __init__(self, kind: str, name: str, known: list[str]):
+        self.kind, self.name, self.known = kind, name, sorted(known)
+        super().__init__(f"unknown {kind} {name!r}; known: {', '.join(self.known)}")
+
+
+class InputError(UsageError):
+    """A whole input file cannot be used (missing key column, undecodable, unreadable)."""
+
+    def __init__(self, file: str, message: str, *, line: int | None = None, column: str = ""):
+        self.file, self.line, self.column = file, line, column
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {column + ': ' if column else ''}{message}")
+
+
+class RunError(ConnectorError):
+    """The run went ahead but something failed; the report says what."""
+
+    exit_code = 1
+
+
+class Retriable:
+    """Marker: the condition is transient and the operation may be tried again."""
+
+
+class SourceError(RunError):
+    """Reading a source failed part-way."""
+
+
+class SalesforceError(RunError):
+    """Salesforce refused a request or could not be reached.
+
+    ``code`` is Salesforce's errorCode (e.g. ``INVALID_SESSION_ID``) or an HTTP status; the
+    message is Salesforce's own text, which names fields but not values.
+    """
+
+    def __init__(self, message: str, *, code: str = "", status: int | None = None):
+        self.code, self.status = code, status
+        super().__init__(f"{code}: {message}" if code else message)
+
+
+class RetriableSalesforceError(SalesforceError, Retriable):
+    """A transient Salesforce condition: 5xx, connection error, UNABLE_TO_LOCK_ROW."""
+
+
+class LimitReached(SalesforceError):
+    """The configured share of the daily API allocation is used; remaining work stays pending."""
+
+
+class StateError(RunError):
+    """The state store failed."""
+
+
+class LockedError(RunError):
+    """Another run of the same job holds the run lock."""
