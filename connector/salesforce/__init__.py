@@ -1,1 +1,31 @@
-"""salesforce."""
+"""The Salesforce side: settings, OAuth token, client session, writer and describe checks.
+
+::
+
+    client = SalesforceClient(settings)            # token, limit guard, refresh-once, retries
+    writer = Writer(client, bulk_threshold=settings.bulk_threshold)
+    results = writer.upsert("Contact", "SIS_Student_Number__c", rows)   # list[WriteResult]
+"""
+
+from __future__ import annotations
+
+from connector.salesforce.auth import Token, get_token
+from connector.salesforce.bulk import BulkJob
+from connector.salesforce.client import LimitGuard, SalesforceClient, parse_limit_info, scrub
+from connector.salesforce.describe import Describer
+from connector.salesforce.settings import SalesforceSettings
+from connector.salesforce.writer import NOT_SENT, Writer
+
+__all__ = [
+    "NOT_SENT",
+    "BulkJob",
+    "Describer",
+    "LimitGuard",
+    "SalesforceClient",
+    "SalesforceSettings",
+    "Token",
+    "Writer",
+    "get_token",
+    "parse_limit_info",
+    "scrub",
+]

@@ -1,0 +1,189 @@
+"""Getting an OAuth 2.0 access token ourselves, with ``requests``.
+
+simple-salesforce can log in by itself, but then it owns the refresh logic, and its ``SFType``
+calls refresh without a bound (wire spec §1.4, SS-804). The connector gets the token here and
+hands ``session_id`` + ``instance_url`` to simple-salesforce in direct mode; the client refreshes
+through this module once per failed call.
+
+Errors never carry a secret: they name the flow, Salesforce's ``error`` code and its
+description (with the configured username and secrets blanked out, should Salesforce echo them).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+import requests
+
+from connector import errors
+from connector.salesforce.settings import SalesforceSettings
+
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+# Salesforce accepts a JWT assertion for at most three minutes after it was signed (SF-jwt).
+JWT_LIFETIME_S = 180
+
+# OAuth errors that mean the credentials or the connected app are wrong: configuration
+# problems (exit 2), not something a retry fixes (SF-oautherr).
+_CONFIG_ERRORS = {
+    "invalid_client",
+    "invalid_client_id",
+    "invalid_client_credentials",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_request",
+    "inactive_user",
+    "inactive_org",
+}
+
+
+@dataclass(frozen=True)
+class Token:
+    """An access token and the instance it is valid for.
+
+    Attributes:
+        access_token: The bearer token (hidden from ``repr``).
+        instance_url: ``https://host[:port]`` that every API call goes to.
+        issued_at: Epoch seconds (local clock) when the token was received.
+    """
+
+    access_token: str = field(repr=False)
+    instance_url: str
+    issued_at: float
+
+
+def jwt_assertion(settings: SalesforceSettings, *, now: float | None = None) -> str:
+    """Build and sign the JWT bearer assertion (RS256).
+
+    Args:
+        settings: Needs ``client_id``, ``username``, ``private_key_file`` and ``url``.
+        now: Epoch seconds to sign at (tests); default the clock.
+
+    Returns:
+        The compact JWT.
+
+    Raises:
+        errors.ConfigError: The key file is missing, unreadable or not an RSA private key.
+    """
+    path = settings.private_key_file
+    if path is None:
+        raise errors.ConfigError("salesforce.private_key_file is required for auth jwt")
+    try:
+        key = path.read_bytes()
+    except OSError as exc:
+        raise errors.ConfigError(
+            f"salesforce.private_key_file {path}: cannot read ({exc.strerror})"
+        ) from None
+    issued = int(time.time() if now is None else now)
+    claims = {
+        "iss": settings.client_id,
+        "sub": settings.username,
+        "aud": settings.url,
+        "exp": issued + JWT_LIFETIME_S,
+    }
+    try:
+        return jwt.encode(claims, key, algorithm="RS256")
+    except (ValueError, TypeError, jwt.PyJWTError):
+        # The exception text of cryptography can quote parts of the key; say only where it is.
+        raise errors.ConfigError(
+            f"salesforce.private_key_file {path}: not a usable PEM RSA private key"
+        ) from None
+
+
+def token_request(settings: SalesforceSettings) -> tuple[dict[str, str], tuple[str, str] | None]:
+    """The form body (and HTTP basic auth, if any) for the configured flow."""
+    if settings.auth == "jwt":
+        return {"grant_type": JWT_GRANT, "assertion": jwt_assertion(settings)}, None
+    secret = settings.client_secret.get_secret_value() if settings.client_secret else ""
+    if settings.auth == "client_credentials":
+        # Salesforce takes the client credentials as HTTP basic auth (jsforce / SF docs).
+        return {"grant_type": "client_credentials"}, (settings.client_id or "", secret)
+    password = settings.password.get_secret_value() if settings.password else ""
+    token = settings.security_token.get_secret_value() if settings.security_token else ""
+    form = {
+        "grant_type": "password",
+        "client_id": settings.client_id or "",
+        "username": settings.username or "",
+        # The security token is appended to the password (the org's IP restrictions decide
+        # whether it is needed).
+        "password": password + token,
+    }
+    if secret:
+        form["client_secret"] = secret
+    return form, None
+
+
+def get_token(
+    settings: SalesforceSettings, *, session: requests.Session, timeout: float | None = None
+) -> Token:
+    """Get an access token with the configured OAuth flow.
+
+    Args:
+        settings: The ``salesforce:`` settings.
+        session: The HTTP session to use (its ``verify`` decides which CA is trusted).
+        timeout: Seconds to wait; default ``settings.timeout``.
+
+    Returns:
+        The token and the instance URL it belongs to.
+
+    Raises:
+        errors.ConfigError: Salesforce refused the credentials (invalid_client, invalid_grant …).
+        errors.RetriableSalesforceError: The login host could not be reached or failed (5xx).
+        errors.SalesforceError: Any other unexpected answer.
+    """
+    form, basic = token_request(settings)
+    try:
+        response = session.post(
+            settings.token_url,
+            data=form,
+            auth=basic,
+            headers={"Accept": "application/json"},
+            timeout=timeout or settings.timeout,
+        )
+    except requests.RequestException as exc:
+        # str(exc) would be fine here (no personal data in a token URL) but stay uniform.
+        raise errors.RetriableSalesforceError(
+            f"token request to {settings.url} failed: {type(exc).__name__}",
+            code="CONNECTION_ERROR",
+        ) from None
+    body = _json_or_none(response)
+    if response.status_code == 200 and body and body.get("access_token"):
+        instance = str(body.get("instance_url") or "").rstrip("/")
+        if not instance.startswith("https://"):
+            raise errors.SalesforceError(
+                "token response has no https instance_url", code="BAD_TOKEN_RESPONSE"
+            )
+        return Token(str(body["access_token"]), instance, time.time())
+    code = str((body or {}).get("error") or f"HTTP_{response.status_code}")
+    description = _redact(str((body or {}).get("error_description") or ""), settings)
+    message = f"Salesforce refused the {settings.auth} login: {code}"
+    if description:
+        message += f" ({description})"
+    if response.status_code >= 500:
+        raise errors.RetriableSalesforceError(message, status=response.status_code)
+    if code in _CONFIG_ERRORS or response.status_code in (400, 401, 403):
+        raise errors.ConfigError(message + "; check the salesforce settings and secrets")
+    raise errors.SalesforceError(message, status=response.status_code)
+
+
+def _json_or_none(response: requests.Response) -> dict[str, Any] | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def _redact(text: str, settings: SalesforceSettings) -> str:
+    """Blank out anything configured that must not reach a log (username and secrets)."""
+    values = [settings.username or ""]
+    for secret in (settings.client_secret, settings.password, settings.security_token):
+        if secret is not None:
+            values.append(secret.get_secret_value())
+    for value in values:
+        if len(value) >= 3:
+            text = text.replace(value, "***")
+    return text[:300]

@@ -1,0 +1,232 @@
+"""Bulk API 2.0 ingest jobs: CSV in, per-row results back in input order.
+
+Our own calls (through ``SalesforceClient.request``) rather than ``sf.bulk2``: simple-salesforce
+builds the CSV from ``set()`` of the keys and writes ``None`` as an empty cell, which Bulk 2.0
+*ignores* on update — a field the privacy policy withholds would never be cleared. Here ``None``
+(and ``""``) become ``#N/A``, which sets the field to null (wire spec §5.1, B2-csv); a key missing
+from a row stays an empty cell and leaves the field as it is.
+
+Result rows come back in no guaranteed order (B2-ok, B2-fail); they are matched to the input by
+the key column (the external id for upsert, ``Id`` otherwise) as it was sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from connector import errors
+from connector.records import WriteResult
+from connector.salesforce.client import SalesforceClient, scrub
+
+CLEAR = "#N/A"
+TERMINAL = {"JobComplete", "Failed", "Aborted"}
+# Salesforce refuses uploads over 100 MB (before base64: 150 MB); stay well below.
+MAX_JOB_BYTES = 90 * 1024 * 1024
+CSV_HEADERS = {"Content-Type": "text/csv; charset=UTF-8", "Accept": "application/json"}
+RESULT_HEADERS = {"Accept": "text/csv; charset=UTF-8"}
+
+
+def cell(value: Any) -> str:
+    """One CSV cell as Bulk 2.0 reads it: ``None``/``""`` clear the field (``#N/A``)."""
+    if value is None or value == "":
+        return CLEAR
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """Rows → CSV text with LF line endings; a key absent from a row is an empty (ignored) cell."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([cell(row[c]) if c in row else "" for c in columns])
+    return out.getvalue()
+
+
+def columns_of(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Every key of every row, in order of first appearance (stable, unlike ``set()``)."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(row))
+    return list(seen)
+
+
+def parse_error(text: str) -> tuple[str, str, tuple[str, ...]]:
+    """``"CODE:message:Field1,Field2 --"`` → (code, message, fields) (sf__Error, B2-fail)."""
+    code, _, rest = text.strip().partition(":")
+    rest = rest.strip().removesuffix("--").rstrip()
+    message, _, field_text = rest.rpartition(":") if ":" in rest else (rest, "", "")
+    fields = tuple(f.strip() for f in field_text.split(",") if f.strip())
+    return code.strip(), message.strip(), fields
+
+
+class BulkJob:
+    """Run Bulk 2.0 ingest jobs and return one ``WriteResult`` per row, in input order.
+
+    Args:
+        client: The authenticated client.
+        sleep: Sleep function (tests pass a no-op).
+        poll_initial: Seconds before the first status poll; doubles up to ``poll_max``.
+        poll_max: Longest wait between polls.
+        timeout: Seconds after which an unfinished job is aborted.
+    """
+
+    def __init__(
+        self,
+        client: SalesforceClient,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        poll_initial: float = 1.0,
+        poll_max: float = 15.0,
+        timeout: float = 3600.0,
+    ):
+        self.client = client
+        self.sleep = sleep
+        self.poll_initial, self.poll_max, self.timeout = poll_initial, poll_max, timeout
+
+    def run(
+        self,
+        obj: str,
+        operation: str,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        external_id_field: str | None = None,
+    ) -> list[WriteResult]:
+        """Write ``rows`` with one job per ≤ 90 MB of CSV.
+
+        Args:
+            obj: sObject name.
+            operation: ``upsert``, ``update``, ``delete`` or ``hardDelete``.
+            rows: Payloads; update/delete rows carry ``Id``.
+            external_id_field: The upsert key.
+
+        Returns:
+            One result per row, in input order.
+        """
+        key = external_id_field if operation == "upsert" else "Id"
+        columns = ["Id"] if operation in ("delete", "hardDelete") else columns_of(rows)
+        text = to_csv(rows, columns)
+        if len(text.encode("utf-8")) > MAX_JOB_BYTES and len(rows) > 1:
+            half = len(rows) // 2
+            return self.run(
+                obj, operation, rows[:half], external_id_field=external_id_field
+            ) + self.run(obj, operation, rows[half:], external_id_field=external_id_field)
+        body: dict[str, Any] = {
+            "object": obj,
+            "operation": operation,
+            "contentType": "CSV",
+            "lineEnding": "LF",
+            "columnDelimiter": "COMMA",
+        }
+        if operation == "upsert":
+            body["externalIdFieldName"] = external_id_field
+        job_id = self.client.json("POST", "jobs/ingest", json=body)["id"]
+        try:
+            self.client.request(
+                "PUT", f"jobs/ingest/{job_id}/batches", data=text.encode(), headers=CSV_HEADERS
+            )
+            self.client.request("PATCH", f"jobs/ingest/{job_id}", json={"state": "UploadComplete"})
+            info = self._wait(job_id)
+        except BaseException:
+            self._abort(job_id)
+            raise
+        return self._results(job_id, info, operation, rows, key or "Id")
+
+    def _wait(self, job_id: str) -> dict[str, Any]:
+        delay, deadline = self.poll_initial, time.monotonic() + self.timeout
+        while True:
+            self.sleep(delay)
+            info = self.client.json("GET", f"jobs/ingest/{job_id}")
+            if info.get("state") in TERMINAL:
+                return info
+            if time.monotonic() > deadline:
+                raise errors.RetriableSalesforceError(
+                    f"bulk job {job_id} not finished after {self.timeout:.0f} s",
+                    code="BULK_TIMEOUT",
+                )
+            delay = min(delay * 2, self.poll_max)
+
+    def _abort(self, job_id: str) -> None:
+        # Best effort: the original failure is the one worth reporting.
+        with contextlib.suppress(errors.SalesforceError):
+            self.client.request("PATCH", f"jobs/ingest/{job_id}", json={"state": "Aborted"})
+
+    def _csv(self, job_id: str, kind: str) -> list[dict[str, str]]:
+        text = self.client.request(
+            "GET", f"jobs/ingest/{job_id}/{kind}", headers=RESULT_HEADERS
+        ).content.decode("utf-8-sig")
+        return list(csv.DictReader(io.StringIO(text)))
+
+    def _results(
+        self,
+        job_id: str,
+        info: Mapping[str, Any],
+        operation: str,
+        rows: Sequence[Mapping[str, Any]],
+        key: str,
+    ) -> list[WriteResult]:
+        state = info.get("state")
+        failed_count = int(info.get("numberRecordsFailed") or 0)
+        processed = int(info.get("numberRecordsProcessed") or 0)
+        complete = state == "JobComplete" and processed >= len(rows)
+        if complete and failed_count == 0 and operation != "upsert":
+            # Nothing failed and the Ids are known already: save the result calls.
+            return [WriteResult(ok=True, sf_id=str(row["Id"])) for row in rows]
+
+        waiting: dict[str, deque[int]] = defaultdict(deque)
+        for index, row in enumerate(rows):
+            waiting[cell(row.get(key))].append(index)
+        results: list[WriteResult | None] = [None] * len(rows)
+
+        def claim(echo: Mapping[str, str]) -> int | None:
+            queue = waiting.get(echo.get(key, "")) or waiting.get(echo.get("sf__Id", ""))
+            return queue.popleft() if queue else None
+
+        for echo in self._csv(job_id, "successfulResults"):
+            if (index := claim(echo)) is not None:
+                created = echo.get("sf__Created", "").lower() == "true"
+                sf_id = echo.get("sf__Id") or None
+                results[index] = WriteResult(ok=True, sf_id=sf_id, created=created)
+        if failed_count:
+            for echo in self._csv(job_id, "failedResults"):
+                if (index := claim(echo)) is not None:
+                    code, message, fields = parse_error(echo.get("sf__Error", ""))
+                    results[index] = WriteResult(
+                        ok=False,
+                        sf_id=echo.get("sf__Id") or None,
+                        error_code=code,
+                        message=redact(message, rows[index]),
+                        fields=fields,
+                    )
+        if not complete:
+            # Rows of an aborted or failed job that never ran: left pending for the next run.
+            code = "BULK_JOB_FAILED" if state == "Failed" else "BULK_UNPROCESSED"
+            message = scrub(str(info.get("errorMessage") or f"bulk job ended {state}"))[:300]
+            for index, result in enumerate(results):
+                if result is None:
+                    results[index] = WriteResult(ok=False, error_code=code, message=message)
+        return [
+            r or WriteResult(ok=False, error_code="BULK_NO_RESULT", message="no result row")
+            for r in results
+        ]
+
+
+def redact(message: str, row: Mapping[str, Any]) -> str:
+    """Salesforce's message with the row's own values cut out (some messages quote them)."""
+    message = scrub(message)
+    for field_name, value in row.items():
+        text = cell(value) if value is not None else ""
+        if field_name != "Id" and len(text) >= 3 and text in message:
+            message = message.replace(text, "<value>")
+    return message[:500]

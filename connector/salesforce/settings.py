@@ -1,0 +1,93 @@
+"""The ``salesforce:`` block of sync.yaml (DESIGN §4; the names are a contract).
+
+Secrets (``client_secret``, ``password``, ``security_token``) are ``SecretStr`` so that they never
+show up in a repr, a log line or a validation message; they come from the environment
+(``SIS_SYNC_SALESFORCE__CLIENT_SECRET`` …), never from the file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+AuthFlow = Literal["jwt", "client_credentials", "password"]
+
+# What each OAuth flow cannot do without; checked when the configuration loads, so that a
+# missing setting is a configuration error (exit 2) before anything is read or written.
+_REQUIRED_BY_FLOW: dict[str, tuple[str, ...]] = {
+    "jwt": ("client_id", "username", "private_key_file"),
+    "client_credentials": ("client_id", "client_secret"),
+    "password": ("client_id", "username", "password"),
+}
+
+
+class SalesforceSettings(BaseModel):
+    """How to reach and authenticate to one Salesforce org.
+
+    Attributes:
+        url: Login / token host (``https://login.salesforce.com``, ``https://test.salesforce.com``,
+            a My Domain URL, or the emulator's ``https://127.0.0.1:P``).
+        auth: OAuth flow: ``jwt`` (unattended default), ``client_credentials`` or ``password``.
+        client_id: The connected app's consumer key.
+        client_secret: The connected app's consumer secret (client_credentials, optional for
+            password).
+        username: The integration user (jwt and password flows).
+        password: The integration user's password (password flow).
+        security_token: Appended to the password when the org requires it (password flow).
+        private_key_file: PEM private key whose certificate is uploaded to the connected app (jwt).
+        ca_bundle: A CA file to trust instead of the system store (the emulator's ``ca.pem``).
+        api_version: REST API version, without the ``v``.
+        daily_api_share: Stop before this share of the daily API allocation is used.
+        bulk_threshold: Above this many rows per object and run, write with Bulk API 2.0.
+        timeout: Seconds to wait for one HTTP response.
+        max_retries: Retries of one call on a transient failure (connection, 5xx, row lock).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = "https://login.salesforce.com"
+    auth: AuthFlow = "jwt"
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    security_token: SecretStr | None = None
+    private_key_file: Path | None = None
+    ca_bundle: Path | None = None
+    api_version: str = "59.0"
+    daily_api_share: float = Field(0.8, gt=0, le=1)
+    bulk_threshold: int = Field(2000, ge=0)
+    timeout: float = Field(60.0, gt=0)
+    max_retries: int = Field(5, ge=0, le=20)
+
+    @field_validator("url")
+    @classmethod
+    def _https_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith("https://"):
+            # simple-salesforce hard-codes https for every instance URL (wire spec §0).
+            raise ValueError("must be an https:// URL")
+        return value
+
+    @field_validator("api_version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        value = value.strip().removeprefix("v")
+        major, _, minor = value.partition(".")
+        if not (major.isdigit() and minor.isdigit()):
+            raise ValueError("must look like 59.0")
+        return value
+
+    @model_validator(mode="after")
+    def _flow_has_what_it_needs(self) -> SalesforceSettings:
+        missing = [name for name in _REQUIRED_BY_FLOW[self.auth] if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"auth {self.auth} needs {', '.join(missing)}")
+        return self
+
+    @property
+    def token_url(self) -> str:
+        """The OAuth 2.0 token endpoint on the login host."""
+        return f"{self.url}/services/oauth2/token"
