@@ -1,0 +1,207 @@
+"""The Source contract, the source registry and helpers every source shares.
+
+A source reads one input (a CSV file, a OneRoster folder, a JSON Lines file, a paged HTTP API)
+and yields :class:`~connector.records.SourceRecord` for every usable row and
+:class:`~connector.records.Reject` for every row it cannot use. ``check()`` runs before anything
+is written and refuses a whole input that cannot be used (missing key column, undecodable).
+
+Sources never log or raise with values: messages name the file, line and column only.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from connector.errors import ConfigError, InputError
+from connector.hashing import join_key
+from connector.records import Origin, Reject, SourceRecord
+from connector.registry import Registry
+
+EMPTY_KEY = "empty key"
+
+
+class SourceOptions(BaseModel):
+    """Options every source has: ``key`` (one column or several for a composite key)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    key: str | list[str]
+
+    @field_validator("key")
+    @classmethod
+    def _key_not_empty(cls, value: str | list[str]) -> str | list[str]:
+        parts = [value] if isinstance(value, str) else value
+        if not parts or any(not p.strip() for p in parts):
+            raise ValueError("key must name at least one non-empty column")
+        return value
+
+    @property
+    def key_columns(self) -> list[str]:
+        """The key column(s) as a list, stripped."""
+        return [self.key.strip()] if isinstance(self.key, str) else [k.strip() for k in self.key]
+
+
+def check_encoding(value: str) -> str:
+    """Validator helper: ``value`` names a codec Python knows (e.g. utf-8-sig, cp1252, latin-1)."""
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise ValueError(f"unknown encoding {value!r}") from None
+    return value
+
+
+class Source(ABC):
+    """One input the connector reads records from.
+
+    Subclasses set ``kind`` and ``Options`` (a pydantic model with ``extra="forbid"``: the
+    mapping's ``source:`` block without ``kind``).
+
+    Args:
+        options: a validated ``Options`` instance.
+        base_dir: the project directory relative paths are resolved against.
+        env: environment for secrets (defaults to ``os.environ``).
+    """
+
+    kind: ClassVar[str]
+    Options: ClassVar[type[BaseModel]]
+
+    def __init__(self, options: BaseModel, *, base_dir: Path, env: Mapping[str, str] | None = None):
+        if not isinstance(options, self.Options):
+            raise TypeError(f"{type(self).__name__} needs {self.Options.__name__} options")
+        self.options = options
+        self.base_dir = Path(base_dir)
+        self.env: Mapping[str, str] = os.environ if env is None else env
+
+    @abstractmethod
+    def check(self) -> None:
+        """Refuse an unusable input before anything is written (raises InputError)."""
+
+    @abstractmethod
+    def read(self) -> Iterator[SourceRecord | Reject]:
+        """Stream the records; a bad row becomes a Reject and reading continues."""
+
+    # helpers for file sources -------------------------------------------------------------
+
+    def resolve(self, path: str | Path) -> Path:
+        """``path`` relative to the project directory (absolute paths are kept)."""
+        p = Path(path)
+        return p if p.is_absolute() else self.base_dir / p
+
+    def display_name(self, path: Path) -> str:
+        """The file name shown in origins and errors: relative to base_dir when possible."""
+        try:
+            return Path(os.path.relpath(path.resolve(), self.base_dir.resolve())).as_posix()
+        except ValueError:  # another drive (Windows): no relative path exists
+            return path.as_posix()
+
+
+def build_key(values: list[Any], columns: list[str]) -> tuple[str | None, str]:
+    """The record key from the key column values: ``(key, "")`` or ``(None, bad_column)``.
+
+    Parts are stripped; a composite key is joined with :func:`connector.hashing.join_key`. A
+    missing or empty part makes the whole key empty (the row is rejected on that column).
+    """
+    parts: list[str] = []
+    for value, column in zip(values, columns, strict=True):
+        text = "" if value is None else (value if isinstance(value, str) else str(value)).strip()
+        if not text:
+            return None, column
+        parts.append(text)
+    return (parts[0] if len(parts) == 1 else join_key(parts)), ""
+
+
+def empty_key(origin: Origin, column: str) -> Reject:
+    """The Reject for a row whose key column is empty."""
+    return Reject(origin, column, EMPTY_KEY)
+
+
+def scan_decodable(path: Path, encoding: str, display: str, chunk_size: int = 1 << 20) -> None:
+    """Decode the whole file in chunks; InputError naming the line of the first bad byte.
+
+    A streaming byte scan: memory stays at one chunk, and the C decoders make it fast. Run
+    from ``check()`` so an undecodable file is refused before any write.
+    """
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    newlines = 0
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(chunk_size):
+                pending = decoder.getstate()[0]
+                try:
+                    decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    seen = exc.object[: exc.start].count(b"\n") - pending.count(b"\n")
+                    line = newlines + seen + 1
+                    raise InputError(
+                        display,
+                        f"not valid {encoding}; set `encoding:` to the file's encoding",
+                        line=line,
+                    ) from None
+                newlines += chunk.count(b"\n")
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise InputError(display, f"not valid {encoding}: truncated at end of file") from None
+    except OSError as exc:
+        raise InputError(display, f"cannot read: {exc.strerror or type(exc).__name__}") from None
+
+
+def require_file(path: Path, display: str) -> None:
+    """InputError unless ``path`` is an existing, readable regular file."""
+    if not path.is_file():
+        raise InputError(display, "file not found")
+    if not os.access(path, os.R_OK):
+        raise InputError(display, "file not readable")
+
+
+def _is_source_class(value: object) -> bool:
+    return isinstance(value, type) and issubclass(value, Source)
+
+
+registry: Registry[type[Source]] = Registry("source", "connector.sources", check=_is_source_class)
+
+
+def options_model(kind: str) -> type[BaseModel]:
+    """The Options model of source ``kind`` (UnknownPluginError for an unknown kind)."""
+    return registry.get(kind).Options
+
+
+def open_source(
+    spec: Mapping[str, Any], *, base_dir: Path, env: Mapping[str, str] | None = None
+) -> Source:
+    """Build the source a mapping's ``source:`` block describes.
+
+    Args:
+        spec: the ``source:`` block, including ``kind``.
+        base_dir: the project directory relative paths are resolved against.
+        env: environment for secrets (defaults to ``os.environ``).
+
+    Raises:
+        ConfigError: ``kind`` missing or the options are invalid (every problem listed).
+        UnknownPluginError: no source of that kind is registered.
+    """
+    kind = spec.get("kind")
+    if not isinstance(kind, str) or not kind:
+        raise ConfigError("source: `kind` is required (e.g. csv, oneroster, jsonl, http)")
+    cls = registry.get(kind)
+    body = {k: v for k, v in spec.items() if k != "kind"}
+    try:
+        options = cls.Options.model_validate(body)
+    except ValidationError as exc:
+        raise ConfigError(f"source ({kind}): {describe_validation_error(exc)}") from None
+    return cls(options, base_dir=base_dir, env=env)
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """A readable, value-free summary of a pydantic ValidationError (``loc: message; …``)."""
+    parts = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "(options)"
+        parts.append(f"{loc}: {err['msg']}")
+    return "; ".join(parts)

@@ -1,0 +1,279 @@
+"""A paged JSON HTTP API as a source (event platforms, registration tools).
+
+Paging styles: ``page`` (page number + page size), ``offset`` (offset + limit), ``next_link``
+(a next URL in the body or the ``Link: rel="next"`` header) and ``none``. Connection errors, 5xx
+and 429 are retried with exponential backoff (honouring ``Retry-After``); any other 4xx stops
+the read with a SourceError naming the URL path and status. Secrets come only from the
+environment (``auth_env``) and never appear in messages: errors name the URL *path*, never the
+query string or headers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from connector.errors import InputError, SourceError
+from connector.records import Origin, Reject, SourceRecord
+from connector.sources.base import Source, SourceOptions, require_file
+from connector.sources.jsonl import record_from_object
+
+MAX_BACKOFF = 30.0
+MAX_RETRY_AFTER = 120.0
+
+
+class _Paging(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoPaging(_Paging):
+    """One request returns everything."""
+
+    style: Literal["none"] = "none"
+
+
+class PagePaging(_Paging):
+    """``?page=N&page_size=S``; stops at a page shorter than ``page_size``."""
+
+    style: Literal["page"] = "page"
+    page_param: str = "page"
+    size_param: str = "page_size"
+    page_size: int = Field(default=100, ge=1)
+    start: int = Field(default=1, ge=0)
+
+
+class OffsetPaging(_Paging):
+    """``?offset=O&limit=S``; stops at a page shorter than ``page_size``."""
+
+    style: Literal["offset"] = "offset"
+    offset_param: str = "offset"
+    limit_param: str = "limit"
+    page_size: int = Field(default=100, ge=1)
+
+
+class NextLinkPaging(_Paging):
+    """Follow ``next`` (a dotted JSON path in the body) or else the ``Link: rel="next"`` header."""
+
+    style: Literal["next_link"] = "next_link"
+    next: str | None = None
+
+
+Paging = Annotated[
+    NoPaging | PagePaging | OffsetPaging | NextLinkPaging, Field(discriminator="style")
+]
+
+
+class HttpOptions(SourceOptions):
+    """Options of ``kind: http``.
+
+    Attributes:
+        url: the first page's URL (http or https).
+        key: the key field of an item (dotted paths into nested objects allowed).
+        items: dotted JSON path of the items array in a page (``data``, ``results``); default:
+            the body itself, which must then be a list.
+        paging: ``none`` | ``page`` | ``offset`` | ``next_link`` or an object with ``style`` and
+            that style's parameters.
+        params: extra query parameters sent with the first request.
+        auth_header: the header carrying the credential (default ``Authorization``).
+        auth_env: the environment variable holding that header's value (e.g. ``Bearer …``).
+        timeout: seconds per request.
+        max_pages: safety bound; more pages than this stop the read with an error rather than
+            silently returning a partial set.
+        ca_bundle: a CA file (relative to the project directory) to verify the server with.
+        retries: attempts per request for connection errors, 5xx and 429.
+        backoff: first backoff in seconds (doubles per attempt, at most 30 s).
+    """
+
+    url: str
+    items: str | None = None
+    paging: Paging = NoPaging()
+    params: dict[str, str | int] = Field(default_factory=dict)
+    auth_header: str = "Authorization"
+    auth_env: str | None = None
+    timeout: float = Field(default=30.0, gt=0)
+    max_pages: int = Field(default=1000, ge=1)
+    ca_bundle: str | None = None
+    retries: int = Field(default=5, ge=1, le=20)
+    backoff: float = Field(default=1.0, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("http", "https") or not urlsplit(value).netloc:
+            raise ValueError("url must be an absolute http(s) URL")
+        return value
+
+    @field_validator("paging", mode="before")
+    @classmethod
+    def _paging_shorthand(cls, value: Any) -> Any:
+        return {"style": value} if isinstance(value, str) else value
+
+
+class _Transient(Exception):
+    """A retriable HTTP status (5xx, 429) with the server's Retry-After, if any."""
+
+    def __init__(self, status: int, retry_after: float | None):
+        super().__init__(status)
+        self.status, self.retry_after = status, retry_after
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def dig(body: Any, path: str) -> Any:
+    """The value at a dotted path in nested dicts (None when any step is missing)."""
+    cur = body
+    for part in path.split("."):
+        if not isinstance(cur, dict):
+            return None
+        cur = cur.get(part)
+    return cur
+
+
+class HttpSource(Source):
+    """Items of a paged JSON API; each item (a JSON object) is one record."""
+
+    kind = "http"
+    Options = HttpOptions
+
+    options: HttpOptions
+    #: how to wait between attempts; tests replace it to record waits instead of sleeping.
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
+
+    @property
+    def where(self) -> str:
+        """The URL path: what origins and errors name (no host secrets, no query string)."""
+        return urlsplit(self.options.url).path or "/"
+
+    def check(self) -> None:
+        """No request: the credential variable is set and the CA bundle exists."""
+        o = self.options
+        if o.auth_env and not self.env.get(o.auth_env):
+            raise InputError(self.where, f"environment variable {o.auth_env} is not set")
+        if o.ca_bundle:
+            require_file(self.resolve(o.ca_bundle), o.ca_bundle)
+
+    def _headers(self) -> dict[str, str]:
+        o = self.options
+        headers = {"Accept": "application/json"}
+        if o.auth_env:
+            value = self.env.get(o.auth_env)
+            if not value:
+                raise InputError(self.where, f"environment variable {o.auth_env} is not set")
+            headers[o.auth_header] = value
+        return headers
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, _Transient) and exc.retry_after is not None:
+            return min(exc.retry_after, MAX_RETRY_AFTER)
+        return min(self.options.backoff * 2 ** (state.attempt_number - 1), MAX_BACKOFF)
+
+    def _get(
+        self, session: requests.Session, url: str, params: Mapping[str, Any] | None, page: int
+    ) -> requests.Response:
+        o = self.options
+        verify: bool | str = str(self.resolve(o.ca_bundle)) if o.ca_bundle else True
+        retrying = Retrying(
+            stop=stop_after_attempt(o.retries),
+            wait=self._wait,
+            retry=retry_if_exception_type((requests.ConnectionError, requests.Timeout, _Transient)),
+            sleep=self.sleep,
+            reraise=True,
+        )
+        try:
+            for attempt in retrying:
+                with attempt:
+                    resp = session.get(url, params=params, timeout=o.timeout, verify=verify)
+                    if resp.status_code == 429 or resp.status_code >= 500:
+                        retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                        raise _Transient(resp.status_code, retry_after)
+        except _Transient as exc:
+            raise SourceError(
+                f"{self.where}: HTTP {exc.status} on page {page} after {o.retries} attempts"
+            ) from None
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            # The exception text can carry the full URL (query string); name only its type.
+            raise SourceError(
+                f"{self.where}: {type(exc).__name__} on page {page} after {o.retries} attempts"
+            ) from None
+        if resp.status_code >= 400:
+            raise SourceError(f"{self.where}: HTTP {resp.status_code} on page {page}")
+        return resp
+
+    def _items(self, body: Any, page: int) -> list[Any]:
+        path = self.options.items
+        items = body if path is None else dig(body, path)
+        if not isinstance(items, list):
+            what = "the response body" if path is None else f"`items: {path}`"
+            raise SourceError(f"{self.where}: {what} is not a list on page {page}")
+        return items
+
+    def _pages(self, session: requests.Session) -> Iterator[tuple[int, list[Any]]]:
+        """Yield ``(page_number, items)`` per fetched page, following the paging style."""
+        o, paging = self.options, self.options.paging
+        url: str | None = o.url
+        params: dict[str, Any] | None = dict(o.params)
+        counter = paging.start if isinstance(paging, PagePaging) else 0
+        page = 0
+        while url is not None:
+            if page >= o.max_pages:
+                raise SourceError(
+                    f"{self.where}: more than max_pages={o.max_pages} pages; raise max_pages"
+                )
+            page += 1
+            if isinstance(paging, PagePaging) and params is not None:
+                params |= {paging.page_param: counter, paging.size_param: paging.page_size}
+            elif isinstance(paging, OffsetPaging) and params is not None:
+                params |= {paging.offset_param: counter, paging.limit_param: paging.page_size}
+            resp = self._get(session, url, params, page)
+            try:
+                body = resp.json()
+            except ValueError:
+                raise SourceError(f"{self.where}: response is not JSON on page {page}") from None
+            items = self._items(body, page)
+            yield page, items
+            if isinstance(paging, NoPaging):
+                url = None
+            elif isinstance(paging, PagePaging | OffsetPaging):
+                if len(items) < paging.page_size:
+                    url = None
+                counter += 1 if isinstance(paging, PagePaging) else len(items)
+            else:
+                nxt = dig(body, paging.next) if paging.next else None
+                if not nxt:
+                    nxt = resp.links.get("next", {}).get("url")
+                # The next link carries its own query string; relative links resolve
+                # against the page that gave them.
+                url = urljoin(resp.url or url, nxt) if isinstance(nxt, str) and nxt else None
+                params = None
+
+    def read(self) -> Iterator[SourceRecord | Reject]:
+        """Fetch page after page and yield each item as a record (origin: URL path, item no.)."""
+        key_cols = self.options.key_columns
+        with requests.Session() as session:
+            session.headers.update(self._headers())
+            index = 0
+            for _page, items in self._pages(session):
+                for item in items:
+                    index += 1
+                    yield record_from_object(item, Origin(self.where, index), key_cols)
