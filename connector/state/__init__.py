@@ -1,1 +1,47 @@
-"""state."""
+"""The state store: keyed hashes, Salesforce ids, field hashes, lifecycle dates, outbox, runs,
+rejects, suppressions and the audit — never a personal value. See ``store.py`` for the tables."""
+
+from __future__ import annotations
+
+from connector.state.rows import (
+    Anchor,
+    AuditEntry,
+    ExpiredRow,
+    NewPerson,
+    OutboxError,
+    OutboxItem,
+    OutboxRow,
+    OutboxStatus,
+    PersonMatches,
+    PersonRow,
+    PersonUpdate,
+    RejectRow,
+    RejectSummary,
+    RunRow,
+    RunStatus,
+    SyncedRow,
+    SyncedUpdate,
+)
+from connector.state.store import StateStore, open_store
+
+__all__ = [
+    "Anchor",
+    "AuditEntry",
+    "ExpiredRow",
+    "NewPerson",
+    "OutboxError",
+    "OutboxItem",
+    "OutboxRow",
+    "OutboxStatus",
+    "PersonMatches",
+    "PersonRow",
+    "PersonUpdate",
+    "RejectRow",
+    "RejectSummary",
+    "RunRow",
+    "RunStatus",
+    "StateStore",
+    "SyncedRow",
+    "SyncedUpdate",
+    "open_store",
+]

@@ -1,0 +1,152 @@
+"""Persons and suppressions: who is who (by keyed hashes) and who must never come back.
+
+A person joins what the sources know about one human: a prospect known by e-mail hash from an
+event registration, later the same person as a student by SIS-number hash. The student hash is
+unique; an e-mail hash is not (family addresses are shared), and several persons behind one
+e-mail hash is an ambiguity the engine reports instead of guessing. Suppressions are erasure
+tombstones: a keyed hash (record key, student or e-mail) that no later sync may recreate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from connector.state import schema as s
+from connector.state.db import Database, guard
+from connector.state.rows import NewPerson, PersonMatches, PersonRow, PersonUpdate
+
+CHUNK = 5_000
+_in = sa.bindparam("hashes", expanding=True)
+
+
+def _unique_chunks(items: Sequence[Any]) -> list[list[Any]]:
+    unique = list(dict.fromkeys(items))
+    return [unique[i : i + CHUNK] for i in range(0, len(unique), CHUNK)]
+
+
+def _person(r: sa.Row[Any]) -> PersonRow:
+    return PersonRow(r.person_id, r.sf_id, r.student_hash, r.email_hash, r.created_at, r.updated_at)
+
+
+class IdentityMixin:
+    """Person and suppression queries of :class:`~connector.state.store.StateStore`."""
+
+    _db: Database
+    _insert: Any
+
+    def find_persons(
+        self, *, student_hashes: Sequence[str] = (), email_hashes: Sequence[str] = ()
+    ) -> PersonMatches:
+        """Persons for a batch of student and e-mail hashes (two queries at most)."""
+        p = s.persons
+        by_student: dict[str, PersonRow] = {}
+        by_email: dict[str, list[PersonRow]] = {}
+        with guard("find persons"), self._db.engine.connect() as conn:
+            for chunk in _unique_chunks(student_hashes):
+                q = sa.select(p).where(p.c.student_hash.in_(_in))
+                for r in conn.execute(q, {"hashes": chunk}):
+                    by_student[r.student_hash] = _person(r)
+            for chunk in _unique_chunks(email_hashes):
+                q = sa.select(p).where(p.c.email_hash.in_(_in)).order_by(p.c.person_id)
+                for r in conn.execute(q, {"hashes": chunk}):
+                    by_email.setdefault(r.email_hash, []).append(_person(r))
+        return PersonMatches(by_student, {h: tuple(rows) for h, rows in by_email.items()})
+
+    def get_persons(self, person_ids: Sequence[int]) -> dict[int, PersonRow]:
+        """Persons by id (unknown ids are absent)."""
+        p = s.persons
+        out: dict[int, PersonRow] = {}
+        with guard("read persons"), self._db.engine.connect() as conn:
+            for chunk in _unique_chunks(person_ids):
+                q = sa.select(p).where(p.c.person_id.in_(_in))
+                out.update((r.person_id, _person(r)) for r in conn.execute(q, {"hashes": chunk}))
+        return out
+
+    def add_persons(self, people: Sequence[NewPerson], *, at: datetime) -> list[int]:
+        """Create persons; return their ids in the order given.
+
+        A student hash that already belongs to a person raises StateError (look up first).
+        """
+        if not people:
+            return []
+        params = [
+            {
+                "student_hash": n.student_hash,
+                "email_hash": n.email_hash,
+                "sf_id": n.sf_id,
+                "created_at": at,
+                "updated_at": at,
+            }
+            for n in people
+        ]
+        stmt = sa.insert(s.persons).returning(s.persons.c.person_id, sort_by_parameter_order=True)
+        with guard("add persons"), self._db.write.begin() as conn:
+            return list(conn.execute(stmt, params).scalars())
+
+    def update_persons(self, updates: Sequence[PersonUpdate], *, at: datetime) -> None:
+        """Change persons in one statement: ``None`` attributes stay as they are.
+
+        Adding a student hash to a prospect is the prospect → student join; setting sf_id
+        records the Contact Salesforce created for the person.
+        """
+        if not updates:
+            return
+        p = s.persons
+        stmt = (
+            sa.update(p)
+            .where(p.c.person_id == sa.bindparam("b_id"))
+            .values(
+                student_hash=sa.func.coalesce(
+                    sa.bindparam("b_student", type_=s.HASH), p.c.student_hash
+                ),
+                email_hash=sa.func.coalesce(sa.bindparam("b_email", type_=s.HASH), p.c.email_hash),
+                sf_id=sa.func.coalesce(sa.bindparam("b_sf", type_=s.SF_ID), p.c.sf_id),
+                updated_at=sa.bindparam("b_at", type_=s.UtcDateTime),
+            )
+        )
+        params = [
+            {
+                "b_id": u.person_id,
+                "b_student": u.student_hash,
+                "b_email": u.email_hash,
+                "b_sf": u.sf_id,
+                "b_at": at,
+            }
+            for u in updates
+        ]
+        with guard("update persons"), self._db.write.begin() as conn:
+            conn.execute(stmt, params)
+
+    def link_person(
+        self,
+        person_id: int,
+        *,
+        at: datetime,
+        student_hash: str | None = None,
+        email_hash: str | None = None,
+        sf_id: str | None = None,
+    ) -> None:
+        """Update one person (see :meth:`update_persons`)."""
+        self.update_persons([PersonUpdate(person_id, student_hash, email_hash, sf_id)], at=at)
+
+    def suppressed(self, hashes: Sequence[str]) -> set[str]:
+        """The hashes of a batch that carry an erasure tombstone."""
+        t = s.suppressions
+        q = sa.select(t.c.hash).where(t.c.hash.in_(_in))
+        out: set[str] = set()
+        with guard("check suppressions"), self._db.engine.connect() as conn:
+            for chunk in _unique_chunks(hashes):
+                out.update(conn.execute(q, {"hashes": chunk}).scalars())
+        return out
+
+    def add_suppression(self, hash: str, kind: str, reason: str, at: datetime) -> None:
+        """Add a tombstone (``kind``: key, student or email); adding it twice is harmless."""
+        ins = self._insert(s.suppressions).values(
+            hash=hash, kind=kind, reason=reason[:255], created_at=at
+        )
+        with guard("add suppression"), self._db.write.begin() as conn:
+            conn.execute(ins.on_conflict_do_nothing(index_elements=[s.suppressions.c.hash]))

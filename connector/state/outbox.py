@@ -1,0 +1,172 @@
+"""The outbox: one row per planned write, so a killed run can be told apart from a clean one.
+
+NEW (planned) → SENT (handed to Salesforce; ``attempts`` counts these) → OK | FAILED (with
+Salesforce's errorCode and message, which name fields, never values). When a later run plans a
+write for the same record, the older NEW/SENT/FAILED rows become SUPERSEDED: the newer row carries
+the retry. Rows left NEW/SENT/FAILED by earlier runs are :meth:`OutboxMixin.pending_outbox`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from connector.state import schema as s
+from connector.state.db import Database, guard
+from connector.state.rows import PENDING, OutboxError, OutboxItem, OutboxRow, OutboxStatus
+
+OPERATIONS = ("upsert", "update", "delete")
+_in = sa.bindparam("ids", expanding=True)
+_CHUNK = 5_000
+
+
+def _row(r: sa.Row[Any]) -> OutboxRow:
+    return OutboxRow(
+        r.id,
+        r.run_id,
+        r.mapping,
+        r.key_hash,
+        r.object,
+        r.operation,
+        OutboxStatus(r.status),
+        r.error_code,
+        r.error_message,
+        r.attempts,
+        r.created_at,
+        r.updated_at,
+    )
+
+
+class OutboxMixin:
+    """Outbox queries of :class:`~connector.state.store.StateStore`."""
+
+    _db: Database
+
+    def add_outbox(
+        self, run_id: int, items: Sequence[OutboxItem], *, at: datetime | None = None
+    ) -> list[int]:
+        """Plan writes (status NEW); return their ids in order. Older pending rows of the same
+        records become SUPERSEDED in the same transaction."""
+        if not items:
+            return []
+        at = at or datetime.now(UTC)
+        for item in items:
+            if item.operation not in OPERATIONS:
+                raise ValueError(f"unknown outbox operation {item.operation!r}")
+        t = s.outbox
+        by_mapping: dict[str, list[str]] = {}
+        for item in items:
+            by_mapping.setdefault(item.mapping, []).append(item.key_hash)
+        supersede = (
+            sa.update(t)
+            .where(
+                t.c.mapping == sa.bindparam("m"),
+                t.c.key_hash.in_(sa.bindparam("keys", expanding=True)),
+                t.c.status.in_([p.value for p in PENDING]),
+            )
+            .values(status=OutboxStatus.SUPERSEDED.value, updated_at=at)
+        )
+        params = [
+            {
+                "run_id": run_id,
+                "mapping": i.mapping,
+                "key_hash": i.key_hash,
+                "object": i.object,
+                "operation": i.operation,
+                "status": OutboxStatus.NEW.value,
+                "error_code": "",
+                "error_message": "",
+                "attempts": 0,
+                "created_at": at,
+                "updated_at": at,
+            }
+            for i in items
+        ]
+        insert = sa.insert(t).returning(t.c.id, sort_by_parameter_order=True)
+        with guard("add outbox"), self._db.write.begin() as conn:
+            for mapping, keys in by_mapping.items():
+                unique = list(dict.fromkeys(keys))
+                for i in range(0, len(unique), _CHUNK):
+                    conn.execute(supersede, {"m": mapping, "keys": unique[i : i + _CHUNK]})
+            return list(conn.execute(insert, params).scalars())
+
+    def mark_outbox(
+        self,
+        ids: Sequence[int],
+        status: OutboxStatus | str,
+        *,
+        error_code: str = "",
+        error_message: str = "",
+        at: datetime | None = None,
+    ) -> None:
+        """Move outbox rows to ``status``; SENT counts one more attempt."""
+        status = OutboxStatus(status)
+        at = at or datetime.now(UTC)
+        t = s.outbox
+        bump = 1 if status is OutboxStatus.SENT else 0
+        stmt = (
+            sa.update(t)
+            .where(t.c.id.in_(_in))
+            .values(
+                status=status.value,
+                error_code=error_code[:80],
+                error_message=error_message[:255],
+                attempts=t.c.attempts + bump,
+                updated_at=at,
+            )
+        )
+        unique = list(dict.fromkeys(ids))
+        with guard("mark outbox"), self._db.write.begin() as conn:
+            for i in range(0, len(unique), _CHUNK):
+                conn.execute(stmt, {"ids": unique[i : i + _CHUNK]})
+
+    def fail_outbox(self, errors: Sequence[OutboxError], *, at: datetime | None = None) -> None:
+        """Mark rows FAILED, each with its own Salesforce error code and message."""
+        if not errors:
+            return
+        at = at or datetime.now(UTC)
+        t = s.outbox
+        stmt = (
+            sa.update(t)
+            .where(t.c.id == sa.bindparam("b_id"))
+            .values(
+                status=OutboxStatus.FAILED.value,
+                error_code=sa.bindparam("b_code"),
+                error_message=sa.bindparam("b_message"),
+                updated_at=at,
+            )
+        )
+        params = [
+            {"b_id": e.id, "b_code": e.error_code[:80], "b_message": e.error_message[:255]}
+            for e in errors
+        ]
+        with guard("mark outbox failed"), self._db.write.begin() as conn:
+            conn.execute(stmt, params)
+
+    def pending_outbox(
+        self, mapping: str | None = None, *, after_id: int = 0, limit: int = 2_000
+    ) -> list[OutboxRow]:
+        """NEW/SENT/FAILED rows in id order, one page (pass the last id as ``after_id``)."""
+        t = s.outbox
+        q = (
+            sa.select(t)
+            .where(t.c.status.in_([p.value for p in PENDING]), t.c.id > after_id)
+            .order_by(t.c.id)
+            .limit(limit)
+        )
+        if mapping is not None:
+            q = q.where(t.c.mapping == mapping)
+        with guard("read pending outbox"), self._db.engine.connect() as conn:
+            return [_row(r) for r in conn.execute(q)]
+
+    def outbox_counts(self, run_id: int | None = None) -> dict[str, int]:
+        """Outbox rows per status (of one run, or all)."""
+        t = s.outbox
+        q = sa.select(t.c.status, sa.func.count()).group_by(t.c.status)
+        if run_id is not None:
+            q = q.where(t.c.run_id == run_id)
+        with guard("count outbox"), self._db.engine.connect() as conn:
+            return {status: n for status, n in conn.execute(q).tuples()}

@@ -1,0 +1,231 @@
+"""The immutable values the state store takes and returns.
+
+All times are timezone-aware UTC datetimes; ``event_date`` is a calendar date. Hashes are
+``KeyHasher`` outputs; nothing here ever holds a personal value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class OutboxStatus(StrEnum):
+    """Where one planned write stands (DESIGN §9).
+
+    ``SUPERSEDED`` closes a NEW/SENT/FAILED row when a later run plans a write for the same
+    record: the newer row carries the retry.
+    """
+
+    NEW = "NEW"
+    SENT = "SENT"
+    OK = "OK"
+    FAILED = "FAILED"
+    SUPERSEDED = "SUPERSEDED"
+
+
+PENDING = (OutboxStatus.NEW, OutboxStatus.SENT, OutboxStatus.FAILED)
+
+
+class RunStatus(StrEnum):
+    """How a run ended (``running`` while it goes)."""
+
+    RUNNING = "running"
+    OK = "ok"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+
+class Anchor(StrEnum):
+    """The retention anchors of DESIGN §6 (``retention: {after: ANCHOR}``)."""
+
+    LAST_SEEN = "last_seen"
+    LIFECYCLE_END = "lifecycle_end"
+    EVENT_DATE = "event_date"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncedRow:
+    """What the store remembers about one record of one mapping."""
+
+    mapping: str
+    key_hash: str
+    object: str
+    sf_id: str | None
+    person_id: int | None
+    field_hashes: Mapping[str, str]
+    first_seen: datetime
+    last_seen: datetime
+    last_synced: datetime | None
+    lifecycle: str | None
+    lifecycle_end_at: datetime | None
+    event_date: date | None
+    consent_withdrawn_at: Mapping[str, datetime]
+    deleted_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncedUpdate:
+    """The state of one record after Salesforce accepted its write.
+
+    ``field_hashes`` is the complete target field → value hash map Salesforce now holds (it
+    replaces the stored one). ``person_id=None`` keeps an existing person link; every other
+    attribute replaces the stored value.
+    """
+
+    mapping: str
+    key_hash: str
+    object: str
+    sf_id: str | None
+    field_hashes: Mapping[str, str]
+    person_id: int | None = None
+    lifecycle: str | None = None
+    lifecycle_end_at: datetime | None = None
+    event_date: date | None = None
+    consent_withdrawn_at: Mapping[str, datetime] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRow:
+    """One person: the identity that joins a prospect (e-mail) and a student (SIS number)."""
+
+    person_id: int
+    sf_id: str | None
+    student_hash: str | None
+    email_hash: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PersonMatches:
+    """Persons found for a batch of hashes.
+
+    ``by_email`` lists every person sharing an e-mail hash: more than one is an ambiguity the
+    engine must not resolve by guessing.
+    """
+
+    by_student: Mapping[str, PersonRow]
+    by_email: Mapping[str, tuple[PersonRow, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class NewPerson:
+    """A person to create."""
+
+    student_hash: str | None = None
+    email_hash: str | None = None
+    sf_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PersonUpdate:
+    """Changes to a person; ``None`` leaves an attribute as it is (a join adds a student hash)."""
+
+    person_id: int
+    student_hash: str | None = None
+    email_hash: str | None = None
+    sf_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One planned write. ``operation`` is ``upsert``, ``update`` or ``delete``."""
+
+    mapping: str
+    key_hash: str
+    object: str
+    operation: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxError:
+    """Salesforce's refusal of one outbox item: its errorCode and message (field names only)."""
+
+    id: int
+    error_code: str
+    error_message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """One outbox row as stored."""
+
+    id: int
+    run_id: int
+    mapping: str
+    key_hash: str
+    object: str
+    operation: str
+    status: OutboxStatus
+    error_code: str
+    error_message: str
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """One run of a job."""
+
+    run_id: int
+    job: str
+    started_at: datetime
+    finished_at: datetime | None
+    status: RunStatus
+    counts: Mapping[str, Any]
+    api_calls: int
+    report_path: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RejectRow:
+    """One rejected source row: where and why, never the value."""
+
+    run_id: int
+    mapping: str
+    file: str
+    line: int
+    column: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RejectSummary:
+    """How many rows were rejected for one (mapping, column, reason)."""
+
+    mapping: str
+    column: str
+    reason: str
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredRow:
+    """A record whose retention anchor lies before the cutoff."""
+
+    mapping: str
+    key_hash: str
+    object: str
+    sf_id: str | None
+    person_id: int | None
+    anchor_at: datetime | date
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One line of the purge/erasure audit trail (for the privacy officer)."""
+
+    action: str  # purge | erase
+    object: str
+    sf_id: str | None
+    reason: str
+    at: datetime
+    purpose: str = ""
+    run_id: int | None = None

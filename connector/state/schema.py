@@ -1,0 +1,220 @@
+"""The state store's tables, its schema version and the migrations between versions.
+
+The schema is versioned in the ``meta`` table (``key = 'schema_version'``). :func:`migrate` brings
+a database to :data:`SCHEMA_VERSION`:
+
+- a database without the ``meta`` table is new: every table is created as it is now and stamped
+  with the current version (no replay of old steps);
+- an older database runs each step in :data:`STEPS` from its version + 1 up to the current one,
+  in one transaction, so a failed migration leaves the old version intact;
+- a database newer than this code is refused with :class:`~connector.errors.StateError` (an older
+  connector must not write into a schema it does not understand).
+
+To change the schema: edit the tables below, raise :data:`SCHEMA_VERSION` and add a step
+``STEPS[n] = _to_vn`` that turns a version n-1 database into version n (``ALTER TABLE`` through
+``conn.execute``; both SQLite and PostgreSQL must be able to run it).
+
+Every column holds a keyed hash, a Salesforce id, a date, a status, a count or an error code —
+never a personal value (see ``connector/hashing.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Dialect
+
+from connector.errors import StateError
+
+SCHEMA_VERSION = 1
+
+#: Migration steps: ``STEPS[n]`` turns a version n-1 database into version n. Version 1 is the
+#: first released schema, so there is no step yet; the first schema change adds ``STEPS[2]``.
+STEPS: Mapping[int, Callable[[Connection], None]] = {}
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """A timestamp that only accepts timezone-aware values and always returns UTC.
+
+    SQLite has no timezone type: values are stored as UTC text without an offset (so they sort
+    and compare as text) and read back with ``tzinfo=UTC``; PostgreSQL stores ``timestamptz``.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("the state store only accepts timezone-aware datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = sa.MetaData()
+
+HASH = sa.String(64)  # KeyHasher.key() gives 32 hex characters; room for a longer digest
+SF_ID = sa.String(18)
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(255), nullable=False),
+)
+
+synced = sa.Table(
+    "synced",
+    metadata,
+    sa.Column("mapping", sa.String(100), primary_key=True),
+    sa.Column("key_hash", HASH, primary_key=True),
+    sa.Column("object", sa.String(80), nullable=False),
+    sa.Column("sf_id", SF_ID),
+    sa.Column("person_id", sa.Integer),
+    sa.Column("field_hashes", sa.Text, nullable=False, default="{}"),
+    sa.Column("first_seen", UtcDateTime, nullable=False),
+    sa.Column("last_seen", UtcDateTime, nullable=False),
+    sa.Column("last_synced", UtcDateTime),
+    sa.Column("lifecycle", sa.String(16)),
+    sa.Column("lifecycle_end_at", UtcDateTime),
+    sa.Column("event_date", sa.Date),
+    # purpose → "YYYY-MM-DDTHH:MM:SSZ"; JSON so retention can filter one purpose in SQL.
+    sa.Column("consent_withdrawn_at", sa.JSON(none_as_null=True)),
+    sa.Column("deleted_at", UtcDateTime),
+    sa.Index("ix_synced_sf_id", "sf_id"),
+    sa.Index("ix_synced_person_id", "person_id"),
+)
+
+persons = sa.Table(
+    "persons",
+    metadata,
+    sa.Column("person_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("sf_id", SF_ID),
+    sa.Column("student_hash", HASH, unique=True),
+    sa.Column("email_hash", HASH, index=True),  # not unique: a shared address is an ambiguity
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, nullable=False, index=True),
+    sa.Column("mapping", sa.String(100), nullable=False),
+    sa.Column("key_hash", HASH, nullable=False),
+    sa.Column("object", sa.String(80), nullable=False),
+    sa.Column("operation", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("error_code", sa.String(80), nullable=False, default=""),
+    sa.Column("error_message", sa.String(255), nullable=False, default=""),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Index("ix_outbox_key", "mapping", "key_hash"),
+    sa.Index("ix_outbox_status", "status"),
+)
+
+runs = sa.Table(
+    "runs",
+    metadata,
+    sa.Column("run_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("job", sa.String(100), nullable=False, index=True),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("counts", sa.Text, nullable=False, default="{}"),
+    sa.Column("api_calls", sa.Integer, nullable=False, default=0),
+    sa.Column("report_path", sa.String(1000)),
+)
+
+rejects = sa.Table(
+    "rejects",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer, nullable=False, index=True),
+    sa.Column("mapping", sa.String(100), nullable=False),
+    sa.Column("file", sa.String(1000), nullable=False),
+    sa.Column("line", sa.Integer, nullable=False),
+    sa.Column("column", sa.String(200), nullable=False),
+    sa.Column("reason", sa.String(255), nullable=False),
+)
+
+suppressions = sa.Table(
+    "suppressions",
+    metadata,
+    sa.Column("hash", HASH, primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # key | student | email
+    sa.Column("reason", sa.String(255), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+audit = sa.Table(
+    "audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("run_id", sa.Integer),
+    sa.Column("action", sa.String(16), nullable=False),  # purge | erase
+    sa.Column("object", sa.String(80), nullable=False),
+    sa.Column("sf_id", SF_ID),
+    sa.Column("reason", sa.String(255), nullable=False),
+    sa.Column("purpose", sa.String(100), nullable=False, default=""),
+    sa.Column("at", UtcDateTime, nullable=False, index=True),
+)
+
+
+def current_version(conn: Connection) -> int | None:
+    """The schema version stored in the database, or None for a database without our tables."""
+    if not sa.inspect(conn).has_table("meta"):
+        return None
+    value = conn.execute(sa.select(meta.c.value).where(meta.c.key == "schema_version")).scalar()
+    return int(value) if value is not None else None
+
+
+def migrate(
+    conn: Connection,
+    *,
+    target: int = SCHEMA_VERSION,
+    steps: Mapping[int, Callable[[Connection], None]] = STEPS,
+    tables: sa.MetaData = metadata,
+) -> int:
+    """Create or upgrade the schema inside the caller's transaction; return the version now.
+
+    ``target``, ``steps`` and ``tables`` default to this module's; tests pass others to prove a
+    future step runs. Raises StateError for a database newer than ``target`` or a missing step.
+    """
+    found = current_version(conn)
+    if found is None:
+        tables.create_all(conn, checkfirst=True)
+        _set_version(conn, target, insert=True)
+        return target
+    if found > target:
+        raise StateError(
+            f"state store: schema version {found} is newer than this connector knows ({target}); "
+            "upgrade sis-sync"
+        )
+    for version in range(found + 1, target + 1):
+        step = steps.get(version)
+        if step is None:
+            raise StateError(f"state store: no migration step to schema version {version}")
+        step(conn)
+    if found != target:
+        _set_version(conn, target, insert=False)
+    return target
+
+
+def _set_version(conn: Connection, version: int, *, insert: bool) -> None:
+    if insert:
+        conn.execute(sa.insert(meta).values(key="schema_version", value=str(version)))
+    else:
+        conn.execute(
+            sa.update(meta).where(meta.c.key == "schema_version").values(value=str(version))
+        )

@@ -1,0 +1,330 @@
+"""The state store: what the connector remembers between runs, without any personal value.
+
+SQLAlchemy Core over SQLite (default, WAL) or PostgreSQL. Tables (``connector/state/schema.py``):
+
+=============== ==========================================================================
+``meta``         ``schema_version`` (see ``schema.migrate``)
+``synced``       one row per (mapping, key_hash): object, sf_id, person_id, field_hashes (compact
+                 JSON: target field → value hash), first_seen, last_seen (last run whose source
+                 held the record), last_synced, lifecycle, lifecycle_end_at, event_date,
+                 consent_withdrawn_at (JSON purpose → time), deleted_at (purged in Salesforce;
+                 the row stays so a source still holding the record does not recreate it)
+``persons``      person_id, sf_id, student_hash (unique), email_hash (shared = ambiguous)
+``outbox``       one row per planned write: NEW → SENT → OK | FAILED (| SUPERSEDED by a newer
+                 row for the same record), Salesforce error code + message (field names only)
+``runs``         run_id, job, started/finished, status, counts (JSON), api_calls, report_path
+``rejects``      run_id, mapping, file, line, column, reason (never the value)
+``suppressions`` erasure tombstones: hash (key, student or e-mail hash), kind, reason
+``audit``        retention purges and erasures: run_id, action, object, sf_id, reason, purpose
+=============== ==========================================================================
+
+Every read and write takes a batch (the engine's ≤ 2,000 records) and runs one statement for it
+(``IN`` lists of at most :data:`CHUNK` hashes, ``executemany`` for writes); nothing loads a whole
+mapping, and :meth:`StateStore.expired` streams in keyset-paged batches. Database failures
+surface as :class:`~connector.errors.StateError` naming the operation, never the data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from connector.state import schema as s
+from connector.state.db import Database, connect, guard
+from connector.state.history import HistoryMixin
+from connector.state.identity import IdentityMixin
+from connector.state.lock import run_lock
+from connector.state.outbox import OutboxMixin
+from connector.state.rows import Anchor, ExpiredRow, SyncedRow, SyncedUpdate
+
+CHUNK = 5_000  # hashes per IN list; the engine's batches (≤ 2,000) always fit in one
+_ISO = "%Y-%m-%dT%H:%M:%SZ"
+_in = sa.bindparam("hashes", expanding=True)
+
+
+def open_store(url: str) -> StateStore:
+    """Open (creating or migrating) the store at ``url``.
+
+    ``sqlite:///path/to/state.db`` (the folder is created) or ``postgresql://user@host/db``.
+    Raises StateError when the database cannot be reached or its schema is newer than ours.
+    """
+    db = connect(url)
+    try:
+        with guard("open (create or migrate the schema)"), db.write.begin() as conn:
+            if db.dialect == "postgresql":
+                # Two processes opening a fresh database at once must not both create tables.
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(0x5_15_5_C)))
+            s.migrate(conn)
+    except BaseException:
+        db.engine.dispose()
+        raise
+    return StateStore(db)
+
+
+def _iso(value: datetime) -> str:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("the state store only accepts timezone-aware datetimes")
+    return value.astimezone(UTC).strftime(_ISO)
+
+
+def _from_iso(text: str) -> datetime:
+    return datetime.strptime(text, _ISO).replace(tzinfo=UTC)
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[list[Any]]:
+    unique = list(dict.fromkeys(items))
+    for i in range(0, len(unique), CHUNK):
+        yield unique[i : i + CHUNK]
+
+
+def _synced_row(r: sa.Row[Any]) -> SyncedRow:
+    consents = r.consent_withdrawn_at or {}
+    return SyncedRow(
+        mapping=r.mapping,
+        key_hash=r.key_hash,
+        object=r.object,
+        sf_id=r.sf_id,
+        person_id=r.person_id,
+        field_hashes=json.loads(r.field_hashes),
+        first_seen=r.first_seen,
+        last_seen=r.last_seen,
+        last_synced=r.last_synced,
+        lifecycle=r.lifecycle,
+        lifecycle_end_at=r.lifecycle_end_at,
+        event_date=r.event_date,
+        consent_withdrawn_at={p: _from_iso(t) for p, t in consents.items()},
+        deleted_at=r.deleted_at,
+    )
+
+
+class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
+    """The connector's memory between runs. Create with :func:`open_store`; close when done.
+
+    Runs, rejects and the audit come from :class:`HistoryMixin`, persons and suppressions from
+    :class:`IdentityMixin`, the outbox from :class:`OutboxMixin`; the synced records live here.
+    """
+
+    def __init__(self, db: Database):
+        self._db = db
+        self._insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
+
+    @property
+    def dialect(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._db.dialect
+
+    def close(self) -> None:
+        """Release every connection."""
+        self._db.engine.dispose()
+
+    def __enter__(self) -> StateStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def lock(self, job: str) -> AbstractContextManager[None]:
+        """Hold the run lock of ``job`` (one run per job); raises LockedError if another has it."""
+        return run_lock(self._db, job)
+
+    # -- synced records -----------------------------------------------------------------------
+
+    def lookup(self, mapping: str, key_hashes: Sequence[str]) -> dict[str, SyncedRow]:
+        """What is known about a batch of records: key hash → row (unknown keys are absent)."""
+        t = s.synced
+        q = sa.select(t).where(t.c.mapping == mapping, t.c.key_hash.in_(_in))
+        out: dict[str, SyncedRow] = {}
+        with guard("lookup"), self._db.engine.connect() as conn:
+            for chunk in _chunks(key_hashes):
+                for r in conn.execute(q, {"hashes": chunk}):
+                    out[r.key_hash] = _synced_row(r)
+        return out
+
+    def sf_ids(self, mapping: str, key_hashes: Sequence[str]) -> dict[str, str]:
+        """Salesforce ids of a batch of (parent) records: key hash → sf_id, where known."""
+        t = s.synced
+        q = sa.select(t.c.key_hash, t.c.sf_id).where(
+            t.c.mapping == mapping, t.c.key_hash.in_(_in), t.c.sf_id.is_not(None)
+        )
+        out: dict[str, str] = {}
+        with guard("resolve Salesforce ids"), self._db.engine.connect() as conn:
+            for chunk in _chunks(key_hashes):
+                out.update((r.key_hash, r.sf_id) for r in conn.execute(q, {"hashes": chunk}))
+        return out
+
+    def record_synced(self, rows: Sequence[SyncedUpdate], *, at: datetime) -> None:
+        """Upsert what Salesforce accepted: first_seen on insert; last_seen = last_synced = at.
+
+        Recording a record again clears ``deleted_at`` (it exists in Salesforce once more).
+        """
+        latest = {(u.mapping, u.key_hash): u for u in rows}  # one row per key per statement
+        if not latest:
+            return
+        with guard("record synced"):
+            params = [
+                {
+                    "mapping": u.mapping,
+                    "key_hash": u.key_hash,
+                    "object": u.object,
+                    "sf_id": u.sf_id,
+                    "person_id": u.person_id,
+                    "field_hashes": json.dumps(dict(u.field_hashes), separators=(",", ":")),
+                    "first_seen": at,
+                    "last_seen": at,
+                    "last_synced": at,
+                    "lifecycle": u.lifecycle,
+                    "lifecycle_end_at": u.lifecycle_end_at,
+                    "event_date": u.event_date,
+                    "deleted_at": None,
+                    "consent_withdrawn_at": (
+                        {p: _iso(t) for p, t in u.consent_withdrawn_at.items()}
+                        if u.consent_withdrawn_at
+                        else None
+                    ),
+                }
+                for u in latest.values()
+            ]
+            t = s.synced
+            ins = self._insert(t)
+            keep = {"mapping", "key_hash", "first_seen", "person_id"}
+            update = {c.name: ins.excluded[c.name] for c in t.columns if c.name not in keep}
+            update["person_id"] = sa.func.coalesce(ins.excluded.person_id, t.c.person_id)
+            stmt = ins.on_conflict_do_update(
+                index_elements=[t.c.mapping, t.c.key_hash], set_=update
+            )
+            with self._db.write.begin() as conn:
+                conn.execute(stmt, params)
+
+    def touch_seen(self, mapping: str, key_hashes: Sequence[str], *, at: datetime) -> None:
+        """Set last_seen = ``at`` for unchanged records the source still holds."""
+        t = s.synced
+        stmt = sa.update(t).where(t.c.mapping == mapping, t.c.key_hash.in_(_in))
+        with guard("touch seen"), self._db.write.begin() as conn:
+            for chunk in _chunks(key_hashes):
+                conn.execute(stmt.values(last_seen=at), {"hashes": chunk})
+
+    def mark_deleted(self, mapping: str, key_hashes: Sequence[str], *, at: datetime) -> None:
+        """Note that these records were deleted in Salesforce (purge); the rows stay as memory."""
+        t = s.synced
+        stmt = sa.update(t).where(t.c.mapping == mapping, t.c.key_hash.in_(_in))
+        with guard("mark deleted"), self._db.write.begin() as conn:
+            for chunk in _chunks(key_hashes):
+                conn.execute(stmt.values(deleted_at=at), {"hashes": chunk})
+
+    def expired(
+        self,
+        mapping: str,
+        anchor: Anchor | str,
+        cutoff: datetime,
+        *,
+        purpose: str | None = None,
+        lifecycle: str | None = None,
+        batch_size: int = 2_000,
+    ) -> Iterator[list[ExpiredRow]]:
+        """Stream the live records of ``mapping`` whose ``anchor`` lies before ``cutoff``.
+
+        ``event_date`` compares with the cutoff's date; ``consent_withdrawn`` needs ``purpose``.
+        ``lifecycle`` narrows to one lifecycle value (e.g. applicants who never enrolled).
+        Batches are keyset-paged by key hash, so the caller may purge between batches.
+        """
+        anchor = Anchor(anchor)
+        t = s.synced
+        limit: Any = cutoff
+        if anchor is Anchor.LAST_SEEN:
+            col: Any = t.c.last_seen
+        elif anchor is Anchor.LIFECYCLE_END:
+            col = t.c.lifecycle_end_at
+        elif anchor is Anchor.EVENT_DATE:
+            col, limit = t.c.event_date, cutoff.astimezone(UTC).date()
+        else:
+            if not purpose:
+                raise ValueError("the consent_withdrawn anchor needs a purpose")
+            col = t.c.consent_withdrawn_at[purpose].as_string()
+            # ISO text compares correctly as text in SQLite; PostgreSQL compares real times.
+            if self.dialect == "postgresql":
+                col, limit = sa.cast(col, sa.DateTime(timezone=True)), cutoff
+            else:
+                limit = _iso(cutoff)
+        q = (
+            sa.select(t.c.key_hash, t.c.object, t.c.sf_id, t.c.person_id, col.label("anchor_at"))
+            .where(t.c.mapping == mapping, t.c.deleted_at.is_(None), col.is_not(None), col < limit)
+            .order_by(t.c.key_hash)
+            .limit(batch_size)
+        )
+        if lifecycle is not None:
+            q = q.where(t.c.lifecycle == lifecycle)
+        after = ""
+        while True:
+            with guard("find expired records"), self._db.engine.connect() as conn:
+                found = conn.execute(q.where(t.c.key_hash > after)).all()
+            if not found:
+                return
+            yield [
+                ExpiredRow(mapping, r.key_hash, r.object, r.sf_id, r.person_id, self._anchor(r))
+                for r in found
+            ]
+            if len(found) < batch_size:
+                return
+            after = found[-1].key_hash
+
+    @staticmethod
+    def _anchor(r: sa.Row[Any]) -> Any:
+        value = r.anchor_at
+        if isinstance(value, str):
+            return _from_iso(value)
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value
+
+    def person_records(self, person_id: int) -> list[SyncedRow]:
+        """Every record linked to one person, across mappings (for erasure and purges)."""
+        q = sa.select(s.synced).where(s.synced.c.person_id == person_id)
+        with guard("read person records"), self._db.engine.connect() as conn:
+            return [_synced_row(r) for r in conn.execute(q)]
+
+    def forget(self, mapping: str, key_hashes: Sequence[str]) -> int:
+        """Erase local memory of records (their synced and outbox rows); return rows removed.
+
+        Suppressions stay: add one first so that no later sync recreates the record.
+        """
+        removed = 0
+        with guard("forget records"), self._db.write.begin() as conn:
+            for chunk in _chunks(key_hashes):
+                for t in (s.outbox, s.synced):
+                    res = conn.execute(
+                        sa.delete(t).where(t.c.mapping == mapping, t.c.key_hash.in_(_in)),
+                        {"hashes": chunk},
+                    )
+                    removed += res.rowcount if t is s.synced else 0
+        return removed
+
+    def forget_person(self, person_id: int) -> int:
+        """Erase a person and every record linked to them; return the record rows removed."""
+        sy, ob = s.synced, s.outbox
+        with guard("forget person"), self._db.write.begin() as conn:
+            keys = conn.execute(
+                sa.select(sy.c.mapping, sy.c.key_hash).where(sy.c.person_id == person_id)
+            ).all()
+            if keys:
+                conn.execute(
+                    sa.delete(ob).where(
+                        ob.c.mapping == sa.bindparam("m"), ob.c.key_hash == sa.bindparam("k")
+                    ),
+                    [{"m": m, "k": k} for m, k in keys],
+                )
+            removed = conn.execute(sa.delete(sy).where(sy.c.person_id == person_id)).rowcount
+            conn.execute(sa.delete(s.persons).where(s.persons.c.person_id == person_id))
+        return removed
+
+    def mapping_counts(self) -> dict[str, int]:
+        """Number of records remembered per mapping (for ``status``)."""
+        t = s.synced
+        q = sa.select(t.c.mapping, sa.func.count()).group_by(t.c.mapping)
+        with guard("count records"), self._db.engine.connect() as conn:
+            return {m: n for m, n in conn.execute(q).tuples()}
