@@ -37,7 +37,8 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 from tenacity.wait import wait_base
 
@@ -47,7 +48,7 @@ from connector.salesforce.settings import SalesforceSettings
 
 log = logging.getLogger(__name__)
 
-_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
+_USAGE = re.compile(r"(?<![\w-])api-usage=(\d+)/(\d+)")
 # Salesforce messages that quote the offending value; the value is cut out before the message
 # goes anywhere (a log, a report, an exception).
 _VALUE_IN_MESSAGE = re.compile(
@@ -138,7 +139,7 @@ class SalesforceClient:
             self.session.trust_env = False
         self.session.hooks["response"].append(self._on_response)
         self.guard = LimitGuard(settings.daily_api_share)
-        self.retry_wait = retry_wait or wait_exponential_jitter(initial=0.5, max=30, jitter=1)
+        self.retry_wait = retry_wait or wait_exponential(multiplier=0.5, max=30) + wait_random(0, 1)
         self.api_used: int | None = None
         self.api_max: int | None = None
         self.calls_made = 0
