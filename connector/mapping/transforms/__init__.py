@@ -1,0 +1,347 @@
+"""Transforms: named, pure value → value functions that a mapping chains per field.
+
+A mapping field says ``transform: [strip, lower, email]``. Each entry is one of
+
+- ``"strip"`` — a bare name;
+- ``"date:%d-%m-%Y"`` — the ``name:ARG`` shorthand, which fills the one option the transform
+  names as its ``arg`` (here ``format``);
+- ``{truncate: {length: 40}}`` — a one-key mapping, name → options; the options are checked
+  against the transform's pydantic model (``extra="forbid"``) when the mapping loads;
+- ``{date: ["%d-%m-%Y", "%Y-%m-%d"]}`` — a one-key mapping whose value is not a mapping fills
+  the ``arg`` option, like the shorthand.
+
+Transforms live in :data:`registry`, filled from the ``connector.transforms`` entry-point group.
+The built-ins are declared there too (pyproject.toml), so they travel the same path as a third
+party's. ``registry.register(name, t)`` adds one in-process.
+
+:func:`compile_chain` runs once per field when a mapping loads and returns one tight callable
+for the hot path: no pydantic, no dict look-ups per value. Two kinds of error keep apart:
+
+- :class:`TransformSpecError` at compile time (unknown name, bad options): a configuration
+  problem the loader reports with file, line and key;
+- :class:`TransformError` at run time (this value is not a date …): the row is rejected with
+  the column and the message. Messages say what is wrong, never the value (it is personal data).
+
+``None`` means "no value". Unless a transform declares ``handles_none``, ``None`` passes through
+it untouched, so ``[strip, date:…]`` on an empty cell gives ``None``, not an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from connector.errors import UnknownPluginError, UsageError
+from connector.hashing import KeyHasher
+from connector.registry import Registry
+
+__all__ = [
+    "Transform",
+    "TransformContext",
+    "TransformError",
+    "TransformOptions",
+    "TransformSpecError",
+    "bound_transform",
+    "compile_chain",
+    "registry",
+    "transform",
+]
+
+Bound = Callable[[Any], Any]
+"""A compiled transform or chain: one value in, one value out."""
+
+_SCHOOL_TZ = ZoneInfo("Europe/Amsterdam")
+
+
+class TransformOptions(BaseModel):
+    """Base for options models: unknown keys are errors, and options never change after load."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass
+class TransformContext:
+    """What a chain may use besides the value: shared by every chain of one compiled mapping.
+
+    Attributes:
+        hasher: keyed hashing under ``SIS_SYNC_SECRET``; ``None`` when no secret is configured
+            (then ``hash`` is refused at compile time).
+        today: the school's local date; age rules read it per call, so a long-running service
+            may move it forward without recompiling.
+        warnings: messages transforms append (e.g. ``"truncated to 40 characters"``), never
+            values. The mapping engine reads and clears them after each field, adding the
+            field name.
+    """
+
+    hasher: KeyHasher | None = None
+    today: date = field(default_factory=lambda: datetime.now(_SCHOOL_TZ).date())
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Transform:
+    """A registered transform.
+
+    Attributes:
+        name: the name mappings use.
+        func: ``func(value, options, ctx) -> value``; ``options`` is the validated options model
+            instance or ``None``. Raise :class:`TransformError` for a bad value.
+        options: the pydantic options model (``extra="forbid"``), or ``None`` for no options.
+        arg: the option the ``name:ARG`` shorthand fills, e.g. ``"format"`` for ``date``.
+        handles_none: ``func`` also receives ``None``; otherwise ``None`` passes through.
+        description: one line for ``sis-sync plugins`` listings.
+        bind: optional fast path, ``bind(options, ctx) -> (value -> value)``, called once at
+            compile time. The returned callable receives every value, ``None`` included, and
+            does its own ``None`` handling. Built-ins use it to pre-compute tables and formats.
+    """
+
+    name: str
+    func: Callable[[Any, BaseModel | None, TransformContext], Any]
+    options: type[BaseModel] | None = None
+    arg: str | None = None
+    handles_none: bool = False
+    description: str = ""
+    bind: Callable[[BaseModel | None, TransformContext], Bound] | None = None
+
+
+class TransformSpecError(UsageError, ValueError):
+    """A transform entry in a mapping is wrong: unknown name or bad options (compile time).
+
+    Attributes:
+        index: position of the entry in the field's transform list (0-based).
+        message: what is wrong, without any value from the data.
+    """
+
+    def __init__(self, index: int, message: str):
+        self.index, self.message = index, message
+        super().__init__(message)
+
+
+class TransformError(ValueError):
+    """A value cannot be transformed (run time); the message never contains the value."""
+
+
+registry: Registry[Transform] = Registry(
+    "transform", "connector.transforms", check=lambda v: isinstance(v, Transform)
+)
+
+
+def _first_line(doc: str | None) -> str:
+    return doc.strip().splitlines()[0] if doc and doc.strip() else ""
+
+
+def _check_declaration(name: str, options: type[BaseModel] | None, arg: str | None) -> None:
+    # Refuse a sloppy declaration when the plugin is imported, not when an admin first uses it.
+    if options is not None and options.model_config.get("extra") != "forbid":
+        raise TypeError(f"transform {name!r}: options model must set extra='forbid'")
+    if arg is not None and (options is None or arg not in options.model_fields):
+        raise TypeError(f"transform {name!r}: arg {arg!r} is not a field of its options model")
+
+
+def transform(
+    name: str,
+    *,
+    options: type[BaseModel] | None = None,
+    arg: str | None = None,
+    handles_none: bool = False,
+    description: str = "",
+) -> Callable[[Callable[[Any, Any, TransformContext], Any]], Transform]:
+    """Turn ``func(value, options, ctx)`` into a :class:`Transform`.
+
+    Args:
+        name: the name mappings use.
+        options: pydantic options model (``extra="forbid"``), or ``None``.
+        arg: the option that ``name:ARG`` fills.
+        handles_none: pass ``None`` to the function instead of around it.
+        description: one line; defaults to the first docstring line.
+
+    Example:
+        >>> @transform("shout")
+        ... def shout(value, options, ctx):
+        ...     return str(value).upper() + "!"
+        >>> registry.register("shout", shout, package="my-school-plugins")
+    """
+    _check_declaration(name, options, arg)
+
+    def decorate(func: Callable[[Any, Any, TransformContext], Any]) -> Transform:
+        return Transform(
+            name, func, options, arg, handles_none, description or _first_line(func.__doc__)
+        )
+
+    return decorate
+
+
+def bound_transform(
+    name: str,
+    *,
+    options: type[BaseModel] | None = None,
+    arg: str | None = None,
+    handles_none: bool = False,
+    description: str = "",
+) -> Callable[[Callable[[Any, TransformContext], Bound]], Transform]:
+    """Turn a factory ``make(options, ctx) -> (value -> value)`` into a :class:`Transform`.
+
+    The factory runs once per field at compile time; it may raise ``ValueError`` for options
+    that are wrong in context (reported as :class:`TransformSpecError`). The callable it returns
+    receives ``None`` too and must pass it through unless ``handles_none``. ``Transform.func``
+    still works (it binds on every call), for callers outside :func:`compile_chain`.
+    """
+    _check_declaration(name, options, arg)
+
+    def decorate(make: Callable[[Any, TransformContext], Bound]) -> Transform:
+        def func(value: Any, opts: Any, ctx: TransformContext) -> Any:
+            return make(opts, ctx)(value)
+
+        return Transform(
+            name,
+            func,
+            options,
+            arg,
+            handles_none,
+            description or _first_line(make.__doc__),
+            bind=make,
+        )
+
+    return decorate
+
+
+def _pydantic_message(err: ValidationError) -> str:
+    # include_input=False: the offending option could be a value pasted from the data.
+    parts = []
+    for e in err.errors(include_url=False, include_input=False, include_context=False):
+        loc = ".".join(str(p) for p in e["loc"])
+        parts.append(f"{loc}: {e['msg']}" if loc else e["msg"])
+    return "; ".join(parts)
+
+
+def _parse_spec(index: int, spec: Any) -> tuple[str, Any, bool]:
+    """Split one entry into (name, raw options, options-is-the-arg)."""
+    if isinstance(spec, str):
+        name, sep, arg = spec.partition(":")
+        return name.strip(), (arg if sep else None), bool(sep)
+    if isinstance(spec, Mapping):
+        if len(spec) != 1:
+            raise TransformSpecError(
+                index, "write a transform as a name, or as one name with its options"
+            )
+        ((name, raw),) = spec.items()
+        if not isinstance(name, str):
+            raise TransformSpecError(index, "a transform name must be text")
+        if raw is None or isinstance(raw, Mapping):
+            return name, raw, False
+        return name, raw, True
+    raise TransformSpecError(index, "a transform is a name or a one-key mapping name → options")
+
+
+def _options(index: int, t: Transform, raw: Any, is_arg: bool) -> BaseModel | None:
+    if is_arg:
+        if t.arg is None:
+            raise TransformSpecError(index, f"{t.name} takes no shorthand argument")
+        raw = {t.arg: raw}
+    if t.options is None:
+        if raw:
+            raise TransformSpecError(index, f"{t.name} takes no options")
+        return None
+    try:
+        return t.options.model_validate(raw or {})
+    except ValidationError as exc:
+        raise TransformSpecError(index, f"{t.name}: {_pydantic_message(exc)}") from None
+
+
+def _wrap(t: Transform, opts: BaseModel | None, ctx: TransformContext) -> Bound:
+    func, name = t.func, t.name
+
+    # A plugin's own exception could carry the value in its message: re-raise it as a
+    # TransformError that names only the transform and the exception type.
+    def call(value: Any) -> Any:
+        try:
+            return func(value, opts, ctx)
+        except TransformError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any plugin failure is a rejected value
+            raise TransformError(f"{name} failed ({type(exc).__name__})") from None
+
+    if t.handles_none:
+        return call
+
+    def skip_none(value: Any) -> Any:
+        return None if value is None else call(value)
+
+    return skip_none
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _link(funcs: list[Bound]) -> Bound:
+    # Hand-unrolled for the usual short chains: a loop costs more than the transforms.
+    if not funcs:
+        return _identity
+    if len(funcs) == 1:
+        return funcs[0]
+    if len(funcs) == 2:
+        f0, f1 = funcs
+
+        def chain2(value: Any) -> Any:
+            return f1(f0(value))
+
+        return chain2
+    if len(funcs) == 3:
+        f0, f1, f2 = funcs
+
+        def chain3(value: Any) -> Any:
+            return f2(f1(f0(value)))
+
+        return chain3
+    all_funcs = tuple(funcs)
+
+    def chain(value: Any) -> Any:
+        for f in all_funcs:
+            value = f(value)
+        return value
+
+    return chain
+
+
+def compile_chain(
+    specs: Sequence[str | Mapping[str, Any]], *, ctx: TransformContext
+) -> Callable[[Any], Any]:
+    """Compile a field's transform list into one callable.
+
+    Args:
+        specs: the entries of a field's ``transform:`` list (see the module docstring).
+        ctx: the context every transform of the chain shares.
+
+    Returns:
+        ``value -> value``; raises :class:`TransformError` for a value that does not fit.
+
+    Raises:
+        TransformSpecError: an unknown name (the message lists the known ones) or bad options;
+            ``index`` says which entry.
+    """
+    if isinstance(specs, str | Mapping):
+        specs = [specs]  # a single entry written without the list brackets
+    funcs: list[Bound] = []
+    for index, spec in enumerate(specs):
+        name, raw, is_arg = _parse_spec(index, spec)
+        try:
+            t = registry.get(name)
+        except UnknownPluginError as exc:  # its message lists the known names
+            raise TransformSpecError(index, str(exc)) from None
+        opts = _options(index, t, raw, is_arg)
+        if t.bind is not None:
+            try:
+                funcs.append(t.bind(opts, ctx))
+            except ValueError as exc:
+                msg = str(exc)
+                msg = msg if msg.startswith(t.name) else f"{t.name}: {msg}"
+                raise TransformSpecError(index, msg) from None
+        else:
+            funcs.append(_wrap(t, opts, ctx))
+    return _link(funcs)
