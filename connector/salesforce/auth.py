@@ -81,7 +81,7 @@ def jwt_assertion(settings: SalesforceSettings, *, now: float | None = None) -> 
     claims = {
         "iss": settings.client_id,
         "sub": settings.username,
-        "aud": settings.url,
+        "aud": settings.audience,
         "exp": issued + JWT_LIFETIME_S,
     }
     try:

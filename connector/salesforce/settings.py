@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -37,6 +38,8 @@ class SalesforceSettings(BaseModel):
         password: The integration user's password (password flow).
         security_token: Appended to the password when the org requires it (password flow).
         private_key_file: PEM private key whose certificate is uploaded to the connected app (jwt).
+        jwt_audience: The JWT ``aud`` claim; default ``url`` when that is a Salesforce host,
+            else ``https://login.salesforce.com`` (an emulator or proxy in front of the login).
         ca_bundle: A CA file to trust instead of the system store (the emulator's ``ca.pem``).
         api_version: REST API version, without the ``v``.
         daily_api_share: Stop before this share of the daily API allocation is used.
@@ -55,6 +58,7 @@ class SalesforceSettings(BaseModel):
     password: SecretStr | None = None
     security_token: SecretStr | None = None
     private_key_file: Path | None = None
+    jwt_audience: str | None = None
     ca_bundle: Path | None = None
     api_version: str = "59.0"
     daily_api_share: float = Field(0.8, gt=0, le=1)
@@ -86,6 +90,16 @@ class SalesforceSettings(BaseModel):
         if missing:
             raise ValueError(f"auth {self.auth} needs {', '.join(missing)}")
         return self
+
+    @property
+    def audience(self) -> str:
+        """The ``aud`` of the JWT bearer assertion (SF-jwt: the login or test host)."""
+        if self.jwt_audience:
+            return self.jwt_audience.rstrip("/")
+        host = urlsplit(self.url).hostname or ""
+        if host.endswith((".salesforce.com", ".force.com")):
+            return self.url
+        return "https://login.salesforce.com"
 
     @property
     def token_url(self) -> str:

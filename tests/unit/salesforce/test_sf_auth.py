@@ -62,6 +62,18 @@ def test_jwt_signature_made_with_another_key_does_not_verify(org, rsps, key_file
         )
 
 
+def test_jwt_audience_defaults_to_login_host_off_salesforce(make_settings, key_file):
+    base = {"auth": "jwt", "username": "u@x.example", "private_key_file": key_file}
+    assert make_settings(**base, url="https://test.salesforce.com").audience == (
+        "https://test.salesforce.com"
+    )
+    emulator = make_settings(**base, url="https://127.0.0.1:8443")
+    assert emulator.audience == "https://login.salesforce.com"
+    assert make_settings(**base, jwt_audience="https://site.force.com/x/").audience == (
+        "https://site.force.com/x"
+    )
+
+
 def test_client_credentials_sends_basic_auth(org, rsps, make_settings):
     get_token(make_settings(), session=requests.Session())
     request = rsps.calls[0].request
