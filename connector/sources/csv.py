@@ -70,13 +70,15 @@ def sniff_delimiter(first_line: str, candidates: tuple[str, ...] = SNIFF_CANDIDA
     return best
 
 
-def first_line(path: Path, encoding: str, display: str) -> str:
-    """The first physical line of the file, decoded (BOM dropped for utf-8-sig)."""
-    try:
-        with path.open(encoding=encoding, newline="") as fh:
-            return fh.readline().rstrip("\r\n")
-    except UnicodeDecodeError:
-        raise InputError(display, f"not valid {encoding}", line=1) from None
+def first_line(path: Path, encoding: str) -> str:
+    """The first physical line of the file, decoded leniently (BOM dropped for utf-8-sig).
+
+    Only for sniffing the delimiter: bytes are read up to the first newline so an undecodable
+    byte further on does not matter here (``check()`` scans the whole file for that).
+    """
+    with path.open("rb") as fh:
+        raw = fh.readline(1 << 20)
+    return raw.decode(encoding, errors="replace").rstrip("\r\n")
 
 
 def iter_rows(
@@ -169,7 +171,7 @@ class CsvSource(Source):
         name = self.display_name(self.path)
         require_file(self.path, name)
         delimiter = self.options.delimiter or sniff_delimiter(
-            first_line(self.path, self.options.encoding, name)
+            first_line(self.path, self.options.encoding)
         )
         return name, delimiter
 
