@@ -1,0 +1,146 @@
+"""sObject Collections: create / update / upsert / delete of up to 200 records (wire spec §3).
+
+HTTP 200 whenever the request is well formed; per-record results in request order; with
+``allOrNone`` any failure rolls the whole request back and the other records get
+ALL_OR_NONE_OPERATION_ROLLED_BACK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from connector.emulator.rest import parse_json, sobject
+from connector.emulator.store import Txn
+from connector.emulator.wire import ApiError, RecordError, Response, json_response, record_error
+
+if TYPE_CHECKING:
+    from connector.emulator.server import App, Request
+
+MAX_RECORDS = 200
+ROLLED_BACK = record_error(
+    "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+    "Record rolled back because not all records were valid and the request was using "
+    "AllOrNone header")
+
+
+def _request_body(req: Request) -> tuple[list[dict[str, Any]], bool]:
+    body = parse_json(req.body)
+    if not isinstance(body, dict) or not isinstance(body.get("records"), list):
+        raise ApiError(400, "JSON_PARSER_ERROR", "Expected an object with a records array")
+    records = body["records"]
+    if len(records) > MAX_RECORDS:
+        raise ApiError(400, "EXCEEDED_ID_LIMIT",
+                       f"record limit reached. cannot submit more than {MAX_RECORDS} records "
+                       "into this call")
+    for rec in records:
+        if not isinstance(rec, dict) or not isinstance(rec.get("attributes"), dict) \
+                or not rec["attributes"].get("type"):
+            raise ApiError(400, "INVALID_FIELD", "No SObject Type defined in the request")
+    return records, bool(body.get("allOrNone", False))
+
+
+def _run(app: App, items: list[Any], op: Callable[[Any, Txn], dict[str, Any]],
+         all_or_none: bool, *, upsert: bool = False) -> Response:
+    results: list[dict[str, Any]] = []
+    with app.store.lock:
+        txn = Txn(app.store)
+        for item in items:
+            try:
+                results.append({**op(item, txn), "success": True, "errors": []})
+            except RecordError as exc:
+                failed: dict[str, Any] = {"id": None, "success": False,
+                                          "errors": [exc.as_result()]}
+                if upsert:
+                    failed["created"] = False
+                results.append(failed)
+        if all_or_none and any(not r["success"] for r in results):
+            txn.rollback()
+            results = [
+                r if not r["success"] else
+                {**r, "id": None, "success": False, "errors": [ROLLED_BACK],
+                 **({"created": False} if "created" in r else {})}
+                for r in results
+            ]
+        else:
+            txn.commit()
+    return json_response(200, results)
+
+
+def create(app: App, req: Request) -> Response:
+    """``POST /composite/sobjects``: insert (types may be mixed)."""
+    records, aon = _request_body(req)
+
+    def op(rec: dict[str, Any], txn: Txn) -> dict[str, Any]:
+        o = app.schema.get(rec["attributes"]["type"])
+        if o is None:
+            raise RecordError("INVALID_TYPE", "sObject type is not supported.")
+        return {"id": app.dml.create(o, rec, txn)}
+
+    return _run(app, records, op, aon)
+
+
+def update(app: App, req: Request) -> Response:
+    """``PATCH /composite/sobjects``: update by ``id``."""
+    records, aon = _request_body(req)
+
+    def op(rec: dict[str, Any], txn: Txn) -> dict[str, Any]:
+        o = app.schema.get(rec["attributes"]["type"])
+        if o is None:
+            raise RecordError("INVALID_TYPE", "sObject type is not supported.")
+        rid = rec.get("id", rec.get("Id"))
+        if not rid:
+            raise RecordError("MISSING_ARGUMENT", "Id not specified in an update call", ["Id"])
+        return {"id": app.dml.update(o, rid, rec, txn, missing_status=400)}
+
+    return _run(app, records, op, aon)
+
+
+def upsert(app: App, req: Request, obj: str, field: str) -> Response:
+    """``PATCH /composite/sobjects/{O}/{Field}``: upsert by external id."""
+    o = sobject(app, obj)
+    f = o.field(field)
+    if f is None or not (f.external_id or f.name == "Id"):
+        raise ApiError(400, "INVALID_FIELD",
+                       f"Provided external ID field does not exist or is not accessible: {field}")
+    records, aon = _request_body(req)
+    seen: dict[Any, int] = {}
+    for rec in records:  # the same key twice in one request fails both records
+        key = next((v for k, v in rec.items() if k.lower() == f.name.lower()), None)
+        if isinstance(key, str):
+            key = key if f.case_sensitive else key.lower()
+        if key not in (None, ""):
+            seen[key] = seen.get(key, 0) + 1
+
+    def op(rec: dict[str, Any], txn: Txn) -> dict[str, Any]:
+        if app.schema.get(rec["attributes"]["type"]) is not o:
+            raise RecordError("INVALID_TYPE", "The SObject type in the record does not match "
+                              "the type in the request URI", [])
+        value = next((v for k, v in rec.items() if k.lower() == f.name.lower()), None)
+        key = value if not isinstance(value, str) or f.case_sensitive else value.lower()
+        if value not in (None, "") and seen.get(key, 0) > 1:
+            raise RecordError("DUPLICATE_EXTERNAL_ID",
+                              f"Duplicate external id specified: {f.name}", [f.name])
+        try:
+            rid, created = app.dml.upsert(o, f.name, value, rec, txn)
+        except RecordError as exc:
+            exc.status = 400
+            raise
+        return {"id": rid, "created": created}
+
+    return _run(app, records, op, aon, upsert=True)
+
+
+def delete(app: App, req: Request) -> Response:
+    """``DELETE /composite/sobjects?ids=a,b&allOrNone=false``."""
+    ids = [i for i in req.query.get("ids", [""])[0].split(",") if i]
+    if not ids:
+        raise ApiError(400, "MISSING_ARGUMENT", "ids parameter is required")
+    if len(ids) > MAX_RECORDS:
+        raise ApiError(400, "EXCEEDED_ID_LIMIT", "More than 200 ids in the request")
+    aon = req.query.get("allOrNone", ["false"])[0].lower() == "true"
+
+    def op(rid: str, txn: Txn) -> dict[str, Any]:
+        return {"id": app.dml.delete(rid, txn, missing_status=400)}
+
+    return _run(app, ids, op, aon)

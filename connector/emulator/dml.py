@@ -1,0 +1,171 @@
+"""Record operations shared by single-record REST, sObject Collections and Bulk 2.0.
+
+Each function works on one record inside a caller's transaction and raises ``RecordError`` with
+Salesforce's status code; the caller decides how to report it (HTTP 400 or a per-record result).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from connector.emulator.ids import USER_ID, normalize_id, sf_datetime
+from connector.emulator.schema import ObjectDef
+from connector.emulator.store import Store, Txn
+from connector.emulator.validation import Validator, check_object_rules
+from connector.emulator.wire import RecordError
+
+_RESPONDED = {"Responded", "Attended"}
+_NAMED = {"Contact", "Lead", "Individual"}
+
+
+class Dml:
+    """Insert / update / upsert / delete with validation, uniqueness and injected lock errors."""
+
+    def __init__(self, store: Store, lock_fault: Callable[[], bool] = lambda: False):
+        self.store = store
+        self.validator = Validator(self._ref_target)
+        self.lock_fault = lock_fault
+
+    def _ref_target(self, rid: str) -> str | None:
+        if rid == USER_ID:
+            return "User"
+        return self.store.object_of(rid)
+
+    def _maybe_lock(self, rid: str | None) -> None:
+        if self.lock_fault():
+            raise RecordError(
+                "UNABLE_TO_LOCK_ROW",
+                "unable to obtain exclusive access to this record or 1 records: "
+                f"{rid or '(new record)'}", [])
+
+    def _check_unique(self, obj: ObjectDef, rec: dict[str, Any], changed: dict[str, Any]) -> None:
+        for f in obj.external_ids:
+            if f.unique and changed.get(f.name) is not None:
+                others = [i for i in self.store.find(obj, f.name, changed[f.name])
+                          if i != rec["Id"]]
+                if others:
+                    raise RecordError(
+                        "DUPLICATE_VALUE",
+                        f"duplicate value found: {f.name} duplicates value on record with id: "
+                        f"{others[0]}", [f.name])
+        if obj.name == "CampaignMember":
+            person = rec.get("ContactId") or rec.get("LeadId")
+            other = self.store.member_of(rec.get("CampaignId"), person)
+            if other and other != rec["Id"]:
+                raise RecordError("DUPLICATE_VALUE", "Already a campaign member.", [])
+
+    def _derive(self, obj: ObjectDef, rec: dict[str, Any]) -> None:
+        if obj.name in _NAMED and "Name" in rec:
+            rec["Name"] = " ".join(p for p in (rec.get("FirstName"), rec["LastName"]) if p)
+        elif obj.name == "CampaignMember":
+            rec["HasResponded"] = rec.get("Status") in _RESPONDED
+
+    def create(self, obj: ObjectDef, raw: dict[str, Any], txn: Txn, *, csv: bool = False,
+               preset: dict[str, Any] | None = None) -> str:
+        """Insert one record; returns its new id."""
+        if any(k.lower() == "id" for k in raw) and raw.get("Id", raw.get("id")) not in (None, ""):
+            raise RecordError("INVALID_FIELD_FOR_INSERT_UPDATE",
+                              "Record ID: cannot specify Id in an insert call", ["Id"])
+        raw = {k: v for k, v in raw.items() if k.lower() != "id"}
+        values = self.validator.clean(obj, raw, creating=True, csv=csv)
+        if preset:
+            values.update(preset)
+        self._maybe_lock(None)
+        now = sf_datetime()
+        rec = dict(obj.template)
+        rec.update(values)
+        rid = self.store.ids.new(obj.key_prefix)
+        rec.update(Id=rid, IsDeleted=False, CreatedDate=now, LastModifiedDate=now,
+                   SystemModstamp=now, CreatedById=USER_ID, LastModifiedById=USER_ID)
+        if "OwnerId" in rec and rec["OwnerId"] is None:
+            rec["OwnerId"] = USER_ID
+        self._derive(obj, rec)
+        check_object_rules(obj, rec)
+        self._check_unique(obj, rec, rec)
+        self.store.put(obj.name, rec, txn)
+        return rid
+
+    def live(self, obj: ObjectDef, rid_raw: Any, *, missing_status: int = 404) -> dict[str, Any]:
+        """The live record ``rid_raw`` of ``obj``.
+
+        Raises:
+            RecordError: MALFORMED_ID (not an id of this object), ENTITY_IS_DELETED (in the
+                recycle bin) or INVALID_CROSS_REFERENCE_KEY / NOT_FOUND (unknown id).
+        """
+        rid = normalize_id(rid_raw)
+        if rid is None or rid[:3] != obj.key_prefix:
+            raise RecordError("MALFORMED_ID", f"{obj.label} ID: id value of incorrect type: "
+                              f"{rid_raw}", ["Id"])
+        rec = self.store.data[obj.name].get(rid)
+        if rec is None:
+            if missing_status == 404:
+                raise RecordError("NOT_FOUND", "The requested resource does not exist",
+                                  status=404)
+            raise RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [])
+        if rec["IsDeleted"]:
+            # [unverified status] wire spec §6.4: 404 for a recycled record on REST.
+            raise RecordError("ENTITY_IS_DELETED", "entity is deleted", [], status=404)
+        return rec
+
+    def update(self, obj: ObjectDef, rid_raw: Any, raw: dict[str, Any], txn: Txn, *,
+               csv: bool = False, missing_status: int = 404) -> str:
+        """Update one record by id; returns the id."""
+        old = self.live(obj, rid_raw, missing_status=missing_status)
+        raw = {k: v for k, v in raw.items() if k.lower() != "id"}
+        values = self.validator.clean(obj, raw, creating=False, csv=csv)
+        self._maybe_lock(old["Id"])
+        rec = dict(old)
+        rec.update(values)
+        now = sf_datetime()
+        rec.update(LastModifiedDate=now, SystemModstamp=now, LastModifiedById=USER_ID)
+        self._derive(obj, rec)
+        check_object_rules(obj, rec)
+        self._check_unique(obj, rec, values)
+        self.store.put(obj.name, rec, txn)
+        return old["Id"]
+
+    def upsert(self, obj: ObjectDef, field: str, value: Any, raw: dict[str, Any], txn: Txn, *,
+               csv: bool = False) -> tuple[str, bool]:
+        """Upsert one record by external id (or ``Id``); returns (id, created).
+
+        Raises:
+            RecordError: DUPLICATE_EXTERNAL_ID (status 300) when several records match.
+        """
+        if field == "Id":
+            if value in (None, ""):
+                return self.create(obj, raw, txn, csv=csv), True
+            return self.update(obj, value, raw, txn, csv=csv, missing_status=400), False
+        if value in (None, ""):
+            raise RecordError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{field}]",
+                              [field])
+        value = self.validator.convert(obj, field, value)
+        body = {k: v for k, v in raw.items() if k.lower() != field.lower()}
+        matches = self.store.find(obj, field, value)
+        if len(matches) > 1:
+            raise RecordError("DUPLICATE_EXTERNAL_ID",
+                              "A user-specified external ID matches more than one record during "
+                              "an upsert.", [field], status=300)
+        if matches:
+            return self.update(obj, matches[0], body, txn, csv=csv), False
+        return self.create(obj, body, txn, csv=csv, preset={field: value}), True
+
+    def delete(self, rid_raw: Any, txn: Txn, *, obj: ObjectDef | None = None,
+               hard: bool = False, missing_status: int = 404) -> str:
+        """Move a record to the recycle bin (or purge it with ``hard``); returns the id."""
+        rid = normalize_id(rid_raw)
+        if obj is None:
+            name = self.store.where.get(rid) if rid else None
+            target = self.store.schema.by_prefix.get(rid[:3]) if rid else None
+            obj = self.store.schema.objects[name] if name else target
+            if obj is None:
+                raise RecordError("MALFORMED_ID", f"malformed id {rid_raw}", [])
+        rec = self.live(obj, rid_raw, missing_status=missing_status)
+        self._maybe_lock(rec["Id"])
+        if hard:
+            self.store.purge(obj.name, rec["Id"], txn)
+        else:
+            now = sf_datetime()
+            self.store.put(obj.name, {**rec, "IsDeleted": True, "LastModifiedDate": now,
+                                      "SystemModstamp": now}, txn)
+        return rec["Id"]

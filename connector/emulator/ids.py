@@ -1,0 +1,83 @@
+"""Salesforce-shaped record ids and timestamps.
+
+Ids are 15 case-sensitive characters (3-char key prefix, 2-char pod, 1 reserved, 9-char base-62
+counter) plus the 3-character case-insensitivity suffix Salesforce appends to make the 18-char form
+(wire spec §0: for each 5-char block set bit i when char i is upper case, then map the 5-bit value
+into ``A-Z0-5``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import UTC, datetime
+
+_SUFFIX_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+_BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_ID_RE = re.compile(r"^[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?$")
+_POD = "5g0"
+
+ORG_ID = "00D5g000004Emu1EAC"
+USER_ID = "0055g000004Emu1AAC"
+
+
+def id_suffix(id15: str) -> str:
+    """The 3-character checksum suffix of a 15-character id."""
+    out = []
+    for block in range(3):
+        chunk = id15[block * 5 : block * 5 + 5]
+        bits = sum(1 << i for i, ch in enumerate(chunk) if "A" <= ch <= "Z")
+        out.append(_SUFFIX_CHARS[bits])
+    return "".join(out)
+
+
+def normalize_id(value: object) -> str | None:
+    """Return the 18-char form of a 15/18-char id, or None when it is not id-shaped.
+
+    An 18-char id whose suffix does not match its first 15 characters is not a valid id.
+    """
+    if not isinstance(value, str) or not _ID_RE.match(value):
+        return None
+    head = value[:15]
+    suffix = id_suffix(head)
+    if len(value) == 18 and value[15:].upper() != suffix:
+        return None
+    return head + suffix
+
+
+def _base62(n: int, width: int) -> str:
+    chars = []
+    while n:
+        n, r = divmod(n, 62)
+        chars.append(_BASE62[r])
+    return "".join(reversed(chars)).rjust(width, "0")
+
+
+class IdFactory:
+    """Hands out unique, monotonically increasing ids per org (thread-safe)."""
+
+    def __init__(self, start: int = 0):
+        self._n = start
+        self._lock = threading.Lock()
+
+    def observe(self, record_id: str) -> None:
+        """Move the counter past an id loaded from disk, so new ids never collide with it."""
+        n = 0
+        for ch in record_id[6:15]:
+            n = n * 62 + _BASE62.index(ch)
+        if n > self._n:
+            self._n = n
+
+    def new(self, key_prefix: str) -> str:
+        """A fresh 18-char id with the given 3-char key prefix."""
+        with self._lock:
+            self._n += 1
+            n = self._n
+        head = key_prefix + _POD + _base62(n, 9)
+        return head + id_suffix(head)
+
+
+def sf_datetime(moment: datetime | None = None) -> str:
+    """Format a moment the way the REST API does: ``2013-05-20T20:49:32.000+0000``."""
+    moment = (moment or datetime.now(UTC)).astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"

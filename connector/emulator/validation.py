@@ -1,0 +1,232 @@
+"""Field checks driven by describe data, the way Salesforce applies them on insert and update.
+
+Messages deliberately leave out the offending value where it could be personal data (emails,
+names, free text): Salesforce itself echoes values, but these messages end up in connector logs.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from connector.emulator.ids import normalize_id, sf_datetime
+from connector.emulator.schema import TEXT_TYPES, FieldDef, ObjectDef
+from connector.emulator.wire import RecordError
+
+_EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATETIME_RE = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$"
+)
+NULL_CSV = "#N/A"  # Bulk 2.0: the only way to clear a field from CSV (wire spec §5.1)
+
+Converter = Callable[[Any], Any]
+RefLookup = Callable[[str], "str | None"]  # id18 → object name of a live record, or None
+
+
+def _type_error(f: FieldDef, value: Any) -> RecordError:
+    shown = value if f.type in {"boolean", "int", "double", "date", "datetime"} else "(value)"
+    return RecordError("INVALID_TYPE_ON_FIELD_IN_RECORD",
+                       f"{f.label}: value not of required type: {shown}", [f.name])
+
+
+def parse_datetime(text: str) -> str | None:
+    """Normalise an ISO-8601 datetime to Salesforce's ``...000+0000`` form, or None if invalid."""
+    m = _DATETIME_RE.match(text)
+    if not m:
+        return None
+    day, clock, frac, zone = m.groups()
+    if len(clock) == 5:
+        clock += ":00"
+    zone = "+00:00" if zone in (None, "Z") else zone
+    if len(zone) == 5:
+        zone = zone[:3] + ":" + zone[3:]
+    try:
+        moment = datetime.fromisoformat(f"{day}T{clock}{(frac or '')[:7]}{zone}")
+    except ValueError:
+        return None
+    return sf_datetime(moment.astimezone(UTC))
+
+
+def _converter(f: FieldDef, lookup: RefLookup) -> Converter:
+    label, name = f.label, f.name
+    if f.type in TEXT_TYPES:
+        limit = f.length
+        is_email = f.type == "email"
+        allowed = set(f.picklist) if f.restricted else None
+
+        def text(v: Any) -> Any:
+            if isinstance(v, bool) or not isinstance(v, str | int | float):
+                raise _type_error(f, v)
+            v = v if isinstance(v, str) else str(v)
+            if limit and len(v) > limit:
+                raise RecordError("STRING_TOO_LONG",
+                                  f"{label}: data value too large (max length={limit})", [name])
+            if is_email and not _EMAIL_RE.match(v):
+                raise RecordError("INVALID_EMAIL_ADDRESS", f"{label}: invalid email address",
+                                  [name])
+            if allowed is not None and v not in allowed:
+                raise RecordError("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                                  f"{label}: bad value for restricted picklist field: {v}",
+                                  [name])
+            return v
+
+        return text
+    if f.type == "boolean":
+
+        def boolean(v: Any) -> bool:
+            if isinstance(v, bool):
+                return v
+            if isinstance(v, str) and v.lower() in ("true", "false", "1", "0"):
+                return v.lower() in ("true", "1")
+            raise _type_error(f, v)
+
+        return boolean
+    if f.type == "int":
+
+        def integer(v: Any) -> int:
+            if isinstance(v, int) and not isinstance(v, bool):
+                return v
+            if isinstance(v, float) and v.is_integer():
+                return int(v)
+            if isinstance(v, str) and re.fullmatch(r"[+-]?\d+", v.strip()):
+                return int(v)
+            raise _type_error(f, v)
+
+        return integer
+    if f.type in ("double", "currency", "percent"):
+
+        def number(v: Any) -> float:
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                return v
+            try:
+                return float(v) if isinstance(v, str) else _raise(_type_error(f, v))
+            except ValueError:
+                raise _type_error(f, v) from None
+
+        return number
+    if f.type == "date":
+
+        def day(v: Any) -> str:
+            if isinstance(v, str) and _DATE_RE.match(v):
+                try:
+                    return date.fromisoformat(v).isoformat()
+                except ValueError:
+                    pass
+            raise _type_error(f, v)
+
+        return day
+    if f.type == "datetime":
+
+        def moment(v: Any) -> str:
+            out = parse_datetime(v) if isinstance(v, str) else None
+            if out is None:
+                raise _type_error(f, v)
+            return out
+
+        return moment
+    if f.type == "reference":
+        targets = set(f.reference_to)
+
+        def reference(v: Any) -> str:
+            rid = normalize_id(v)
+            if rid is None:
+                raise RecordError("MALFORMED_ID", f"{label}: id value of incorrect type: {v}",
+                                  [name])
+            if lookup(rid) not in targets:
+                raise RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id",
+                                  [name])
+            return rid
+
+        return reference
+    return lambda v: v
+
+
+def _raise(exc: Exception) -> Any:
+    raise exc
+
+
+class Validator:
+    """Turns a raw JSON/CSV record into clean, typed values for one object, or a RecordError."""
+
+    def __init__(self, lookup: RefLookup):
+        self._lookup = lookup
+        self._cache: dict[tuple[str, str], Converter] = {}
+
+    def _conv(self, obj: ObjectDef, f: FieldDef) -> Converter:
+        key = (obj.name, f.name)
+        conv = self._cache.get(key)
+        if conv is None:
+            conv = self._cache[key] = _converter(f, self._lookup)
+        return conv
+
+    def convert(self, obj: ObjectDef, name: str, value: Any) -> Any:
+        """Check and normalise one value of field ``name`` (e.g. an external id from a URL)."""
+        f = obj.field(name)
+        if f is None:
+            raise RecordError("INVALID_FIELD",
+                              f"No such column '{name}' on sobject of type {obj.name}", [name])
+        return self._conv(obj, f)(value)
+
+    def clean(self, obj: ObjectDef, raw: dict[str, Any], *, creating: bool,
+              csv: bool = False) -> dict[str, Any]:
+        """Validate ``raw`` (field → value) for an insert (``creating``) or an update.
+
+        ``csv``: values come from a Bulk CSV — empty means "leave alone", ``#N/A`` means null.
+
+        Raises:
+            RecordError: the first problem found, with Salesforce's status code.
+        """
+        out: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key == "attributes":
+                continue
+            f = obj.by_lower.get(key.lower())
+            if f is None:
+                raise RecordError("INVALID_FIELD",
+                                  f"No such column '{key}' on sobject of type {obj.name}", [key])
+            if csv:
+                if value == "":
+                    continue
+                if value == NULL_CSV:
+                    value = None
+            if not (f.createable if creating else f.updateable):
+                verb = "create" if creating else "update"
+                raise RecordError(
+                    "INVALID_FIELD_FOR_INSERT_UPDATE",
+                    f"Unable to {verb} fields: {f.name}. Please check the security settings of "
+                    "this field and verify that it is read/write for your profile or permission "
+                    "set.", [f.name])
+            if value is None:
+                if f.type == "boolean":
+                    value = False  # Salesforce stores a cleared checkbox as false
+                elif not f.nillable and not (creating and f.defaulted):
+                    raise RecordError("REQUIRED_FIELD_MISSING",
+                                      f"Required fields are missing: [{f.name}]", [f.name])
+                out[f.name] = value
+                continue
+            out[f.name] = self._conv(obj, f)(value)
+        if creating:
+            missing = [n for n in obj.required if out.get(n) is None]
+            if missing:
+                raise RecordError("REQUIRED_FIELD_MISSING",
+                                  f"Required fields are missing: [{', '.join(missing)}]", missing)
+        return out
+
+
+def check_object_rules(obj: ObjectDef, rec: dict[str, Any]) -> None:
+    """Cross-field rules of some standard objects, applied to the merged record.
+
+    Raises:
+        RecordError: REQUIRED_FIELD_MISSING for Event duration and CampaignMember person.
+    """
+    if obj.name == "Event" and not rec.get("IsAllDayEvent"):
+        if rec.get("DurationInMinutes") is None and rec.get("EndDateTime") is None:
+            raise RecordError("REQUIRED_FIELD_MISSING",
+                              "Required fields are missing: [DurationInMinutes]",
+                              ["DurationInMinutes"])
+    elif obj.name == "CampaignMember" and not rec.get("ContactId") and not rec.get("LeadId"):
+        raise RecordError("REQUIRED_FIELD_MISSING", "Required fields are missing: [ContactId]",
+                          ["ContactId"])
