@@ -258,27 +258,28 @@ class OneRosterSource(Source):
         """The export folder."""
         return self.resolve(self.options.path)
 
-    def _name(self, path: Path) -> str:
-        return self.display_name(path)
-
     def _manifest(self) -> Manifest:
         folder = self.folder
         if not folder.is_dir():
-            raise InputError(self._name(folder), "OneRoster folder not found")
-        return read_manifest(folder, self._name(folder / "manifest.csv"), self.options.encoding)
+            raise InputError(self.display_name(folder), "OneRoster folder not found")
+        return read_manifest(
+            folder, self.display_name(folder / "manifest.csv"), self.options.encoding
+        )
 
     def _table(self, manifest: Manifest, entity: str, *, required: bool) -> _Table | None:
         mode = manifest.mode(entity)
-        manifest_name = self._name(self.folder / "manifest.csv")
+        manifest_name = self.display_name(self.folder / "manifest.csv")
         if mode not in MODES:
             raise InputError(manifest_name, f"unknown mode for file.{entity}", column=entity)
         path = find_file(self.folder, entity) if mode != "absent" else None
         if path is None:
             if required:
                 why = "declares it absent" if mode == "absent" else "lists it but it is missing"
-                raise InputError(self._name(self.folder / f"{entity}.csv"), f"manifest {why}")
+                raise InputError(
+                    self.display_name(self.folder / f"{entity}.csv"), f"manifest {why}"
+                )
             return None
-        return _Table(path, self._name(path), self.options.encoding)
+        return _Table(path, self.display_name(path), self.options.encoding)
 
     def _support(self) -> tuple[str, ...]:
         o = self.options
