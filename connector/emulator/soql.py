@@ -65,6 +65,9 @@ __all__ = [
 #: ("Maximum SOQL offset allowed is 2000"); the emulator raises the same code at parse time.
 MAX_OFFSET = 2000
 
+#: Parenthesis depth the emulator accepts (keeps Python's recursion limit out of reach).
+MAX_NESTING = 100
+
 # Relative date literals that stand alone (TODAY) and those that take ``:n`` (LAST_N_DAYS:7).
 RANGE_LITERALS = frozenset(
     {
@@ -139,7 +142,10 @@ def _malformed(text: str, pos: int, message: str) -> SoqlError:
 
 
 def _decode_string(text: str, start: int, body: str) -> tuple[str, str]:
-    """Return (value, LIKE regex) of a quoted string's body, resolving Salesforce's escapes."""
+    """Return (value, LIKE regex) of a quoted string's body, resolving Salesforce's escapes.
+
+    The regex is written for casefolded text, so LIKE ignores case exactly as ``=`` does.
+    """
     value: list[str] = []
     regex: list[str] = []
     i = 0
@@ -147,7 +153,7 @@ def _decode_string(text: str, start: int, body: str) -> tuple[str, str]:
         ch = body[i]
         if ch != "\\":
             value.append(ch)
-            regex.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+            regex.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch.casefold()))
             i += 1
             continue
         nxt = body[i + 1]
@@ -155,17 +161,17 @@ def _decode_string(text: str, start: int, body: str) -> tuple[str, str]:
             # LIKE-only escapes: a literal wildcard character in a pattern. Outside LIKE the
             # character itself is meant (lenient; format_soql never sends it there).
             value.append(nxt)
-            regex.append(re.escape(nxt))
+            regex.append(re.escape(nxt.casefold()))
             i += 2
         elif nxt.lower() in _ESCAPES:
             decoded = _ESCAPES[nxt.lower()]  # \N, \R, \T, \B, \F are accepted too
             value.append(decoded)
-            regex.append(re.escape(decoded))
+            regex.append(re.escape(decoded.casefold()))
             i += 2
         elif nxt == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", body[i + 2 : i + 6]):
             decoded = chr(int(body[i + 2 : i + 6], 16))
             value.append(decoded)
-            regex.append(re.escape(decoded))
+            regex.append(re.escape(decoded.casefold()))
             i += 6
         else:
             raise _malformed(
@@ -235,6 +241,7 @@ class _Parser:
         self.i = 0
         self.sobject = ""
         self.positions: dict[str, tuple[int, int]] = {}
+        self.depth = 0
 
     # -- token helpers
     @property
@@ -332,6 +339,8 @@ class _Parser:
         if self.at_word("COUNT") and self.tokens[self.i + 1].text == "(":
             self.advance()
             self.advance()
+            if self.tok.kind == "eof":
+                raise self.unexpected()
             if not self.at_punct(")"):
                 raise _malformed(
                     self.text,
@@ -408,8 +417,12 @@ class _Parser:
                     self.tok.pos,
                     "semi-join sub-selects are not supported by the emulator",
                 )
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise _malformed(self.text, self.tok.pos, "conditions are nested too deeply")
             node = self.condition()
             self.expect_punct(")")
+            self.depth -= 1
             return node
         name = self.field_name(self.advance())
         if self.at_word("IN"):

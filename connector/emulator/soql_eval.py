@@ -57,8 +57,8 @@ class Literal:
     ``kind`` is one of ``string``, ``number``, ``boolean``, ``null``, ``date`` (a
     :class:`datetime.date`), ``datetime`` (an aware UTC :class:`datetime.datetime`) or
     ``relative`` (``value`` = ``(NAME, n or None)``, e.g. ``("LAST_N_DAYS", 7)``). For strings,
-    ``like`` holds the regular expression the literal means as a LIKE pattern (escaped ``\\%``
-    and ``\\_`` are literal there, unescaped ones are wildcards).
+    ``like`` holds the regular expression, over casefolded text, that the literal means as a
+    LIKE pattern (escaped ``\\%`` and ``\\_`` are literal there, unescaped ones wildcards).
     """
 
     kind: str
@@ -401,7 +401,7 @@ def _like(fld: _Field, node: Like) -> Predicate:
 
     def like(r: dict) -> bool:
         v = r.get(name)
-        return v is not None and v != "" and match(str(v)) is not None
+        return v is not None and v != "" and match(str(v).casefold()) is not None
 
     return like
 
