@@ -86,7 +86,7 @@ def collapse_whitespace(options: None, ctx: TransformContext) -> Bound:
 
 
 # Dutch surname prefixes (tussenvoegsels) that stay lower-case after the first word. The list is
-# the common ones, not the full official table of ~400; a rarer prefix is capitalised like any
+# the common ones, not a complete table; a rarer prefix is capitalised like any
 # word, which is the safe mistake (it is still readable and matching is case-insensitive).
 # fmt: off
 _PREFIXES = frozenset({
