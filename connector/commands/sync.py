@@ -1,0 +1,204 @@
+"""Commands of the sync itself: run, plan, status, demo."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from connector.config import load_settings
+from connector.report import RunReport
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+out = Console()
+JobArg = Annotated[
+    str | None,
+    typer.Argument(help="a job from sync.yaml, or one mapping; default: every mapping"),
+]
+
+
+def _config(ctx: typer.Context) -> Path | None:
+    return (ctx.obj or {}).get("config")
+
+
+class _Progress:
+    """A Rich progress display on a terminal, plain lines otherwise (cron, service logs)."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.tasks: dict[str, int] = {}
+        self.last: dict[str, int] = {}
+        self.bar = None
+        if self.tty:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TextColumn("{task.completed:>9,} records"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=False,
+            )
+
+    def __enter__(self) -> _Progress:
+        if self.bar:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar:
+            self.bar.stop()
+
+    def __call__(self, mapping: str, read: int) -> None:
+        if self.bar:
+            if mapping not in self.tasks:
+                self.tasks[mapping] = self.bar.add_task(mapping, total=None)
+            self.bar.update(self.tasks[mapping], completed=read)
+        elif read - self.last.get(mapping, 0) >= 10_000 or mapping not in self.last:
+            self.last[mapping] = read
+            sys.stderr.write(f"{mapping}: {read} records read\n")
+
+
+def _render(report: RunReport) -> None:
+    out.print(escape(report.summary()), highlight=False)
+    for m in report.mappings.values():
+        for ex in m.examples:
+            out.print(
+                f"    e.g. {ex['action']} {ex['key']}…: " + escape(json.dumps(ex["fields"])),
+                highlight=False,
+            )
+
+
+def run(ctx: typer.Context, job: JobArg = None) -> None:
+    """Sync now: every mapping of JOB (parents first), with progress and a summary."""
+    from connector.sync.job import run_job
+
+    settings = load_settings(_config(ctx))
+    with _Progress() as progress:
+        report = run_job(settings, job=job, progress=progress)
+    _render(report)
+    raise typer.Exit(report.exit_code())
+
+
+def plan(ctx: typer.Context, job: JobArg = None) -> None:
+    """Dry run: what would be created, updated, cleared, skipped, rejected. Writes nothing."""
+    from connector.sync.job import run_job
+
+    settings = load_settings(_config(ctx))
+    report = run_job(settings, job=job, dry_run=True)
+    _render(report)
+    raise typer.Exit(0 if report.exit_code() == 0 else 1)
+
+
+def status(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="how many recent runs")] = 10,
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    """Recent runs, rejected records by reason, pending writes and API usage."""
+    from connector.state import open_store
+
+    settings = load_settings(_config(ctx))
+    url = settings.state.url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        out.print("no runs yet (no state file)")
+        return
+    store = open_store(url)
+    try:
+        runs = store.recent_runs(limit)
+        rejects = store.reject_summary(runs[0].run_id) if runs else []
+        pending = store.outbox_counts()
+        synced = store.mapping_counts()
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "runs": [
+                        {
+                            "run_id": r.run_id,
+                            "job": r.job,
+                            "started_at": r.started_at.isoformat(),
+                            "status": str(r.status),
+                            "api_calls": r.api_calls,
+                            "counts": dict(r.counts),
+                        }
+                        for r in runs
+                    ],
+                    "rejects": [
+                        {
+                            "mapping": r.mapping,
+                            "column": r.column,
+                            "reason": r.reason,
+                            "count": r.count,
+                        }
+                        for r in rejects
+                    ],
+                    "outbox": pending,
+                    "synced": synced,
+                },
+                indent=2,
+            )
+        )
+        return
+    table = Table(title="Recent runs")
+    for col in (
+        "run",
+        "job",
+        "started (UTC)",
+        "status",
+        "written",
+        "unchanged",
+        "rejected",
+        "failed",
+        "API calls",
+    ):
+        table.add_column(col)
+    for r in runs:
+        c = r.counts
+        table.add_row(
+            str(r.run_id),
+            r.job,
+            f"{r.started_at:%Y-%m-%d %H:%M}",
+            str(r.status),
+            str(c.get("created", 0) + c.get("updated", 0)),
+            str(c.get("unchanged", 0)),
+            str(c.get("rejected", 0)),
+            str(c.get("failed", 0)),
+            str(r.api_calls),
+        )
+    out.print(table)
+    if rejects:
+        t = Table(title=f"Rejected rows of run {runs[0].run_id} by reason")
+        for col in ("mapping", "column", "reason", "rows"):
+            t.add_column(col)
+        for r in rejects:
+            t.add_row(r.mapping, r.column, escape(r.reason), str(r.count))
+        out.print(t)
+    out.print("Records synced per mapping: " + ", ".join(f"{k} {v}" for k, v in synced.items()))
+    if pending:
+        out.print("Outbox: " + ", ".join(f"{k} {v}" for k, v in sorted(pending.items())))
+
+
+def demo(
+    keep: Annotated[Path | None, typer.Option(help="keep the demo folder here")] = None,
+    students: Annotated[int, typer.Option(help="students and applicants to generate")] = 300,
+) -> None:
+    """One command, no set-up: emulator + a Dutch sample data set + a full sync, twice."""
+    from connector.demo.run import run_demo
+
+    raise typer.Exit(run_demo(keep=keep, students=students, console=out))
+
+
+def register_commands(app: typer.Typer) -> None:
+    """Mount these commands on the main app."""
+    app.command("run")(run)
+    app.command("plan")(plan)
+    app.command("status")(status)
+    app.command("demo")(demo)

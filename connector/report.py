@@ -1,0 +1,180 @@
+"""Run reports: JSON for machines, a short text summary for people.
+
+A report names mappings, objects, files, lines, columns, fields, reasons and Salesforce error
+codes; record keys appear only as keyed hashes and example values only masked. It never holds a
+personal value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from connector.records import Reject
+
+MAX_LISTED = 50  # rejects/failures listed per mapping in the report; the counts are complete
+
+
+@dataclass
+class MappingReport:
+    """Counts and findings for one mapping in one run."""
+
+    mapping: str
+    object: str
+    read: int = 0
+    filtered: int = 0
+    rejected: int = 0
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    review: int = 0
+    joined: int = 0
+    source_deleted: int = 0
+    pending: int = 0
+    fields_cleared: int = 0
+    strategy: str = ""
+    error: str = ""
+    withheld: Counter = field(default_factory=Counter)
+    failures: Counter = field(default_factory=Counter)
+    warnings: Counter = field(default_factory=Counter)
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    review_list: list[dict[str, Any]] = field(default_factory=list)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+    def add_reject(self, reject: Reject) -> None:
+        """Count a rejected row and keep the first few for the report."""
+        self.rejected += 1
+        if len(self.rejects) < MAX_LISTED:
+            self.rejects.append(
+                {
+                    "file": reject.origin.file,
+                    "line": reject.origin.line,
+                    "column": reject.column,
+                    "reason": reject.reason,
+                }
+            )
+
+    @property
+    def written(self) -> int:
+        """Records Salesforce accepted in this run."""
+        return self.created + self.updated
+
+
+@dataclass
+class RunReport:
+    """Everything one run did, per mapping, plus API usage."""
+
+    job: str
+    started_at: datetime
+    dry_run: bool = False
+    run_id: int | None = None
+    finished_at: datetime | None = None
+    status: str = "running"
+    api_calls: int = 0
+    api_usage: str = ""
+    stopped: str = ""
+    mappings: dict[str, MappingReport] = field(default_factory=dict)
+
+    def totals(self) -> Counter:
+        """Counts summed over all mappings."""
+        total: Counter = Counter()
+        for m in self.mappings.values():
+            for name in (
+                "read",
+                "rejected",
+                "created",
+                "updated",
+                "unchanged",
+                "failed",
+                "suppressed",
+                "review",
+                "joined",
+                "fields_cleared",
+                "pending",
+            ):
+                total[name] += getattr(m, name)
+        return total
+
+    def exit_code(self) -> int:
+        """0 when everything synced or was deliberately skipped, 1 when something did not land."""
+        t = self.totals()
+        bad = t["rejected"] + t["failed"] + t["review"] + t["pending"]
+        if self.stopped or bad or any(m.error for m in self.mappings.values()):
+            return 1
+        return 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as JSON-ready data."""
+        data = asdict(self)
+        data["started_at"] = self.started_at.isoformat()
+        data["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
+        data["totals"] = dict(self.totals())
+        data["exit_code"] = self.exit_code()
+        return data
+
+    def summary(self) -> str:
+        """A few readable lines per mapping."""
+        kind = "plan (dry run, nothing written)" if self.dry_run else "run"
+        lines = [f"sis-sync {kind} · job {self.job} · {self.started_at:%Y-%m-%d %H:%M} UTC"]
+        for m in self.mappings.values():
+            head = f"  {m.mapping} → {m.object}"
+            if m.strategy:
+                head += f" [{m.strategy}]"
+            lines.append(head)
+            if m.error:
+                lines.append(f"      stopped: {m.error}")
+            verb = "would " if self.dry_run else ""
+            parts = [
+                f"{m.read} read",
+                f"{verb}create {m.created}",
+                f"{verb}update {m.updated}",
+                f"unchanged {m.unchanged}",
+            ]
+            for name in (
+                "rejected",
+                "failed",
+                "suppressed",
+                "review",
+                "joined",
+                "filtered",
+                "fields_cleared",
+                "pending",
+                "source_deleted",
+            ):
+                if getattr(m, name):
+                    parts.append(f"{name.replace('_', ' ')} {getattr(m, name)}")
+            lines.append("      " + ", ".join(parts))
+            if m.withheld:
+                held = ", ".join(f"{k} ×{v}" for k, v in sorted(m.withheld.items()))
+                lines.append(f"      fields withheld by policy: {held}")
+            if m.failures:
+                lines.append(
+                    "      Salesforce errors: "
+                    + ", ".join(f"{k} ×{v}" for k, v in sorted(m.failures.items()))
+                )
+            for r in m.rejects[:5]:
+                lines.append(
+                    f"      rejected {r['file']}:{r['line']} [{r['column']}]: {r['reason']}"
+                )
+            if m.rejected > 5:
+                lines.append(f"      … {m.rejected - 5} more rejected rows in the JSON report")
+        if self.api_usage:
+            lines.append(f"  API calls this run: {self.api_calls} (org usage {self.api_usage})")
+        if self.stopped:
+            lines.append(f"  stopped early: {self.stopped}")
+        return "\n".join(lines)
+
+    def write(self, folder: Path) -> Path:
+        """Write ``run-<id>.json`` and ``run-<id>.txt`` into ``folder``; returns the JSON path."""
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = f"run-{self.run_id or 0:06d}-{self.started_at:%Y%m%dT%H%M%S}"
+        path = folder / f"{stem}.json"
+        path.write_text(json.dumps(self.to_json(), indent=2, default=str), encoding="utf-8")
+        (folder / f"{stem}.txt").write_text(self.summary() + "\n", encoding="utf-8")
+        return path

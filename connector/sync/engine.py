@@ -1,0 +1,318 @@
+"""One sync run: every mapping of a job, parents first, source → map → policy → plan → write.
+
+The engine streams: a source is read in batches of ``BATCH`` records, each batch is planned
+against state with a few batch queries, and writes are buffered per mapping. Up to the bulk
+threshold (default 2,000 changed records per object and run) they go out through sObject
+Collections when the mapping ends; once the buffer passes the threshold the mapping switches to
+Bulk API 2.0 and flushes a job every ``BULK_CHUNK`` records, so memory stays flat however large
+the file.
+
+Crash safety comes from three things together: every write is an upsert by external id (or an
+update by Salesforce Id for a known person), so a replay cannot duplicate; the outbox row of each
+write moves NEW → SENT → OK | FAILED; and a record's field hashes only change in state after
+Salesforce accepted it, so whatever did not land is simply planned again by the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+from connector.errors import InputError, LimitReached, SalesforceError
+from connector.hashing import KeyHasher
+from connector.privacy.policy import Policy
+from connector.records import Reject, SourceRecord, WriteResult
+from connector.report import MappingReport, RunReport
+from connector.sources import open_source
+from connector.state import StateStore
+from connector.state.rows import (
+    NewPerson,
+    OutboxError,
+    OutboxItem,
+    OutboxStatus,
+    PersonUpdate,
+    SyncedUpdate,
+)
+from connector.sync.plan import Item, Planner, Write
+
+log = logging.getLogger(__name__)
+
+BATCH = 2_000
+BULK_CHUNK = 10_000
+EXAMPLES = 3
+
+Progress = Callable[[str, int], None]
+
+
+@dataclass
+class RunContext:
+    """What every mapping of a run shares."""
+
+    project: Any  # connector.mapping Project
+    base_dir: Any  # Path: relative source paths resolve against the folder of sync.yaml
+    compiled: dict[str, Any]  # name → CompiledMapping
+    store: StateStore
+    writer: Any | None  # connector.salesforce.Writer; None for a dry run
+    hasher: KeyHasher
+    now: datetime
+    report: RunReport
+    bulk_threshold: int = 2_000
+    progress: Progress | None = None
+
+    @property
+    def dry_run(self) -> bool:
+        """True for `sis-sync plan`: nothing is written anywhere."""
+        return self.writer is None
+
+
+def _batches(it: Iterator[SourceRecord | Reject], size: int) -> Iterator[list]:
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+class MappingRun:
+    """Runs one mapping: reads, plans and writes its records, and records the outcome."""
+
+    def __init__(self, ctx: RunContext, name: str):
+        self.ctx, self.name = ctx, name
+        self.spec = ctx.project.mappings[name]
+        self.compiled = ctx.compiled[name]
+        self.rep = MappingReport(name, self.spec.target.object)
+        ctx.report.mappings[name] = self.rep
+        refs = [f for f, spec in self.spec.fields.items() if spec.ref is not None]
+        always = {self.spec.target.external_id, *refs}
+        self.policy = Policy(
+            ctx.project.purposes,
+            self.compiled.field_purposes,
+            opt_out_fields=self.compiled.opt_out_fields,
+            crm_owned=self.compiled.crm_owned,
+            always_send=always,
+        )
+        self.planner = Planner(name, self.spec, ctx.compiled, ctx.store, ctx.hasher)
+        self.buffer: list[Write] = []
+        self.pending: set[str] = set()
+        self.bulk = False
+
+    # -- the run ------------------------------------------------------------------------------
+
+    def execute(self) -> MappingReport:
+        """Sync this mapping. Input errors stop it before any write; the rest is counted."""
+        ctx = self.ctx
+        try:
+            source = open_source(self.spec.source, base_dir=ctx.base_dir)
+            source.check()
+        except InputError as exc:
+            self.rep.error = str(exc)
+            return self.rep
+        today = ctx.now.date()
+        rejects: list[Reject] = []
+        for batch in _batches(iter(source.read()), BATCH):
+            items: dict[str, Item] = {}
+            for rec in batch:
+                if isinstance(rec, Reject):
+                    self._reject(rejects, rec)
+                    continue
+                self.rep.read += 1
+                if rec.deleted:
+                    self.rep.source_deleted += 1
+                    continue
+                res = self.compiled.apply(rec)
+                if res is None:
+                    self.rep.filtered += 1
+                    continue
+                if res.errors:
+                    for err in res.errors:
+                        self._reject(rejects, err, count=False)
+                    self.rep.rejected += 1
+                    continue
+                for warning in res.warnings:
+                    self.rep.warnings[warning] += 1
+                if res.key_hash in items or res.key_hash in self.pending:
+                    continue  # the same record again (e.g. one event on many registration rows)
+                decision = self.policy.decide(res.values, res.facts, today)
+                for reason in decision.withheld.values():
+                    self.rep.withheld[reason] += 1
+                items[res.key_hash] = Item(rec, res, decision)
+            self._plan(list(items.values()), rejects)
+            if ctx.progress:
+                ctx.progress(self.name, self.rep.read)
+            if rejects and not ctx.dry_run:
+                ctx.store.add_rejects(ctx.report.run_id, rejects)
+            rejects = []
+        self._flush(final=True)
+        return self.rep
+
+    def _reject(self, rejects: list[Reject], rej: Reject, *, count: bool = True) -> None:
+        rej = Reject(rej.origin, rej.column, rej.reason, self.name)
+        rejects.append(rej)
+        if count:
+            self.rep.add_reject(rej)
+        elif len(self.rep.rejects) < 50:
+            self.rep.rejects.append(
+                {
+                    "file": rej.origin.file,
+                    "line": rej.origin.line,
+                    "column": rej.column,
+                    "reason": rej.reason,
+                }
+            )
+
+    def _plan(self, items: list[Item], rejects: list[Reject]) -> None:
+        plan = self.planner.plan(items)
+        self.rep.suppressed += plan.suppressed
+        self.rep.joined += plan.joined
+        for origin, column, reason in plan.rejects:
+            self._reject(rejects, Reject(origin, column, reason))
+        for origin, candidates in plan.review:
+            self.rep.review += 1
+            if len(self.rep.review_list) < 50:
+                self.rep.review_list.append(
+                    {
+                        "file": origin.file,
+                        "line": origin.line,
+                        "reason": f"e-mail matches {candidates} persons",
+                    }
+                )
+        self.rep.unchanged += len(plan.unchanged)
+        if plan.unchanged and not self.ctx.dry_run:
+            self.ctx.store.touch_seen(self.name, plan.unchanged, at=self.ctx.now)
+        for w in plan.writes:
+            self.buffer.append(w)
+            self.pending.add(w.key_hash)
+        if len(self.buffer) > self.ctx.bulk_threshold:
+            self.bulk = True
+        if self.bulk and len(self.buffer) >= BULK_CHUNK:
+            self._flush(final=False)
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def _flush(self, *, final: bool) -> None:
+        writes, self.buffer = self.buffer, []
+        self.pending = set()
+        if not writes:
+            return
+        self.rep.strategy = "bulk2" if self.bulk else "collections"
+        if self.ctx.dry_run:
+            self._count_plan(writes)
+            return
+        if self.ctx.report.stopped:
+            self.rep.pending += len(writes)
+            return
+        store, obj = self.ctx.store, self.spec.target.object
+        ids = store.add_outbox(
+            self.ctx.report.run_id,
+            [OutboxItem(self.name, w.key_hash, obj, w.operation) for w in writes],
+        )
+        store.mark_outbox(ids, OutboxStatus.SENT)
+        results: list[WriteResult | None] = [None] * len(writes)
+        try:
+            for operation in ("upsert", "update"):
+                index = [i for i, w in enumerate(writes) if w.operation == operation]
+                if not index:
+                    continue
+                rows = [writes[i].row for i in index]
+                if operation == "upsert":
+                    got = self.ctx.writer.upsert(
+                        obj, self.spec.target.external_id, rows, bulk=self.bulk
+                    )
+                else:
+                    got = self.ctx.writer.update(obj, rows, bulk=self.bulk)
+                for i, r in zip(index, got, strict=True):
+                    results[i] = r
+        except LimitReached as exc:
+            # Keep what landed; everything else stays pending for the next run.
+            partial = getattr(exc, "results", None) or []
+            self.ctx.report.stopped = f"daily API share reached ({exc.code or 'limit'})"
+            self._merge_partial(writes, results, partial)
+        except SalesforceError as exc:
+            self.rep.error = str(exc)
+            partial = getattr(exc, "results", None) or []
+            self._merge_partial(writes, results, partial)
+        self._record(writes, results, ids)
+
+    def _merge_partial(self, writes: list[Write], results: list, partial: list) -> None:
+        # The writer reports results for the operation that stopped; earlier operations are in.
+        empty = [i for i, r in enumerate(results) if r is None]
+        for i, r in zip(empty, partial, strict=False):
+            results[i] = r
+
+    def _record(self, writes: list[Write], results: list, ids: list[int]) -> None:
+        store, now, rep = self.ctx.store, self.ctx.now, self.rep
+        ok_ids, errors, synced = [], [], []
+        new_people: list[tuple[Write, str]] = []
+        updates: list[PersonUpdate] = []
+        for w, r, oid in zip(writes, results, ids, strict=True):
+            if r is None or (not r.ok and r.error_code == "NOT_SENT"):
+                rep.pending += 1
+                continue
+            if not r.ok:
+                rep.failed += 1
+                rep.failures[r.error_code or "UNKNOWN"] += 1
+                errors.append(OutboxError(oid, r.error_code, r.message[:255]))
+                continue
+            ok_ids.append(oid)
+            sf_id = r.sf_id or w.row.get("Id")
+            if w.known and not r.created:
+                rep.updated += 1
+            else:
+                rep.created += 1
+            rep.fields_cleared += w.cleared
+            if w.new_person is not None:
+                new_people.append((w, sf_id))
+            elif w.person_id is not None:
+                student, email = w.link_person or (None, None)
+                updates.append(PersonUpdate(w.person_id, student, email, sf_id))
+            synced.append((w, sf_id))
+        person_ids: dict[str, int] = {}
+        if new_people:
+            created = store.add_persons(
+                [NewPerson(s, e, sf) for (w, sf) in new_people for s, e in [w.new_person]], at=now
+            )
+            person_ids = {w.key_hash: pid for (w, _), pid in zip(new_people, created, strict=True)}
+        store.update_persons(updates, at=now)
+        store.record_synced(
+            [
+                SyncedUpdate(
+                    self.name,
+                    w.key_hash,
+                    self.spec.target.object,
+                    sf_id,
+                    w.hashes,
+                    person_id=w.person_id or person_ids.get(w.key_hash),
+                    lifecycle=w.lifecycle,
+                    lifecycle_end_at=w.lifecycle_end_at,
+                    event_date=w.event_date,
+                    consent_withdrawn_at=w.consent_withdrawn_at,
+                )
+                for w, sf_id in synced
+            ],
+            at=now,
+        )
+        store.mark_outbox(ok_ids, OutboxStatus.OK)
+        store.fail_outbox(errors, at=now)
+
+    def _count_plan(self, writes: list[Write]) -> None:
+        from connector.hashing import mask
+
+        for w in writes:
+            if w.known:
+                self.rep.updated += 1
+            else:
+                self.rep.created += 1
+            self.rep.fields_cleared += w.cleared
+            if len(self.rep.examples) < EXAMPLES:
+                self.rep.examples.append(
+                    {
+                        "key": w.key_hash[:12],
+                        "action": "update" if w.known else "create",
+                        "fields": {
+                            k: (mask(str(v)) if v is not None else None)
+                            for k, v in sorted(w.row.items())
+                            if k != "Id"
+                        },
+                    }
+                )

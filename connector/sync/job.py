@@ -1,0 +1,132 @@
+"""Running a job: configuration → project → state → Salesforce → every mapping → report.
+
+Everything that can be wrong with the configuration, the mappings, the credentials or the state
+store is found before the first record is written (exit 2). A dry run (`sis-sync plan`) reads
+the state when it exists but writes nothing anywhere: no state file, no report, no API call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from connector.config import Settings, require_secret
+from connector.errors import ConfigError
+from connector.hashing import KeyHasher
+from connector.mapping import compile_mapping, load_project
+from connector.report import RunReport
+from connector.state import RunStatus, StateStore, open_store
+from connector.sync.engine import MappingRun, Progress, RunContext
+
+log = logging.getLogger(__name__)
+
+
+def job_mappings(settings: Settings, project, job: str | None) -> tuple[str, list[str]]:
+    """The job's name and its mappings, parents first (all mappings when no job is named)."""
+    if job is None:
+        return "all", project.order()
+    if job in project.mappings and not any(j.name == job for j in settings.jobs):
+        return job, project.order([job])
+    spec = settings.job(job)
+    if spec.purge:
+        raise ConfigError(f"job {job!r} is a purge job; run it with `sis-sync purge`")
+    names = spec.mappings or list(project.mappings)
+    unknown = sorted(set(names) - set(project.mappings))
+    if unknown:
+        raise ConfigError(f"job {job!r} names unknown mappings: {', '.join(unknown)}")
+    return job, project.order(names)
+
+
+def _open_state(settings: Settings, *, dry_run: bool) -> StateStore:
+    url = settings.state.url
+    if (
+        dry_run
+        and url.startswith("sqlite:///")
+        and not Path(url.removeprefix("sqlite:///")).exists()
+    ):
+        return open_store("sqlite://")  # nothing synced yet: plan against an empty, in-memory state
+    return open_store(url)
+
+
+def run_job(
+    settings: Settings,
+    *,
+    job: str | None = None,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    secret: str | None = None,
+    writer_factory: Callable[[Settings], object] | None = None,
+) -> RunReport:
+    """Run (or plan) one job and return its report.
+
+    Args:
+        settings: The loaded configuration.
+        job: A job name from sync.yaml, a single mapping name, or None for every mapping.
+        dry_run: Plan only: no Salesforce call, no state change, no report file.
+        progress: Called with (mapping, records read so far) after each batch.
+        secret: The keyed-hash secret; default SIS_SYNC_SECRET (required).
+        writer_factory: Builds the Salesforce writer (tests and the demo may pass their own).
+    """
+    hasher = KeyHasher(secret or require_secret(settings))
+    project = load_project(settings.mappings)
+    job_name, names = job_mappings(settings, project, job)
+    now = settings.clock()
+    compiled = {
+        name: compile_mapping(
+            project.mappings[name], project.purposes, hasher=hasher, today=now.date()
+        )
+        for name in project.mappings
+    }
+    report = RunReport(job=job_name, started_at=now, dry_run=dry_run)
+    store = _open_state(settings, dry_run=dry_run)
+    try:
+        with store.lock(job_name):
+            writer = None
+            if not dry_run:
+                if writer_factory is not None:
+                    writer = writer_factory(settings)
+                else:
+                    from connector.salesforce import SalesforceClient, Writer
+
+                    client = SalesforceClient(
+                        settings.salesforce
+                    )  # authenticates: exit 2 on bad creds
+                    writer = Writer(client, bulk_threshold=settings.salesforce.bulk_threshold)
+                report.run_id = store.start_run(job_name, now)
+            ctx = RunContext(
+                project=project,
+                base_dir=settings.project_dir,
+                compiled=compiled,
+                store=store,
+                writer=writer,
+                hasher=hasher,
+                now=now,
+                report=report,
+                bulk_threshold=settings.salesforce.bulk_threshold,
+                progress=progress,
+            )
+            for name in names:
+                MappingRun(ctx, name).execute()
+            report.finished_at = datetime.now(UTC)
+            if writer is not None:
+                report.api_calls = getattr(writer, "api_calls", 0)
+                client = getattr(writer, "client", None)
+                if client is not None and getattr(client, "api_max", None):
+                    report.api_usage = f"{client.api_used}/{client.api_max}"
+                report.status = "ok" if report.exit_code() == 0 else "partial"
+                path = report.write(settings.reports_dir())
+                store.finish_run(
+                    report.run_id,
+                    status=RunStatus.OK if report.exit_code() == 0 else RunStatus.PARTIAL,
+                    counts=dict(report.totals()),
+                    api_calls=report.api_calls,
+                    report_path=str(path),
+                    finished_at=report.finished_at,
+                )
+            else:
+                report.status = "planned"
+    finally:
+        store.close()
+    return report

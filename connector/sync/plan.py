@@ -1,0 +1,239 @@
+"""Planning one batch: from mapped, policy-checked records to the writes Salesforce needs.
+
+For a batch of ≤ 2,000 records the planner asks the state store a handful of batch questions
+(suppressed? synced before, with which field hashes? which parents exist? which persons?) and
+turns every record into one of: a write (upsert by external id, or update by Salesforce Id for a
+known person), unchanged, suppressed, rejected (a parent that never reached Salesforce) or
+review (an ambiguous person match). It writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, time
+from typing import Any
+
+from connector.hashing import KeyHasher
+from connector.privacy.facts import Phase
+from connector.privacy.policy import CLEARING, Decision
+from connector.records import Origin, SourceRecord
+from connector.state import StateStore
+from connector.state.rows import SyncedRow
+from connector.sync.diff import diff
+from connector.sync.identity import Match, Person, resolve
+
+
+@dataclass(slots=True)
+class Item:
+    """One usable record on its way through the batch."""
+
+    rec: SourceRecord
+    res: Any  # connector.mapping MapResult
+    decision: Decision
+
+
+@dataclass(slots=True)
+class Write:
+    """One planned write and what to remember once Salesforce accepts it."""
+
+    key_hash: str
+    origin: Origin
+    operation: str  # upsert | update
+    row: dict[str, Any]
+    hashes: dict[str, str]
+    cleared: int
+    known: bool  # the record or person exists in Salesforce already
+    person_id: int | None = None
+    new_person: tuple[str | None, str | None] | None = None  # (student hash, e-mail hash)
+    link_person: tuple[str | None, str | None] | None = None
+    lifecycle: str | None = None
+    lifecycle_end_at: datetime | None = None
+    event_date: Any = None
+    consent_withdrawn_at: dict[str, datetime] = field(default_factory=dict)
+
+
+@dataclass
+class BatchPlan:
+    """The outcome of planning one batch."""
+
+    writes: list[Write] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    suppressed: int = 0
+    joined: int = 0
+    rejects: list[tuple[Origin, str, str]] = field(default_factory=list)
+    review: list[tuple[Origin, int]] = field(default_factory=list)
+
+
+def _as_utc(day: Any) -> datetime | None:
+    if day is None:
+        return None
+    if isinstance(day, datetime):
+        return day.astimezone(UTC)
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+class Planner:
+    """Plans the writes of one mapping, batch by batch.
+
+    Args:
+        mapping: The mapping's name.
+        spec: The mapping (``MappingSpec``).
+        compiled: The compiled mappings of the project, by name (to hash parent keys).
+        store: The state store (read only here).
+        hasher: The keyed hasher.
+        person_object: True when the mapping writes persons (it declares ``identity``).
+    """
+
+    def __init__(
+        self,
+        mapping: str,
+        spec: Any,
+        compiled: dict[str, Any],
+        store: StateStore,
+        hasher: KeyHasher,
+    ):
+        self.mapping, self.spec, self.store, self.hasher = mapping, spec, store, hasher
+        self.compiled = compiled
+        self.external_id = spec.target.external_id
+        self.persons = spec.identity is not None
+
+    def plan(self, items: Sequence[Item]) -> BatchPlan:
+        """Plan one batch (keys are unique within it)."""
+        out = BatchPlan()
+        keys = [it.res.key_hash for it in items]
+        id_hashes = [h for it in items for h in it.res.identity if h]
+        suppressed = self.store.suppressed(keys + id_hashes)
+        previous = self.store.lookup(self.mapping, keys)
+        parents = self._parents(items)
+        persons = self._persons(items) if self.persons else None
+
+        for it in items:
+            res = it.res
+            if res.key_hash in suppressed or any(h in suppressed for h in res.identity if h):
+                out.suppressed += 1
+                continue
+            payload = dict(it.decision.payload)
+            missing = False
+            for fld, (parent, parent_key) in res.refs.items():
+                if fld not in payload:
+                    continue
+                sf_id = parents.get((parent, parent_key))
+                if sf_id is None:
+                    out.rejects.append(
+                        (
+                            it.rec.origin,
+                            fld,
+                            f"parent record of mapping "
+                            f"{parent!r} is not in Salesforce (rejected or failed)",
+                        )
+                    )
+                    missing = True
+                    break
+                payload[fld] = sf_id
+            if missing:
+                continue
+            if payload.get(self.external_id) is None:
+                why = it.decision.withheld.get(self.external_id, "empty")
+                out.rejects.append(
+                    (it.rec.origin, self.external_id, f"external id missing or withheld ({why})")
+                )
+                continue
+            prev = previous.get(res.key_hash)
+            write = self._plan_one(it, payload, prev, persons, out)
+            if write is not None:
+                out.writes.append(write)
+        return out
+
+    # -- pieces -------------------------------------------------------------------------------
+
+    def _plan_one(
+        self,
+        it: Item,
+        payload: dict[str, Any],
+        prev: SyncedRow | None,
+        persons: Any,
+        out: BatchPlan,
+    ) -> Write | None:
+        res = it.res
+        person: Person | None = None
+        new_person = link = None
+        if persons is not None:
+            student_hash, email_hash = res.identity
+            by_student = persons.by_student.get(student_hash) if student_hash else None
+            by_email = persons.by_email.get(email_hash, ()) if email_hash else ()
+            resolution = resolve(
+                student_hash, email_hash, _p(by_student), [_p(p) for p in by_email]
+            )
+            if resolution.match is Match.AMBIGUOUS:
+                out.review.append((it.rec.origin, resolution.candidates))
+                return None
+            person = resolution.person
+            if resolution.match is Match.NEW:
+                new_person = (student_hash, email_hash)
+            elif resolution.match is Match.JOIN:
+                out.joined += 1
+                link = (student_hash, email_hash)
+            elif person is not None and email_hash and person.email_hash != email_hash:
+                link = (None, email_hash)  # same person, new address: follow it
+
+        clear = {f: r for f, r in it.decision.withheld.items() if r in CLEARING}
+        change = diff(payload, clear, prev.field_hashes if prev else None, self.hasher.value)
+        sf_id = (person.sf_id if person else None) or (prev.sf_id if prev else None)
+        by_id = self.persons and sf_id is not None
+        if change.empty and prev is not None and link is None and new_person is None:
+            out.unchanged.append(res.key_hash)
+            return None
+        if by_id:
+            # A known person is written by Salesforce Id: its Contact may have been created by
+            # another mapping under another external id, and an upsert on ours would duplicate it.
+            row = dict(change.send)
+            row[self.external_id] = payload.get(self.external_id, res.values.get(self.external_id))
+            row["Id"] = sf_id
+            operation = "update"
+        else:
+            row = dict(change.send)
+            row[self.external_id] = res.values.get(self.external_id)
+            operation = "upsert"
+        facts = res.facts
+        phase = facts.phase.value if facts.phase is not None else None
+        return Write(
+            key_hash=res.key_hash,
+            origin=it.rec.origin,
+            operation=operation,
+            row=row,
+            hashes=change.hashes,
+            cleared=len(change.cleared),
+            known=prev is not None or sf_id is not None,
+            person_id=person.person_id if person else None,
+            new_person=new_person,
+            link_person=link,
+            lifecycle=phase,
+            lifecycle_end_at=_as_utc(facts.phase_at) if facts.phase is Phase.ENDED else None,
+            event_date=facts.event_date,
+            consent_withdrawn_at={
+                p: c.at for p, c in facts.consents.items() if c.given is False and c.at
+            },
+        )
+
+    def _parents(self, items: Sequence[Item]) -> dict[tuple[str, str], str]:
+        wanted: dict[str, dict[str, str]] = {}
+        for it in items:
+            for parent, key in it.res.refs.values():
+                wanted.setdefault(parent, {})[self.compiled[parent].hash_key(key)] = key
+        found: dict[tuple[str, str], str] = {}
+        for parent, by_hash in wanted.items():
+            for key_hash, sf_id in self.store.sf_ids(parent, list(by_hash)).items():
+                found[(parent, by_hash[key_hash])] = sf_id
+        return found
+
+    def _persons(self, items: Sequence[Item]) -> Any:
+        students = [it.res.identity[0] for it in items if it.res.identity[0]]
+        emails = [it.res.identity[1] for it in items if it.res.identity[1]]
+        return self.store.find_persons(student_hashes=students, email_hashes=emails)
+
+
+def _p(row: Any) -> Person | None:
+    if row is None:
+        return None
+    return Person(row.person_id, row.sf_id, row.student_hash, row.email_hash)
