@@ -169,4 +169,4 @@ class OutboxMixin:
         if run_id is not None:
             q = q.where(t.c.run_id == run_id)
         with guard("count outbox"), self._db.engine.connect() as conn:
-            return {status: n for status, n in conn.execute(q).tuples()}
+            return {status: n for status, n in conn.execute(q)}

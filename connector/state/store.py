@@ -327,4 +327,4 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
         t = s.synced
         q = sa.select(t.c.mapping, sa.func.count()).group_by(t.c.mapping)
         with guard("count records"), self._db.engine.connect() as conn:
-            return {m: n for m, n in conn.execute(q).tuples()}
+            return {m: n for m, n in conn.execute(q)}

@@ -1,0 +1,143 @@
+"""Schema versioning, URLs and error reporting of the state store, on both backends."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from connector.errors import StateError
+from connector.state import open_store
+from connector.state import schema as s
+from connector.state.db import connect, normalise_url
+
+
+def _version(url: str) -> int | None:
+    db = connect(url)
+    try:
+        with db.engine.connect() as conn:
+            return s.current_version(conn)
+    finally:
+        db.engine.dispose()
+
+
+def _columns(url: str, table: str) -> set[str]:
+    db = connect(url)
+    try:
+        with db.engine.connect() as conn:
+            return {c["name"] for c in sa.inspect(conn).get_columns(table)}
+    finally:
+        db.engine.dispose()
+
+
+def _add_column_step(conn: sa.Connection) -> None:
+    conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN trigger VARCHAR(16)")
+
+
+def _migrate(url: str, **kw) -> int:
+    db = connect(url)
+    try:
+        with db.write.begin() as conn:
+            return s.migrate(conn, **kw)
+    finally:
+        db.engine.dispose()
+
+
+def test_a_new_database_gets_every_table_and_the_current_version(store_url: str) -> None:
+    open_store(store_url).close()
+    assert _version(store_url) == s.SCHEMA_VERSION
+    db = connect(store_url)
+    with db.engine.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+    db.engine.dispose()
+    assert set(s.metadata.tables) <= tables
+    open_store(store_url).close()  # opening again changes nothing
+    assert _version(store_url) == s.SCHEMA_VERSION
+
+
+def test_an_older_database_is_migrated_step_by_step(store_url: str) -> None:
+    open_store(store_url).close()
+    assert "trigger" not in _columns(store_url, "runs")
+    assert (
+        _migrate(
+            store_url, target=s.SCHEMA_VERSION + 1, steps={s.SCHEMA_VERSION + 1: _add_column_step}
+        )
+        == s.SCHEMA_VERSION + 1
+    )
+    assert _version(store_url) == s.SCHEMA_VERSION + 1
+    assert "trigger" in _columns(store_url, "runs")
+
+
+def test_a_newer_database_is_refused(store_url: str) -> None:
+    open_store(store_url).close()
+    _migrate(store_url, target=s.SCHEMA_VERSION + 1, steps={s.SCHEMA_VERSION + 1: _add_column_step})
+    with pytest.raises(StateError, match=r"schema version 2 is newer .*\(1\)"):
+        open_store(store_url)
+
+
+def test_a_missing_or_failing_step_leaves_the_old_version(store_url: str) -> None:
+    open_store(store_url).close()
+    with pytest.raises(StateError, match="no migration step to schema version 2"):
+        _migrate(store_url, target=2, steps={})
+
+    def broken(conn: sa.Connection) -> None:
+        _add_column_step(conn)
+        conn.exec_driver_sql("ALTER TABLE no_such_table ADD COLUMN x INTEGER")
+
+    with pytest.raises(sa.exc.SQLAlchemyError):
+        _migrate(store_url, target=2, steps={2: broken})
+    assert _version(store_url) == 1
+    assert "trigger" not in _columns(store_url, "runs")  # the whole step rolled back
+
+
+def test_sqlite_folder_is_created_and_wal_is_on(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "state.db"
+    open_store(f"sqlite:///{path}").close()
+    assert path.exists()
+    db = connect(f"sqlite:///{path}")
+    with db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+    db.engine.dispose()
+
+
+def test_in_memory_sqlite_works_for_tests() -> None:
+    from datetime import UTC, datetime
+
+    with open_store("sqlite://") as st:
+        run = st.start_run("j", datetime(2025, 1, 1, tzinfo=UTC))
+        assert [r.run_id for r in st.recent_runs()] == [run]
+
+
+def test_urls_are_normalised() -> None:
+    assert normalise_url("postgresql://u@h/db").drivername == "postgresql+psycopg"
+    assert normalise_url("postgres://u@h/db").drivername == "postgresql+psycopg"
+    assert normalise_url("sqlite:///x.db").drivername == "sqlite+pysqlite"
+    with pytest.raises(StateError, match="unsupported database 'mysql'"):
+        normalise_url("mysql://u@h/db")
+    with pytest.raises(StateError, match="cannot be parsed"):
+        normalise_url("not a url")
+
+
+def test_an_unreachable_database_is_a_state_error() -> None:
+    with pytest.raises(
+        StateError, match=r"state store: open \(create or migrate the schema\) failed"
+    ):
+        open_store("postgresql://postgres@127.0.0.1:1/nothing?connect_timeout=2")
+
+
+def test_database_failures_name_the_operation_never_the_data(store_url: str) -> None:
+    secret_hash = "0123456789abcdef0123456789abcdef"
+    with open_store(store_url) as st:
+        db = connect(store_url)
+        with db.write.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE synced")
+        db.engine.dispose()
+        with pytest.raises(StateError) as info:
+            st.lookup("students", [secret_hash])
+    message = str(info.value)
+    assert message.startswith("state store: lookup failed: ")
+    assert "synced" in message
+    assert secret_hash not in message
+    assert info.value.__cause__ is None
+    assert info.value.__suppress_context__
