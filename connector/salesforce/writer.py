@@ -61,6 +61,7 @@ class Writer:
             default the client's ``max_retries``.
         sleep: Sleep function (tests pass a no-op).
         poll_initial: Seconds before the first Bulk job poll (doubles, up to 15 s).
+        lock_backoff: Seconds before the first re-send of locked records (doubles per round).
     """
 
     def __init__(
@@ -71,11 +72,13 @@ class Writer:
         lock_attempts: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
         poll_initial: float = 1.0,
+        lock_backoff: float = 0.5,
     ):
         self.client = client
         self.bulk_threshold = bulk_threshold
         self.lock_attempts = client.settings.max_retries if lock_attempts is None else lock_attempts
         self.sleep = sleep
+        self.lock_backoff = lock_backoff
         self.bulk = BulkJob(client, sleep=sleep, poll_initial=poll_initial)
         self._calls_at_start = client.calls_made
 
@@ -163,7 +166,10 @@ class Writer:
         try:
             for attempt in range(self.lock_attempts + 1):
                 if attempt:
-                    self.sleep(min(30.0, 0.5 * 2**attempt) + random.uniform(0, 0.5))
+                    # Exponential backoff with jitter, so that competing writers (triggers,
+                    # roll-ups) get out of each other's way.
+                    base = self.lock_backoff * 2 ** (attempt - 1)
+                    self.sleep(min(30.0, base) + random.uniform(0, self.lock_backoff))
                     log.info(
                         "re-sending %d %s records refused with %s (round %d)",
                         len(pending),
