@@ -1,0 +1,178 @@
+"""Commands about the mapping language: validate, register, mapping-schema, plugins, init.
+
+Plain functions with Typer-annotated parameters; :func:`register_commands` mounts them on the
+main app. They read the global ``--config`` from the Typer context (``ctx.obj["config"]``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from connector.errors import ConfigError, MappingError, UnknownPluginError
+from connector.mapping.loader import load_project
+from connector.mapping.project import Project
+
+out = Console()
+err = Console(stderr=True)
+DEFAULTS = Path(__file__).resolve().parent.parent / "defaults" / "project"
+
+
+def _config(ctx: typer.Context) -> Path | None:
+    return (ctx.obj or {}).get("config") if ctx is not None else None
+
+
+def _load(ctx: typer.Context) -> tuple[Project, object]:
+    """Settings and project, or exit 2 with every problem printed."""
+    from connector.config import load_settings
+
+    try:
+        settings = load_settings(_config(ctx))
+    except ConfigError as exc:
+        _fail([str(exc)])
+    try:
+        project = load_project(settings.mappings)
+    except MappingError as exc:
+        _fail([str(p) for p in exc.problems])
+    return project, settings
+
+
+def _fail(lines: list[str]) -> None:
+    count = sum(line.count("\n") + 1 for line in lines)
+    for line in lines:
+        err.print("[red]error:[/red] " + escape(line), highlight=False, soft_wrap=True)
+    err.print(f"[red]{count} problem(s); nothing was written.[/red]", highlight=False)
+    raise typer.Exit(2)
+
+
+def validate(ctx: typer.Context) -> None:
+    """Check sync.yaml and every mapping (purposes, fields, transforms, sources); writes nothing."""
+    project, settings = _load(ctx)
+    problems = [
+        f"{settings_file(ctx)}: jobs.{job.name}: no mapping called {name!r}"
+        for job in getattr(settings, "jobs", []) or []
+        for name in (job.mappings or [])
+        if name not in project.mappings
+    ]
+    if problems:
+        _fail(problems)
+    for name in project.order():
+        spec = project.mappings[name]
+        path = spec.source.get("path") or spec.source.get("url") or ""
+        used = ", ".join(sorted({p for f in spec.fields.values() for p in f.purposes}))
+        out.print(
+            f"[bold]{name}[/bold]: {spec.source_kind} {escape(str(path))} → "
+            f"{spec.target.object} by {spec.target.external_id}, {len(spec.fields)} fields "
+            f"(purposes: {used})",
+            highlight=False,
+            soft_wrap=True,
+        )
+    out.print(
+        f"[green]ok:[/green] {len(project.mappings)} mapping(s), "
+        f"{len(project.purposes.purposes)} purpose(s) in {escape(str(project.directory))}",
+        highlight=False,
+    )
+
+
+def settings_file(ctx: typer.Context) -> str:
+    """The configuration file name as the user gave it (for messages)."""
+    return str(_config(ctx) or "sync.yaml")
+
+
+def register(
+    ctx: typer.Context,
+    fmt: Annotated[
+        Literal["md", "csv", "html"],
+        typer.Option("--format", "-f", help="md (Markdown), csv or html"),
+    ] = "md",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="write to this file instead of stdout")
+    ] = None,
+) -> None:
+    """The record of processing activities (GDPR art. 30) from purposes.yaml and the mappings."""
+    from connector.privacy.register import render_register
+
+    project, _settings = _load(ctx)
+    text = render_register(project, fmt)
+    if output is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {escape(str(output))}", highlight=False)
+
+
+def mapping_schema(
+    purposes: Annotated[
+        bool, typer.Option("--purposes", help="the schema of purposes.yaml instead")
+    ] = False,
+) -> None:
+    """Print the JSON Schema of mapping files (or of purposes.yaml) for editors."""
+    from connector.mapping.schema import mapping_json_schema, purposes_json_schema
+
+    schema = purposes_json_schema() if purposes else mapping_json_schema()
+    typer.echo(json.dumps(schema, indent=2, ensure_ascii=False))
+
+
+def plugins() -> None:
+    """List the installed sources and transforms with the package that provides each."""
+    from connector.mapping.transforms import registry as transforms
+    from connector.sources import registry as sources
+
+    for title, registry in (("sources", sources), ("transforms", transforms)):
+        table = Table(title=title, title_justify="left", box=None, header_style="bold")
+        for column in ("name", "package", "description"):
+            table.add_column(column)
+        try:
+            entries = registry.entries()
+        except UnknownPluginError as exc:  # a broken plugin names itself
+            _fail([str(exc)])
+        for entry in entries:
+            table.add_row(entry.name, entry.package, _describe(entry.value))
+        out.print(table)
+
+
+def _describe(value: object) -> str:
+    text = getattr(value, "description", "") or (getattr(value, "__doc__", "") or "")
+    lines = text.strip().splitlines() if isinstance(text, str) else []
+    return lines[0] if lines else ""
+
+
+def init(
+    directory: Annotated[Path, typer.Argument(help="folder to create the project in")],
+    force: Annotated[
+        bool, typer.Option("--force", help="write into a folder that is not empty")
+    ] = False,
+) -> None:
+    """Write a working sync.yaml, purposes.yaml and example mappings to start from."""
+    if directory.exists() and not directory.is_dir():
+        _fail([f"{directory}: exists and is not a folder"])
+    if directory.is_dir() and any(directory.iterdir()) and not force:
+        _fail([f"{directory}: folder is not empty; use --force to write into it anyway"])
+    shutil.copytree(
+        DEFAULTS,
+        directory,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    out.print(
+        f"[green]created[/green] {escape(str(directory))}: sync.yaml, README.txt, "
+        f"mappings/ ({len(list((directory / 'mappings').glob('*.yaml')))} files)",
+        highlight=False,
+    )
+    out.print(f"next: cd {escape(str(directory))} && sis-sync validate", highlight=False)
+
+
+def register_commands(app: typer.Typer) -> None:
+    """Mount the commands on ``app`` as validate, register, mapping-schema, plugins, init."""
+    app.command("validate")(validate)
+    app.command("register")(register)
+    app.command("mapping-schema")(mapping_schema)
+    app.command("plugins")(plugins)
+    app.command("init")(init)

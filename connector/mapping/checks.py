@@ -1,0 +1,252 @@
+"""The loader's rules beyond the models: purposes, forbidden data, transforms, sources, refs.
+
+Each check appends :class:`~connector.errors.Problem` values (file, line, key path, message)
+instead of raising, so that ``sis-sync validate`` shows every problem of every file at once.
+Messages name keys and columns, never data values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from connector.errors import Problem, UnknownPluginError
+from connector.hashing import KeyHasher
+from connector.mapping.models import MappingSpec, check_api_name
+from connector.privacy.identifiers import looks_forbidden
+from connector.privacy.purposes import PurposesSpec
+
+if TYPE_CHECKING:
+    from connector.mapping.loader import YamlDoc
+
+Path_ = tuple[str | int, ...]
+
+
+def _problem(doc: YamlDoc, shown: str, path: Path_, message: str) -> Problem:
+    from connector.mapping.loader import key_path
+
+    return Problem(shown, doc.line(path), key_path(path), message)
+
+
+def check_purposes(
+    purposes: PurposesSpec, doc: YamlDoc, shown: str, problems: list[Problem]
+) -> None:
+    """Consent columns in purposes.yaml must not be forbidden identifiers either."""
+    for name, purpose in purposes.purposes.items():
+        if purpose.consent is None:
+            continue
+        for key in ("field", "at", "by", "source"):
+            column = getattr(purpose.consent, key)
+            reason = looks_forbidden(column) if column else None
+            if reason:
+                path = ("purposes", name, "consent", key)
+                problems.append(_problem(doc, shown, path, _forbidden(reason)))
+
+
+def _forbidden(reason: str) -> str:
+    return f"refused whatever the mapping says: {reason}"
+
+
+def mapping_columns(spec: MappingSpec) -> Iterator[tuple[Path_, str]]:
+    """Every source column a mapping reads, with the key path that names it."""
+    key = spec.source.get("key")
+    if isinstance(key, str):
+        yield ("source", "key"), key
+    elif isinstance(key, list):
+        for i, k in enumerate(key):
+            yield ("source", "key", i), str(k)
+    for name, f in spec.fields.items():
+        if f.from_:
+            yield ("fields", name, "from"), f.from_
+        if f.fallback:
+            yield ("fields", name, "fallback"), f.fallback
+        if f.template is not None:
+            for column in f.columns():
+                yield ("fields", name, "template"), column
+        if f.ref is not None:
+            if isinstance(f.ref.from_, str):
+                yield ("fields", name, "ref", "from"), f.ref.from_
+            else:
+                for i, column in enumerate(f.ref.from_):
+                    yield ("fields", name, "ref", "from", i), column
+    if spec.identity is not None:
+        for key_name in ("student_number", "email"):
+            column = getattr(spec.identity, key_name)
+            if column:
+                yield ("identity", key_name), column
+    if spec.lifecycle is not None:
+        if spec.lifecycle.from_:
+            yield ("lifecycle", "from"), spec.lifecycle.from_
+        if spec.lifecycle.date is not None:
+            yield ("lifecycle", "date", "from"), spec.lifecycle.date.from_
+    for key_name in ("event_date", "subject_birthdate"):
+        vf = getattr(spec, key_name)
+        if vf is not None:
+            yield (key_name, "from"), vf.from_
+    if spec.filter is not None:
+        yield ("filter", "column"), spec.filter.column
+
+
+def transform_chains(spec: MappingSpec) -> Iterator[tuple[Path_, list[Any]]]:
+    """Every transform list of a mapping, with its key path."""
+    yield ("key_transform",), spec.key_transform
+    for name, f in spec.fields.items():
+        if f.transform:
+            yield ("fields", name, "transform"), f.transform
+    if spec.lifecycle is not None and spec.lifecycle.date is not None:
+        yield ("lifecycle", "date", "transform"), spec.lifecycle.date.transform
+    for key_name in ("event_date", "subject_birthdate"):
+        vf = getattr(spec, key_name)
+        if vf is not None and vf.transform:
+            yield (key_name, "transform"), vf.transform
+
+
+def check_mapping(
+    spec: MappingSpec,
+    doc: YamlDoc,
+    shown: str,
+    problems: list[Problem],
+    *,
+    stem: str,
+    purposes: PurposesSpec | None,
+    hasher: KeyHasher,
+    today: date,
+) -> None:
+    """The rules one mapping must follow on its own (refs are checked project-wide)."""
+    from connector.mapping.transforms import TransformContext, TransformSpecError, compile_chain
+
+    if spec.name != stem:
+        problems.append(
+            _problem(doc, shown, ("name",), f"must equal the file name without extension ({stem})")
+        )
+    for name, f in spec.fields.items():
+        path: Path_ = ("fields", name)
+        try:
+            check_api_name(name)
+        except ValueError as exc:
+            problems.append(_problem(doc, shown, path, str(exc)))
+        reason = looks_forbidden(name)
+        if reason:
+            problems.append(_problem(doc, shown, path, _forbidden(reason)))
+        if not f.purposes:
+            problems.append(
+                _problem(
+                    doc,
+                    shown,
+                    path,
+                    "names no purpose: every field needs at least one "
+                    "purpose from purposes.yaml (privacy by default)",
+                )
+            )
+        elif purposes is not None:
+            for i, purpose in enumerate(f.purposes):
+                if purpose not in purposes.purposes:
+                    known = ", ".join(sorted(purposes.purposes))
+                    problems.append(
+                        _problem(
+                            doc,
+                            shown,
+                            (*path, "purposes", i),
+                            f"unknown purpose {purpose!r}; purposes.yaml has: {known}",
+                        )
+                    )
+    for path, column in mapping_columns(spec):
+        reason = looks_forbidden(column)
+        if reason:
+            problems.append(_problem(doc, shown, path, _forbidden(reason)))
+    ctx = TransformContext(hasher=hasher, today=today, warnings=[])
+    for path, chain in transform_chains(spec):
+        try:
+            compile_chain(chain, ctx=ctx)
+        except TransformSpecError as exc:
+            problems.append(_problem(doc, shown, (*path, exc.index), exc.message))
+    _check_source(spec, doc, shown, problems)
+
+
+def _check_source(spec: MappingSpec, doc: YamlDoc, shown: str, problems: list[Problem]) -> None:
+    from connector.mapping.loader import validation_problems
+    from connector.sources import options_model
+
+    try:
+        model = options_model(spec.source_kind)
+    except UnknownPluginError as exc:
+        problems.append(
+            _problem(
+                doc,
+                shown,
+                ("source", "kind"),
+                f"unknown source kind; known: {', '.join(exc.known)}",
+            )
+        )
+        return
+    body = {k: v for k, v in spec.source.items() if k != "kind"}
+    try:
+        model.model_validate(body)
+    except ValidationError as exc:
+        problems.extend(validation_problems(exc, doc, shown, prefix=("source",)))
+
+
+def check_project(
+    mappings: dict[str, MappingSpec],
+    docs: dict[str, tuple[YamlDoc, str]],
+    problems: list[Problem],
+) -> None:
+    """Rules across mappings: refs point at existing mappings, with matching keys, no cycles."""
+    for name, spec in mappings.items():
+        doc, shown = docs[name]
+        for field_name, f in spec.fields.items():
+            if f.ref is None:
+                continue
+            path: Path_ = ("fields", field_name, "ref")
+            parent = mappings.get(f.ref.mapping)
+            if parent is None:
+                known = ", ".join(sorted(mappings)) or "(none)"
+                problems.append(
+                    _problem(
+                        doc,
+                        shown,
+                        (*path, "mapping"),
+                        f"no mapping called {f.ref.mapping!r}; known: {known}",
+                    )
+                )
+                continue
+            if parent.key_columns and len(parent.key_columns) != len(f.ref.columns):
+                problems.append(
+                    _problem(
+                        doc,
+                        shown,
+                        (*path, "from"),
+                        f"{f.ref.mapping} is keyed by {len(parent.key_columns)} column(s); "
+                        f"name as many here",
+                    )
+                )
+            cycle = _cycle(name, f.ref.mapping, mappings)
+            if cycle:
+                problems.append(
+                    _problem(
+                        doc,
+                        shown,
+                        (*path, "mapping"),
+                        f"refs form a cycle: {' → '.join(cycle)}; a parent must be "
+                        "written before its children",
+                    )
+                )
+
+
+def _cycle(start: str, parent: str, mappings: dict[str, MappingSpec]) -> list[str] | None:
+    """The ref path start → parent → … → start, if there is one."""
+    stack: list[tuple[str, list[str]]] = [(parent, [start, parent])]
+    seen: set[str] = set()
+    while stack:
+        node, trail = stack.pop()
+        if node == start:
+            return trail
+        if node in seen or node not in mappings:
+            continue
+        seen.add(node)
+        for nxt in mappings[node].parents():
+            stack.append((nxt, [*trail, nxt]))
+    return None
