@@ -176,3 +176,36 @@ def test_daily_limit_stops_cleanly_with_partial_results(emu):
     assert emu.stats()["records"]["Contact"] == written
     # The guard stopped before the org's allocation ran out.
     assert client.api_used < client.api_max
+
+
+@pytest.mark.parametrize("flow", ["jwt", "password"])
+def test_other_login_flows_reach_the_emulator(emu, tmp_path, flow):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key_file = tmp_path / "jwt.key"
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    extra = (
+        {"private_key_file": key_file}
+        if flow == "jwt"
+        else {"password": "not-a-real-password", "security_token": "TOKEN"}
+    )
+    settings = SalesforceSettings(
+        url=emu.url,
+        auth=flow,
+        client_id="sis-sync-tests",
+        client_secret="not-a-real-secret",
+        username="integration@school.example",
+        ca_bundle=emu.ca_file,
+        **extra,
+    )
+    client = SalesforceClient(settings, retry_wait=wait_none())
+    assert client.instance_url == emu.url
+    assert count(writer_for(client)) == 0
