@@ -1,0 +1,108 @@
+"""sync.yaml + environment: contract names, env overrides, secrets refused in the file, errors with lines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from connector.config import load_settings, require_secret
+from connector.errors import ConfigError
+
+GOOD = """\
+mappings: ./mappings
+state: {url: "sqlite:///state/sync.db"}
+salesforce:
+  url: https://127.0.0.1:8443
+  auth: client_credentials
+  client_id: abc
+  ca_bundle: emu/ca.pem
+  daily_api_share: 0.5
+jobs:
+  - {name: nightly, mappings: [students], cron: "0 2 * * *"}
+  - {name: purge, purge: true, cron: "30 3 * * *"}
+"""
+
+
+SECRET_ENV = {"SIS_SYNC_SALESFORCE__CLIENT_SECRET": "x"}
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sync.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_contract_names_and_relative_paths(tmp_path):
+    s = load_settings(write(tmp_path, GOOD), env=SECRET_ENV)
+    assert s.mappings == tmp_path / "mappings"
+    assert s.state.url == f"sqlite:///{tmp_path}/state/sync.db"
+    assert s.salesforce.ca_bundle == tmp_path / "emu" / "ca.pem"
+    assert s.salesforce.auth == "client_credentials"
+    assert s.salesforce.daily_api_share == 0.5
+    assert [j.name for j in s.jobs] == ["nightly", "purge"]
+
+
+def test_environment_overrides_file(tmp_path):
+    env = {
+        "SIS_SYNC_SALESFORCE__URL": "https://127.0.0.1:9999",
+        "SIS_SYNC_STATE__URL": "postgresql://127.0.0.1/test",
+        "SIS_SYNC_SALESFORCE__CLIENT_SECRET": "s3cret",
+        "SIS_SYNC_MAPPINGS": "/srv/mappings",
+        "SIS_SYNC_SECRET": "hash-key",
+        "SIS_SYNC_NOW": "2027-01-31T10:00:00+01:00",
+    }
+    s = load_settings(write(tmp_path, GOOD), env=env)
+    assert s.salesforce.url == "https://127.0.0.1:9999"
+    assert s.state.url == "postgresql://127.0.0.1/test"
+    assert s.salesforce.client_secret.get_secret_value() == "s3cret"
+    assert s.mappings == Path("/srv/mappings")
+    assert require_secret(s) == "hash-key"
+    assert s.clock().isoformat() == "2027-01-31T10:00:00+01:00"
+    assert "s3cret" not in repr(s)
+
+
+def test_secret_from_file(tmp_path):
+    secret = tmp_path / "key"
+    secret.write_text("from-a-file\n")
+    s = load_settings(
+        write(tmp_path, GOOD), env={**SECRET_ENV, "SIS_SYNC_SECRET_FILE": str(secret)}
+    )
+    assert require_secret(s) == "from-a-file"
+
+
+def test_secret_in_file_is_refused_with_line(tmp_path):
+    text = GOOD.replace("  client_id: abc\n", "  client_id: abc\n  client_secret: oops\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text), env={})
+    msg = str(info.value)
+    assert "sync.yaml:7" in msg and "salesforce.client_secret" in msg
+    assert "SIS_SYNC_SALESFORCE__CLIENT_SECRET" in msg
+    assert "oops" not in msg
+
+
+def test_every_error_reported_with_line(tmp_path):
+    text = GOOD.replace("0.5", "1.5").replace('cron: "30 3 * * *"', 'cron: "every night"')
+    text += "unknown_setting: 1\n"
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text), env={})
+    msg = str(info.value)
+    assert "sync.yaml:8: salesforce.daily_api_share" in msg
+    assert "sync.yaml:11: jobs.1.cron" in msg
+    assert "unknown_setting" in msg
+
+
+def test_missing_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="sis-sync init"):
+        load_settings(tmp_path / "nope.yaml", env={})
+
+
+def test_run_refuses_without_secret(tmp_path):
+    s = load_settings(write(tmp_path, GOOD), env=SECRET_ENV)
+    with pytest.raises(ConfigError, match="SIS_SYNC_SECRET"):
+        require_secret(s)
+
+
+def test_unknown_job_lists_known(tmp_path):
+    s = load_settings(write(tmp_path, GOOD), env=SECRET_ENV)
+    with pytest.raises(ConfigError, match="nightly, purge"):
+        s.job("weekly")

@@ -1,0 +1,50 @@
+"""Diff: only changed fields are sent; withheld fields that were sent before are cleared."""
+
+from __future__ import annotations
+
+from connector.hashing import KeyHasher
+from connector.sync.diff import diff
+
+H = KeyHasher("test-secret").value
+
+
+def test_new_record_sends_only_present_values():
+    change = diff({"LastName": "Jansen", "Phone": None}, {}, None, H)
+    assert change.send == {"LastName": "Jansen"}
+    assert set(change.hashes) == {"LastName", "Phone"}
+    assert change.cleared == ()
+
+
+def test_unchanged_record_sends_nothing():
+    first = diff({"LastName": "Jansen", "Email": "a@b.nl"}, {}, None, H)
+    again = diff({"LastName": "Jansen", "Email": "a@b.nl"}, {}, first.hashes, H)
+    assert again.empty
+    assert again.hashes == first.hashes
+
+
+def test_one_changed_field_is_the_only_one_sent():
+    first = diff({"LastName": "Jansen", "Email": "a@b.nl"}, {}, None, H)
+    again = diff({"LastName": "Jansen", "Email": "c@d.nl"}, {}, first.hashes, H)
+    assert again.send == {"Email": "c@d.nl"}
+
+
+def test_value_emptied_in_source_is_cleared():
+    first = diff({"Phone": "+31201234567"}, {}, None, H)
+    again = diff({"Phone": None}, {}, first.hashes, H)
+    assert again.send == {"Phone": None}
+
+
+def test_withheld_field_sent_before_is_cleared_once():
+    first = diff({"MobilePhone": "+31612345678"}, {}, None, H)
+    again = diff({}, {"MobilePhone": "consent_withdrawn"}, first.hashes, H)
+    assert again.send == {"MobilePhone": None}
+    assert again.cleared == ("MobilePhone",)
+    third = diff({}, {"MobilePhone": "consent_withdrawn"}, again.hashes, H)
+    assert third.empty
+
+
+def test_withheld_field_never_sent_is_not_cleared():
+    change = diff(
+        {"LastName": "Jansen"}, {"MobilePhone": "consent_missing"}, {"LastName": H("Jansen")}, H
+    )
+    assert change.empty
