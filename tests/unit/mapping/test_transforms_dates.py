@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-
 from connector.mapping.transforms import (
     TransformContext,
     TransformError,
@@ -80,7 +79,7 @@ def test_datetime_iso_and_formats(ctx: TransformContext) -> None:
     aware = datetime(2024, 7, 15, 10, tzinfo=timezone(timedelta(hours=-4)))
     assert iso(aware) == utc(2024, 7, 15, 14)
     assert iso("2024-07-15T10:00Z").tzinfo is UTC
-    with pytest.raises(TransformError, match="^not an ISO 8601 date and time$"):
+    with pytest.raises(TransformError, match=r"^not an ISO 8601 date and time$"):
         iso("15-07-2024 10:00")
     fmt = compile_chain(["datetime_utc:%d-%m-%Y %H:%M"], ctx=ctx)
     assert fmt("15-07-2024 10:00") == utc(2024, 7, 15, 8)
@@ -166,7 +165,7 @@ def test_age_band_custom_and_today_moves(ctx: TransformContext) -> None:
     assert chain("2009-01-01") == "16"
     ctx.today = date(2026, 9, 1)  # the compiled chain reads today per call
     assert chain("2009-01-01") == "17-64"
-    with pytest.raises(TransformError, match="^birth date is in the future$"):
+    with pytest.raises(TransformError, match=r"^birth date is in the future$"):
         chain(date(2027, 1, 1))
 
 

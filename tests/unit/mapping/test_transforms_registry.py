@@ -7,8 +7,6 @@ import textwrap
 from datetime import date
 
 import pytest
-from pydantic import BaseModel
-
 from connector.errors import UsageError
 from connector.hashing import KeyHasher
 from connector.mapping.transforms import (
@@ -22,6 +20,7 @@ from connector.mapping.transforms import (
     transform,
 )
 from connector.registry import Registry
+from pydantic import BaseModel
 
 BUILT_INS = {
     "strip", "lower", "upper", "title", "collapse_whitespace", "truncate", "default", "map",
@@ -45,7 +44,7 @@ def scratch_registry(monkeypatch: pytest.MonkeyPatch) -> Registry[Transform]:
 
 def test_built_ins_load_through_entry_points() -> None:
     entries = {e.name: e for e in registry.entries()}
-    assert BUILT_INS <= set(entries)
+    assert set(entries) >= BUILT_INS
     for name in BUILT_INS:
         assert entries[name].package == "sis-sync"
         assert isinstance(entries[name].value, Transform)
@@ -172,7 +171,8 @@ def test_handles_none_and_plugin_failures_are_value_free(
     with pytest.raises(TransformError) as info:
         compile_chain(["explode"], ctx=ctx)("secret-value")
     assert str(info.value) == "explode failed (KeyError)"
-    assert info.value.__cause__ is None and info.value.__suppress_context__
+    assert info.value.__cause__ is None
+    assert info.value.__suppress_context__
     assert compile_chain(["seen"], ctx=ctx)(None) == "none"
 
 
@@ -187,7 +187,7 @@ def test_declarations_are_checked_at_import() -> None:
 
 
 def test_hash_needs_the_secret() -> None:
-    with pytest.raises(TransformSpecError, match="^hash needs SIS_SYNC_SECRET$"):
+    with pytest.raises(TransformSpecError, match=r"^hash needs SIS_SYNC_SECRET$"):
         compile_chain(["strip", "hash"], ctx=TransformContext(hasher=None))
 
 

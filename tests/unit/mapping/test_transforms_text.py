@@ -1,11 +1,11 @@
-"""Text transforms: strip, lower, upper, title, collapse_whitespace, truncate, default, map, concat."""
+"""Text transforms: strip, lower, upper, title, collapse_whitespace, truncate, default, map,
+concat."""
 
 from __future__ import annotations
 
 from datetime import date
 
 import pytest
-
 from connector.mapping.transforms import (
     TransformContext,
     TransformError,
@@ -85,7 +85,7 @@ def test_map_for_picklists(ctx: TransformContext) -> None:
     chain = compile_chain([{"map": {"values": {"ja": True, "nee": False}}}], ctx=ctx)
     assert chain("ja") is True
     assert chain(" NEE ") is False
-    with pytest.raises(TransformError, match="^value not in the map's table$"):
+    with pytest.raises(TransformError, match=r"^value not in the map's table$"):
         chain("misschien")
 
 
