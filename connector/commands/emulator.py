@@ -15,15 +15,21 @@ from connector.errors import ConfigError
 def emulator(
     port: Annotated[int, typer.Option(help="HTTPS port on 127.0.0.1.")] = 8443,
     data: Annotated[Path, typer.Option(help="Directory for the org's data and ca.pem.")] = Path(
-        "emulator-data"),
-    schema: Annotated[Path | None, typer.Option(
-        help="JSON/YAML file adding fields and objects (docs/emulator.md).")] = None,
-    jwt_cert: Annotated[Path | None, typer.Option(
-        help="Certificate (PEM) whose key signs JWT bearer assertions.")] = None,
-    client_id: Annotated[str | None, typer.Option(
-        help="Only this client id may get tokens.")] = None,
-    client_secret: Annotated[str | None, typer.Option(
-        help="Only this client secret may get tokens.")] = None,
+        "emulator-data"
+    ),
+    schema: Annotated[
+        Path | None,
+        typer.Option(help="JSON/YAML file adding fields and objects (docs/emulator.md)."),
+    ] = None,
+    jwt_cert: Annotated[
+        Path | None, typer.Option(help="Certificate (PEM) whose key signs JWT bearer assertions.")
+    ] = None,
+    client_id: Annotated[
+        str | None, typer.Option(help="Only this client id may get tokens.")
+    ] = None,
+    client_secret: Annotated[
+        str | None, typer.Option(help="Only this client secret may get tokens.")
+    ] = None,
     daily_api_limit: Annotated[int, typer.Option(help="Daily API call allocation.")] = 100_000,
 ) -> None:
     """Run a Salesforce org on 127.0.0.1 over HTTPS (for tests, the demo and integrators)."""
@@ -31,9 +37,15 @@ def emulator(
         raise ConfigError(f"--jwt-cert {jwt_cert}: no such file")
     if schema is not None and not schema.is_file():
         raise ConfigError(f"--schema {schema}: no such file")
-    config = EmulatorConfig(data_dir=data, port=port, schema_file=schema, jwt_cert=jwt_cert,
-                            client_id=client_id, client_secret=client_secret,
-                            daily_api_limit=daily_api_limit)
+    config = EmulatorConfig(
+        data_dir=data,
+        port=port,
+        schema_file=schema,
+        jwt_cert=jwt_cert,
+        client_id=client_id,
+        client_secret=client_secret,
+        daily_api_limit=daily_api_limit,
+    )
     try:
         server, app = make_server(config)
     except OSError as exc:

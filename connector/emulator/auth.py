@@ -117,9 +117,17 @@ def _check_jwt(cfg: AuthConfig, assertion: str) -> None:
         if header.get("alg") != "RS256":
             raise OAuthError("invalid_grant", "invalid assertion")
         # simple-salesforce sends exp as a *string*; PyJWT would reject that, so check by hand.
-        claims = jwt.decode(assertion, key, algorithms=["RS256"],
-                            options={"verify_signature": key is not None, "verify_exp": False,
-                                     "verify_aud": False, "verify_iat": False})
+        claims = jwt.decode(
+            assertion,
+            key,
+            algorithms=["RS256"],
+            options={
+                "verify_signature": key is not None,
+                "verify_exp": False,
+                "verify_aud": False,
+                "verify_iat": False,
+            },
+        )
     except jwt.InvalidTokenError:
         # [unverified] exact description for a bad signature; error code per SF-oautherr.
         raise OAuthError("invalid_grant", "invalid assertion") from None
@@ -140,8 +148,9 @@ def _check_jwt(cfg: AuthConfig, assertion: str) -> None:
         raise OAuthError("invalid_grant", "expired authorization code")  # [unverified] wording
 
 
-def token_endpoint(cfg: AuthConfig, tokens: Tokens, form: dict[str, str],
-                   headers: dict[str, str], base_url: str) -> Response:
+def token_endpoint(
+    cfg: AuthConfig, tokens: Tokens, form: dict[str, str], headers: dict[str, str], base_url: str
+) -> Response:
     """``POST /services/oauth2/token``: issue a token or a Salesforce OAuth error (400)."""
     grant = form.get("grant_type", "")
     if grant == "client_credentials":
@@ -165,12 +174,18 @@ def token_endpoint(cfg: AuthConfig, tokens: Tokens, form: dict[str, str],
     token = tokens.issue()
     issued = str(int(time.time() * 1000))
     signature = base64.b64encode(hashlib.sha256(token.encode() + issued.encode()).digest())
-    return json_response(200, {
-        "access_token": token, "instance_url": base_url,
-        "id": f"https://login.salesforce.com/id/{ORG_ID}/{USER_ID}",
-        "token_type": "Bearer", "issued_at": issued, "signature": signature.decode(),
-        "scope": "api",
-    })
+    return json_response(
+        200,
+        {
+            "access_token": token,
+            "instance_url": base_url,
+            "id": f"https://login.salesforce.com/id/{ORG_ID}/{USER_ID}",
+            "token_type": "Bearer",
+            "issued_at": issued,
+            "signature": signature.decode(),
+            "scope": "api",
+        },
+    )
 
 
 def _xml_text(body: str, tag: str) -> str:
@@ -180,14 +195,12 @@ def _xml_text(body: str, tag: str) -> str:
     if not m:
         return ""
     text = m.group(1)
-    for ent, ch in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"),
-                    ("&amp;", "&")):
+    for ent, ch in (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&apos;", "'"), ("&amp;", "&")):
         text = text.replace(ent, ch)
     return text
 
 
-def soap_login(cfg: AuthConfig, tokens: Tokens, body: str, version: str,
-               base_url: str) -> Response:
+def soap_login(cfg: AuthConfig, tokens: Tokens, body: str, version: str, base_url: str) -> Response:
     """``POST /services/Soap/u/{ver}``: the partner ``login`` call (200 XML or a 500 fault)."""
     username, password = _xml_text(body, "username"), _xml_text(body, "password")
     if not _check_user(cfg, username, password, soap=True):

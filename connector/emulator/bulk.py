@@ -24,8 +24,14 @@ if TYPE_CHECKING:
     from connector.emulator.server import App, Request
 
 OPERATIONS = {"insert", "upsert", "update", "delete", "hardDelete"}
-DELIMITERS = {"COMMA": ",", "TAB": "\t", "SEMICOLON": ";", "PIPE": "|", "CARET": "^",
-              "BACKQUOTE": "`"}
+DELIMITERS = {
+    "COMMA": ",",
+    "TAB": "\t",
+    "SEMICOLON": ";",
+    "PIPE": "|",
+    "CARET": "^",
+    "BACKQUOTE": "`",
+}
 CHUNK = 10_000
 TERMINAL = {"JobComplete", "Failed", "Aborted"}
 
@@ -60,21 +66,35 @@ class Job:
     def info(self, *, poll: bool = False) -> dict[str, Any]:
         """The job JSON; a ``poll`` may report InProgress once before a terminal state."""
         state = self.state
-        if poll and state in ("JobComplete", "Failed") and self.processed_any \
-                and not self.shown_in_progress:
+        if (
+            poll
+            and state in ("JobComplete", "Failed")
+            and self.processed_any
+            and not self.shown_in_progress
+        ):
             self.shown_in_progress = True
             state = "InProgress"
         elif poll and state == "InProgress":
             self.shown_in_progress = True
         base = f"services/data/{self.version}/jobs/{self.kind}/{self.id}"
         out: dict[str, Any] = {
-            "id": self.id, "operation": self.operation, "object": self.object,
-            "createdById": USER_ID, "createdDate": self.created, "systemModstamp": self.modstamp,
-            "state": state, "concurrencyMode": "Parallel", "contentType": "CSV",
-            "apiVersion": float(self.version[1:]), "lineEnding": self.line_ending,
+            "id": self.id,
+            "operation": self.operation,
+            "object": self.object,
+            "createdById": USER_ID,
+            "createdDate": self.created,
+            "systemModstamp": self.modstamp,
+            "state": state,
+            "concurrencyMode": "Parallel",
+            "contentType": "CSV",
+            "apiVersion": float(self.version[1:]),
+            "lineEnding": self.line_ending,
             "columnDelimiter": next(k for k, v in DELIMITERS.items() if v == self.delimiter),
-            "jobType": "V2Ingest" if self.kind == "ingest" else "V2Query", "retries": 0,
-            "totalProcessingTime": 0, "apiActiveProcessingTime": 0, "apexProcessingTime": 0,
+            "jobType": "V2Ingest" if self.kind == "ingest" else "V2Query",
+            "retries": 0,
+            "totalProcessingTime": 0,
+            "apiActiveProcessingTime": 0,
+            "apexProcessingTime": 0,
         }
         if self.kind == "ingest":
             out["contentUrl"] = f"{base}/batches"
@@ -112,8 +132,9 @@ def create_job(app: App, req: Request) -> Response:
     if op == "upsert":
         f = o.field(str(body.get("externalIdFieldName") or ""))
         if f is None or not (f.external_id or f.name == "Id"):
-            raise ApiError(400, "INVALIDJOB", "External ID field does not exist or is not "
-                           "an external ID field")
+            raise ApiError(
+                400, "INVALIDJOB", "External ID field does not exist or is not an external ID field"
+            )
         ext = f.name
     delim = DELIMITERS.get(body.get("columnDelimiter", "COMMA"))
     ending = body.get("lineEnding", "LF")
@@ -153,15 +174,15 @@ def change_job(app: App, req: Request, job_id: str, kind: str = "ingest") -> Res
         job.state = "UploadComplete"
         job.modstamp = sf_datetime()
         info = job.info()
-        threading.Thread(target=_process, args=(app, job), daemon=True,
-                         name=f"bulk-{job.id}").start()
+        threading.Thread(
+            target=_process, args=(app, job), daemon=True, name=f"bulk-{job.id}"
+        ).start()
         return json_response(200, info)
     if target == "Aborted" and job.state not in TERMINAL:
         job.abort.set()
         job.state, job.modstamp = "Aborted", sf_datetime()
         return json_response(200, job.info())
-    raise ApiError(400, "INVALIDJOBSTATE", f"Cannot change job state from {job.state} to "
-                   f"{target}")
+    raise ApiError(400, "INVALIDJOBSTATE", f"Cannot change job state from {job.state} to {target}")
 
 
 def delete_job(app: App, req: Request, job_id: str, kind: str = "ingest") -> Response:
@@ -218,7 +239,7 @@ def _process(app: App, job: Job) -> None:
             return
         with app.store.lock:
             txn = Txn(app.store)
-            for row in rows[start:start + CHUNK]:
+            for row in rows[start : start + CHUNK]:
                 _row(app, job, o, cols, width, row, txn)
             txn.commit()
         job.processed_any = True
@@ -227,8 +248,7 @@ def _process(app: App, job: Job) -> None:
         job.state, job.modstamp = "JobComplete", sf_datetime()
 
 
-def _row(app: App, job: Job, o: Any, cols: list[str], width: int, row: list[str],
-         txn: Txn) -> None:
+def _row(app: App, job: Job, o: Any, cols: list[str], width: int, row: list[str], txn: Txn) -> None:
     dml = app.dml
     try:
         if len(row) != width:
@@ -238,14 +258,19 @@ def _row(app: App, job: Job, o: Any, cols: list[str], width: int, row: list[str]
         if op == "insert":
             rid, created = dml.create(o, raw, txn, csv=True), True
         elif op == "update":
-            rid, created = dml.update(o, raw.get("Id"), raw, txn, csv=True,
-                                      missing_status=400), False
+            rid, created = (
+                dml.update(o, raw.get("Id"), raw, txn, csv=True, missing_status=400),
+                False,
+            )
         elif op == "upsert":
-            rid, created = dml.upsert(o, job.external_id, raw.get(job.external_id), raw, txn,
-                                      csv=True)
+            rid, created = dml.upsert(
+                o, job.external_id, raw.get(job.external_id), raw, txn, csv=True
+            )
         else:
-            rid, created = dml.delete(raw["Id"], txn, obj=o, hard=op == "hardDelete",
-                                      missing_status=400), False
+            rid, created = (
+                dml.delete(raw["Id"], txn, obj=o, hard=op == "hardDelete", missing_status=400),
+                False,
+            )
     except RecordError as exc:
         rid_known = raw.get("Id", "") if job.operation != "insert" and len(row) == width else ""
         job.failed.append([rid_known or "", _error_text(exc), *row])
@@ -271,8 +296,9 @@ def results(app: App, req: Request, job_id: str, which: str) -> Response:
     return _csv(job, header, rows)
 
 
-def _csv(job: Job, header: list[str], rows: list[list[Any]],
-         extra: dict[str, str] | None = None) -> Response:
+def _csv(
+    job: Job, header: list[str], rows: list[list[Any]], extra: dict[str, str] | None = None
+) -> Response:
     buf = io.StringIO()
     end = "\r\n" if job.line_ending == "CRLF" else "\n"
     writer = csv.writer(buf, delimiter=job.delimiter, quoting=csv.QUOTE_ALL, lineterminator=end)
@@ -308,15 +334,28 @@ def create_query_job(app: App, req: Request) -> Response:
     with app.store.lock:
         records = app.store.records(o.name, include_deleted=deleted)
     try:
-        found = soql.execute(parsed, records, include_deleted=deleted,
-                             describe_fields={n: {"name": n, "type": f.type}
-                                              for n, f in o.fields.items()})
+        found = soql.execute(
+            parsed,
+            records,
+            include_deleted=deleted,
+            describe_fields={n: {"name": n, "type": f.type} for n, f in o.fields.items()},
+        )
     except soql.SoqlError as exc:
         raise ApiError(400, exc.code, exc.message) from None
     delim = DELIMITERS.get(body.get("columnDelimiter", "COMMA"), ",")
-    job = Job(app.store.ids.new("750"), body["operation"], o.name, None, delim,
-              body.get("lineEnding", "LF"), req.version, kind="query", query=text,
-              state="JobComplete", processed_any=True)
+    job = Job(
+        app.store.ids.new("750"),
+        body["operation"],
+        o.name,
+        None,
+        delim,
+        body.get("lineEnding", "LF"),
+        req.version,
+        kind="query",
+        query=text,
+        state="JobComplete",
+        processed_any=True,
+    )
     job.header = [(o.field(n).name if o.field(n) else n) for n in parsed.fields]
     job.rows = [[_csv_value(r.get(h)) for h in job.header] for r in found]
     app.jobs[job.id] = job
@@ -330,7 +369,8 @@ def query_results(app: App, req: Request, job_id: str) -> Response:
     job = _job(app, job_id, "query")
     start = int(req.query.get("locator", ["0"])[0] or 0)
     size = int(req.query.get("maxRecords", ["50000"])[0] or 50000)
-    page = job.rows[start:start + size]
+    page = job.rows[start : start + size]
     nxt = str(start + size) if start + size < len(job.rows) else "null"
-    return _csv(job, job.header, page, {"Sforce-Locator": nxt,
-                                        "Sforce-NumberOfRecords": str(len(page))})
+    return _csv(
+        job, job.header, page, {"Sforce-Locator": nxt, "Sforce-NumberOfRecords": str(len(page))}
+    )

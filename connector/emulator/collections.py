@@ -21,7 +21,8 @@ MAX_RECORDS = 200
 ROLLED_BACK = record_error(
     "ALL_OR_NONE_OPERATION_ROLLED_BACK",
     "Record rolled back because not all records were valid and the request was using "
-    "AllOrNone header")
+    "AllOrNone header",
+)
 
 
 def _request_body(req: Request) -> tuple[list[dict[str, Any]], bool]:
@@ -30,18 +31,29 @@ def _request_body(req: Request) -> tuple[list[dict[str, Any]], bool]:
         raise ApiError(400, "JSON_PARSER_ERROR", "Expected an object with a records array")
     records = body["records"]
     if len(records) > MAX_RECORDS:
-        raise ApiError(400, "EXCEEDED_ID_LIMIT",
-                       f"record limit reached. cannot submit more than {MAX_RECORDS} records "
-                       "into this call")
+        raise ApiError(
+            400,
+            "EXCEEDED_ID_LIMIT",
+            f"record limit reached. cannot submit more than {MAX_RECORDS} records into this call",
+        )
     for rec in records:
-        if not isinstance(rec, dict) or not isinstance(rec.get("attributes"), dict) \
-                or not rec["attributes"].get("type"):
+        if (
+            not isinstance(rec, dict)
+            or not isinstance(rec.get("attributes"), dict)
+            or not rec["attributes"].get("type")
+        ):
             raise ApiError(400, "INVALID_FIELD", "No SObject Type defined in the request")
     return records, bool(body.get("allOrNone", False))
 
 
-def _run(app: App, items: list[Any], op: Callable[[Any, Txn], dict[str, Any]],
-         all_or_none: bool, *, upsert: bool = False) -> Response:
+def _run(
+    app: App,
+    items: list[Any],
+    op: Callable[[Any, Txn], dict[str, Any]],
+    all_or_none: bool,
+    *,
+    upsert: bool = False,
+) -> Response:
     results: list[dict[str, Any]] = []
     with app.store.lock:
         txn = Txn(app.store)
@@ -49,17 +61,22 @@ def _run(app: App, items: list[Any], op: Callable[[Any, Txn], dict[str, Any]],
             try:
                 results.append({**op(item, txn), "success": True, "errors": []})
             except RecordError as exc:
-                failed: dict[str, Any] = {"id": None, "success": False,
-                                          "errors": [exc.as_result()]}
+                failed: dict[str, Any] = {"id": None, "success": False, "errors": [exc.as_result()]}
                 if upsert:
                     failed["created"] = False
                 results.append(failed)
         if all_or_none and any(not r["success"] for r in results):
             txn.rollback()
             results = [
-                r if not r["success"] else
-                {**r, "id": None, "success": False, "errors": [ROLLED_BACK],
-                 **({"created": False} if "created" in r else {})}
+                r
+                if not r["success"]
+                else {
+                    **r,
+                    "id": None,
+                    "success": False,
+                    "errors": [ROLLED_BACK],
+                    **({"created": False} if "created" in r else {}),
+                }
                 for r in results
             ]
         else:
@@ -101,8 +118,11 @@ def upsert(app: App, req: Request, obj: str, field: str) -> Response:
     o = sobject(app, obj)
     f = o.field(field)
     if f is None or not (f.external_id or f.name == "Id"):
-        raise ApiError(400, "INVALID_FIELD",
-                       f"Provided external ID field does not exist or is not accessible: {field}")
+        raise ApiError(
+            400,
+            "INVALID_FIELD",
+            f"Provided external ID field does not exist or is not accessible: {field}",
+        )
     records, aon = _request_body(req)
     seen: dict[Any, int] = {}
     for rec in records:  # the same key twice in one request fails both records
@@ -114,13 +134,17 @@ def upsert(app: App, req: Request, obj: str, field: str) -> Response:
 
     def op(rec: dict[str, Any], txn: Txn) -> dict[str, Any]:
         if app.schema.get(rec["attributes"]["type"]) is not o:
-            raise RecordError("INVALID_TYPE", "The SObject type in the record does not match "
-                              "the type in the request URI", [])
+            raise RecordError(
+                "INVALID_TYPE",
+                "The SObject type in the record does not match the type in the request URI",
+                [],
+            )
         value = next((v for k, v in rec.items() if k.lower() == f.name.lower()), None)
         key = value if not isinstance(value, str) or f.case_sensitive else value.lower()
         if value not in (None, "") and seen.get(key, 0) > 1:
-            raise RecordError("DUPLICATE_EXTERNAL_ID",
-                              f"Duplicate external id specified: {f.name}", [f.name])
+            raise RecordError(
+                "DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {f.name}", [f.name]
+            )
         try:
             rid, created = app.dml.upsert(o, f.name, value, rec, txn)
         except RecordError as exc:

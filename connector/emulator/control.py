@@ -17,8 +17,14 @@ from connector.emulator.wire import ApiError, Response, json_response
 if TYPE_CHECKING:
     from connector.emulator.server import App, Request
 
-FAULT_KEYS = {"latency_ms", "http_503_rate", "lock_error_rate", "expire_tokens",
-              "daily_api_limit", "seed"}
+FAULT_KEYS = {
+    "latency_ms",
+    "http_503_rate",
+    "lock_error_rate",
+    "expire_tokens",
+    "daily_api_limit",
+    "seed",
+}
 
 
 class Faults:
@@ -54,16 +60,28 @@ class Faults:
 
     def state(self) -> dict[str, Any]:
         """Current settings."""
-        return {"latency_ms": self.latency_ms, "http_503_rate": self.http_503_rate,
-                "lock_error_rate": self.lock_error_rate, "seed": self.seed}
+        return {
+            "latency_ms": self.latency_ms,
+            "http_503_rate": self.http_503_rate,
+            "lock_error_rate": self.lock_error_rate,
+            "seed": self.seed,
+        }
 
 
 def _number(body: dict[str, Any], key: str, *, rate: bool = False) -> float:
     value = body[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0 \
-            or (rate and value > 1):
-        raise ApiError(400, "INVALID_FIELD", f"{key} must be a number"
-                       + (" between 0 and 1" if rate else " >= 0"), [key])
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or value < 0
+        or (rate and value > 1)
+    ):
+        raise ApiError(
+            400,
+            "INVALID_FIELD",
+            f"{key} must be a number" + (" between 0 and 1" if rate else " >= 0"),
+            [key],
+        )
     return value
 
 
@@ -113,6 +131,13 @@ def stats(app: App, req: Request) -> Response:
         records = app.store.counts()
     with app.stats_lock:
         requests = dict(app.requests)
-    return json_response(200, {"api_calls": app.limits.used, "requests": requests,
-                               "records": records, "jobs": len(app.jobs),
-                               "daily_api_limit": app.limits.daily_limit})
+    return json_response(
+        200,
+        {
+            "api_calls": app.limits.used,
+            "requests": requests,
+            "records": records,
+            "jobs": len(app.jobs),
+            "daily_api_limit": app.limits.daily_limit,
+        },
+    )

@@ -37,18 +37,23 @@ class Dml:
             raise RecordError(
                 "UNABLE_TO_LOCK_ROW",
                 "unable to obtain exclusive access to this record or 1 records: "
-                f"{rid or '(new record)'}", [])
+                f"{rid or '(new record)'}",
+                [],
+            )
 
     def _check_unique(self, obj: ObjectDef, rec: dict[str, Any], changed: dict[str, Any]) -> None:
         for f in obj.external_ids:
             if f.unique and changed.get(f.name) is not None:
-                others = [i for i in self.store.find(obj, f.name, changed[f.name])
-                          if i != rec["Id"]]
+                others = [
+                    i for i in self.store.find(obj, f.name, changed[f.name]) if i != rec["Id"]
+                ]
                 if others:
                     raise RecordError(
                         "DUPLICATE_VALUE",
                         f"duplicate value found: {f.name} duplicates value on record with id: "
-                        f"{others[0]}", [f.name])
+                        f"{others[0]}",
+                        [f.name],
+                    )
         if obj.name == "CampaignMember":
             person = rec.get("ContactId") or rec.get("LeadId")
             other = self.store.member_of(rec.get("CampaignId"), person)
@@ -61,14 +66,24 @@ class Dml:
         elif obj.name == "CampaignMember":
             rec["HasResponded"] = rec.get("Status") in _RESPONDED
 
-    def create(self, obj: ObjectDef, raw: dict[str, Any], txn: Txn, *, csv: bool = False,
-               preset: dict[str, Any] | None = None) -> str:
+    def create(
+        self,
+        obj: ObjectDef,
+        raw: dict[str, Any],
+        txn: Txn,
+        *,
+        csv: bool = False,
+        preset: dict[str, Any] | None = None,
+        skip: str = "",
+    ) -> str:
         """Insert one record; returns its new id."""
-        if any(k.lower() == "id" for k in raw) and raw.get("Id", raw.get("id")) not in (None, ""):
-            raise RecordError("INVALID_FIELD_FOR_INSERT_UPDATE",
-                              "Record ID: cannot specify Id in an insert call", ["Id"])
-        raw = {k: v for k, v in raw.items() if k.lower() != "id"}
-        values = self.validator.clean(obj, raw, creating=True, csv=csv)
+        if raw.get("Id", raw.get("id")) not in (None, ""):
+            raise RecordError(
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                "Record ID: cannot specify Id in an insert call",
+                ["Id"],
+            )
+        values = self.validator.clean(obj, raw, creating=True, csv=csv, skip=skip)
         if preset:
             values.update(preset)
         self._maybe_lock(None)
@@ -76,8 +91,15 @@ class Dml:
         rec = dict(obj.template)
         rec.update(values)
         rid = self.store.ids.new(obj.key_prefix)
-        rec.update(Id=rid, IsDeleted=False, CreatedDate=now, LastModifiedDate=now,
-                   SystemModstamp=now, CreatedById=USER_ID, LastModifiedById=USER_ID)
+        rec.update(
+            Id=rid,
+            IsDeleted=False,
+            CreatedDate=now,
+            LastModifiedDate=now,
+            SystemModstamp=now,
+            CreatedById=USER_ID,
+            LastModifiedById=USER_ID,
+        )
         if "OwnerId" in rec and rec["OwnerId"] is None:
             rec["OwnerId"] = USER_ID
         self._derive(obj, rec)
@@ -95,38 +117,61 @@ class Dml:
         """
         rid = normalize_id(rid_raw)
         if rid is None or rid[:3] != obj.key_prefix:
-            raise RecordError("MALFORMED_ID", f"{obj.label} ID: id value of incorrect type: "
-                              f"{rid_raw}", ["Id"])
+            raise RecordError(
+                "MALFORMED_ID", f"{obj.label} ID: id value of incorrect type: {rid_raw}", ["Id"]
+            )
         rec = self.store.data[obj.name].get(rid)
         if rec is None:
             if missing_status == 404:
-                raise RecordError("NOT_FOUND", "The requested resource does not exist",
-                                  status=404)
+                raise RecordError("NOT_FOUND", "The requested resource does not exist", status=404)
             raise RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [])
         if rec["IsDeleted"]:
             # [unverified status] wire spec §6.4: 404 for a recycled record on REST.
             raise RecordError("ENTITY_IS_DELETED", "entity is deleted", [], status=404)
         return rec
 
-    def update(self, obj: ObjectDef, rid_raw: Any, raw: dict[str, Any], txn: Txn, *,
-               csv: bool = False, missing_status: int = 404) -> str:
+    def update(
+        self,
+        obj: ObjectDef,
+        rid_raw: Any,
+        raw: dict[str, Any],
+        txn: Txn,
+        *,
+        csv: bool = False,
+        missing_status: int = 404,
+        skip: str = "",
+    ) -> str:
         """Update one record by id; returns the id."""
         old = self.live(obj, rid_raw, missing_status=missing_status)
-        raw = {k: v for k, v in raw.items() if k.lower() != "id"}
-        values = self.validator.clean(obj, raw, creating=False, csv=csv)
+        values = self.validator.clean(obj, raw, creating=False, csv=csv, skip=skip)
         self._maybe_lock(old["Id"])
-        rec = dict(old)
-        rec.update(values)
         now = sf_datetime()
-        rec.update(LastModifiedDate=now, SystemModstamp=now, LastModifiedById=USER_ID)
+        changes = {
+            **values,
+            "LastModifiedDate": now,
+            "SystemModstamp": now,
+            "LastModifiedById": USER_ID,
+        }
+        rec = {**old, **changes}
         self._derive(obj, rec)
+        for derived in ("Name", "HasResponded"):
+            if derived in rec and rec[derived] != old[derived]:
+                changes[derived] = rec[derived]
         check_object_rules(obj, rec)
         self._check_unique(obj, rec, values)
-        self.store.put(obj.name, rec, txn)
+        self.store.put(obj.name, rec, txn, ["u", obj.name, old["Id"], changes])
         return old["Id"]
 
-    def upsert(self, obj: ObjectDef, field: str, value: Any, raw: dict[str, Any], txn: Txn, *,
-               csv: bool = False) -> tuple[str, bool]:
+    def upsert(
+        self,
+        obj: ObjectDef,
+        field: str,
+        value: Any,
+        raw: dict[str, Any],
+        txn: Txn,
+        *,
+        csv: bool = False,
+    ) -> tuple[str, bool]:
         """Upsert one record by external id (or ``Id``); returns (id, created).
 
         Raises:
@@ -137,21 +182,32 @@ class Dml:
                 return self.create(obj, raw, txn, csv=csv), True
             return self.update(obj, value, raw, txn, csv=csv, missing_status=400), False
         if value in (None, ""):
-            raise RecordError("REQUIRED_FIELD_MISSING", f"Required fields are missing: [{field}]",
-                              [field])
+            raise RecordError(
+                "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{field}]", [field]
+            )
         value = self.validator.convert(obj, field, value)
-        body = {k: v for k, v in raw.items() if k.lower() != field.lower()}
+        skip = field.lower()
         matches = self.store.find(obj, field, value)
         if len(matches) > 1:
-            raise RecordError("DUPLICATE_EXTERNAL_ID",
-                              "A user-specified external ID matches more than one record during "
-                              "an upsert.", [field], status=300)
+            raise RecordError(
+                "DUPLICATE_EXTERNAL_ID",
+                "A user-specified external ID matches more than one record during an upsert.",
+                [field],
+                status=300,
+            )
         if matches:
-            return self.update(obj, matches[0], body, txn, csv=csv), False
-        return self.create(obj, body, txn, csv=csv, preset={field: value}), True
+            return self.update(obj, matches[0], raw, txn, csv=csv, skip=skip), False
+        return self.create(obj, raw, txn, csv=csv, preset={field: value}, skip=skip), True
 
-    def delete(self, rid_raw: Any, txn: Txn, *, obj: ObjectDef | None = None,
-               hard: bool = False, missing_status: int = 404) -> str:
+    def delete(
+        self,
+        rid_raw: Any,
+        txn: Txn,
+        *,
+        obj: ObjectDef | None = None,
+        hard: bool = False,
+        missing_status: int = 404,
+    ) -> str:
         """Move a record to the recycle bin (or purge it with ``hard``); returns the id."""
         rid = normalize_id(rid_raw)
         if obj is None:
@@ -166,6 +222,6 @@ class Dml:
             self.store.purge(obj.name, rec["Id"], txn)
         else:
             now = sf_datetime()
-            self.store.put(obj.name, {**rec, "IsDeleted": True, "LastModifiedDate": now,
-                                      "SystemModstamp": now}, txn)
+            changes = {"IsDeleted": True, "LastModifiedDate": now, "SystemModstamp": now}
+            self.store.put(obj.name, {**rec, **changes}, txn, ["u", obj.name, rec["Id"], changes])
         return rec["Id"]

@@ -13,8 +13,15 @@ from connector.emulator.schema import FieldDef
 
 
 def _s(name: str, length: int, typ: str = "string", *, req: bool = False, **kw: Any) -> FieldDef:
-    return FieldDef(name, typ, kw.pop("label", name), length, nillable=not req,
-                    custom=name.endswith("__c"), **kw)
+    return FieldDef(
+        name,
+        typ,
+        kw.pop("label", name),
+        length,
+        nillable=not req,
+        custom=name.endswith("__c"),
+        **kw,
+    )
 
 
 def _ext(name: str, length: int) -> FieldDef:
@@ -23,21 +30,53 @@ def _ext(name: str, length: int) -> FieldDef:
 
 
 def _b(name: str, default: bool = False) -> FieldDef:
-    return FieldDef(name, "boolean", name, 0, nillable=False, defaulted=True, default=default,
-                    custom=name.endswith("__c"))
+    return FieldDef(
+        name,
+        "boolean",
+        name,
+        0,
+        nillable=False,
+        defaulted=True,
+        default=default,
+        custom=name.endswith("__c"),
+    )
 
 
-def _p(name: str, values: list[str], *, req: bool = False, default: str | None = None,
-       restricted: bool = False, create_only: bool = False) -> FieldDef:
-    return FieldDef(name, "picklist", name, 40 if not name.endswith("__c") else 255,
-                    nillable=not req, defaulted=default is not None, default=default,
-                    picklist=values, restricted=restricted, updateable=not create_only,
-                    custom=name.endswith("__c"))
+def _p(
+    name: str,
+    values: list[str],
+    *,
+    req: bool = False,
+    default: str | None = None,
+    restricted: bool = False,
+    create_only: bool = False,
+) -> FieldDef:
+    return FieldDef(
+        name,
+        "picklist",
+        name,
+        40 if not name.endswith("__c") else 255,
+        nillable=not req,
+        defaulted=default is not None,
+        default=default,
+        picklist=values,
+        restricted=restricted,
+        updateable=not create_only,
+        custom=name.endswith("__c"),
+    )
 
 
 def _r(name: str, to: list[str], *, req: bool = False, create_only: bool = False) -> FieldDef:
-    return FieldDef(name, "reference", name, 18, nillable=not req, reference_to=to,
-                    updateable=not create_only, custom=name.endswith("__c"))
+    return FieldDef(
+        name,
+        "reference",
+        name,
+        18,
+        nillable=not req,
+        reference_to=to,
+        updateable=not create_only,
+        custom=name.endswith("__c"),
+    )
 
 
 def _t(name: str, typ: str, *, req: bool = False) -> FieldDef:
@@ -46,8 +85,15 @@ def _t(name: str, typ: str, *, req: bool = False) -> FieldDef:
 
 def _owner() -> FieldDef:
     # Defaulted to the running user, so never "required" on create.
-    return FieldDef("OwnerId", "reference", "Owner ID", 18, nillable=False, defaulted=True,
-                    reference_to=["User"])
+    return FieldDef(
+        "OwnerId",
+        "reference",
+        "Owner ID",
+        18,
+        nillable=False,
+        defaulted=True,
+        reference_to=["User"],
+    )
 
 
 def _name(length: int = 121) -> FieldDef:
@@ -55,109 +101,210 @@ def _name(length: int = 121) -> FieldDef:
     return FieldDef("Name", "string", "Full Name", length, createable=False, updateable=False)
 
 
-_ADDRESS = [_s("Street", 255, "textarea"), _s("City", 40), _s("State", 80),
-            _s("PostalCode", 20), _s("Country", 80)]
+_ADDRESS = [
+    _s("Street", 255, "textarea"),
+    _s("City", 40),
+    _s("State", 80),
+    _s("PostalCode", 20),
+    _s("Country", 80),
+]
 _LEAD_SOURCE = _p("LeadSource", ["Web", "Phone Inquiry", "Partner Referral", "Open dag", "Other"])
-_PRIVACY_FLAGS = ["HasOptedOutTracking", "HasOptedOutProcessing", "HasOptedOutProfiling",
-                  "HasOptedOutSolicit", "HasOptedOutGeoTracking", "ShouldForget",
-                  "SendIndividualData", "CanStorePiiElsewhere"]
+_PRIVACY_FLAGS = [
+    "HasOptedOutTracking",
+    "HasOptedOutProcessing",
+    "HasOptedOutProfiling",
+    "HasOptedOutSolicit",
+    "HasOptedOutGeoTracking",
+    "ShouldForget",
+    "SendIndividualData",
+    "CanStorePiiElsewhere",
+]
 
 CONTACT = [
-    _s("LastName", 80, req=True, label="Last Name"), _s("FirstName", 40, label="First Name"),
-    _s("MiddleName", 40), _s("Suffix", 40), _name(),
+    _s("LastName", 80, req=True, label="Last Name"),
+    _s("FirstName", 40, label="First Name"),
+    _s("MiddleName", 40),
+    _s("Suffix", 40),
+    _name(),
     _p("Salutation", ["Mr.", "Ms.", "Mrs.", "Dr.", "Prof."]),
-    _s("Email", 80, "email"), _s("Phone", 40, "phone"), _s("MobilePhone", 40, "phone"),
-    _s("HomePhone", 40, "phone"), _s("OtherPhone", 40, "phone"), _s("Fax", 40, "phone"),
-    _s("Title", 128), _s("Department", 80), _t("Birthdate", "date"),
-    _b("HasOptedOutOfEmail"), _b("HasOptedOutOfFax"), _b("DoNotCall"),
-    _r("IndividualId", ["Individual"]), _r("AccountId", ["Account"]),
-    _s("MailingStreet", 255, "textarea"), _s("MailingCity", 40), _s("MailingState", 80),
-    _s("MailingPostalCode", 20), _s("MailingCountry", 80), _s("Description", 32000, "textarea"),
-    _owner(), _LEAD_SOURCE,
-    _ext("SIS_Student_Number__c", 40), _ext("SIS_Sync_Key__c", 64),
-    _b("Consent_News__c"), _t("Consent_News_At__c", "datetime"),
+    _s("Email", 80, "email"),
+    _s("Phone", 40, "phone"),
+    _s("MobilePhone", 40, "phone"),
+    _s("HomePhone", 40, "phone"),
+    _s("OtherPhone", 40, "phone"),
+    _s("Fax", 40, "phone"),
+    _s("Title", 128),
+    _s("Department", 80),
+    _t("Birthdate", "date"),
+    _b("HasOptedOutOfEmail"),
+    _b("HasOptedOutOfFax"),
+    _b("DoNotCall"),
+    _r("IndividualId", ["Individual"]),
+    _r("AccountId", ["Account"]),
+    _s("MailingStreet", 255, "textarea"),
+    _s("MailingCity", 40),
+    _s("MailingState", 80),
+    _s("MailingPostalCode", 20),
+    _s("MailingCountry", 80),
+    _s("Description", 32000, "textarea"),
+    _owner(),
+    _LEAD_SOURCE,
+    _ext("SIS_Student_Number__c", 40),
+    _ext("SIS_Sync_Key__c", 64),
+    _b("Consent_News__c"),
+    _t("Consent_News_At__c", "datetime"),
     _s("Consent_News_Source__c", 255),
-    _p("Lifecycle_Status__c", ["Prospect", "Aangemeld", "Ingeschreven", "Uitgeschreven",
-                               "Afgewezen"], restricted=True),
+    _p(
+        "Lifecycle_Status__c",
+        ["Prospect", "Aangemeld", "Ingeschreven", "Uitgeschreven", "Afgewezen"],
+        restricted=True,
+    ),
     _s("Study_Programme__c", 255),
 ]
 
 LEAD = [
-    _s("LastName", 80, req=True), _s("FirstName", 40), _name(), _s("Company", 255, req=True),
-    _p("Status", ["Open - Not Contacted", "Working - Contacted", "Closed - Converted",
-                  "Closed - Not Converted"], req=True, default="Open - Not Contacted"),
-    _s("Email", 80, "email"), _s("Phone", 40, "phone"), _s("MobilePhone", 40, "phone"),
-    _s("Title", 128), *_ADDRESS, _b("HasOptedOutOfEmail"), _b("DoNotCall"),
-    _r("IndividualId", ["Individual"]), _b("IsConverted"), _owner(), _LEAD_SOURCE,
+    _s("LastName", 80, req=True),
+    _s("FirstName", 40),
+    _name(),
+    _s("Company", 255, req=True),
+    _p(
+        "Status",
+        [
+            "Open - Not Contacted",
+            "Working - Contacted",
+            "Closed - Converted",
+            "Closed - Not Converted",
+        ],
+        req=True,
+        default="Open - Not Contacted",
+    ),
+    _s("Email", 80, "email"),
+    _s("Phone", 40, "phone"),
+    _s("MobilePhone", 40, "phone"),
+    _s("Title", 128),
+    *_ADDRESS,
+    _b("HasOptedOutOfEmail"),
+    _b("DoNotCall"),
+    _r("IndividualId", ["Individual"]),
+    _b("IsConverted"),
+    _owner(),
+    _LEAD_SOURCE,
     _s("Description", 32000, "textarea"),
 ]
 
 ACCOUNT = [
-    _s("Name", 255, req=True), _p("Type", ["Prospect", "Customer - Direct", "Other"]),
-    _s("Phone", 40, "phone"), _s("Website", 255, "url"),
-    _s("BillingStreet", 255, "textarea"), _s("BillingCity", 40), _s("BillingPostalCode", 20),
-    _s("BillingCountry", 80), _s("Description", 32000, "textarea"), _owner(),
+    _s("Name", 255, req=True),
+    _p("Type", ["Prospect", "Customer - Direct", "Other"]),
+    _s("Phone", 40, "phone"),
+    _s("Website", 255, "url"),
+    _s("BillingStreet", 255, "textarea"),
+    _s("BillingCity", 40),
+    _s("BillingPostalCode", 20),
+    _s("BillingCountry", 80),
+    _s("Description", 32000, "textarea"),
+    _owner(),
 ]
 
 CAMPAIGN = [
     _s("Name", 80, req=True),
-    _p("Type", ["Open dag", "Meeloopdag", "Voorlichting", "Conference", "Webinar", "Email",
-                "Other"], restricted=True),
-    _p("Status", ["Planned", "In Progress", "Completed", "Aborted"]), _b("IsActive"),
-    _t("StartDate", "date"), _t("EndDate", "date"), _r("ParentId", ["Campaign"]),
-    _s("Description", 32000, "textarea"), _owner(), _ext("Event_Id__c", 80),
+    _p(
+        "Type",
+        ["Open dag", "Meeloopdag", "Voorlichting", "Conference", "Webinar", "Email", "Other"],
+        restricted=True,
+    ),
+    _p("Status", ["Planned", "In Progress", "Completed", "Aborted"]),
+    _b("IsActive"),
+    _t("StartDate", "date"),
+    _t("EndDate", "date"),
+    _r("ParentId", ["Campaign"]),
+    _s("Description", 32000, "textarea"),
+    _owner(),
+    _ext("Event_Id__c", 80),
 ]
 
 CAMPAIGN_MEMBER = [
     _r("CampaignId", ["Campaign"], req=True, create_only=True),
-    _r("ContactId", ["Contact"], create_only=True), _r("LeadId", ["Lead"], create_only=True),
-    _p("Status", ["Sent", "Registered", "Attended", "Responded"], default="Sent",
-       restricted=True),
-    FieldDef("HasResponded", "boolean", "Responded", 0, nillable=False, createable=False,
-             updateable=False, defaulted=True, default=False),
+    _r("ContactId", ["Contact"], create_only=True),
+    _r("LeadId", ["Lead"], create_only=True),
+    _p("Status", ["Sent", "Registered", "Attended", "Responded"], default="Sent", restricted=True),
+    FieldDef(
+        "HasResponded",
+        "boolean",
+        "Responded",
+        0,
+        nillable=False,
+        createable=False,
+        updateable=False,
+        defaulted=True,
+        default=False,
+    ),
     _t("FirstRespondedDate", "date"),
     _ext("SIS_Sync_Key__c", 64),
 ]
 
 _ACTIVITY = [
-    _s("Subject", 255, "combobox"), _r("WhoId", ["Contact", "Lead"]),
-    _r("WhatId", ["Account", "Campaign"]), _t("ActivityDate", "date"),
-    _s("Description", 32000, "textarea"), _owner(),
+    _s("Subject", 255, "combobox"),
+    _r("WhoId", ["Contact", "Lead"]),
+    _r("WhatId", ["Account", "Campaign"]),
+    _t("ActivityDate", "date"),
+    _s("Description", 32000, "textarea"),
+    _owner(),
 ]
 TASK = [
     *_ACTIVITY,
-    _p("Status", ["Not Started", "In Progress", "Completed", "Waiting on someone else",
-                  "Deferred"], req=True, default="Not Started"),
+    _p(
+        "Status",
+        ["Not Started", "In Progress", "Completed", "Waiting on someone else", "Deferred"],
+        req=True,
+        default="Not Started",
+    ),
     _p("Priority", ["High", "Normal", "Low"], req=True, default="Normal"),
     _p("Type", ["Call", "Email", "Meeting", "Other"]),
     _p("TaskSubtype", ["Task", "Email", "Call"], create_only=True),
     _ext("SIS_Sync_Key__c", 64),
 ]
 EVENT = [
-    *_ACTIVITY, _t("StartDateTime", "datetime"), _t("EndDateTime", "datetime"),
-    _t("ActivityDateTime", "datetime"), _t("DurationInMinutes", "int"), _b("IsAllDayEvent"),
+    *_ACTIVITY,
+    _t("StartDateTime", "datetime"),
+    _t("EndDateTime", "datetime"),
+    _t("ActivityDateTime", "datetime"),
+    _t("DurationInMinutes", "int"),
+    _b("IsAllDayEvent"),
 ]
 
 INDIVIDUAL = [
-    _s("LastName", 80, req=True), _s("FirstName", 40), _name(), _t("BirthDate", "date"),
-    *[_b(f) for f in _PRIVACY_FLAGS], _owner(),
+    _s("LastName", 80, req=True),
+    _s("FirstName", 40),
+    _name(),
+    _t("BirthDate", "date"),
+    *[_b(f) for f in _PRIVACY_FLAGS],
+    _owner(),
 ]
 
 CONTACT_POINT_TYPE_CONSENT = [
-    _s("Name", 255), _r("PartyId", ["Individual"]),
-    _p("ContactPointType", ["Email", "MailingAddress", "Phone", "Social", "Web"], req=True,
-       restricted=True),
-    _p("PrivacyConsentStatus", ["OptIn", "OptOut", "Seen", "NotSeen"], req=True,
-       restricted=True),
-    _t("CaptureDate", "datetime", req=True), _s("CaptureSource", 255, req=True),
-    _p("CaptureContactPointType", ["Email", "Phone", "Web", "Social"], req=True,
-       restricted=True),
-    _r("DataUsePurposeId", ["DataUsePurpose"]), _t("EffectiveFrom", "datetime"),
-    _t("EffectiveTo", "datetime"), _t("DoubleConsentCaptureDate", "datetime"), _owner(),
+    _s("Name", 255),
+    _r("PartyId", ["Individual"]),
+    _p(
+        "ContactPointType",
+        ["Email", "MailingAddress", "Phone", "Social", "Web"],
+        req=True,
+        restricted=True,
+    ),
+    _p("PrivacyConsentStatus", ["OptIn", "OptOut", "Seen", "NotSeen"], req=True, restricted=True),
+    _t("CaptureDate", "datetime", req=True),
+    _s("CaptureSource", 255, req=True),
+    _p("CaptureContactPointType", ["Email", "Phone", "Web", "Social"], req=True, restricted=True),
+    _r("DataUsePurposeId", ["DataUsePurpose"]),
+    _t("EffectiveFrom", "datetime"),
+    _t("EffectiveTo", "datetime"),
+    _t("DoubleConsentCaptureDate", "datetime"),
+    _owner(),
 ]
 
 DATA_USE_PURPOSE = [
-    _s("Name", 255, req=True), _s("Description", 1000, "textarea"), _b("CanDataSubjectOptOut"),
+    _s("Name", 255, req=True),
+    _s("Description", 1000, "textarea"),
+    _b("CanDataSubjectOptOut"),
 ]
 
 # name → (label, key prefix, fields)

@@ -30,8 +30,9 @@ def parse_json(body: bytes) -> Any:
         return json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
         where = f" at [line:{exc.lineno}, column:{exc.colno}]" if hasattr(exc, "lineno") else ""
-        raise ApiError(400, "JSON_PARSER_ERROR", f"Unexpected character in JSON body{where}") \
-            from None
+        raise ApiError(
+            400, "JSON_PARSER_ERROR", f"Unexpected character in JSON body{where}"
+        ) from None
 
 
 def sobject(app: App, name: str) -> ObjectDef:
@@ -47,8 +48,9 @@ def record_url(version: str, obj: str, rid: str) -> str:
     return f"/services/data/{version}/sobjects/{obj}/{rid}"
 
 
-def render(version: str, obj: str, rec: dict[str, Any], fields: list[str] | None = None
-           ) -> dict[str, Any]:
+def render(
+    version: str, obj: str, rec: dict[str, Any], fields: list[str] | None = None
+) -> dict[str, Any]:
     """A record as GET returns it: ``attributes`` first, then every (or the asked) field."""
     out: dict[str, Any] = {"attributes": {"type": obj, "url": record_url(version, obj, rec["Id"])}}
     if fields:
@@ -61,29 +63,48 @@ def render(version: str, obj: str, rec: dict[str, Any], fields: list[str] | None
 def _body_dict(req: Request) -> dict[str, Any]:
     body = parse_json(req.body)
     if not isinstance(body, dict):
-        raise ApiError(400, "JSON_PARSER_ERROR",
-                       "Cannot deserialize instance of sObject from a non-object JSON value")
+        raise ApiError(
+            400,
+            "JSON_PARSER_ERROR",
+            "Cannot deserialize instance of sObject from a non-object JSON value",
+        )
     return body
 
 
 # -- describe / limits ------------------------------------------------------------------------
 def versions(app: App, req: Request) -> Response:
     """``GET /services/data``: the API versions this org speaks."""
-    return json_response(200, [{"label": f"v{v}", "url": f"/services/data/v{v}", "version": v}
-                               for v in ("58.0", "59.0", "60.0", "61.0", "62.0")])
+    return json_response(
+        200,
+        [
+            {"label": f"v{v}", "url": f"/services/data/v{v}", "version": v}
+            for v in ("58.0", "59.0", "60.0", "61.0", "62.0")
+        ],
+    )
 
 
 def resources(app: App, req: Request) -> Response:
     """``GET /services/data/vXX.X``: the resource directory."""
     base = f"/services/data/{req.version}"
-    return json_response(200, {k: f"{base}/{k}" for k in
-                               ("sobjects", "query", "queryAll", "composite", "jobs", "limits")})
+    return json_response(
+        200,
+        {
+            k: f"{base}/{k}"
+            for k in ("sobjects", "query", "queryAll", "composite", "jobs", "limits")
+        },
+    )
 
 
 def describe_global(app: App, req: Request) -> Response:
     """``GET /sobjects``."""
-    return json_response(200, {"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": [
-        o.summary(req.version) for o in app.schema.objects.values()]})
+    return json_response(
+        200,
+        {
+            "encoding": "UTF-8",
+            "maxBatchSize": 200,
+            "sobjects": [o.summary(req.version) for o in app.schema.objects.values()],
+        },
+    )
 
 
 def describe(app: App, req: Request, obj: str) -> Response:
@@ -93,8 +114,9 @@ def describe(app: App, req: Request, obj: str) -> Response:
 
 def metadata(app: App, req: Request, obj: str) -> Response:
     """``GET /sobjects/{O}``: basic info."""
-    return json_response(200, {"objectDescribe": sobject(app, obj).summary(req.version),
-                               "recentItems": []})
+    return json_response(
+        200, {"objectDescribe": sobject(app, obj).summary(req.version), "recentItems": []}
+    )
 
 
 def limits(app: App, req: Request) -> Response:
@@ -134,8 +156,9 @@ def _fields_param(o: ObjectDef, req: Request) -> list[str] | None:
     for name in raw.split(","):
         f = o.field(name.strip())
         if f is None:
-            raise ApiError(400, "INVALID_FIELD",
-                           f"No such column '{name.strip()}' on entity '{o.name}'")
+            raise ApiError(
+                400, "INVALID_FIELD", f"No such column '{name.strip()}' on entity '{o.name}'"
+            )
         out.append(f.name)
     return out
 
@@ -161,8 +184,11 @@ def _ext_field(o: ObjectDef, name: str, *, for_get: bool) -> str:
     f = o.field(name)
     usable = f is not None and (f.external_id or f.name == "Id" or (for_get and f.type == "email"))
     if not usable:
-        raise ApiError(404, "NOT_FOUND",
-                       f"Provided external ID field does not exist or is not accessible: {name}")
+        raise ApiError(
+            404,
+            "NOT_FOUND",
+            f"Provided external ID field does not exist or is not accessible: {name}",
+        )
     return f.name
 
 
@@ -205,8 +231,9 @@ def upsert(app: App, req: Request, obj: str, field: str, value: str) -> Response
             return json_response(300, [record_url(req.version, o.name, i) for i in ids])
     if not created and float(req.version[1:]) < 46.0:
         return Response(204)  # before API 46.0 an update answered 204 without a body
-    return json_response(201 if created else 200,
-                         {"id": rid, "success": True, "errors": [], "created": created})
+    return json_response(
+        201 if created else 200, {"id": rid, "success": True, "errors": [], "created": created}
+    )
 
 
 # -- query ------------------------------------------------------------------------------------
@@ -232,12 +259,22 @@ def _page_size(req: Request) -> int:
     return MAX_PAGE
 
 
-def _page(app: App, req: Request, rows: list[dict[str, Any]], start: int, locator: str,
-          route: str, total: int) -> Response:
+def _page(
+    app: App,
+    req: Request,
+    rows: list[dict[str, Any]],
+    start: int,
+    locator: str,
+    route: str,
+    total: int,
+) -> Response:
     size = _page_size(req)
     end = start + size
-    body: dict[str, Any] = {"totalSize": total, "done": end >= len(rows),
-                            "records": rows[start:end]}
+    body: dict[str, Any] = {
+        "totalSize": total,
+        "done": end >= len(rows),
+        "records": rows[start:end],
+    }
     if end < len(rows):
         body["nextRecordsUrl"] = f"/services/data/{req.version}/{route}/{locator}-{end}"
     return json_response(200, body)
@@ -258,8 +295,9 @@ def query(app: App, req: Request, route: str = "query") -> Response:
     with app.store.lock:
         records = app.store.records(o.name, include_deleted=include_deleted)
     try:
-        rows = soql.execute(parsed, records, describe_fields=describe_fields,
-                            include_deleted=include_deleted)
+        rows = soql.execute(
+            parsed, records, describe_fields=describe_fields, include_deleted=include_deleted
+        )
     except soql.SoqlError as exc:
         raise ApiError(400, exc.code, exc.message) from None
     if parsed.count:

@@ -30,14 +30,36 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from connector.errors import ConfigError
 
 FieldType = Literal[
-    "id", "string", "textarea", "email", "phone", "url", "picklist", "multipicklist", "combobox",
-    "boolean", "int", "double", "currency", "percent", "date", "datetime", "reference",
+    "id",
+    "string",
+    "textarea",
+    "email",
+    "phone",
+    "url",
+    "picklist",
+    "multipicklist",
+    "combobox",
+    "boolean",
+    "int",
+    "double",
+    "currency",
+    "percent",
+    "date",
+    "datetime",
+    "reference",
 ]
 TEXT_TYPES = frozenset(
     {"string", "textarea", "email", "phone", "url", "picklist", "multipicklist", "combobox"}
 )
-SYSTEM_FIELDS = ("Id", "IsDeleted", "CreatedDate", "CreatedById", "LastModifiedDate",
-                 "LastModifiedById", "SystemModstamp")
+SYSTEM_FIELDS = (
+    "Id",
+    "IsDeleted",
+    "CreatedDate",
+    "CreatedById",
+    "LastModifiedDate",
+    "LastModifiedById",
+    "SystemModstamp",
+)
 
 
 @dataclass
@@ -69,21 +91,32 @@ class FieldDef:
     def describe(self) -> dict[str, Any]:
         """The DescribeFieldResult subset clients read."""
         return {
-            "name": self.name, "label": self.label or self.name, "type": self.type,
-            "length": self.length, "nillable": self.nillable, "createable": self.createable,
-            "updateable": self.updateable, "defaultedOnCreate": self.defaulted,
-            "defaultValue": self.default, "externalId": self.external_id,
+            "name": self.name,
+            "label": self.label or self.name,
+            "type": self.type,
+            "length": self.length,
+            "nillable": self.nillable,
+            "createable": self.createable,
+            "updateable": self.updateable,
+            "defaultedOnCreate": self.defaulted,
+            "defaultValue": self.default,
+            "externalId": self.external_id,
             "idLookup": self.external_id or self.name == "Id" or self.type == "email",
-            "unique": self.unique, "caseSensitive": self.case_sensitive, "custom": self.custom,
-            "filterable": True, "sortable": self.type != "textarea",
+            "unique": self.unique,
+            "caseSensitive": self.case_sensitive,
+            "custom": self.custom,
+            "filterable": True,
+            "sortable": self.type != "textarea",
             "picklistValues": [
                 {"value": v, "label": v, "active": True, "defaultValue": v == self.default}
                 for v in self.picklist
             ],
-            "restrictedPicklist": self.restricted, "referenceTo": list(self.reference_to),
+            "restrictedPicklist": self.restricted,
+            "referenceTo": list(self.reference_to),
             "relationshipName": (
                 (self.name[:-2] if self.name.endswith("Id") else self.name.replace("__c", "__r"))
-                if self.type == "reference" else None
+                if self.type == "reference"
+                else None
             ),
         }
 
@@ -119,8 +152,10 @@ class ObjectDef:
         """The per-object describe body (wire spec §2.3)."""
         base = f"/services/data/{version}/sobjects/{self.name}"
         return {
-            **self.summary(version), "fields": [f.describe() for f in self.fields.values()],
-            "childRelationships": [], "recordTypeInfos": [],
+            **self.summary(version),
+            "fields": [f.describe() for f in self.fields.values()],
+            "childRelationships": [],
+            "recordTypeInfos": [],
             "urls": _urls(base),
         }
 
@@ -128,10 +163,18 @@ class ObjectDef:
         """The global-describe entry for this object."""
         base = f"/services/data/{version}/sobjects/{self.name}"
         return {
-            "name": self.name, "label": self.label, "labelPlural": self.label + "s",
-            "keyPrefix": self.key_prefix, "custom": self.custom, "createable": True,
-            "updateable": True, "deletable": True, "queryable": True, "retrieveable": True,
-            "searchable": True, "undeletable": True,
+            "name": self.name,
+            "label": self.label,
+            "labelPlural": self.label + "s",
+            "keyPrefix": self.key_prefix,
+            "custom": self.custom,
+            "createable": True,
+            "updateable": True,
+            "deletable": True,
+            "queryable": True,
+            "retrieveable": True,
+            "searchable": True,
+            "undeletable": True,
             "urls": _urls(base),
         }
 
@@ -148,8 +191,9 @@ def _system_fields(obj: str) -> list[FieldDef]:
         FieldDef("CreatedDate", "datetime", "Created Date", **ro),
         FieldDef("CreatedById", "reference", "Created By ID", 18, reference_to=["User"], **ro),
         FieldDef("LastModifiedDate", "datetime", "Last Modified Date", **ro),
-        FieldDef("LastModifiedById", "reference", "Last Modified By ID", 18,
-                 reference_to=["User"], **ro),
+        FieldDef(
+            "LastModifiedById", "reference", "Last Modified By ID", 18, reference_to=["User"], **ro
+        ),
         FieldDef("SystemModstamp", "datetime", "System Modstamp", **ro),
     ]
 
@@ -176,19 +220,37 @@ class FieldSpec(BaseModel):
 
     def to_field(self) -> FieldDef:
         """The FieldDef this spec describes."""
-        length = self.length or {"string": 255, "textarea": 32000, "email": 80, "phone": 40,
-                                 "url": 255, "picklist": 255, "multipicklist": 4099,
-                                 "combobox": 255, "reference": 18}.get(self.type, 0)
+        length = self.length or {
+            "string": 255,
+            "textarea": 32000,
+            "email": 80,
+            "phone": 40,
+            "url": 255,
+            "picklist": 255,
+            "multipicklist": 4099,
+            "combobox": 255,
+            "reference": 18,
+        }.get(self.type, 0)
         nillable = (not self.required) if self.nillable is None else self.nillable
         return FieldDef(
-            self.name, self.type, self.label or self.name, length, nillable=nillable,
-            createable=self.createable, updateable=self.updateable,
+            self.name,
+            self.type,
+            self.label or self.name,
+            length,
+            nillable=nillable,
+            createable=self.createable,
+            updateable=self.updateable,
             defaulted=self.defaultValue is not None or self.type == "boolean",
-            default=False if self.type == "boolean" and self.defaultValue is None
+            default=False
+            if self.type == "boolean" and self.defaultValue is None
             else self.defaultValue,
-            external_id=self.externalId, unique=self.unique, case_sensitive=self.caseSensitive,
-            picklist=list(self.picklistValues), restricted=self.restrictedPicklist,
-            reference_to=list(self.referenceTo), custom=self.name.endswith("__c"),
+            external_id=self.externalId,
+            unique=self.unique,
+            case_sensitive=self.caseSensitive,
+            picklist=list(self.picklistValues),
+            restricted=self.restrictedPicklist,
+            reference_to=list(self.referenceTo),
+            custom=self.name.endswith("__c"),
         )
 
 
@@ -266,8 +328,13 @@ def load_schema(path: Path | None) -> Schema:
                 prefix = f"a{counter:02d}"
             fields = {f.name: f for f in _system_fields(obj_name)}
             fields["Name"] = FieldDef("Name", "string", "Name", 80)
-            obj = ObjectDef(obj_name, obj_spec.label or obj_name, prefix, fields,
-                            custom=obj_name.endswith("__c"))
+            obj = ObjectDef(
+                obj_name,
+                obj_spec.label or obj_name,
+                prefix,
+                fields,
+                custom=obj_name.endswith("__c"),
+            )
             schema.add_object(obj)
         for fspec in obj_spec.fields:
             obj.fields[fspec.name] = fspec.to_field()

@@ -77,11 +77,12 @@ class Journal:
 
 
 class Txn:
-    """Undo log of one request; commit journals it, rollback restores the old records."""
+    """Undo log and journal ops of one request; commit journals, rollback restores."""
 
     def __init__(self, store: Store):
         self.store = store
         self.undo: list[tuple[str, str, dict[str, Any] | None]] = []  # (object, id, old)
+        self.ops: list[list[Any]] = []  # ["p", obj, sparse record] | ["u", obj, id, changes]
         self._seen: set[str] = set()
 
     def touched(self, obj: str, rid: str, old: dict[str, Any] | None) -> None:
@@ -91,23 +92,16 @@ class Txn:
             self.undo.append((obj, rid, old))
 
     def commit(self) -> None:
-        """Journal the final state of every record this transaction touched."""
-        puts, purges = [], []
-        for obj, rid, _old in self.undo:
-            rec = self.store.get(rid)
-            if rec is None:
-                purges.append(rid)
-            else:
-                puts.append([obj, rec])
-        if puts or purges:
-            self.store.journal.append({"p": puts, "x": purges})
-        self.undo, self._seen = [], set()
+        """Journal this transaction's changes as one line."""
+        if self.ops:
+            self.store.journal.append({"o": self.ops})
+        self.undo, self.ops, self._seen = [], [], set()
 
     def rollback(self) -> None:
         """Put back every record as it was before this transaction."""
         for obj, rid, old in reversed(self.undo):
             self.store.restore(obj, rid, old)
-        self.undo, self._seen = [], set()
+        self.undo, self.ops, self._seen = [], [], set()
 
 
 class Store:
@@ -131,26 +125,29 @@ class Store:
                 self._clear()
             for obj, rec in entry.get("p", []):
                 if obj in self.data:
-                    self.restore(obj, rec["Id"], rec)
-            for rid in entry.get("x", []):
-                obj = self.where.get(rid)
-                if obj:
-                    self.restore(obj, rid, None)
-        for obj_name, records in self.data.items():
-            # Fields added by a newer --schema start out null on old records.
-            template = self.schema.objects[obj_name].template
-            for rid, rec in list(records.items()):
-                if rec.keys() != template.keys():
-                    records[rid] = {**template, **rec}
+                    self.restore(obj, rec["Id"], {**self.schema.objects[obj].template, **rec})
+            for op in entry.get("o", []):
+                self._replay(op)
         for rid in self.where:
             self.ids.observe(rid)
         self.journal.rewrite(self.iter_all())
+
+    def _replay(self, op: list[Any]) -> None:
+        kind, obj = op[0], op[1]
+        if obj not in self.data:
+            return  # an object no longer in the schema
+        if kind == "p":
+            self.restore(obj, op[2]["Id"], {**self.schema.objects[obj].template, **op[2]})
+        elif kind == "u" and op[2] in self.data[obj]:
+            self.restore(obj, op[2], {**self.data[obj][op[2]], **op[3]})
+        elif kind == "x":
+            self.restore(obj, op[2], None)
 
     def iter_all(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every stored record (recycle bin included) as (object, record)."""
         for obj, records in self.data.items():
             for rec in records.values():
-                yield obj, rec
+                yield obj, {k: v for k, v in rec.items() if v is not None}
 
     def _clear(self) -> None:
         self.data = {n: {} for n in self.schema.objects}
@@ -241,13 +238,18 @@ class Store:
         self.where[rid] = obj
         self._index(obj, rec, add=True)
 
-    def put(self, obj: str, rec: dict[str, Any], txn: Txn) -> None:
-        """Store ``rec`` (new or replacing the record with the same Id) within ``txn``."""
+    def put(self, obj: str, rec: dict[str, Any], txn: Txn, op: list[Any] | None = None) -> None:
+        """Store ``rec`` (new or replacing the record with the same Id) within ``txn``.
+
+        ``op`` is the journal entry for the change (default: the whole record, nulls left out).
+        """
         rid = rec["Id"]
         txn.touched(obj, rid, self.data[obj].get(rid))
         self.restore(obj, rid, rec)
+        txn.ops.append(op or ["p", obj, {k: v for k, v in rec.items() if v is not None}])
 
     def purge(self, obj: str, rid: str, txn: Txn) -> None:
         """Remove a record for good (hard delete)."""
         txn.touched(obj, rid, self.data[obj].get(rid))
         self.restore(obj, rid, None)
+        txn.ops.append(["x", obj, rid])

@@ -25,9 +25,12 @@ class EmulatorHandle:
         self.server, self.app = make_server(config)
         self.url = self.app.base_url
         self.ca_file = str(config.data_dir / CA_FILE)
-        self._thread = threading.Thread(target=self.server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True,
-                                        name=f"emulator-{config.port}")
+        self._thread = threading.Thread(
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
+            name=f"emulator-{config.port}",
+        )
         self._thread.start()
 
     def session(self) -> requests.Session:
@@ -61,10 +64,15 @@ class EmulatorHandle:
     def token(self, session: requests.Session | None = None) -> dict[str, Any]:
         """A fresh token response (client-credentials grant)."""
         s = session or self.session()
-        resp = s.post(f"{self.url}/services/oauth2/token", timeout=30,
-                      data={"grant_type": "client_credentials",
-                            "client_id": self.config.client_id or "emulator",
-                            "client_secret": self.config.client_secret or "emulator"})
+        resp = s.post(
+            f"{self.url}/services/oauth2/token",
+            timeout=30,
+            data={
+                "grant_type": "client_credentials",
+                "client_id": self.config.client_id or "emulator",
+                "client_secret": self.config.client_secret or "emulator",
+            },
+        )
         resp.raise_for_status()
         return resp.json()
 
@@ -72,8 +80,9 @@ class EmulatorHandle:
         """A simple-salesforce client in direct-session mode with a token from this emulator."""
         s = self.session()
         tok = self.token(s)
-        return Salesforce(session_id=tok["access_token"], instance_url=tok["instance_url"],
-                          session=s, **kwargs)
+        return Salesforce(
+            session_id=tok["access_token"], instance_url=tok["instance_url"], session=s, **kwargs
+        )
 
     def stop(self) -> None:
         """Stop serving and release the data directory."""
@@ -84,8 +93,9 @@ class EmulatorHandle:
 
 
 @contextmanager
-def running_emulator(data_dir: Path | str | None = None, **options: Any
-                     ) -> Iterator[EmulatorHandle]:
+def running_emulator(
+    data_dir: Path | str | None = None, **options: Any
+) -> Iterator[EmulatorHandle]:
     """Start an emulator on a free 127.0.0.1 port in a background thread.
 
     Args:

@@ -28,8 +28,11 @@ RefLookup = Callable[[str], "str | None"]  # id18 → object name of a live reco
 
 def _type_error(f: FieldDef, value: Any) -> RecordError:
     shown = value if f.type in {"boolean", "int", "double", "date", "datetime"} else "(value)"
-    return RecordError("INVALID_TYPE_ON_FIELD_IN_RECORD",
-                       f"{f.label}: value not of required type: {shown}", [f.name])
+    return RecordError(
+        "INVALID_TYPE_ON_FIELD_IN_RECORD",
+        f"{f.label}: value not of required type: {shown}",
+        [f.name],
+    )
 
 
 def parse_datetime(text: str) -> str | None:
@@ -62,15 +65,19 @@ def _converter(f: FieldDef, lookup: RefLookup) -> Converter:
                 raise _type_error(f, v)
             v = v if isinstance(v, str) else str(v)
             if limit and len(v) > limit:
-                raise RecordError("STRING_TOO_LONG",
-                                  f"{label}: data value too large (max length={limit})", [name])
+                raise RecordError(
+                    "STRING_TOO_LONG", f"{label}: data value too large (max length={limit})", [name]
+                )
             if is_email and not _EMAIL_RE.match(v):
-                raise RecordError("INVALID_EMAIL_ADDRESS", f"{label}: invalid email address",
-                                  [name])
+                raise RecordError(
+                    "INVALID_EMAIL_ADDRESS", f"{label}: invalid email address", [name]
+                )
             if allowed is not None and v not in allowed:
-                raise RecordError("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                                  f"{label}: bad value for restricted picklist field: {v}",
-                                  [name])
+                raise RecordError(
+                    "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                    f"{label}: bad value for restricted picklist field: {v}",
+                    [name],
+                )
             return v
 
         return text
@@ -133,11 +140,13 @@ def _converter(f: FieldDef, lookup: RefLookup) -> Converter:
         def reference(v: Any) -> str:
             rid = normalize_id(v)
             if rid is None:
-                raise RecordError("MALFORMED_ID", f"{label}: id value of incorrect type: {v}",
-                                  [name])
+                raise RecordError(
+                    "MALFORMED_ID", f"{label}: id value of incorrect type: {v}", [name]
+                )
             if lookup(rid) not in targets:
-                raise RecordError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id",
-                                  [name])
+                raise RecordError(
+                    "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [name]
+                )
             return rid
 
         return reference
@@ -166,27 +175,40 @@ class Validator:
         """Check and normalise one value of field ``name`` (e.g. an external id from a URL)."""
         f = obj.field(name)
         if f is None:
-            raise RecordError("INVALID_FIELD",
-                              f"No such column '{name}' on sobject of type {obj.name}", [name])
+            raise RecordError(
+                "INVALID_FIELD", f"No such column '{name}' on sobject of type {obj.name}", [name]
+            )
         return self._conv(obj, f)(value)
 
-    def clean(self, obj: ObjectDef, raw: dict[str, Any], *, creating: bool,
-              csv: bool = False) -> dict[str, Any]:
+    def clean(
+        self,
+        obj: ObjectDef,
+        raw: dict[str, Any],
+        *,
+        creating: bool,
+        csv: bool = False,
+        skip: str = "",
+    ) -> dict[str, Any]:
         """Validate ``raw`` (field → value) for an insert (``creating``) or an update.
 
         ``csv``: values come from a Bulk CSV — empty means "leave alone", ``#N/A`` means null.
+        ``attributes``, ``Id`` (the caller checks it) and ``skip`` (lower-case name of an
+        external id the caller takes from the URL) are left out.
 
         Raises:
             RecordError: the first problem found, with Salesforce's status code.
         """
         out: dict[str, Any] = {}
+        by_lower, cache = obj.by_lower, self._cache
         for key, value in raw.items():
-            if key == "attributes":
+            lower = key.lower()
+            if lower in ("attributes", "id") or lower == skip:
                 continue
-            f = obj.by_lower.get(key.lower())
+            f = by_lower.get(lower)
             if f is None:
-                raise RecordError("INVALID_FIELD",
-                                  f"No such column '{key}' on sobject of type {obj.name}", [key])
+                raise RecordError(
+                    "INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", [key]
+                )
             if csv:
                 if value == "":
                     continue
@@ -198,21 +220,30 @@ class Validator:
                     "INVALID_FIELD_FOR_INSERT_UPDATE",
                     f"Unable to {verb} fields: {f.name}. Please check the security settings of "
                     "this field and verify that it is read/write for your profile or permission "
-                    "set.", [f.name])
+                    "set.",
+                    [f.name],
+                )
             if value is None:
                 if f.type == "boolean":
                     value = False  # Salesforce stores a cleared checkbox as false
                 elif not f.nillable and not (creating and f.defaulted):
-                    raise RecordError("REQUIRED_FIELD_MISSING",
-                                      f"Required fields are missing: [{f.name}]", [f.name])
+                    raise RecordError(
+                        "REQUIRED_FIELD_MISSING",
+                        f"Required fields are missing: [{f.name}]",
+                        [f.name],
+                    )
                 out[f.name] = value
                 continue
-            out[f.name] = self._conv(obj, f)(value)
+            conv = cache.get((obj.name, f.name)) or self._conv(obj, f)
+            out[f.name] = conv(value)
         if creating:
             missing = [n for n in obj.required if out.get(n) is None]
             if missing:
-                raise RecordError("REQUIRED_FIELD_MISSING",
-                                  f"Required fields are missing: [{', '.join(missing)}]", missing)
+                raise RecordError(
+                    "REQUIRED_FIELD_MISSING",
+                    f"Required fields are missing: [{', '.join(missing)}]",
+                    missing,
+                )
         return out
 
 
@@ -224,9 +255,12 @@ def check_object_rules(obj: ObjectDef, rec: dict[str, Any]) -> None:
     """
     if obj.name == "Event" and not rec.get("IsAllDayEvent"):
         if rec.get("DurationInMinutes") is None and rec.get("EndDateTime") is None:
-            raise RecordError("REQUIRED_FIELD_MISSING",
-                              "Required fields are missing: [DurationInMinutes]",
-                              ["DurationInMinutes"])
+            raise RecordError(
+                "REQUIRED_FIELD_MISSING",
+                "Required fields are missing: [DurationInMinutes]",
+                ["DurationInMinutes"],
+            )
     elif obj.name == "CampaignMember" and not rec.get("ContactId") and not rec.get("LeadId"):
-        raise RecordError("REQUIRED_FIELD_MISSING", "Required fields are missing: [ContactId]",
-                          ["ContactId"])
+        raise RecordError(
+            "REQUIRED_FIELD_MISSING", "Required fields are missing: [ContactId]", ["ContactId"]
+        )
