@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
@@ -38,25 +39,35 @@ STEPS: Mapping[int, Callable[[Connection], None]] = {}
 class UtcDateTime(sa.TypeDecorator[datetime]):
     """A timestamp that only accepts timezone-aware values and always returns UTC.
 
-    SQLite has no timezone type: values are stored as UTC text without an offset (so they sort
-    and compare as text) and read back with ``tzinfo=UTC``; PostgreSQL stores ``timestamptz``.
+    SQLite has no timestamp type: values are stored as fixed-width ISO 8601 text in UTC
+    (``2025-03-01T09:30:00.000000+00:00``), which sorts and compares correctly as text and
+    parses back with the C-fast ``datetime.fromisoformat`` (SQLAlchemy's own SQLite DATETIME
+    parses with a regular expression, a third of a look-up's time). PostgreSQL stores
+    ``timestamptz``.
     """
 
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.String(32))
+        return dialect.type_descriptor(sa.DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError("the state store only accepts timezone-aware datetimes")
         value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return value.isoformat(timespec="microseconds") if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        if isinstance(value, str):
+            return datetime.fromisoformat(value)
+        return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
 metadata = sa.MetaData()

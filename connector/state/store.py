@@ -83,24 +83,24 @@ def _chunks(items: Sequence[Any]) -> Iterator[list[Any]]:
         yield unique[i : i + CHUNK]
 
 
-def _synced_row(r: sa.Row[Any]) -> SyncedRow:
-    consents = r.consent_withdrawn_at or {}
+_SYNCED_COLUMNS = (
+    "mapping", "key_hash", "object", "sf_id", "person_id", "field_hashes", "first_seen",
+    "last_seen", "last_synced", "lifecycle", "lifecycle_end_at", "event_date",
+    "consent_withdrawn_at", "deleted_at",
+)  # fmt: skip
+_SELECT_SYNCED = sa.select(*(s.synced.c[name] for name in _SYNCED_COLUMNS))
+
+
+def _synced_row(r: Any) -> SyncedRow:
+    # Positional access: the look-up builds up to 2,000 of these per batch.
+    (mapping, key_hash, obj, sf_id, person_id, fields, first_seen, last_seen, last_synced,
+     lifecycle, lifecycle_end_at, event_date, consents, deleted_at) = r  # fmt: skip
     return SyncedRow(
-        mapping=r.mapping,
-        key_hash=r.key_hash,
-        object=r.object,
-        sf_id=r.sf_id,
-        person_id=r.person_id,
-        field_hashes=json.loads(r.field_hashes),
-        first_seen=r.first_seen,
-        last_seen=r.last_seen,
-        last_synced=r.last_synced,
-        lifecycle=r.lifecycle,
-        lifecycle_end_at=r.lifecycle_end_at,
-        event_date=r.event_date,
-        consent_withdrawn_at={p: _from_iso(t) for p, t in consents.items()},
-        deleted_at=r.deleted_at,
-    )
+        mapping, key_hash, obj, sf_id, person_id, json.loads(fields), first_seen, last_seen,
+        last_synced, lifecycle, lifecycle_end_at, event_date,
+        {p: _from_iso(t) for p, t in consents.items()} if consents else {},
+        deleted_at,
+    )  # fmt: skip
 
 
 class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
@@ -138,12 +138,12 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
     def lookup(self, mapping: str, key_hashes: Sequence[str]) -> dict[str, SyncedRow]:
         """What is known about a batch of records: key hash → row (unknown keys are absent)."""
         t = s.synced
-        q = sa.select(t).where(t.c.mapping == mapping, t.c.key_hash.in_(_in))
+        q = _SELECT_SYNCED.where(t.c.mapping == mapping, t.c.key_hash.in_(_in))
         out: dict[str, SyncedRow] = {}
         with guard("lookup"), self._db.engine.connect() as conn:
             for chunk in _chunks(key_hashes):
-                for r in conn.execute(q, {"hashes": chunk}):
-                    out[r.key_hash] = _synced_row(r)
+                for r in conn.execute(q, {"hashes": chunk}).all():  # fetchall: one C call
+                    out[r[1]] = _synced_row(r)
         return out
 
     def sf_ids(self, mapping: str, key_hashes: Sequence[str]) -> dict[str, str]:
@@ -284,7 +284,7 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
 
     def person_records(self, person_id: int) -> list[SyncedRow]:
         """Every record linked to one person, across mappings (for erasure and purges)."""
-        q = sa.select(s.synced).where(s.synced.c.person_id == person_id)
+        q = _SELECT_SYNCED.where(s.synced.c.person_id == person_id)
         with guard("read person records"), self._db.engine.connect() as conn:
             return [_synced_row(r) for r in conn.execute(q)]
 
