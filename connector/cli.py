@@ -76,25 +76,13 @@ _mount()
 
 
 def main() -> None:
-    """Entry point of the console script: maps the error tree onto exit codes."""
+    """Entry point of the console script: maps the error tree onto exit codes.
+
+    Typer's standalone mode handles usage errors (exit 2) and ``typer.Exit``; the connector's
+    own errors carry their exit code (2 usage, 1 run) and are printed without a traceback.
+    """
     try:
-        code = app(standalone_mode=False)
+        app()
     except ConnectorError as exc:
         err.print("[red]error:[/red] " + escape(str(exc)), highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err.print("aborted")
-        sys.exit(130)
-    except Exception as exc:
-        import click
-
-        if isinstance(exc, click.exceptions.UsageError):
-            exc.show()
-            sys.exit(2)
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
-    sys.exit(code if isinstance(code, int) else 0)

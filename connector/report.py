@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,10 @@ from typing import Any
 from connector.records import Reject
 
 MAX_LISTED = 50  # rejects/failures listed per mapping in the report; the counts are complete
+
+
+def _plain(value: Any) -> Any:
+    return dict(value) if isinstance(value, Counter) else value
 
 
 @dataclass
@@ -33,6 +37,7 @@ class MappingReport:
     unchanged: int = 0
     failed: int = 0
     suppressed: int = 0
+    not_justified: int = 0
     review: int = 0
     joined: int = 0
     source_deleted: int = 0
@@ -111,7 +116,12 @@ class RunReport:
 
     def to_json(self) -> dict[str, Any]:
         """The report as JSON-ready data."""
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "mappings"}
+        # dataclasses.asdict mangles Counters (it rebuilds them from item tuples): go by hand.
+        data["mappings"] = {
+            name: {f.name: _plain(getattr(m, f.name)) for f in fields(m)}
+            for name, m in self.mappings.items()
+        }
         data["started_at"] = self.started_at.isoformat()
         data["finished_at"] = self.finished_at.isoformat() if self.finished_at else None
         data["totals"] = dict(self.totals())
@@ -140,6 +150,7 @@ class RunReport:
                 "rejected",
                 "failed",
                 "suppressed",
+                "not_justified",
                 "review",
                 "joined",
                 "filtered",

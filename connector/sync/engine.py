@@ -165,6 +165,7 @@ class MappingRun:
         plan = self.planner.plan(items)
         self.rep.suppressed += plan.suppressed
         self.rep.joined += plan.joined
+        self.rep.not_justified += plan.not_justified
         for origin, column, reason in plan.rejects:
             self._reject(rejects, Reject(origin, column, reason))
         for origin, candidates in plan.review:

@@ -25,7 +25,7 @@ class Match(StrEnum):
 
     NEW = "new"  # nobody known: create
     KNOWN = "known"  # same person by the record's strongest key
-    JOIN = "join"  # an existing person found by e-mail: write to that Contact, link the key
+    JOIN = "join"  # a prospect found by e-mail gets a student number: same Contact, linked
     AMBIGUOUS = "ambiguous"  # several candidates: review, do not write
 
 
@@ -68,6 +68,6 @@ def resolve(
     if len(candidates) > 1:
         return Resolution(Match.AMBIGUOUS, None, len(candidates))
     person = candidates[0]
-    if student_hash is None and person.student_hash is None:
-        return Resolution(Match.KNOWN, person, 1)
-    return Resolution(Match.JOIN, person, 1)
+    if student_hash is not None and person.student_hash is None:
+        return Resolution(Match.JOIN, person, 1)  # the prospect becomes a student
+    return Resolution(Match.KNOWN, person, 1)

@@ -15,7 +15,7 @@ from pathlib import Path
 from connector.config import Settings, require_secret
 from connector.errors import ConfigError
 from connector.hashing import KeyHasher
-from connector.mapping import compile_mapping, load_project
+from connector.mapping import load_project
 from connector.report import RunReport
 from connector.state import RunStatus, StateStore, open_store
 from connector.sync.engine import MappingRun, Progress, RunContext
@@ -74,10 +74,7 @@ def run_job(
     job_name, names = job_mappings(settings, project, job)
     now = settings.clock()
     compiled = {
-        name: compile_mapping(
-            project.mappings[name], project.purposes, hasher=hasher, today=now.date()
-        )
-        for name in project.mappings
+        name: project.compile(name, hasher=hasher, today=now.date()) for name in project.mappings
     }
     report = RunReport(job=job_name, started_at=now, dry_run=dry_run)
     store = _open_state(settings, dry_run=dry_run)

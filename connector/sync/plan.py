@@ -60,6 +60,7 @@ class BatchPlan:
     writes: list[Write] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     suppressed: int = 0
+    not_justified: int = 0
     joined: int = 0
     rejects: list[tuple[Origin, str, str]] = field(default_factory=list)
     review: list[tuple[Origin, int]] = field(default_factory=list)
@@ -97,6 +98,8 @@ class Planner:
         self.compiled = compiled
         self.external_id = spec.target.external_id
         self.persons = spec.identity is not None
+        self.generated_id = self.external_id not in spec.fields
+        self.required = [f for f, fs in spec.fields.items() if fs.required]
 
     def plan(self, items: Sequence[Item]) -> BatchPlan:
         """Plan one batch (keys are unique within it)."""
@@ -114,30 +117,21 @@ class Planner:
                 out.suppressed += 1
                 continue
             payload = dict(it.decision.payload)
-            missing = False
-            for fld, (parent, parent_key) in res.refs.items():
-                if fld not in payload:
-                    continue
-                sf_id = parents.get((parent, parent_key))
-                if sf_id is None:
-                    out.rejects.append(
-                        (
-                            it.rec.origin,
-                            fld,
-                            f"parent record of mapping "
-                            f"{parent!r} is not in Salesforce (rejected or failed)",
-                        )
-                    )
-                    missing = True
-                    break
-                payload[fld] = sf_id
-            if missing:
-                continue
-            if payload.get(self.external_id) is None:
+            if self.generated_id:
+                # Our own keyed hash, not personal data: added after the policy's value checks.
+                payload[self.external_id] = res.values.get(self.external_id)
+            reject = self._resolve_refs(res.refs, parents, payload)
+            if reject is None and payload.get(self.external_id) is None:
                 why = it.decision.withheld.get(self.external_id, "empty")
-                out.rejects.append(
-                    (it.rec.origin, self.external_id, f"external id missing or withheld ({why})")
-                )
+                reject = (self.external_id, f"external id missing or withheld ({why})")
+            if reject is not None:
+                out.rejects.append((it.rec.origin, *reject))
+                continue
+            held = [f for f in self.required if f in it.decision.withheld]
+            if held:
+                # A record whose required fields no purpose justifies is not (re)written; its
+                # old data goes with the retention purge, not through a half-cleared update.
+                out.not_justified += 1
                 continue
             prev = previous.get(res.key_hash)
             write = self._plan_one(it, payload, prev, persons, out)
@@ -215,6 +209,20 @@ class Planner:
                 p: c.at for p, c in facts.consents.items() if c.given is False and c.at
             },
         )
+
+    @staticmethod
+    def _resolve_refs(
+        refs: dict[str, tuple[str, str]],
+        parents: dict[tuple[str, str], str],
+        payload: dict[str, Any],
+    ) -> tuple[str, str] | None:
+        """Put the parents' Salesforce ids into the payload; a missing parent rejects the row."""
+        for fld, (parent, parent_key) in refs.items():
+            sf_id = parents.get((parent, parent_key))
+            if sf_id is None:
+                return fld, f"parent record of mapping {parent!r} is not in Salesforce"
+            payload[fld] = sf_id
+        return None
 
     def _parents(self, items: Sequence[Item]) -> dict[tuple[str, str], str]:
         wanted: dict[str, dict[str, str]] = {}

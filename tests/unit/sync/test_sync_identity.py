@@ -31,7 +31,7 @@ def test_email_never_joins_a_different_student_number():
 
 def test_registrant_finds_existing_student_by_email():
     r = resolve(None, "e1", None, [STUDENT])
-    assert r.match is Match.JOIN and r.person is STUDENT
+    assert r.match is Match.KNOWN and r.person is STUDENT
 
 
 def test_prospect_seen_again_is_known():
