@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import registration, student
 from connector.hashing import KeyHasher
+from syncfixtures import registration, student
 
 
 def test_full_sync_then_rerun_writes_nothing(project):
