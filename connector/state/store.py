@@ -18,6 +18,37 @@ SQLAlchemy Core over SQLite (default, WAL) or PostgreSQL. Tables (``connector/st
 ``audit``        retention purges and erasures: run_id, action, object, sf_id, reason, purpose
 =============== ==========================================================================
 
+API (``from connector.state import ...``; times are timezone-aware UTC, naive ones are refused)::
+
+    open_store(url) -> StateStore            # sqlite:///path (default) | postgresql://user@host/db
+    store.lock(job)                          # context manager; LockedError if held elsewhere
+    # runs, rejects, audit (history.py)
+    start_run(job, started_at) -> run_id;  finish_run(run_id, *, status, counts, api_calls,
+                                                      report_path, finished_at)
+    recent_runs(limit=10, *, job=None) -> list[RunRow]
+    add_rejects(run_id, rejects: Sequence[records.Reject]);  list_rejects(run_id, *, limit, offset)
+    reject_summary(run_id=None) -> list[RejectSummary(mapping, column, reason, count)]
+    add_audit(entries: Sequence[AuditEntry]);  audit_log(*, since, after_id, limit)
+    prune_history(before) -> runs removed
+    # synced records (here)
+    lookup(mapping, key_hashes) -> {key_hash: SyncedRow};  sf_ids(mapping, key_hashes) -> {kh: id}
+    record_synced(Sequence[SyncedUpdate], *, at);  touch_seen(mapping, key_hashes, *, at)
+    mark_deleted(mapping, key_hashes, *, at);  mapping_counts() -> {mapping: n}
+    expired(mapping, anchor, cutoff, *, purpose=None, lifecycle=None, batch_size=2000)
+        -> Iterator[list[ExpiredRow]]
+    person_records(person_id) -> list[SyncedRow];  forget(mapping, key_hashes);  forget_person(pid)
+    # persons and suppressions (identity.py)
+    find_persons(*, student_hashes=(), email_hashes=()) -> PersonMatches(by_student, by_email)
+    add_persons(Sequence[NewPerson], *, at) -> [person_id];  get_persons(ids) -> {id: PersonRow}
+    update_persons(Sequence[PersonUpdate], *, at);  link_person(pid, *, at, student_hash,
+                                                                email_hash, sf_id)
+    suppressed(hashes) -> set;  add_suppression(hash, kind, reason, at)
+    # outbox (outbox.py)
+    add_outbox(run_id, Sequence[OutboxItem], *, at=None) -> [id]
+    mark_outbox(ids, status, *, error_code="", error_message="", at=None)
+    fail_outbox(Sequence[OutboxError], *, at=None)
+    pending_outbox(mapping=None, *, after_id=0, limit=2000) -> list[OutboxRow];  outbox_counts()
+
 Every read and write takes a batch (the engine's ≤ 2,000 records) and runs one statement for it
 (``IN`` lists of at most :data:`CHUNK` hashes, ``executemany`` for writes); nothing loads a whole
 mapping, and :meth:`StateStore.expired` streams in keyset-paged batches. Database failures
