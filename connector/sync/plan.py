@@ -163,7 +163,11 @@ class Planner:
                 out.review.append((it.rec.origin, resolution.candidates))
                 return None
             person = resolution.person
-            if resolution.match is Match.NEW:
+            if resolution.match is Match.NEW and prev is not None and prev.person_id is not None:
+                # Nothing to match on (no SIS number, no e-mail): the record's own history says
+                # who it is.
+                person = Person(prev.person_id, prev.sf_id, student_hash, email_hash)
+            elif resolution.match is Match.NEW:
                 new_person = (student_hash, email_hash)
             elif resolution.match is Match.JOIN:
                 out.joined += 1
