@@ -83,9 +83,7 @@ class Dml:
                 "Record ID: cannot specify Id in an insert call",
                 ["Id"],
             )
-        values = self.validator.clean(obj, raw, creating=True, csv=csv, skip=skip)
-        if preset:
-            values.update(preset)
+        values = self.validator.clean(obj, raw, creating=True, csv=csv, skip=skip, preset=preset)
         self._maybe_lock(None)
         now = sf_datetime()
         rec = dict(obj.template)

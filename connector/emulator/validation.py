@@ -188,6 +188,7 @@ class Validator:
         creating: bool,
         csv: bool = False,
         skip: str = "",
+        preset: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Validate ``raw`` (field → value) for an insert (``creating``) or an update.
 
@@ -198,7 +199,7 @@ class Validator:
         Raises:
             RecordError: the first problem found, with Salesforce's status code.
         """
-        out: dict[str, Any] = {}
+        out: dict[str, Any] = dict(preset) if preset else {}
         by_lower, cache = obj.by_lower, self._cache
         for key, value in raw.items():
             lower = key.lower()
