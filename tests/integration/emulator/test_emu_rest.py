@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from connector.emulator.ids import id_suffix
+from connector.emulator.testing import running_emulator
 from simple_salesforce.exceptions import (
     SalesforceMalformedRequest,
     SalesforceMoreThanOneRecord,
     SalesforceResourceNotFound,
 )
-
-from connector.emulator.ids import id_suffix
-from connector.emulator.testing import running_emulator
 
 DT_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
 
@@ -51,7 +50,10 @@ def test_create_get_update_delete_round_trip(sf, emu):
     assert res["success"] is True and res["errors"] == []
     assert len(rid) == 18 and rid.startswith("003") and rid[15:] == id_suffix(rid[:15])
     rec = sf.Contact.get(rid)
-    assert rec["attributes"] == {"type": "Contact", "url": f"/services/data/v59.0/sobjects/Contact/{rid}"}
+    assert rec["attributes"] == {
+        "type": "Contact",
+        "url": f"/services/data/v59.0/sobjects/Contact/{rid}",
+    }
     assert rec["Name"] == "Eva Jansen" and rec["HasOptedOutOfEmail"] is False
     assert rec["MobilePhone"] is None  # every field, nulls included
     assert DT_RE.match(rec["CreatedDate"]) and DT_RE.match(rec["SystemModstamp"])
@@ -71,31 +73,56 @@ def test_create_get_update_delete_round_trip(sf, emu):
 
 def test_describe_global_and_object(sf):
     names = {o["name"]: o for o in sf.describe()["sobjects"]}
-    assert {"Contact", "Lead", "Account", "Campaign", "CampaignMember", "Task", "Event",
-            "Individual", "ContactPointTypeConsent", "DataUsePurpose", "School__c"} <= set(names)
+    assert {
+        "Contact",
+        "Lead",
+        "Account",
+        "Campaign",
+        "CampaignMember",
+        "Task",
+        "Event",
+        "Individual",
+        "ContactPointTypeConsent",
+        "DataUsePurpose",
+        "School__c",
+    } <= set(names)
     assert names["Campaign"]["keyPrefix"] == "701"
     d = sf.Contact.describe()
     fields = {f["name"]: f for f in d["fields"]}
     assert fields["LastName"]["nillable"] is False and fields["LastName"]["length"] == 80
-    assert fields["SIS_Student_Number__c"]["externalId"] and fields["SIS_Student_Number__c"]["unique"]
+    assert (
+        fields["SIS_Student_Number__c"]["externalId"] and fields["SIS_Student_Number__c"]["unique"]
+    )
     assert fields["SIS_Sync_Key__c"]["length"] == 64
     assert [p["value"] for p in fields["Lifecycle_Status__c"]["picklistValues"]] == [
-        "Prospect", "Aangemeld", "Ingeschreven", "Uitgeschreven", "Afgewezen"]
+        "Prospect",
+        "Aangemeld",
+        "Ingeschreven",
+        "Uitgeschreven",
+        "Afgewezen",
+    ]
     assert fields["Legacy_Id__c"]["externalId"]  # from --schema
     camp = {f["name"]: f for f in sf.Campaign.describe()["fields"]}
     assert {"Open dag", "Meeloopdag", "Voorlichting"} <= {
-        p["value"] for p in camp["Type"]["picklistValues"]}
+        p["value"] for p in camp["Type"]["picklistValues"]
+    }
     assert camp["Event_Id__c"]["externalId"] and camp["Event_Id__c"]["length"] == 80
     cm = {f["name"]: f for f in sf.CampaignMember.describe()["fields"]}
     assert [p["value"] for p in cm["Status"]["picklistValues"]] == [
-        "Sent", "Registered", "Attended", "Responded"]
+        "Sent",
+        "Registered",
+        "Attended",
+        "Responded",
+    ]
     with pytest.raises(SalesforceResourceNotFound):
         sf.Nope__c.describe()
 
 
 def test_upsert_by_external_id_statuses(sf):
     assert sf.Contact.upsert("SIS_Student_Number__c/S 1", {"LastName": "A"}) == 201
-    assert sf.Contact.upsert("SIS_Student_Number__c/s 1", {"LastName": "B"}) == 200  # case-insensitive
+    assert (
+        sf.Contact.upsert("SIS_Student_Number__c/s 1", {"LastName": "B"}) == 200
+    )  # case-insensitive
     resp = sf.Contact.upsert("SIS_Student_Number__c/S 1", {"LastName": "C"}, raw_response=True)
     assert resp.json()["created"] is False and resp.json()["success"] is True
     rec = sf.Contact.get_by_custom_id("SIS_Student_Number__c", "S 1")
@@ -124,20 +151,44 @@ def test_upsert_by_external_id_statuses(sf):
         ("Contact", {"LastName": "x" * 81}, "STRING_TOO_LONG", ["LastName"]),
         ("Contact", {"LastName": "A", "Email": "not-an-email"}, "INVALID_EMAIL_ADDRESS", ["Email"]),
         ("Contact", {"LastName": "A", "Foo__c": 1}, "INVALID_FIELD", ["Foo__c"]),
-        ("Contact", {"LastName": "A", "Birthdate": "31-01-2005"},
-         "INVALID_TYPE_ON_FIELD_IN_RECORD", ["Birthdate"]),
-        ("Contact", {"LastName": "A", "Consent_News__c": "yes"},
-         "INVALID_TYPE_ON_FIELD_IN_RECORD", ["Consent_News__c"]),
-        ("Contact", {"LastName": "A", "Lifecycle_Status__c": "Alumnus"},
-         "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST", ["Lifecycle_Status__c"]),
-        ("Contact", {"LastName": "A", "AccountId": "001000000000000AAA"},
-         "INVALID_CROSS_REFERENCE_KEY", ["AccountId"]),
+        (
+            "Contact",
+            {"LastName": "A", "Birthdate": "31-01-2005"},
+            "INVALID_TYPE_ON_FIELD_IN_RECORD",
+            ["Birthdate"],
+        ),
+        (
+            "Contact",
+            {"LastName": "A", "Consent_News__c": "yes"},
+            "INVALID_TYPE_ON_FIELD_IN_RECORD",
+            ["Consent_News__c"],
+        ),
+        (
+            "Contact",
+            {"LastName": "A", "Lifecycle_Status__c": "Alumnus"},
+            "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+            ["Lifecycle_Status__c"],
+        ),
+        (
+            "Contact",
+            {"LastName": "A", "AccountId": "001000000000000AAA"},
+            "INVALID_CROSS_REFERENCE_KEY",
+            ["AccountId"],
+        ),
         ("Contact", {"LastName": "A", "AccountId": "not-an-id"}, "MALFORMED_ID", ["AccountId"]),
-        ("Contact", {"LastName": "A", "CreatedDate": "2024-01-01T00:00:00Z"},
-         "INVALID_FIELD_FOR_INSERT_UPDATE", ["CreatedDate"]),
+        (
+            "Contact",
+            {"LastName": "A", "CreatedDate": "2024-01-01T00:00:00Z"},
+            "INVALID_FIELD_FOR_INSERT_UPDATE",
+            ["CreatedDate"],
+        ),
         ("Event", {"Subject": "Open dag"}, "REQUIRED_FIELD_MISSING", ["DurationInMinutes"]),
-        ("ContactPointTypeConsent", {"ContactPointType": "Email"}, "REQUIRED_FIELD_MISSING",
-         ["PrivacyConsentStatus", "CaptureDate", "CaptureSource", "CaptureContactPointType"]),
+        (
+            "ContactPointTypeConsent",
+            {"ContactPointType": "Email"},
+            "REQUIRED_FIELD_MISSING",
+            ["PrivacyConsentStatus", "CaptureDate", "CaptureSource", "CaptureContactPointType"],
+        ),
     ],
 )
 def test_field_validation_errors(sf, obj, body, code, fields):
@@ -160,8 +211,11 @@ def test_uniqueness_and_campaign_member_rules(sf):
     assert m["id"].startswith("00v")
     with pytest.raises(SalesforceMalformedRequest) as exc:
         sf.CampaignMember.create({"CampaignId": camp["id"], "ContactId": b})
-    assert exc.value.content[0] == {"message": "Already a campaign member.",
-                                    "errorCode": "DUPLICATE_VALUE", "fields": []}
+    assert exc.value.content[0] == {
+        "message": "Already a campaign member.",
+        "errorCode": "DUPLICATE_VALUE",
+        "fields": [],
+    }
     assert sf.CampaignMember.update(m["id"], {"Status": "Attended"}) == 204
     assert sf.CampaignMember.get(m["id"])["HasResponded"] is True
     with pytest.raises(SalesforceMalformedRequest) as exc:
@@ -189,12 +243,15 @@ def test_request_level_errors(sf, emu):
     assert r.status_code == 404 and r.json()[0]["errorCode"] == "NOT_FOUND"
     r = s.get(f"{base}/no/such/route", headers=headers)
     assert r.status_code == 404 and r.json() == [
-        {"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}]
+        {"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}
+    ]
     r = s.post(f"{base}/sobjects/Unknown__c", json={}, headers=headers)
     assert r.status_code == 404 and r.json()[0]["errorCode"] == "NOT_FOUND"
     r = s.get(f"{base}/sobjects", headers={"Authorization": "Bearer nope"})
     assert r.status_code == 401
-    assert r.json() == [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
+    assert r.json() == [
+        {"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}
+    ]
     assert re.fullmatch(r"api-usage=\d+/100000", r.headers["Sforce-Limit-Info"])
     r = s.get(f"{base}/limits", headers=headers)
     assert r.json()["DailyApiRequests"]["Max"] == 100_000
@@ -210,8 +267,10 @@ def test_request_level_errors(sf, emu):
 
 def test_query_pagination_and_recycle_bin(sf):
     for start in range(0, 5000, 200):
-        recs = [{"attributes": {"type": "Contact"}, "LastName": f"P{i:05d}"}
-                for i in range(start, start + 200)]
+        recs = [
+            {"attributes": {"type": "Contact"}, "LastName": f"P{i:05d}"}
+            for i in range(start, start + 200)
+        ]
         res = sf.restful("composite/sobjects", method="POST", json={"records": recs})
         assert all(r["success"] for r in res)
     first = sf.query("SELECT Id, LastName FROM Contact ORDER BY LastName")
@@ -224,8 +283,11 @@ def test_query_pagination_and_recycle_bin(sf):
     assert rows[0]["attributes"]["type"] == "Contact"
     ids = [r["Id"] for r in rows[:300]]
     for start in range(0, 300, 200):
-        sf.restful("composite/sobjects", method="DELETE",
-                   params={"ids": ",".join(ids[start:start + 200]), "allOrNone": "false"})
+        sf.restful(
+            "composite/sobjects",
+            method="DELETE",
+            params={"ids": ",".join(ids[start : start + 200]), "allOrNone": "false"},
+        )
     assert sf.query("SELECT COUNT() FROM Contact")["totalSize"] == 4700
     deleted = sf.query_all("SELECT Id FROM Contact WHERE IsDeleted = true", include_deleted=True)
     assert sorted(r["Id"] for r in deleted["records"]) == sorted(ids)
