@@ -35,7 +35,10 @@ class Project:
     directory: Path | None = None
 
     def order(self, names: Iterable[str] | None = None) -> list[str]:
-        """Mapping names with parents before children (by ``ref``); ties in name order.
+        """Mapping names with parents before children (by ``ref``); ties in the given order.
+
+        A job lists its mappings in the order an admin expects them to run (the SIS export
+        before the event tool's registrations); refs only move a child after its parents.
 
         Args:
             names: only these mappings (their relative order still follows the refs); default
@@ -58,16 +61,19 @@ class Project:
                 if parent in self.mappings and parent != name:
                     children[parent].append(name)
                     pending[name] += 1
-        ready = [n for n, count in pending.items() if count == 0]
+        given = list(names) if names is not None else []
+        rank = {n: (0, i) for i, n in enumerate(given)}
+        rank.update({n: (1, n) for n in sorted(self.mappings) if n not in rank})
+        ready = [(rank[n], n) for n, count in pending.items() if count == 0]
         heapq.heapify(ready)
         ordered: list[str] = []
         while ready:
-            name = heapq.heappop(ready)
+            _, name = heapq.heappop(ready)
             ordered.append(name)
             for child in children[name]:
                 pending[child] -= 1
                 if pending[child] == 0:
-                    heapq.heappush(ready, child)
+                    heapq.heappush(ready, (rank[child], child))
         return [n for n in ordered if n in wanted]
 
     def compile(self, name: str, *, hasher: KeyHasher, today: date) -> CompiledMapping:

@@ -83,8 +83,11 @@ class MappingRun:
         self.compiled = ctx.compiled[name]
         self.rep = MappingReport(name, self.spec.target.object)
         ctx.report.mappings[name] = self.rep
-        refs = [f for f, spec in self.spec.fields.items() if spec.ref is not None]
-        always = {self.spec.target.external_id, *refs}
+        # The external id and parent references need no purpose of their own; a generated
+        # external id (our keyed hash) is not the source's data and is added after the policy.
+        always = {f for f, spec in self.spec.fields.items() if spec.ref is not None}
+        if self.spec.target.external_id in self.spec.fields:
+            always.add(self.spec.target.external_id)
         self.policy = Policy(
             ctx.project.purposes,
             self.compiled.field_purposes,

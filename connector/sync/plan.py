@@ -175,7 +175,9 @@ class Planner:
             elif person is not None and email_hash and person.email_hash != email_hash:
                 link = (None, email_hash)  # same person, new address: follow it
 
-        clear = {f: r for f, r in it.decision.withheld.items() if r in CLEARING}
+        clear = {
+            f: r for f, r in it.decision.withheld.items() if r in CLEARING and f not in payload
+        }
         change = diff(payload, clear, prev.field_hashes if prev else None, self.hasher.value)
         sf_id = (person.sf_id if person else None) or (prev.sf_id if prev else None)
         by_id = self.persons and sf_id is not None
