@@ -237,6 +237,8 @@ def generate_students_csv(
         for _ in range(w)
     ]
     news = [news_consent(rng, today) for _ in range(4_000)]
+    postcodes = [people.postcode(rng) for _ in range(50_000)]
+    house_numbers = [people.house_number(rng) for _ in range(5_000)]
     phone = {m: [phone_consent(rng, today, m) for _ in range(2_000)] for m in (False, True)}
     rnd = rng.random
 
@@ -263,7 +265,7 @@ def generate_students_csv(
                     pick(minor_births if minor else adult_births), geslacht,
                     people.as_typed(rng, email), people.mobile(rng),
                     people.landline(rng) if rnd() < 0.35 else "",
-                    pick(pools.streets), people.house_number(rng), people.postcode(rng),
+                    pick(pools.streets), pick(house_numbers), pick(postcodes),
                     pick(pools.cities), opleiding, crebo,
                     "BBL" if niveau > 1 and rnd() < 0.2 else "BOL", niveau, *pick(statuses),
                     *pick(news), *pick(phone[minor]), people.bsn(rng),
