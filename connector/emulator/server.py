@@ -442,6 +442,7 @@ class EmulatorServer(ThreadingHTTPServer):
 
 def make_server(config: EmulatorConfig) -> tuple[EmulatorServer, App]:
     """Build the org and bind its HTTPS server (port 0 picks a free port)."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
     _ca, cert, key = ensure_certificates(config.data_dir)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
