@@ -50,6 +50,33 @@ def _open_state(settings: Settings, *, dry_run: bool) -> StateStore:
     return open_store(url)
 
 
+def _salesforce_writer(settings: Settings) -> object:
+    from connector.salesforce import SalesforceClient, Writer
+
+    client = SalesforceClient(settings.salesforce)  # authenticates now
+    return Writer(client, bulk_threshold=settings.salesforce.bulk_threshold)
+
+
+def _finish(
+    settings: Settings, store: StateStore, report: RunReport, writer: object, status: RunStatus
+) -> None:
+    report.finished_at = datetime.now(UTC)
+    report.api_calls = getattr(writer, "api_calls", 0)
+    client = getattr(writer, "client", None)
+    if client is not None and getattr(client, "api_max", None):
+        report.api_usage = f"{client.api_used}/{client.api_max}"
+    report.status = status.value
+    path = report.write(settings.reports_dir())
+    store.finish_run(
+        report.run_id,
+        status=status,
+        counts=dict(report.totals()),
+        api_calls=report.api_calls,
+        report_path=str(path),
+        finished_at=report.finished_at,
+    )
+
+
 def run_job(
     settings: Settings,
     *,
@@ -82,15 +109,7 @@ def run_job(
         with store.lock(job_name):
             writer = None
             if not dry_run:
-                if writer_factory is not None:
-                    writer = writer_factory(settings)
-                else:
-                    from connector.salesforce import SalesforceClient, Writer
-
-                    client = SalesforceClient(
-                        settings.salesforce
-                    )  # authenticates: exit 2 on bad creds
-                    writer = Writer(client, bulk_threshold=settings.salesforce.bulk_threshold)
+                writer = (writer_factory or _salesforce_writer)(settings)  # bad credentials: exit 2
                 report.run_id = store.start_run(job_name, now)
             ctx = RunContext(
                 project=project,
@@ -104,24 +123,17 @@ def run_job(
                 bulk_threshold=settings.salesforce.bulk_threshold,
                 progress=progress,
             )
-            for name in names:
-                MappingRun(ctx, name).execute()
-            report.finished_at = datetime.now(UTC)
+            try:
+                for name in names:
+                    MappingRun(ctx, name).execute()
+            except BaseException:
+                if report.run_id is not None:
+                    # Record the run as aborted (with what it did so far), then let it surface.
+                    _finish(settings, store, report, writer, RunStatus.ABORTED)
+                raise
             if writer is not None:
-                report.api_calls = getattr(writer, "api_calls", 0)
-                client = getattr(writer, "client", None)
-                if client is not None and getattr(client, "api_max", None):
-                    report.api_usage = f"{client.api_used}/{client.api_max}"
-                report.status = "ok" if report.exit_code() == 0 else "partial"
-                path = report.write(settings.reports_dir())
-                store.finish_run(
-                    report.run_id,
-                    status=RunStatus.OK if report.exit_code() == 0 else RunStatus.PARTIAL,
-                    counts=dict(report.totals()),
-                    api_calls=report.api_calls,
-                    report_path=str(path),
-                    finished_at=report.finished_at,
-                )
+                status = RunStatus.OK if report.exit_code() == 0 else RunStatus.PARTIAL
+                _finish(settings, store, report, writer, status)
             else:
                 report.status = "planned"
     finally:
