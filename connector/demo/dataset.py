@@ -237,7 +237,7 @@ def generate_students_csv(
         for _ in range(w)
     ]
     news = [news_consent(rng, today) for _ in range(4_000)]
-    postcodes = [people.postcode(rng) for _ in range(50_000)]
+    postcodes = [people.postcode(rng) for _ in range(20_000)]
     house_numbers = [people.house_number(rng) for _ in range(5_000)]
     phone = {m: [phone_consent(rng, today, m) for _ in range(2_000)] for m in (False, True)}
     rnd = rng.random

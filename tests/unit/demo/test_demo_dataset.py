@@ -425,8 +425,8 @@ def test_fast_generator_streams_in_constant_memory(tmp_path):
         finally:
             tracemalloc.stop()
 
-    small, large = peak(2_000), peak(30_000)
-    size = (tmp_path / "30000.csv").stat().st_size
-    assert size > 5_000_000
-    assert large < small + 256 * 1024  # 15× the rows, no more memory
-    assert large < size / 3
+    small, large = peak(10), peak(15_000)
+    size = (tmp_path / "15000.csv").stat().st_size
+    assert size > 3_000_000
+    # 1,500× the rows and 3.5 MB more output, yet the peak barely moves: the rows are streamed.
+    assert large - small < 256 * 1024
