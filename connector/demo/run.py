@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import shutil
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -41,8 +42,13 @@ def run_demo(*, keep: Path | None = None, students: int = 300, console: Console)
     shutil.copytree(
         DEFAULTS, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
     )
+    today = datetime.now(UTC).date()
     data = generate(
-        folder, students=students, applicants=students // 2, registrations=students + students // 3
+        folder,
+        students=students,
+        applicants=students // 2,
+        registrations=students + students // 3,
+        today=today,
     )
     console.print(f"[bold]sis-sync demo[/bold] in {escape(str(folder))}")
     console.print(
