@@ -48,9 +48,18 @@ BY = {
     "ouder/verzorger": "parent",
     "wettelijk vertegenwoordiger": "parent",
 }
+# The spellings exports actually use, looked up before any strip/casefold (hot path).
+_YES_NO_EXACT = {
+    form: answer
+    for words, answer in ((YES, True), (NO, False))
+    for word in words
+    for form in (word, word.upper(), word.capitalize())
+}
 REQUIRED_MISSING = "required value missing"
 _SEP = "\x1f"
 _NO_CONSENTS: Mapping[str, ConsentFact] = MappingProxyType({})
+_NO_FACTS = SubjectFacts(consents=_NO_CONSENTS)
+_ABSENT = object()
 Getter = Callable[[Mapping[str, Any]], Any]
 
 
@@ -81,6 +90,9 @@ class MapResult:
 
 def yes_no(value: Any) -> bool | None:
     """ja/nee, yes/no, true/false, 1/0 (any case) → bool; empty → None; ValueError otherwise."""
+    hit = _YES_NO_EXACT.get(value) if isinstance(value, str) else None
+    if hit is not None:
+        return hit
     if value is None or isinstance(value, bool):
         return value
     text = str(value).strip().casefold()
@@ -225,7 +237,9 @@ class CompiledMapping:
         self._ctx = TransformContext(hasher=hasher, today=today, warnings=[])
         self._normalise = _key_normaliser(self._chain(spec.key_transform, "key_transform"))
         self._key_column = "+".join(spec.key_columns) or "key"
-        self._fields: list[tuple[str, Getter, str, bool, bool]] = []
+        # (field, column, chain | None, getter | None, required, opt_out): a plain column is
+        # read inline in apply(); templates and fallbacks go through a getter.
+        self._fields: list[tuple[str, str, Any, Getter | None, bool, bool]] = []
         self._refs: list[tuple[str, str, tuple[str, ...], Callable[[str], str], bool]] = []
         self._constants: dict[str, Any] = {}
         for name, f in spec.fields.items():
@@ -285,14 +299,16 @@ class CompiledMapping:
                 ) from None
             self._constants[name] = value
             return
+        getter: Getter | None = None
         if f.template is not None:
             getter = _template_getter(f.template, chain)
             column = "+".join(template_columns(f.template))
         else:
             assert f.from_ is not None
-            getter = _column_getter(f.from_, f.fallback, chain)
             column = f.from_
-        self._fields.append((name, getter, column, required, f.opt_out))
+            if f.fallback is not None:
+                getter = _column_getter(f.from_, f.fallback, chain)
+        self._fields.append((name, column, chain, getter, required, f.opt_out))
 
     def _value_from(self, vf: ValueFrom | None, where: str) -> tuple[str, Getter] | None:
         if vf is None:
@@ -356,16 +372,26 @@ class CompiledMapping:
             if not errors:
                 errors.append(Reject(origin, self._key_column, "empty key", mapping))
         values: dict[str, Any] = dict(self._constants) if self._constants else {}
-        for name, get, column, required, opt_out in self._fields:
+        for name, column, chain, get, required, opt_out in self._fields:
             try:
-                v = get(f)
+                if get is None:
+                    v = f.get(column)
+                    if v == "":
+                        v = None
+                    if chain is not None:
+                        v = chain(v)
+                        if v == "":
+                            v = None
+                else:
+                    v = get(f)
             except TransformError as exc:
                 errors.append(Reject(origin, column, f"{name}: {exc}", mapping))
-                continue
-            finally:
                 if ctx_warnings:
-                    warnings.extend(f"{name}: {w}" for w in ctx_warnings)
                     ctx_warnings.clear()
+                continue
+            if ctx_warnings:
+                warnings.extend(f"{name}: {w}" for w in ctx_warnings)
+                ctx_warnings.clear()
             if opt_out:
                 if v is None:
                     continue
@@ -448,8 +474,9 @@ class CompiledMapping:
         event_date = self._date_of(self._event_date, f, origin, errors, "event_date")
         consents: Mapping[str, ConsentFact] = _NO_CONSENTS
         for purpose, col, at_col, by_col, source_col, at_format in self._consents:
-            if col not in f:
-                continue
+            raw = f.get(col, _ABSENT)
+            if raw is _ABSENT or ((raw is None or raw == "") and _blank(f.get(at_col))):
+                continue  # the source says nothing about this consent
             fact = self._consent(
                 f, origin, errors, purpose, col, at_col, by_col, source_col, at_format
             )
@@ -457,6 +484,8 @@ class CompiledMapping:
                 if consents is _NO_CONSENTS:
                     consents = {}
                 consents[purpose] = fact  # type: ignore[index]
+        if consents is _NO_CONSENTS and not (birthdate or phase or phase_at or event_date):
+            return _NO_FACTS
         return SubjectFacts(birthdate, phase, phase_at, consents, event_date)
 
     def _consent(

@@ -109,6 +109,9 @@ def _index(
             if child in lines:
                 # PyYAML keeps the last of two equal keys without a word; say so instead.
                 problems.append(Problem(display, line, key_path(child), "duplicate key"))
+                n = len(child)
+                for stale in [p for p in lines if p[:n] == child]:
+                    del lines[stale]
             lines[child] = line
             _index(value_node, child, lines, display, problems)
     elif isinstance(node, yaml.SequenceNode):
