@@ -253,3 +253,30 @@ def test_plugins_lists_both_registries_with_packages():
     assert result.exit_code == 0
     for name in ("sources", "transforms", "csv", "oneroster", "phone_e164", "strip", "sis-sync"):
         assert name in result.output
+
+
+def test_register_command_renders_the_loaded_project(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    calls = []
+
+    def render_register(project, fmt):
+        calls.append((sorted(project.mappings), fmt))
+        return f"register of {project.purposes.controller} as {fmt}\n"
+
+    fake = types.ModuleType("connector.privacy.register")
+    fake.render_register = render_register
+    monkeypatch.setitem(sys.modules, "connector.privacy.register", fake)
+    runner = CliRunner()
+    runner.invoke(cli(), ["init", str(tmp_path)])
+    config = str(tmp_path / "sync.yaml")
+    result = runner.invoke(cli(), ["--config", config, "register", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "register of ROC Voorbeeld as csv\n"
+    out = tmp_path / "register.html"
+    result = runner.invoke(cli(), ["--config", config, "register", "-f", "html", "-o", str(out)])
+    assert out.read_text() == "register of ROC Voorbeeld as html\n"
+    assert calls[0][0] == sorted([*NIGHTLY, "oneroster_users", "oneroster_enrollments"])
+    result = runner.invoke(cli(), ["--config", config, "register", "--format", "pdf"])
+    assert result.exit_code == 2
