@@ -10,35 +10,81 @@ Two lines of defence (DESIGN §6):
 The BSN may only be used where a law says so (UAVG art. 46); a CRM for recruitment is not such a
 use, and consent does not make it one. The onderwijsnummer is DUO's stand-in for the BSN and is
 treated the same way.
+
+Finding a number inside free text has to weigh leaks against false alarms: one in eleven random
+8- or 9-digit numbers passes the 11-check, so a naive scan withholds one in eleven Dutch phone
+numbers written ``06-12345678`` and one in eleven dates written ``2008-03-14``. The scan therefore
+looks at whole numbers, i.e. runs of digit groups joined by single separators (space, dot, dash,
+no-break space), and tests
+
+* a run that is one group of 8 or 9 digits (``123456782``, ``12345678`` = ``012345678``), and
+* every span of consecutive groups with 9 digits in total, joined by one kind of separator
+  (``1234.56.782``, ``123 456 782``, and a BSN typed next to another number with a space).
+
+An 8-digit group inside a longer run (the subscriber part of ``06 12345678``) and grouped 8-digit
+runs (dates) are not tested.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
 
 _WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
-_SEPARATORS = str.maketrans("", "", " .-")
-# A run of 8 or 9 digits, optionally grouped with single spaces, dots or dashes (1234.56.782).
-_RUN = re.compile(r"(?<!\d)\d(?:[ .-]?\d){7,8}(?!\d)")
+_SEPARATOR_CHARS = " .-\u00a0"
+_SEPARATORS = str.maketrans("", "", _SEPARATOR_CHARS)
+# A stretch of at least 8 digits and separators with a digit at both ends: every number the
+# scan tests lies inside one. A plain regex search for it is cheap (no look-around), and an E.164
+# phone number (one group of 11 digits) is dismissed by a length test right after.
+_CHUNK = re.compile(r"\d[\d .\-\u00a0]{6,}\d")
+_CHUNK_ASCII = re.compile(r"[0-9][0-9 .\-]{6,}[0-9]")  # the same for ASCII text, twice as fast
+# Exact types forbidden_fields handles in one pass: text, and what cannot hold such a number.
+# Any other type (numbers, subclasses, the unknown) takes the slow, value-by-value path.
+_PLAIN_TYPES = frozenset({str, type(None), bool, date, datetime})
+_is_str = type.__instancecheck__.__get__(str)  # isinstance(x, str), callable from C by filter()
+_RUN = re.compile(r"\d+(?:[ .\-\u00a0]\d+)*")
+_SPLIT = re.compile(r"([ .\-\u00a0])")
 
 
-def _elfproef(value: object) -> int | None:
-    """The weighted sum mod 11 of a 9-digit number (8 digits get their leading 0), else None."""
+def _checksum(digits: str) -> int | None:
+    """The 11-check sum mod 11 of 8 or 9 decimal digits (8 get their implied leading 0)."""
+    if len(digits) == 8:
+        digits = "0" + digits
+    total = 0
+    for weight, digit in zip(_WEIGHTS, digits, strict=True):
+        total += weight * int(digit)
+    if total == 0 and not digits.strip("0"):
+        return None  # 000000000 is no number at all
+    return total % 11
+
+
+def _compact(value: object) -> str | None:
+    """The digits of a whole value written as one number (separators dropped), else None."""
     if isinstance(value, bool):
         return None
-    text = str(value).strip().translate(_SEPARATORS)
-    if not text.isdigit() or not 8 <= len(text) <= 9 or not text.isascii():
+    if isinstance(value, float | Decimal):
+        if not (value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)):
+            return None
+        if value != int(value):
+            return None
+        value = int(value)
+    text = str(abs(value)) if isinstance(value, int) else str(value).strip()
+    text = text.translate(_SEPARATORS)
+    if not text.isdecimal() or not 8 <= len(text) <= 9:
         return None
-    text = text.zfill(9)
-    if text == "000000000":
-        return None
-    return sum(w * int(d) for w, d in zip(_WEIGHTS, text, strict=True)) % 11
+    return text
 
 
 def is_bsn(value: object) -> bool:
-    """True when ``value`` is a valid BSN: 9 digits passing the 11-check (stdnum.nl.bsn)."""
-    return _elfproef(value) == 0
+    """True when ``value`` is a valid BSN: 9 digits (or 8 with the leading 0 implied), possibly
+    written with spaces, dots or dashes, passing the 11-check (``stdnum.nl.bsn``).
+    """
+    digits = _compact(value)
+    return digits is not None and _checksum(digits) == 0
 
 
 def is_onderwijsnummer(value: object) -> bool:
@@ -46,24 +92,81 @@ def is_onderwijsnummer(value: object) -> bool:
 
     Rule from DUO as implemented by ``stdnum/nl/onderwijsnummer.py`` (dutch-rules-and-formats §3).
     """
-    text = str(value).strip().translate(_SEPARATORS) if not isinstance(value, bool) else ""
-    return len(text) == 9 and text.startswith("10") and _elfproef(text) == 5
+    digits = _compact(value)
+    return (
+        digits is not None
+        and len(digits) == 9
+        and digits.startswith("10")
+        and _checksum(digits) == 5
+    )
+
+
+def _forbidden_digits(digits: str) -> bool:
+    total = _checksum(digits)
+    return total == 0 or (total == 5 and len(digits) == 9 and digits.startswith("10"))
+
+
+def _run_is_forbidden(run: str) -> bool:
+    if run.isdecimal():  # one group
+        return 8 <= len(run) <= 9 and _forbidden_digits(run)
+    parts = _SPLIT.split(run)
+    groups, seps = parts[0::2], parts[1::2]
+    for start in range(len(groups)):
+        size = 0
+        for end in range(start, len(groups)):
+            size += len(groups[end])
+            if size > 9 or (end > start and seps[end - 1] != seps[start]):
+                break
+            if size == 9 and _forbidden_digits("".join(groups[start : end + 1])):
+                return True
+    return False
+
+
+def _text_is_forbidden(text: str) -> bool:
+    chunks = (_CHUNK_ASCII if text.isascii() else _CHUNK).findall(text)
+    for chunk in chunks:
+        if chunk.isdecimal():  # one group: only 8 or 9 digits can be such a number
+            if len(chunk) <= 9 and _forbidden_digits(chunk):
+                return True
+        # Grouped numbers are tested only as 9 digits, so a grouped date (8) is dismissed here.
+        elif len(chunk.translate(_SEPARATORS)) >= 9 and any(
+            _run_is_forbidden(run) for run in _RUN.findall(chunk)
+        ):
+            return True
+    return False
 
 
 def contains_forbidden_number(value: object) -> bool:
     """True when ``value`` is, or contains, a number passing the BSN or onderwijsnummer check.
 
-    Cheap for ordinary values: a string without a run of 8 digits never reaches the checks.
+    Numbers (``int``, integral ``float``/``Decimal``) are tested whole; text is scanned as the
+    module docstring explains. Dates, booleans and other types hold no such number.
     """
-    if isinstance(value, int) and not isinstance(value, bool):
-        return is_bsn(value) or is_onderwijsnummer(value)
-    if not isinstance(value, str) or len(value) < 8:
-        return False
-    for match in _RUN.finditer(value):
-        candidate = match.group()
-        if is_bsn(candidate) or is_onderwijsnummer(candidate):
-            return True
+    if isinstance(value, str):
+        return len(value) >= 8 and _text_is_forbidden(value)
+    if isinstance(value, int | float | Decimal) and value is not True and value is not False:
+        digits = _compact(value)
+        return digits is not None and _forbidden_digits(digits)
     return False
+
+
+def forbidden_fields(values: Mapping[str, object]) -> list[str]:
+    """The keys of ``values`` whose value :func:`contains_forbidden_number`.
+
+    Built for the hot path: the text values of one record are joined (with a NUL, so no number
+    spans two values) and scanned once, so an ordinary record costs one regex scan rather than
+    one per field. Values of other types than text, dates, booleans and None are tested one by one.
+
+    Args:
+        values: Field → value, e.g. a payload about to be sent.
+    """
+    plain = values.values()
+    # C-level passes only: the exact types, then the joined text (see _PLAIN_TYPES).
+    if _PLAIN_TYPES.issuperset(map(type, plain)):
+        text = "\0".join(filter(_is_str, plain))
+        if len(text) < 8 or not _text_is_forbidden(text):
+            return []
+    return [k for k, v in values.items() if contains_forbidden_number(v)]
 
 
 # Names are split into lower-case tokens (snake_case, kebab-case, camelCase, spaces, `__c`).
@@ -76,6 +179,7 @@ _RULES: list[tuple[tuple[str, ...], str]] = [
             "burgerservicenummer",
             "sofinummer",
             "sofi",
+            "sofinummer",
             "socialsecurity",
             "ssn",
             "nationalid",
@@ -158,6 +262,15 @@ _WHOLE_ONLY = {"ras", "race", "union", "diet", "vog", "orientation", "belief"}
 _STEMS = tuple(w for w in _FORBIDDEN if len(w) >= 5 and w not in _WHOLE_ONLY)
 
 
+# Glued into other words these still mean the number itself (StudentBSN, BSNnummer, ...).
+_GLUED = (
+    ("burgerservicenummer", _FORBIDDEN["bsn"]),
+    ("sofinummer", _FORBIDDEN["bsn"]),
+    ("onderwijsnummer", _FORBIDDEN["onderwijsnummer"]),
+)
+_WORDS = re.compile(r"[^0-9a-zà-ÿ]+")
+
+
 def _tokens(name: str) -> list[str]:
     name = name.removesuffix("__c").removesuffix("__C")
     return [t.lower() for t in _TOKEN.findall(name)]
@@ -168,6 +281,13 @@ def looks_forbidden(name: str) -> str | None:
     tokens = _tokens(name)
     if not tokens:
         return None
+    for word in _WORDS.split(name.lower()):
+        # Only at a word's edge: "bsn" inside a word is a coincidence ("jobsnumber").
+        if word.startswith("bsn") or word.removesuffix("__c").endswith("bsn"):
+            return _FORBIDDEN["bsn"]
+        for glued, reason in _GLUED:
+            if glued in word:
+                return reason
     joined = "".join(tokens)
     if joined in _FORBIDDEN:
         return _FORBIDDEN[joined]

@@ -1,0 +1,280 @@
+"""BSN / onderwijsnummer 11-checks, the free-text scan, and forbidden column and field names."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+from connector.privacy.identifiers import (
+    contains_forbidden_number,
+    forbidden_fields,
+    is_bsn,
+    is_onderwijsnummer,
+    looks_forbidden,
+)
+
+VALID_BSN = "123456782"  # Σ(9..2 × d1..d8) − d9 = 132 ≡ 0 (mod 11)
+VALID_BSN_2 = "111222333"
+VALID_BSN_8 = "10000008"  # 8 digits: the leading 0 is implied (010000008)
+INVALID_BSN = "123456789"  # checksum 4
+VALID_OWN = "101222331"  # dutch-rules §3: valid onderwijsnummer
+INVALID_OWN = "100252333"  # dutch-rules §3: InvalidChecksum (but a valid BSN, see below)
+INVALID_BOTH = "101222332"  # onderwijsnummer checksum 6, BSN checksum 6
+
+
+# -- the 11-checks ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        VALID_BSN,
+        VALID_BSN_2,
+        VALID_BSN_8,
+        "0" + VALID_BSN_8,
+        "1234.56.782",
+        "123 456 782",
+        "12-34-56-782",
+        " 123456782 ",
+        123456782,
+        10000008,
+        123456782.0,
+        Decimal("123456782"),
+    ],
+)
+def test_is_bsn_accepts_valid_numbers_in_any_notation(value):
+    assert is_bsn(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        INVALID_BSN,
+        "000000000",
+        "00000000",
+        "1234567",  # 7 digits
+        "1234567820",  # 10 digits
+        "12345678a",
+        "",
+        None,
+        True,
+        123456782.5,
+        float("nan"),
+        VALID_OWN,  # checksum 5, not 0
+    ],
+)
+def test_is_bsn_rejects(value):
+    assert not is_bsn(value)
+
+
+def test_onderwijsnummer_examples_from_the_reference():
+    assert is_onderwijsnummer(VALID_OWN)
+    assert is_onderwijsnummer(int(VALID_OWN))
+    assert is_onderwijsnummer("1012.22.331")
+    assert not is_onderwijsnummer(INVALID_OWN)
+    assert not is_onderwijsnummer(VALID_BSN)
+
+
+def test_the_invalid_onderwijsnummer_of_the_reference_is_still_a_bsn():
+    # 100252333 fails the onderwijsnummer rule (checksum 0, not 5) — and checksum 0 is exactly
+    # the BSN rule, so it is refused all the same.
+    assert not is_onderwijsnummer(INVALID_OWN)
+    assert is_bsn(INVALID_OWN)
+    assert contains_forbidden_number(f"nummer {INVALID_OWN}")
+    assert not is_bsn(INVALID_BOTH) and not is_onderwijsnummer(INVALID_BOTH)
+    assert not contains_forbidden_number(f"nummer {INVALID_BOTH}")
+
+
+def test_onderwijsnummer_must_start_with_10_and_have_nine_digits():
+    # 201222341 has the checksum 5 of an onderwijsnummer, but DUO's numbers start with 10.
+    digits = "201222341"
+    weighted = sum(w * int(d) for w, d in zip((9, 8, 7, 6, 5, 4, 3, 2, -1), digits, strict=True))
+    assert weighted % 11 == 5
+    assert not is_onderwijsnummer(digits)
+    assert not is_onderwijsnummer("10122233")  # 8 digits: no implied zero for this number
+
+
+# -- the value scan --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        VALID_BSN,
+        VALID_BSN_8,
+        VALID_OWN,
+        f"BSN: {VALID_BSN}.",
+        f"bsn {VALID_BSN_8}, graag bellen",
+        "leerling 1234.56.782 heeft een vraag",
+        "nummer 123 456 782 (van de ouder)",
+        "nr 12-34-56-782",
+        f"owner{VALID_BSN}x",  # glued to letters: still a number of its own
+        f"tel 0612345678 {VALID_BSN}",  # next to another number, with a space
+        f"regel één\n{VALID_OWN}",
+        "1012 22 331",
+        f"\u00a0{VALID_BSN}",
+        "123\u00a0456\u00a0782",
+        "١٢٣٤٥٦٧٨٢",  # Arabic-Indic digits are digits too
+        123456782,
+        10000008,
+        123456782.0,
+        Decimal(VALID_OWN),
+    ],
+)
+def test_contains_forbidden_number_finds(value):
+    assert contains_forbidden_number(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        INVALID_BSN,
+        f"BSN: {INVALID_BSN}.",
+        "1234567820",  # 10 digits is another number
+        f"x{VALID_BSN}7",  # part of a longer number
+        "+31612345678",
+        "06-12345678",
+        "06 12345678",
+        "2008-03-14",
+        "14-03-2008",
+        "14.03.2008",
+        "20080314",  # a compact date whose digits fail the 11-check
+        "1234 AB",
+        "NL91ABNA0417164300",
+        "Jan de Vries",
+        "",
+        None,
+        True,
+        False,
+        date(2008, 3, 14),
+        datetime(2024, 1, 2, 3, 4, 5),
+        12.5,
+        1234567,
+        "1234.56.78 2",  # mixed separators never form one number
+    ],
+)
+def test_contains_forbidden_number_leaves_alone(value):
+    assert not contains_forbidden_number(value)
+
+
+def test_grouped_dates_and_dashed_phones_are_not_false_alarms():
+    # One in eleven 8-digit numbers passes the 11-check. Written as dates or Dutch mobile
+    # numbers they must still go through: find such values and check they are not flagged.
+    dashed_phones = [f"06-{n:08d}" for n in range(10_000_000, 10_000_400)]
+    dates = [f"{y}-{m:02d}-{d:02d}" for y in (1999, 2008) for m in range(1, 13) for d in (1, 14)]
+    passing = [v for v in dashed_phones + dates if is_bsn(v.split("-", 1)[-1]) or is_bsn(v)]
+    assert passing, "the sample should contain values whose digits pass the 11-check"
+    assert not [v for v in passing if contains_forbidden_number(v)]
+
+
+def test_forbidden_fields_names_only_the_offending_fields():
+    values = {
+        "FirstName": "Sanne",
+        "Description": f"BSN {VALID_BSN}",
+        "Birthdate": date(2008, 3, 14),
+        "HasOptedOutOfEmail": True,
+        "Amount__c": int(VALID_OWN),
+        "MobilePhone": "+31612345678",
+        "Empty": None,
+    }
+    assert forbidden_fields(values) == ["Description", "Amount__c"]
+    assert forbidden_fields({"FirstName": "Sanne", "MobilePhone": "+31612345678"}) == []
+    assert forbidden_fields({}) == []
+
+
+def test_forbidden_fields_never_joins_two_values_into_one_number():
+    # "1234" + "56782" must not be read across the field boundary.
+    assert forbidden_fields({"A": "abc 1234", "B": "56782 def"}) == []
+
+
+def test_forbidden_fields_checks_str_subclasses():
+    class Text(str):
+        pass
+
+    assert forbidden_fields({"Note": Text(f"nr {VALID_BSN}")}) == ["Note"]
+
+
+# -- names -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "bsn",
+        "BSN",
+        "BSN_nummer",
+        "bsn-nummer",
+        "Student_BSN__c",
+        "StudentBSN",
+        "BSNnummer",
+        "burgerservicenummer",
+        "Burgerservicenummer__c",
+        "sofinummer",
+        "sofi_nummer",
+        "social_security_number",
+        "onderwijsnummer",
+        "Onderwijsnummer__c",
+        "pgn",
+        "allergieën",
+        "Allergies__c",
+        "dieetwensen",
+        "dietary_requirements",
+        "medischeGegevens",
+        "medical_notes",
+        "gezondheid",
+        "religie",
+        "Religieuze_voorkeur",
+        "etniciteit",
+        "Ethnicity__c",
+        "strafblad",
+        "vakbond",
+        "trade_union",
+        "biometrische_gegevens",
+        "seksuele_geaardheid",
+        "politieke_voorkeur",
+    ],
+)
+def test_looks_forbidden_refuses(name):
+    reason = looks_forbidden(name)
+    assert reason
+    assert "GDPR" in reason or "BSN" in reason or "onderwijsnummer" in reason
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "absent",
+        "Description",
+        "LastName",
+        "FirstName",
+        "MailingPostalCode",
+        "MobilePhone",
+        "opleiding",
+        "nationaliteit",
+        "geboortedatum",
+        "HasOptedOutOfEmail",
+        "DoNotCall",
+        "toestemming_nieuws_bron",
+        "toestemming_bellen_door",
+        "evenement_type",
+        "Study_Programme__c",
+        "Lifecycle_Status__c",
+        "SIS_Student_Number__c",
+        "studentnummer",
+        "jobsnumber",
+        "JobsNumber",
+        "diet_coke",  # "diet" counts only as a whole name
+        "Campaign_Union_Id__c",
+        "",
+        "__c",
+    ],
+)
+def test_looks_forbidden_lets_ordinary_names_pass(name):
+    assert looks_forbidden(name) is None
+
+
+def test_looks_forbidden_reasons_name_the_rule():
+    assert "UAVG art. 46" in looks_forbidden("bsn")
+    assert "art. 9" in looks_forbidden("allergieën")
+    assert "art. 10" in looks_forbidden("strafblad")
