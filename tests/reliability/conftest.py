@@ -1,0 +1,41 @@
+"""Fixtures: one emulator per module, a fresh project per test, a throwaway PostgreSQL database.
+
+Helpers live in ``relfixtures.py`` (a conftest is not importable by name from other folders).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from connector.emulator.testing import EmulatorHandle, running_emulator
+from relfixtures import PG_ADMIN, CliProject, fresh_pg_database
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory) -> Iterator[EmulatorHandle]:
+    with running_emulator(tmp_path_factory.mktemp("org")) as emu:
+        yield emu
+
+
+@pytest.fixture
+def project(tmp_path, emulator) -> CliProject:
+    emulator.reset()
+    emulator.faults(latency_ms=0, http_503_rate=0, lock_error_rate=0, expire_tokens=False)
+    return CliProject(tmp_path / "project", emulator)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A state URL on a database of its own. Without a server: skip, or fail when ``CI`` is set."""
+    try:
+        psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=5).close()
+    except psycopg.OperationalError as exc:
+        message = f"PostgreSQL at {PG_ADMIN} is not reachable: {str(exc).splitlines()[0]}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with fresh_pg_database() as url:
+        yield url

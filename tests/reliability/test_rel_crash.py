@@ -1,0 +1,125 @@
+"""Crash safety (DESIGN §9): kill `sis-sync run` part-way, run again, and the org ends exactly as
+after one clean run — no duplicates, nothing lost — and a further run writes nothing.
+
+The run is a real subprocess killed with SIGKILL (no cleanup handlers run), once while writing
+through sObject Collections and once while writing through Bulk API 2.0.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections import Counter
+from collections.abc import Callable
+
+import pytest
+from connector.state import OutboxStatus, open_store
+from relfixtures import CliProject, registration, student, wait_until
+
+STUDENTS = 1_200
+VISITORS = 150
+
+
+def _write_data(project: CliProject) -> None:
+    project.write_students([student(f"8{i:05d}") for i in range(STUDENTS)])
+    project.write_registrations(
+        [registration(f"REG-{i:06d}", f"bezoeker{i}@mail.example") for i in range(VISITORS)]
+    )
+
+
+def _assert_org_complete(project: CliProject) -> None:
+    """Exactly one record per source record, each external id once."""
+    students = project.external_ids("Contact", "SIS_Student_Number__c")
+    numbers = [n for n in students if n is not None]
+    assert len(students) == STUDENTS + VISITORS  # students + prospect Contacts of the visitors
+    assert sorted(numbers) == sorted(f"8{i:05d}" for i in range(STUDENTS))
+    for obj, expected in (("Contact", VISITORS), ("CampaignMember", VISITORS), ("Task", VISITORS)):
+        keys = [k for k in project.external_ids(obj, "SIS_Sync_Key__c") if k is not None]
+        dupes = [k for k, n in Counter(keys).items() if n > 1]
+        assert not dupes, f"{obj}: duplicate external ids after the replay: {len(dupes)}"
+        assert len(keys) == expected, obj
+    assert project.live_records("CampaignMember") == VISITORS
+    assert project.live_records("Task") == VISITORS
+    assert project.live_records("Campaign") == 1
+
+
+def _kill_part_way(project: CliProject, landed: Callable[[], bool], **env: str) -> None:
+    """Start a run, SIGKILL it once ``landed()`` holds, and check it really was part-way."""
+    proc = project.spawn("run", "nightly", name="killed", **env)
+    try:
+        reached = wait_until(lambda: landed() or proc.poll() is not None, timeout=40)
+        assert reached and proc.poll() is None, (
+            "the run ended before it could be killed part-way:\n" + project.output("killed")
+        )
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+
+
+def _replay_and_check(project: CliProject, strategy: str, **env: str) -> None:
+    project.emulator.faults(latency_ms=0)
+    second = project.cli("run", "nightly", **env)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert project.last_report()["mappings"]["students"]["strategy"] == strategy
+    _assert_org_complete(project)
+
+    # Every outbox row of the killed run was closed by the replay: nothing is left NEW or SENT.
+    store = open_store(f"sqlite:///{project.state_file}")
+    try:
+        counts = store.outbox_counts()
+    finally:
+        store.close()
+    assert counts.get(OutboxStatus.NEW.value, 0) == 0, counts
+    assert counts.get(OutboxStatus.SENT.value, 0) == 0, counts
+
+    before = project.api_calls()
+    third = project.cli("run", "nightly", **env)
+    assert third.returncode == 0, third.stdout + third.stderr
+    assert project.api_calls() == before  # not one read or write
+    totals = project.last_report()["totals"]
+    assert totals["created"] + totals["updated"] == 0, json.dumps(totals)
+    _assert_org_complete(project)
+
+
+@pytest.mark.slow
+def test_killed_collections_run_replays_without_duplicates(project: CliProject) -> None:
+    _write_data(project)
+    # Every record through sObject Collections (6 calls of 200 students), slowed so the kill
+    # lands between two calls of the students' upsert.
+    env = {"SIS_SYNC_SALESFORCE__BULK_THRESHOLD": "1000000"}
+    project.emulator.faults(latency_ms=250)
+    _kill_part_way(project, lambda: project.live_records("Contact") >= 400, **env)
+    assert project.live_records("Contact") < STUDENTS + VISITORS
+    _replay_and_check(project, "collections", **env)
+
+
+@pytest.mark.slow
+def test_killed_bulk_run_replays_without_duplicates(project: CliProject) -> None:
+    _write_data(project)
+    # The students (above the threshold) go through Bulk API 2.0. Kill once their job has
+    # landed in the org: the client is still polling it (the first poll always reports
+    # InProgress), so the state knows nothing of those records yet.
+    env = {"SIS_SYNC_SALESFORCE__BULK_THRESHOLD": "500"}
+    project.emulator.faults(latency_ms=50)
+    _kill_part_way(project, lambda: project.live_records("Contact") >= STUDENTS, **env)
+    assert project.live_records("CampaignMember") == 0
+    _replay_and_check(project, "bulk2", **env)
+
+
+def test_killed_run_is_not_reported_as_running_after_the_next_run(project: CliProject) -> None:
+    # The run lock is free again once its holder died, so a run row still "running" without a
+    # holder is a dead run; `sis-sync status` must not keep showing it as in progress.
+    project.write_students([student(f"8{i:05d}") for i in range(400)])
+    project.emulator.faults(latency_ms=500)
+    _kill_part_way(project, lambda: project.live_records("Contact") > 0)
+    project.emulator.faults(latency_ms=0)
+    assert project.cli("run", "nightly").returncode == 0
+    status = project.cli("status", "--json")
+    assert status.returncode == 0, status.stderr
+    runs = json.loads(status.stdout)["runs"]
+    assert len(runs) == 2
+    assert [r["status"] for r in runs].count("ok") == 1
+    assert "running" not in [r["status"] for r in runs], runs
