@@ -72,7 +72,12 @@ def _compact(value: object) -> str | None:
         if value != int(value):
             return None
         value = int(value)
-    text = str(abs(value)) if isinstance(value, int) else str(value).strip()
+    if isinstance(value, int):
+        text = str(abs(value))
+    elif isinstance(value, str):
+        text = value.strip()
+    else:
+        return None  # a date is no number, though "2029-12-31" has 8 digits
     text = text.translate(_SEPARATORS)
     if not text.isdecimal() or not 8 <= len(text) <= 9:
         return None

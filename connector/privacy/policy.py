@@ -12,20 +12,22 @@ A field goes to Salesforce only when at least one of its purposes is active for 
 
 On top of that: a value that passes the BSN or onderwijsnummer 11-check is never sent, in any
 field; fields the CRM owns are never sent; an opt-out field only ever sends ``True`` (the CRM's
-opt-out is one-way: a sync must never re-subscribe someone staff or the person unsubscribed).
+opt-out is one-way: a sync must never re-subscribe someone staff or the person unsubscribed), and
+a withheld opt-out field is never cleared.
 
 Every withheld field carries a stable reason code (see ``REASONS``) for reports and tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date
-from typing import Any
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from operator import itemgetter
+from typing import Any, NamedTuple
 
 from connector.privacy.facts import ConsentFact, Phase, SubjectFacts
-from connector.privacy.identifiers import contains_forbidden_number
+from connector.privacy.identifiers import forbidden_fields
 from connector.privacy.purposes import PurposeSpec, PurposesSpec
 
 ACTIVE = "active"
@@ -74,17 +76,20 @@ _RANK = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     """What the policy allows for one record.
 
     ``payload`` holds the fields to send with their values (``None`` clears a value the source
     no longer has); ``withheld`` maps every other mapped field to its reason code — the engine
-    clears such a field in Salesforce when it was sent before.
+    clears such a field in Salesforce when it was sent before and the reason is in ``CLEARING``.
+    (A named tuple rather than a frozen dataclass: one is built per record, and this is cheaper.)
     """
 
     payload: dict[str, Any]
     withheld: dict[str, str]
+
+
+PurposeRule = Callable[[SubjectFacts, date], str]
 
 
 def age_on(birthdate: date, day: date) -> int:
@@ -95,49 +100,95 @@ def age_on(birthdate: date, day: date) -> int:
     return years
 
 
+def _consent_rule(name: str, purpose: PurposeSpec) -> PurposeRule:
+    """The status of consent purpose ``name``, compiled once per policy."""
+    min_age = purpose.min_age
+
+    def rule(facts: SubjectFacts, today: date) -> str:
+        fact = facts.consents.get(name)
+        if fact is None or fact.given is None:
+            return CONSENT_MISSING
+        if not fact.given:
+            return CONSENT_WITHDRAWN
+        at = fact.at
+        if at is None:
+            return CONSENT_WITHOUT_TIMESTAMP
+        given_on = at.date() if isinstance(at, datetime) else at
+        if given_on > today:
+            return CONSENT_IN_FUTURE
+        if min_age > 0 and fact.by != "parent":
+            # UAVG art. 5: the age that counts is the age when the consent was given; an unknown
+            # birthdate is treated as a minor's (the art. 8(2) "reasonable efforts").
+            birthdate = facts.birthdate
+            if birthdate is None or age_on(birthdate, given_on) < min_age:
+                return MINOR_WITHOUT_PARENT
+        return ACTIVE
+
+    return rule
+
+
+def _basis_rule(purpose: PurposeSpec) -> PurposeRule:
+    """The status of a purpose on another basis than consent, compiled once per policy."""
+    phases = purpose.phases()
+    retention = purpose.retention
+    # A student who leaves is not wiped the same day: a purpose retained after lifecycle_end
+    # stays active in the ended phase until its retention runs out (then the purge removes it).
+    keep_after_end = (
+        retention.duration
+        if retention is not None
+        and retention.after == "lifecycle_end"
+        and ("applied" in phases or "enrolled" in phases)
+        else None
+    )
+
+    kept_until: dict[date, date] = {}  # end date → last day kept; few distinct dates per run
+
+    def rule(facts: SubjectFacts, today: date) -> str:
+        phase = facts.phase
+        if phase is None or phase in phases:
+            return ACTIVE
+        if keep_after_end is not None and phase == Phase.ENDED:
+            ended_on = facts.phase_at
+            if ended_on is None:
+                return ACTIVE
+            until = kept_until.get(ended_on)
+            if until is None:
+                until = kept_until[ended_on] = keep_after_end.after(ended_on)
+            if today <= until:
+                return ACTIVE
+        return NO_ACTIVE_PURPOSE
+
+    return rule
+
+
 def consent_status(
     purpose: PurposeSpec, fact: ConsentFact | None, facts: SubjectFacts, today: date
 ) -> str:
-    """``ACTIVE`` or the reason code why a consent purpose does not hold for this record."""
-    if fact is None or fact.given is None:
-        return CONSENT_MISSING
-    if fact.given is False:
-        return CONSENT_WITHDRAWN
-    if fact.at is None:
-        return CONSENT_WITHOUT_TIMESTAMP
-    given_on = fact.at.date()
-    if given_on > today:
-        return CONSENT_IN_FUTURE
-    minor = facts.birthdate is None or age_on(facts.birthdate, given_on) < purpose.min_age
-    if purpose.min_age > 0 and minor and fact.by != "parent":
-        return MINOR_WITHOUT_PARENT
-    return ACTIVE
+    """``ACTIVE`` or the reason code why a consent purpose does not hold for this record.
+
+    ``fact`` is the purpose's consent (``facts.consents`` is not consulted).
+    """
+    return _consent_rule("_", purpose)(
+        replace(facts, consents={} if fact is None else {"_": fact}), today
+    )
 
 
 def basis_status(purpose: PurposeSpec, facts: SubjectFacts, today: date) -> str:
     """``ACTIVE`` or ``NO_ACTIVE_PURPOSE`` for a purpose that rests on another basis."""
-    if facts.phase is None or facts.phase.value in purpose.phases():
-        return ACTIVE
-    retention = purpose.retention
-    if (
-        facts.phase is Phase.ENDED
-        and retention is not None
-        and retention.after == "lifecycle_end"
-        and ("applied" in purpose.phases() or "enrolled" in purpose.phases())
-        and (facts.phase_at is None or today <= retention.duration.after(facts.phase_at))
-    ):
-        return ACTIVE  # kept until the retention purge, not cleared the day the student leaves
-    return NO_ACTIVE_PURPOSE
+    return _basis_rule(purpose)(facts, today)
 
 
 class Policy:
     """The compiled policy of one mapping.
 
+    Per record the work is one small function per used purpose plus one scan of the text values;
+    which fields go and why the rest stay home is cached per combination of purpose statuses.
+
     Args:
         purposes: The purposes register.
         field_purposes: Target field → the purposes that justify it.
-        opt_out_fields: Fields that only ever send ``True``.
-        crm_owned: Fields the connector never sends.
+        opt_out_fields: Fields that only ever send ``True``; withheld, they are never cleared.
+        crm_owned: Fields the connector never sends (even when listed in ``always_send``).
         always_send: Fields that need no purpose (external id, references to parents); the
             forbidden-number check still applies to them.
     """
@@ -156,67 +207,92 @@ class Policy:
         self.opt_out = frozenset(opt_out_fields)
         self.crm_owned = frozenset(crm_owned)
         self.always = frozenset(always_send)
-        used = {p for ps in self.field_purposes.values() for p in ps}
-        self._consent = tuple(
-            (n, p) for n, p in self.purposes.items() if n in used and p.lawful_basis == "consent"
+        used = sorted({p for ps in self.field_purposes.values() for p in ps} & set(self.purposes))
+        self._names = tuple(used)
+        self._rules = tuple(
+            _consent_rule(n, self.purposes[n])
+            if self.purposes[n].lawful_basis == "consent"
+            else _basis_rule(self.purposes[n])
+            for n in used
         )
-        self._basis = tuple(
-            (n, p) for n, p in self.purposes.items() if n in used and p.lawful_basis != "consent"
-        )
-        self._cache: dict[tuple[str, ...], tuple[tuple[str, ...], dict[str, str]]] = {}
+        self._cache: dict[tuple[str, ...], _Plan] = {}
 
     def statuses(self, facts: SubjectFacts, today: date) -> dict[str, str]:
         """Each used purpose's status for this record: ``ACTIVE`` or a reason code."""
-        out = {n: basis_status(p, facts, today) for n, p in self._basis}
-        consents = facts.consents
-        for n, p in self._consent:
-            out[n] = consent_status(p, consents.get(n), facts, today)
-        return out
+        return {n: rule(facts, today) for n, rule in zip(self._names, self._rules, strict=True)}
 
     def active_purposes(self, facts: SubjectFacts, today: date) -> frozenset[str]:
         """The purposes active for this record."""
         return frozenset(n for n, s in self.statuses(facts, today).items() if s == ACTIVE)
 
-    def _fields_for(self, statuses: dict[str, str]) -> tuple[tuple[str, ...], dict[str, str]]:
-        key = tuple(statuses.values())
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
-        allowed, withheld = [], {}
+    def _plan(self, key: tuple[str, ...]) -> _Plan:
+        statuses = dict(zip(self._names, key, strict=True))
+        send: list[str] = []
+        withheld: dict[str, str] = {}
+        for fld in sorted(self.always - self.field_purposes.keys()):
+            if fld in self.crm_owned:
+                withheld[fld] = CRM_OWNED
+            else:
+                send.append(fld)
         for fld, purposes in self.field_purposes.items():
             if fld in self.crm_owned:
                 withheld[fld] = CRM_OWNED
             elif fld in self.always or any(statuses.get(p) == ACTIVE for p in purposes):
-                allowed.append(fld)
+                send.append(fld)
+            elif fld in self.opt_out:
+                # Clearing an opt-out would re-subscribe the person: never a clearing reason.
+                withheld[fld] = OPT_OUT_ONE_WAY
             else:
                 reasons = [statuses.get(p, NO_ACTIVE_PURPOSE) for p in purposes]
                 withheld[fld] = min(
                     reasons, key=lambda r: _RANK.get(r, 9), default=NO_ACTIVE_PURPOSE
                 )
-        hit = (tuple(allowed), withheld)
-        self._cache[key] = hit
-        return hit
+        plan = _Plan(
+            tuple(send), _taker(send), tuple(f for f in send if f in self.opt_out), withheld
+        )
+        self._cache[key] = plan
+        return plan
 
     def decide(self, values: Mapping[str, Any], facts: SubjectFacts, today: date) -> Decision:
-        """The payload to send and the reason for every field left out."""
-        allowed, withheld_template = self._fields_for(self.statuses(facts, today))
-        payload: dict[str, Any] = {}
-        withheld = dict(withheld_template)
-        for fld in allowed:
-            if fld not in values:
-                continue
-            value = values[fld]
-            if value is not None and contains_forbidden_number(value):
-                withheld[fld] = FORBIDDEN_NUMBER
-            elif fld in self.opt_out and value is not True:
+        """The payload to send and the reason for every field left out.
+
+        Args:
+            values: Target field → value from the mapping (``None`` = empty in the source).
+            facts: What the policy needs to know about the record's data subject.
+            today: The school's date (consents dated later do not count yet).
+        """
+        key = tuple([rule(facts, today) for rule in self._rules])
+        plan = self._cache.get(key) or self._plan(key)
+        try:
+            payload = dict(zip(plan.send, plan.take(values), strict=True))
+        except KeyError:  # a field the mapping did not produce this time
+            payload = {f: values[f] for f in plan.send if f in values}
+        withheld = plan.withheld.copy()
+        for fld in plan.opt_outs:
+            if fld in payload and payload[fld] is not True:
+                del payload[fld]
                 withheld[fld] = OPT_OUT_ONE_WAY
-            else:
-                payload[fld] = value
-        for fld in self.always:
-            if fld in values and fld not in payload and fld not in withheld:
-                value = values[fld]
-                if value is not None and contains_forbidden_number(value):
-                    withheld[fld] = FORBIDDEN_NUMBER
-                else:
-                    payload[fld] = value
+        for fld in forbidden_fields(payload):
+            del payload[fld]
+            withheld[fld] = FORBIDDEN_NUMBER
         return Decision(payload, withheld)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """For one combination of purpose statuses: the fields to take and the ones withheld."""
+
+    send: tuple[str, ...]
+    take: Callable[[Mapping[str, Any]], tuple[Any, ...]]
+    opt_outs: tuple[str, ...]
+    withheld: dict[str, str]
+
+
+def _taker(fields: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """``values → tuple of values[f] for f in fields`` in C (KeyError for a missing field)."""
+    if len(fields) > 1:
+        return itemgetter(*fields)
+    if len(fields) == 1:
+        only = fields[0]
+        return lambda values: (values[only],)
+    return lambda values: ()

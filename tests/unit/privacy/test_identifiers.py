@@ -62,6 +62,8 @@ def test_is_bsn_accepts_valid_numbers_in_any_notation(value):
         123456782.5,
         float("nan"),
         VALID_OWN,  # checksum 5, not 0
+        date(2029, 12, 31),  # "2029-12-31" → 020291231 passes the 11-check; a date is no BSN
+        b"123456782",
     ],
 )
 def test_is_bsn_rejects(value):
