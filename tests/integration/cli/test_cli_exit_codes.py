@@ -1,0 +1,123 @@
+"""Exit codes of `sis-sync run` (DESIGN §4): 0 all synced or deliberately skipped, 1 some records
+rejected or failed, 2 configuration or input error with nothing written anywhere.
+
+Run as a real subprocess, because the mapping of errors onto exit codes happens in the console
+script's entry point.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from relfixtures import CliProject, student
+
+NO_TRACEBACK = "Traceback"
+
+
+def _insert_after(path: Path, anchor: str, text: str) -> int:
+    """Insert ``text`` as a new line after the first line starting with ``anchor``; its line no."""
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith(anchor)) + 1
+    lines.insert(at, text + "\n")
+    path.write_text("".join(lines), encoding="utf-8")
+    return at + 1
+
+
+def _unknown_sync_key(p: CliProject) -> tuple[dict[str, str | None], list[str]]:
+    line = _insert_after(p.folder / "sync.yaml", "salesforce:", "  colour: blue")
+    return {}, [f"sync.yaml:{line}", "salesforce.colour"]
+
+
+def _secret_in_sync_yaml(p: CliProject) -> tuple[dict[str, str | None], list[str]]:
+    line = _insert_after(
+        p.folder / "sync.yaml", "salesforce:", '  client_secret: "Geheim-Wachtwoord-123"'
+    )
+    return {}, [
+        f"sync.yaml:{line}",
+        "salesforce.client_secret",
+        "SIS_SYNC_SALESFORCE__CLIENT_SECRET",
+    ]
+
+
+def _bsn_mapped(p: CliProject) -> tuple[dict[str, str | None], list[str]]:
+    line = _insert_after(
+        p.folder / "mappings" / "students.yaml",
+        "fields:",
+        "  Description: {from: bsn, purposes: [enrolment]}",
+    )
+    return {}, [f"students.yaml:{line}", "fields.Description.from", "BSN"]
+
+
+def _unknown_transform(p: CliProject) -> tuple[dict[str, str | None], list[str]]:
+    path = p.folder / "mappings" / "students.yaml"
+    text = path.read_text(encoding="utf-8")
+    anchor = "FirstName:   {from: roepnaam, transform: [strip]"
+    assert anchor in text
+    line = text[: text.index(anchor)].count("\n") + 1
+    path.write_text(
+        text.replace(anchor, "FirstName:   {from: roepnaam, transform: [strip, shout]"),
+        encoding="utf-8",
+    )
+    return {}, [f"students.yaml:{line}", "FirstName", "shout"]
+
+
+def _no_secret(p: CliProject) -> tuple[dict[str, str | None], list[str]]:
+    return {"SIS_SYNC_SECRET": None}, ["SIS_SYNC_SECRET"]
+
+
+BROKEN: dict[str, Callable[[CliProject], tuple[dict[str, str | None], list[str]]]] = {
+    "unknown key in sync.yaml": _unknown_sync_key,
+    "secret in sync.yaml": _secret_in_sync_yaml,
+    "mapping sends the bsn column": _bsn_mapped,
+    "unknown transform": _unknown_transform,
+    "SIS_SYNC_SECRET missing": _no_secret,
+}
+
+
+def _org_footprint(p: CliProject) -> tuple[int, int]:
+    """(API calls, all requests incl. token requests) the emulator has seen."""
+    stats = p.emulator.stats()
+    return stats["api_calls"], sum(stats["requests"].values())
+
+
+def test_clean_run_exits_0(project: CliProject) -> None:
+    project.write_students([student(f"11{i:04d}") for i in range(5)])
+    result = project.cli("run", "nightly")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "create 5" in result.stdout
+    assert project.live_records("Contact") == 5
+
+
+def test_rejected_rows_exit_1_and_the_rest_lands(project: CliProject) -> None:
+    rows = [student(f"12{i:04d}") for i in range(5)]
+    rows[2]["email"] = "geen-apenstaartje"
+    project.write_students(rows)
+    result = project.cli("run", "nightly")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert NO_TRACEBACK not in result.stderr
+    assert re.search(r"rejected data/studenten\.csv:4 \[email\]", result.stdout)
+    assert "geen-apenstaartje" not in result.stdout + result.stderr
+    assert project.live_records("Contact") == 4
+
+
+@pytest.mark.parametrize("case", list(BROKEN))
+def test_configuration_errors_exit_2_and_write_nothing(project: CliProject, case: str) -> None:
+    project.write_students([student(f"13{i:04d}") for i in range(3)])
+    env, expected = BROKEN[case](project)
+    before = _org_footprint(project)
+
+    result = project.cli("run", "nightly", **env)
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    message = result.stderr
+    for part in expected:
+        assert part in message, f"{part!r} missing from: {message}"
+    assert NO_TRACEBACK not in result.stdout + message
+    assert "Geheim-Wachtwoord-123" not in result.stdout + message
+    # Nothing written anywhere: no state folder (state, lock, reports), not one request.
+    assert not project.state_dir.exists()
+    assert _org_footprint(project) == before
+    assert project.live_records("Contact") == 0
