@@ -2,8 +2,9 @@
 
 Keys (student numbers, e-mail addresses) become HMAC-SHA256 under ``SIS_SYNC_SECRET`` so that a
 dictionary attack on the state file or a report is useless without the secret (an unkeyed hash of
-an e-mail address is reversible in practice). Field values are hashed the same way, only to notice
-change; they are never needed back.
+an e-mail address is reversible in practice). Field values get a keyed BLAKE2b MAC (64 bits,
+only to notice change; never needed back): as safe against dictionary attacks without the key,
+and about twice as fast as HMAC, which matters at ten values a record.
 
 Do not rotate ``SIS_SYNC_SECRET`` on a live installation: every key hash would change and the next
 run would no longer recognise what it synced before.
@@ -22,26 +23,29 @@ _SEP = "\x1f"  # unit separator: joins namespace and composite key parts unambig
 class KeyHasher:
     """HMAC-SHA256 under one secret, for record keys and field values."""
 
-    __slots__ = ("_key",)
+    __slots__ = ("_hmac", "_mac_key")
 
     def __init__(self, secret: str | bytes):
         if isinstance(secret, str):
             secret = secret.encode("utf-8")
         if not secret:
             raise ValueError("the hashing secret must not be empty")
-        self._key = secret
+        self._hmac = hmac.new(secret, digestmod=hashlib.sha256)  # copied per call: keyed once
+        # BLAKE2b takes keys of at most 64 bytes: derive one from the secret.
+        self._mac_key = hmac.new(secret, b"sis-sync field values", hashlib.sha256).digest()
 
     def key(self, namespace: str, value: str) -> str:
         """A 32-hex-character keyed hash of ``value`` in ``namespace`` (e.g. ``"email"``)."""
-        msg = (namespace + _SEP + value).encode("utf-8")
-        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()[:32]
+        mac = self._hmac.copy()
+        mac.update((namespace + _SEP + value).encode("utf-8"))
+        return mac.hexdigest()[:32]
 
     def value(self, value: Any) -> str:
         """A 16-hex-character keyed hash of a field value, to notice change. ``None`` → ``""``."""
         if value is None:
             return ""
         text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-        return hmac.new(self._key, text.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+        return hashlib.blake2b(text.encode("utf-8"), key=self._mac_key, digest_size=8).hexdigest()
 
 
 def join_key(parts: list[str] | tuple[str, ...]) -> str:

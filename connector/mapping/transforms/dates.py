@@ -8,6 +8,7 @@ export and 5 January in an American one; no guessing can tell, so each source na
 from __future__ import annotations
 
 import datetime as dt
+import re
 from bisect import bisect_right
 from itertools import pairwise
 from typing import Any, Literal
@@ -63,12 +64,36 @@ def _format_hint(formats: list[str]) -> str:
     return " or ".join(formats)
 
 
+_PIECES = {"%d": r"(?P<d>\d{1,2})", "%m": r"(?P<m>\d{1,2})", "%Y": r"(?P<Y>\d{4})"}
+
+
+def _numeric_pattern(fmt: str) -> re.Pattern[str] | None:
+    """A regex equivalent to strptime for formats made of %d, %m, %Y and separators, else None.
+
+    strptime is general and slow (≈ 10 µs); a school export's dates are millions of
+    ``dd-mm-yyyy`` values, so the common formats get a regex and ``date()`` — same rules.
+    """
+    parts = re.split(r"(%[dmY])", fmt)
+    if sorted(p for p in parts if p in _PIECES) != ["%Y", "%d", "%m"]:
+        return None
+    out = []
+    for part in parts:
+        if part in _PIECES:
+            out.append(_PIECES[part])
+        elif "%" in part or any(c.isalnum() for c in part):
+            return None
+        else:
+            out.append(re.escape(part))
+    return re.compile("".join(out))
+
+
 @bound_transform("date", options=DateOptions, arg="format")
 def date(options: DateOptions, ctx: TransformContext) -> Bound:
     """Parse a date with explicit formats (``date:%d-%m-%Y``); returns ``datetime.date``."""
     formats = tuple(options.format)
     message = f"not a date in format {_format_hint(options.format)}"
     strptime = dt.datetime.strptime
+    fast = [_numeric_pattern(fmt) for fmt in formats]
 
     def run(value: Any) -> Any:
         if value is None:
@@ -81,9 +106,13 @@ def date(options: DateOptions, ctx: TransformContext) -> Bound:
         text = str(value).strip()
         if not text:
             return None
-        for fmt in formats:
+        for fmt, pattern in zip(formats, fast, strict=True):
             try:
-                return strptime(text, fmt).date()
+                if pattern is None:
+                    return strptime(text, fmt).date()
+                m = pattern.fullmatch(text)
+                if m is not None:
+                    return dt.date(int(m["Y"]), int(m["m"]), int(m["d"]))
             except ValueError:
                 continue
         raise TransformError(message)

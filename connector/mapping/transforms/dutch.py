@@ -51,6 +51,20 @@ class PhoneOptions(TransformOptions):
         return v
 
 
+# Fast path for the commonest case, a Dutch mobile written as people type it: 06-12345678,
+# 06 1234 5678, +31 6 12345678, 0031612345678. Mobile ranges 061–065 and 068 are valid
+# (dutch-rules-and-formats §3; a test checks the equivalence with phonenumbers). Anything else
+# goes through phonenumbers, which costs ≈ 100 µs a number.
+_SEPARATORS = str.maketrans("", "", " -.()")
+_NL_MOBILE_TYPED = re.compile(r"(?:\+31|0031|0)(6[1-58]\d{7})")
+
+
+def fast_nl_mobile(text: str) -> str | None:
+    """E.164 for a plainly written Dutch mobile number, or None to ask phonenumbers."""
+    m = _NL_MOBILE_TYPED.fullmatch(text.translate(_SEPARATORS))
+    return "+31" + m.group(1) if m else None
+
+
 def _parse_phone(text: str, region: str) -> phonenumbers.PhoneNumber:
     try:
         number = phonenumbers.parse(text, region)
@@ -72,6 +86,10 @@ def phone_e164(options: PhoneOptions, ctx: TransformContext) -> Bound:
         text = _clean(value)
         if not text:
             return None
+        if region == "NL":
+            fast = fast_nl_mobile(text)
+            if fast is not None:
+                return fast
         return phonenumbers.format_number(_parse_phone(text, region), PhoneNumberFormat.E164)
 
     return run
@@ -142,6 +160,26 @@ class EmailOptions(TransformOptions):
     lowercase: bool = True
 
 
+# Fast path: a plain ASCII dot-atom address with an LDH domain is valid for email-validator
+# too (a test checks the equivalence); everything else, including internationalised addresses,
+# goes through the library (≈ 200 µs an address).
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PLAIN_EMAIL = re.compile(rf"({_ATOM}(?:\.{_ATOM})*)@((?:{_LABEL}\.)+[A-Za-z]{{2,63}})")
+_SPECIAL_USE = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
+
+
+def fast_email(text: str) -> str | None:
+    """The address with its domain lower-cased when it is plainly valid, else None."""
+    m = _PLAIN_EMAIL.fullmatch(text)
+    if m is None or len(m.group(1)) > 64 or len(text) > 254:
+        return None
+    domain = m.group(2).lower()
+    if domain.rsplit(".", 1)[-1] in _SPECIAL_USE:
+        return None
+    return f"{m.group(1)}@{domain}"
+
+
 @bound_transform("email", options=EmailOptions)
 def email(options: EmailOptions, ctx: TransformContext) -> Bound:
     """A syntactically valid e-mail address, normalised.
@@ -159,11 +197,13 @@ def email(options: EmailOptions, ctx: TransformContext) -> Bound:
         text = _clean(value)
         if not text:
             return None
-        try:
-            # The library's message can quote parts of the address: use our own.
-            normalised = validate_email(text, check_deliverability=False).normalized
-        except EmailNotValidError:
-            raise TransformError("not a valid e-mail address") from None
+        normalised = fast_email(text)
+        if normalised is None:
+            try:
+                # The library's message can quote parts of the address: use our own.
+                normalised = validate_email(text, check_deliverability=False).normalized
+            except EmailNotValidError:
+                raise TransformError("not a valid e-mail address") from None
         return normalised.lower() if lowercase else normalised
 
     return run
