@@ -175,7 +175,8 @@ def fast_email(text: str) -> str | None:
     if m is None or len(m.group(1)) > 64 or len(text) > 254:
         return None
     domain = m.group(2).lower()
-    if domain.rsplit(".", 1)[-1] in _SPECIAL_USE:
+    # "--" in a label is reserved for IDNA (xn--): leave those to the library's rules.
+    if "--" in domain or domain.rsplit(".", 1)[-1] in _SPECIAL_USE:
         return None
     return f"{m.group(1)}@{domain}"
 
