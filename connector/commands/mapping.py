@@ -52,7 +52,16 @@ def _fail(lines: list[str]) -> None:
     raise typer.Exit(2)
 
 
-def validate(ctx: typer.Context) -> None:
+def validate(
+    ctx: typer.Context,
+    online: Annotated[
+        bool,
+        typer.Option(
+            "--online",
+            help="also check every mapped field against the org's describe (needs credentials)",
+        ),
+    ] = False,
+) -> None:
     """Check sync.yaml and every mapping (purposes, fields, transforms, sources); writes nothing."""
     project, settings = _load(ctx)
     problems = [
@@ -74,11 +83,37 @@ def validate(ctx: typer.Context) -> None:
             highlight=False,
             soft_wrap=True,
         )
+    if online:
+        _check_online(project, settings)
     out.print(
         f"[green]ok:[/green] {len(project.mappings)} mapping(s), "
         f"{len(project.purposes.purposes)} purpose(s) in {escape(str(project.directory))}",
         highlight=False,
     )
+
+
+def _check_online(project: Project, settings: object) -> None:
+    """Every mapped field exists in the org and can be written; exit 2 listing all that cannot."""
+    from connector.salesforce import SalesforceClient
+    from connector.salesforce.describe import Describer
+
+    describer = Describer(SalesforceClient(settings.salesforce))  # type: ignore[attr-defined]
+    problems: list[str] = []
+    for name in project.order():
+        spec = project.mappings[name]
+        file = project.files.get(name, name)
+        refs = [f for f, fs in spec.fields.items() if fs.ref is not None]
+        plain = [f for f in spec.fields if f not in refs]
+        found = describer.check(
+            spec.target.object, plain, external_id_field=spec.target.external_id
+        )
+        # References such as CampaignMember.CampaignId are create-only in Salesforce: the
+        # connector sends them when it creates the record and never changes them afterwards.
+        found += describer.check(spec.target.object, refs, update=False)
+        problems += [f"{file}: {p}" for p in found]
+    if problems:
+        _fail(problems)
+    out.print("[green]online:[/green] every mapped field exists and is writable", highlight=False)
 
 
 def settings_file(ctx: typer.Context) -> str:
