@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from connector.emulator.testing import running_emulator
 from relfixtures import CliProject, student
 
 NO_TRACEBACK = "Traceback"
@@ -121,3 +122,19 @@ def test_configuration_errors_exit_2_and_write_nothing(project: CliProject, case
     assert not project.state_dir.exists()
     assert _org_footprint(project) == before
     assert project.live_records("Contact") == 0
+
+
+def test_refused_credentials_exit_2_and_write_nothing(tmp_path: Path) -> None:
+    # An org that only accepts its own connected app: the project's client secret is wrong.
+    with running_emulator(tmp_path / "org", client_id="tests", client_secret="other") as emu:
+        project = CliProject(tmp_path / "project", emu)
+        project.write_students([student("160001")])
+        result = project.cli("run", "nightly")
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "invalid_client" in result.stderr
+        assert NO_TRACEBACK not in result.stdout + result.stderr
+        assert emu.stats()["api_calls"] == 0
+        # Nothing written: no state file, lock file or report left behind by the refused run.
+        assert not project.state_dir.exists(), sorted(
+            str(p.relative_to(project.folder)) for p in project.state_dir.rglob("*")
+        )
