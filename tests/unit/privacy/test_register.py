@@ -1,0 +1,298 @@
+"""The art. 30 register rendered from a project folder of YAML (through the real loader)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+from connector.errors import UsageError
+from connector.mapping import load_project
+from connector.privacy.purposes import Duration
+from connector.privacy.register import (
+    CSV_HEADER,
+    build_register,
+    duration_words,
+    field_label,
+    render_register,
+)
+
+DAY = date(2025, 3, 1)
+
+PURPOSES = """\
+controller: ROC Test & Co
+dpo_contact: fg@roc-test.example
+purposes:
+  enrolment:
+    description: Aanmelding en inschrijving <script>alert('x')</script>
+    lawful_basis: legal_obligation
+    legal_reference: WEB
+    retention: {after: lifecycle_end, keep: P1M}
+    data_subjects: [aanmelders, studenten]
+    recipients: [Salesforce (verwerker), studentenbalie]
+  visit:
+    description: Open dagen
+    lawful_basis: contract
+    retention: {after: event_date, keep: P3M}
+  news:
+    description: Nieuwsbrief
+    lawful_basis: consent
+    consent: {field: nieuws, at: nieuws_op, source: nieuws_bron}
+  phone:
+    lawful_basis: consent
+    consent: {field: bellen, at: bellen_op, by: bellen_door}
+    min_age: 16
+    retention: {after: consent_withdrawn, keep: P1M}
+  planning:
+    lawful_basis: public_task
+  interest:
+    lawful_basis: legitimate_interest
+    retention: {after: last_seen, keep: P1Y6M}
+"""
+
+STUDENTS = """\
+name: students
+source: {kind: csv, path: data/studenten.csv, delimiter: ";", key: studentnummer}
+target: {object: Contact, external_id: SIS_Student_Number__c}
+lifecycle:
+  from: status
+  applied: [aangemeld]
+  enrolled: [ingeschreven]
+  ended: [uitgeschreven]
+subject_birthdate: {from: geboortedatum, transform: ["date:%d-%m-%Y"]}
+fields:
+  SIS_Student_Number__c: {from: studentnummer, purposes: [enrolment]}
+  LastName: {template: "{tussenvoegsel} {achternaam}", required: true, purposes: [enrolment]}
+  FirstName: {from: roepnaam, purposes: [enrolment]}
+  Email: {from: email, transform: [strip, lower, email], purposes: [enrolment, news]}
+  MobilePhone: {from: mobiel, transform: [phone_e164], purposes: [phone]}
+  Birthdate: {from: geboortedatum, transform: ["date:%d-%m-%Y"], purposes: [enrolment]}
+  Study_Programme__c: {from: opleiding, purposes: [enrolment]}
+"""
+
+EVENTS = """\
+name: events
+source: {kind: csv, path: data/events.csv, key: evenement_id}
+target: {object: Campaign, external_id: Event_Id__c}
+fields:
+  Event_Id__c: {from: evenement_id, purposes: [visit]}
+  Name: {from: evenement_naam, purposes: [visit]}
+  IsActive: {value: true, purposes: [visit]}
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path):
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    (folder / "purposes.yaml").write_text(PURPOSES, encoding="utf-8")
+    (folder / "students.yaml").write_text(STUDENTS, encoding="utf-8")
+    (folder / "events.yaml").write_text(EVENTS, encoding="utf-8")
+    return load_project(folder)
+
+
+BASIS_WORDS = [
+    "Legal obligation (AVG art. 6(1)(c))",
+    "Contract (AVG art. 6(1)(b))",
+    "Consent (AVG art. 6(1)(a), art. 7)",
+    "Public task (AVG art. 6(1)(e))",
+    "Legitimate interest (AVG art. 6(1)(f))",
+]
+RETENTION_WORDS = [
+    "1 month after the end of the enrolment",
+    "3 months after the event date",
+    "until consent is withdrawn",
+    "1 year and 6 months after the source system last held the record",
+    "no period set in purposes.yaml",
+]
+FIELDS = ["SIS_Student_Number__c", "LastName", "FirstName", "Email", "MobilePhone", "Birthdate"]
+LABELS = ["Last name", "First name", "Mobile phone", "Date of birth", "Study Programme"]
+
+
+@pytest.mark.parametrize("fmt", ["md", "csv", "html"])
+def test_every_format_holds_purposes_bases_retention_and_fields(project, fmt):
+    text = render_register(project, fmt, generated_on=DAY)
+    if fmt == "html":
+        import html
+
+        text = html.unescape(text)
+    for purpose in ("enrolment", "visit", "news", "phone", "planning", "interest"):
+        assert purpose in text
+    for words in BASIS_WORDS + RETENTION_WORDS + FIELDS + LABELS:
+        assert words in text, words
+    assert "Consent required; under 16 a parent or guardian must give it (UAVG art. 5)" in text
+    assert "timestamp from column nieuws_op" in text
+    assert "form or channel from column nieuws_bron" in text
+    assert "who gave it (self or parent) from column bellen_door" in text
+
+
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_document_parts(project, fmt):
+    text = render_register(project, fmt, generated_on=DAY)
+    for part in (
+        "Record of processing activities",
+        "fg@roc-test.example",
+        "2025-03-01",
+        "Never transferred",
+        "UAVG art. 46",
+        "AVG art. 9",
+        "11-check",
+        "Processor and transfers",
+        "to be completed by the school",
+        "Read to apply the rules, not transferred",
+        "geboortedatum",  # read for the age rule only... and also sent as Birthdate
+        "status",  # lifecycle column, read but not sent
+    ):
+        assert part in text, part
+
+
+def test_fields_are_grouped_per_mapping_with_their_source_columns(project):
+    md = render_register(project, "md", generated_on=DAY)
+    enrolment = md.split("## Purpose: enrolment")[1].split("## Purpose:")[0]
+    assert "#### Mapping students (csv data/studenten.csv → Contact)" in enrolment
+    assert "| LastName | Last name | tussenvoegsel, achternaam |" in enrolment
+    assert "| Email | E-mail address | email |" in enrolment
+    assert "MobilePhone" not in enrolment  # justified by `phone` only
+    visit = md.split("## Purpose: visit")[1]
+    assert "| IsActive | Active | (fixed value) |" in visit
+
+
+def test_read_but_not_sent_lists_rule_columns_only(project):
+    reg = build_register(project, generated_on=DAY)
+    read = {(m, c) for m, c, _why in reg.read_not_sent}
+    assert ("students", "status") in read
+    assert ("students", "bellen_door") in read  # consent proof for `phone`, used by students
+    assert ("students", "roepnaam") not in read  # sent as FirstName
+    assert not any(m == "events" and c.startswith("bellen") for m, c in read)
+
+
+def test_html_is_standalone_and_escaped(project):
+    page = render_register(project, "html", generated_on=DAY)
+    assert page.startswith("<!DOCTYPE html>")
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    assert "ROC Test &amp; Co" in page
+    assert "<style>" in page and "@media print" in page
+    assert not re.search(r"""(src|href)=["']?https?:""", page)  # no external assets
+    assert "<link" not in page
+
+
+def test_markdown_escapes_pipes_and_keeps_one_line_cells(project, tmp_path):
+    folder = tmp_path / "m2"
+    folder.mkdir()
+    (folder / "purposes.yaml").write_text(
+        PURPOSES.replace("Open dagen", "Open | dagen\\n meeloop"), encoding="utf-8"
+    )
+    (folder / "events.yaml").write_text(EVENTS, encoding="utf-8")
+    md = render_register(load_project(folder), "md", generated_on=DAY)
+    assert "Open \\| dagen" in md
+
+
+def test_csv_parses_with_the_expected_header(project):
+    rows = list(csv.reader(io.StringIO(render_register(project, "csv", generated_on=DAY))))
+    assert tuple(rows[0]) == CSV_HEADER
+    records = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+    keyed = {(r["purpose"], r["mapping"], r["field"]): r for r in records}
+    assert keyed[("enrolment", "students", "LastName")]["source_columns"] == (
+        "tussenvoegsel, achternaam"
+    )
+    assert keyed[("news", "students", "Email")]["lawful_basis_words"] == BASIS_WORDS[2]
+    assert keyed[("phone", "students", "MobilePhone")]["label"] == "Mobile phone"
+    assert keyed[("visit", "events", "Name")]["retention"] == "3 months after the event date"
+    # a purpose no mapping uses still has its row
+    assert keyed[("planning", "", "")]["lawful_basis"] == "public_task"
+    # one row per (purpose, mapping, field)
+    assert len(keyed) == len(records)
+    email_rows = [r for r in records if r["field"] == "Email"]
+    assert {r["purpose"] for r in email_rows} == {"enrolment", "news"}
+
+
+@pytest.mark.parametrize("fmt", ["md", "csv", "html"])
+def test_output_is_deterministic(project, tmp_path, fmt):
+    first = render_register(project, fmt, generated_on=DAY)
+    # The same files written in another order load into the same register.
+    folder = tmp_path / "again"
+    folder.mkdir()
+    (folder / "events.yaml").write_text(EVENTS, encoding="utf-8")
+    (folder / "students.yaml").write_text(STUDENTS, encoding="utf-8")
+    (folder / "purposes.yaml").write_text(PURPOSES, encoding="utf-8")
+    assert render_register(load_project(folder), fmt, generated_on=DAY) == first
+    assert render_register(project, fmt, generated_on=DAY) == first
+    if fmt != "csv":  # the CSV is a table of rows; the date is on the documents
+        assert render_register(project, fmt, generated_on=date(2025, 3, 2)) != first
+
+
+def test_purposes_and_fields_are_sorted(project):
+    reg = build_register(project, generated_on=DAY)
+    names = [p.name for p in reg.purposes]
+    assert names == sorted(names)
+    for p in reg.purposes:
+        keys = [(f.mapping, f.field) for f in p.fields]
+        assert keys == sorted(keys)
+
+
+def test_unknown_format_is_a_usage_error(project):
+    with pytest.raises(UsageError):
+        render_register(project, "pdf", generated_on=DAY)  # type: ignore[arg-type]
+
+
+def test_default_date_is_today(project):
+    assert re.search(r"\d{4}-\d{2}-\d{2}", render_register(project, "md"))
+
+
+def test_missing_dpo_contact_is_called_out(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "purposes.yaml").write_text(
+        PURPOSES.replace("dpo_contact: fg@roc-test.example\n", ""), encoding="utf-8"
+    )
+    (folder / "events.yaml").write_text(EVENTS, encoding="utf-8")
+    assert "not set (add dpo_contact to purposes.yaml)" in render_register(
+        load_project(folder), "md", generated_on=DAY
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("P1M", "1 month"),
+        ("P3M", "3 months"),
+        ("P1Y", "1 year"),
+        ("P2Y", "2 years"),
+        ("P1Y6M", "1 year and 6 months"),
+        ("P30D", "30 days"),
+        ("P1D", "1 day"),
+        ("P2W", "2 weeks"),
+        ("P1W", "1 week"),
+    ],
+)
+def test_duration_words(text, words):
+    assert duration_words(Duration.parse(text)) == words
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [
+        ("FirstName", "First name"),
+        ("MobilePhone", "Mobile phone"),
+        ("Birthdate", "Date of birth"),
+        ("SIS_Student_Number__c", "SIS Student Number"),
+        ("Consent_News_At__c", "Consent News At"),
+        ("hed__Program__c", "Program"),
+        ("OtherStreet", "Other Street"),
+    ],
+)
+def test_field_labels(name, label):
+    assert field_label(name) == label
+
+
+def test_shipped_mappings_render(tmp_path):
+    shipped = Path(__file__).resolve().parents[3] / "mappings"
+    project = load_project(shipped)
+    md = render_register(project, "md", generated_on=DAY)
+    for name in project.purposes.purposes:
+        assert f"## Purpose: {name}" in md
+    assert "ROC Voorbeeld" in md
