@@ -184,6 +184,12 @@ def init(
     force: Annotated[
         bool, typer.Option("--force", help="write into a folder that is not empty")
     ] = False,
+    sample_data: Annotated[
+        bool,
+        typer.Option(
+            "--sample-data", help="also generate a fictitious Dutch data set in DIR/data to try it"
+        ),
+    ] = False,
 ) -> None:
     """Write a working sync.yaml, purposes.yaml and example mappings to start from."""
     if directory.exists() and not directory.is_dir():
@@ -201,6 +207,15 @@ def init(
         f"mappings/ ({len(list((directory / 'mappings').glob('*.yaml')))} files)",
         highlight=False,
     )
+    if sample_data:
+        from connector.demo.dataset import generate
+
+        summary = generate(directory)
+        out.print(
+            f"sample data: {summary.students} students, {summary.applicants} applicants, "
+            f"{summary.registrations} event registrations (fictitious) in data/",
+            highlight=False,
+        )
     out.print(f"next: cd {escape(str(directory))} && sis-sync validate", highlight=False)
 
 
