@@ -1,18 +1,34 @@
-"""Throughput of the emulator through simple-salesforce: collections upsert and Bulk 2.0 upsert.
+"""Throughput of the emulator: sObject Collections upsert and Bulk 2.0 ingest, over real HTTPS.
 
 Runs the emulator in a separate process (as ``sis-sync emulator`` would) so client and server
-do not share one interpreter lock, then drives it with the real client.
+do not share one interpreter lock, then drives it with real clients:
 
-    .venv/bin/python scripts/bench_emulator.py [--records 20000] [--bulk-rows 200000]
+- collections: 200-record ``PATCH composite/sobjects/Contact/SIS_Sync_Key__c`` through
+  simple-salesforce's ``restful``, ``--threads`` clients in parallel; first all inserts, then the
+  same keys again (all updates). Records/s from the first request to the last response.
+- Bulk 2.0 ingest: one upsert job of ``--bulk-rows`` rows, driven with requests and polled every
+  5 ms. Rows/s from job creation to the first poll that reports ``JobComplete`` — create, CSV
+  upload, ``UploadComplete``, processing and the emulator's one deliberate ``InProgress`` poll
+  included, client think-time not. Again as inserts, then as updates of the same keys.
+- Bulk 2.0 through simple-salesforce (``sf.bulk2.Contact.upsert``): the same job as the client
+  runs it. Its poll loop sleeps ``wait + e^n / 1000`` seconds after the n-th poll, so this figure
+  measures the client's back-off as much as the emulator.
+
+Each figure is printed with ``os.getloadavg()`` (other work on the machine slows the wall clock)
+and the emulator process's CPU time per phase, which the load barely affects.
+
+    .venv/bin/python scripts/bench_emulator.py [--records 20000] [--bulk-rows 100000]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,19 +43,56 @@ server, app = make_server(EmulatorConfig(data_dir=Path(sys.argv[1]), port=0))
 print(app.base_url, flush=True)
 server.serve_forever(poll_interval=0.2)
 """
+VERSION = "v59.0"
+POLL = 0.01
+
+
+def _session(ca: str) -> requests.Session:
+    s = requests.Session()
+    s.verify, s.trust_env = ca, False  # REQUESTS_CA_BUNDLE would override verify
+    return s
+
+
+def _token(s: requests.Session, url: str) -> str:
+    resp = s.post(
+        f"{url}/services/oauth2/token", data={"grant_type": "client_credentials"}, timeout=30
+    )
+    resp.raise_for_status()
+    return resp.json()["access_token"]
 
 
 def _client(url: str, ca: str) -> Salesforce:
-    s = requests.Session()
-    s.verify, s.trust_env = ca, False
-    tok = s.post(
-        f"{url}/services/oauth2/token", data={"grant_type": "client_credentials"}, timeout=30
-    ).json()
-    return Salesforce(session_id=tok["access_token"], instance_url=tok["instance_url"], session=s)
+    s = _session(ca)
+    return Salesforce(session_id=_token(s, url), instance_url=url, session=s)
 
 
-def bench_collections(url: str, ca: str, total: int, threads: int) -> float:
-    """Records/s of 200-record collections upserts, ``threads`` clients in parallel."""
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid`` (Linux /proc), or None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measure(pid: int, label: str, count: int, unit: str, run: Callable[[], None]) -> float:
+    """Run one phase and print its rate, the load average and the emulator's CPU time."""
+    cpu0 = _cpu_seconds(pid)
+    t0 = time.perf_counter()
+    run()
+    elapsed = time.perf_counter() - t0
+    cpu1 = _cpu_seconds(pid)
+    rate = count / elapsed
+    load = "/".join(f"{x:.2f}" for x in os.getloadavg())
+    cpu = ""
+    if cpu0 is not None and cpu1 is not None and cpu1 > cpu0:
+        cpu = f", emulator CPU {cpu1 - cpu0:.2f} s = {count / (cpu1 - cpu0):,.0f} {unit}/CPU-s"
+    print(f"{label:<38} {rate:>9,.0f} {unit}/s ({count:,} in {elapsed:.2f} s{cpu}; load {load})")
+    return rate
+
+
+def collections_phase(url: str, ca: str, total: int, threads: int) -> Callable[[], None]:
+    """A phase that upserts ``total`` Contacts in 200-record collections requests."""
     chunks = [
         [
             {
@@ -56,32 +109,78 @@ def bench_collections(url: str, ca: str, total: int, threads: int) -> float:
     clients = [_client(url, ca) for _ in range(threads)]
 
     def send(n: int) -> None:
-        sf = clients[n % threads]
-        res = sf.restful(
+        res = clients[n % threads].restful(
             "composite/sobjects/Contact/SIS_Sync_Key__c",
             method="PATCH",
             json={"allOrNone": False, "records": chunks[n]},
         )
         assert all(r["success"] for r in res), res[:1]
 
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(send, range(len(chunks))))
-    return total / (time.perf_counter() - t0)
+    def run() -> None:
+        with ThreadPoolExecutor(threads) as pool:
+            list(pool.map(send, range(len(chunks))))
+
+    return run
 
 
-def bench_bulk(url: str, ca: str, rows: int) -> float:
-    """Rows/s of one Bulk 2.0 upsert job of ``rows`` rows (CSV upload to JobComplete)."""
+def _bulk_csv(rows: int) -> bytes:
+    lines = ["LastName,FirstName,Email,SIS_Sync_Key__c\n"]
+    lines.extend(f"Bulk{i},F,b{i}@example.org,b{i}\n" for i in range(rows))
+    return "".join(lines).encode()
+
+
+def bulk_phase(url: str, ca: str, rows: int) -> Callable[[], None]:
+    """A phase that runs one Bulk 2.0 upsert job of ``rows`` rows, polling every 10 ms."""
+    s = _session(ca)
+    s.headers["Authorization"] = f"Bearer {_token(s, url)}"
+    base = f"{url}/services/data/{VERSION}/jobs/ingest"
+    data = _bulk_csv(rows)
+
+    def run() -> None:
+        job = s.post(
+            base,
+            json={
+                "object": "Contact",
+                "operation": "upsert",
+                "externalIdFieldName": "SIS_Sync_Key__c",
+                "contentType": "CSV",
+                "lineEnding": "LF",
+            },
+            timeout=30,
+        ).json()
+        put = s.put(
+            f"{base}/{job['id']}/batches",
+            data=data,
+            headers={"Content-Type": "text/csv"},
+            timeout=120,
+        )
+        put.raise_for_status()
+        s.patch(f"{base}/{job['id']}", json={"state": "UploadComplete"}, timeout=30)
+        while True:
+            info = s.get(f"{base}/{job['id']}", timeout=30).json()
+            if info["state"] in ("JobComplete", "Failed", "Aborted"):
+                break
+            time.sleep(POLL)
+        assert info["state"] == "JobComplete", info
+        assert info["numberRecordsProcessed"] == rows, info
+        assert info["numberRecordsFailed"] == 0, info
+
+    return run
+
+
+def simple_salesforce_bulk_phase(url: str, ca: str, rows: int) -> Callable[[], None]:
+    """A phase that runs the same upsert job through ``sf.bulk2`` (its own polling)."""
     sf = _client(url, ca)
-    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as fh:
-        fh.write("LastName,FirstName,Email,SIS_Sync_Key__c\n")
-        fh.writelines(f"Bulk{i},F,b{i}@example.org,b{i}\n" for i in range(rows))
-    t0 = time.perf_counter()
-    res = sf.bulk2.Contact.upsert(csv_file=fh.name, external_id_field="SIS_Sync_Key__c", wait=0.05)
-    elapsed = time.perf_counter() - t0
-    Path(fh.name).unlink()
-    assert res[0]["numberRecordsFailed"] == 0, res
-    return rows / elapsed
+    path = Path(tempfile.mkdtemp(prefix="bench-emu-")) / "contacts.csv"
+    path.write_bytes(_bulk_csv(rows))
+
+    def run() -> None:
+        res = sf.bulk2.Contact.upsert(
+            csv_file=str(path), external_id_field="SIS_Sync_Key__c", wait=0.05
+        )
+        assert res[0]["numberRecordsFailed"] == 0, res
+
+    return run
 
 
 def main() -> None:
@@ -89,24 +188,50 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=20_000)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--bulk-rows", type=int, default=200_000)
+    ap.add_argument("--bulk-rows", type=int, default=100_000)
+    ap.add_argument("--skip-simple-salesforce-bulk", action="store_true")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as data:
         proc = subprocess.Popen(
             [sys.executable, "-c", SERVER, data], stdout=subprocess.PIPE, text=True
         )
         try:
+            assert proc.stdout is not None
             url = proc.stdout.readline().strip()
             ca = str(Path(data) / "ca.pem")
-            coll = bench_collections(url, ca, args.records, args.threads)
-            print(
-                f"collections upsert (insert): {coll:,.0f} records/s "
-                f"({args.records} records, 200/request, {args.threads} client threads)"
+            pid = proc.pid
+            n, t = args.records, args.threads
+            print(f"collections: {n:,} Contacts, 200/request, {t} client threads")
+            _measure(
+                pid, "collections upsert (insert)", n, "records", collections_phase(url, ca, n, t)
             )
-            coll2 = bench_collections(url, ca, args.records, args.threads)
-            print(f"collections upsert (update): {coll2:,.0f} records/s")
-            bulk = bench_bulk(url, ca, args.bulk_rows)
-            print(f"Bulk 2.0 upsert (insert):    {bulk:,.0f} rows/s ({args.bulk_rows} rows, 1 job)")
+            _measure(
+                pid, "collections upsert (update)", n, "records", collections_phase(url, ca, n, t)
+            )
+            rows = args.bulk_rows
+            print(f"Bulk 2.0: one upsert job of {rows:,} Contact rows")
+            _measure(
+                pid,
+                "Bulk 2.0 ingest, 10 ms polls (insert)",
+                rows,
+                "rows",
+                bulk_phase(url, ca, rows),
+            )
+            _measure(
+                pid,
+                "Bulk 2.0 ingest, 10 ms polls (update)",
+                rows,
+                "rows",
+                bulk_phase(url, ca, rows),
+            )
+            if not args.skip_simple_salesforce_bulk:
+                _measure(
+                    pid,
+                    "Bulk 2.0 via simple-salesforce (update)",
+                    rows,
+                    "rows",
+                    simple_salesforce_bulk_phase(url, ca, rows),
+                )
         finally:
             proc.terminate()
             proc.wait(timeout=10)

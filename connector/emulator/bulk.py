@@ -11,13 +11,14 @@ from __future__ import annotations
 import csv
 import io
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from connector.emulator import soql
 from connector.emulator.ids import USER_ID, sf_datetime
 from connector.emulator.rest import parse_json
-from connector.emulator.store import Txn
+from connector.emulator.store import Txn, gc_paused
 from connector.emulator.wire import CSV_TYPE, ApiError, RecordError, Response, json_response
 
 if TYPE_CHECKING:
@@ -53,9 +54,11 @@ class Job:
     modstamp: str = field(default_factory=sf_datetime)
     uploads: list[bytes] = field(default_factory=list)
     header: list[str] = field(default_factory=list)
-    ok: list[list[str]] = field(default_factory=list)
-    failed: list[list[str]] = field(default_factory=list)
-    unprocessed: list[list[str]] = field(default_factory=list)
+    # Result rows are tuples: the garbage collector stops scanning a tuple of strings, never a
+    # list, and a big job keeps 100,000s of them.
+    ok: list[Sequence[str]] = field(default_factory=list)
+    failed: list[Sequence[str]] = field(default_factory=list)
+    unprocessed: list[Sequence[str]] = field(default_factory=list)
     error: str | None = None
     processed_any: bool = False
     shown_in_progress: bool = False
@@ -198,8 +201,8 @@ def _error_text(exc: RecordError) -> str:
     return f"{exc.code}:{exc.message}:{','.join(exc.fields)} --"
 
 
-def _parse(job: Job) -> list[list[str]]:
-    rows: list[list[str]] = []
+def _parse(job: Job) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
     for blob in job.uploads:
         reader = csv.reader(io.StringIO(blob.decode("utf-8-sig")), delimiter=job.delimiter)
         header = next(reader, None)
@@ -208,7 +211,7 @@ def _parse(job: Job) -> list[list[str]]:
         if job.header and header != job.header:
             raise ValueError("InvalidBatch : all uploads of a job must have the same header")
         job.header = header
-        rows.extend(r for r in reader if r)
+        rows.extend(tuple(r) for r in reader if r)  # tuples: see Job.ok
     return rows
 
 
@@ -237,7 +240,7 @@ def _process(app: App, job: Job) -> None:
         if job.abort.is_set():
             job.unprocessed.extend(rows[start:])
             return
-        with app.store.lock:
+        with app.store.lock, gc_paused():
             txn = Txn(app.store)
             for row in rows[start : start + CHUNK]:
                 _row(app, job, o, cols, width, row, txn)
@@ -248,7 +251,9 @@ def _process(app: App, job: Job) -> None:
         job.state, job.modstamp = "JobComplete", sf_datetime()
 
 
-def _row(app: App, job: Job, o: Any, cols: list[str], width: int, row: list[str], txn: Txn) -> None:
+def _row(
+    app: App, job: Job, o: Any, cols: list[str], width: int, row: Sequence[str], txn: Txn
+) -> None:
     dml = app.dml
     try:
         if len(row) != width:
@@ -273,9 +278,9 @@ def _row(app: App, job: Job, o: Any, cols: list[str], width: int, row: list[str]
             )
     except RecordError as exc:
         rid_known = raw.get("Id", "") if job.operation != "insert" and len(row) == width else ""
-        job.failed.append([rid_known or "", _error_text(exc), *row])
+        job.failed.append((rid_known or "", _error_text(exc), *row))
         return
-    job.ok.append([rid, "true" if created else "false", *row])
+    job.ok.append((rid, "true" if created else "false", *row))
 
 
 def results(app: App, req: Request, job_id: str, which: str) -> Response:
@@ -297,7 +302,7 @@ def results(app: App, req: Request, job_id: str, which: str) -> Response:
 
 
 def _csv(
-    job: Job, header: list[str], rows: list[list[Any]], extra: dict[str, str] | None = None
+    job: Job, header: list[str], rows: Sequence[Sequence[Any]], extra: dict[str, str] | None = None
 ) -> Response:
     buf = io.StringIO()
     end = "\r\n" if job.line_ending == "CRLF" else "\n"

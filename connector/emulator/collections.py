@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from connector.emulator.rest import parse_json, sobject
-from connector.emulator.store import Txn
+from connector.emulator.store import Txn, gc_paused
 from connector.emulator.wire import ApiError, RecordError, Response, json_response, record_error
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def _run(
     upsert: bool = False,
 ) -> Response:
     results: list[dict[str, Any]] = []
-    with app.store.lock:
+    with app.store.lock, gc_paused():
         txn = Txn(app.store)
         for item in items:
             try:

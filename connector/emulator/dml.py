@@ -42,17 +42,15 @@ class Dml:
             )
 
     def _check_unique(self, obj: ObjectDef, rec: dict[str, Any], changed: dict[str, Any]) -> None:
-        for f in obj.external_ids:
-            if f.unique and changed.get(f.name) is not None:
-                others = [
-                    i for i in self.store.find(obj, f.name, changed[f.name]) if i != rec["Id"]
-                ]
+        for name in obj.unique_fields:
+            if changed.get(name) is not None:
+                others = [i for i in self.store.find(obj, name, changed[name]) if i != rec["Id"]]
                 if others:
                     raise RecordError(
                         "DUPLICATE_VALUE",
-                        f"duplicate value found: {f.name} duplicates value on record with id: "
+                        f"duplicate value found: {name} duplicates value on record with id: "
                         f"{others[0]}",
-                        [f.name],
+                        [name],
                     )
         if obj.name == "CampaignMember":
             person = rec.get("ContactId") or rec.get("LeadId")
@@ -61,8 +59,10 @@ class Dml:
                 raise RecordError("DUPLICATE_VALUE", "Already a campaign member.", [])
 
     def _derive(self, obj: ObjectDef, rec: dict[str, Any]) -> None:
-        if obj.name in _NAMED and "Name" in rec:
-            rec["Name"] = " ".join(p for p in (rec.get("FirstName"), rec["LastName"]) if p)
+        # ``rec`` may be sparse (a new record without its nulls), hence ``get`` throughout.
+        if obj.name in _NAMED and "Name" in obj.fields:
+            first, last = rec.get("FirstName"), rec.get("LastName")
+            rec["Name"] = f"{first} {last}" if first and last else (first or last or "")
         elif obj.name == "CampaignMember":
             rec["HasResponded"] = rec.get("Status") in _RESPONDED
 
@@ -86,24 +86,29 @@ class Dml:
         values = self.validator.clean(obj, raw, creating=True, csv=csv, skip=skip, preset=preset)
         self._maybe_lock(None)
         now = sf_datetime()
-        rec = dict(obj.template)
-        rec.update(values)
         rid = self.store.ids.new(obj.key_prefix)
-        rec.update(
-            Id=rid,
-            IsDeleted=False,
-            CreatedDate=now,
-            LastModifiedDate=now,
-            SystemModstamp=now,
-            CreatedById=USER_ID,
-            LastModifiedById=USER_ID,
-        )
-        if "OwnerId" in rec and rec["OwnerId"] is None:
-            rec["OwnerId"] = USER_ID
-        self._derive(obj, rec)
+        # Build the record without its nulls first: that is also its journal entry, so the
+        # (mostly empty) full record is never filtered again.
+        sparse = {
+            **obj.template_set,
+            **values,
+            "Id": rid,
+            "IsDeleted": False,
+            "CreatedDate": now,
+            "LastModifiedDate": now,
+            "SystemModstamp": now,
+            "CreatedById": USER_ID,
+            "LastModifiedById": USER_ID,
+        }
+        if "OwnerId" in obj.fields and sparse.get("OwnerId") is None:
+            sparse["OwnerId"] = USER_ID
+        self._derive(obj, sparse)
+        rec = {**obj.template, **sparse}
+        if None in sparse.values():  # a field cleared on insert: stored as null, not journalled
+            sparse = {k: v for k, v in sparse.items() if v is not None}
         check_object_rules(obj, rec)
         self._check_unique(obj, rec, rec)
-        self.store.put(obj.name, rec, txn)
+        self.store.insert(obj.name, rec, sparse, txn)
         return rid
 
     def live(self, obj: ObjectDef, rid_raw: Any, *, missing_status: int = 404) -> dict[str, Any]:
@@ -113,12 +118,19 @@ class Dml:
             RecordError: MALFORMED_ID (not an id of this object), ENTITY_IS_DELETED (in the
                 recycle bin) or INVALID_CROSS_REFERENCE_KEY / NOT_FOUND (unknown id).
         """
-        rid = normalize_id(rid_raw)
-        if rid is None or rid[:3] != obj.key_prefix:
-            raise RecordError(
-                "MALFORMED_ID", f"{obj.label} ID: id value of incorrect type: {rid_raw}", ["Id"]
-            )
-        rec = self.store.data[obj.name].get(rid)
+        records = self.store.data[obj.name]
+        # Stored ids are already in normal form, so a hit needs no normalising (the common
+        # case: upserts pass the id they just found).
+        rec = records.get(rid_raw) if type(rid_raw) is str else None
+        if rec is None or rid_raw[:3] != obj.key_prefix:
+            rid = normalize_id(rid_raw)
+            if rid is None or rid[:3] != obj.key_prefix:
+                raise RecordError(
+                    "MALFORMED_ID",
+                    f"{obj.label} ID: id value of incorrect type: {rid_raw}",
+                    ["Id"],
+                )
+            rec = records.get(rid)
         if rec is None:
             if missing_status == 404:
                 raise RecordError("NOT_FOUND", "The requested resource does not exist", status=404)
@@ -157,7 +169,7 @@ class Dml:
                 changes[derived] = rec[derived]
         check_object_rules(obj, rec)
         self._check_unique(obj, rec, values)
-        self.store.put(obj.name, rec, txn, ["u", obj.name, old["Id"], changes])
+        self.store.change(obj.name, old, rec, changes, txn)
         return old["Id"]
 
     def upsert(
@@ -221,5 +233,5 @@ class Dml:
         else:
             now = sf_datetime()
             changes = {"IsDeleted": True, "LastModifiedDate": now, "SystemModstamp": now}
-            self.store.put(obj.name, {**rec, **changes}, txn, ["u", obj.name, rec["Id"], changes])
+            self.store.change(obj.name, rec, {**rec, **changes}, changes, txn)
         return rec["Id"]

