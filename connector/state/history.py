@@ -56,6 +56,21 @@ class HistoryMixin:
         with guard("finish run"), self._db.write.begin() as conn:
             conn.execute(sa.update(s.runs).where(s.runs.c.run_id == run_id).values(**values))
 
+    def abort_stale_runs(self, job: str, *, at: datetime) -> int:
+        """Mark runs of ``job`` still "running" as aborted; returns how many.
+
+        Call it while holding the job's run lock: whoever started those runs is gone (the lock
+        dies with its process), so they were killed part-way.
+        """
+        t = s.runs
+        stmt = (
+            sa.update(t)
+            .where(t.c.job == job, t.c.status == RunStatus.RUNNING.value)
+            .values(status=RunStatus.ABORTED.value, finished_at=at)
+        )
+        with guard("abort stale runs"), self._db.write.begin() as conn:
+            return conn.execute(stmt).rowcount
+
     def recent_runs(self, limit: int = 10, *, job: str | None = None) -> list[RunRow]:
         """The latest runs, newest first (of one job when ``job`` is given)."""
         q = sa.select(s.runs).order_by(s.runs.c.run_id.desc()).limit(limit)

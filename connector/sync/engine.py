@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import islice
 from typing import Any
@@ -62,6 +62,8 @@ class RunContext:
     report: RunReport
     bulk_threshold: int = 2_000
     progress: Progress | None = None
+    # Dry run only: key hashes a parent mapping would create, so children count as creates too.
+    planned: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def dry_run(self) -> bool:
@@ -95,7 +97,9 @@ class MappingRun:
             crm_owned=self.compiled.crm_owned,
             always_send=always,
         )
-        self.planner = Planner(name, self.spec, ctx.compiled, ctx.store, ctx.hasher)
+        self.planner = Planner(
+            name, self.spec, ctx.compiled, ctx.store, ctx.hasher, planned=ctx.planned
+        )
         self.buffer: list[Write] = []
         self.pending: set[str] = set()
         self.bulk = False
@@ -110,6 +114,9 @@ class MappingRun:
             source.check()
         except InputError as exc:
             self.rep.error = str(exc)
+            return self.rep
+        if ctx.report.stopped:
+            self._count_pending(source)
             return self.rep
         today = ctx.now.date()
         rejects: list[Reject] = []
@@ -148,6 +155,18 @@ class MappingRun:
             rejects = []
         self._flush(final=True)
         return self.rep
+
+    def _count_pending(self, source: Any) -> None:
+        """The run stopped (daily API share) before this mapping: it all waits for the next run."""
+        keys: set[str] = set()
+        for rec in source.read():
+            if isinstance(rec, Reject):
+                continue  # reported when the mapping really runs
+            self.rep.read += 1
+            res = None if rec.deleted else self.compiled.apply(rec)
+            if res is not None and not res.errors:
+                keys.add(res.key_hash)
+        self.rep.pending += len(keys)
 
     def _reject(self, rejects: list[Reject], rej: Reject, *, count: bool = True) -> None:
         rej = Reject(rej.origin, rej.column, rej.reason, self.name)
@@ -302,7 +321,10 @@ class MappingRun:
     def _count_plan(self, writes: list[Write]) -> None:
         from connector.hashing import mask
 
+        remember = self.ctx.planned.get(self.name)
         for w in writes:
+            if remember is not None and not w.known:
+                remember.add(w.key_hash)
             if w.known:
                 self.rep.updated += 1
             else:

@@ -104,12 +104,13 @@ def run_job(
         name: project.compile(name, hasher=hasher, today=now.date()) for name in project.mappings
     }
     report = RunReport(job=job_name, started_at=now, dry_run=dry_run)
+    # Log in before the state is touched: refused credentials are exit 2 with nothing written.
+    writer = None if dry_run else (writer_factory or _salesforce_writer)(settings)
     store = _open_state(settings, dry_run=dry_run)
     try:
         with store.lock(job_name):
-            writer = None
             if not dry_run:
-                writer = (writer_factory or _salesforce_writer)(settings)  # bad credentials: exit 2
+                store.abort_stale_runs(job_name, at=now)  # runs whose process died
                 report.run_id = store.start_run(job_name, now)
             ctx = RunContext(
                 project=project,
@@ -122,6 +123,8 @@ def run_job(
                 report=report,
                 bulk_threshold=settings.salesforce.bulk_threshold,
                 progress=progress,
+                # In a dry run, remember what parents would create (only mappings others refer to).
+                planned={p: set() for n in names for p in compiled[n].parents} if dry_run else {},
             )
             try:
                 for name in names:

@@ -93,9 +93,12 @@ class Planner:
         compiled: dict[str, Any],
         store: StateStore,
         hasher: KeyHasher,
+        *,
+        planned: dict[str, set[str]] | None = None,
     ):
         self.mapping, self.spec, self.store, self.hasher = mapping, spec, store, hasher
         self.compiled = compiled
+        self.planned = planned if planned is not None else {}
         self.external_id = spec.target.external_id
         self.persons = spec.identity is not None
         self.generated_id = self.external_id not in spec.fields
@@ -134,6 +137,10 @@ class Planner:
                 out.not_justified += 1
                 continue
             prev = previous.get(res.key_hash)
+            if prev is not None and prev.deleted_at is not None:
+                # Purged for retention: the source may still hold it, but it does not come back.
+                out.suppressed += 1
+                continue
             write = self._plan_one(it, payload, prev, persons, out)
             if write is not None:
                 out.writes.append(write)
@@ -239,6 +246,9 @@ class Planner:
         for parent, by_hash in wanted.items():
             for key_hash, sf_id in self.store.sf_ids(parent, list(by_hash)).items():
                 found[(parent, by_hash[key_hash])] = sf_id
+            # A dry run never creates the parents: count on the ones it would create.
+            for key_hash in self.planned.get(parent, ()) & by_hash.keys():
+                found.setdefault((parent, by_hash[key_hash]), "(new)")
         return found
 
     def _persons(self, items: Sequence[Item]) -> Any:

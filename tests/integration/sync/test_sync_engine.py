@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from connector.hashing import KeyHasher
-from syncfixtures import registration, student
+from syncfixtures import SECRET, registration, student
 
 
 def test_full_sync_then_rerun_writes_nothing(project):
@@ -233,3 +233,27 @@ def test_no_personal_values_in_state_or_report(project):
         assert value not in reports
     assert report.exit_code() == 0
     assert KeyHasher("x")  # hashes, not values, are what state holds
+
+
+def test_purged_record_is_not_recreated(project):
+    from datetime import UTC, datetime
+
+    from connector.mapping import load_project
+    from connector.state import open_store
+
+    project.write_students([student("910001"), student("910002")])
+    project.run("students")
+    settings = project.settings()
+    key = KeyHasher(SECRET)
+    store = open_store(settings.state.url)
+    try:
+        project_ = load_project(settings.mappings)
+        compiled = project_.compile("students", hasher=key, today=datetime.now(UTC).date())
+        store.mark_deleted("students", [compiled.hash_key("910001")], at=datetime.now(UTC))
+    finally:
+        store.close()
+    before = project.api_calls()
+    report = project.run("students")
+    assert report.mappings["students"].suppressed == 1
+    assert report.mappings["students"].unchanged == 1
+    assert project.api_calls() == before
