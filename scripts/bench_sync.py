@@ -48,6 +48,7 @@ TODAY = date(2026, 11, 20)  # the generated statuses and ages are relative to th
 SECRET = "benchmark-only-secret"
 MAPPING = "students"
 CLI = Path(sys.executable).with_name("sis-sync")
+SAMPLE_S = 0.5
 
 # The emulator as its own process; it prints its URL once it listens.
 SERVER = """
@@ -455,10 +456,26 @@ def bench_pipeline(b: Bench) -> None:
 # -- 3. memory --------------------------------------------------------------------------------
 
 
-def peak_rss(project: Project, command: str) -> tuple[float, float, int]:
-    """Peak RSS (MiB), wall seconds and exit code of ``sis-sync <command> students``."""
+def _vm_rss_mib(pid: int) -> float | None:
+    """The current RSS of a process in MiB (Linux /proc), None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def peak_rss(project: Project, command: str) -> tuple[float, float, list[tuple[float, float]]]:
+    """Peak RSS (MiB), wall seconds and RSS samples of ``sis-sync <command> students``.
+
+    The samples (seconds since start, MiB; every ``SAMPLE_S``) show whether memory grows with
+    the records read or levels off; the peak comes from the kernel, so no sample can miss it.
+    """
     env = os.environ | project.env()
     log = project.folder / f"{command}.log"
+    samples: list[tuple[float, float]] = []
     t0 = time.perf_counter()
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -468,14 +485,21 @@ def peak_rss(project: Project, command: str) -> tuple[float, float, int]:
             stderr=subprocess.STDOUT,
             cwd=project.folder,
         )
-        # wait4 gives this child's own rusage: ru_maxrss is its peak RSS in KiB (Linux).
-        _, status, usage = os.wait4(proc.pid, 0)
+        while True:
+            # wait4 gives this child's own rusage: ru_maxrss is its peak RSS in KiB (Linux).
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            rss = _vm_rss_mib(proc.pid)
+            if rss is not None:
+                samples.append((round(time.perf_counter() - t0, 1), round(rss, 1)))
+            time.sleep(SAMPLE_S)
     proc.returncode = os.waitstatus_to_exitcode(status)
     secs = time.perf_counter() - t0
     if proc.returncode != 0:
         tail = log.read_text(errors="replace")[-2000:]
         raise RuntimeError(f"sis-sync {command} exited {proc.returncode}:\n{tail}")
-    return usage.ru_maxrss / 1024, secs, proc.returncode
+    return usage.ru_maxrss / 1024, secs, samples
 
 
 def bench_memory(b: Bench) -> None:
@@ -485,9 +509,9 @@ def bench_memory(b: Bench) -> None:
     for rows in (b.args.memory_small, b.args.memory_large):
         emu = b.emulator() if command == "run" else None
         try:
-            project = Project(b.tmp / f"memory-{rows}", emu, rows, seed=b.args.seed)
+            project = Project(b.tmp / f"memory-{rows}", emu, rows, seed=b.args.seed, enrolled=True)
             before = emu.stats() if emu else {}
-            peak, secs, _ = peak_rss(project, command)
+            peak, secs, samples = peak_rss(project, command)
             after = emu.stats() if emu else {}
         finally:
             if emu:
@@ -496,6 +520,13 @@ def bench_memory(b: Bench) -> None:
         detail: dict[str, Any] = {
             "seconds": round(secs, 1),
             "generate_s": round(project.generate_s, 1),
+            # RSS at a tenth, a quarter, half, three quarters and the end of the run: flat or not.
+            "rss_mib_at": {
+                f"{int(q * 100)}%": samples[min(len(samples) - 1, int(q * len(samples)))][1]
+                for q in (0.1, 0.25, 0.5, 0.75, 1.0)
+            }
+            if samples
+            else {},
         }
         if emu:
             detail |= {
@@ -656,7 +687,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--api-records", type=int, default=10_000)
     ap.add_argument("--rerun-records", type=int, default=100_000)
     ap.add_argument("--pipeline-records", type=int, default=100_000)
-    ap.add_argument("--repeat", type=int, default=3, help="pipeline: best of this many")
+    ap.add_argument("--repeat", type=int, default=2, help="pipeline: best of this many")
     ap.add_argument("--memory-small", type=int, default=10_000)
     ap.add_argument("--memory-large", type=int, default=1_000_000)
     ap.add_argument("--memory-command", choices=["run", "plan"], default="run")
