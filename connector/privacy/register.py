@@ -13,13 +13,9 @@ give the same text. Nothing here reads data files: only names of columns and fie
 
 from __future__ import annotations
 
-import csv
-import html
-import io
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from itertools import groupby
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
@@ -324,211 +320,6 @@ def build_register(project: Project, *, generated_on: date | None = None) -> Reg
     )
 
 
-def _per_mapping(fields: tuple[FieldRow, ...]) -> list[tuple[tuple[str, str], list[FieldRow]]]:
-    return [(k, list(g)) for k, g in groupby(fields, key=lambda f: (f.mapping, f.source))]
-
-
-# -- Markdown --------------------------------------------------------------------------------
-
-
-def _md(text: str) -> str:
-    """A table cell: one line, pipes escaped."""
-    return " ".join(str(text).split()).replace("|", "\\|")
-
-
-def render_markdown(reg: Register) -> str:
-    """The register as Markdown: headings, a property table per purpose, a field table."""
-    out = [
-        "# Record of processing activities (AVG/GDPR art. 30)",
-        "",
-        f"- **Controller:** {_md(reg.controller)}",
-        f"- **Data protection officer (FG):** {_md(reg.dpo_contact)}",
-        f"- **Generated on:** {reg.generated_on.isoformat()} by sis-sync from purposes.yaml "
-        "and the mappings",
-        "",
-    ]
-    for p in reg.purposes:
-        out += [f"## Purpose: {_md(p.name)}", "", _md(p.description) or "_(no description)_", ""]
-        out += ["| | |", "|---|---|"]
-        props = [
-            ("Lawful basis", p.basis_words),
-            ("Legal reference", p.legal_reference or "—"),
-            ("Data subjects", p.data_subjects),
-            ("Recipients", p.recipients),
-            ("Retention", p.retention),
-            ("Consent", p.consent),
-            ("Proof of consent kept", p.proof),
-        ]
-        out += [f"| {k} | {_md(v)} |" for k, v in props]
-        out += ["", "### Categories of personal data (Salesforce fields)", ""]
-        if not p.fields:
-            out += ["No Salesforce field is sent for this purpose by the current mappings.", ""]
-            continue
-        for (mapping, source), rows in _per_mapping(p.fields):
-            out += [f"#### Mapping {_md(mapping)} ({_md(source)})", ""]
-            out += ["| Field | Label | Source columns |", "|---|---|---|"]
-            out += [f"| {_md(f.field)} | {_md(f.label)} | {_md(f.columns)} |" for f in rows]
-            out.append("")
-    out += ["## Read to apply the rules, not transferred", ""]
-    if reg.read_not_sent:
-        out += ["| Mapping | Column | Why it is read |", "|---|---|---|"]
-        out += [f"| {_md(m)} | {_md(c)} | {_md(w)} |" for m, c, w in reg.read_not_sent]
-    else:
-        out.append("Nothing.")
-    out += ["", "## Never transferred", ""]
-    out += [f"- {_md(s)}" for s in reg.special_categories]
-    out += ["", _md(reg.forbidden_rule), ""]
-    out += _refused_lines(reg, bullet="- ")
-    out += ["", "## Processor and transfers", ""]
-    out += [f"- {_md(t)}" for t in reg.transfers]
-    return "\n".join(out) + "\n"
-
-
-def _refused_lines(reg: Register, *, bullet: str) -> list[str]:
-    if not reg.refused_columns:
-        return [
-            "None of the columns the mappings read is such a column (the loader refuses them; "
-            "columns a source holds but no mapping names are never read)."
-        ]
-    lines = ["Columns named in the mappings that are refused:"]
-    lines += [f"{bullet}{m}: {c} — {r}" for m, c, r in reg.refused_columns]
-    return lines
-
-
-# -- CSV -------------------------------------------------------------------------------------
-
-CSV_HEADER = (
-    "purpose",
-    "description",
-    "lawful_basis",
-    "lawful_basis_words",
-    "legal_reference",
-    "data_subjects",
-    "recipients",
-    "retention",
-    "consent",
-    "proof_of_consent",
-    "mapping",
-    "source",
-    "object",
-    "field",
-    "label",
-    "source_columns",
-)
-
-
-def render_csv(reg: Register) -> str:
-    """One row per (purpose, mapping, field); a purpose without fields gets one row of its own."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-    for p in reg.purposes:
-        head = [
-            p.name,
-            p.description,
-            p.basis,
-            p.basis_words,
-            p.legal_reference,
-            p.data_subjects,
-            p.recipients,
-            p.retention,
-            p.consent,
-            p.proof,
-        ]
-        if not p.fields:
-            writer.writerow([*head, "", "", "", "", "", ""])
-        for f in p.fields:
-            writer.writerow([*head, f.mapping, f.source, f.object, f.field, f.label, f.columns])
-    return buf.getvalue()
-
-
-# -- HTML ------------------------------------------------------------------------------------
-
-_CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#111;
-max-width:60rem;margin:2rem auto;padding:0 1rem}
-h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #999}
-h3{font-size:1rem}table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}
-th,td{border:1px solid #bbb;padding:.3rem .5rem;text-align:left;vertical-align:top}
-th{background:#eee}table.props th{width:14rem}.blank{background:#fff8d0}
-section{page-break-inside:avoid}
-@media print{body{margin:0;max-width:none;font-size:11px}h2{page-break-after:avoid}}
-"""
-
-
-def _e(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def render_html(reg: Register) -> str:
-    """A standalone, printable page: inline CSS, no scripts, every text escaped."""
-    title = f"Record of processing activities — {reg.controller}"
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
-        "<h1>Record of processing activities (AVG/GDPR art. 30)</h1>",
-        '<table class="props">',
-        f"<tr><th>Controller</th><td>{_e(reg.controller)}</td></tr>",
-        f"<tr><th>Data protection officer (FG)</th><td>{_e(reg.dpo_contact)}</td></tr>",
-        f"<tr><th>Generated on</th><td>{reg.generated_on.isoformat()} by sis-sync from "
-        "purposes.yaml and the mappings</td></tr>",
-        "</table>",
-    ]
-    for p in reg.purposes:
-        out.append(f'<section id="purpose-{_e(p.name)}"><h2>Purpose: {_e(p.name)}</h2>')
-        out.append(f"<p>{_e(p.description)}</p>" if p.description else "")
-        out.append('<table class="props">')
-        for k, v in (
-            ("Lawful basis", p.basis_words),
-            ("Legal reference", p.legal_reference or "—"),
-            ("Data subjects", p.data_subjects),
-            ("Recipients", p.recipients),
-            ("Retention", p.retention),
-            ("Consent", p.consent),
-            ("Proof of consent kept", p.proof),
-        ):
-            out.append(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>")
-        out.append("</table><h3>Categories of personal data (Salesforce fields)</h3>")
-        if p.fields:
-            for (mapping, source), rows in _per_mapping(p.fields):
-                out.append(f"<h4>Mapping {_e(mapping)} ({_e(source)})</h4>")
-                out.append("<table><tr><th>Field</th><th>Label</th><th>Source columns</th></tr>")
-                out += [
-                    f"<tr><td>{_e(f.field)}</td><td>{_e(f.label)}</td><td>{_e(f.columns)}</td></tr>"
-                    for f in rows
-                ]
-                out.append("</table>")
-        else:
-            out.append(
-                "<p>No Salesforce field is sent for this purpose by the current mappings.</p>"
-            )
-        out.append("</section>")
-    out.append("<section><h2>Read to apply the rules, not transferred</h2>")
-    if reg.read_not_sent:
-        out.append("<table><tr><th>Mapping</th><th>Column</th><th>Why it is read</th></tr>")
-        out += [
-            f"<tr><td>{_e(m)}</td><td>{_e(c)}</td><td>{_e(w)}</td></tr>"
-            for m, c, w in reg.read_not_sent
-        ]
-        out.append("</table>")
-    else:
-        out.append("<p>Nothing.</p>")
-    out.append("</section><section><h2>Never transferred</h2><ul>")
-    out += [f"<li>{_e(s)}</li>" for s in reg.special_categories]
-    out.append(f"</ul><p>{_e(reg.forbidden_rule)}</p>")
-    refused = _refused_lines(reg, bullet="")
-    out.append(f"<p>{_e(refused[0])}</p>")
-    if len(refused) > 1:
-        out.append("<ul>" + "".join(f"<li>{_e(line)}</li>" for line in refused[1:]) + "</ul>")
-    out.append("</section><section><h2>Processor and transfers</h2><ul>")
-    for t in reg.transfers:
-        css = ' class="blank"' if "______" in t else ""
-        out.append(f"<li{css}>{_e(t)}</li>")
-    out.append("</ul></section></body></html>")
-    return "\n".join(line for line in out if line) + "\n"
-
-
 def render_register(project: Project, fmt: Format, *, generated_on: date | None = None) -> str:
     """The art. 30 record of processing activities of ``project`` as ``md``, ``csv`` or ``html``.
 
@@ -541,6 +332,8 @@ def render_register(project: Project, fmt: Format, *, generated_on: date | None 
     Raises:
         UsageError: an unknown format.
     """
+    from connector.privacy.register_formats import render_csv, render_html, render_markdown
+
     register = build_register(project, generated_on=generated_on)
     if fmt == "md":
         return render_markdown(register)
@@ -553,7 +346,6 @@ def render_register(project: Project, fmt: Format, *, generated_on: date | None 
 
 __all__ = [
     "BASIS_WORDS",
-    "CSV_HEADER",
     "FieldRow",
     "PurposeRow",
     "Register",
@@ -561,9 +353,6 @@ __all__ = [
     "consent_words",
     "duration_words",
     "field_label",
-    "render_csv",
-    "render_html",
-    "render_markdown",
     "render_register",
     "retention_words",
 ]

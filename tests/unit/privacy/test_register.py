@@ -13,12 +13,12 @@ from connector.errors import UsageError
 from connector.mapping import load_project
 from connector.privacy.purposes import Duration
 from connector.privacy.register import (
-    CSV_HEADER,
     build_register,
     duration_words,
     field_label,
     render_register,
 )
+from connector.privacy.register_formats import CSV_HEADER
 
 DAY = date(2025, 3, 1)
 
