@@ -14,8 +14,9 @@ do not share one interpreter lock, then drives it with real clients:
   runs it. Its poll loop sleeps ``wait + e^n / 1000`` seconds after the n-th poll, so this figure
   measures the client's back-off as much as the emulator.
 
-Each figure is printed with ``os.getloadavg()`` (other work on the machine slows the wall clock)
-and the emulator process's CPU time per phase, which the load barely affects.
+Each figure is printed with ``os.getloadavg()`` (other work on the machine slows the wall clock),
+the emulator process's CPU time per phase, which the load barely affects, and this client
+process's CPU time (client and emulator share the machine's cores).
 
     .venv/bin/python scripts/bench_emulator.py [--records 20000] [--bulk-rows 100000]
 """
@@ -77,17 +78,20 @@ def _cpu_seconds(pid: int) -> float | None:
 
 def _measure(pid: int, label: str, count: int, unit: str, run: Callable[[], None]) -> float:
     """Run one phase and print its rate, the load average and the emulator's CPU time."""
-    cpu0 = _cpu_seconds(pid)
+    cpu0, own0 = _cpu_seconds(pid), time.process_time()
     t0 = time.perf_counter()
     run()
     elapsed = time.perf_counter() - t0
-    cpu1 = _cpu_seconds(pid)
+    cpu1, own = _cpu_seconds(pid), time.process_time() - own0
     rate = count / elapsed
     load = "/".join(f"{x:.2f}" for x in os.getloadavg())
     cpu = ""
     if cpu0 is not None and cpu1 is not None and cpu1 > cpu0:
         cpu = f", emulator CPU {cpu1 - cpu0:.2f} s = {count / (cpu1 - cpu0):,.0f} {unit}/CPU-s"
-    print(f"{label:<38} {rate:>9,.0f} {unit}/s ({count:,} in {elapsed:.2f} s{cpu}; load {load})")
+    print(
+        f"{label:<38} {rate:>9,.0f} {unit}/s ({count:,} in {elapsed:.2f} s{cpu}; "
+        f"client CPU {own:.2f} s; load {load})"
+    )
     return rate
 
 

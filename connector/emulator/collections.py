@@ -124,35 +124,44 @@ def upsert(app: App, req: Request, obj: str, field: str) -> Response:
             f"Provided external ID field does not exist or is not accessible: {field}",
         )
     records, aon = _request_body(req)
+    name, lower = f.name, f.name.lower()
+
+    def ext_value(rec: dict[str, Any]) -> Any:
+        # The first key that names the field in any letter case (found once per record).
+        for k, v in rec.items():
+            if k == name or k.lower() == lower:
+                return v
+        return None
+
+    values = [ext_value(rec) for rec in records]
     seen: dict[Any, int] = {}
-    for rec in records:  # the same key twice in one request fails both records
-        key = next((v for k, v in rec.items() if k.lower() == f.name.lower()), None)
+    for key in values:  # the same key twice in one request fails both records
         if isinstance(key, str):
             key = key if f.case_sensitive else key.lower()
         if key not in (None, ""):
             seen[key] = seen.get(key, 0) + 1
 
-    def op(rec: dict[str, Any], txn: Txn) -> dict[str, Any]:
+    def op(item: tuple[dict[str, Any], Any], txn: Txn) -> dict[str, Any]:
+        rec, value = item
         if app.schema.get(rec["attributes"]["type"]) is not o:
             raise RecordError(
                 "INVALID_TYPE",
                 "The SObject type in the record does not match the type in the request URI",
                 [],
             )
-        value = next((v for k, v in rec.items() if k.lower() == f.name.lower()), None)
         key = value if not isinstance(value, str) or f.case_sensitive else value.lower()
         if value not in (None, "") and seen.get(key, 0) > 1:
             raise RecordError(
-                "DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {f.name}", [f.name]
+                "DUPLICATE_EXTERNAL_ID", f"Duplicate external id specified: {name}", [name]
             )
         try:
-            rid, created = app.dml.upsert(o, f.name, value, rec, txn)
+            rid, created = app.dml.upsert(o, name, value, rec, txn)
         except RecordError as exc:
             exc.status = 400
             raise
         return {"id": rid, "created": created}
 
-    return _run(app, records, op, aon, upsert=True)
+    return _run(app, list(zip(records, values, strict=True)), op, aon, upsert=True)
 
 
 def delete(app: App, req: Request) -> Response:
