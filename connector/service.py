@@ -1,0 +1,533 @@
+"""The scheduled service behind ``sis-sync serve``: cron jobs from sync.yaml, health and metrics.
+
+One APScheduler 3 ``BackgroundScheduler`` (memory job store: the schedule *is* sync.yaml, so it
+is rebuilt at start and never pickled) runs every job that has a ``cron:``, with
+``max_instances=1`` and ``coalesce=True``: a firing that finds the previous run of the same job
+still going is skipped, and firings missed while the scheduler was busy or suspended collapse
+into one run if they are less than ``misfire_grace_time`` late (older ones are logged as missed).
+Jobs of one instance run one after another (one worker thread): the SQLite state has one writer.
+
+Each firing reads sync.yaml again, so an admin's edit is used by the next run; a broken edit is
+logged and the settings that last loaded are kept. The cron lines themselves follow an edit too
+(checked every minute, at each firing and on SIGHUP). ``run_job`` takes the job's run lock in the
+state store: several instances on one PostgreSQL state give fail-over, and the instance that
+finds the lock held logs ``skipped: running elsewhere``.
+
+``GET /healthz`` answers 200 with JSON (scheduler state, per job the next run and the last
+result) or 503 when the scheduler is not running or a job's last run ended in an exception.
+``GET /metrics`` is Prometheus text from this service's own ``CollectorRegistry``. Logs, health
+and metrics carry job names, counts, statuses and error codes only, never a personal value.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
+from apscheduler.triggers.cron import CronTrigger
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+
+from connector.config import Settings, load_settings
+from connector.errors import ConfigError, ConnectorError, LockedError, RunError
+from connector.report import RunReport
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("created", "updated", "unchanged", "rejected", "failed")
+# ok/partial: the run finished (partial = some records rejected or failed, exit 1); error: it
+# raised; aborted: stopped by a shutdown; locked: running elsewhere; skipped: not run on purpose.
+STATUSES = ("ok", "partial", "error", "aborted", "locked", "skipped")
+DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
+CONFIG_CHECK_SECONDS = 60
+
+
+class ShutdownRequested(RunError):
+    """The service is stopping: raised between batches so the run ends at a clean boundary."""
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """How one firing of a job ended (real-clock times, UTC)."""
+
+    job: str
+    status: str
+    started_at: datetime
+    finished_at: datetime
+    message: str = ""
+    run_id: int | None = None
+    exit_code: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The result as JSON-ready data."""
+        return {
+            "status": self.status,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat(),
+            "duration_seconds": round((self.finished_at - self.started_at).total_seconds(), 3),
+            "exit_code": self.exit_code,
+            "run_id": self.run_id,
+            "message": self.message,
+        }
+
+
+class ServiceMetrics:
+    """The service's Prometheus metrics, in a registry of its own (several services per process)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None):
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.runs = Counter(
+            "sis_sync_runs", "Job firings by outcome", ["job", "status"], registry=r
+        )
+        self.records = Counter(
+            "sis_sync_records", "Records by what a run did with them", ["job", "action"], registry=r
+        )
+        self.api_calls = Counter(
+            "sis_sync_api_calls", "Salesforce API calls made by runs", ["job"], registry=r
+        )
+        self.last_run = Gauge(
+            "sis_sync_last_run_timestamp_seconds", "When the last run ended", ["job"], registry=r
+        )
+        self.last_success = Gauge(
+            "sis_sync_last_success_timestamp_seconds",
+            "When the last run that went through (ok or partial) ended",
+            ["job"],
+            registry=r,
+        )
+        self.duration = Histogram(
+            "sis_sync_run_duration_seconds",
+            "How long runs took",
+            ["job"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.running = Gauge(
+            "sis_sync_job_running", "1 while a run of the job goes", ["job"], registry=r
+        )
+        self.next_run = Gauge(
+            "sis_sync_next_run_timestamp_seconds", "When the job fires next", ["job"], registry=r
+        )
+        self.scheduler_up = Gauge(
+            "sis_sync_scheduler_running", "1 while the scheduler runs", registry=r
+        )
+        self.config_errors = Counter(
+            "sis_sync_config_reload_errors", "sync.yaml edits that did not load", registry=r
+        )
+
+    def observe(self, result: JobResult, report: RunReport | None) -> None:
+        """Count one firing and, when it ran, its records, API calls and duration."""
+        job = result.job
+        self.runs.labels(job, result.status).inc()
+        if result.status in ("locked", "skipped"):
+            return
+        end = result.finished_at.timestamp()
+        self.last_run.labels(job).set(end)
+        self.duration.labels(job).observe((result.finished_at - result.started_at).total_seconds())
+        if result.status in ("ok", "partial"):
+            self.last_success.labels(job).set(end)
+        if report is not None:
+            totals = report.totals()
+            for action in ACTIONS:
+                self.records.labels(job, action).inc(totals[action])
+            self.api_calls.labels(job).inc(report.api_calls)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SyncService:
+    """The scheduled service: a scheduler for sync.yaml's cron jobs plus /healthz and /metrics.
+
+    Args:
+        config_path: sync.yaml (None: ``SIS_SYNC_CONFIG`` or ./sync.yaml, as every command).
+        env: The environment to read settings from (default os.environ), fixed for the service.
+        jobs: Only these jobs (default every job with a cron).
+        misfire_grace_time: Seconds a firing may be late and still run.
+        require_schedule: Refuse a configuration without cron jobs (False for ``--once``).
+        run: The function that runs a job (``connector.sync.job.run_job``; tests may wrap it).
+
+    Raises:
+        ConfigError: sync.yaml does not load, names an unknown time zone, or has no cron job.
+    """
+
+    def __init__(
+        self,
+        config_path: Path | str | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        jobs: Sequence[str] | None = None,
+        misfire_grace_time: int = 3600,
+        require_schedule: bool = True,
+        run: Callable[..., RunReport] | None = None,
+    ):
+        self.config_path = config_path
+        self.env = dict(os.environ if env is None else env)
+        self.only = list(jobs or [])
+        self.misfire_grace_time = misfire_grace_time
+        self._run = run
+        self.metrics = ServiceMetrics()
+        self.settings = self._load()
+        self._check_jobs(self.settings)
+        self._reload_lock = threading.Lock()
+        self.config_error = ""
+        self.config_loaded_at = _now()
+        self._config_mtime = self._mtime()
+        self.results: dict[str, JobResult] = {}
+        self.running: dict[str, datetime] = {}
+        self._lock = threading.RLock()
+        self._stopping = threading.Event()
+        self._idle = threading.Condition(self._lock)
+        self._http: Any = None
+        self._schedule: dict[str, tuple[str, str]] = {}
+        self.scheduler = BackgroundScheduler(
+            jobstores={"default": MemoryJobStore()},
+            # One worker: runs of one instance go one after another. The config check has its
+            # own so that a long run does not hold it up.
+            executors={"default": ThreadPoolExecutor(1), "config": ThreadPoolExecutor(1)},
+            job_defaults={
+                "max_instances": 1,
+                "coalesce": True,
+                "misfire_grace_time": misfire_grace_time,
+            },
+            timezone=self.settings.service.timezone,
+        )
+        if require_schedule:
+            self._plan_schedule(self.settings)  # refuse an empty schedule now
+
+    # -- configuration ----------------------------------------------------------------------
+
+    def _load(self) -> Settings:
+        return load_settings(self.config_path, env=self.env)
+
+    def _file(self) -> Path:
+        return Path(self.config_path or self.env.get("SIS_SYNC_CONFIG") or "sync.yaml")
+
+    def _mtime(self) -> float | None:
+        try:
+            return self._file().stat().st_mtime
+        except OSError:
+            return None
+
+    def reload(self) -> Settings:
+        """Read sync.yaml again; on a problem log it, keep the previous settings and return them."""
+        with self._reload_lock:
+            self._config_mtime = self._mtime()
+            try:
+                settings = self._load()
+                self._check_jobs(settings)
+                if self._schedule:
+                    self._plan_schedule(settings)
+            except ConfigError as exc:
+                self.metrics.config_errors.inc()
+                with self._lock:
+                    self.config_error = str(exc)
+                log.error("sync.yaml did not load; keeping the previous settings: %s", exc)
+                return self.settings
+            with self._lock:
+                self.settings, self.config_error = settings, ""
+                self.config_loaded_at = _now()
+            if self.scheduler.running:
+                self._apply_schedule(settings)
+            return settings
+
+    def check_config(self) -> None:
+        """Reload sync.yaml if it changed on disk (a periodic job; SIGHUP reloads regardless)."""
+        if self._mtime() != self._config_mtime:
+            log.info("sync.yaml changed; reloading")
+            self.reload()
+
+    def _check_jobs(self, settings: Settings) -> None:
+        unknown = sorted(set(self.only) - {j.name for j in settings.jobs})
+        if unknown:
+            raise ConfigError(f"serve: no job {', '.join(unknown)} in {self._file()}")
+        zone = settings.service.timezone
+        try:
+            ZoneInfo(zone)
+        except (ValueError, ZoneInfoNotFoundError):
+            raise ConfigError(f"service.timezone: unknown time zone {zone!r}") from None
+
+    def _plan_schedule(self, settings: Settings) -> dict[str, tuple[str, str]]:
+        """Job name → (cron, time zone) for every job to schedule; ConfigError if unusable."""
+        tz = settings.service.timezone
+        plan = {
+            j.name: (j.cron, tz)
+            for j in settings.jobs
+            if j.cron and (not self.only or j.name in self.only)
+        }
+        if not plan:
+            raise ConfigError(f"{self._file()}: no job has a cron: line, so nothing to schedule")
+        return plan
+
+    def _apply_schedule(self, settings: Settings) -> None:
+        """Make the scheduler's jobs match the settings: add, re-time or remove."""
+        plan = self._plan_schedule(settings)
+        for name in set(self._schedule) - set(plan):
+            self.scheduler.remove_job(name)
+            log.info("job %s: no longer scheduled", name)
+        for name, (cron, tz) in plan.items():
+            if self._schedule.get(name) == (cron, tz):
+                continue
+            trigger = CronTrigger.from_crontab(cron, timezone=tz)
+            if name in self._schedule:
+                self.scheduler.reschedule_job(name, trigger=trigger)
+            else:
+                self.scheduler.add_job(
+                    self.fire, trigger, args=[name], id=name, name=name, replace_existing=True
+                )
+            log.info("job %s: scheduled at %r (%s)", name, cron, tz)
+        self._schedule = plan
+
+    # -- running jobs -------------------------------------------------------------------------
+
+    def fire(self, name: str) -> None:
+        """What a scheduled firing does: reload sync.yaml, then run the job (never raises)."""
+        self.reload()
+        self.run_now(name)
+
+    def run_now(self, name: str) -> JobResult:
+        """Run job ``name`` with the current settings, record the outcome and return it.
+
+        Never raises for a failed run: the outcome (``ok``, ``partial``, ``error``, ``aborted``,
+        ``locked``, ``skipped``) is logged, counted in the metrics and shown by /healthz.
+        """
+        settings = self.settings
+        started = _now()
+        report: RunReport | None = None
+        spec = next((j for j in settings.jobs if j.name == name), None)
+        if spec is None:
+            result = JobResult(name, "skipped", started, _now(), "not in sync.yaml")
+            log.warning("job %s: skipped: no such job in sync.yaml any more", name)
+        elif spec.purge:
+            result = JobResult(name, "skipped", started, _now(), "purge is not available yet")
+            log.warning("job %s: skipped: purge is not available yet", name)
+        elif self._stopping.is_set():
+            result = JobResult(name, "skipped", started, _now(), "service stopping")
+        else:
+            result, report = self._execute(settings, name, started)
+        with self._lock:
+            self.results[name] = result
+        self.metrics.observe(result, report)
+        return result
+
+    def _execute(
+        self, settings: Settings, name: str, started: datetime
+    ) -> tuple[JobResult, RunReport | None]:
+        run = self._run
+        if run is None:
+            from connector.sync.job import run_job as run
+        with self._lock:
+            self.running[name] = started
+        self.metrics.running.labels(name).set(1)
+        log.info("job %s: run started", name)
+        try:
+            report = run(settings, job=name, progress=self._progress)
+        except LockedError:
+            log.info("job %s: skipped: running elsewhere", name)
+            return JobResult(name, "locked", started, _now(), "running elsewhere"), None
+        except ShutdownRequested:
+            log.warning("job %s: run stopped by shutdown; the next run finishes it", name)
+            return JobResult(
+                name, "aborted", started, _now(), "stopped by shutdown", exit_code=1
+            ), None
+        except ConnectorError as exc:
+            # The error tree's messages name files, fields and codes, never personal values.
+            log.error("job %s: run failed: %s", name, exc)
+            return JobResult(
+                name, "error", started, _now(), str(exc), exit_code=exc.exit_code
+            ), None
+        except Exception as exc:  # a failed run must not stop the service
+            # An unexpected error's text may hold anything, a value included: name the type only
+            # and keep the traceback for --verbose.
+            log.error("job %s: run failed with an unexpected %s", name, type(exc).__name__)
+            log.debug("job %s: traceback", name, exc_info=True)
+            msg = f"unexpected {type(exc).__name__}; see the service log"
+            return JobResult(name, "error", started, _now(), msg, exit_code=1), None
+        finally:
+            with self._lock:
+                self.running.pop(name, None)
+                self._idle.notify_all()
+            self.metrics.running.labels(name).set(0)
+        code = report.exit_code()
+        status = "ok" if code == 0 else "partial"
+        t = report.totals()
+        log.info(
+            "job %s: run %s %s: %d created, %d updated, %d unchanged, %d rejected, %d failed, "
+            "%d API calls",
+            name, report.run_id, status, t["created"], t["updated"], t["unchanged"],
+            t["rejected"], t["failed"], report.api_calls,
+        )  # fmt: skip
+        msg = report.stopped or ""
+        return JobResult(name, status, started, _now(), msg, report.run_id, code), report
+
+    def _progress(self, mapping: str, read: int) -> None:
+        # Called by the engine after each batch: the place where a stop leaves nothing half-done
+        # (the outbox covers writes in flight; the run is recorded as aborted).
+        if self._stopping.is_set():
+            raise ShutdownRequested("the service is stopping")
+
+    # -- health and metrics -------------------------------------------------------------------
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """HTTP status and JSON body of /healthz."""
+        up = self.scheduler.state == STATE_RUNNING
+        jobs = {j.id: j for j in self.scheduler.get_jobs()} if up else {}
+        with self._lock:
+            names = list(dict.fromkeys([*self._schedule, *self.results]))
+            body_jobs = []
+            for name in names:
+                job = jobs.get(name)
+                last = self.results.get(name)
+                body_jobs.append(
+                    {
+                        "name": name,
+                        "cron": self._schedule.get(name, (None, None))[0],
+                        "next_run": job.next_run_time.isoformat()
+                        if job and job.next_run_time
+                        else None,
+                        "running": name in self.running,
+                        "last_run": last.to_json() if last else None,
+                    }
+                )
+            failing = [
+                j["name"] for j in body_jobs if (j["last_run"] or {}).get("status") == "error"
+            ]
+            body = {
+                "status": "ok" if up and not failing else "failing",
+                "scheduler": "running" if up else "stopped",
+                "failing_jobs": failing,
+                "timezone": self.settings.service.timezone,
+                "config": {
+                    "file": str(self._file()),
+                    "loaded_at": self.config_loaded_at.isoformat(),
+                    "error": self.config_error or None,
+                },
+                "jobs": body_jobs,
+            }
+        return (200 if body["status"] == "ok" else 503), body
+
+    def _refresh_gauges(self) -> None:
+        up = self.scheduler.state == STATE_RUNNING
+        self.metrics.scheduler_up.set(1 if up else 0)
+        for job in self.scheduler.get_jobs() if up else []:
+            if job.next_run_time is not None:
+                self.metrics.next_run.labels(job.id).set(job.next_run_time.timestamp())
+
+    def wsgi_app(self) -> Callable[..., Any]:
+        """The WSGI app: /healthz (JSON), /metrics (prometheus_client's own app), else 404."""
+        import json
+
+        metrics_app = make_wsgi_app(self.metrics.registry)
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+            path = environ.get("PATH_INFO", "")
+            if path == "/metrics":
+                self._refresh_gauges()
+                return metrics_app(environ, start_response)
+            if path == "/healthz":
+                code, body = self.health()
+                data = json.dumps(body, indent=2).encode()
+                reason = "200 OK" if code == 200 else "503 Service Unavailable"
+                start_response(
+                    reason,
+                    [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+                )
+                return [data]
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found: try /healthz or /metrics\n"]
+
+        return app
+
+    def serve_http(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:
+        """Serve /healthz and /metrics in a background thread; returns the bound (host, port).
+
+        Raises:
+            ConfigError: the address cannot be bound (in use, or not an address of this host).
+        """
+        from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+        from prometheus_client.exposition import ThreadingWSGIServer
+
+        class QuietHandler(WSGIRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                log.debug("http: " + format, *args)  # noqa: G003 - http.server's own format
+
+        host = host or self.settings.service.host
+        port = self.settings.service.port if port is None else port
+        try:
+            server = make_server(
+                host, port, self.wsgi_app(), ThreadingWSGIServer, handler_class=QuietHandler
+            )
+        except OSError as exc:
+            raise ConfigError(
+                f"service: cannot listen on {host}:{port} ({exc.strerror}); "
+                "set service.host / service.port in sync.yaml"
+            ) from None
+        self._http = server
+        threading.Thread(target=server.serve_forever, daemon=True, name="sis-sync-http").start()
+        bound = server.server_address
+        log.info("serving /healthz and /metrics on http://%s:%s", bound[0], bound[1])
+        return bound[0], bound[1]
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the scheduler with the jobs from sync.yaml and the periodic config check."""
+        self.scheduler.start()
+        self._apply_schedule(self.settings)
+        self.scheduler.add_job(
+            self.check_config,
+            "interval",
+            seconds=CONFIG_CHECK_SECONDS,
+            id="_config",
+            name="config check",
+            executor="config",
+        )
+
+    def stop(self, *, timeout: float = 30.0) -> bool:
+        """Stop scheduling, ask a running job to stop at its next batch and wait up to ``timeout``.
+
+        Returns:
+            True when no run is still going (a clean stop), False when one outlasted the wait.
+        """
+        self._stopping.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+            self._http = None
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while self.running and (left := deadline - time.monotonic()) > 0:
+                self._idle.wait(left)
+            busy = sorted(self.running)
+        if busy:
+            log.warning("stopping with %s still running; the next run picks it up", ", ".join(busy))
+        return not busy
+
+    def scheduled(self) -> list[str]:
+        """The scheduled jobs as ``name (cron, time zone)``, for the start-up log line."""
+        return [f"{name} ({cron}, {tz})" for name, (cron, tz) in self._schedule.items()]
+
+    def run_once(self) -> list[JobResult]:
+        """Run the jobs once, now, in sync.yaml's order (``serve --once``).
+
+        The jobs named when the service was made, or else every job with a cron.
+        """
+        names = [
+            j.name for j in self.settings.jobs if (j.name in self.only if self.only else j.cron)
+        ]
+        return [self.run_now(name) for name in names]
