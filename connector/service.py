@@ -518,6 +518,11 @@ class SyncService:
             log.warning("stopping with %s still running; the next run picks it up", ", ".join(busy))
         return not busy
 
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`stop` was called: no new run starts, a running one ends at a batch."""
+        return self._stopping.is_set()
+
     def scheduled(self) -> list[str]:
         """The scheduled jobs as ``name (cron, time zone)``, for the start-up log line."""
         return [f"{name} ({cron}, {tz})" for name, (cron, tz) in self._schedule.items()]

@@ -1,0 +1,187 @@
+"""Firing jobs: the sync runs, /healthz and /metrics follow, config edits and failures are handled."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime
+
+from svcfixtures import get, health, job_health, leaked, make_service, metric, serving
+from syncfixtures import registration, student
+
+
+def _data(project) -> None:
+    project.write_students([student("100001"), student("100002"), student("100003")])
+    project.write_registrations([registration("R-000001", "daan.bakker@mail.example")])
+
+
+def _wait(predicate, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_a_run_syncs_and_shows_in_healthz_and_metrics(project, caplog):
+    caplog.set_level(logging.DEBUG, logger="connector")
+    _data(project)
+    service = make_service(project)
+    with serving(service) as base:
+        code, body = health(base)
+        assert code == 200 and body["status"] == "ok" and body["scheduler"] == "running"
+        assert job_health(body, "nightly")["last_run"] is None
+
+        first = service.run_now("nightly")
+        assert first.status == "ok" and first.exit_code == 0 and first.run_id
+        assert project.live_records("Contact") >= 3
+
+        code, body = health(base)
+        nightly = job_health(body, "nightly")
+        assert code == 200 and body["failing_jobs"] == []
+        assert nightly["last_run"]["status"] == "ok"
+        assert nightly["last_run"]["run_id"] == first.run_id
+        assert nightly["running"] is False
+        assert datetime.fromisoformat(nightly["next_run"]).hour == 2
+
+        second = service.run_now("nightly")
+        assert second.status == "ok" and second.run_id == first.run_id + 1
+        code, text = get(base + "/metrics")
+        assert code == 200
+        assert metric(text, "sis_sync_runs_total", job="nightly", status="ok") == 2
+        created = metric(text, "sis_sync_records_total", job="nightly", action="created")
+        unchanged = metric(text, "sis_sync_records_total", job="nightly", action="unchanged")
+        # The first run created every record, the second found them all unchanged.
+        assert created >= 4 and unchanged == created
+        assert metric(text, "sis_sync_records_total", job="nightly", action="failed") == 0
+        assert metric(text, "sis_sync_api_calls_total", job="nightly") >= 1
+        assert metric(text, "sis_sync_run_duration_seconds_count", job="nightly") == 2
+        last_ok = metric(text, "sis_sync_last_success_timestamp_seconds", job="nightly")
+        assert abs(last_ok - second.finished_at.timestamp()) < 1e-3
+        assert metric(text, "sis_sync_last_run_timestamp_seconds", job="nightly") == last_ok
+        assert metric(text, "sis_sync_scheduler_running") == 1
+        assert metric(text, "sis_sync_next_run_timestamp_seconds", job="nightly") > time.time()
+        assert metric(text, "sis_sync_job_running", job="nightly") == 0
+        # Nothing personal anywhere an operator looks.
+        assert leaked(text) == []
+        assert leaked(json.dumps(body)) == []
+        assert leaked(caplog.text) == []
+        assert "job nightly: run" in caplog.text
+    code, body = service.health()  # after stop: the scheduler is down
+    assert code == 503 and body["scheduler"] == "stopped"
+
+
+def test_the_scheduler_fires_the_job(project):
+    _data(project)
+    service = make_service(project)
+    with serving(service) as base:
+        job = service.scheduler.get_job("nightly")
+        # Move the next firing to now: the scheduler's own thread runs it, as at 02:00.
+        job.modify(next_run_time=datetime.now(job.trigger.timezone))
+        assert _wait(lambda: "nightly" in service.results)
+        assert service.results["nightly"].status == "ok"
+        code, body = health(base)
+        nightly = job_health(body, "nightly")
+        assert code == 200 and nightly["last_run"]["status"] == "ok"
+        # Back on the cron after the firing.
+        assert datetime.fromisoformat(nightly["next_run"]).hour == 2
+        assert project.live_records("Contact") >= 3
+
+
+def test_a_broken_edit_keeps_the_previous_settings(project, caplog):
+    caplog.set_level(logging.INFO, logger="connector.service")
+    _data(project)
+    service = make_service(project)
+    cfg = project.folder / "sync.yaml"
+    good = cfg.read_text(encoding="utf-8")
+    with serving(service) as base:
+        cfg.write_text(good + "jobs: [unclosed\n", encoding="utf-8")
+        service.fire("nightly")
+        assert "sync.yaml did not load; keeping the previous settings" in caplog.text
+        result = service.results["nightly"]
+        assert result.status == "ok"  # ran with the settings that loaded before the edit
+        assert len(project.last_report()["mappings"]) == 5
+        code, body = health(base)
+        assert code == 200 and "not valid YAML" in body["config"]["error"]
+        text = get(base + "/metrics")[1]
+        assert metric(text, "sis_sync_config_reload_errors_total") == 1
+        # A setting that does not validate is refused the same way.
+        cfg.write_text(good.replace("daily_api_share: 0.8", "daily_api_share: lots"), "utf-8")
+        service.fire("nightly")
+        assert service.results["nightly"].status == "ok"
+        assert metric(get(base + "/metrics")[1], "sis_sync_config_reload_errors_total") == 2
+
+        # A good edit is used by the next firing: nightly now syncs students only.
+        cfg.write_text(
+            good.replace(
+                "mappings: [students, events, registrants, registrations, registration_tasks]",
+                "mappings: [students]",
+            ),
+            encoding="utf-8",
+        )
+        service.fire("nightly")
+        assert list(project.last_report()["mappings"]) == ["students"]
+        code, body = health(base)
+        assert code == 200 and body["config"]["error"] is None
+
+
+def test_a_run_that_raises_turns_healthz_503_until_one_succeeds(project, caplog):
+    caplog.set_level(logging.INFO, logger="connector.service")
+    _data(project)
+    service = make_service(project)
+    mapping = project.folder / "mappings" / "students.yaml"
+    good = mapping.read_text(encoding="utf-8")
+    with serving(service) as base:
+        mapping.write_text(good + "\nnot_a_key: [\n", encoding="utf-8")
+        result = service.run_now("nightly")
+        assert result.status == "error" and result.exit_code == 2
+        assert "students.yaml" in result.message
+        code, body = health(base)
+        assert code == 503
+        assert body["status"] == "failing" and body["failing_jobs"] == ["nightly"]
+        text = get(base + "/metrics")[1]
+        assert metric(text, "sis_sync_runs_total", job="nightly", status="error") == 1
+        assert metric(text, "sis_sync_last_success_timestamp_seconds", job="nightly") is None
+        assert "job nightly: run failed" in caplog.text
+
+        mapping.write_text(good, encoding="utf-8")
+        assert service.run_now("nightly").status == "ok"
+        assert health(base)[0] == 200
+
+
+def test_an_unexpected_error_is_named_by_type_only(project, caplog):
+    caplog.set_level(logging.INFO, logger="connector")
+
+    def broken(settings, **kwargs):
+        raise ValueError("Sanne de Vries, 06-12345678")
+
+    service = make_service(project, run=broken)
+    result = service.run_now("nightly")
+    assert result.status == "error"
+    assert "ValueError" in result.message and "ValueError" in caplog.text
+    assert leaked(result.message) == [] and leaked(caplog.text) == []
+
+
+def test_purge_jobs_are_skipped_not_failed(project, caplog):
+    caplog.set_level(logging.INFO, logger="connector.service")
+    service = make_service(project)
+    with serving(service) as base:
+        result = service.run_now("purge")
+        assert result.status == "skipped" and result.message == "purge is not available yet"
+        assert "job purge: skipped: purge is not available yet" in caplog.text
+        code, body = health(base)
+        assert code == 200 and job_health(body, "purge")["last_run"]["status"] == "skipped"
+        text = get(base + "/metrics")[1]
+        assert metric(text, "sis_sync_runs_total", job="purge", status="skipped") == 1
+        assert metric(text, "sis_sync_last_run_timestamp_seconds", job="purge") is None
+        assert get(base + "/nothing")[0] == 404
+
+
+def test_run_once_runs_the_named_jobs(project):
+    _data(project)
+    service = make_service(project, jobs=["nightly", "purge"], require_schedule=False)
+    results = service.run_once()
+    assert [(r.job, r.status) for r in results] == [("nightly", "ok"), ("purge", "skipped")]
+    assert project.live_records("Contact") >= 3
