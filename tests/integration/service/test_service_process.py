@@ -1,4 +1,4 @@
-"""`sis-sync serve` as a process: it serves, stops on SIGTERM with exit 0, and --once exits."""
+"""`sis-sync serve` as a process: serves, reloads on SIGHUP, exits 0 on SIGTERM; --once exits."""
 
 from __future__ import annotations
 
@@ -52,6 +52,14 @@ def test_serve_answers_then_stops_on_sigterm_with_exit_0(project):
         assert code == 200 and body["scheduler"] == "running"
         assert job_health(body, "nightly")["cron"] == "0 2 * * *"
         assert get(base + "/metrics")[0] == 200
+        # SIGHUP: sync.yaml is read again now (the minutely check would take up to a minute).
+        cfg = project.folder / "sync.yaml"
+        cfg.write_text(cfg.read_text("utf-8").replace('"0 2 * * *"', '"15 4 * * *"'), "utf-8")
+        proc.send_signal(signal.SIGHUP)
+        assert wait_until(
+            lambda: job_health(health(base)[1], "nightly")["cron"] == "15 4 * * *", timeout=10
+        ), _log(project)
+        assert "SIGHUP received: reloading sync.yaml" in _log(project)
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0

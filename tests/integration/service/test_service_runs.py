@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from svcfixtures import get, health, job_health, leaked, make_service, metric, serving
 from syncfixtures import registration, student
@@ -185,3 +185,20 @@ def test_run_once_runs_the_named_jobs(project):
     results = service.run_once()
     assert [(r.job, r.status) for r in results] == [("nightly", "ok"), ("purge", "skipped")]
     assert project.live_records("Contact") >= 3
+
+
+def test_a_firing_later_than_the_grace_time_is_missed_not_run(project, caplog):
+    caplog.set_level(logging.INFO, logger="connector.service")
+    _data(project)
+    service = make_service(project, misfire_grace_time=1)
+    with serving(service) as base:
+        job = service.scheduler.get_job("nightly")
+        # As after a suspend: the firing is due, but 30 s ago.
+        job.modify(next_run_time=datetime.now(job.trigger.timezone) - timedelta(seconds=30))
+        assert _wait(lambda: "missed the run due at" in caplog.text)
+        assert "job nightly: missed the run due at" in caplog.text
+        assert "nightly" not in service.results  # nothing ran
+        text = get(base + "/metrics")[1]
+        assert metric(text, "sis_sync_runs_total", job="nightly", status="missed") == 1
+        assert project.live_records("Contact") == 0
+        assert datetime.fromisoformat(job_health(health(base)[1], "nightly")["next_run"]).hour == 2

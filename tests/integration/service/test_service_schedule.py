@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -87,3 +88,13 @@ def test_an_edited_cron_is_rescheduled_and_a_removed_job_unscheduled(project):
         assert jobs["nightly"].next_run_time.astimezone(ZoneInfo("Europe/Amsterdam")).hour == 4
     finally:
         service.stop(timeout=5)
+
+
+def test_a_port_in_use_is_a_configuration_error(project):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        service = make_service(project)
+        with pytest.raises(ConfigError, match=f"cannot listen on 127.0.0.1:{port}"):
+            service.serve_http(port=port)
