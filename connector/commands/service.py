@@ -105,6 +105,21 @@ def serve(
         os._exit(0)
 
 
+# The --help text: one line per paragraph (the docstring's line breaks would show in a terminal).
+HELP = "\n\n".join(
+    [
+        "The scheduled service: runs every job with a cron: line in sync.yaml at its time.",
+        "SIGTERM / Ctrl-C stop it (exit 0; a running job stops at its next batch). SIGHUP, "
+        "every firing and a change on disk reload sync.yaml; a broken edit is logged and the "
+        "previous settings stay in use.",
+        "Serves GET /healthz (JSON; 503 when the scheduler is down or a job's last run raised) "
+        "and GET /metrics (Prometheus) on service.host:service.port (127.0.0.1:9464).",
+        "--once runs the jobs once now and exits 0 (ok or skipped), 1 (something rejected, "
+        "failed or raised) or 2 (configuration error). See docs/service.md.",
+    ]
+)
+
+
 def register_commands(app: typer.Typer) -> None:
     """Mount ``serve`` on the main app."""
-    app.command("serve")(serve)
+    app.command("serve", help=HELP)(serve)
