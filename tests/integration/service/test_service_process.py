@@ -50,11 +50,11 @@ def test_serve_answers_then_stops_on_sigterm_with_exit_0(project):
         base = "http://127.0.0.1:" + re.search(r"on http://127\.0\.0\.1:(\d+)", _log(project))[1]
         code, body = health(base)
         assert code == 200 and body["scheduler"] == "running"
-        assert job_health(body, "nightly")["cron"] == "0 2 * * *"
+        assert job_health(body, "nightly")["cron"] == "0 4 * * *"
         assert get(base + "/metrics")[0] == 200
         # SIGHUP: sync.yaml is read again now (the minutely check would take up to a minute).
         cfg = project.folder / "sync.yaml"
-        cfg.write_text(cfg.read_text("utf-8").replace('"0 2 * * *"', '"15 4 * * *"'), "utf-8")
+        cfg.write_text(cfg.read_text("utf-8").replace('"0 4 * * *"', '"15 4 * * *"'), "utf-8")
         proc.send_signal(signal.SIGHUP)
         assert wait_until(
             lambda: job_health(health(base)[1], "nightly")["cron"] == "15 4 * * *", timeout=10

@@ -44,7 +44,7 @@ def test_a_run_syncs_and_shows_in_healthz_and_metrics(project, caplog):
         assert nightly["last_run"]["status"] == "ok"
         assert nightly["last_run"]["run_id"] == first.run_id
         assert nightly["running"] is False
-        assert datetime.fromisoformat(nightly["next_run"]).hour == 2
+        assert datetime.fromisoformat(nightly["next_run"]).hour == 4
 
         second = service.run_now("nightly")
         assert second.status == "ok" and second.run_id == first.run_id + 1
@@ -78,7 +78,7 @@ def test_the_scheduler_fires_the_job(project):
     service = make_service(project)
     with serving(service) as base:
         job = service.scheduler.get_job("nightly")
-        # Move the next firing to now: the scheduler's own thread runs it, as at 02:00.
+        # Move the next firing to now: the scheduler's own thread runs it, as at 04:00.
         job.modify(next_run_time=datetime.now(job.trigger.timezone))
         assert _wait(lambda: "nightly" in service.results)
         assert service.results["nightly"].status == "ok"
@@ -86,7 +86,7 @@ def test_the_scheduler_fires_the_job(project):
         nightly = job_health(body, "nightly")
         assert code == 200 and nightly["last_run"]["status"] == "ok"
         # Back on the cron after the firing.
-        assert datetime.fromisoformat(nightly["next_run"]).hour == 2
+        assert datetime.fromisoformat(nightly["next_run"]).hour == 4
         assert project.live_records("Contact") >= 3
 
 
@@ -201,4 +201,4 @@ def test_a_firing_later_than_the_grace_time_is_missed_not_run(project, caplog):
         text = get(base + "/metrics")[1]
         assert metric(text, "sis_sync_runs_total", job="nightly", status="missed") == 1
         assert project.live_records("Contact") == 0
-        assert datetime.fromisoformat(job_health(health(base)[1], "nightly")["next_run"]).hour == 2
+        assert datetime.fromisoformat(job_health(health(base)[1], "nightly")["next_run"]).hour == 4

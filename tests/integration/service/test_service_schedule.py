@@ -30,17 +30,17 @@ def test_one_job_per_cron_job_with_trigger_timezone_and_limits(project):
         nightly = jobs["nightly"]
         assert isinstance(nightly.trigger, CronTrigger)
         assert str(nightly.trigger.timezone) == "Europe/Amsterdam"
-        assert _fields(nightly.trigger)["hour"] == "2"
+        assert _fields(nightly.trigger)["hour"] == "4"
         assert _fields(nightly.trigger)["minute"] == "0"
         assert _fields(jobs["purge"].trigger)["minute"] == "30"
         assert nightly.max_instances == 1
         assert nightly.coalesce is True
         assert nightly.misfire_grace_time == 900
-        # The next firing is 02:00 wall-clock time in Amsterdam, within a day.
+        # The next firing is 04:00 wall-clock time in Amsterdam, within a day.
         nxt = nightly.next_run_time.astimezone(ZoneInfo("Europe/Amsterdam"))
         assert (nxt.hour, nxt.minute) == (2, 0)
         assert 0 < (nxt - datetime.now(ZoneInfo("Europe/Amsterdam"))).total_seconds() <= 86400
-        assert "nightly (0 2 * * *, Europe/Amsterdam)" in service.scheduled()
+        assert "nightly (0 4 * * *, Europe/Amsterdam)" in service.scheduled()
     finally:
         service.stop(timeout=5)
     assert not service.scheduler.running
@@ -53,7 +53,7 @@ def test_timezone_comes_from_settings(project):
         nightly = _sync_jobs(service)["nightly"]
         assert str(nightly.trigger.timezone) == "UTC"
         assert nightly.next_run_time.utcoffset().total_seconds() == 0
-        assert nightly.next_run_time.hour == 2
+        assert nightly.next_run_time.hour == 4
     finally:
         service.stop(timeout=5)
 
@@ -77,7 +77,7 @@ def test_an_edited_cron_is_rescheduled_and_a_removed_job_unscheduled(project):
     try:
         cfg = project.folder / "sync.yaml"
         text = cfg.read_text(encoding="utf-8")
-        text = text.replace('cron: "0 2 * * *"', 'cron: "15 4 * * 1-5"')
+        text = text.replace('cron: "0 4 * * *"', 'cron: "15 4 * * 1-5"')
         text = text.replace('  - {name: purge, purge: true, cron: "30 3 * * *"}\n', "")
         cfg.write_text(text, encoding="utf-8")
         service.check_config()  # what the minutely config check does when the file changed

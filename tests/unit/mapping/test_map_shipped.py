@@ -76,7 +76,7 @@ def test_shipped_sync_yaml_names_existing_mappings(shipped):
     assert settings.mappings == (DEFAULTS / "mappings").resolve()
     jobs = {job.name: job for job in settings.jobs}
     assert jobs["nightly"].mappings == NIGHTLY
-    assert jobs["nightly"].cron == "0 2 * * *"
+    assert jobs["nightly"].cron == "0 4 * * *"
     assert set(jobs["oneroster"].mappings) <= set(shipped.mappings)
     text = (DEFAULTS / "sync.yaml").read_text(encoding="utf-8")
     assert "client_secret" not in text and "password:" not in text
