@@ -22,10 +22,11 @@ import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 
+from faker import Faker
+
 from connector.privacy.facts import ConsentFact, Phase, SubjectFacts
 from connector.privacy.policy import Policy
 from connector.privacy.purposes import PurposesSpec
-from faker import Faker
 
 PURPOSES = PurposesSpec.model_validate(
     {

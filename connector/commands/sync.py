@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from connector.config import load_settings
-from connector.report import RunReport
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from connector.config import load_settings
+from connector.report import RunReport
 
 out = Console()
 JobArg = Annotated[

@@ -10,8 +10,9 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from connector.emulator.testing import EmulatorHandle, running_emulator
 from relfixtures import PG_ADMIN, CliProject, fresh_pg_database
+
+from connector.emulator.testing import EmulatorHandle, running_emulator
 
 
 @pytest.fixture(scope="module")

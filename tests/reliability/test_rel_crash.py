@@ -13,8 +13,9 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from connector.state import OutboxStatus, open_store
 from relfixtures import CliProject, registration, student, wait_until
+
+from connector.state import OutboxStatus, open_store
 
 STUDENTS = 1_200
 VISITORS = 150

@@ -10,8 +10,9 @@ import signal
 from collections import Counter
 
 import pytest
-from connector.state import open_store
 from relfixtures import CliProject, student, wait_until
+
+from connector.state import open_store
 
 STUDENTS = 1_000
 

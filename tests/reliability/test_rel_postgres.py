@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from connector.state import open_store
 from relfixtures import CliProject, registration, student
+
+from connector.state import open_store
 
 
 @pytest.mark.postgres

@@ -3,8 +3,9 @@ once the source is fixed (DESIGN §7, §9)."""
 
 from __future__ import annotations
 
-from connector.state import OutboxStatus, open_store
 from relfixtures import CliProject, student
+
+from connector.state import OutboxStatus, open_store
 
 # 91 characters: over Contact.LastName's 80, so Salesforce answers STRING_TOO_LONG.
 LONG_SURNAME = "Oosterwijkvanderhaagenbroek" * 3 + "Langstraatje"

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from connector.emulator.testing import EmulatorHandle, running_emulator
 
 _RELIABILITY = Path(__file__).resolve().parents[2] / "reliability"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import re
 
-from connector.cli import app
 from relfixtures import CliProject, registration, student
 from typer.testing import CliRunner
+
+from connector.cli import app
 
 # Values no output may show (the plan prints masked examples: first character and asterisks).
 SURNAME = "Zwanenburgh"

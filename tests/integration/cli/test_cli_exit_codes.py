@@ -12,8 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from connector.emulator.testing import running_emulator
 from relfixtures import CliProject, student
+
+from connector.emulator.testing import running_emulator
 
 NO_TRACEBACK = "Traceback"
 

@@ -13,9 +13,6 @@ from pathlib import Path
 import pytest
 import requests
 import typer
-from connector.commands.emulator import emulator as emulator_command
-from connector.emulator.testing import running_emulator
-from connector.errors import ConfigError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -29,6 +26,10 @@ from simple_salesforce.exceptions import (
     SalesforceRefusedRequest,
 )
 from typer.testing import CliRunner
+
+from connector.commands.emulator import emulator as emulator_command
+from connector.emulator.testing import running_emulator
+from connector.errors import ConfigError
 
 
 class Redirect(requests.Session):

@@ -6,8 +6,9 @@ import csv
 import io
 
 import pytest
-from connector.emulator.testing import running_emulator
 from simple_salesforce.exceptions import SalesforceMalformedRequest, SalesforceOperationError
+
+from connector.emulator.testing import running_emulator
 
 UPSERT = "composite/sobjects/Contact/SIS_Sync_Key__c"
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from connector.emulator.ids import id_suffix
-from connector.emulator.testing import running_emulator
 from simple_salesforce.exceptions import (
     SalesforceMalformedRequest,
     SalesforceMoreThanOneRecord,
     SalesforceResourceNotFound,
 )
+
+from connector.emulator.ids import id_suffix
+from connector.emulator.testing import running_emulator
 
 DT_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
 

@@ -6,10 +6,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tenacity import wait_none
+
 from connector import errors
 from connector.emulator.testing import running_emulator
 from connector.salesforce import SalesforceClient, SalesforceSettings, Writer
-from tenacity import wait_none
 
 EXT = "SIS_Student_Number__c"
 

@@ -8,9 +8,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from connector.sync.job import run_job
 from svcfixtures import get, health, make_service, metric, serving
 from syncfixtures import student
+
+from connector.sync.job import run_job
 
 _RELIABILITY = Path(__file__).resolve().parents[2] / "reliability"
 if str(_RELIABILITY) not in sys.path:

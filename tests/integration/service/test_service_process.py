@@ -9,11 +9,12 @@ import sys
 import threading
 import time
 
-from connector.state import open_store
-from connector.sync.job import run_job
 from relfixtures import wait_until
 from svcfixtures import get, health, job_health, leaked, make_service
 from syncfixtures import registration, student
+
+from connector.state import open_store
+from connector.sync.job import run_job
 
 # The command line as installed, with `serve` mounted even before connector/cli.py mounts it.
 CHILD = (

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from connector.emulator.testing import EmulatorHandle, running_emulator
 from syncfixtures import SyncProject
+
+from connector.emulator.testing import EmulatorHandle, running_emulator
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from connector.hashing import KeyHasher
 from syncfixtures import SECRET, registration, student
+
+from connector.hashing import KeyHasher
 
 
 def test_full_sync_then_rerun_writes_nothing(project):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 
-from connector.cli import app
 from typer.testing import CliRunner
+
+from connector.cli import app
 
 
 def _validate(project, monkeypatch):

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 
 import pytest
+
 from connector.hashing import KeyHasher, join_key, mask
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import phonenumbers
 import pytest
+from email_validator import EmailNotValidError, validate_email
+
 from connector.demo import DatasetSummary, generate, generate_students_csv
 from connector.errors import UsageError
-from email_validator import EmailNotValidError, validate_email
 
 TODAY = date(2026, 3, 15)
 

@@ -6,6 +6,10 @@ import time
 from datetime import UTC, date, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from simple_salesforce.format import format_soql
+
 from connector.emulator.soql import (
     And,
     Comparison,
@@ -21,9 +25,6 @@ from connector.emulator.soql import (
     parse,
 )
 from connector.emulator.soql_eval import relative_range
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from simple_salesforce.format import format_soql
 
 TYPES = {
     "Id": "id",

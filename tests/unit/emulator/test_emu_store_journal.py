@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from connector.emulator.dml import Dml
 from connector.emulator.ids import IdFactory, _base62, id_suffix
 from connector.emulator.schema import load_schema

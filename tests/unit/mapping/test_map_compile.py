@@ -7,6 +7,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from connector.hashing import KeyHasher, join_key
 from connector.mapping import compile_mapping, load_project
 from connector.privacy.facts import Phase

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from connector.errors import MappingError, Problem
 from connector.mapping import load_project
 

@@ -10,6 +10,8 @@ from typing import Annotated
 
 import pytest
 import typer
+from typer.testing import CliRunner
+
 from connector.commands.mapping import DEFAULTS, register_commands
 from connector.config import load_settings
 from connector.hashing import KeyHasher
@@ -18,7 +20,6 @@ from connector.mapping.checks import mapping_columns
 from connector.mapping.schema import mapping_json_schema, purposes_json_schema
 from connector.records import Reject
 from connector.sources import open_source
-from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLES = ROOT.parent / "shared" / "samples" / "oneroster"

@@ -7,6 +7,7 @@ import hmac
 from datetime import date
 
 import pytest
+
 from connector.hashing import KeyHasher
 from connector.mapping.transforms import (
     TransformContext,

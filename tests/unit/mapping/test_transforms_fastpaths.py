@@ -6,11 +6,12 @@ import datetime as dt
 import random
 
 import phonenumbers
-from connector.mapping.transforms import TransformContext, compile_chain
-from connector.mapping.transforms.dutch import fast_email, fast_nl_mobile
 from email_validator import EmailNotValidError, validate_email
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from connector.mapping.transforms import TransformContext, compile_chain
+from connector.mapping.transforms.dutch import fast_email, fast_nl_mobile
 
 CTX = TransformContext(hasher=None, today=dt.date(2026, 11, 20), warnings=[])
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from connector.hashing import KeyHasher
-from connector.mapping.transforms import TransformContext, TransformError, compile_chain
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+
+from connector.hashing import KeyHasher
+from connector.mapping.transforms import TransformContext, TransformError, compile_chain
 
 CHAINS = [
     ["date:%d-%m-%Y"],

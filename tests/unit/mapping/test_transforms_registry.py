@@ -7,6 +7,8 @@ import textwrap
 from datetime import date
 
 import pytest
+from pydantic import BaseModel
+
 from connector.errors import UsageError
 from connector.hashing import KeyHasher
 from connector.mapping.transforms import (
@@ -20,7 +22,6 @@ from connector.mapping.transforms import (
     transform,
 )
 from connector.registry import Registry
-from pydantic import BaseModel
 
 BUILT_INS = {
     "strip", "lower", "upper", "title", "collapse_whitespace", "truncate", "default", "map",

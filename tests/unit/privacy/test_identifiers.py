@@ -6,6 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
+
 from connector.privacy.identifiers import (
     contains_forbidden_number,
     forbidden_fields,

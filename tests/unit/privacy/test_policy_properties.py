@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from connector.privacy.facts import ConsentFact, Phase, SubjectFacts
 from connector.privacy.identifiers import is_bsn, is_onderwijsnummer
 from connector.privacy.policy import (
@@ -25,8 +28,6 @@ from connector.privacy.policy import (
     Policy,
 )
 from connector.privacy.purposes import Duration, PurposeSpec, PurposesSpec
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 TODAY = date(2025, 3, 1)
 WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+
 from connector.privacy.facts import ConsentFact, Phase, SubjectFacts
 from connector.privacy.policy import (
     ACTIVE,

@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+
 from connector.errors import UsageError
 from connector.mapping import load_project
 from connector.privacy.purposes import Duration

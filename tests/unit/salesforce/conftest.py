@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 import responses
-from connector.salesforce.client import SalesforceClient
-from connector.salesforce.settings import SalesforceSettings
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from tenacity import wait_none
+
+from connector.salesforce.client import SalesforceClient
+from connector.salesforce.settings import SalesforceSettings
 
 LOGIN = "https://login.salesforce.com"
 INSTANCE = "https://org.my.salesforce.com"

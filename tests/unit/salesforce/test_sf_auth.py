@@ -10,6 +10,7 @@ import jwt
 import pydantic
 import pytest
 import requests
+
 from connector import errors
 from connector.salesforce.auth import JWT_GRANT, Token, get_token
 

@@ -7,6 +7,7 @@ import io
 import json
 
 import pytest
+
 from connector.salesforce.bulk import cell, parse_error, to_csv
 from connector.salesforce.writer import Writer
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import requests
+from tenacity import wait_none
+
 from connector import errors
 from connector.salesforce.client import LimitGuard, SalesforceClient, parse_limit_info, scrub
-from tenacity import wait_none
 
 EXPIRED = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
 

@@ -7,6 +7,7 @@ from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
 from connector import errors
 from connector.records import WriteResult
 from connector.salesforce.writer import Writer

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from connector.errors import ConfigError, InputError, SourceError, UnknownPluginError
 from connector.hashing import join_key
 from connector.records import Reject, SourceRecord

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 import requests
 import responses
+from responses import matchers
+
 from connector.errors import InputError, SourceError
 from connector.records import Reject, SourceRecord
 from connector.sources import open_source
 from connector.sources.http import parse_retry_after
-from responses import matchers
 
 BASE = "https://events.example.org/api/v1/registrations"
 TOKEN = "Bearer s3cr3t-token"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from connector.errors import InputError
 from connector.records import Reject, SourceRecord
 from connector.sources import open_source

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import pytest
+
 from connector.errors import ConfigError, InputError
 from connector.records import Reject, SourceRecord
 from connector.sources import open_source

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from connector.state import StateStore, open_store
 from psycopg import sql
+
+from connector.state import StateStore, open_store
 
 PG_ADMIN = os.environ.get("SIS_SYNC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 

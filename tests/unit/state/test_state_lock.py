@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from connector.errors import LockedError
 from connector.state import StateStore, open_store
 

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
+
 from connector.hashing import KeyHasher
 from connector.records import Origin, Reject
 from connector.state import (

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
 from connector.errors import StateError
 from connector.state import open_store
 from connector.state import schema as s

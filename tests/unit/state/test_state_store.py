@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+
 from connector.errors import StateError
 from connector.records import Origin, Reject
 from connector.state import (
