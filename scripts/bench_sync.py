@@ -36,19 +36,33 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from simple_salesforce import Salesforce
+
 from connector.commands.mapping import DEFAULTS
 from connector.config import Settings, load_settings
 from connector.demo.dataset import generate_students_csv
 from connector.report import RunReport
 from connector.sync.job import run_job
-from simple_salesforce import Salesforce
 
 NOW = "2026-11-20T09:00:00+00:00"
 TODAY = date(2026, 11, 20)  # the generated statuses and ages are relative to the run's clock
 SECRET = "benchmark-only-secret"
 MAPPING = "students"
-CLI = Path(sys.executable).with_name("sis-sync")
 SAMPLE_S = 0.5
+
+# `sis-sync ARGS…` in this process; at exit, its VmHWM (KiB) goes to the file named first.
+PEAK = """
+import atexit, sys
+from pathlib import Path
+def _peak(path=sys.argv[1]):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            Path(path).write_text(line.split()[1])
+atexit.register(_peak)
+sys.argv = ["sis-sync", *sys.argv[2:]]
+from connector.cli import main
+main()
+"""
 
 # The emulator as its own process; it prints its URL once it listens.
 SERVER = """
@@ -470,36 +484,36 @@ def _vm_rss_mib(pid: int) -> float | None:
 def peak_rss(project: Project, command: str) -> tuple[float, float, list[tuple[float, float]]]:
     """Peak RSS (MiB), wall seconds and RSS samples of ``sis-sync <command> students``.
 
-    The samples (seconds since start, MiB; every ``SAMPLE_S``) show whether memory grows with
-    the records read or levels off; the peak comes from the kernel, so no sample can miss it.
+    The CLI runs under :data:`PEAK`, which writes the process's own VmHWM (the kernel's
+    high-water mark of this address space) when it exits. Not ``ru_maxrss``: Linux carries that
+    across fork and exec, so a child started from this (large) process would report our RSS.
+    The samples (seconds since start, MiB; every ``SAMPLE_S``) show whether memory grows with the
+    records read or levels off.
     """
     env = os.environ | project.env()
     log = project.folder / f"{command}.log"
+    peak_file = project.folder / f"{command}.peak"
     samples: list[tuple[float, float]] = []
+    argv = ["--config", str(project.folder / "sync.yaml"), command, MAPPING]
     t0 = time.perf_counter()
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [str(CLI), "--config", str(project.folder / "sync.yaml"), command, MAPPING],
+            [sys.executable, "-c", PEAK, str(peak_file), *argv],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=project.folder,
         )
-        while True:
-            # wait4 gives this child's own rusage: ru_maxrss is its peak RSS in KiB (Linux).
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
+        while proc.poll() is None:
             rss = _vm_rss_mib(proc.pid)
             if rss is not None:
                 samples.append((round(time.perf_counter() - t0, 1), round(rss, 1)))
             time.sleep(SAMPLE_S)
-    proc.returncode = os.waitstatus_to_exitcode(status)
     secs = time.perf_counter() - t0
-    if proc.returncode != 0:
+    if proc.returncode != 0 or not peak_file.exists():
         tail = log.read_text(errors="replace")[-2000:]
         raise RuntimeError(f"sis-sync {command} exited {proc.returncode}:\n{tail}")
-    return usage.ru_maxrss / 1024, secs, samples
+    return int(peak_file.read_text()) / 1024, secs, samples
 
 
 def bench_memory(b: Bench) -> None:
