@@ -1,6 +1,8 @@
 """The parsed-query model (AST) and its evaluation over plain-dict records.
 
-The grammar and the public entry points are in ``soql.py``, which re-exports what is here.
+The grammar is in ``soql_parser.py``, the query model in ``soql_ast.py``; ``soql.py`` re-exports
+:func:`execute` with them as the public face. How values of each type compare is in
+``soql_fields.py``, the ranges of relative date literals in ``soql_dates.py``.
 
 The WHERE tree is compiled once per query into nested Python closures, so each record costs a
 few function calls rather than a walk over the tree. Comparison follows the field's describe
@@ -27,302 +29,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time
 from typing import Any
 
-
-class SoqlError(Exception):
-    """A query Salesforce would refuse with HTTP 400.
-
-    Attributes:
-        code: the Salesforce ``errorCode``: ``MALFORMED_QUERY``, ``INVALID_FIELD`` or
-            ``NUMBER_OUTSIDE_VALID_RANGE`` (OFFSET above 2,000).
-        message: the Salesforce-like ``message`` for the error body.
-    """
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-# ----------------------------------------------------------------------------------------- AST
-
-
-@dataclass(frozen=True)
-class Literal:
-    """A value in a WHERE clause.
-
-    ``kind`` is one of ``string``, ``number``, ``boolean``, ``null``, ``date`` (a
-    :class:`datetime.date`), ``datetime`` (an aware UTC :class:`datetime.datetime`) or
-    ``relative`` (``value`` = ``(NAME, n or None)``, e.g. ``("LAST_N_DAYS", 7)``). For strings,
-    ``like`` holds the regular expression, over casefolded text, that the literal means as a
-    LIKE pattern (escaped ``\\%`` and ``\\_`` are literal there, unescaped ones wildcards).
-    """
-
-    kind: str
-    value: Any
-    like: str | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """``field op value`` with op one of ``= != < <= > >=`` (``<>`` is normalised to ``!=``)."""
-
-    field: str
-    op: str
-    value: Literal
-
-
-@dataclass(frozen=True)
-class InList:
-    """``field IN (...)`` or, with ``negated``, ``field NOT IN (...)``."""
-
-    field: str
-    values: tuple[Literal, ...]
-    negated: bool = False
-
-
-@dataclass(frozen=True)
-class Like:
-    """``field LIKE 'pattern'`` (case-insensitive, ``%`` and ``_`` wildcards)."""
-
-    field: str
-    pattern: Literal
-
-
-@dataclass(frozen=True)
-class Not:
-    """``NOT operand``."""
-
-    operand: Any
-
-
-@dataclass(frozen=True)
-class And:
-    """Every operand holds."""
-
-    operands: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class Or:
-    """At least one operand holds."""
-
-    operands: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class OrderItem:
-    """One ORDER BY key. ``nulls_first`` already holds Salesforce's default when not given."""
-
-    field: str
-    descending: bool = False
-    nulls_first: bool = True
-
-
-@dataclass(frozen=True)
-class SoqlQuery:
-    """A parsed query.
-
-    Attributes:
-        sobject: the object name as written after FROM (the server resolves its casing).
-        count: True for ``SELECT COUNT() FROM ...``.
-        fields: the selected field names as written (empty for COUNT()).
-        where: the condition tree (:class:`Comparison`, :class:`InList`, :class:`Like`,
-            :class:`Not`, :class:`And`, :class:`Or`) or None.
-        order_by: the ORDER BY keys, in order.
-        limit: LIMIT n or None.
-        offset: OFFSET n or None.
-        positions: lower-cased field name → (row, column) of its first mention, for errors.
-    """
-
-    sobject: str
-    count: bool
-    fields: list[str]
-    where: Any = None
-    order_by: tuple[OrderItem, ...] = ()
-    limit: int | None = None
-    offset: int | None = None
-    positions: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
-
+from connector.emulator.soql_ast import (
+    And,
+    Comparison,
+    InList,
+    Like,
+    Literal,
+    Not,
+    Or,
+    SoqlError,
+    SoqlQuery,
+)
+from connector.emulator.soql_dates import relative_range
+from connector.emulator.soql_fields import Field, Schema, norm_bool, norm_text
 
 Predicate = Callable[[dict], bool]
 
-_NUMBER_TYPES = frozenset({"int", "double", "currency", "percent", "long"})
-_ID_TYPES = frozenset({"id", "reference"})
 _RANGE_OPS = frozenset({"<", "<=", ">", ">="})
-
-
-# ------------------------------------------------------------------------------ normalisation
-
-
-def _norm_text(v: Any) -> Any:
-    if v is None or v == "":
-        return None
-    return (v if isinstance(v, str) else str(v)).casefold()
-
-
-def _norm_id(v: Any) -> Any:
-    if v is None or v == "":
-        return None
-    s = str(v)
-    return s[:15] if len(s) in (15, 18) else s
-
-
-def _norm_number(v: Any) -> Any:
-    if v is None or v == "" or isinstance(v, bool):
-        return None
-    if isinstance(v, int | float):
-        return v
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return None
-
-
-def _norm_bool(v: Any) -> bool:
-    return bool(v) and v != "false"
-
-
-def _norm_date(v: Any) -> date | None:
-    if v is None or v == "":
-        return None
-    if isinstance(v, date):
-        return v.date() if isinstance(v, datetime) else v
-    try:
-        return date.fromisoformat(str(v)[:10])
-    except ValueError:
-        return None  # not a date: behaves like an empty field
-
-
-def _norm_datetime(v: Any) -> datetime | None:
-    if v is None or v == "":
-        return None
-    try:
-        parsed = v if isinstance(v, datetime) else datetime.fromisoformat(str(v))
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-class _Field:
-    """A resolved field: canonical name, describe type and how its values compare."""
-
-    def __init__(self, name: str, sf_type: str):
-        self.name = name
-        self.type = sf_type
-        if sf_type in _NUMBER_TYPES:
-            self.category, self.norm = "number", _norm_number
-        elif sf_type == "boolean":
-            self.category, self.norm = "boolean", _norm_bool
-        elif sf_type == "date":
-            self.category, self.norm = "date", _norm_date
-        elif sf_type == "datetime":
-            self.category, self.norm = "datetime", _norm_datetime
-        elif sf_type in _ID_TYPES:
-            self.category, self.norm = "text", _norm_id
-        else:
-            self.category, self.norm = "text", _norm_text
-
-    def literal(self, lit: Literal) -> Any:
-        """Normalise a literal for this field, refusing a literal of the wrong type."""
-        if lit.kind == "null":
-            return self.norm(None)
-        wanted = {"text": "string", "number": "number", "boolean": "boolean"}.get(
-            self.category, self.category
-        )
-        if lit.kind != wanted:
-            type_name = {"datetime": "dateTime", "id": "id", "reference": "id"}.get(
-                self.type, "string" if self.category == "text" else self.type
-            )
-            quoted = "should" if self.category == "text" else "should not"
-            raise SoqlError(
-                "MALFORMED_QUERY",
-                f"value of filter criterion for field '{self.name}' must be of type "
-                f"{type_name} and {quoted} be enclosed in quotes",
-            )
-        return self.norm(lit.value)
-
-
-class _Schema:
-    def __init__(self, query: SoqlQuery, describe_fields: dict[str, dict]):
-        self.query = query
-        self.by_lower: dict[str, _Field] = {}
-        for key, entry in describe_fields.items():
-            name = entry.get("name", key)
-            self.by_lower[name.lower()] = _Field(name, str(entry.get("type", "string")).lower())
-        # Every Salesforce object has IsDeleted; a describe fixture that leaves it out still
-        # lets queryAll filter on it.
-        self.by_lower.setdefault("isdeleted", _Field("IsDeleted", "boolean"))
-
-    def field(self, name: str) -> _Field:
-        found = self.by_lower.get(name.lower())
-        if found is None:
-            row, col = self.query.positions.get(name.lower(), (1, 1))
-            raise SoqlError(
-                "INVALID_FIELD",
-                f"ERROR at Row:{row}:Column:{col}\nNo such column '{name}' on entity "
-                f"'{self.query.sobject}'. If you are attempting to use a custom field, be sure "
-                "to append the '__c' after the custom field name. Please reference your WSDL "
-                "or the describe call for the appropriate names.",
-            )
-        return found
 
 
 # ------------------------------------------------------------------------------ date literals
 
 
-def _add_months(d: date, months: int) -> date:
-    total = d.year * 12 + d.month - 1 + months
-    return date(total // 12, total % 12 + 1, 1)
-
-
-def relative_range(name: str, n: int | None, today: date) -> tuple[date, date]:
-    """The half-open day range ``[start, end)`` a relative date literal stands for.
-
-    Weeks start on Sunday (the en_US locale); quarters are calendar quarters. Salesforce's
-    LAST_N_DAYS:n and LAST_90_DAYS include today; NEXT_N_DAYS:n and NEXT_90_DAYS start tomorrow.
-    """
-    n = n or 0
-    one = timedelta(days=1)
-    week = today - timedelta(days=(today.weekday() + 1) % 7)
-    month = today.replace(day=1)
-    quarter = date(today.year, (today.month - 1) // 3 * 3 + 1, 1)
-    year = date(today.year, 1, 1)
-    ranges: dict[str, tuple[date, date]] = {
-        "YESTERDAY": (today - one, today),
-        "TODAY": (today, today + one),
-        "TOMORROW": (today + one, today + 2 * one),
-        "LAST_WEEK": (week - 7 * one, week),
-        "THIS_WEEK": (week, week + 7 * one),
-        "NEXT_WEEK": (week + 7 * one, week + 14 * one),
-        "LAST_MONTH": (_add_months(month, -1), month),
-        "THIS_MONTH": (month, _add_months(month, 1)),
-        "NEXT_MONTH": (_add_months(month, 1), _add_months(month, 2)),
-        "LAST_QUARTER": (_add_months(quarter, -3), quarter),
-        "THIS_QUARTER": (quarter, _add_months(quarter, 3)),
-        "NEXT_QUARTER": (_add_months(quarter, 3), _add_months(quarter, 6)),
-        "LAST_YEAR": (_add_months(year, -12), year),
-        "THIS_YEAR": (year, _add_months(year, 12)),
-        "NEXT_YEAR": (_add_months(year, 12), _add_months(year, 24)),
-        "LAST_90_DAYS": (today - 90 * one, today + one),
-        "NEXT_90_DAYS": (today + one, today + 91 * one),
-        "LAST_N_DAYS": (today - n * one, today + one),
-        "NEXT_N_DAYS": (today + one, today + (n + 1) * one),
-        "N_DAYS_AGO": (today - n * one, today - (n - 1) * one),
-        "LAST_N_WEEKS": (week - 7 * n * one, week),
-        "NEXT_N_WEEKS": (week + 7 * one, week + 7 * (n + 1) * one),
-        "LAST_N_MONTHS": (_add_months(month, -n), month),
-        "NEXT_N_MONTHS": (_add_months(month, 1), _add_months(month, n + 1)),
-        "LAST_N_YEARS": (_add_months(year, -12 * n), year),
-        "NEXT_N_YEARS": (_add_months(year, 12), _add_months(year, 12 * (n + 1))),
-    }
-    return ranges[name]
-
-
-def _range_for(fld: _Field, lit: Literal, today: date) -> tuple[Any, Any]:
+def _range_for(fld: Field, lit: Literal, today: date) -> tuple[Any, Any]:
     if fld.category not in ("date", "datetime"):
         raise SoqlError(
             "MALFORMED_QUERY",
@@ -338,7 +70,7 @@ def _range_for(fld: _Field, lit: Literal, today: date) -> tuple[Any, Any]:
 # --------------------------------------------------------------------------------- compiling
 
 
-def _compare(fld: _Field, op: str, lit: Literal, today: date) -> Predicate:
+def _compare(fld: Field, op: str, lit: Literal, today: date) -> Predicate:
     name, norm = fld.name, fld.norm
     if lit.kind == "relative":
         start, end = _range_for(fld, lit, today)
@@ -374,7 +106,7 @@ def _compare(fld: _Field, op: str, lit: Literal, today: date) -> Predicate:
     return ranged
 
 
-def _in_list(fld: _Field, node: InList, today: date) -> Predicate:
+def _in_list(fld: Field, node: InList, today: date) -> Predicate:
     name, norm = fld.name, fld.norm
     values = frozenset(fld.literal(lit) for lit in node.values if lit.kind != "relative")
     ranges = [_range_for(fld, lit, today) for lit in node.values if lit.kind == "relative"]
@@ -390,7 +122,7 @@ def _in_list(fld: _Field, node: InList, today: date) -> Predicate:
     return member
 
 
-def _like(fld: _Field, node: Like) -> Predicate:
+def _like(fld: Field, node: Like) -> Predicate:
     if fld.category != "text":
         raise SoqlError(
             "MALFORMED_QUERY",
@@ -406,7 +138,7 @@ def _like(fld: _Field, node: Like) -> Predicate:
     return like
 
 
-def compile_where(node: Any, schema: _Schema, today: date) -> Predicate:
+def compile_where(node: Any, schema: Schema, today: date) -> Predicate:
     """Turn a WHERE tree into one predicate over records (resolving and type-checking fields)."""
     if isinstance(node, Comparison):
         return _compare(schema.field(node.field), node.op, node.value, today)
@@ -428,11 +160,11 @@ def compile_where(node: Any, schema: _Schema, today: date) -> Predicate:
 # ------------------------------------------------------------------------------------ running
 
 
-def _sort(rows: list[dict], query: SoqlQuery, schema: _Schema) -> list[dict]:
+def _sort(rows: list[dict], query: SoqlQuery, schema: Schema) -> list[dict]:
     # Stable sorts from the last key to the first give a multi-key order with mixed directions.
     for item in reversed(query.order_by):
         fld = schema.field(item.field)
-        norm = _norm_text if fld.category == "text" else fld.norm  # ids sort as text too
+        norm = norm_text if fld.category == "text" else fld.norm  # ids sort as text too
         keyed = [(norm(r.get(fld.name)), r) for r in rows]
         nulls = [r for k, r in keyed if k is None]
         present = [(k, r) for k, r in keyed if k is not None]
@@ -442,7 +174,7 @@ def _sort(rows: list[dict], query: SoqlQuery, schema: _Schema) -> list[dict]:
     return rows
 
 
-def run(
+def execute(
     query: SoqlQuery,
     records: Iterable[dict],
     *,
@@ -450,8 +182,28 @@ def run(
     include_deleted: bool = False,
     now: datetime | None = None,
 ) -> list[dict]:
-    """Evaluate ``query`` over ``records`` (documented at ``connector.emulator.soql.execute``)."""
-    schema = _Schema(query, describe_fields)
+    """Run a parsed query over one object's records.
+
+    Args:
+        query: from :func:`connector.emulator.soql.parse`.
+        records: the object's records, plain dicts keyed by canonical field name.
+        describe_fields: canonical field name → describe entry (at least ``name`` and ``type``).
+        include_deleted: True for ``/queryAll``; otherwise rows with ``IsDeleted`` true are
+            skipped before the WHERE clause is applied (so ``IsDeleted = true`` finds nothing).
+        now: the moment relative date literals (TODAY, LAST_N_DAYS:n) are computed from;
+            default the current UTC time. The emulator's user lives in UTC.
+
+    Returns:
+        The matching rows after ORDER BY, OFFSET and LIMIT, each a new dict of the selected
+        fields under their describe (canonical) names, without ``attributes``. For
+        ``SELECT COUNT()`` one empty dict per counted record: ``len(result)`` is the
+        ``totalSize`` and the response's ``records`` list stays empty.
+
+    Raises:
+        SoqlError: ``INVALID_FIELD`` for a field the describe does not know, ``MALFORMED_QUERY``
+            for a value of the wrong type for its field or an operator the field type refuses.
+    """
+    schema = Schema(query, describe_fields)
     selected = [schema.field(name) for name in query.fields]
     for item in query.order_by:
         schema.field(item.field)  # unknown ORDER BY fields fail before any work
@@ -473,7 +225,7 @@ def run(
         return [{} for _ in matched]
     return [
         {
-            f.name: (_norm_bool(r.get(f.name)) if f.category == "boolean" else r.get(f.name))
+            f.name: (norm_bool(r.get(f.name)) if f.category == "boolean" else r.get(f.name))
             for f in selected
         }
         for r in matched
