@@ -17,6 +17,8 @@ finds the lock held logs ``skipped: running elsewhere``.
 result) or 503 when the scheduler is not running or a job's last run ended in an exception.
 ``GET /metrics`` is Prometheus text from this service's own ``CollectorRegistry``. Logs, health
 and metrics carry job names, counts, statuses and error codes only, never a personal value.
+The metrics and a firing's :class:`JobResult` are in ``service_metrics.py``, the HTTP endpoints
+in ``service_http.py``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import os
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,114 +37,21 @@ from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.cron import CronTrigger
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 
+from connector import service_http
 from connector.config import Settings, load_settings
 from connector.errors import ConfigError, ConnectorError, LockedError, RunError
 from connector.report import RunReport
+from connector.service_metrics import JobResult, ServiceMetrics
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("created", "updated", "unchanged", "rejected", "failed")
-# ok/partial: the run finished (partial = some records rejected or failed, exit 1); error: it
-# raised; aborted: stopped by a shutdown; locked: running elsewhere; skipped: not run on purpose;
-# missed: the firing came more than misfire_grace_time late (busy or suspended) and was dropped.
-STATUSES = ("ok", "partial", "error", "aborted", "locked", "skipped", "missed")
-DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
 CONFIG_CHECK_SECONDS = 60
 
 
 class ShutdownRequested(RunError):
     """The service is stopping: raised between batches so the run ends at a clean boundary."""
-
-
-@dataclass(frozen=True)
-class JobResult:
-    """How one firing of a job ended (real-clock times, UTC)."""
-
-    job: str
-    status: str
-    started_at: datetime
-    finished_at: datetime
-    message: str = ""
-    run_id: int | None = None
-    exit_code: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        """The result as JSON-ready data."""
-        return {
-            "status": self.status,
-            "started_at": self.started_at.isoformat(),
-            "finished_at": self.finished_at.isoformat(),
-            "duration_seconds": round((self.finished_at - self.started_at).total_seconds(), 3),
-            "exit_code": self.exit_code,
-            "run_id": self.run_id,
-            "message": self.message,
-        }
-
-
-class ServiceMetrics:
-    """The service's Prometheus metrics, in a registry of its own (several services per process)."""
-
-    def __init__(self, registry: CollectorRegistry | None = None):
-        self.registry = registry or CollectorRegistry()
-        r = self.registry
-        self.runs = Counter(
-            "sis_sync_runs", "Job firings by outcome", ["job", "status"], registry=r
-        )
-        self.records = Counter(
-            "sis_sync_records", "Records by what a run did with them", ["job", "action"], registry=r
-        )
-        self.api_calls = Counter(
-            "sis_sync_api_calls", "Salesforce API calls made by runs", ["job"], registry=r
-        )
-        self.last_run = Gauge(
-            "sis_sync_last_run_timestamp_seconds", "When the last run ended", ["job"], registry=r
-        )
-        self.last_success = Gauge(
-            "sis_sync_last_success_timestamp_seconds",
-            "When the last run that went through (ok or partial) ended",
-            ["job"],
-            registry=r,
-        )
-        self.duration = Histogram(
-            "sis_sync_run_duration_seconds",
-            "How long runs took",
-            ["job"],
-            buckets=DURATION_BUCKETS,
-            registry=r,
-        )
-        self.running = Gauge(
-            "sis_sync_job_running", "1 while a run of the job goes", ["job"], registry=r
-        )
-        self.next_run = Gauge(
-            "sis_sync_next_run_timestamp_seconds", "When the job fires next", ["job"], registry=r
-        )
-        self.scheduler_up = Gauge(
-            "sis_sync_scheduler_running", "1 while the scheduler runs", registry=r
-        )
-        self.config_errors = Counter(
-            "sis_sync_config_reload_errors", "sync.yaml edits that did not load", registry=r
-        )
-
-    def observe(self, result: JobResult, report: RunReport | None) -> None:
-        """Count one firing and, when it ran, its records, API calls and duration."""
-        job = result.job
-        self.runs.labels(job, result.status).inc()
-        if result.status in ("locked", "skipped"):
-            return
-        end = result.finished_at.timestamp()
-        self.last_run.labels(job).set(end)
-        self.duration.labels(job).observe((result.finished_at - result.started_at).total_seconds())
-        if result.status in ("ok", "partial"):
-            self.last_success.labels(job).set(end)
-        if report is not None:
-            totals = report.totals()
-            for action in ACTIONS:
-                self.records.labels(job, action).inc(totals[action])
-            self.api_calls.labels(job).inc(report.api_calls)
 
 
 def _now() -> datetime:
@@ -397,73 +305,11 @@ class SyncService:
 
     def health(self) -> tuple[int, dict[str, Any]]:
         """HTTP status and JSON body of /healthz."""
-        up = self.scheduler.state == STATE_RUNNING
-        jobs = {j.id: j for j in self.scheduler.get_jobs()} if up else {}
-        with self._lock:
-            names = list(dict.fromkeys([*self._schedule, *self.results]))
-            body_jobs = []
-            for name in names:
-                job = jobs.get(name)
-                last = self.results.get(name)
-                body_jobs.append(
-                    {
-                        "name": name,
-                        "cron": self._schedule.get(name, (None, None))[0],
-                        "next_run": job.next_run_time.isoformat()
-                        if job and job.next_run_time
-                        else None,
-                        "running": name in self.running,
-                        "last_run": last.to_json() if last else None,
-                    }
-                )
-            failing = [
-                j["name"] for j in body_jobs if (j["last_run"] or {}).get("status") == "error"
-            ]
-            body = {
-                "status": "ok" if up and not failing else "failing",
-                "scheduler": "running" if up else "stopped",
-                "failing_jobs": failing,
-                "timezone": self.settings.service.timezone,
-                "config": {
-                    "file": str(self._file()),
-                    "loaded_at": self.config_loaded_at.isoformat(),
-                    "error": self.config_error or None,
-                },
-                "jobs": body_jobs,
-            }
-        return (200 if body["status"] == "ok" else 503), body
-
-    def _refresh_gauges(self) -> None:
-        up = self.scheduler.state == STATE_RUNNING
-        self.metrics.scheduler_up.set(1 if up else 0)
-        for job in self.scheduler.get_jobs() if up else []:
-            if job.next_run_time is not None:
-                self.metrics.next_run.labels(job.id).set(job.next_run_time.timestamp())
+        return service_http.health(self)
 
     def wsgi_app(self) -> Callable[..., Any]:
         """The WSGI app: /healthz (JSON), /metrics (prometheus_client's own app), else 404."""
-        import json
-
-        metrics_app = make_wsgi_app(self.metrics.registry)
-
-        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-            path = environ.get("PATH_INFO", "")
-            if path == "/metrics":
-                self._refresh_gauges()
-                return metrics_app(environ, start_response)
-            if path == "/healthz":
-                code, body = self.health()
-                data = json.dumps(body, indent=2).encode()
-                reason = "200 OK" if code == 200 else "503 Service Unavailable"
-                start_response(
-                    reason,
-                    [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
-                )
-                return [data]
-            start_response("404 Not Found", [("Content-Type", "text/plain")])
-            return [b"not found: try /healthz or /metrics\n"]
-
-        return app
+        return service_http.wsgi_app(self)
 
     def serve_http(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:
         """Serve /healthz and /metrics in a background thread; returns the bound (host, port).
@@ -471,29 +317,10 @@ class SyncService:
         Raises:
             ConfigError: the address cannot be bound (in use, or not an address of this host).
         """
-        from wsgiref.simple_server import WSGIRequestHandler, make_server
-
-        from prometheus_client.exposition import ThreadingWSGIServer
-
-        class QuietHandler(WSGIRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                log.debug("http: " + format, *args)  # noqa: G003 - http.server's own format
-
         host = host or self.settings.service.host
         port = self.settings.service.port if port is None else port
-        try:
-            server = make_server(
-                host, port, self.wsgi_app(), ThreadingWSGIServer, handler_class=QuietHandler
-            )
-        except OSError as exc:
-            raise ConfigError(
-                f"service: cannot listen on {host}:{port} ({exc.strerror}); "
-                "set service.host / service.port in sync.yaml"
-            ) from None
-        self._http = server
-        threading.Thread(target=server.serve_forever, daemon=True, name="sis-sync-http").start()
-        bound = server.server_address
-        log.info("serving /healthz and /metrics on http://%s:%s", bound[0], bound[1])
+        self._http = service_http.serve(self.wsgi_app(), host, port)
+        bound = self._http.server_address
         return bound[0], bound[1]
 
     # -- life cycle ---------------------------------------------------------------------------

@@ -1,0 +1,122 @@
+"""The HTTP face of the scheduled service: ``GET /healthz`` (JSON) and ``GET /metrics``.
+
+``/healthz`` answers 200 with the scheduler state and, per job, the next run and the last
+result, or 503 when the scheduler is not running or a job's last run ended in an exception.
+``/metrics`` is prometheus_client's own WSGI app over the service's registry. The server runs
+in a background thread; it logs under ``connector.service`` like the rest of the service.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
+
+from apscheduler.schedulers.base import STATE_RUNNING
+from prometheus_client import make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
+
+from connector.errors import ConfigError
+
+if TYPE_CHECKING:
+    from connector.service import SyncService
+
+log = logging.getLogger("connector.service")
+
+
+def health(service: SyncService) -> tuple[int, dict[str, Any]]:
+    """HTTP status and JSON body of /healthz for ``service``."""
+    up = service.scheduler.state == STATE_RUNNING
+    jobs = {j.id: j for j in service.scheduler.get_jobs()} if up else {}
+    with service._lock:
+        schedule = service._schedule
+        names = list(dict.fromkeys([*schedule, *service.results]))
+        body_jobs = []
+        for name in names:
+            job = jobs.get(name)
+            last = service.results.get(name)
+            body_jobs.append(
+                {
+                    "name": name,
+                    "cron": schedule.get(name, (None, None))[0],
+                    "next_run": job.next_run_time.isoformat()
+                    if job and job.next_run_time
+                    else None,
+                    "running": name in service.running,
+                    "last_run": last.to_json() if last else None,
+                }
+            )
+        failing = [j["name"] for j in body_jobs if (j["last_run"] or {}).get("status") == "error"]
+        body = {
+            "status": "ok" if up and not failing else "failing",
+            "scheduler": "running" if up else "stopped",
+            "failing_jobs": failing,
+            "timezone": service.settings.service.timezone,
+            "config": {
+                "file": str(service._file()),
+                "loaded_at": service.config_loaded_at.isoformat(),
+                "error": service.config_error or None,
+            },
+            "jobs": body_jobs,
+        }
+    return (200 if body["status"] == "ok" else 503), body
+
+
+def refresh_gauges(service: SyncService) -> None:
+    """Set the scheduler-up and next-run gauges from the scheduler (before /metrics answers)."""
+    up = service.scheduler.state == STATE_RUNNING
+    service.metrics.scheduler_up.set(1 if up else 0)
+    for job in service.scheduler.get_jobs() if up else []:
+        if job.next_run_time is not None:
+            service.metrics.next_run.labels(job.id).set(job.next_run_time.timestamp())
+
+
+def wsgi_app(service: SyncService) -> Callable[..., Any]:
+    """The WSGI app: /healthz (JSON), /metrics (prometheus_client's own app), else 404."""
+    metrics_app = make_wsgi_app(service.metrics.registry)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/metrics":
+            refresh_gauges(service)
+            return metrics_app(environ, start_response)
+        if path == "/healthz":
+            code, body = service.health()
+            data = json.dumps(body, indent=2).encode()
+            reason = "200 OK" if code == 200 else "503 Service Unavailable"
+            start_response(
+                reason,
+                [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+            )
+            return [data]
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found: try /healthz or /metrics\n"]
+
+    return app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("http: " + format, *args)  # noqa: G003 - http.server's own format
+
+
+def serve(app: Callable[..., Any], host: str, port: int) -> ThreadingWSGIServer:
+    """Serve ``app`` on ``host:port`` in a background thread; the caller shuts the server down.
+
+    Raises:
+        ConfigError: the address cannot be bound (in use, or not an address of this host).
+    """
+    try:
+        server = make_server(host, port, app, ThreadingWSGIServer, handler_class=_QuietHandler)
+    except OSError as exc:
+        raise ConfigError(
+            f"service: cannot listen on {host}:{port} ({exc.strerror}); "
+            "set service.host / service.port in sync.yaml"
+        ) from None
+    threading.Thread(target=server.serve_forever, daemon=True, name="sis-sync-http").start()
+    bound = server.server_address
+    log.info("serving /healthz and /metrics on http://%s:%s", bound[0], bound[1])
+    return server
