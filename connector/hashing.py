@@ -47,6 +47,12 @@ class KeyHasher:
         text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
         return hashlib.blake2b(text.encode("utf-8"), key=self._mac_key, digest_size=8).hexdigest()
 
+    def record(self, payload: dict[str, Any], withheld: Any = ()) -> str:
+        """A 16-hex-character keyed hash of a whole payload (field order included) and the
+        names of the withheld fields: equal exactly when the record would be sent unchanged."""
+        text = repr((tuple(payload.items()), tuple(withheld)))
+        return hashlib.blake2b(text.encode("utf-8"), key=self._mac_key, digest_size=8).hexdigest()
+
 
 def join_key(parts: list[str] | tuple[str, ...]) -> str:
     """Join composite key parts with the unit separator (never appears in real data)."""

@@ -185,7 +185,13 @@ class Planner:
         clear = {
             f: r for f, r in it.decision.withheld.items() if r in CLEARING and f not in payload
         }
-        change = diff(payload, clear, prev.field_hashes if prev else None, self.hasher.value)
+        change = diff(
+            payload,
+            clear,
+            prev.field_hashes if prev else None,
+            self.hasher.value,
+            self.hasher.record(payload, clear),
+        )
         sf_id = (person.sf_id if person else None) or (prev.sf_id if prev else None)
         by_id = self.persons and sf_id is not None
         if change.empty and prev is not None and link is None and new_person is None:

@@ -48,3 +48,37 @@ def test_withheld_field_never_sent_is_not_cleared():
         {"LastName": "Jansen"}, {"MobilePhone": "consent_missing"}, {"LastName": H("Jansen")}, H
     )
     assert change.empty
+
+
+def test_record_hash_short_circuits_an_unchanged_record():
+    hasher = KeyHasher("test-secret")
+    payload = {"LastName": "Jansen", "Email": "a@b.nl"}
+    first = diff(payload, {}, None, H, hasher.record(payload))
+    calls = []
+
+    def counting(value):
+        calls.append(value)
+        return H(value)
+
+    again = diff(dict(payload), {}, first.hashes, counting, hasher.record(dict(payload)))
+    assert again.empty
+    assert calls == []  # decided by the record hash alone
+
+
+def test_record_hash_changes_with_a_value_or_a_withheld_field():
+    hasher = KeyHasher("test-secret")
+    base = hasher.record({"LastName": "Jansen"})
+    assert hasher.record({"LastName": "Janssen"}) != base
+    assert hasher.record({"LastName": "Jansen"}, {"MobilePhone": "consent_withdrawn"}) != base
+    first = diff(
+        {"LastName": "Jansen", "MobilePhone": "+31612345678"},
+        {},
+        None,
+        H,
+        hasher.record({"LastName": "Jansen", "MobilePhone": "+31612345678"}),
+    )
+    clear = {"MobilePhone": "consent_withdrawn"}
+    again = diff(
+        {"LastName": "Jansen"}, clear, first.hashes, H, hasher.record({"LastName": "Jansen"}, clear)
+    )
+    assert again.send == {"MobilePhone": None}
