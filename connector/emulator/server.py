@@ -2,13 +2,13 @@
 
 Listens on 127.0.0.1 only. One thread per connection (keep-alive, HTTP/1.1); the store's lock
 serialises record changes. Every response carries ``Sforce-Limit-Info``; every failure is a
-Salesforce-shaped body (JSON array, OAuth JSON or SOAP fault), never a traceback.
+Salesforce-shaped body (JSON array, OAuth JSON or SOAP fault), never a traceback. Which
+handler answers which path is in ``routes.py``.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import socket
 import ssl
 import threading
@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from connector.emulator import bulk, collections, control, rest
-from connector.emulator.auth import AuthConfig, Tokens, soap_login, token_endpoint
+from connector.emulator import bulk, control, rest
+from connector.emulator.auth import AuthConfig, Tokens, token_endpoint
 from connector.emulator.certs import ensure_certificates
 from connector.emulator.dml import Dml
 from connector.emulator.limits import ApiLimits
+from connector.emulator.routes import match_route
 from connector.emulator.schema import load_schema
 from connector.emulator.store import Store, Txn
 from connector.emulator.wire import ApiError, OAuthError, RecordError, Response, json_response
@@ -61,161 +62,6 @@ class Request:
     groups: dict[str, str] = field(default_factory=dict)
 
 
-Handler = Callable[..., Response]
-_V = r"/services/data/(?P<version>v\d+\.\d+)"
-# (method, regex, stats name, handler, kind) — kind: "api" (token, counted), "login", "control"
-ROUTES: list[tuple[str, str, str, Handler, str]] = [
-    ("POST", r"/services/oauth2/token", "POST oauth2/token", lambda a, r: a.token(r), "login"),
-    (
-        "POST",
-        r"/services/Soap/u/(?P<soap>[\d.]+)(?:/.*)?",
-        "POST Soap/u",
-        lambda a, r, soap: soap_login(
-            a.auth, a.tokens, r.body.decode("utf-8", "replace"), soap, a.base_url
-        ),
-        "login",
-    ),
-    ("POST", r"/__emulator__/reset", "control", control.reset, "control"),
-    ("POST", r"/__emulator__/faults", "control", control.faults, "control"),
-    ("GET", r"/__emulator__/stats", "control", control.stats, "control"),
-    ("GET", r"/services/data", "GET versions", rest.versions, "api"),
-    ("GET", _V, "GET resources", rest.resources, "api"),
-    ("GET", _V + r"/sobjects", "GET sobjects", rest.describe_global, "api"),
-    (
-        "GET",
-        _V + r"/sobjects/(?P<obj>\w+)/describe",
-        "GET sobjects/{O}/describe",
-        rest.describe,
-        "api",
-    ),
-    ("GET", _V + r"/sobjects/(?P<obj>\w+)", "GET sobjects/{O}", rest.metadata, "api"),
-    ("POST", _V + r"/sobjects/(?P<obj>\w+)", "POST sobjects/{O}", rest.create, "api"),
-    (
-        "GET",
-        _V + r"/sobjects/(?P<obj>\w+)/(?P<rid>[^/]+)",
-        "GET sobjects/{O}/{id}",
-        rest.get,
-        "api",
-    ),
-    (
-        "PATCH",
-        _V + r"/sobjects/(?P<obj>\w+)/(?P<rid>[^/]+)",
-        "PATCH sobjects/{O}/{id}",
-        rest.update,
-        "api",
-    ),
-    (
-        "DELETE",
-        _V + r"/sobjects/(?P<obj>\w+)/(?P<rid>[^/]+)",
-        "DELETE sobjects/{O}/{id}",
-        rest.delete,
-        "api",
-    ),
-    (
-        "GET",
-        _V + r"/sobjects/(?P<obj>\w+)/(?P<field>\w+)/(?P<value>.+)",
-        "GET sobjects/{O}/{field}/{value}",
-        rest.get_by_external_id,
-        "api",
-    ),
-    (
-        "PATCH",
-        _V + r"/sobjects/(?P<obj>\w+)/(?P<field>\w+)/(?P<value>.+)",
-        "PATCH sobjects/{O}/{field}/{value}",
-        rest.upsert,
-        "api",
-    ),
-    ("GET", _V + r"/query", "GET query", rest.query, "api"),
-    ("GET", _V + r"/queryAll", "GET queryAll", rest.query_all, "api"),
-    ("GET", _V + r"/query/(?P<locator>[^/]+)", "GET query/{locator}", rest.query_more, "api"),
-    (
-        "GET",
-        _V + r"/queryAll/(?P<locator>[^/]+)",
-        "GET queryAll/{locator}",
-        rest.query_all_more,
-        "api",
-    ),
-    ("GET", _V + r"/limits", "GET limits", rest.limits, "api"),
-    ("POST", _V + r"/composite/sobjects", "POST composite/sobjects", collections.create, "api"),
-    ("PATCH", _V + r"/composite/sobjects", "PATCH composite/sobjects", collections.update, "api"),
-    ("DELETE", _V + r"/composite/sobjects", "DELETE composite/sobjects", collections.delete, "api"),
-    (
-        "PATCH",
-        _V + r"/composite/sobjects/(?P<obj>\w+)/(?P<field>\w+)",
-        "PATCH composite/sobjects/{O}/{field}",
-        collections.upsert,
-        "api",
-    ),
-    ("POST", _V + r"/jobs/ingest", "POST jobs/ingest", bulk.create_job, "api"),
-    ("GET", _V + r"/jobs/ingest", "GET jobs/ingest", bulk.list_jobs, "api"),
-    ("GET", _V + r"/jobs/ingest/(?P<job_id>\w+)", "GET jobs/ingest/{id}", bulk.get_job, "api"),
-    (
-        "PATCH",
-        _V + r"/jobs/ingest/(?P<job_id>\w+)",
-        "PATCH jobs/ingest/{id}",
-        bulk.change_job,
-        "api",
-    ),
-    (
-        "DELETE",
-        _V + r"/jobs/ingest/(?P<job_id>\w+)",
-        "DELETE jobs/ingest/{id}",
-        bulk.delete_job,
-        "api",
-    ),
-    (
-        "PUT",
-        _V + r"/jobs/ingest/(?P<job_id>\w+)/batches",
-        "PUT jobs/ingest/{id}/batches",
-        bulk.upload,
-        "api",
-    ),
-    (
-        "GET",
-        _V + r"/jobs/ingest/(?P<job_id>\w+)/(?P<which>(?i:successfulResults|failedResults|"
-        r"unprocessedRecords))",
-        "GET jobs/ingest/{id}/results",
-        bulk.results,
-        "api",
-    ),
-    ("POST", _V + r"/jobs/query", "POST jobs/query", bulk.create_query_job, "api"),
-    (
-        "GET",
-        _V + r"/jobs/query",
-        "GET jobs/query",
-        lambda a, r: bulk.list_jobs(a, r, kind="query"),
-        "api",
-    ),
-    (
-        "GET",
-        _V + r"/jobs/query/(?P<job_id>\w+)",
-        "GET jobs/query/{id}",
-        lambda a, r, job_id: bulk.get_job(a, r, job_id, kind="query"),
-        "api",
-    ),
-    (
-        "PATCH",
-        _V + r"/jobs/query/(?P<job_id>\w+)",
-        "PATCH jobs/query/{id}",
-        lambda a, r, job_id: bulk.change_job(a, r, job_id, kind="query"),
-        "api",
-    ),
-    (
-        "DELETE",
-        _V + r"/jobs/query/(?P<job_id>\w+)",
-        "DELETE jobs/query/{id}",
-        lambda a, r, job_id: bulk.delete_job(a, r, job_id, kind="query"),
-        "api",
-    ),
-    (
-        "GET",
-        _V + r"/jobs/query/(?P<job_id>\w+)/results",
-        "GET jobs/query/{id}/results",
-        bulk.query_results,
-        "api",
-    ),
-]
-_COMPILED = [(m, re.compile(p + "$"), n, h, k) for m, p, n, h, k in ROUTES]
 _INVALID_SESSION = ApiError(401, "INVALID_SESSION_ID", "Session expired or invalid")
 
 
@@ -295,29 +141,13 @@ class App:
         resp.headers["Sforce-Limit-Info"] = self.limits.header()
         return resp
 
-    def _route(self, method: str, path: str) -> tuple[str, Handler, str, dict[str, str]]:
-        path_matched = False
-        for m, rx, name, handler, kind in _COMPILED:
-            match = rx.match(path)
-            if match:
-                path_matched = True
-                if m == method:
-                    return name, handler, kind, match.groupdict()
-        if path_matched:
-            raise ApiError(
-                405,
-                "METHOD_NOT_ALLOWED",
-                f"HTTP Method '{method}' not allowed. Allowed are GET,PATCH,POST,DELETE,PUT",
-            )
-        raise ApiError(404, "NOT_FOUND", "The requested resource does not exist")
-
     def _dispatch(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes
     ) -> Response:
         path, _, qs = raw_path.partition("?")
         path = path.rstrip("/") or "/"
         try:
-            name, handler, kind, groups = self._route(method, path)
+            name, handler, kind, groups = match_route(method, path)
         except ApiError:
             self._count("UNKNOWN")
             raise
