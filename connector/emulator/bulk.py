@@ -15,9 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from connector.emulator import soql
 from connector.emulator.ids import USER_ID, sf_datetime
-from connector.emulator.rest import parse_json
+from connector.emulator.rest import parse_json, run_query
 from connector.emulator.store import Txn, gc_paused
 from connector.emulator.wire import CSV_TYPE, ApiError, RecordError, Response, json_response
 
@@ -328,25 +327,7 @@ def create_query_job(app: App, req: Request) -> Response:
     if not isinstance(body, dict) or body.get("operation") not in ("query", "queryAll"):
         raise ApiError(400, "INVALIDJOB", "operation must be query or queryAll")
     text = str(body.get("query", ""))
-    try:
-        parsed = soql.parse(text)
-    except soql.SoqlError as exc:
-        raise ApiError(400, exc.code, exc.message) from None
-    o = app.schema.get(parsed.sobject)
-    if o is None:
-        raise ApiError(400, "INVALID_TYPE", f"sObject type '{parsed.sobject}' is not supported.")
-    deleted = body["operation"] == "queryAll"
-    with app.store.lock:
-        records = app.store.records(o.name, include_deleted=deleted)
-    try:
-        found = soql.execute(
-            parsed,
-            records,
-            include_deleted=deleted,
-            describe_fields={n: {"name": n, "type": f.type} for n, f in o.fields.items()},
-        )
-    except soql.SoqlError as exc:
-        raise ApiError(400, exc.code, exc.message) from None
+    parsed, o, found = run_query(app, text, include_deleted=body["operation"] == "queryAll")
     delim = DELIMITERS.get(body.get("columnDelimiter", "COMMA"), ",")
     job = Job(
         app.store.ids.new("750"),

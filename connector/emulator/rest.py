@@ -280,9 +280,17 @@ def _page(
     return json_response(200, body)
 
 
-def query(app: App, req: Request, route: str = "query") -> Response:
-    """``GET /query?q=`` and ``/queryAll?q=`` (queryAll includes the recycle bin)."""
-    text = req.query.get("q", [""])[0]
+def run_query(
+    app: App, text: str, *, include_deleted: bool
+) -> tuple[soql.SoqlQuery, ObjectDef, list[dict]]:
+    """Parse and run SOQL ``text`` over the store (REST query and Bulk query jobs).
+
+    Returns:
+        The parsed query, the queried object and the rows :func:`soql.execute` returns.
+
+    Raises:
+        ApiError: 400 with the SOQL error's code, or INVALID_TYPE for an unknown object.
+    """
     try:
         parsed = soql.parse(text)
     except soql.SoqlError as exc:
@@ -291,7 +299,6 @@ def query(app: App, req: Request, route: str = "query") -> Response:
     if o is None:
         raise ApiError(400, "INVALID_TYPE", f"sObject type '{parsed.sobject}' is not supported.")
     describe_fields = {n: {"name": n, "type": f.type} for n, f in o.fields.items()}
-    include_deleted = route == "queryAll"
     with app.store.lock:
         records = app.store.records(o.name, include_deleted=include_deleted)
     try:
@@ -300,6 +307,13 @@ def query(app: App, req: Request, route: str = "query") -> Response:
         )
     except soql.SoqlError as exc:
         raise ApiError(400, exc.code, exc.message) from None
+    return parsed, o, rows
+
+
+def query(app: App, req: Request, route: str = "query") -> Response:
+    """``GET /query?q=`` and ``/queryAll?q=`` (queryAll includes the recycle bin)."""
+    text = req.query.get("q", [""])[0]
+    parsed, o, rows = run_query(app, text, include_deleted=route == "queryAll")
     if parsed.count:
         return json_response(200, {"totalSize": len(rows), "done": True, "records": []})
     out = []
