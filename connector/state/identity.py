@@ -133,6 +133,11 @@ class IdentityMixin:
         """Update one person (see :meth:`update_persons`)."""
         self.update_persons([PersonUpdate(person_id, student_hash, email_hash, sf_id)], at=at)
 
+    def has_suppressions(self) -> bool:
+        """True when any erasure tombstone exists (most installations have none for a while)."""
+        with guard("check suppressions"), self._db.engine.connect() as conn:
+            return conn.execute(sa.select(s.suppressions.c.hash).limit(1)).first() is not None
+
     def suppressed(self, hashes: Sequence[str]) -> set[str]:
         """The hashes of a batch that carry an erasure tombstone."""
         t = s.suppressions

@@ -70,6 +70,16 @@ class SyncedRow:
 
 
 @dataclass(frozen=True, slots=True)
+class KnownRow:
+    """The diff's lean view of one synced record (no dates to decode: this is the hot path)."""
+
+    sf_id: str | None
+    person_id: int | None
+    field_hashes: Mapping[str, str]
+    purged: bool
+
+
+@dataclass(frozen=True, slots=True)
 class SyncedUpdate:
     """The state of one record after Salesforce accepted its write.
 

@@ -72,7 +72,7 @@ from connector.state.history import HistoryMixin
 from connector.state.identity import IdentityMixin
 from connector.state.lock import run_lock
 from connector.state.outbox import OutboxMixin
-from connector.state.rows import Anchor, ExpiredRow, SyncedRow, SyncedUpdate
+from connector.state.rows import Anchor, ExpiredRow, KnownRow, SyncedRow, SyncedUpdate
 
 CHUNK = 5_000  # hashes per IN list; the engine's batches (≤ 2,000) always fit in one
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
@@ -175,6 +175,23 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
             for chunk in _chunks(key_hashes):
                 for r in conn.execute(q, {"hashes": chunk}).all():  # fetchall: one C call
                     out[r[1]] = _synced_row(r)
+        return out
+
+    def known(self, mapping: str, key_hashes: Sequence[str]) -> dict[str, KnownRow]:
+        """What the diff needs of a batch: Salesforce id, person, field hashes, purged or not.
+
+        A lean :meth:`lookup` for the engine's hot path: five columns and no date decoding.
+        """
+        t = s.synced
+        q = sa.select(
+            t.c.key_hash, t.c.sf_id, t.c.person_id, t.c.field_hashes, t.c.deleted_at.is_not(None)
+        ).where(t.c.mapping == mapping, t.c.key_hash.in_(_in))
+        loads = json.loads
+        out: dict[str, KnownRow] = {}
+        with guard("lookup"), self._db.engine.connect() as conn:
+            for chunk in _chunks(key_hashes):
+                for kh, sf_id, pid, fields, purged in conn.execute(q, {"hashes": chunk}).all():
+                    out[kh] = KnownRow(sf_id, pid, loads(fields), bool(purged))
         return out
 
     def sf_ids(self, mapping: str, key_hashes: Sequence[str]) -> dict[str, str]:

@@ -19,7 +19,7 @@ from connector.privacy.facts import Phase
 from connector.privacy.policy import CLEARING, Decision
 from connector.records import Origin, SourceRecord
 from connector.state import StateStore
-from connector.state.rows import SyncedRow
+from connector.state.rows import KnownRow
 from connector.sync.diff import diff
 from connector.sync.identity import Match, Person, resolve
 
@@ -99,6 +99,8 @@ class Planner:
         self.mapping, self.spec, self.store, self.hasher = mapping, spec, store, hasher
         self.compiled = compiled
         self.planned = planned if planned is not None else {}
+        # Erasure tombstones are rare: when there are none, skip the per-batch query.
+        self.check_suppressions = store.has_suppressions()
         self.external_id = spec.target.external_id
         self.persons = spec.identity is not None
         self.generated_id = self.external_id not in spec.fields
@@ -108,9 +110,11 @@ class Planner:
         """Plan one batch (keys are unique within it)."""
         out = BatchPlan()
         keys = [it.res.key_hash for it in items]
-        id_hashes = [h for it in items for h in it.res.identity if h]
-        suppressed = self.store.suppressed(keys + id_hashes)
-        previous = self.store.lookup(self.mapping, keys)
+        suppressed: set[str] = set()
+        if self.check_suppressions:
+            id_hashes = [h for it in items for h in it.res.identity if h]
+            suppressed = self.store.suppressed(keys + id_hashes)
+        previous = self.store.known(self.mapping, keys)
         parents = self._parents(items)
         persons = self._persons(items) if self.persons else None
 
@@ -137,7 +141,7 @@ class Planner:
                 out.not_justified += 1
                 continue
             prev = previous.get(res.key_hash)
-            if prev is not None and prev.deleted_at is not None:
+            if prev is not None and prev.purged:
                 # Purged for retention: the source may still hold it, but it does not come back.
                 out.suppressed += 1
                 continue
@@ -152,7 +156,7 @@ class Planner:
         self,
         it: Item,
         payload: dict[str, Any],
-        prev: SyncedRow | None,
+        prev: KnownRow | None,
         persons: Any,
         out: BatchPlan,
     ) -> Write | None:

@@ -57,6 +57,24 @@ def test_lookup_returns_only_known_records_of_that_mapping(store: StateStore) ->
     assert store.lookup("students", []) == {}
 
 
+def test_known_is_the_lean_lookup(store: StateStore) -> None:
+    store.record_synced([upd(1), upd(2), upd(3, mapping="prospects")], at=T0)
+    store.mark_deleted("students", [h(2)], at=T0)
+    found = store.known("students", [h(1), h(2), h(3), h(99)])
+    assert set(found) == {h(1), h(2)}
+    assert found[h(1)].sf_id == sf(1)
+    assert dict(found[h(1)].field_hashes) == {"LastName": "v1", "Email": "e"}
+    assert found[h(1)].purged is False
+    assert found[h(2)].purged is True
+    assert store.known("students", []) == {}
+
+
+def test_has_suppressions(store: StateStore) -> None:
+    assert store.has_suppressions() is False
+    store.add_suppression(h(7), "key", "erased", T0)
+    assert store.has_suppressions() is True
+
+
 def test_record_synced_upserts_keeping_first_seen_and_person_link(store: StateStore) -> None:
     pid = store.add_persons([NewPerson(student_hash=h("s" * 32))], at=T0)[0]
     store.record_synced([upd(1, person_id=pid, lifecycle="applied")], at=T0)
