@@ -102,6 +102,15 @@ class Source(ABC):
             return path.as_posix()
 
 
+class FileSource(Source):
+    """A source that reads the file (or folder) its options name as ``path``."""
+
+    @property
+    def path(self) -> Path:
+        """``options.path``, resolved against the project directory."""
+        return self.resolve(self.options.path)  # type: ignore[attr-defined]
+
+
 def build_key(values: list[Any], columns: list[str]) -> tuple[str | None, str]:
     """The record key from the key column values: ``(key, "")`` or ``(None, bad_column)``.
 

@@ -4,8 +4,8 @@ The hot path: ``csv.reader`` plus a header zip, no per-row validation model. Lin
 physical lines of the file (a quoted field spanning lines moves the next row down), taken from
 ``csv.reader.line_num`` so a reject points at the line an editor shows.
 
-The row helpers here (:func:`iter_rows`, :func:`parse_header`, :func:`sniff_delimiter`) are
-shared with the OneRoster source.
+The row helpers here (:func:`iter_rows`, :func:`read_header`, :func:`parse_header`,
+:func:`sniff_delimiter`) are shared with the OneRoster source.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pydantic import Field, field_validator
 from connector.errors import InputError, SourceError
 from connector.records import Origin, Reject, SourceRecord
 from connector.sources.base import (
-    Source,
+    FileSource,
     SourceOptions,
     build_key,
     check_encoding,
@@ -140,6 +140,26 @@ def parse_header(
     return names
 
 
+def read_header(
+    rows: Iterator[tuple[int, list[str]] | tuple[int, str]],
+    display: str,
+    *,
+    drop_empty: bool = False,
+    aliases: Mapping[str, str] | None = None,
+) -> list[str]:
+    """The header names from the first row :func:`iter_rows` yields (see :func:`parse_header`).
+
+    Raises:
+        InputError: ``no header line`` when the file is empty, its first record is malformed,
+            or it has no cells (with ``drop_empty``: no non-empty cell).
+    """
+    first = next(rows, None)
+    cells = None if first is None else first[1]
+    if not isinstance(cells, list) or not (any(cells) if drop_empty else cells):
+        raise InputError(display, "no header line", line=1)
+    return parse_header(cells, display, drop_empty=drop_empty, aliases=aliases)
+
+
 def key_indices(header: list[str], columns: list[str], display: str) -> list[int]:
     """Positions of the key columns; InputError naming the first one missing."""
     out = []
@@ -150,7 +170,7 @@ def key_indices(header: list[str], columns: list[str], display: str) -> list[int
     return out
 
 
-class CsvSource(Source):
+class CsvSource(FileSource):
     """A delimited text file with a header line; one record per row.
 
     Values are strings; an empty cell is ``None``. A row with more or fewer cells than the
@@ -162,11 +182,6 @@ class CsvSource(Source):
 
     options: CsvOptions
 
-    @property
-    def path(self) -> Path:
-        """The file this source reads."""
-        return self.resolve(self.options.path)
-
     def _layout(self) -> tuple[str, str]:
         name = self.display_name(self.path)
         require_file(self.path, name)
@@ -174,12 +189,6 @@ class CsvSource(Source):
             first_line(self.path, self.options.encoding)
         )
         return name, delimiter
-
-    def _header(self, rows: Iterator, name: str) -> list[str]:
-        first = next(rows, None)
-        if first is None or not isinstance(first[1], list) or not first[1]:
-            raise InputError(name, "no header line", line=1)
-        return parse_header(first[1], name)
 
     def check(self) -> None:
         """File readable, whole file decodable, header unique and holding the key column(s)."""
@@ -190,7 +199,7 @@ class CsvSource(Source):
             self.path, name, encoding=o.encoding, delimiter=delimiter, quotechar=o.quotechar
         )
         with closing(rows):
-            key_indices(self._header(rows, name), o.key_columns, name)
+            key_indices(read_header(rows, name), o.key_columns, name)
 
     def read(self) -> Iterator[SourceRecord | Reject]:
         """Stream the rows as SourceRecords (Rejects for ragged rows and empty keys)."""
@@ -200,7 +209,7 @@ class CsvSource(Source):
             self.path, name, encoding=o.encoding, delimiter=delimiter, quotechar=o.quotechar
         )
         with closing(rows):
-            header = self._header(rows, name)
+            header = read_header(rows, name)
             key_cols = o.key_columns
             kidx = key_indices(header, key_cols, name)
             width = len(header)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from pydantic import field_validator
@@ -12,7 +11,7 @@ from pydantic import field_validator
 from connector.errors import InputError, SourceError
 from connector.records import Origin, Reject, SourceRecord
 from connector.sources.base import (
-    Source,
+    FileSource,
     SourceOptions,
     build_key,
     check_encoding,
@@ -64,18 +63,13 @@ def record_from_object(obj: Any, origin: Origin, key_columns: list[str]) -> Sour
     return SourceRecord(key, fields, origin)
 
 
-class JsonLinesSource(Source):
+class JsonLinesSource(FileSource):
     """One JSON object per line; blank lines are skipped, a bad line is rejected with its line."""
 
     kind = "jsonl"
     Options = JsonLinesOptions
 
     options: JsonLinesOptions
-
-    @property
-    def path(self) -> Path:
-        """The file this source reads."""
-        return self.resolve(self.options.path)
 
     def check(self) -> None:
         """File readable and decodable; the first JSON object has the key field(s)."""
