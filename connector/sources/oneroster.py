@@ -20,30 +20,46 @@ where guessing would be wrong:
 
 from __future__ import annotations
 
-import csv
 import logging
-import re
 from collections.abc import Iterator
-from contextlib import closing
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import field_validator, model_validator
 
 from connector.errors import InputError
 from connector.records import Origin, Reject, SourceRecord
 from connector.sources.base import (
-    Source,
+    FileSource,
     SourceOptions,
     build_key,
     check_encoding,
     empty_key,
-    require_file,
     scan_decodable,
 )
-from connector.sources.csv import iter_rows, key_indices, parse_header
+from connector.sources.csv import key_indices
+from connector.sources.oneroster_files import (
+    DATE_COLUMNS,
+    DATETIME_COLUMNS,
+    MODES,
+    NON_ISO_DATE,
+    Manifest,
+    Row,
+    Table,
+    date_problem,
+    find_file,
+    read_manifest,
+    split_list,
+)
+
+__all__ = [
+    "BULK_DELETE",
+    "NON_ISO_DATE",
+    "OneRosterOptions",
+    "OneRosterSource",
+    "date_problem",
+]
 
 log = logging.getLogger(__name__)
 
@@ -51,23 +67,8 @@ Entity = Literal[
     "users", "enrollments", "orgs", "classes", "academicSessions", "courses", "roles",
     "demographics",
 ]  # fmt: skip
-MODES = ("bulk", "delta", "absent")
 ROLE_ENTITIES = ("users", "enrollments", "roles")
-HEADER_ALIASES = {
-    "dataLastModified": "dateLastModified",
-    "prefferedGivenName": "preferredGivenName",
-    "prefferedMiddleName": "preferredMiddleName",
-    "prefferedFamilyName": "preferredFamilyName",
-}
-DATE_COLUMNS = frozenset({"startDate", "endDate", "beginDate", "birthDate"})
-DATETIME_COLUMNS = frozenset({"dateLastModified"})
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-# dateTime per spec is ISO 8601 UTC; real exports also put a bare date here, which is unambiguous.
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?")
-NON_ISO_DATE = "date not in ISO 8601 (YYYY-MM-DD); refusing to guess day/month order"
 BULK_DELETE = "status tobedeleted in a bulk file (manifest); only a delta file can delete"
-
-Row = dict[str, Any]
 
 
 class OneRosterOptions(SourceOptions):
@@ -97,99 +98,6 @@ class OneRosterOptions(SourceOptions):
         if self.roles is not None and self.entity not in ROLE_ENTITIES:
             raise ValueError(f"roles filter applies to {', '.join(ROLE_ENTITIES)} only")
         return self
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """manifest.csv: the OneRoster version and each file's mode (bulk | delta | absent)."""
-
-    version: str
-    modes: dict[str, str]
-
-    def mode(self, entity: str) -> str:
-        """The declared mode; a blank or missing entry counts as ``absent``."""
-        return self.modes.get(entity, "") or "absent"
-
-
-def read_manifest(folder: Path, display: str, encoding: str) -> Manifest:
-    """Parse manifest.csv (``propertyName,value``); InputError when missing or malformed."""
-    path = folder / "manifest.csv"
-    require_file(path, display)
-    scan_decodable(path, encoding, display)
-    props: dict[str, str] = {}
-    with path.open(encoding=encoding, newline="") as fh:
-        rows = csv.reader(fh)
-        header = [h.strip() for h in next(rows, [])]
-        if header[:2] != ["propertyName", "value"]:
-            raise InputError(display, "header must be propertyName,value", line=1)
-        for row in rows:
-            if row and row[0].strip():
-                props[row[0].strip()] = row[1].strip() if len(row) > 1 else ""
-    modes = {k[5:]: v.lower() for k, v in props.items() if k.startswith("file.")}
-    return Manifest(props.get("oneroster.version", ""), modes)
-
-
-def find_file(folder: Path, entity: str) -> Path | None:
-    """``<entity>.csv`` in the folder, matching the name case-insensitively as a fallback."""
-    exact = folder / f"{entity}.csv"
-    if exact.is_file():
-        return exact
-    wanted = f"{entity}.csv".lower()
-    return next((p for p in folder.iterdir() if p.name.lower() == wanted and p.is_file()), None)
-
-
-def date_problem(value: str, column: str) -> str:
-    """'' when ``value`` is a valid ISO date (or dateTime for dateLastModified), else a reason."""
-    pattern = _DATETIME if column in DATETIME_COLUMNS else _DATE
-    if not pattern.fullmatch(value):
-        return NON_ISO_DATE
-    try:
-        date.fromisoformat(value[:10])
-    except ValueError:
-        return "not a valid calendar date"
-    return ""
-
-
-def split_list(value: str | None) -> list[str]:
-    """A OneRoster list cell (``"a,b"``) as stripped, non-empty items."""
-    return [p.strip() for p in value.split(",") if p.strip()] if value else []
-
-
-class _Table:
-    """One OneRoster CSV file: header checked, rows as dicts with physical line numbers."""
-
-    def __init__(self, path: Path, display: str, encoding: str):
-        self.path, self.display, self.encoding = path, display, encoding
-
-    def rows(self) -> Iterator[tuple[int, Row | str]]:
-        """``(line, fields)`` per row, or ``(line, reason)`` for a malformed or ragged row."""
-        raw = iter_rows(self.path, self.display, encoding=self.encoding, delimiter=",")
-        with closing(raw):
-            header = self.header_from(raw)
-            named = [(i, h) for i, h in enumerate(header) if h]
-            need = named[-1][0] + 1 if named else 0  # cells up to the last named column
-            width = len(header)
-            for line, row in raw:
-                if isinstance(row, str):
-                    yield line, row
-                elif not any(row):
-                    continue
-                elif len(row) < need or (len(row) > width and any(row[width:])):
-                    yield line, f"row has {len(row)} cells, header has {len(named)} columns"
-                else:
-                    yield line, {h: (row[i] or None) if i < len(row) else None for i, h in named}
-
-    def header_from(self, raw: Iterator) -> list[str]:
-        first = next(raw, None)
-        if first is None or not isinstance(first[1], list) or not any(first[1]):
-            raise InputError(self.display, "no header line", line=1)
-        return parse_header(first[1], self.display, drop_empty=True, aliases=HEADER_ALIASES)
-
-    def header(self) -> list[str]:
-        """The header names (empty names kept as ``""``)."""
-        raw = iter_rows(self.path, self.display, encoding=self.encoding, delimiter=",")
-        with closing(raw):
-            return self.header_from(raw)
 
 
 @dataclass
@@ -245,7 +153,7 @@ class _Lookups:
         self.dangling += bool(terms)
 
 
-class OneRosterSource(Source):
+class OneRosterSource(FileSource):
     """One entity file of a OneRoster 1.1 or 1.2 CSV export folder."""
 
     kind = "oneroster"
@@ -255,8 +163,8 @@ class OneRosterSource(Source):
 
     @property
     def folder(self) -> Path:
-        """The export folder."""
-        return self.resolve(self.options.path)
+        """The export folder (``path``)."""
+        return self.path
 
     def _manifest(self) -> Manifest:
         folder = self.folder
@@ -266,7 +174,7 @@ class OneRosterSource(Source):
             folder, self.display_name(folder / "manifest.csv"), self.options.encoding
         )
 
-    def _table(self, manifest: Manifest, entity: str, *, required: bool) -> _Table | None:
+    def _table(self, manifest: Manifest, entity: str, *, required: bool) -> Table | None:
         mode = manifest.mode(entity)
         manifest_name = self.display_name(self.folder / "manifest.csv")
         if mode not in MODES:
@@ -279,7 +187,7 @@ class OneRosterSource(Source):
                     self.display_name(self.folder / f"{entity}.csv"), f"manifest {why}"
                 )
             return None
-        return _Table(path, self.display_name(path), self.options.encoding)
+        return Table(path, self.display_name(path), self.options.encoding)
 
     def _support(self) -> tuple[str, ...]:
         o = self.options
