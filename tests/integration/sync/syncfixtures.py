@@ -9,61 +9,11 @@ from typing import Any
 
 from connector.commands.mapping import DEFAULTS
 from connector.config import Settings, load_settings
+from connector.demo import REGISTRATION_COLUMNS, STUDENT_COLUMNS
 from connector.emulator.testing import EmulatorHandle
 from connector.report import RunReport
 from connector.sync.job import run_job
 
-STUDENT_COLUMNS = [
-    "studentnummer",
-    "achternaam",
-    "tussenvoegsel",
-    "roepnaam",
-    "voorletters",
-    "geboortedatum",
-    "geslacht",
-    "email",
-    "mobiel",
-    "telefoon",
-    "straat",
-    "huisnummer",
-    "postcode",
-    "woonplaats",
-    "opleiding",
-    "crebo",
-    "leerweg",
-    "niveau",
-    "status",
-    "status_datum",
-    "toestemming_nieuws",
-    "toestemming_nieuws_op",
-    "toestemming_nieuws_bron",
-    "toestemming_bellen",
-    "toestemming_bellen_op",
-    "toestemming_bellen_door",
-    "bsn",
-]
-REGISTRATION_COLUMNS = [
-    "registratie_id",
-    "evenement_id",
-    "evenement_naam",
-    "evenement_type",
-    "evenement_datum",
-    "locatie",
-    "voornaam",
-    "tussenvoegsel",
-    "achternaam",
-    "email",
-    "mobiel",
-    "geboortedatum",
-    "opleiding_interesse",
-    "aangemeld_op",
-    "ingecheckt",
-    "ingecheckt_op",
-    "qr_code",
-    "toestemming_nieuws",
-    "toestemming_nieuws_op",
-    "toestemming_nieuws_bron",
-]
 NOW = "2026-11-20T09:00:00+00:00"
 SECRET = "integration-test-secret"
 
