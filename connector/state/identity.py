@@ -41,19 +41,24 @@ class IdentityMixin:
     def find_persons(
         self, *, student_hashes: Sequence[str] = (), email_hashes: Sequence[str] = ()
     ) -> PersonMatches:
-        """Persons for a batch of student and e-mail hashes (two queries at most)."""
+        """Persons for a batch of student and e-mail hashes (two queries at most).
+
+        On the engine's hot path: only the four identity columns are read (the rows carry no
+        ``created_at``/``updated_at``; use :meth:`get_persons` for those).
+        """
         p = s.persons
+        cols = (p.c.person_id, p.c.sf_id, p.c.student_hash, p.c.email_hash)
         by_student: dict[str, PersonRow] = {}
         by_email: dict[str, list[PersonRow]] = {}
         with guard("find persons"), self._db.engine.connect() as conn:
             for chunk in _unique_chunks(student_hashes):
-                q = sa.select(p).where(p.c.student_hash.in_(_in))
-                for r in conn.execute(q, {"hashes": chunk}):
-                    by_student[r.student_hash] = _person(r)
+                q = sa.select(*cols).where(p.c.student_hash.in_(_in))
+                for pid, sf_id, sh, eh in conn.execute(q, {"hashes": chunk}).all():
+                    by_student[sh] = PersonRow(pid, sf_id, sh, eh, None, None)
             for chunk in _unique_chunks(email_hashes):
-                q = sa.select(p).where(p.c.email_hash.in_(_in)).order_by(p.c.person_id)
-                for r in conn.execute(q, {"hashes": chunk}):
-                    by_email.setdefault(r.email_hash, []).append(_person(r))
+                q = sa.select(*cols).where(p.c.email_hash.in_(_in)).order_by(p.c.person_id)
+                for pid, sf_id, sh, eh in conn.execute(q, {"hashes": chunk}).all():
+                    by_email.setdefault(eh, []).append(PersonRow(pid, sf_id, sh, eh, None, None))
         return PersonMatches(by_student, {h: tuple(rows) for h, rows in by_email.items()})
 
     def get_persons(self, person_ids: Sequence[int]) -> dict[int, PersonRow]:

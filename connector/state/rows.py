@@ -108,8 +108,8 @@ class PersonRow:
     sf_id: str | None
     student_hash: str | None
     email_hash: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: datetime | None  # None from find_persons, which reads only the identity columns
+    updated_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
