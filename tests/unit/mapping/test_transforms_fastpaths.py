@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connector.mapping.transforms import TransformContext, compile_chain
-from connector.mapping.transforms.dutch import fast_email, fast_nl_mobile
+from connector.mapping.transforms.dutch import fast_email, fast_nl_mobile, fast_nl_number
 
 CTX = TransformContext(hasher=None, today=dt.date(2026, 11, 20), warnings=[])
 
@@ -75,9 +75,22 @@ def test_fast_mobile_agrees_with_phonenumbers_on_every_06_range():
                     assert fast == _slow_mobile(text), text
 
 
-def test_fast_mobile_leaves_landlines_to_phonenumbers():
+def test_fast_mobile_is_only_06():
     assert fast_nl_mobile("020-1234567") is None
     assert fast_nl_mobile("0661234567") is None  # pager range
+
+
+def test_fast_dutch_numbers_agree_with_phonenumbers():
+    rnd = random.Random(11)
+    hits = 0
+    for _ in range(4000):
+        national = "".join(rnd.choice("0123456789") for _ in range(9))
+        for text in (f"0{national}", f"+31 {national}", f"0031-{national}"):
+            fast = fast_nl_number(text)
+            if fast is not None:
+                hits += 1
+                assert fast == _slow_mobile(text), text
+    assert hits > 1000  # the fast path does take most well-formed numbers
     assert compile_chain(["phone_e164"], ctx=CTX)("020-5551234") == _slow_mobile("020-5551234")
 
 
