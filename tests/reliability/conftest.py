@@ -11,21 +11,11 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from relfixtures import PG_ADMIN, CliProject, fresh_pg_database
+from syncfixtures import emulator, project_fixture  # on the path: relfixtures puts it there
 
-from connector.emulator.testing import EmulatorHandle, running_emulator
+__all__ = ["emulator", "pg_url", "project"]
 
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory) -> Iterator[EmulatorHandle]:
-    with running_emulator(tmp_path_factory.mktemp("org")) as emu:
-        yield emu
-
-
-@pytest.fixture
-def project(tmp_path, emulator) -> CliProject:
-    emulator.reset()
-    emulator.faults(latency_ms=0, http_503_rate=0, lock_error_rate=0, expire_tokens=False)
-    return CliProject(tmp_path / "project", emulator)
+project = project_fixture(CliProject)
 
 
 @pytest.fixture

@@ -6,28 +6,15 @@ The project helpers are shared with the reliability tests (``tests/reliability/r
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
-
-from connector.emulator.testing import EmulatorHandle, running_emulator
 
 _RELIABILITY = Path(__file__).resolve().parents[2] / "reliability"
 if str(_RELIABILITY) not in sys.path:
     sys.path.insert(0, str(_RELIABILITY))
 
-from relfixtures import CliProject  # noqa: E402
+from relfixtures import CliProject  # noqa: E402 - found through the path set above
+from syncfixtures import emulator, project_fixture  # noqa: E402 - put on the path by relfixtures
 
+__all__ = ["emulator", "project"]
 
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory) -> Iterator[EmulatorHandle]:
-    with running_emulator(tmp_path_factory.mktemp("org")) as emu:
-        yield emu
-
-
-@pytest.fixture
-def project(tmp_path, emulator) -> CliProject:
-    emulator.reset()
-    emulator.faults(latency_ms=0, http_503_rate=0, lock_error_rate=0, expire_tokens=False)
-    return CliProject(tmp_path / "project", emulator)
+project = project_fixture(CliProject)

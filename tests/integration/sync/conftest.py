@@ -2,22 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from syncfixtures import SyncProject, emulator, project_fixture
 
-import pytest
-from syncfixtures import SyncProject
+__all__ = ["emulator", "project"]
 
-from connector.emulator.testing import EmulatorHandle, running_emulator
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory) -> Iterator[EmulatorHandle]:
-    with running_emulator(tmp_path_factory.mktemp("org")) as emu:
-        yield emu
-
-
-@pytest.fixture
-def project(tmp_path, emulator) -> SyncProject:
-    emulator.reset()
-    emulator.faults(latency_ms=0, http_503_rate=0, lock_error_rate=0, expire_tokens=False)
-    return SyncProject(tmp_path / "project", emulator)
+project = project_fixture(SyncProject)

@@ -1,21 +1,51 @@
-"""A small sync project against a real emulator: the shipped mappings, hand-written data files."""
+"""A small sync project against a real emulator: the shipped mappings, hand-written data files.
+
+Also the emulator fixture and project set-up that the sync, CLI, service and reliability
+conftests share: each imports ``emulator`` and makes its ``project`` with :func:`project_fixture`.
+"""
 
 from __future__ import annotations
 
 import csv
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import pytest
 
 from connector.commands.mapping import DEFAULTS
 from connector.config import Settings, load_settings
 from connector.demo import REGISTRATION_COLUMNS, STUDENT_COLUMNS
-from connector.emulator.testing import EmulatorHandle
+from connector.emulator.testing import EmulatorHandle, running_emulator
 from connector.report import RunReport
 from connector.sync.job import run_job
 
 NOW = "2026-11-20T09:00:00+00:00"
 SECRET = "integration-test-secret"
+P = TypeVar("P")
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory) -> Iterator[EmulatorHandle]:
+    """One emulator per test module (each ``project`` resets it)."""
+    with running_emulator(tmp_path_factory.mktemp("org")) as emu:
+        yield emu
+
+
+def project_fixture(cls: Callable[[Path, EmulatorHandle], P]) -> Any:
+    """A conftest's ``project`` fixture: a new ``cls`` project per test on the reset emulator.
+
+    Use as ``project = project_fixture(SyncProject)`` beside an imported ``emulator``.
+    """
+
+    @pytest.fixture(name="project")
+    def project(tmp_path: Path, emulator: EmulatorHandle) -> P:
+        emulator.reset()
+        emulator.faults(latency_ms=0, http_503_rate=0, lock_error_rate=0, expire_tokens=False)
+        return cls(tmp_path / "project", emulator)
+
+    return project
 
 
 def student(number: str, **over: Any) -> dict[str, str]:
