@@ -77,7 +77,9 @@ class BulkJob:
     Args:
         client: The authenticated client.
         sleep: Sleep function (tests pass a no-op).
-        poll_initial: Seconds before the first status poll; doubles up to ``poll_max``.
+        poll_initial: Seconds before the first status poll; doubles up to ``poll_max``. Half a
+            second: a job of a few thousand rows is often done in a second or two, and the
+            doubling keeps a long job at a handful of polls (each poll is an API call).
         poll_max: Longest wait between polls.
         timeout: Seconds after which an unfinished job is aborted.
     """
@@ -87,7 +89,7 @@ class BulkJob:
         client: SalesforceClient,
         *,
         sleep: Callable[[float], None] = time.sleep,
-        poll_initial: float = 1.0,
+        poll_initial: float = 0.5,
         poll_max: float = 15.0,
         timeout: float = 3600.0,
     ):

@@ -71,7 +71,7 @@ class Writer:
         bulk_threshold: int = 2000,
         lock_attempts: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        poll_initial: float = 1.0,
+        poll_initial: float = 0.5,
         lock_backoff: float = 0.5,
     ):
         self.client = client
