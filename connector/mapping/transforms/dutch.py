@@ -17,6 +17,7 @@ Error messages describe the rule, never the value.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import phonenumbers
@@ -35,6 +36,21 @@ from connector.mapping.transforms import (
 
 def _clean(value: Any) -> str:
     return (value if value.__class__ is str else str(value)).strip()
+
+
+def _on_text(convert: Callable[[str], Any]) -> Bound:
+    """The bound transform for typed-in text: ``None`` and blank give ``None``, else ``convert``.
+
+    ``convert`` receives the text stripped and never empty.
+    """
+
+    def run(value: Any) -> Any:
+        if value is None:
+            return None
+        text = _clean(value)
+        return convert(text) if text else None
+
+    return run
 
 
 class PhoneOptions(TransformOptions):
@@ -98,19 +114,14 @@ def phone_e164(options: PhoneOptions, ctx: TransformContext) -> Bound:
     """A valid phone number in E.164 (``06-12345678`` → ``+31612345678``)."""
     region = options.region
 
-    def run(value: Any) -> Any:
-        if value is None:
-            return None
-        text = _clean(value)
-        if not text:
-            return None
+    def convert(text: str) -> str:
         if region == "NL":
             fast = fast_nl_number(text)
             if fast is not None:
                 return fast
         return phonenumbers.format_number(_parse_phone(text, region), PhoneNumberFormat.E164)
 
-    return run
+    return _on_text(convert)
 
 
 _MOBILE_NL = re.compile(r"\+316\d{8}")
@@ -120,12 +131,7 @@ _MOBILE_NL = re.compile(r"\+316\d{8}")
 def mobile_nl(options: None, ctx: TransformContext) -> Bound:
     """A Dutch 06 mobile number in E.164; anything else (landline, pager, M2M, foreign) fails."""
 
-    def run(value: Any) -> Any:
-        if value is None:
-            return None
-        text = _clean(value)
-        if not text:
-            return None
+    def convert(text: str) -> str:
         try:
             number = _parse_phone(text, "NL")
         except TransformError:
@@ -136,7 +142,7 @@ def mobile_nl(options: None, ctx: TransformContext) -> Bound:
             raise TransformError("not a Dutch mobile number (06 and 8 digits)")
         return e164
 
-    return run
+    return _on_text(convert)
 
 
 _POSTCODE = re.compile(r"(\d)(\d{3})([A-Z]{2})")
@@ -161,14 +167,7 @@ def normalise_postcode(text: str) -> str:
 @bound_transform("postcode_nl")
 def postcode_nl(options: None, ctx: TransformContext) -> Bound:
     """A Dutch postcode in its normal form ``1234 AB``."""
-
-    def run(value: Any) -> Any:
-        if value is None:
-            return None
-        text = _clean(value)
-        return normalise_postcode(text) if text else None
-
-    return run
+    return _on_text(normalise_postcode)
 
 
 class EmailOptions(TransformOptions):
@@ -210,12 +209,7 @@ def email(options: EmailOptions, ctx: TransformContext) -> Bound:
     """
     lowercase = options.lowercase
 
-    def run(value: Any) -> Any:
-        if value is None:
-            return None
-        text = _clean(value)
-        if not text:
-            return None
+    def convert(text: str) -> str:
         normalised = fast_email(text)
         if normalised is None:
             try:
@@ -225,4 +219,4 @@ def email(options: EmailOptions, ctx: TransformContext) -> Bound:
                 raise TransformError("not a valid e-mail address") from None
         return normalised.lower() if lowercase else normalised
 
-    return run
+    return _on_text(convert)
