@@ -11,11 +11,24 @@ import html
 import io
 from itertools import groupby
 
-from connector.privacy.register import FieldRow, Register
+from connector.privacy.register import FieldRow, PurposeRow, Register
 
 
 def _per_mapping(fields: tuple[FieldRow, ...]) -> list[tuple[tuple[str, str], list[FieldRow]]]:
     return [(k, list(g)) for k, g in groupby(fields, key=lambda f: (f.mapping, f.source))]
+
+
+def _properties(p: PurposeRow) -> list[tuple[str, str]]:
+    """A purpose's property table (label, value), the same in Markdown and HTML."""
+    return [
+        ("Lawful basis", p.basis_words),
+        ("Legal reference", p.legal_reference or "—"),
+        ("Data subjects", p.data_subjects),
+        ("Recipients", p.recipients),
+        ("Retention", p.retention),
+        ("Consent", p.consent),
+        ("Proof of consent kept", p.proof),
+    ]
 
 
 # -- Markdown --------------------------------------------------------------------------------
@@ -40,16 +53,7 @@ def render_markdown(reg: Register) -> str:
     for p in reg.purposes:
         out += [f"## Purpose: {_md(p.name)}", "", _md(p.description) or "_(no description)_", ""]
         out += ["| | |", "|---|---|"]
-        props = [
-            ("Lawful basis", p.basis_words),
-            ("Legal reference", p.legal_reference or "—"),
-            ("Data subjects", p.data_subjects),
-            ("Recipients", p.recipients),
-            ("Retention", p.retention),
-            ("Consent", p.consent),
-            ("Proof of consent kept", p.proof),
-        ]
-        out += [f"| {k} | {_md(v)} |" for k, v in props]
+        out += [f"| {k} | {_md(v)} |" for k, v in _properties(p)]
         out += ["", "### Categories of personal data (Salesforce fields)", ""]
         if not p.fields:
             out += ["No Salesforce field is sent for this purpose by the current mappings.", ""]
@@ -169,16 +173,7 @@ def render_html(reg: Register) -> str:
         out.append(f'<section id="purpose-{_e(p.name)}"><h2>Purpose: {_e(p.name)}</h2>')
         out.append(f"<p>{_e(p.description)}</p>" if p.description else "")
         out.append('<table class="props">')
-        for k, v in (
-            ("Lawful basis", p.basis_words),
-            ("Legal reference", p.legal_reference or "—"),
-            ("Data subjects", p.data_subjects),
-            ("Recipients", p.recipients),
-            ("Retention", p.retention),
-            ("Consent", p.consent),
-            ("Proof of consent kept", p.proof),
-        ):
-            out.append(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>")
+        out += [f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in _properties(p)]
         out.append("</table><h3>Categories of personal data (Salesforce fields)</h3>")
         if p.fields:
             for (mapping, source), rows in _per_mapping(p.fields):
