@@ -83,6 +83,16 @@ class IdFactory:
         if n > self._n:
             self._n = n
 
+    @property
+    def counter(self) -> int:
+        """The last number handed out (or observed)."""
+        return self._n
+
+    def observe_counter(self, n: int) -> None:
+        """Move the counter to at least ``n`` (from a compacted journal)."""
+        if n > self._n:
+            self._n = n
+
     def new(self, key_prefix: str) -> str:
         """A fresh 18-char id with the given 3-char key prefix."""
         with self._lock:

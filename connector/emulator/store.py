@@ -74,11 +74,17 @@ class Journal:
                 except ValueError:
                     return
 
-    def rewrite(self, records: Iterator[tuple[str, dict[str, Any]]]) -> None:
-        """Replace the journal by one snapshot of ``records`` (atomic rename)."""
+    def rewrite(self, records: Iterator[tuple[str, dict[str, Any]]], *, last_id: int = 0) -> None:
+        """Replace the journal by one snapshot of ``records`` (atomic rename).
+
+        ``last_id`` keeps the id counter: a hard-deleted record's id is not in the snapshot, and
+        Salesforce never hands an id out twice.
+        """
         self.close()
         tmp = self.path.with_suffix(".tmp")
         with tmp.open("w", encoding="utf-8") as fh:
+            if last_id:
+                fh.write(json.dumps({"n": last_id}) + "\n")
             batch: list[Any] = []
             for item in records:
                 batch.append(item)
@@ -183,6 +189,8 @@ class Store:
         for entry in self.journal.replay():
             if entry.get("reset"):
                 self._clear()
+            if "n" in entry:
+                self.ids.observe_counter(entry["n"])
             for obj, rec in entry.get("p", []):
                 if obj in self.data:
                     self.restore(obj, rec["Id"], {**self.schema.objects[obj].template, **rec})
@@ -190,7 +198,7 @@ class Store:
                 self._replay(op)
         for rid in self.where:
             self.ids.observe(rid)
-        self.journal.rewrite(self.iter_all())
+        self.journal.rewrite(self.iter_all(), last_id=self.ids.counter)
 
     def _replay(self, op: list[Any]) -> None:
         kind, obj = op[0], op[1]
@@ -212,6 +220,7 @@ class Store:
                 if rid in records:
                     self.restore(obj, rid, {**records[rid], **dict(zip(keys, values, strict=True))})
         elif kind == "x":
+            self.ids.observe(op[2])  # gone for good, but its id is never handed out again
             self.restore(obj, op[2], None)
 
     def iter_all(self) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -230,7 +239,7 @@ class Store:
         """Empty the org (journal included)."""
         self._clear()
         self.journal.append({"reset": True})
-        self.journal.rewrite(iter(()))
+        self.journal.rewrite(iter(()), last_id=self.ids.counter)
 
     def close(self) -> None:
         """Release the journal file."""

@@ -154,3 +154,19 @@ def test_gc_paused_restores_the_collector_state():
         assert not gc.isenabled()  # somebody else's choice is left alone
     finally:
         gc.enable()
+
+
+def test_a_hard_deleted_id_is_never_handed_out_again_after_restarts(tmp_path):
+    store, dml = _org(tmp_path)
+    contact = store.schema.objects["Contact"]
+    txn = Txn(store)
+    ids = [dml.create(contact, {"LastName": f"L{i}"}, txn) for i in range(3)]
+    dml.delete(ids[-1], txn, hard=True)  # the newest id, gone for good
+    txn.commit()
+    store.close()
+    for _ in range(2):  # the first restart compacts the journal; the second reads the snapshot
+        again, _ = _org(tmp_path)
+        fresh = again.ids.new("003")
+        assert fresh not in ids
+        assert fresh > ids[-1]
+        again.close()
