@@ -52,9 +52,13 @@ class MappingReport:
     review_list: list[dict[str, Any]] = field(default_factory=list)
     examples: list[dict[str, Any]] = field(default_factory=list)
 
-    def add_reject(self, reject: Reject) -> None:
-        """Count a rejected row and keep the first few for the report."""
-        self.rejected += 1
+    def add_reject(self, reject: Reject, *, count: bool = True) -> None:
+        """Count a rejected row and keep the first few for the report.
+
+        ``count=False`` lists a further problem of a row already counted.
+        """
+        if count:
+            self.rejected += 1
         if len(self.rejects) < MAX_LISTED:
             self.rejects.append(
                 {

@@ -153,7 +153,7 @@ class MappingRun:
             if rejects and not ctx.dry_run:
                 ctx.store.add_rejects(ctx.report.run_id, rejects)
             rejects = []
-        self._flush(final=True)
+        self._flush()
         return self.rep
 
     def _count_pending(self, source: Any) -> None:
@@ -169,19 +169,10 @@ class MappingRun:
         self.rep.pending += len(keys)
 
     def _reject(self, rejects: list[Reject], rej: Reject, *, count: bool = True) -> None:
+        """Keep a rejected row for state and report; ``count=False`` for a row's second error."""
         rej = Reject(rej.origin, rej.column, rej.reason, self.name)
         rejects.append(rej)
-        if count:
-            self.rep.add_reject(rej)
-        elif len(self.rep.rejects) < 50:
-            self.rep.rejects.append(
-                {
-                    "file": rej.origin.file,
-                    "line": rej.origin.line,
-                    "column": rej.column,
-                    "reason": rej.reason,
-                }
-            )
+        self.rep.add_reject(rej, count=count)
 
     def _plan(self, items: list[Item], rejects: list[Reject]) -> None:
         plan = self.planner.plan(items)
@@ -209,11 +200,11 @@ class MappingRun:
         if len(self.buffer) > self.ctx.bulk_threshold:
             self.bulk = True
         if self.bulk and len(self.buffer) >= BULK_CHUNK:
-            self._flush(final=False)
+            self._flush()
 
     # -- writing ------------------------------------------------------------------------------
 
-    def _flush(self, *, final: bool) -> None:
+    def _flush(self) -> None:
         writes, self.buffer = self.buffer, []
         self.pending = set()
         if not writes:
@@ -232,6 +223,7 @@ class MappingRun:
         )
         store.mark_outbox(ids, OutboxStatus.SENT)
         results: list[WriteResult | None] = [None] * len(writes)
+        index: list[int] = []
         try:
             for operation in ("upsert", "update"):
                 index = [i for i, w in enumerate(writes) if w.operation == operation]
@@ -246,22 +238,16 @@ class MappingRun:
                     got = self.ctx.writer.update(obj, rows, bulk=self.bulk)
                 for i, r in zip(index, got, strict=True):
                     results[i] = r
-        except LimitReached as exc:
-            # Keep what landed; everything else stays pending for the next run.
-            partial = getattr(exc, "results", None) or []
-            self.ctx.report.stopped = f"daily API share reached ({exc.code or 'limit'})"
-            self._merge_partial(writes, results, partial)
-        except SalesforceError as exc:
-            self.rep.error = str(exc)
-            partial = getattr(exc, "results", None) or []
-            self._merge_partial(writes, results, partial)
+        except (LimitReached, SalesforceError) as exc:
+            # Keep what landed: the writer's exception carries the results of the operation
+            # that stopped, in its rows' order; what was never sent stays pending.
+            if isinstance(exc, LimitReached):
+                self.ctx.report.stopped = f"daily API share reached ({exc.code or 'limit'})"
+            else:
+                self.rep.error = str(exc)
+            for i, r in zip(index, getattr(exc, "results", None) or [], strict=False):
+                results[i] = r
         self._record(writes, results, ids)
-
-    def _merge_partial(self, writes: list[Write], results: list, partial: list) -> None:
-        # The writer reports results for the operation that stopped; earlier operations are in.
-        empty = [i for i, r in enumerate(results) if r is None]
-        for i, r in zip(empty, partial, strict=False):
-            results[i] = r
 
     def _record(self, writes: list[Write], results: list, ids: list[int]) -> None:
         store, now, rep = self.ctx.store, self.ctx.now, self.rep

@@ -258,3 +258,45 @@ def test_purged_record_is_not_recreated(project):
     assert report.mappings["students"].suppressed == 1
     assert report.mappings["students"].unchanged == 1
     assert project.api_calls() == before
+
+
+def test_a_write_stopped_part_way_keeps_each_result_with_its_own_record(project):
+    """Upserts (new prospects) and updates (known students) in one flush; the limit hits the
+    upserts after their first row: that row is created, every other write stays pending."""
+    from connector.errors import LimitReached
+    from connector.records import WriteResult
+    from connector.sync.job import _salesforce_writer
+
+    project.write_students([student("920001", email="a@mail.example")])
+    project.run("students")
+    project.write_registrations(
+        [
+            registration("REG-900002", "a@mail.example"),  # the student: an update by Id
+            registration("REG-900001", "new1@mail.example"),
+            registration("REG-900003", "new2@mail.example"),
+        ]
+    )
+
+    class StopAfterOne:
+        def __init__(self, settings):
+            self.real = _salesforce_writer(settings)
+            self.api_calls = 0
+
+        def upsert(self, obj, external_id, rows, *, bulk):
+            first = self.real.upsert(obj, external_id, rows[:1], bulk=bulk)
+            exc = LimitReached("daily API share reached", code="REQUEST_LIMIT")
+            exc.results = first + [WriteResult(ok=False, error_code="NOT_SENT")] * (len(rows) - 1)
+            raise exc
+
+        def update(self, obj, rows, *, bulk):
+            raise AssertionError("updates must not start after the run stopped")
+
+    report = project.run("registrants", writer_factory=StopAfterOne)
+    m = report.mappings["registrants"]
+    assert (m.created, m.updated, m.pending) == (1, 0, 2)
+    assert report.stopped
+    assert len(project.query("SELECT Id FROM Contact")) == 2
+    again = project.run("registrants")
+    assert again.mappings["registrants"].created == 1
+    assert again.mappings["registrants"].updated == 1
+    assert len(project.query("SELECT Id FROM Contact")) == 3
