@@ -89,11 +89,14 @@ def run_demo(*, keep: Path | None = None, students: int = 300, console: Console)
                 + ", ".join(f"{n} {obj}" for obj, n in sorted(records.items()) if n),
                 highlight=False,
             )
-            console.print(
+            where = (
                 f"Reports: {escape(str(settings.reports_dir()))} · state: "
-                f"{escape(settings.state.url)}",
-                highlight=False,
+                f"{escape(settings.state.url)}"
+                if keep
+                else "The demo folder is removed now; `sis-sync demo --keep DIR` keeps the "
+                "project, its data, state and run reports."
             )
+            console.print(where, highlight=False)
     finally:
         if keep is None:
             shutil.rmtree(folder, ignore_errors=True)
