@@ -1,0 +1,27 @@
+"""`sis-sync demo`: a real sync of generated Dutch data on the emulator, then a no-op rerun."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from rich.console import Console
+
+from connector.demo.run import run_demo
+
+
+def test_demo_syncs_then_writes_nothing(tmp_path):
+    out = io.StringIO()
+    code = run_demo(keep=tmp_path / "demo", students=60, console=Console(file=out, width=200))
+    text = out.getvalue()
+    assert code == 0, text
+    assert text.count("write calls:") == 2
+    assert text.rstrip().count("write calls: 0") == 1  # the second run
+    reports = sorted((tmp_path / "demo" / "state" / "reports").glob("run-*.json"))
+    first, second = (json.loads(p.read_text()) for p in reports)
+    assert first["totals"]["created"] > 100
+    assert second["totals"]["created"] == second["totals"]["updated"] == 0
+    # The deliberately malformed rows are rejected with file, line and column, never the value.
+    rejects = [r for m in first["mappings"].values() for r in m["rejects"]]
+    assert {r["file"] for r in rejects} >= {"data/studenten.csv", "data/aanmeldingen_opendag.csv"}
+    assert all(r["line"] > 1 for r in rejects)
