@@ -55,6 +55,7 @@ def test_person_values_key_identity_and_facts(project):
         "SIS_Student_Number__c": "12345",
         "LastName": "van Dijk",
         "Email": "sanne.vandijk@example.nl",
+        "MobilePhone": None,
     }
     assert r.identity == (
         HASHER.key("student", "12345"),
@@ -260,6 +261,20 @@ def test_phone_consent_by_and_at_format(project, by, expected):
     fact = r.facts.consents["calls"]
     assert (fact.given, fact.by) == (True, expected)
     assert fact.at == datetime(2025, 1, 5, 14, 30, tzinfo=AMS)
+
+
+def test_consents_of_purposes_the_mapping_does_not_use_are_not_read(project, tmp_path):
+    import shutil
+
+    folder = tmp_path / "mappings"
+    shutil.copytree(VALID, folder)
+    people = folder / "people.yaml"
+    text = people.read_text(encoding="utf-8").replace("purposes: [calls]", "purposes: [enrolment]")
+    people.write_text(text, encoding="utf-8")
+    m = load_project(folder).compile("people", hasher=HASHER, today=TODAY)
+    r = m.apply(rec("1", **PERSON, bellen="misschien", bellen_op="gisteren", bellen_door="buurman"))
+    assert "calls" not in r.facts.consents
+    assert r.errors == []  # nothing this mapping sends depends on those columns
 
 
 def test_phone_consent_unknown_giver_and_bad_yes_no(project):
