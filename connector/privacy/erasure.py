@@ -1,0 +1,481 @@
+"""Right to erasure (GDPR art. 17): one person's graph out of Salesforce and local state.
+
+The graph of a person (peers-and-pitfalls §3.10) is read from two places, because local state
+links only person records (Contacts) to a person, not their children:
+
+- local state: the person row and every synced record linked to it (``person_records``);
+- Salesforce: the Tasks and Events whose ``WhoId`` is one of the person's Contacts/Leads and the
+  CampaignMembers of those Contacts/Leads, read with ``queryAll`` so archived activities are
+  found too (Salesforce archives Tasks/Events older than a year; plain ``query`` skips them).
+  A child that one of our mappings wrote carries that mapping's external id, which leads back
+  to its record in state, so its key hash can be forgotten and suppressed as well.
+
+Order, and why: tombstones first (from then on no sync writes the person again, even if the
+deletion stops half-way), then Salesforce deletes children before parents, then - only for what
+Salesforce confirmed gone - local forgetting and one audit line per deleted record. A failure
+part-way leaves the person in local state, so running erase again finishes the job; running it
+after a completed erasure finds the tombstone and says so.
+
+Nothing here logs or raises a personal value: persons appear as keyed hashes, records as
+Salesforce ids (not personal data), mappings and objects by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from simple_salesforce import format_soql
+
+from connector.errors import RunError, UsageError
+from connector.hashing import KeyHasher
+from connector.state import AuditEntry, PersonRow, StateStore, SyncedRow
+
+# Person objects whose children erasure looks for, and the child relations per object.
+PERSON_OBJECTS = ("Contact", "Lead")
+_CHILDREN: tuple[tuple[str, str], ...] = (
+    ("Task", "WhoId"),
+    ("Event", "WhoId"),
+    ("CampaignMember", "ContactId"),
+    ("CampaignMember", "LeadId"),
+)
+# A delete refused with one of these means the record is already gone: erasure reached its goal.
+GONE_CODES = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND"})
+_IDS_PER_QUERY = 100  # keeps the GET /queryAll URL well under Salesforce's length limit
+REASON = "erasure on request (GDPR art. 17)"
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """Who an erasure or export is about, as the identity hashes the engine uses."""
+
+    student_hash: str | None
+    email_hash: str | None
+
+    @property
+    def hashes(self) -> list[tuple[str, str]]:
+        """(hash, kind) of the identity hashes given."""
+        out = [(self.student_hash, "student"), (self.email_hash, "email")]
+        return [(h, k) for h, k in out if h]
+
+
+def subject_of(
+    hasher: KeyHasher, *, student_number: str | None = None, email: str | None = None
+) -> Subject:
+    """The identity hashes of a person, normalised exactly as the mappings' ``identity`` does.
+
+    Raises UsageError unless exactly one of ``student_number`` and ``email`` is given.
+    """
+    student = (student_number or "").strip()
+    mail = (email or "").strip().lower()
+    if bool(student) == bool(mail):
+        raise UsageError("give exactly one of --student-number and --email")
+    return Subject(
+        hasher.key("student", student) if student else None,
+        hasher.key("email", mail) if mail else None,
+    )
+
+
+def find_person(store: StateStore, subject: Subject) -> PersonRow | None:
+    """The one person ``subject`` names in local state, or None when nobody is known.
+
+    Raises UsageError when an e-mail hash belongs to several persons (a shared family address):
+    erasing all of them would erase the wrong people, so the student number must decide.
+    """
+    matches = store.find_persons(
+        student_hashes=[subject.student_hash] if subject.student_hash else [],
+        email_hashes=[subject.email_hash] if subject.email_hash else [],
+    )
+    if subject.student_hash:
+        return matches.by_student.get(subject.student_hash)
+    found = matches.by_email.get(subject.email_hash or "", ())
+    if len(found) > 1:
+        raise UsageError(
+            f"the e-mail address (hash {subject.email_hash}) belongs to {len(found)} persons; "
+            "name the person with --student-number instead"
+        )
+    return found[0] if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class GraphItem:
+    """One Salesforce record of a person's graph.
+
+    ``via`` says how it was found: a mapping name (known in state) or ``Object.Field`` (a child
+    found in Salesforce that no mapping knows, e.g. a Task staff logged on the Contact).
+    """
+
+    object: str
+    sf_id: str
+    via: str
+    mapping: str | None = None
+    key_hash: str | None = None
+    exists: bool = True
+
+
+@dataclass(slots=True)
+class Graph:
+    """A person's graph in deletion order (children first, person records last)."""
+
+    person: PersonRow | None
+    items: list[GraphItem] = field(default_factory=list)
+    state_rows: list[SyncedRow] = field(default_factory=list)
+
+    @property
+    def person_ids(self) -> dict[str, list[str]]:
+        """Salesforce ids of the person's own records per person object (Contact, Lead)."""
+        out: dict[str, list[str]] = {}
+        for row in self.state_rows:
+            if row.object in PERSON_OBJECTS and row.sf_id:
+                out.setdefault(row.object, []).append(row.sf_id)
+        return {o: list(dict.fromkeys(ids)) for o, ids in out.items()}
+
+    def tombstones(self, subject: Subject) -> list[tuple[str, str]]:
+        """(hash, kind) of every tombstone the erasure adds: identity hashes and record keys."""
+        out = dict(subject.hashes)
+        if self.person is not None:
+            for h, kind in (
+                (self.person.student_hash, "student"),
+                (self.person.email_hash, "email"),
+            ):
+                if h:
+                    out.setdefault(h, kind)
+        for row in self.state_rows:
+            out.setdefault(row.key_hash, "key")
+        for item in self.items:
+            if item.key_hash:
+                out.setdefault(item.key_hash, "key")
+        return list(out.items())
+
+    def keys_by_mapping(self) -> dict[str, list[str]]:
+        """Key hashes of the graph's records per mapping (what local state forgets)."""
+        out: dict[str, list[str]] = {}
+        for row in self.state_rows:
+            out.setdefault(row.mapping, []).append(row.key_hash)
+        for item in self.items:
+            if item.mapping and item.key_hash:
+                out.setdefault(item.mapping, []).append(item.key_hash)
+        return {m: list(dict.fromkeys(k)) for m, k in out.items()}
+
+
+def _chunks(items: Sequence[str]) -> Iterator[list[str]]:
+    for i in range(0, len(items), _IDS_PER_QUERY):
+        yield list(items[i : i + _IDS_PER_QUERY])
+
+
+def query_all(writer: Any, obj: str, fields: Iterable[str], where: str, ids: Sequence[str]):
+    """Live records of ``obj`` with ``where`` (a field name) IN ``ids``, archived ones included.
+
+    ``queryAll`` returns archived activities but also the recycle bin: ``IsDeleted = false``
+    keeps the recycle bin out, so an erasure run twice does not try to delete a record again.
+    """
+    cols = ", ".join(dict.fromkeys(["Id", *fields]))
+    for chunk in _chunks(list(ids)):
+        # Object and field names come from validated mappings and constants; values are escaped.
+        text = f"SELECT {cols} FROM {obj} WHERE {where} IN {{ids}} AND IsDeleted = false"  # noqa: S608
+        soql = format_soql(text, ids=chunk)
+        yield from writer.query(soql, include_deleted=True)
+
+
+class ChildKeys:
+    """Leads a child record back to the mapping that wrote it, by that mapping's external id."""
+
+    def __init__(self, project: Any, compiled: dict[str, Any], store: StateStore):
+        self.store = store
+        self.by_object: dict[str, list[tuple[str, str, Any]]] = {}
+        for name, spec in project.mappings.items():
+            target = spec.target
+            generated = target.external_id not in spec.fields
+            self.by_object.setdefault(target.object, []).append(
+                (name, target.external_id, None if generated else compiled[name])
+            )
+
+    def fields(self, obj: str) -> list[str]:
+        """The external-id fields to read for ``obj``."""
+        return [ext for _, ext, _ in self.by_object.get(obj, [])]
+
+    def resolve(self, obj: str, record: dict[str, Any]) -> tuple[str | None, str | None]:
+        """(mapping, key hash) of a Salesforce record a mapping wrote; (None, None) otherwise."""
+        for name, ext, compiled in self.by_object.get(obj, []):
+            value = record.get(ext)
+            if not value:
+                continue
+            # A generated external id is the key hash itself; a mapped one is the raw key.
+            kh = (
+                str(value)
+                if compiled is None
+                else compiled.hash_key(compiled.normalise_key(str(value)))
+            )
+            known = self.store.lookup(name, [kh]).get(kh)
+            if known is not None and known.sf_id in (None, record["Id"]):
+                return name, kh
+        return None, None
+
+
+def person_graph(
+    store: StateStore, writer: Any, keys: ChildKeys, person: PersonRow | None
+) -> Graph:
+    """Read a person's graph from local state and Salesforce (queries only, no writes)."""
+    graph = Graph(person)
+    if person is None:
+        return graph
+    graph.state_rows = store.person_records(person.person_id)
+    owners = graph.person_ids
+    if person.sf_id and person.sf_id not in {i for ids in owners.values() for i in ids}:
+        owners.setdefault("Contact", []).append(person.sf_id)
+    children: list[GraphItem] = []
+    seen: set[str] = set()
+    for obj, relation in _CHILDREN:
+        parent = "Lead" if relation == "LeadId" else "Contact"
+        ids = [*owners.get(parent, []), *(owners.get("Lead", []) if relation == "WhoId" else [])]
+        if not ids:
+            continue
+        for rec in query_all(writer, obj, keys.fields(obj), relation, ids):
+            if rec["Id"] in seen:
+                continue
+            seen.add(rec["Id"])
+            mapping, kh = keys.resolve(obj, rec)
+            children.append(GraphItem(obj, rec["Id"], mapping or f"{obj}.{relation}", mapping, kh))
+    known_children = {c.sf_id for c in children}
+    own: dict[str, GraphItem] = {}
+    for row in graph.state_rows:
+        if not row.sf_id or row.sf_id in known_children:
+            continue
+        if row.sf_id in own:  # one Contact that several mappings write (student + registrant)
+            first = own[row.sf_id]
+            own[row.sf_id] = replace(first, via=f"{first.via}, {row.mapping}")
+        else:
+            own[row.sf_id] = GraphItem(
+                row.object, row.sf_id, row.mapping, row.mapping, row.key_hash
+            )
+    mine = _mark_existing(writer, list(own.values()))
+    # Children first, then other records known in state, then the person records themselves.
+    mine.sort(key=lambda i: i.object in PERSON_OBJECTS)
+    graph.items = children + mine
+    return graph
+
+
+def _mark_existing(writer: Any, items: list[GraphItem]) -> list[GraphItem]:
+    """Mark the records already gone from Salesforce (an earlier erasure stopped part-way)."""
+    by_object: dict[str, list[str]] = {}
+    for item in items:
+        by_object.setdefault(item.object, []).append(item.sf_id)
+    live: set[str] = set()
+    for obj, ids in by_object.items():
+        live.update(r["Id"] for r in query_all(writer, obj, [], "Id", list(dict.fromkeys(ids))))
+    return [item if item.sf_id in live else replace(item, exists=False) for item in items]
+
+
+@dataclass(slots=True)
+class ErasureResult:
+    """What an applied erasure did: records deleted, already gone, refused (with error codes)."""
+
+    deleted: list[GraphItem] = field(default_factory=list)
+    already_gone: list[GraphItem] = field(default_factory=list)
+    failed: list[tuple[GraphItem, str]] = field(default_factory=list)
+    tombstones: int = 0
+    forgotten: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """True when Salesforce holds nothing of the graph any more."""
+        return not self.failed
+
+
+def apply_erasure(
+    store: StateStore,
+    writer: Any,
+    graph: Graph,
+    subject: Subject,
+    *,
+    now: datetime,
+    hard: bool = False,
+) -> ErasureResult:
+    """Erase ``graph``: tombstones, Salesforce deletes (children first), then local forgetting.
+
+    Local state is forgotten only when every Salesforce delete succeeded (or found the record
+    gone); otherwise it stays so that erasing again finishes the job.
+
+    Args:
+        store: The state store (the caller holds the run locks, see :func:`erasure_locks`).
+        writer: The Salesforce writer.
+        graph: From :func:`person_graph`.
+        subject: The identity hashes the officer named (tombstoned even if nobody is known).
+        now: The time of the tombstones and audit lines.
+        hard: Bypass the recycle bin (Bulk API ``hardDelete``).
+    """
+    result = ErasureResult()
+    tombstones = graph.tombstones(subject)
+    for h, kind in tombstones:
+        store.add_suppression(h, kind, REASON, now)
+    result.tombstones = len(tombstones)
+    # Group consecutive items of one object: one delete call each, in graph order.
+    groups: list[tuple[str, list[GraphItem]]] = []
+    for item in graph.items:
+        if not item.exists:
+            result.already_gone.append(item)
+            continue
+        if groups and groups[-1][0] == item.object:
+            groups[-1][1].append(item)
+        else:
+            groups.append((item.object, [item]))
+    audit: list[AuditEntry] = []
+    for obj, items in groups:
+        if result.failed and obj in PERSON_OBJECTS:
+            break  # a child survived: keep its parent, so the next attempt still finds it
+        outcomes = writer.delete(obj, [i.sf_id for i in items], hard=hard)
+        for item, res in zip(items, outcomes, strict=True):
+            if res.ok:
+                result.deleted.append(item)
+                audit.append(AuditEntry("erase", obj, item.sf_id, REASON, now, "", None))
+            elif res.error_code in GONE_CODES:
+                result.already_gone.append(item)
+            else:
+                result.failed.append((item, res.error_code or "UNKNOWN"))
+    store.add_audit(audit)
+    if result.failed:
+        return result
+    for mapping, keys in graph.keys_by_mapping().items():
+        result.forgotten += store.forget(mapping, keys)
+    if graph.person is not None:
+        result.forgotten += store.forget_person(graph.person.person_id)
+    return result
+
+
+def suppress_only(store: StateStore, subject: Subject, *, now: datetime) -> int:
+    """Add the subject's identity tombstones without deleting anything; return how many.
+
+    For a person who objects before ever being synced: no later run sends them.
+    """
+    for h, kind in subject.hashes:
+        store.add_suppression(h, kind, REASON, now)
+    return len(subject.hashes)
+
+
+@contextlib.contextmanager
+def erasure_locks(store: StateStore, names: Iterable[str]) -> Iterator[None]:
+    """Hold the run lock of every job and mapping name (and ``erase``) for the erasure.
+
+    A sync that read the person before the erasure and wrote them after it would undo it, so
+    no sync may run meanwhile; the locks are tried, not waited for (LockedError at once).
+    """
+    with contextlib.ExitStack() as stack:
+        for name in sorted({"erase", "all", *names}):
+            stack.enter_context(store.lock(name))
+        yield
+
+
+def require_complete(result: ErasureResult) -> None:
+    """Raise RunError (exit 1) naming the refused records by object, id and error code."""
+    if result.failed:
+        detail = ", ".join(f"{i.object} {i.sf_id}: {code}" for i, code in result.failed)
+        raise RunError(
+            f"erasure incomplete, Salesforce refused {len(result.failed)} deletes ({detail}); "
+            "local state is kept: run erase again to finish"
+        )
+
+
+@dataclass(slots=True)
+class ErasureOutcome:
+    """What ``sis-sync erase`` found and did, for rendering (hashes and ids only).
+
+    ``status``: ``planned`` (dry run), ``erased``, ``incomplete`` (Salesforce refused some
+    deletes), ``not_found`` (nobody in local state), ``already_erased`` (nobody, but the
+    tombstones exist), ``suppressed`` (``--suppress-only``).
+    """
+
+    status: str
+    subject: Subject
+    graph: Graph | None = None
+    tombstones: list[tuple[str, str]] = field(default_factory=list)
+    result: ErasureResult | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 done or planned; 1 nobody found or the erasure is incomplete."""
+        return 1 if self.status in ("not_found", "incomplete") else 0
+
+
+def open_state(settings: Any, *, create: bool) -> StateStore:
+    """The configured store; an absent SQLite file is an empty in-memory one unless ``create``."""
+    from connector.state import open_store
+
+    url = settings.state.url
+    if not create and url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        if not Path(url.removeprefix("sqlite:///")).exists():
+            return open_store("sqlite://")
+    return open_store(url)
+
+
+def salesforce_writer(settings: Any) -> Any:
+    """A writer on the configured org (authenticates now: refused credentials are exit 2)."""
+    from connector.salesforce import SalesforceClient, Writer
+
+    client = SalesforceClient(settings.salesforce)
+    return Writer(client, bulk_threshold=settings.salesforce.bulk_threshold)
+
+
+def erase_person(
+    settings: Any,
+    subject: Subject,
+    *,
+    apply: bool = False,
+    hard: bool = False,
+    only_suppress: bool = False,
+    hasher: KeyHasher,
+    writer_factory: Any = None,
+) -> ErasureOutcome:
+    """The ``sis-sync erase`` service: find, show (dry run) or erase one person.
+
+    Args:
+        settings: The loaded configuration.
+        subject: From :func:`subject_of`.
+        apply: Act; without it nothing is written anywhere (Salesforce is only queried).
+        hard: Bypass Salesforce's recycle bin.
+        only_suppress: Add the identity tombstones only (no Salesforce call, no forgetting).
+        hasher: The keyed hasher (to lead mapped external ids back to key hashes).
+        writer_factory: Builds the Salesforce writer (default :func:`salesforce_writer`).
+    """
+    from connector.mapping import load_project
+
+    now = settings.clock()
+    store = open_state(settings, create=apply)
+    try:
+        if only_suppress:
+            if apply:
+                with erasure_locks(store, []):
+                    suppress_only(store, subject, now=now)
+            return ErasureOutcome("suppressed" if apply else "planned", subject,
+                                  tombstones=subject.hashes)  # fmt: skip
+        project = load_project(settings.mappings)
+        names = [*project.mappings, *(j.name for j in settings.jobs)]
+        person = find_person(store, subject)
+        if person is None:
+            done = {h for h, _ in subject.hashes} <= store.suppressed(
+                [h for h, _ in subject.hashes]
+            )
+            return ErasureOutcome("already_erased" if done else "not_found", subject)
+        compiled = {
+            n: project.compile(n, hasher=hasher, today=now.date()) for n in project.mappings
+        }
+        writer = (writer_factory or salesforce_writer)(settings)
+        keys = ChildKeys(project, compiled, store)
+        if not apply:
+            graph = person_graph(store, writer, keys, person)
+            return ErasureOutcome("planned", subject, graph, graph.tombstones(subject))
+        with erasure_locks(store, names):
+            # Read the graph again under the locks: a sync that ran since the look-up counts.
+            person = find_person(store, subject)
+            if person is None:
+                return ErasureOutcome("already_erased", subject)
+            graph = person_graph(store, writer, keys, person)
+            result = apply_erasure(store, writer, graph, subject, now=now, hard=hard)
+        status = "erased" if result.complete else "incomplete"
+        return ErasureOutcome(status, subject, graph, graph.tombstones(subject), result)
+    finally:
+        store.close()
