@@ -113,7 +113,12 @@ class Planner:
         suppressed: set[str] = set()
         if self.check_suppressions:
             id_hashes = [h for it in items for h in it.res.identity if h]
-            suppressed = self.store.suppressed(keys + id_hashes)
+            parent_hashes = [
+                self.compiled[parent].hash_key(key)
+                for it in items
+                for parent, key in it.res.refs.values()
+            ]
+            suppressed = self.store.suppressed(keys + id_hashes + parent_hashes)
         previous = self.store.known(self.mapping, keys)
         parents = self._parents(items)
         persons = self._persons(items) if self.persons else None
@@ -127,6 +132,12 @@ class Planner:
             if self.generated_id:
                 # Our own keyed hash, not personal data: added after the policy's value checks.
                 payload[self.external_id] = res.values.get(self.external_id)
+            if suppressed and any(
+                self.compiled[parent].hash_key(key) in suppressed
+                for parent, key in res.refs.values()
+            ):
+                out.suppressed += 1  # e.g. a new registration of a person who was erased
+                continue
             reject = self._resolve_refs(res.refs, parents, payload)
             if reject is None and payload.get(self.external_id) is None:
                 why = it.decision.withheld.get(self.external_id, "empty")

@@ -209,7 +209,11 @@ def test_registration_for_a_new_event_after_erasure_is_not_written(project: Sync
     project.write_registrations(
         [registration("R-000009", EMAIL, evenement_id="OD-2026-12-05-UTR", ingecheckt="nee")]
     )
-    project.run()
+    report = project.run()
 
+    # The membership's person is erased: suppressed, not a rejected row (the run exits 0).
+    assert report.exit_code() == 0, report.summary()
+    assert report.mappings["registrations"].suppressed == 1
+    assert report.mappings["registrations"].rejected == 0
     assert _ids(project, "Contact") == set()
     assert _ids(project, "CampaignMember") == set()
