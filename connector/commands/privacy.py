@@ -14,7 +14,7 @@ from connector.config import load_settings, require_secret
 from connector.hashing import KeyHasher
 
 if TYPE_CHECKING:
-    from connector.privacy.erasure import ErasureOutcome
+    from connector.privacy.erasure_job import ErasureOutcome
 
 out = Console()
 err = Console(stderr=True)
@@ -53,7 +53,8 @@ def erase(
     too) and CampaignMembers of the person first, then their other records, then the Contact.
     An e-mail address several persons share is refused: use --student-number.
     """
-    from connector.privacy.erasure import erase_person, subject_of
+    from connector.privacy.erasure import subject_of
+    from connector.privacy.erasure_job import erase_person
 
     settings = load_settings(_config(ctx))
     hasher = KeyHasher(require_secret(settings))

@@ -19,12 +19,11 @@ from connector.privacy.erasure import (
     Graph,
     Subject,
     find_person,
-    open_state,
     person_graph,
     query_all,
-    salesforce_writer,
 )
-from connector.state import StateStore, SyncedRow
+from connector.privacy.erasure_job import salesforce_writer
+from connector.state import StateStore, SyncedRow, open_existing
 
 EXPLANATION = {
     "salesforce": "records in Salesforce written by a mapping: the current values of the "
@@ -163,7 +162,7 @@ def export_person(
     from connector.mapping import load_project
 
     now = settings.clock()
-    store: StateStore = open_state(settings, create=False)
+    store: StateStore = open_existing(settings.state.url)
     try:
         project = load_project(settings.mappings)
         person = find_person(store, subject)

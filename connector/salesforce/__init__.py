@@ -16,6 +16,13 @@ from connector.salesforce.describe import Describer
 from connector.salesforce.settings import SalesforceSettings
 from connector.salesforce.writer import NOT_SENT, Writer
 
+
+def connect(settings: SalesforceSettings) -> Writer:
+    """A writer on the configured org. Authenticates now: refused credentials are exit 2."""
+    client = SalesforceClient(settings)
+    return Writer(client, bulk_threshold=settings.bulk_threshold)
+
+
 __all__ = [
     "NOT_SENT",
     "BulkJob",
@@ -25,6 +32,7 @@ __all__ = [
     "SalesforceSettings",
     "Token",
     "Writer",
+    "connect",
     "get_token",
     "parse_limit_info",
     "scrub",

@@ -23,7 +23,7 @@ from connector.state.rows import (
     SyncedRow,
     SyncedUpdate,
 )
-from connector.state.store import StateStore, open_store
+from connector.state.store import StateStore, open_existing, open_store
 
 __all__ = [
     "Anchor",
@@ -45,5 +45,6 @@ __all__ = [
     "StateStore",
     "SyncedRow",
     "SyncedUpdate",
+    "open_existing",
     "open_store",
 ]

@@ -61,6 +61,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -106,6 +107,15 @@ def _iso(value: datetime) -> str:
 
 def _from_iso(text: str) -> datetime:
     return datetime.strptime(text, _ISO).replace(tzinfo=UTC)
+
+
+def open_existing(url: str, *, create: bool = False) -> StateStore:
+    """The store at ``url`` for a command that may only read: an absent SQLite file is an empty
+    in-memory store (nothing is created on disk) unless ``create``."""
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
+    if not create and path and path != ":memory:" and not Path(path).exists():
+        return open_store("sqlite://")
+    return open_store(url)
 
 
 def _chunks(items: Sequence[Any]) -> Iterator[list[Any]]:

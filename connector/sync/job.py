@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 from connector.config import Settings, require_secret
 from connector.errors import ConfigError
 from connector.hashing import KeyHasher
 from connector.mapping import load_project
 from connector.report import RunReport
-from connector.state import RunStatus, StateStore, open_store
+from connector.state import RunStatus, StateStore, open_existing
 from connector.sync.engine import MappingRun, Progress, RunContext
 
 log = logging.getLogger(__name__)
@@ -39,22 +38,10 @@ def job_mappings(settings: Settings, project, job: str | None) -> tuple[str, lis
     return job, project.order(names)
 
 
-def _open_state(settings: Settings, *, dry_run: bool) -> StateStore:
-    url = settings.state.url
-    if (
-        dry_run
-        and url.startswith("sqlite:///")
-        and not Path(url.removeprefix("sqlite:///")).exists()
-    ):
-        return open_store("sqlite://")  # nothing synced yet: plan against an empty, in-memory state
-    return open_store(url)
+def _writer(settings: Settings) -> object:
+    from connector.salesforce import connect
 
-
-def _salesforce_writer(settings: Settings) -> object:
-    from connector.salesforce import SalesforceClient, Writer
-
-    client = SalesforceClient(settings.salesforce)  # authenticates now
-    return Writer(client, bulk_threshold=settings.salesforce.bulk_threshold)
+    return connect(settings.salesforce)
 
 
 def _finish(
@@ -105,8 +92,9 @@ def run_job(
     }
     report = RunReport(job=job_name, started_at=now, dry_run=dry_run)
     # Log in before the state is touched: refused credentials are exit 2 with nothing written.
-    writer = None if dry_run else (writer_factory or _salesforce_writer)(settings)
-    store = _open_state(settings, dry_run=dry_run)
+    writer = None if dry_run else (writer_factory or _writer)(settings)
+    # A dry run against a state never written plans on an empty in-memory one: no file appears.
+    store = open_existing(settings.state.url, create=not dry_run)
     try:
         with store.lock(job_name):
             if not dry_run:

@@ -265,7 +265,7 @@ def test_a_write_stopped_part_way_keeps_each_result_with_its_own_record(project)
     upserts after their first row: that row is created, every other write stays pending."""
     from connector.errors import LimitReached
     from connector.records import WriteResult
-    from connector.sync.job import _salesforce_writer
+    from connector.salesforce import connect
 
     project.write_students([student("920001", email="a@mail.example")])
     project.run("students")
@@ -279,7 +279,7 @@ def test_a_write_stopped_part_way_keeps_each_result_with_its_own_record(project)
 
     class StopAfterOne:
         def __init__(self, settings):
-            self.real = _salesforce_writer(settings)
+            self.real = connect(settings.salesforce)
             self.api_calls = 0
 
         def upsert(self, obj, external_id, rows, *, bulk):
