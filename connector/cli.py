@@ -60,6 +60,10 @@ def main_options(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # HTTP libraries log request lines at DEBUG, and a URL can carry a value (a SOQL filter, an
+    # external id in a path): only the connector's own loggers, which never log values, go verbose.
+    for noisy in ("urllib3", "requests", "simple_salesforce", "sqlalchemy", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _mount() -> None:
