@@ -148,6 +148,10 @@ class MappingRun:
                     self.rep.withheld[reason] += 1
                 items[res.key_hash] = Item(rec, res, decision)
             self._plan(list(items.values()), rejects)
+            log.debug(
+                "%s: %d read, %d buffered for writing, %d unchanged, %d rejected so far",
+                self.name, self.rep.read, len(self.buffer), self.rep.unchanged, self.rep.rejected,
+            )  # fmt: skip
             if ctx.progress:
                 ctx.progress(self.name, self.rep.read)
             if rejects and not ctx.dry_run:
@@ -217,6 +221,8 @@ class MappingRun:
             self.rep.pending += len(writes)
             return
         store, obj = self.ctx.store, self.spec.target.object
+        log.debug("%s: writing %d %s records through %s", self.name, len(writes), obj,
+                  self.rep.strategy)  # fmt: skip
         ids = store.add_outbox(
             self.ctx.report.run_id,
             [OutboxItem(self.name, w.key_hash, obj, w.operation) for w in writes],
