@@ -284,6 +284,47 @@ class ErasureResult:
         return not self.failed
 
 
+def delete_in_order(
+    writer: Any,
+    items: Sequence[GraphItem],
+    *,
+    hard: bool = False,
+    result: ErasureResult | None = None,
+) -> ErasureResult:
+    """Delete ``items`` in the order given (children first), one call per run of one object.
+
+    Items marked ``exists=False`` and deletes refused with a :data:`GONE_CODES` code count as
+    already gone. Once a child was refused, no person record (Contact, Lead) is deleted: the
+    parent stays so that the next attempt still finds the child through it. Shared by erasure
+    and the retention purge.
+
+    Returns:
+        ``result`` (or a new :class:`ErasureResult`) with deleted, already gone and failed items.
+    """
+    result = result if result is not None else ErasureResult()
+    groups: list[tuple[str, list[GraphItem]]] = []
+    for item in items:
+        if not item.exists:
+            result.already_gone.append(item)
+            continue
+        if groups and groups[-1][0] == item.object:
+            groups[-1][1].append(item)
+        else:
+            groups.append((item.object, [item]))
+    for obj, group in groups:
+        if result.failed and obj in PERSON_OBJECTS:
+            break  # a child survived: keep its parent, so the next attempt still finds it
+        outcomes = writer.delete(obj, [i.sf_id for i in group], hard=hard)
+        for item, res in zip(group, outcomes, strict=True):
+            if res.ok:
+                result.deleted.append(item)
+            elif res.error_code in GONE_CODES:
+                result.already_gone.append(item)
+            else:
+                result.failed.append((item, res.error_code or "UNKNOWN"))
+    return result
+
+
 def apply_erasure(
     store: StateStore,
     writer: Any,
@@ -311,30 +352,10 @@ def apply_erasure(
     for h, kind in tombstones:
         store.add_suppression(h, kind, REASON, now)
     result.tombstones = len(tombstones)
-    # Group consecutive items of one object: one delete call each, in graph order.
-    groups: list[tuple[str, list[GraphItem]]] = []
-    for item in graph.items:
-        if not item.exists:
-            result.already_gone.append(item)
-            continue
-        if groups and groups[-1][0] == item.object:
-            groups[-1][1].append(item)
-        else:
-            groups.append((item.object, [item]))
-    audit: list[AuditEntry] = []
-    for obj, items in groups:
-        if result.failed and obj in PERSON_OBJECTS:
-            break  # a child survived: keep its parent, so the next attempt still finds it
-        outcomes = writer.delete(obj, [i.sf_id for i in items], hard=hard)
-        for item, res in zip(items, outcomes, strict=True):
-            if res.ok:
-                result.deleted.append(item)
-                audit.append(AuditEntry("erase", obj, item.sf_id, REASON, now, "", None))
-            elif res.error_code in GONE_CODES:
-                result.already_gone.append(item)
-            else:
-                result.failed.append((item, res.error_code or "UNKNOWN"))
-    store.add_audit(audit)
+    delete_in_order(writer, graph.items, hard=hard, result=result)
+    store.add_audit(
+        [AuditEntry("erase", i.object, i.sf_id, REASON, now, "", None) for i in result.deleted]
+    )
     if result.failed:
         return result
     for mapping, keys in graph.keys_by_mapping().items():

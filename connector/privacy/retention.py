@@ -1,0 +1,289 @@
+"""The retention purge (DESIGN §6): delete what no purpose justifies any longer.
+
+The rule, per record of a mapping, on a date D: the record is expired when **every** purpose its
+fields name (the union of ``fields[*].purposes``) has expired, and a purpose has expired when
+
+- its ``retention: {after: ANCHOR, keep: DURATION}`` anchor date + ``keep`` lies before D
+  (calendar arithmetic in UTC dates, month ends clamp: 31 Jan + P1M = 28/29 Feb), or
+- it is a consent purpose whose consent was never given for this record (no field of the
+  purpose was sent and no withdrawal is recorded): such a purpose justified nothing.
+
+A purpose without ``retention`` never expires by itself, nor does one whose anchor is not set
+yet (a student still enrolled has no ``lifecycle_end``, a consent never withdrawn no
+``consent_withdrawn``). Anchors come from local state (``last_seen``, ``lifecycle_end_at``,
+``event_date``, ``consent_withdrawn_at[purpose]``).
+
+Records of mappings without ``identity`` (CampaignMember, Task, Campaign…) are deleted when they
+are expired. A person's own records (mappings with ``identity``: Contacts) go only when every
+record of the person across all mappings is expired or already purged, and the Salesforce
+children of the person that a mapping wrote are expired too; then the person's whole graph goes,
+children first (:func:`connector.privacy.erasure.person_graph`). Unlike erasure there is no
+tombstone: the purged rows are marked deleted in state (a later sync does not recreate them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from connector.privacy.purposes import Duration, PurposeSpec
+from connector.state import AuditEntry, StateStore, SyncedRow
+
+_EXAMPLES = 3  # Salesforce ids shown per group in a dry run
+
+
+@dataclass(frozen=True, slots=True)
+class Expiry:
+    """Where one purpose of one record stands on a date.
+
+    ``expires_on`` is the first day the purpose no longer covers (anchor date + keep); None when
+    it never expires by itself (no retention, no anchor yet). ``note`` explains a None or a
+    purpose that justified nothing.
+    """
+
+    purpose: str
+    anchor: str | None
+    expires_on: date | None
+    expired: bool
+    note: str = ""
+    keep: str = ""
+
+    @property
+    def reason(self) -> str:
+        """The reason in words (purpose, anchor and rule; never a personal value)."""
+        if self.note:
+            return f"{self.purpose}: {self.note}"
+        return f"{self.purpose}: {self.anchor} + {self.keep}"
+
+
+def anchor_value(row: SyncedRow, anchor: str, purpose: str) -> date | None:
+    """The date of ``anchor`` for a record (UTC calendar date), or None when not set."""
+    if anchor == "last_seen":
+        value: date | datetime | None = row.last_seen
+    elif anchor == "lifecycle_end":
+        value = row.lifecycle_end_at
+    elif anchor == "event_date":
+        value = row.event_date
+    elif anchor == "consent_withdrawn":
+        value = row.consent_withdrawn_at.get(purpose)
+    else:
+        raise ValueError(f"unknown retention anchor {anchor!r}")
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).date()
+    return value
+
+
+def consent_held(row: SyncedRow, purpose: str, fields: frozenset[str]) -> bool:
+    """Whether a consent purpose ever covered this record: one of its fields is in Salesforce
+    (a non-empty field hash) or a withdrawal is recorded."""
+    return purpose in row.consent_withdrawn_at or any(row.field_hashes.get(f) for f in fields)
+
+
+def purpose_expiry(
+    name: str, spec: PurposeSpec, row: SyncedRow, fields: frozenset[str], on: date
+) -> Expiry:
+    """Whether purpose ``name`` still justifies ``row`` on date ``on``."""
+    if spec.lawful_basis == "consent" and not consent_held(row, name, fields):
+        return Expiry(name, None, None, True, "consent never given")
+    retention = spec.retention
+    if retention is None:
+        return Expiry(name, None, None, False, "no retention set, never expires by itself")
+    start = anchor_value(row, retention.after, name)
+    if start is None:
+        return Expiry(name, retention.after, None, False, f"{retention.after} not reached")
+    until = retention.duration.after(start)
+    return Expiry(name, retention.after, until, until < on, keep=retention.keep)
+
+
+def record_expiries(
+    row: SyncedRow,
+    purposes: Mapping[str, PurposeSpec],
+    fields_by_purpose: Mapping[str, frozenset[str]],
+    on: date,
+) -> list[Expiry]:
+    """Every purpose of the record's mapping, judged on ``on`` (see :func:`is_expired`)."""
+    return [
+        purpose_expiry(name, purposes[name], row, fields, on)
+        for name, fields in sorted(fields_by_purpose.items())
+    ]
+
+
+def is_expired(expiries: Sequence[Expiry]) -> bool:
+    """A record is expired when every purpose that could justify it has expired."""
+    return bool(expiries) and all(e.expired for e in expiries)
+
+
+def reason_of(expiries: Sequence[Expiry], *, dates: bool = True) -> str:
+    """One line saying why a record expired: purposes, anchors and (with ``dates``) the day each
+    purpose stopped covering it. No personal values."""
+    parts = []
+    for e in expiries:
+        parts.append(f"{e.reason} ended {e.expires_on}" if dates and e.expires_on else e.reason)
+    return "retention: " + "; ".join(parts)
+
+
+def fields_by_purpose(spec: Any) -> dict[str, frozenset[str]]:
+    """Purpose → the target fields of a mapping that name it."""
+    out: dict[str, set[str]] = {}
+    for fname, fspec in spec.fields.items():
+        for p in fspec.purposes:
+            out.setdefault(p, set()).add(fname)
+    return {p: frozenset(f) for p, f in out.items()}
+
+
+def loose_cutoff(on: date, keep: Duration) -> datetime:
+    """A cutoff for :meth:`StateStore.expired`: every anchor with anchor + keep < ``on`` lies
+    before it (a few days' slack for month-end clamping; the exact rule filters afterwards)."""
+    month_index = on.year * 12 + on.month - 1 - keep.months - 12 * keep.years
+    year, month = divmod(month_index, 12)
+    back = date(year, month + 1, 1) + timedelta(days=on.day - 1 - keep.days + 4)
+    return datetime.combine(back, time(), tzinfo=UTC)
+
+
+class MappingRule:
+    """The retention rule of one mapping: its purposes and how to find candidates in state."""
+
+    def __init__(self, name: str, spec: Any, purposes: Mapping[str, PurposeSpec]):
+        self.name, self.spec = name, spec
+        self.fields = fields_by_purpose(spec)
+        self.purposes = {p: purposes[p] for p in self.fields if p in purposes}
+        self.is_person = getattr(spec, "identity", None) is not None
+        self.object = spec.target.object
+
+    def never_expires(self) -> str | None:
+        """Why no record of this mapping can expire, or None."""
+        for name, p in sorted(self.purposes.items()):
+            if p.retention is None and p.lawful_basis != "consent":
+                return f"purpose {name} has no retention"
+        if not any(p.retention for p in self.purposes.values()):
+            return "no purpose has a retention rule"
+        return None
+
+    def drivers(self) -> list[str]:
+        """Purposes whose expired records are the candidates.
+
+        Every non-consent purpose must have expired, so one of them finds all candidates; with
+        consent purposes only, a candidate is expired under at least one of them.
+        """
+        plain = [p for p, s in sorted(self.purposes.items()) if s.lawful_basis != "consent"]
+        if plain:
+            return plain[:1]
+        return [p for p, s in sorted(self.purposes.items()) if s.retention is not None]
+
+    def judge(self, row: SyncedRow, on: date) -> list[Expiry]:
+        """The record's expiries on ``on``."""
+        return record_expiries(row, self.purposes, self.fields, on)
+
+    def candidates(self, store: StateStore, on: date) -> Iterator[list[SyncedRow]]:
+        """Batches of live records expired under the driving purpose(s), read in full."""
+        seen: set[str] = set()
+        for purpose in self.drivers():
+            retention = self.purposes[purpose].retention
+            assert retention is not None  # drivers() only returns purposes with retention
+            cutoff = loose_cutoff(on, retention.duration)
+            for batch in store.expired(self.name, retention.after, cutoff, purpose=purpose):
+                keys = [r.key_hash for r in batch if r.key_hash not in seen]
+                seen.update(keys)
+                rows = store.lookup(self.name, keys)
+                yield [rows[k] for k in keys if k in rows]
+
+
+@dataclass(slots=True)
+class Doomed:
+    """One record the purge deletes, with its reason."""
+
+    row: SyncedRow
+    reason: str
+    rule: str
+    until: date | None
+
+
+@dataclass(slots=True)
+class PurgePlan:
+    """What a purge on ``on`` deletes: records of child mappings and whole persons."""
+
+    on: date
+    records: list[Doomed] = field(default_factory=list)
+    persons: dict[int, list[Doomed]] = field(default_factory=dict)
+    kept_persons: int = 0
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def plan_purge(store: StateStore, project: Any, on: date) -> PurgePlan:
+    """Find what has expired on ``on`` (reads local state only).
+
+    Args:
+        store: The state store.
+        project: The loaded mapping project (``load_project``).
+        on: The purge date: records whose every purpose ended before it are expired.
+    """
+    rules = {
+        n: MappingRule(n, spec, project.purposes.purposes) for n, spec in project.mappings.items()
+    }
+    plan = PurgePlan(on)
+    candidates: dict[int, list[Doomed]] = {}
+    for name, rule in rules.items():
+        why = rule.never_expires()
+        if why:
+            plan.notes[name] = why
+            continue
+        for rows in rule.candidates(store, on):
+            for row in rows:
+                expiries = rule.judge(row, on)
+                if not is_expired(expiries):
+                    continue
+                doomed = Doomed(
+                    row,
+                    reason_of(expiries),
+                    reason_of(expiries, dates=False),
+                    max((e.expires_on for e in expiries if e.expires_on), default=None),
+                )
+                if rule.is_person and row.person_id is not None:
+                    candidates.setdefault(row.person_id, []).append(doomed)
+                else:
+                    plan.records.append(doomed)
+    for person_id, doomed in candidates.items():
+        if _nothing_justified(store.person_records(person_id), rules, on):
+            plan.persons[person_id] = doomed
+        else:
+            plan.kept_persons += 1
+    return plan
+
+
+def _nothing_justified(rows: Sequence[SyncedRow], rules: Mapping[str, MappingRule], on: date):
+    for row in rows:
+        if row.deleted_at is not None:
+            continue
+        rule = rules.get(row.mapping)
+        if rule is None or rule.never_expires() or not is_expired(rule.judge(row, on)):
+            return False
+    return True
+
+
+def child_still_justified(
+    store: StateStore, rules: Mapping[str, MappingRule], mapping: str, key_hash: str, on: date
+) -> bool:
+    """Whether a child record a mapping wrote (found in a person's graph) is still justified."""
+    row = store.lookup(mapping, [key_hash]).get(key_hash)
+    if row is None or row.deleted_at is not None:
+        return False
+    rule = rules.get(mapping)
+    return rule is None or rule.never_expires() is not None or not is_expired(rule.judge(row, on))
+
+
+def audit_entries(items: Sequence[Any], reasons: Mapping[str, str], *, now: datetime, run_id=None):
+    """Audit lines (action ``purge``) for deleted graph items; ``reasons`` by Salesforce id."""
+    return [
+        AuditEntry(
+            "purge",
+            i.object,
+            i.sf_id,
+            reasons.get(i.sf_id, "retention: with its person (nothing about them justified)"),
+            now,
+            "",
+            run_id,
+        )
+        for i in items
+    ]

@@ -1,0 +1,268 @@
+"""Running the retention purge: plan it (dry run) or delete under the run locks, then remember.
+
+The rule and the plan are in :mod:`connector.privacy.retention`; the person graph and the
+children-first deletion are erasure's (:mod:`connector.privacy.erasure`). This module is the
+``sis-sync purge`` service around them (state, locks, Salesforce, audit, outcome).
+
+Order, and why: Salesforce first, then - only for what Salesforce confirmed gone - ``mark_deleted``
+and one audit line per deleted record. A refused delete leaves the record live in state, so the
+next purge finds it again; a person whose child was refused keeps their Contact (erasure's rule).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date
+from typing import Any
+
+from connector.errors import UsageError
+from connector.hashing import KeyHasher
+from connector.privacy.erasure import (
+    PERSON_OBJECTS,
+    ChildKeys,
+    ErasureResult,
+    Graph,
+    GraphItem,
+    delete_in_order,
+    person_graph,
+)
+from connector.privacy.erasure_job import erasure_locks, salesforce_writer
+from connector.privacy.retention import (
+    Doomed,
+    MappingRule,
+    PurgePlan,
+    audit_entries,
+    child_still_justified,
+    plan_purge,
+)
+from connector.state import RunStatus, StateStore, open_existing
+
+EXAMPLES = 3  # Salesforce ids shown per group
+
+
+@dataclass(slots=True)
+class Group:
+    """Records of one mapping and object deleted (or to delete) for one reason."""
+
+    mapping: str
+    object: str
+    reason: str
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+    until: date | None = None  # the latest day a purpose of the group's records ended
+
+
+@dataclass(slots=True)
+class PurgeOutcome:
+    """What ``sis-sync purge`` found and did, for rendering (names, ids and counts only)."""
+
+    on: date
+    applied: bool
+    groups: list[Group] = field(default_factory=list)
+    persons: int = 0
+    kept_persons: int = 0
+    notes: dict[str, str] = field(default_factory=dict)
+    deleted: int = 0
+    already_gone: int = 0
+    failed: list[tuple[str, str, str]] = field(default_factory=list)  # object, sf_id, code
+    run_id: int | None = None
+
+    @property
+    def exit_code(self) -> int:
+        """0 done or planned; 1 Salesforce refused some deletes."""
+        return 1 if self.failed else 0
+
+    @property
+    def total(self) -> int:
+        """Records deleted (or to delete)."""
+        return sum(g.count for g in self.groups)
+
+
+def _item(d: Doomed) -> GraphItem:
+    r = d.row
+    return GraphItem(r.object, r.sf_id or "", r.mapping, r.mapping, r.key_hash)
+
+
+def _add(groups: dict[tuple[str, str, str], Group], mapping: str, obj: str, d: Doomed | None,
+         sf_id: str | None) -> None:  # fmt: skip
+    # Grouped by purpose and anchor, not by each record's own date (the latest one is shown).
+    rule = d.rule if d else "retention: with its person (nothing about them is justified)"
+    g = groups.setdefault((mapping, obj, rule), Group(mapping, obj, rule))
+    g.count += 1
+    if d and d.until and (g.until is None or d.until > g.until):
+        g.until = d.until
+    if sf_id and len(g.examples) < EXAMPLES:
+        g.examples.append(sf_id)
+
+
+def _person_id(graph: Graph) -> int:
+    assert graph.person is not None  # graphs are only built for known persons
+    return graph.person.person_id
+
+
+class _Purge:
+    def __init__(self, settings: Any, store: StateStore, project: Any, on: date, **kw: Any):
+        self.settings, self.store, self.project, self.on = settings, store, project, on
+        self.hasher: KeyHasher | None = kw.get("hasher")
+        self.writer_factory = kw.get("writer_factory") or salesforce_writer
+        self.hard: bool = kw.get("hard", False)
+        self.rules = {
+            n: MappingRule(n, s, project.purposes.purposes) for n, s in project.mappings.items()
+        }
+        self._writer: Any = None
+
+    @property
+    def writer(self) -> Any:
+        if self._writer is None:
+            self._writer = self.writer_factory(self.settings)
+        return self._writer
+
+    def graphs(self, plan: PurgePlan) -> list[tuple[Graph, dict[str, str]]]:
+        """The graph of every person to purge whose Salesforce children are expired too."""
+        if not plan.persons:
+            return []
+        if self.hasher is None:
+            raise UsageError("the purge of persons needs SIS_SYNC_SECRET (to read their graph)")
+        compiled = {
+            n: self.project.compile(n, hasher=self.hasher, today=self.on)
+            for n in self.project.mappings
+        }
+        keys = ChildKeys(self.project, compiled, self.store)
+        persons = self.store.get_persons(list(plan.persons))
+        out = []
+        for person_id, doomed in plan.persons.items():
+            graph = person_graph(self.store, self.writer, keys, persons.get(person_id))
+            own = {r.key_hash for r in graph.state_rows}
+            if any(
+                i.mapping and i.key_hash and i.key_hash not in own
+                and child_still_justified(self.store, self.rules, i.mapping, i.key_hash, self.on)
+                for i in graph.items
+            ):  # fmt: skip
+                plan.kept_persons += 1
+                continue
+            out.append((graph, {d.row.sf_id: d.reason for d in doomed if d.row.sf_id}))
+        return out
+
+    def outcome(self, plan: PurgePlan, graphs, *, applied: bool) -> PurgeOutcome:
+        groups: dict[tuple[str, str, str], Group] = {}
+        in_graphs = {i.sf_id for g, _ in graphs for i in g.items}
+        records = [d for d in plan.records if not d.row.sf_id or d.row.sf_id not in in_graphs]
+        doomed = {d.row.sf_id: d for d in plan.records if d.row.sf_id}
+        for d in records:
+            _add(groups, d.row.mapping, d.row.object, d, d.row.sf_id)
+        for graph, _ in graphs:
+            person = {d.row.sf_id: d for d in plan.persons[_person_id(graph)] if d.row.sf_id}
+            for i in graph.items:
+                d = doomed.get(i.sf_id) or person.get(i.sf_id)
+                _add(groups, i.mapping or i.via, i.object, d, i.sf_id)
+        return PurgeOutcome(
+            self.on, applied, sorted(groups.values(), key=lambda g: (g.object in PERSON_OBJECTS,
+                                                                     g.mapping, g.reason)),
+            len(graphs), plan.kept_persons, dict(plan.notes),
+        )  # fmt: skip
+
+    def apply(self, plan: PurgePlan, graphs, out: PurgeOutcome) -> None:
+        now = self.settings.clock()
+        store = self.store
+        out.run_id = run_id = store.start_run("purge", now)
+        in_graphs = {i.sf_id for g, _ in graphs for i in g.items}
+        records = [d for d in plan.records if not d.row.sf_id or d.row.sf_id not in in_graphs]
+        reasons = {d.row.sf_id: d.reason for d in plan.records if d.row.sf_id}
+        # Records never written to Salesforce (no id) have nothing to delete there.
+        no_id = [d for d in records if not d.row.sf_id]
+        for mapping in {d.row.mapping for d in no_id}:
+            keys = [d.row.key_hash for d in no_id if d.row.mapping == mapping]
+            store.mark_deleted(mapping, keys, at=now)
+        items = sorted((_item(d) for d in records if d.row.sf_id),
+                       key=lambda i: i.object in PERSON_OBJECTS)  # fmt: skip
+        self._finish(delete_in_order(self.writer, items, hard=self.hard), reasons, out, run_id)
+        for graph, own in graphs:
+            result = delete_in_order(self.writer, graph.items, hard=self.hard)
+            self._finish(result, {**own, **reasons}, out, run_id)
+            if result.complete:
+                for mapping, keys in graph.keys_by_mapping().items():
+                    store.mark_deleted(mapping, keys, at=now)
+        status = RunStatus.PARTIAL if out.failed else RunStatus.OK
+        counts = {"deleted": out.deleted, "already_gone": out.already_gone,
+                  "failed": len(out.failed), "persons": out.persons}  # fmt: skip
+        store.finish_run(run_id, status=status, counts=counts, api_calls=0, report_path=None,
+                         finished_at=self.settings.clock())  # fmt: skip
+
+    def _finish(self, result: ErasureResult, reasons, out: PurgeOutcome, run_id: int) -> None:
+        now = self.settings.clock()
+        gone = [*result.deleted, *result.already_gone]
+        by_mapping: dict[str, list[str]] = {}
+        for i in gone:
+            if i.mapping and i.key_hash:
+                by_mapping.setdefault(i.mapping, []).append(i.key_hash)
+        for mapping, keys in by_mapping.items():
+            self.store.mark_deleted(mapping, keys, at=now)
+        self.store.add_audit(audit_entries(result.deleted, reasons, now=now, run_id=run_id))
+        out.deleted += len(result.deleted)
+        out.already_gone += len(result.already_gone)
+        out.failed.extend((i.object, i.sf_id, code) for i, code in result.failed)
+
+
+def run_purge(
+    settings: Any,
+    *,
+    apply: bool = False,
+    as_of: date | None = None,
+    hasher: KeyHasher | None = None,
+    writer_factory: Any = None,
+    hard: bool = False,
+) -> PurgeOutcome:
+    """The ``sis-sync purge`` service: plan (dry run) or apply the retention purge.
+
+    Args:
+        settings: The loaded configuration (its clock is ``SIS_SYNC_NOW`` when set).
+        apply: Delete; without it nothing is written anywhere (Salesforce is only queried, to
+            read the graphs of persons to purge).
+        as_of: Preview the purge on this date; with ``apply`` it must be today.
+        hasher: The keyed hasher (to lead a person's children back to their mappings).
+        writer_factory: Builds the Salesforce writer (default: connect to the configured org).
+        hard: Bypass Salesforce's recycle bin.
+
+    Raises:
+        UsageError: ``apply`` with an ``as_of`` other than today (a future purge must not
+            delete now).
+    """
+    from connector.mapping import load_project
+
+    now = settings.clock()
+    today = now.astimezone(UTC).date()
+    if apply and as_of is not None and as_of != today:
+        raise UsageError(
+            f"--as-of {as_of} only previews: --apply deletes as of today ({today}); "
+            "drop --as-of or --apply"
+        )
+    on = as_of or today
+    project = load_project(settings.mappings)
+    store = open_existing(settings.state.url, create=apply)
+    try:
+        purge = _Purge(settings, store, project, on, hasher=hasher,
+                       writer_factory=writer_factory, hard=hard)  # fmt: skip
+        if not apply:
+            plan = plan_purge(store, project, on)
+            graphs = purge.graphs(plan)
+            return purge.outcome(plan, graphs, applied=False)
+        names = [*project.mappings, *(j.name for j in settings.jobs), "purge"]
+        with erasure_locks(store, names):
+            # Plan under the locks: what a sync changed since counts.
+            plan = plan_purge(store, project, on)
+            graphs = purge.graphs(plan)
+            out = purge.outcome(plan, graphs, applied=True)
+            if out.total:
+                purge.apply(plan, graphs, out)
+            return out
+    finally:
+        store.close()
+
+
+def summary(outcome: PurgeOutcome) -> dict[str, int]:
+    """Counts per object (for logs and the service): names and numbers only."""
+    counts: Counter[str] = Counter()
+    for g in outcome.groups:
+        counts[g.object] += g.count
+    return dict(counts)
