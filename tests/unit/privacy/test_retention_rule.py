@@ -1,0 +1,114 @@
+"""The retention rule, pure: anchor arithmetic (month ends), purposes without retention,
+consents never given or never withdrawn, and the loose cutoff the store query uses."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from connector.privacy.purposes import Duration, PurposeSpec
+from connector.privacy.retention import is_expired, loose_cutoff, purpose_expiry, record_expiries
+from connector.state import SyncedRow
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def row(**over) -> SyncedRow:
+    values = dict(
+        mapping="m", key_hash="k", object="Contact", sf_id="003", person_id=1,
+        field_hashes={}, first_seen=T0, last_seen=T0, last_synced=T0, lifecycle=None,
+        lifecycle_end_at=None, event_date=None, consent_withdrawn_at={}, deleted_at=None,
+    )  # fmt: skip
+    values.update(over)
+    return SyncedRow(**values)
+
+
+def purpose(after: str | None = None, keep: str = "P1M", consent: bool = False) -> PurposeSpec:
+    data: dict = {"lawful_basis": "consent" if consent else "contract"}
+    if consent:
+        data["consent"] = {"field": "c", "at": "c_at"}
+    if after:
+        data["retention"] = {"after": after, "keep": keep}
+    return PurposeSpec(**data)
+
+
+@pytest.mark.parametrize(
+    ("anchor", "keep", "first_day_gone"),
+    [
+        (date(2026, 1, 31), "P1M", date(2026, 3, 1)),  # 31 Jan + P1M = 28 Feb (clamped)
+        (date(2028, 1, 31), "P1M", date(2028, 3, 1)),  # leap year: 29 Feb
+        (date(2026, 11, 14), "P3M", date(2027, 2, 15)),
+        (date(2026, 8, 31), "P12M", date(2027, 9, 1)),
+        (date(2026, 3, 1), "P90D", date(2026, 5, 31)),
+    ],
+)
+def test_expired_only_after_anchor_plus_keep(anchor, keep, first_day_gone) -> None:
+    r = row(event_date=anchor)
+    p = purpose("event_date", keep)
+    day_before = date.fromordinal(first_day_gone.toordinal() - 1)
+    assert not purpose_expiry("e", p, r, frozenset(), day_before).expired
+    e = purpose_expiry("e", p, r, frozenset(), first_day_gone)
+    assert e.expired and e.expires_on == day_before
+
+
+def test_datetime_anchors_use_their_utc_date() -> None:
+    ended = datetime(2026, 1, 31, 23, 30, tzinfo=UTC)
+    r = row(lifecycle_end_at=ended, last_seen=ended)
+    for anchor in ("lifecycle_end", "last_seen"):
+        assert purpose_expiry("p", purpose(anchor), r, frozenset(), date(2026, 3, 1)).expired
+        assert not purpose_expiry("p", purpose(anchor), r, frozenset(), date(2026, 2, 28)).expired
+
+
+def test_a_purpose_without_retention_or_anchor_never_expires() -> None:
+    r = row(event_date=date(2000, 1, 1))
+    assert not purpose_expiry("p", purpose(), r, frozenset(), date(2099, 1, 1)).expired
+    enrolled = purpose_expiry("p", purpose("lifecycle_end"), r, frozenset(), date(2099, 1, 1))
+    assert not enrolled.expired and "not reached" in enrolled.note
+
+
+def test_consent_never_withdrawn_holds_and_withdrawn_expires() -> None:
+    news = purpose("consent_withdrawn", "P1M", consent=True)
+    given = row(field_hashes={"Consent_News__c": "h1"})
+    assert not purpose_expiry("news", news, given, frozenset({"Consent_News__c"}),
+                              date(2099, 1, 1)).expired  # fmt: skip
+    withdrawn = row(consent_withdrawn_at={"news": datetime(2026, 2, 10, tzinfo=UTC)})
+    assert not purpose_expiry("news", news, withdrawn, frozenset(), date(2026, 3, 10)).expired
+    assert purpose_expiry("news", news, withdrawn, frozenset(), date(2026, 3, 11)).expired
+    # Another purpose's withdrawal is not this one's.
+    other = row(consent_withdrawn_at={"phone": datetime(2026, 2, 10, tzinfo=UTC)},
+                field_hashes={"Consent_News__c": "h1"})  # fmt: skip
+    assert not purpose_expiry("news", news, other, frozenset({"Consent_News__c"}),
+                              date(2099, 1, 1)).expired  # fmt: skip
+
+
+def test_a_consent_never_given_justifies_nothing() -> None:
+    news = purpose("consent_withdrawn", consent=True)
+    never = row(field_hashes={"Consent_News__c": ""})  # cleared / never sent
+    e = purpose_expiry("news", news, never, frozenset({"Consent_News__c"}), date(2026, 1, 2))
+    assert e.expired and e.note == "consent never given"
+
+
+def test_a_record_expires_only_when_every_purpose_has() -> None:
+    purposes = {"visit": purpose("event_date", "P3M"), "news": purpose("consent_withdrawn",
+                                                                        consent=True)}  # fmt: skip
+    fields = {"visit": frozenset({"LastName"}), "news": frozenset({"Consent_News__c"})}
+    on = date(2027, 3, 14)
+    without = row(event_date=date(2026, 11, 14), field_hashes={"LastName": "h"})
+    assert is_expired(record_expiries(without, purposes, fields, on))
+    consented = row(event_date=date(2026, 11, 14),
+                    field_hashes={"LastName": "h", "Consent_News__c": "h"})  # fmt: skip
+    assert not is_expired(record_expiries(consented, purposes, fields, on))
+    assert not is_expired([])
+
+
+@pytest.mark.parametrize("keep", ["P1M", "P3M", "P12M", "P2Y", "P90D", "P1M2D"])
+def test_the_loose_cutoff_never_misses_an_expired_anchor(keep: str) -> None:
+    d = Duration.parse(keep)
+    for on_ord in range(date(2027, 1, 1).toordinal(), date(2028, 12, 31).toordinal(), 3):
+        on = date.fromordinal(on_ord)
+        cutoff = loose_cutoff(on, d).date()
+        for back in range(0, 40):
+            anchor = date.fromordinal(cutoff.toordinal() + back)
+            if d.after(anchor) < on:
+                pytest.fail(f"{anchor} + {keep} < {on} but not before cutoff {cutoff}")
