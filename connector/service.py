@@ -220,11 +220,10 @@ class SyncService:
         if spec is None:
             result = JobResult(name, "skipped", started, _now(), "not in sync.yaml")
             log.warning("job %s: skipped: no such job in sync.yaml any more", name)
-        elif spec.purge:
-            result = JobResult(name, "skipped", started, _now(), "purge is not available yet")
-            log.warning("job %s: skipped: purge is not available yet", name)
         elif self._stopping.is_set():
             result = JobResult(name, "skipped", started, _now(), "service stopping")
+        elif spec.purge:
+            result, report = self._execute(settings, name, started, purge=True)
         else:
             result, report = self._execute(settings, name, started)
         with self._lock:
@@ -233,7 +232,7 @@ class SyncService:
         return result
 
     def _execute(
-        self, settings: Settings, name: str, started: datetime
+        self, settings: Settings, name: str, started: datetime, *, purge: bool = False
     ) -> tuple[JobResult, RunReport | None]:
         run = self._run
         if run is None:
@@ -243,6 +242,8 @@ class SyncService:
         self.metrics.running.labels(name).set(1)
         log.info("job %s: run started", name)
         try:
+            if purge:
+                return self._purge(settings, name, started), None
             report = run(settings, job=name, progress=self._progress)
         except LockedError:
             log.info("job %s: skipped: running elsewhere", name)
@@ -281,6 +282,23 @@ class SyncService:
         )  # fmt: skip
         msg = report.stopped or ""
         return JobResult(name, status, started, _now(), msg, report.run_id, code), report
+
+    @staticmethod
+    def _purge(settings: Settings, name: str, started: datetime) -> JobResult:
+        """A job with ``purge: true``: the retention purge, applied (see docs/privacy.md)."""
+        from connector.config import require_secret
+        from connector.hashing import KeyHasher
+        from connector.privacy.retention_job import run_purge
+
+        hasher = KeyHasher(require_secret(settings))
+        outcome = run_purge(settings, apply=True, hasher=hasher)
+        status = "partial" if outcome.exit_code else "ok"
+        msg = (
+            f"purged {outcome.deleted} records ({outcome.persons} persons), "
+            f"{len(outcome.failed)} refused"
+        )
+        log.info("job %s: purge %s: %s", name, status, msg)
+        return JobResult(name, status, started, _now(), msg, outcome.run_id, outcome.exit_code)
 
     def _missed(self, event: JobExecutionEvent) -> None:
         # APScheduler drops a firing that comes later than the grace time; say so where an

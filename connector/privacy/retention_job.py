@@ -176,7 +176,9 @@ class _Purge:
             store.mark_deleted(mapping, keys, at=now)
         items = sorted((_item(d) for d in records if d.row.sf_id),
                        key=lambda i: i.object in PERSON_OBJECTS)  # fmt: skip
-        self._finish(delete_in_order(self.writer, items, hard=self.hard), reasons, out, run_id)
+        if items:  # no Salesforce connection when there is nothing to delete
+            result = delete_in_order(self.writer, items, hard=self.hard)
+            self._finish(result, reasons, out, run_id)
         for graph, own in graphs:
             result = delete_in_order(self.writer, graph.items, hard=self.hard)
             self._finish(result, {**own, **reasons}, out, run_id)
@@ -253,8 +255,7 @@ def run_purge(
             plan = plan_purge(store, project, on)
             graphs = purge.graphs(plan)
             out = purge.outcome(plan, graphs, applied=True)
-            if out.total:
-                purge.apply(plan, graphs, out)
+            purge.apply(plan, graphs, out)  # records a run even when nothing expired
             return out
     finally:
         store.close()

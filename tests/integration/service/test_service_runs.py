@@ -164,18 +164,19 @@ def test_an_unexpected_error_is_named_by_type_only(project, caplog):
     assert leaked(result.message) == [] and leaked(caplog.text) == []
 
 
-def test_purge_jobs_are_skipped_not_failed(project, caplog):
+def test_purge_jobs_run_the_retention_purge(project, caplog):
     caplog.set_level(logging.INFO, logger="connector.service")
     service = make_service(project)
     with serving(service) as base:
         result = service.run_now("purge")
-        assert result.status == "skipped" and result.message == "purge is not available yet"
-        assert "job purge: skipped: purge is not available yet" in caplog.text
+        assert result.status == "ok" and result.message.startswith("purged 0 records")
+        assert result.run_id is not None
+        assert "job purge: purge ok" in caplog.text
         code, body = health(base)
-        assert code == 200 and job_health(body, "purge")["last_run"]["status"] == "skipped"
+        assert code == 200 and job_health(body, "purge")["last_run"]["status"] == "ok"
         text = get(base + "/metrics")[1]
-        assert metric(text, "sis_sync_runs_total", job="purge", status="skipped") == 1
-        assert metric(text, "sis_sync_last_run_timestamp_seconds", job="purge") is None
+        assert metric(text, "sis_sync_runs_total", job="purge", status="ok") == 1
+        assert metric(text, "sis_sync_last_run_timestamp_seconds", job="purge") is not None
         assert get(base + "/nothing")[0] == 404
 
 
@@ -183,7 +184,7 @@ def test_run_once_runs_the_named_jobs(project):
     _data(project)
     service = make_service(project, jobs=["nightly", "purge"], require_schedule=False)
     results = service.run_once()
-    assert [(r.job, r.status) for r in results] == [("nightly", "ok"), ("purge", "skipped")]
+    assert [(r.job, r.status) for r in results] == [("nightly", "ok"), ("purge", "ok")]
     assert project.live_records("Contact") >= 3
 
 
