@@ -47,10 +47,11 @@ class KeyHasher:
         text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
         return hashlib.blake2b(text.encode("utf-8"), key=self._mac_key, digest_size=8).hexdigest()
 
-    def record(self, payload: dict[str, Any], withheld: Any = ()) -> str:
-        """A 16-hex-character keyed hash of a whole payload (field order included) and the
-        names of the withheld fields: equal exactly when the record would be sent unchanged."""
-        text = repr((tuple(payload.items()), tuple(withheld)))
+    def record(self, payload: dict[str, Any], withheld: Any = (), extra: Any = ()) -> str:
+        """A 16-hex-character keyed hash of a whole payload (field order included), the names of
+        the withheld fields and ``extra`` (e.g. retention anchors): equal exactly when the
+        record would be sent unchanged."""
+        text = repr((tuple(payload.items()), tuple(withheld), extra))
         return hashlib.blake2b(text.encode("utf-8"), key=self._mac_key, digest_size=8).hexdigest()
 
 

@@ -205,10 +205,16 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
         return out
 
     def sf_ids(self, mapping: str, key_hashes: Sequence[str]) -> dict[str, str]:
-        """Salesforce ids of a batch of (parent) records: key hash → sf_id, where known."""
+        """Salesforce ids of a batch of (parent) records: key hash → sf_id, where known.
+
+        Purged records are left out: their Salesforce record is gone.
+        """
         t = s.synced
         q = sa.select(t.c.key_hash, t.c.sf_id).where(
-            t.c.mapping == mapping, t.c.key_hash.in_(_in), t.c.sf_id.is_not(None)
+            t.c.mapping == mapping,
+            t.c.key_hash.in_(_in),
+            t.c.sf_id.is_not(None),
+            t.c.deleted_at.is_(None),
         )
         out: dict[str, str] = {}
         with guard("resolve Salesforce ids"), self._db.engine.connect() as conn:

@@ -100,8 +100,7 @@ class MappingRun:
         self.planner = Planner(
             name, self.spec, ctx.compiled, ctx.store, ctx.hasher, planned=ctx.planned
         )
-        self.buffer: list[Write] = []
-        self.pending: set[str] = set()
+        self.buffer: dict[str, Write] = {}
         self.bulk = False
 
     # -- the run ------------------------------------------------------------------------------
@@ -141,8 +140,8 @@ class MappingRun:
                     continue
                 for warning in res.warnings:
                     self.rep.warnings[warning] += 1
-                if res.key_hash in items or res.key_hash in self.pending:
-                    continue  # the same record again (e.g. one event on many registration rows)
+                # The same record again (one event on many registration rows, a visitor who
+                # registered twice): the last row wins, as the newest in an export.
                 decision = self.policy.decide(res.values, res.facts, today)
                 for reason in decision.withheld.values():
                     self.rep.withheld[reason] += 1
@@ -199,8 +198,9 @@ class MappingRun:
         if plan.unchanged and not self.ctx.dry_run:
             self.ctx.store.touch_seen(self.name, plan.unchanged, at=self.ctx.now)
         for w in plan.writes:
-            self.buffer.append(w)
-            self.pending.add(w.key_hash)
+            # A later row of a record still waiting in the buffer replaces it: both were planned
+            # against the same state, so the later one is the whole change.
+            self.buffer[w.key_hash] = w
         if len(self.buffer) > self.ctx.bulk_threshold:
             self.bulk = True
         if self.bulk and len(self.buffer) >= BULK_CHUNK:
@@ -209,8 +209,7 @@ class MappingRun:
     # -- writing ------------------------------------------------------------------------------
 
     def _flush(self) -> None:
-        writes, self.buffer = self.buffer, []
-        self.pending = set()
+        writes, self.buffer = list(self.buffer.values()), {}
         if not writes:
             return
         self.rep.strategy = "bulk2" if self.bulk else "collections"

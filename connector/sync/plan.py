@@ -20,7 +20,7 @@ from connector.privacy.policy import CLEARING, Decision
 from connector.records import Origin, SourceRecord
 from connector.state import StateStore
 from connector.state.rows import KnownRow
-from connector.sync.diff import diff
+from connector.sync.diff import RECORD, diff
 from connector.sync.identity import Match, Person, resolve
 
 
@@ -138,6 +138,27 @@ class Planner:
             ):
                 out.suppressed += 1  # e.g. a new registration of a person who was erased
                 continue
+            clear = {
+                f: r for f, r in it.decision.withheld.items() if r in CLEARING and f not in payload
+            }
+            # The record's fingerprint: what would be sent (parents by key, not by Salesforce id)
+            # and its retention anchors.
+            facts = res.facts
+            fingerprint = self.hasher.record(
+                payload,
+                clear,
+                (tuple(sorted(res.refs.items())), facts.event_date, facts.phase, facts.phase_at),
+            )
+            prev = previous.get(res.key_hash)
+            stale_id = None
+            if prev is not None and prev.purged:
+                if prev.field_hashes.get(RECORD) == fingerprint:
+                    # Purged for retention and the source still holds the same old record: it
+                    # does not come back.
+                    out.suppressed += 1
+                    continue
+                # New data or a new anchor (another event, another status): a new record.
+                stale_id, prev = prev.sf_id, None
             reject = self._resolve_refs(res.refs, parents, payload)
             if reject is None and payload.get(self.external_id) is None:
                 why = it.decision.withheld.get(self.external_id, "empty")
@@ -145,18 +166,12 @@ class Planner:
             if reject is not None:
                 out.rejects.append((it.rec.origin, *reject))
                 continue
-            held = [f for f in self.required if f in it.decision.withheld]
-            if held:
+            if any(f in it.decision.withheld for f in self.required):
                 # A record whose required fields no purpose justifies is not (re)written; its
                 # old data goes with the retention purge, not through a half-cleared update.
                 out.not_justified += 1
                 continue
-            prev = previous.get(res.key_hash)
-            if prev is not None and prev.purged:
-                # Purged for retention: the source may still hold it, but it does not come back.
-                out.suppressed += 1
-                continue
-            write = self._plan_one(it, payload, prev, persons, out)
+            write = self._plan_one(it, payload, prev, persons, out, clear, fingerprint, stale_id)
             if write is not None:
                 out.writes.append(write)
         return out
@@ -170,6 +185,9 @@ class Planner:
         prev: KnownRow | None,
         persons: Any,
         out: BatchPlan,
+        clear: dict[str, str],
+        fingerprint: str,
+        stale_id: str | None,
     ) -> Write | None:
         res = it.res
         person: Person | None = None
@@ -196,16 +214,12 @@ class Planner:
                 link = (student_hash, email_hash)
             elif person is not None and email_hash and person.email_hash != email_hash:
                 link = (None, email_hash)  # same person, new address: follow it
+            if person is not None and stale_id is not None and person.sf_id == stale_id:
+                # The person's Contact was purged: they come back as a new Contact.
+                person = Person(person.person_id, None, person.student_hash, person.email_hash)
 
-        clear = {
-            f: r for f, r in it.decision.withheld.items() if r in CLEARING and f not in payload
-        }
         change = diff(
-            payload,
-            clear,
-            prev.field_hashes if prev else None,
-            self.hasher.value,
-            self.hasher.record(payload, clear),
+            payload, clear, prev.field_hashes if prev else None, self.hasher.value, fingerprint
         )
         sf_id = (person.sf_id if person else None) or (prev.sf_id if prev else None)
         by_id = self.persons and sf_id is not None

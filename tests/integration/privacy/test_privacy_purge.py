@@ -185,3 +185,36 @@ def test_a_refused_delete_is_retried_by_the_next_purge(project: SyncProject) -> 
     assert finished.exit_code == 0, finished.output
     assert contacts[VISITOR] not in _ids(project, "Contact")
     assert not tasks & _ids(project, "Task")
+
+
+def test_a_purged_visitor_who_registers_again_comes_back_as_new(project: SyncProject) -> None:
+    contacts = _seed(project)
+    _later(project)
+    assert invoke(project, "purge", "--apply").exit_code == 0
+    assert contacts[VISITOR] not in _ids(project, "Contact")
+
+    # The old row is still in the export; a new registration for a later open day arrives.
+    rows = [
+        registration("R-000001", VISITOR),
+        registration(
+            "R-000007",
+            VISITOR,
+            evenement_id="OD-2027-03-20-UTR",
+            evenement_naam="Open dag Utrecht 20 maart",
+            evenement_datum="2027-03-20",
+            ingecheckt="nee",
+        ),
+    ]
+    project.write_students([])
+    project.write_registrations(rows)
+    report = project.run()
+
+    assert report.exit_code() == 0, report.summary()
+    [back] = project.query(f"SELECT Id FROM Contact WHERE Email = '{VISITOR}'")
+    assert back["Id"] != contacts[VISITOR]  # a new Contact, not a write to the purged one
+    members = project.query(
+        f"SELECT Id, CampaignId FROM CampaignMember WHERE ContactId = '{back['Id']}'"
+    )
+    assert len(members) == 1  # the new event only: the purged membership stays purged
+    again = project.run()
+    assert again.totals()["created"] + again.totals()["updated"] == 0
