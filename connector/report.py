@@ -45,6 +45,7 @@ class MappingReport:
     fields_cleared: int = 0
     strategy: str = ""
     error: str = ""
+    input_error: bool = False  # the source was unusable: nothing of this mapping was read
     withheld: Counter = field(default_factory=Counter)
     failures: Counter = field(default_factory=Counter)
     warnings: Counter = field(default_factory=Counter)
@@ -111,8 +112,12 @@ class RunReport:
         return total
 
     def exit_code(self) -> int:
-        """0 when everything synced or was deliberately skipped, 1 when something did not land."""
+        """0 when everything synced or was deliberately skipped, 1 when something did not land,
+        2 when an input file was unusable and the run wrote nothing at all."""
         t = self.totals()
+        maps = self.mappings.values()
+        if any(m.input_error for m in maps) and not any(m.written or m.failed for m in maps):
+            return 2
         bad = t["rejected"] + t["failed"] + t["review"] + t["pending"]
         if self.stopped or bad or any(m.error for m in self.mappings.values()):
             return 1

@@ -98,7 +98,7 @@ class MappingRun:
             always_send=always,
         )
         self.planner = Planner(
-            name, self.spec, ctx.compiled, ctx.store, ctx.hasher, planned=ctx.planned
+            name, self.spec, ctx.compiled, ctx.store, ctx.hasher, planned=ctx.planned, now=ctx.now
         )
         self.buffer: dict[str, Write] = {}
         self.bulk = False
@@ -113,6 +113,7 @@ class MappingRun:
             source.check()
         except InputError as exc:
             self.rep.error = str(exc)
+            self.rep.input_error = True
             return self.rep
         if ctx.report.stopped:
             self._count_pending(source)

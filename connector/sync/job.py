@@ -7,12 +7,13 @@ the state when it exists but writes nothing anywhere: no state file, no report, 
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from connector.config import Settings, require_secret
-from connector.errors import ConfigError
+from connector.errors import ConfigError, LockedError
 from connector.hashing import KeyHasher
 from connector.mapping import load_project
 from connector.report import RunReport
@@ -36,6 +37,25 @@ def job_mappings(settings: Settings, project, job: str | None) -> tuple[str, lis
     if unknown:
         raise ConfigError(f"job {job!r} names unknown mappings: {', '.join(unknown)}")
     return job, project.order(names)
+
+
+@contextlib.contextmanager
+def _locks(store: StateStore, job: str, names: list[str], *, dry_run: bool) -> Iterator[None]:
+    """The run locks: the job's and every mapping's, so that two jobs sharing a mapping (the
+    nightly job and a hand-started `run students`) never write it at the same time. A dry run
+    takes none: it writes nothing and must not block a scheduled run."""
+    with contextlib.ExitStack() as stack:
+        if not dry_run:
+            stack.enter_context(store.lock(job))
+            for name in sorted(set(names) - {job}):
+                try:
+                    stack.enter_context(store.lock(name))
+                except LockedError as exc:
+                    raise LockedError(
+                        f"job {job!r} cannot start: another run is syncing mapping {name!r} "
+                        f"({exc})"
+                    ) from None
+        yield
 
 
 def _writer(settings: Settings) -> object:
@@ -96,7 +116,7 @@ def run_job(
     # A dry run against a state never written plans on an empty in-memory one: no file appears.
     store = open_existing(settings.state.url, create=not dry_run)
     try:
-        with store.lock(job_name):
+        with _locks(store, job_name, names, dry_run=dry_run):
             if not dry_run:
                 store.abort_stale_runs(job_name, at=now)  # runs whose process died
                 report.run_id = store.start_run(job_name, now)

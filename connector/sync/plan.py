@@ -95,16 +95,24 @@ class Planner:
         hasher: KeyHasher,
         *,
         planned: dict[str, set[str]] | None = None,
+        now: datetime | None = None,
     ):
         self.mapping, self.spec, self.store, self.hasher = mapping, spec, store, hasher
         self.compiled = compiled
         self.planned = planned if planned is not None else {}
+        self.now = now or datetime.now(UTC)
         # Erasure tombstones are rare: when there are none, skip the per-batch query.
         self.check_suppressions = store.has_suppressions()
         self.external_id = spec.target.external_id
         self.persons = spec.identity is not None
         self.generated_id = self.external_id not in spec.fields
         self.required = [f for f, fs in spec.fields.items() if fs.required]
+        # Prospects joined to a student number in this run (person id → student hash): state
+        # only learns of a join after the write, and a second student with the same e-mail
+        # (a sibling) must not join the same prospect.
+        self.claimed: dict[int, str] = {}
+        # Fields an SIS mapping writes on the same object: the SIS owns them for a student.
+        self.sis_fields = sis_owned_fields(compiled, spec) if self.persons else frozenset()
 
     def plan(self, items: Sequence[Item]) -> BatchPlan:
         """Plan one batch (keys are unique within it)."""
@@ -125,7 +133,14 @@ class Planner:
 
         for it in items:
             res = it.res
-            if res.key_hash in suppressed or any(h in suppressed for h in res.identity if h):
+            student_hash, email_hash = res.identity
+            if (
+                res.key_hash in suppressed
+                or (student_hash and student_hash in suppressed)
+                # An erased person's e-mail tombstone must not silence a sibling who shares the
+                # address but has a student number of their own.
+                or (email_hash in suppressed and not student_hash)
+            ):
                 out.suppressed += 1
                 continue
             payload = dict(it.decision.payload)
@@ -209,11 +224,23 @@ class Planner:
                 person = Person(prev.person_id, prev.sf_id, student_hash, email_hash)
             elif resolution.match is Match.NEW:
                 new_person = (student_hash, email_hash)
+            elif (
+                resolution.match is Match.JOIN
+                and self.claimed.get(resolution.person.person_id, student_hash) != student_hash
+            ):
+                person, new_person = None, (student_hash, email_hash)  # a sibling: a new person
             elif resolution.match is Match.JOIN:
                 out.joined += 1
                 link = (student_hash, email_hash)
+                self.claimed[resolution.person.person_id] = student_hash
             elif person is not None and email_hash and person.email_hash != email_hash:
                 link = (None, email_hash)  # same person, new address: follow it
+            if person is not None and person.student_hash and not student_hash and self.sis_fields:
+                # An event registration of a student: the SIS is the record of what it holds
+                # (name, status, address); this mapping adds only what the SIS does not map.
+                for fld in self.sis_fields:
+                    payload.pop(fld, None)
+                    clear.pop(fld, None)
             if person is not None and stale_id is not None and person.sf_id == stale_id:
                 # The person's Contact was purged: they come back as a new Contact.
                 person = Person(person.person_id, None, person.student_hash, person.email_hash)
@@ -251,7 +278,10 @@ class Planner:
             new_person=new_person,
             link_person=link,
             lifecycle=phase,
-            lifecycle_end_at=_as_utc(facts.phase_at) if facts.phase is Phase.ENDED else None,
+            # An end without a date in the source starts retention when the sync first sees it.
+            lifecycle_end_at=(_as_utc(facts.phase_at) or self.now)
+            if facts.phase is Phase.ENDED
+            else None,
             event_date=facts.event_date,
             consent_withdrawn_at={
                 p: c.at for p, c in facts.consents.items() if c.given is False and c.at
@@ -290,6 +320,20 @@ class Planner:
         students = [it.res.identity[0] for it in items if it.res.identity[0]]
         emails = [it.res.identity[1] for it in items if it.res.identity[1]]
         return self.store.find_persons(student_hashes=students, email_hashes=emails)
+
+
+def sis_owned_fields(compiled: dict[str, Any], spec: Any) -> frozenset[str]:
+    """Fields that mappings identifying people by student number write on ``spec``'s object."""
+    if spec.identity is not None and spec.identity.student_number:
+        return frozenset()
+    return frozenset(
+        f
+        for c in compiled.values()
+        if c.spec.identity is not None
+        and c.spec.identity.student_number
+        and c.spec.target.object == spec.target.object
+        for f in c.spec.fields
+    ) - {spec.target.external_id}
 
 
 def _p(row: Any) -> Person | None:

@@ -217,3 +217,25 @@ def test_registration_for_a_new_event_after_erasure_is_not_written(project: Sync
     assert report.mappings["registrations"].rejected == 0
     assert _ids(project, "Contact") == set()
     assert _ids(project, "CampaignMember") == set()
+
+
+def test_erasing_one_sibling_leaves_the_other_who_shares_the_email(project: SyncProject) -> None:
+    project.write_students(
+        [
+            student("960001", email="gezin@mail.example"),
+            student("960002", email="gezin@mail.example"),
+        ]
+    )
+    assert project.run().exit_code() == 0
+    assert invoke(project, "erase", "--student-number", "960001", "--apply").exit_code == 0
+    project.write_students(
+        [
+            student("960001", email="gezin@mail.example"),
+            student("960002", email="gezin@mail.example", woonplaats="Zeist"),
+        ]
+    )
+    report = project.run()
+    m = report.mappings["students"]
+    assert (m.suppressed, m.updated) == (1, 1)  # the erased child stays out, the sibling is synced
+    [c] = project.query("SELECT MailingCity FROM Contact WHERE SIS_Student_Number__c = '960002'")
+    assert c["MailingCity"] == "Zeist"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+import pytest
 from syncfixtures import SECRET, registration, student
 
 from connector.hashing import KeyHasher
@@ -180,7 +183,7 @@ def test_missing_key_column_stops_mapping_before_any_write(project):
     before = project.api_calls()
     report = project.run("students")
     assert "studentnummer" in report.mappings["students"].error
-    assert report.exit_code() == 1
+    assert report.exit_code() == 2  # an input error and nothing written (DESIGN §4)
     assert project.api_calls() == before
     assert project.query("SELECT Id FROM Contact") == []
 
@@ -300,3 +303,77 @@ def test_a_write_stopped_part_way_keeps_each_result_with_its_own_record(project)
     assert again.mappings["registrants"].created == 1
     assert again.mappings["registrants"].updated == 1
     assert len(project.query("SELECT Id FROM Contact")) == 3
+
+
+def test_siblings_sharing_a_prospects_email_do_not_merge_into_it(project):
+    # A parent's address registered for an open day; then two children apply with it.
+    project.write_registrations([registration("REG-930001", "ouders@mail.example")])
+    project.run()
+    [prospect] = project.query("SELECT Id FROM Contact")
+    project.write_students(
+        [
+            student("930001", email="ouders@mail.example"),
+            student("930002", email="ouders@mail.example"),
+        ]
+    )
+    report = project.run("students")
+    m = report.mappings["students"]
+    assert (m.joined, m.updated, m.created) == (1, 1, 1)
+    numbers = {
+        c["SIS_Student_Number__c"]: c["Id"]
+        for c in project.query(
+            "SELECT Id, SIS_Student_Number__c FROM Contact WHERE SIS_Student_Number__c != null"
+        )
+    }
+    assert set(numbers) == {"930001", "930002"}
+    assert prospect["Id"] in numbers.values()
+    again = project.run("students")
+    assert again.mappings["students"].unchanged == 2
+
+
+def test_an_event_registration_does_not_overwrite_a_students_sis_data(project):
+    project.write_students([student("940001", email="kim@mail.example", achternaam="Visser")])
+    project.run()
+    project.write_registrations(
+        [registration("REG-940001", "kim@mail.example", achternaam="Vissertje", voornaam="K.")]
+    )
+    report = project.run()
+    assert report.exit_code() == 0, report.summary()
+    [c] = project.query("SELECT LastName, FirstName, Lifecycle_Status__c FROM Contact")
+    assert c["LastName"] == "de Visser"  # the SIS's name, not what the visitor typed
+    assert c["Lifecycle_Status__c"] == "Ingeschreven"
+    assert len(project.query("SELECT Id FROM CampaignMember")) == 1
+
+
+def test_an_ended_student_without_a_date_gets_a_retention_anchor(project):
+    from connector.state import open_store
+
+    project.write_students([student("950001", status="uitgeschreven", status_datum="")])
+    project.run("students")
+    store = open_store(project.settings().state.url)
+    try:
+        [row] = [
+            r
+            for batch in store.expired(
+                "students", "lifecycle_end", datetime(2100, 1, 1, tzinfo=UTC)
+            )
+            for r in batch
+        ]
+    finally:
+        store.close()
+    assert row.anchor_at is not None  # the day the sync first saw the end
+
+
+def test_two_jobs_sharing_a_mapping_never_run_it_at_once(project):
+    from connector.errors import LockedError
+    from connector.state import open_store
+
+    project.write_students([student("970001")])
+    store = open_store(project.settings().state.url)
+    try:
+        # A hand-started `sis-sync run students` holds the mapping.
+        with store.lock("students"), pytest.raises(LockedError, match=r"'nightly' cannot start"):
+            project.run("nightly")
+    finally:
+        store.close()
+    assert project.run("nightly").mappings["students"].created == 1
