@@ -52,8 +52,7 @@ def _locks(store: StateStore, job: str, names: list[str], *, dry_run: bool) -> I
                     stack.enter_context(store.lock(name))
                 except LockedError as exc:
                     raise LockedError(
-                        f"job {job!r} cannot start: another run is syncing mapping {name!r} "
-                        f"({exc})"
+                        f"job {job!r} cannot start: another run is syncing mapping {name!r} ({exc})"
                     ) from None
         yield
 
