@@ -38,8 +38,9 @@ _EXAMPLES = 3  # Salesforce ids shown per group in a dry run
 class Expiry:
     """Where one purpose of one record stands on a date.
 
-    ``expires_on`` is the first day the purpose no longer covers (anchor date + keep); None when
-    it never expires by itself (no retention, no anchor yet). ``note`` explains a None or a
+    ``expires_on`` is the last day the purpose still covers (anchor date + keep: the record is
+    expired from the day after, as in the policy's ``today <= anchor + keep``); None when it never
+    expires by itself (no retention, no anchor yet). ``note`` explains a None or a
     purpose that justified nothing.
     """
 
