@@ -34,6 +34,12 @@ class KeyHasher:
         # BLAKE2b takes keys of at most 64 bytes: derive one from the secret.
         self._mac_key = hmac.new(secret, b"sis-sync field values", hashlib.sha256).digest()
 
+    def derive(self, label: str) -> bytes:
+        """A 32-byte key for another keyed hash, derived from the secret and ``label``."""
+        mac = self._hmac.copy()
+        mac.update(b"derive" + _SEP.encode() + label.encode("utf-8"))
+        return mac.digest()
+
     def key(self, namespace: str, value: str) -> str:
         """A 32-hex-character keyed hash of ``value`` in ``namespace`` (e.g. ``"email"``)."""
         mac = self._hmac.copy()

@@ -25,12 +25,16 @@ class SourceRecord:
     ``fields`` maps source column names to values (strings from CSV; JSON values from JSON
     sources). ``deleted`` is set when the source says the record is gone (OneRoster delta
     ``tobedeleted``). ``key`` is the raw key value: personal data, never logged.
+    ``signature``, when a source sets it, is text that determines ``fields`` exactly (a CSV
+    source: its header and the row's raw cells); the engine hashes it to notice an unchanged
+    row faster than by hashing ``fields`` (``connector/sync/fingerprint.py``).
     """
 
     key: str
     fields: Mapping[str, Any]
     origin: Origin
     deleted: bool = False
+    signature: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

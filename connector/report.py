@@ -35,6 +35,9 @@ class MappingReport:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    # Of the unchanged: rows recognised by their source hash and not mapped again (their
+    # withheld fields are therefore not counted in ``withheld``: that counts rows mapped).
+    skipped: int = 0
     failed: int = 0
     suppressed: int = 0
     not_justified: int = 0
@@ -153,7 +156,8 @@ class RunReport:
                 f"{m.read} read",
                 f"{verb}create {m.created}",
                 f"{verb}update {m.updated}",
-                f"unchanged {m.unchanged}",
+                f"unchanged {m.unchanged}"
+                + (f" ({m.skipped} recognised without mapping)" if m.skipped else ""),
             ]
             for name in (
                 "rejected",
@@ -172,7 +176,7 @@ class RunReport:
             lines.append("      " + ", ".join(parts))
             if m.withheld:
                 held = ", ".join(f"{k} ×{v}" for k, v in sorted(m.withheld.items()))
-                lines.append(f"      fields withheld by policy: {held}")
+                lines.append(f"      fields withheld by policy (in rows mapped): {held}")
             if m.failures:
                 lines.append(
                     "      Salesforce errors: "

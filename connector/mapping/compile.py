@@ -56,6 +56,8 @@ class MapResult:
         identity: keyed hashes of (student number, e-mail) for person matching.
         errors: bad values; any entry rejects the record.
         warnings: field-named notes from transforms (e.g. truncation), never values.
+        recheck_on: the first day after today on which a transform could map the same row
+            otherwise (an age band's next birthday); ``None`` when none reads the day.
     """
 
     key: str
@@ -66,6 +68,7 @@ class MapResult:
     identity: tuple[str | None, str | None]
     errors: list[Reject]
     warnings: list[str] = field(default_factory=list)
+    recheck_on: date | None = None
 
 
 class CompiledMapping:
@@ -269,7 +272,11 @@ class CompiledMapping:
                 )
         facts = self._facts.read(f, origin, errors)
         identity = self._identity(f)
-        return MapResult(key, key_hash, values, refs, facts, identity, errors, warnings)
+        ctx = self._ctx
+        recheck = ctx.recheck_on
+        if recheck is not None:
+            ctx.recheck_on = None
+        return MapResult(key, key_hash, values, refs, facts, identity, errors, warnings, recheck)
 
     # identity ---------------------------------------------------------------------------------
 

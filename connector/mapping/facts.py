@@ -15,8 +15,8 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from connector.clock import SCHOOL_TZ
 from connector.mapping.getters import Getter, blank
 from connector.mapping.models import MappingSpec, ValueFrom
 from connector.mapping.transforms import TransformError
@@ -24,7 +24,6 @@ from connector.privacy.facts import ConsentFact, Phase, SubjectFacts
 from connector.privacy.purposes import PurposesSpec
 from connector.records import Reject
 
-SCHOOL_TZ = ZoneInfo("Europe/Amsterdam")
 YES = frozenset({"ja", "j", "yes", "y", "true", "1", "waar"})
 NO = frozenset({"nee", "n", "no", "false", "0", "onwaar"})
 BY = {

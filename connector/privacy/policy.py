@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from operator import itemgetter
 from typing import Any, NamedTuple
 
+from connector.clock import school_date
 from connector.privacy.facts import ConsentFact, Phase, SubjectFacts
 from connector.privacy.identifiers import forbidden_fields
 from connector.privacy.purposes import PurposeSpec, PurposesSpec
@@ -113,7 +114,7 @@ def _consent_rule(name: str, purpose: PurposeSpec) -> PurposeRule:
         at = fact.at
         if at is None:
             return CONSENT_WITHOUT_TIMESTAMP
-        given_on = at.date() if isinstance(at, datetime) else at
+        given_on = school_date(at) if isinstance(at, datetime) else at
         if given_on > today:
             return CONSENT_IN_FUTURE
         if min_age > 0 and fact.by != "parent":
@@ -127,19 +128,58 @@ def _consent_rule(name: str, purpose: PurposeSpec) -> PurposeRule:
     return rule
 
 
+Recheck = Callable[[SubjectFacts, date], date | None]
+
+
+def _consent_recheck(name: str) -> Recheck:
+    """The day a consent dated after ``today`` starts to count (the rule's only use of today)."""
+
+    def recheck(facts: SubjectFacts, today: date) -> date | None:
+        fact = facts.consents.get(name)
+        if fact is None or not fact.given or fact.at is None:
+            return None
+        given_on = school_date(fact.at) if isinstance(fact.at, datetime) else fact.at
+        return given_on if given_on > today else None
+
+    return recheck
+
+
+def _kept_after_end(purpose: PurposeSpec) -> Any:
+    """The retention duration a purpose stays active for after lifecycle_end, or None.
+
+    A student who leaves is not wiped the same day: a purpose retained after lifecycle_end
+    stays active in the ended phase until its retention runs out (then the purge removes it).
+    """
+    phases = purpose.phases()
+    retention = purpose.retention
+    if (
+        retention is not None
+        and retention.after == "lifecycle_end"
+        and ("applied" in phases or "enrolled" in phases)
+    ):
+        return retention.duration
+    return None
+
+
+def _basis_recheck(purpose: PurposeSpec) -> Recheck | None:
+    """The day after an ended record's retention runs out (the rule's only use of today)."""
+    keep_after_end = _kept_after_end(purpose)
+    if keep_after_end is None:
+        return None
+
+    def recheck(facts: SubjectFacts, today: date) -> date | None:
+        if facts.phase != Phase.ENDED or facts.phase_at is None:
+            return None
+        until = keep_after_end.after(facts.phase_at)
+        return until + timedelta(days=1) if today <= until else None
+
+    return recheck
+
+
 def _basis_rule(purpose: PurposeSpec) -> PurposeRule:
     """The status of a purpose on another basis than consent, compiled once per policy."""
     phases = purpose.phases()
-    retention = purpose.retention
-    # A student who leaves is not wiped the same day: a purpose retained after lifecycle_end
-    # stays active in the ended phase until its retention runs out (then the purge removes it).
-    keep_after_end = (
-        retention.duration
-        if retention is not None
-        and retention.after == "lifecycle_end"
-        and ("applied" in phases or "enrolled" in phases)
-        else None
-    )
+    keep_after_end = _kept_after_end(purpose)
 
     kept_until: dict[date, date] = {}  # end date → last day kept; few distinct dates per run
 
@@ -217,6 +257,20 @@ class Policy:
         )
         self._key = _key_function(self._rules)
         self._cache: dict[tuple[str, ...], _Plan] = {}
+        rechecks = (
+            _consent_recheck(n)
+            if self.purposes[n].lawful_basis == "consent"
+            else _basis_recheck(self.purposes[n])
+            for n in used
+        )
+        self._rechecks = tuple(r for r in rechecks if r is not None)
+
+    def recheck_on(self, facts: SubjectFacts, today: date) -> date | None:
+        """The first day after ``today`` on which :meth:`decide` may decide otherwise for the
+        same values and facts: a consent dated ahead starts to count, or an ended record's
+        retention runs out. ``None`` when nothing depends on the day."""
+        days = [d for r in self._rechecks if (d := r(facts, today)) is not None]
+        return min(days) if days else None
 
     def statuses(self, facts: SubjectFacts, today: date) -> dict[str, str]:
         """Each used purpose's status for this record: ``ACTIVE`` or a reason code."""

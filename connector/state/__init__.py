@@ -20,6 +20,7 @@ from connector.state.rows import (
     RejectSummary,
     RunRow,
     RunStatus,
+    SourceSeen,
     SyncedRow,
     SyncedUpdate,
 )
@@ -42,6 +43,7 @@ __all__ = [
     "RejectSummary",
     "RunRow",
     "RunStatus",
+    "SourceSeen",
     "StateStore",
     "SyncedRow",
     "SyncedUpdate",

@@ -98,6 +98,17 @@ class SyncedUpdate:
     lifecycle_end_at: datetime | None = None
     event_date: date | None = None
     consent_withdrawn_at: Mapping[str, datetime] = field(default_factory=dict)
+    source_hash: str | None = None  # None: map this record again next run
+    recheck_on: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSeen:
+    """An unchanged record whose source row is remembered, so the next run need not map it."""
+
+    key_hash: str
+    source_hash: str | None
+    recheck_on: date | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,11 +29,7 @@ from sqlalchemy.engine import Connection, Dialect
 
 from connector.errors import StateError
 
-SCHEMA_VERSION = 1
-
-#: Migration steps: ``STEPS[n]`` turns a version n-1 database into version n. Version 1 is the
-#: first released schema, so there is no step yet; the first schema change adds ``STEPS[2]``.
-STEPS: Mapping[int, Callable[[Connection], None]] = {}
+SCHEMA_VERSION = 2
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -100,8 +96,16 @@ synced = sa.Table(
     # purpose → "YYYY-MM-DDTHH:MM:SSZ"; JSON so retention can filter one purpose in SQL.
     sa.Column("consent_withdrawn_at", sa.JSON(none_as_null=True)),
     sa.Column("deleted_at", UtcDateTime),
+    # v2: keyed hash of the source row (and of the project) that last mapped to exactly what
+    # Salesforce holds, and the day from which the policy or a transform may decide otherwise
+    # for that same row (a consent dated ahead, a birthday for an age band). A nightly run skips
+    # mapping a row whose hash is here and whose recheck day has not come (sync/fingerprint.py).
+    # A purge clears it. The index covers the nightly look-up, so it never reads the table.
+    sa.Column("source_hash", sa.String(32)),
+    sa.Column("recheck_on", sa.Date),
     sa.Index("ix_synced_sf_id", "sf_id"),
     sa.Index("ix_synced_person_id", "person_id"),
+    sa.Index("ix_synced_source", "mapping", "source_hash", "key_hash", "recheck_on"),
 )
 
 persons = sa.Table(
@@ -180,6 +184,21 @@ audit = sa.Table(
     sa.Column("purpose", sa.String(100), nullable=False, default=""),
     sa.Column("at", UtcDateTime, nullable=False, index=True),
 )
+
+
+def _to_v2(conn: Connection) -> None:
+    """Version 2: the source-row fingerprint of each synced record (empty until its next run)."""
+    conn.execute(sa.text("ALTER TABLE synced ADD COLUMN source_hash VARCHAR(32)"))
+    conn.execute(sa.text("ALTER TABLE synced ADD COLUMN recheck_on DATE"))
+    conn.execute(
+        sa.text(
+            "CREATE INDEX ix_synced_source ON synced (mapping, source_hash, key_hash, recheck_on)"
+        )
+    )
+
+
+#: Migration steps: ``STEPS[n]`` turns a version n-1 database into version n.
+STEPS: Mapping[int, Callable[[Connection], None]] = {2: _to_v2}
 
 
 def current_version(conn: Connection) -> int | None:

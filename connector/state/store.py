@@ -8,7 +8,9 @@ SQLAlchemy Core over SQLite (default, WAL) or PostgreSQL. Tables (``connector/st
                  JSON: target field → value hash), first_seen, last_seen (last run whose source
                  held the record), last_synced, lifecycle, lifecycle_end_at, event_date,
                  consent_withdrawn_at (JSON purpose → time), deleted_at (purged in Salesforce;
-                 the row stays so a source still holding the record does not recreate it)
+                 the row stays so a source still holding the record does not recreate it),
+                 source_hash + recheck_on (the source row that maps to what Salesforce holds,
+                 and the day the policy may first decide otherwise: see sync/fingerprint.py)
 ``persons``      person_id, sf_id, student_hash (unique), email_hash (shared = ambiguous)
 ``outbox``       one row per planned write: NEW → SENT → OK | FAILED (| SUPERSEDED by a newer
                  row for the same record), Salesforce error code + message (field names only)
@@ -33,6 +35,8 @@ API (``from connector.state import ...``; times are timezone-aware UTC, naive on
     # synced records (here)
     lookup(mapping, key_hashes) -> {key_hash: SyncedRow};  sf_ids(mapping, key_hashes) -> {kh: id}
     record_synced(Sequence[SyncedUpdate], *, at);  touch_seen(mapping, key_hashes, *, at)
+    unchanged_sources(mapping, source_hashes, *, today) -> {source_hash: key_hash}
+    remember_sources(mapping, Sequence[SourceSeen], *, at)
     mark_deleted(mapping, key_hashes, *, at);  mapping_counts() -> {mapping: n}
     expired(mapping, anchor, cutoff, *, purpose=None, lifecycle=None, batch_size=2000)
         -> Iterator[list[ExpiredRow]]
@@ -60,7 +64,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +77,14 @@ from connector.state.history import HistoryMixin
 from connector.state.identity import IdentityMixin
 from connector.state.lock import run_lock
 from connector.state.outbox import OutboxMixin
-from connector.state.rows import Anchor, ExpiredRow, KnownRow, SyncedRow, SyncedUpdate
+from connector.state.rows import (
+    Anchor,
+    ExpiredRow,
+    KnownRow,
+    SourceSeen,
+    SyncedRow,
+    SyncedUpdate,
+)
 
 CHUNK = 5_000  # hashes per IN list; the engine's batches (≤ 2,000) always fit in one
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
@@ -130,6 +141,14 @@ _SYNCED_COLUMNS = (
     "consent_withdrawn_at", "deleted_at",
 )  # fmt: skip
 _SELECT_SYNCED = sa.select(*(s.synced.c[name] for name in _SYNCED_COLUMNS))
+
+
+_SOURCES = (
+    "SELECT source_hash, key_hash FROM synced WHERE mapping = {m} AND source_hash {cond} "
+    "AND (recheck_on IS NULL OR recheck_on > {d})"
+)
+_SQLITE_SOURCES = _SOURCES.format(m="?", cond="IN ({})", d="?")  # then .format("?,?,…")
+_PG_SOURCES = sa.text(_SOURCES.format(m=":m", cond="= ANY(:h)", d=":d"))
 
 
 def _synced_row(r: Any) -> SyncedRow:
@@ -246,6 +265,8 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
                     "lifecycle_end_at": u.lifecycle_end_at,
                     "event_date": u.event_date,
                     "deleted_at": None,
+                    "source_hash": u.source_hash,
+                    "recheck_on": u.recheck_on,
                     "consent_withdrawn_at": (
                         {p: _iso(t) for p, t in u.consent_withdrawn_at.items()}
                         if u.consent_withdrawn_at
@@ -273,13 +294,58 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
             for chunk in _chunks(key_hashes):
                 conn.execute(stmt.values(last_seen=at), {"hashes": chunk})
 
+    def unchanged_sources(
+        self, mapping: str, source_hashes: Sequence[str], *, today: date
+    ) -> dict[str, str]:
+        """Source hash → key hash of records that need no mapping this run.
+
+        A record qualifies when its remembered source hash is one of ``source_hashes`` (a
+        purge clears it) and its recheck day, if any, is after ``today``. The nightly hot path:
+        one statement per batch on the covering index ``ix_synced_source``, with the ``IN``
+        list written out for SQLite and an array for PostgreSQL (SQLAlchemy's expanding
+        parameters cost more than the look-up itself at 2,000 hashes).
+        """
+        out: dict[str, str] = {}
+        pg = self._db.dialect == "postgresql"
+        with guard("lookup"), self._db.engine.connect() as conn:
+            for chunk in _chunks(source_hashes):
+                if pg:
+                    rows = conn.execute(_PG_SOURCES, {"m": mapping, "h": chunk, "d": today})
+                else:
+                    sql = _SQLITE_SOURCES.format(",".join("?" * len(chunk)))
+                    rows = conn.exec_driver_sql(sql, (mapping, *chunk, today.isoformat()))
+                out.update(rows.all())
+        return out
+
+    def remember_sources(self, mapping: str, rows: Sequence[SourceSeen], *, at: datetime) -> None:
+        """For unchanged records mapped this run: last_seen = ``at`` and their source hash."""
+        if not rows:
+            return
+        t = s.synced
+        stmt = (
+            sa.update(t)
+            .where(t.c.mapping == mapping, t.c.key_hash == sa.bindparam("k"))
+            .values(
+                last_seen=at,
+                source_hash=sa.bindparam("h"),
+                recheck_on=sa.bindparam("r"),
+            )
+        )
+        params = [{"k": r.key_hash, "h": r.source_hash, "r": r.recheck_on} for r in rows]
+        with guard("touch seen"), self._db.write.begin() as conn:
+            conn.execute(stmt, params)
+
     def mark_deleted(self, mapping: str, key_hashes: Sequence[str], *, at: datetime) -> None:
-        """Note that these records were deleted in Salesforce (purge); the rows stay as memory."""
+        """Note that these records were deleted in Salesforce (purge); the rows stay as memory.
+
+        Their source hash goes: a row still in the source is mapped again, so the planner can
+        tell an old record (stays purged) from new data (comes back).
+        """
         t = s.synced
         stmt = sa.update(t).where(t.c.mapping == mapping, t.c.key_hash.in_(_in))
         with guard("mark deleted"), self._db.write.begin() as conn:
             for chunk in _chunks(key_hashes):
-                conn.execute(stmt.values(deleted_at=at), {"hashes": chunk})
+                conn.execute(stmt.values(deleted_at=at, source_hash=None), {"hashes": chunk})
 
     def expired(
         self,

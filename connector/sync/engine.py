@@ -18,10 +18,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from itertools import islice
 from typing import Any
 
+from connector.clock import school_date
 from connector.errors import InputError, LimitReached, SalesforceError
 from connector.hashing import KeyHasher
 from connector.privacy.policy import Policy
@@ -37,6 +38,7 @@ from connector.state.rows import (
     PersonUpdate,
     SyncedUpdate,
 )
+from connector.sync.fingerprint import SourceHasher
 from connector.sync.plan import Item, Planner, Write
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ class RunContext:
     progress: Progress | None = None
     # Dry run only: key hashes a parent mapping would create, so children count as creates too.
     planned: dict[str, set[str]] = field(default_factory=dict)
+    project_digest: bytes = b""  # fingerprint.project_digest(project): keys the source hashes
 
     @property
     def dry_run(self) -> bool:
@@ -100,6 +103,7 @@ class MappingRun:
         self.planner = Planner(
             name, self.spec, ctx.compiled, ctx.store, ctx.hasher, planned=ctx.planned, now=ctx.now
         )
+        self.fingerprint = SourceHasher(ctx.hasher, ctx.project_digest, name)
         self.buffer: dict[str, Write] = {}
         self.bulk = False
 
@@ -118,10 +122,10 @@ class MappingRun:
         if ctx.report.stopped:
             self._count_pending(source)
             return self.rep
-        today = ctx.now.date()
+        today = school_date(ctx.now)
         rejects: list[Reject] = []
         for batch in _batches(iter(source.read()), BATCH):
-            items: dict[str, Item] = {}
+            records: list[SourceRecord] = []
             for rec in batch:
                 if isinstance(rec, Reject):
                     self._reject(rejects, rec)
@@ -130,24 +134,8 @@ class MappingRun:
                 if rec.deleted:
                     self.rep.source_deleted += 1
                     continue
-                res = self.compiled.apply(rec)
-                if res is None:
-                    self.rep.filtered += 1
-                    continue
-                if res.errors:
-                    for err in res.errors:
-                        self._reject(rejects, err, count=False)
-                    self.rep.rejected += 1
-                    continue
-                for warning in res.warnings:
-                    self.rep.warnings[warning] += 1
-                # The same record again (one event on many registration rows, a visitor who
-                # registered twice): the last row wins, as the newest in an export.
-                decision = self.policy.decide(res.values, res.facts, today)
-                for reason in decision.withheld.values():
-                    self.rep.withheld[reason] += 1
-                items[res.key_hash] = Item(rec, res, decision)
-            self._plan(list(items.values()), rejects)
+                records.append(rec)
+            self._plan(self._map(records, today, rejects), rejects)
             log.debug(
                 "%s: %d read, %d buffered for writing, %d unchanged, %d rejected so far",
                 self.name, self.rep.read, len(self.buffer), self.rep.unchanged, self.rep.rejected,
@@ -159,6 +147,49 @@ class MappingRun:
             rejects = []
         self._flush()
         return self.rep
+
+    def _map(
+        self, records: list[SourceRecord], today: date, rejects: list[Reject]
+    ) -> dict[str, Item | str]:
+        """Map and policy-check one batch; key hash → Item, or → source hash when unchanged.
+
+        A row whose source hash state remembers (and whose recheck day has not come) is not
+        mapped at all: it is what Salesforce holds (``fingerprint.py``). The same record again
+        (one event on many registration rows, a visitor who registered twice): the last row
+        wins, as the newest in an export.
+        """
+        sources = [self.fingerprint.of(rec) for rec in records]
+        known = (
+            self.ctx.store.unchanged_sources(self.name, sources, today=today) if sources else {}
+        )
+        items: dict[str, Item | str] = {}
+        for rec, source_hash in zip(records, sources, strict=True):
+            key_hash = known.get(source_hash)
+            if key_hash is not None:
+                items[key_hash] = source_hash
+                continue
+            res = self.compiled.apply(rec)
+            if res is None:
+                self.rep.filtered += 1
+                continue
+            if res.errors:
+                for err in res.errors:
+                    self._reject(rejects, err, count=False)
+                self.rep.rejected += 1
+                continue
+            for warning in res.warnings:
+                self.rep.warnings[warning] += 1
+            decision = self.policy.decide(res.values, res.facts, today)
+            for reason in decision.withheld.values():
+                self.rep.withheld[reason] += 1
+            recheck = self.policy.recheck_on(res.facts, today)
+            if res.recheck_on is not None and (recheck is None or res.recheck_on < recheck):
+                recheck = res.recheck_on
+            # A row whose mapping warned is mapped again next run, so the warning is reported
+            # again until the source is fixed.
+            remember = None if res.warnings else source_hash
+            items[res.key_hash] = Item(rec, res, decision, remember, recheck)
+        return items
 
     def _count_pending(self, source: Any) -> None:
         """The run stopped (daily API share) before this mapping: it all waits for the next run."""
@@ -178,8 +209,9 @@ class MappingRun:
         rejects.append(rej)
         self.rep.add_reject(rej, count=count)
 
-    def _plan(self, items: list[Item], rejects: list[Reject]) -> None:
-        plan = self.planner.plan(items)
+    def _plan(self, mapped: dict[str, Item | str], rejects: list[Reject]) -> None:
+        skipped = [k for k, v in mapped.items() if isinstance(v, str)]
+        plan = self.planner.plan([v for v in mapped.values() if not isinstance(v, str)])
         self.rep.suppressed += plan.suppressed
         self.rep.joined += plan.joined
         self.rep.not_justified += plan.not_justified
@@ -195,9 +227,19 @@ class MappingRun:
                         "reason": f"e-mail matches {candidates} persons",
                     }
                 )
-        self.rep.unchanged += len(plan.unchanged)
-        if plan.unchanged and not self.ctx.dry_run:
-            self.ctx.store.touch_seen(self.name, plan.unchanged, at=self.ctx.now)
+        self.rep.unchanged += len(plan.unchanged) + len(skipped)
+        self.rep.skipped += len(skipped)
+        for key_hash in skipped:
+            # A later row equal to what Salesforce holds supersedes an earlier row of the same
+            # record still waiting in the buffer: the newest row wins, and it needs no write.
+            self.buffer.pop(key_hash, None)
+        for seen in plan.unchanged:
+            self.buffer.pop(seen.key_hash, None)
+        if not self.ctx.dry_run:
+            store, now = self.ctx.store, self.ctx.now
+            if skipped:
+                store.touch_seen(self.name, skipped, at=now)
+            store.remember_sources(self.name, plan.unchanged, at=now)
         for w in plan.writes:
             # A later row of a record still waiting in the buffer replaces it: both were planned
             # against the same state, so the later one is the whole change.
@@ -302,6 +344,8 @@ class MappingRun:
                     lifecycle_end_at=w.lifecycle_end_at,
                     event_date=w.event_date,
                     consent_withdrawn_at=w.consent_withdrawn_at,
+                    source_hash=w.source_hash,
+                    recheck_on=w.recheck_on,
                 )
                 for w, sf_id in synced
             ],

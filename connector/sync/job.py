@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
+from connector.clock import school_date
 from connector.config import Settings, require_secret
 from connector.errors import ConfigError, LockedError
 from connector.hashing import KeyHasher
@@ -19,6 +20,7 @@ from connector.mapping import load_project
 from connector.report import RunReport
 from connector.state import RunStatus, StateStore, open_existing
 from connector.sync.engine import MappingRun, Progress, RunContext
+from connector.sync.fingerprint import project_digest
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +108,9 @@ def run_job(
     project = load_project(settings.mappings)
     job_name, names = job_mappings(settings, project, job)
     now = settings.clock()
+    today = school_date(now)
     compiled = {
-        name: project.compile(name, hasher=hasher, today=now.date()) for name in project.mappings
+        name: project.compile(name, hasher=hasher, today=today) for name in project.mappings
     }
     report = RunReport(job=job_name, started_at=now, dry_run=dry_run)
     # Log in before the state is touched: refused credentials are exit 2 with nothing written.
@@ -129,6 +132,7 @@ def run_job(
                 now=now,
                 report=report,
                 bulk_threshold=settings.salesforce.bulk_threshold,
+                project_digest=project_digest(project),
                 progress=progress,
                 # In a dry run, remember what parents would create (only mappings others refer to).
                 planned={p: set() for n in names for p in compiled[n].parents} if dry_run else {},

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from connector.hashing import KeyHasher
@@ -19,7 +19,7 @@ from connector.privacy.facts import Phase
 from connector.privacy.policy import CLEARING, Decision
 from connector.records import Origin, SourceRecord
 from connector.state import StateStore
-from connector.state.rows import KnownRow
+from connector.state.rows import KnownRow, SourceSeen
 from connector.sync.diff import RECORD, diff
 from connector.sync.identity import Match, Person, resolve
 
@@ -31,6 +31,8 @@ class Item:
     rec: SourceRecord
     res: Any  # connector.mapping MapResult
     decision: Decision
+    source_hash: str | None = None  # remembered once synced, so the next run may skip the row
+    recheck_on: date | None = None  # the day the same row may be decided otherwise
 
 
 @dataclass(slots=True)
@@ -51,6 +53,8 @@ class Write:
     lifecycle_end_at: datetime | None = None
     event_date: Any = None
     consent_withdrawn_at: dict[str, datetime] = field(default_factory=dict)
+    source_hash: str | None = None
+    recheck_on: date | None = None
 
 
 @dataclass
@@ -58,7 +62,7 @@ class BatchPlan:
     """The outcome of planning one batch."""
 
     writes: list[Write] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
+    unchanged: list[SourceSeen] = field(default_factory=list)
     suppressed: int = 0
     not_justified: int = 0
     joined: int = 0
@@ -251,7 +255,7 @@ class Planner:
         sf_id = (person.sf_id if person else None) or (prev.sf_id if prev else None)
         by_id = self.persons and sf_id is not None
         if change.empty and prev is not None and link is None and new_person is None:
-            out.unchanged.append(res.key_hash)
+            out.unchanged.append(SourceSeen(res.key_hash, it.source_hash, it.recheck_on))
             return None
         if by_id:
             # A known person is written by Salesforce Id: its Contact may have been created by
@@ -286,6 +290,8 @@ class Planner:
             consent_withdrawn_at={
                 p: c.at for p, c in facts.consents.items() if c.given is False and c.at
             },
+            source_hash=it.source_hash,
+            recheck_on=it.recheck_on,
         )
 
     @staticmethod

@@ -30,12 +30,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from connector.clock import school_date
 from connector.errors import UnknownPluginError, UsageError
 from connector.hashing import KeyHasher
 from connector.registry import Registry
@@ -55,7 +55,6 @@ __all__ = [
 Bound = Callable[[Any], Any]
 """A compiled transform or chain: one value in, one value out."""
 
-_SCHOOL_TZ = ZoneInfo("Europe/Amsterdam")
 
 
 class TransformOptions(BaseModel):
@@ -76,11 +75,22 @@ class TransformContext:
         warnings: messages transforms append (e.g. ``"truncated to 40 characters"``), never
             values. The mapping engine reads and clears them after each field, adding the
             field name.
+        recheck_on: the first day after ``today`` on which a transform that read ``today``
+            could give another result for the same value (an age band: the next birthday).
+            Such a transform calls :meth:`recheck`; the engine reads and clears it per record
+            and maps that record again on that day even if its source row did not change.
+            ``None``: no transform of this record depends on the day.
     """
 
     hasher: KeyHasher | None = None
-    today: date = field(default_factory=lambda: datetime.now(_SCHOOL_TZ).date())
+    today: date = field(default_factory=school_date)
     warnings: list[str] = field(default_factory=list)
+    recheck_on: date | None = None
+
+    def recheck(self, day: date) -> None:
+        """Note that this record's result may change on ``day`` (keeps the earliest)."""
+        if self.recheck_on is None or day < self.recheck_on:
+            self.recheck_on = day
 
 
 @dataclass(frozen=True)

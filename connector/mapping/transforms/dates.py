@@ -285,6 +285,18 @@ def age_on(birth: dt.date, today: dt.date) -> int:
     return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))
 
 
+def next_birthday(birth: dt.date, today: dt.date) -> dt.date:
+    """The first day after ``today`` on which :func:`age_on` gives one year more."""
+    for year in (today.year, today.year + 1):
+        try:
+            day = dt.date(year, birth.month, birth.day)
+        except ValueError:  # 29 February in a common year: the age turns on 1 March
+            day = dt.date(year, 3, 1)
+        if day > today:
+            return day
+    raise AssertionError("unreachable: a birthday falls within a year")  # pragma: no cover
+
+
 @bound_transform("age_band", options=AgeBandOptions)
 def age_band(options: AgeBandOptions, ctx: TransformContext) -> Bound:
     """An age band label from a birth date, on ``ctx.today`` (minimisation: not the date)."""
@@ -295,8 +307,10 @@ def age_band(options: AgeBandOptions, ctx: TransformContext) -> Bound:
         if value is None:
             return None
         birth = _birthdate(value)
-        if birth > ctx.today:
+        today = ctx.today
+        if birth > today:
             raise TransformError("birth date is in the future")
-        return labels[bisect_right(bands, age_on(birth, ctx.today))]
+        ctx.recheck(next_birthday(birth, today))  # the band may change on that day
+        return labels[bisect_right(bands, age_on(birth, today))]
 
     return run

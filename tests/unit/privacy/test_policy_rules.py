@@ -206,7 +206,9 @@ def test_basis_status_function_matches_the_policy():
         (ConsentFact(True, at(2025, 3, 2, 0), "self"), CONSENT_IN_FUTURE),
         (ConsentFact(False, at(2025, 2, 1)), CONSENT_WITHDRAWN),
         (ConsentFact(False, None), CONSENT_WITHDRAWN),  # a withdrawal needs no proof
-        (ConsentFact(True, at(2025, 3, 1, 23), "self"), ACTIVE),  # today counts
+        (ConsentFact(True, at(2025, 3, 1, 22), "self"), ACTIVE),  # today counts (23:00 CET)
+        # 23:00 UTC on 1 March is midnight in Amsterdam: the school's 2 March, not yet today.
+        (ConsentFact(True, at(2025, 3, 1, 23), "self"), CONSENT_IN_FUTURE),
         (yes(), ACTIVE),
     ],
 )

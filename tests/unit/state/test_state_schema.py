@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -72,23 +73,61 @@ def test_an_older_database_is_migrated_step_by_step(store_url: str) -> None:
 def test_a_newer_database_is_refused(store_url: str) -> None:
     open_store(store_url).close()
     _migrate(store_url, target=s.SCHEMA_VERSION + 1, steps={s.SCHEMA_VERSION + 1: _add_column_step})
-    with pytest.raises(StateError, match=r"schema version 2 is newer .*\(1\)"):
+    newer, known = s.SCHEMA_VERSION + 1, s.SCHEMA_VERSION
+    with pytest.raises(StateError, match=rf"schema version {newer} is newer .*\({known}\)"):
         open_store(store_url)
 
 
 def test_a_missing_or_failing_step_leaves_the_old_version(store_url: str) -> None:
     open_store(store_url).close()
-    with pytest.raises(StateError, match="no migration step to schema version 2"):
-        _migrate(store_url, target=2, steps={})
+    nxt = s.SCHEMA_VERSION + 1
+    with pytest.raises(StateError, match=f"no migration step to schema version {nxt}"):
+        _migrate(store_url, target=nxt, steps={})
 
     def broken(conn: sa.Connection) -> None:
         _add_column_step(conn)
         conn.exec_driver_sql("ALTER TABLE no_such_table ADD COLUMN x INTEGER")
 
     with pytest.raises(sa.exc.SQLAlchemyError):
-        _migrate(store_url, target=2, steps={2: broken})
-    assert _version(store_url) == 1
+        _migrate(store_url, target=nxt, steps={nxt: broken})
+    assert _version(store_url) == s.SCHEMA_VERSION
     assert "trigger" not in _columns(store_url, "runs")  # the whole step rolled back
+
+
+def _v1_database(url: str) -> None:
+    """A database as schema version 1 left it: ``synced`` without the source columns."""
+    v1 = sa.MetaData()
+    for table in s.metadata.tables.values():
+        cols = [c._copy() for c in table.columns if c.name not in ("source_hash", "recheck_on")]
+        sa.Table(table.name, v1, *cols)
+    db = connect(url)
+    try:
+        with db.write.begin() as conn:
+            s.migrate(conn, target=1, steps={}, tables=v1)
+            conn.execute(
+                sa.insert(v1.tables["synced"]).values(
+                    mapping="students",
+                    key_hash="k1",
+                    object="Contact",
+                    field_hashes="{}",
+                    first_seen=datetime(2026, 1, 1, tzinfo=UTC),
+                    last_seen=datetime(2026, 1, 1, tzinfo=UTC),
+                )
+            )
+    finally:
+        db.engine.dispose()
+
+
+def test_a_version_1_state_gains_the_source_columns_and_keeps_its_records(store_url: str) -> None:
+    _v1_database(store_url)
+    assert _version(store_url) == 1
+    assert "source_hash" not in _columns(store_url, "synced")
+    with open_store(store_url) as st:  # opening migrates
+        assert set(st.lookup("students", ["k1"])) == {"k1"}
+        # A migrated record has no source hash yet: the next run maps it.
+        assert st.unchanged_sources("students", ["h"], today=date(2026, 1, 2)) == {}
+    assert _version(store_url) == 2
+    assert {"source_hash", "recheck_on"} <= _columns(store_url, "synced")
 
 
 def test_sqlite_folder_is_created_and_wal_is_on(tmp_path: Path) -> None:
@@ -103,8 +142,6 @@ def test_sqlite_folder_is_created_and_wal_is_on(tmp_path: Path) -> None:
 
 
 def test_in_memory_sqlite_works_for_tests() -> None:
-    from datetime import UTC, datetime
-
     with open_store("sqlite://") as st:
         run = st.start_run("j", datetime(2025, 1, 1, tzinfo=UTC))
         assert [r.run_id for r in st.recent_runs()] == [run]
