@@ -159,9 +159,7 @@ class MappingRun:
         wins, as the newest in an export.
         """
         sources = [self.fingerprint.of(rec) for rec in records]
-        known = (
-            self.ctx.store.unchanged_sources(self.name, sources, today=today) if sources else {}
-        )
+        known = self.ctx.store.unchanged_sources(self.name, sources, today=today) if sources else {}
         items: dict[str, Item | str] = {}
         for rec, source_hash in zip(records, sources, strict=True):
             key_hash = known.get(source_hash)

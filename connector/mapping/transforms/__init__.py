@@ -56,7 +56,6 @@ Bound = Callable[[Any], Any]
 """A compiled transform or chain: one value in, one value out."""
 
 
-
 class TransformOptions(BaseModel):
     """Base for options models: unknown keys are errors, and options never change after load."""
 
