@@ -125,16 +125,16 @@ class MappingRun:
         today = school_date(ctx.now)
         rejects: list[Reject] = []
         for batch in _batches(iter(source.read()), BATCH):
-            records: list[SourceRecord] = []
-            for rec in batch:
-                if isinstance(rec, Reject):
-                    self._reject(rejects, rec)
-                    continue
-                self.rep.read += 1
-                if rec.deleted:
-                    self.rep.source_deleted += 1
-                    continue
-                records.append(rec)
+            records = [r for r in batch if r.__class__ is not Reject and not r.deleted]
+            bad = 0
+            if len(records) != len(batch):  # rare: ragged rows, empty keys, delta deletes
+                for rec in batch:
+                    if isinstance(rec, Reject):
+                        self._reject(rejects, rec)
+                        bad += 1
+                    elif rec.deleted:
+                        self.rep.source_deleted += 1
+            self.rep.read += len(batch) - bad
             self._plan(self._map(records, today, rejects), rejects)
             log.debug(
                 "%s: %d read, %d buffered for writing, %d unchanged, %d rejected so far",
@@ -158,7 +158,7 @@ class MappingRun:
         (one event on many registration rows, a visitor who registered twice): the last row
         wins, as the newest in an export.
         """
-        sources = [self.fingerprint.of(rec) for rec in records]
+        sources = self.fingerprint.of_many(records)
         known = self.ctx.store.unchanged_sources(self.name, sources, today=today) if sources else {}
         items: dict[str, Item | str] = {}
         for rec, source_hash in zip(records, sources, strict=True):
