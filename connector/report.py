@@ -104,6 +104,7 @@ class RunReport:
                 "created",
                 "updated",
                 "unchanged",
+                "skipped",
                 "failed",
                 "suppressed",
                 "review",

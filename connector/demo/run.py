@@ -11,12 +11,12 @@ from __future__ import annotations
 import secrets
 import shutil
 import tempfile
-from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
+from connector.clock import school_date
 from connector.commands.mapping import DEFAULTS
 from connector.config import load_settings
 from connector.demo.dataset import generate
@@ -42,7 +42,7 @@ def run_demo(*, keep: Path | None = None, students: int = 300, console: Console)
     shutil.copytree(
         DEFAULTS, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
     )
-    today = datetime.now(UTC).date()
+    today = school_date()
     data = generate(
         folder,
         students=students,

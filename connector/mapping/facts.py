@@ -16,7 +16,7 @@ from datetime import date, datetime
 from types import MappingProxyType
 from typing import Any
 
-from connector.clock import SCHOOL_TZ
+from connector.clock import SCHOOL_TZ, school_date
 from connector.mapping.getters import Getter, blank
 from connector.mapping.models import MappingSpec, ValueFrom
 from connector.mapping.transforms import TransformError
@@ -90,7 +90,7 @@ def as_date(value: Any) -> date | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
-        return value.date()
+        return school_date(value)  # an aware moment counts on the school's day
     if isinstance(value, date):
         return value
     try:

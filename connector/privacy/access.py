@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from connector.clock import school_date
 from connector.privacy.erasure import (
     ChildKeys,
     Graph,
@@ -170,7 +171,7 @@ def export_person(
             return None
         full = store.get_persons([person.person_id]).get(person.person_id, person)
         compiled = {
-            n: project.compile(n, hasher=hasher, today=now.date()) for n in project.mappings
+            n: project.compile(n, hasher=hasher, today=school_date(now)) for n in project.mappings
         }
         writer = (writer_factory or salesforce_writer)(settings)
         graph = person_graph(store, writer, ChildKeys(project, compiled, store), person)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from connector.clock import school_date
 from connector.errors import RunError
 from connector.hashing import KeyHasher
 from connector.privacy.erasure import (
@@ -129,7 +130,7 @@ def erase_person(
             )
             return ErasureOutcome("already_erased" if done else "not_found", subject)
         compiled = {
-            n: project.compile(n, hasher=hasher, today=now.date()) for n in project.mappings
+            n: project.compile(n, hasher=hasher, today=school_date(now)) for n in project.mappings
         }
         writer = (writer_factory or salesforce_writer)(settings)
         keys = ChildKeys(project, compiled, store)

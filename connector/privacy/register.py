@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Literal
-from zoneinfo import ZoneInfo
 
+from connector.clock import school_date
 from connector.errors import UsageError
 from connector.privacy.identifiers import looks_forbidden
 from connector.privacy.purposes import Duration, PurposeSpec
@@ -267,7 +267,7 @@ def build_register(project: Project, *, generated_on: date | None = None) -> Reg
         generated_on: The date printed on the register; default today in Europe/Amsterdam.
     """
     spec = project.purposes
-    day = generated_on or datetime.now(ZoneInfo("Europe/Amsterdam")).date()
+    day = generated_on or school_date()
     rows = []
     for pname in sorted(spec.purposes):
         p = spec.purposes[pname]

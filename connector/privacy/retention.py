@@ -4,7 +4,8 @@ The rule, per record of a mapping, on a date D: the record is expired when **eve
 fields name (the union of ``fields[*].purposes``) has expired, and a purpose has expired when
 
 - its ``retention: {after: ANCHOR, keep: DURATION}`` anchor date + ``keep`` lies before D
-  (calendar arithmetic in UTC dates, month ends clamp: 31 Jan + P1M = 28/29 Feb), or
+  (calendar arithmetic in the school's days, Europe/Amsterdam; month ends clamp: 31 Jan + P1M =
+  28/29 Feb), or
 - it is a consent purpose whose consent was never given for this record (no field of the
   purpose was sent and no withdrawal is recorded): such a purpose justified nothing.
 
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from connector.clock import school_date
 from connector.privacy.purposes import Duration, PurposeSpec
 from connector.state import AuditEntry, StateStore, SyncedRow
 
@@ -60,7 +62,7 @@ class Expiry:
 
 
 def anchor_value(row: SyncedRow, anchor: str, purpose: str) -> date | None:
-    """The date of ``anchor`` for a record (UTC calendar date), or None when not set."""
+    """The date of ``anchor`` for a record (the school's calendar day), or None when not set."""
     if anchor == "last_seen":
         value: date | datetime | None = row.last_seen
     elif anchor == "lifecycle_end":
@@ -72,7 +74,7 @@ def anchor_value(row: SyncedRow, anchor: str, purpose: str) -> date | None:
     else:
         raise ValueError(f"unknown retention anchor {anchor!r}")
     if isinstance(value, datetime):
-        return value.astimezone(UTC).date()
+        return school_date(value)
     return value
 
 

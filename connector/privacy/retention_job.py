@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date
+from datetime import date
 from typing import Any
 
+from connector.clock import school_date
 from connector.errors import UsageError
 from connector.hashing import KeyHasher
 from connector.privacy.erasure import (
@@ -233,7 +234,7 @@ def run_purge(
     from connector.mapping import load_project
 
     now = settings.clock()
-    today = now.astimezone(UTC).date()
+    today = school_date(now)
     if apply and as_of is not None and as_of != today:
         raise UsageError(
             f"--as-of {as_of} only previews: --apply deletes as of today ({today}); "

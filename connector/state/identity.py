@@ -154,9 +154,24 @@ class IdentityMixin:
         return out
 
     def add_suppression(self, hash: str, kind: str, reason: str, at: datetime) -> None:
-        """Add a tombstone (``kind``: key, student or email); adding it twice is harmless."""
+        """Add a tombstone (``kind``: key, student or email); adding it twice is harmless.
+
+        The source hashes of the records it covers (by key, or through their person) are
+        cleared in the same transaction: the next run must map those rows, so the planner
+        sees the tombstone, instead of recognising them as unchanged.
+        """
         ins = self._insert(s.suppressions).values(
             hash=hash, kind=kind, reason=reason[:255], created_at=at
         )
+        sy, pe = s.synced, s.persons
+        people = sa.select(pe.c.person_id).where(
+            sa.or_(pe.c.student_hash == hash, pe.c.email_hash == hash)
+        )
+        forget_rows = (
+            sa.update(sy)
+            .where(sa.or_(sy.c.key_hash == hash, sy.c.person_id.in_(people)))
+            .values(source_hash=None)
+        )
         with guard("add suppression"), self._db.write.begin() as conn:
             conn.execute(ins.on_conflict_do_nothing(index_elements=[s.suppressions.c.hash]))
+            conn.execute(forget_rows)

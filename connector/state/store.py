@@ -324,7 +324,11 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
         t = s.synced
         stmt = (
             sa.update(t)
-            .where(t.c.mapping == mapping, t.c.key_hash == sa.bindparam("k"))
+            .where(
+                t.c.mapping == mapping,
+                t.c.key_hash == sa.bindparam("k"),
+                t.c.deleted_at.is_(None),  # a purged record is never recognised
+            )
             .values(
                 last_seen=at,
                 source_hash=sa.bindparam("h"),

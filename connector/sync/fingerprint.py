@@ -25,8 +25,15 @@ the day its result may change (``age_band``: the next birthday; see
 
 The engine remembers a row's hash only when its mapping raised no warning and Salesforce
 accepted the record (or it was unchanged): rejected, held-for-review and failed rows are mapped
-every run, as before. Erasure removes a person's records from state, and a purge marks them,
-so neither is ever skipped past the planner.
+every run, as before. Erasure removes a person's records from state, and a purge clears the
+hash, so neither is ever skipped past the planner.
+
+One hash per record: a record fed by several rows (an event named on every one of its
+registration rows, a visitor who registered for several events) is recognised by the row that
+was mapped last; its other rows are mapped every run. That is correct (the newest row still
+wins), only not free; when such rows fall into different batches of 2,000, the remembered hash
+also moves between them each run. A per-row table would remove both at the cost of a join on
+the nightly look-up; the one-row-per-record exports (students, OneRoster users) do not need it.
 """
 
 from __future__ import annotations

@@ -52,12 +52,17 @@ def test_expired_only_after_anchor_plus_keep(anchor, keep, first_day_gone) -> No
     assert e.expired and e.expires_on == day_before
 
 
-def test_datetime_anchors_use_their_utc_date() -> None:
+def test_datetime_anchors_use_the_schools_day() -> None:
+    # 23:30 UTC on 31 January is 00:30 on 1 February in Amsterdam: the anchor is 1 February,
+    # so with keep P1M the record is covered through 1 March and expired from 2 March.
     ended = datetime(2026, 1, 31, 23, 30, tzinfo=UTC)
     r = row(lifecycle_end_at=ended, last_seen=ended)
     for anchor in ("lifecycle_end", "last_seen"):
-        assert purpose_expiry("p", purpose(anchor), r, frozenset(), date(2026, 3, 1)).expired
-        assert not purpose_expiry("p", purpose(anchor), r, frozenset(), date(2026, 2, 28)).expired
+        assert purpose_expiry("p", purpose(anchor), r, frozenset(), date(2026, 3, 2)).expired
+        assert not purpose_expiry("p", purpose(anchor), r, frozenset(), date(2026, 3, 1)).expired
+    # 22:30 UTC is still 31 January in Amsterdam (CET, UTC+1).
+    r = row(lifecycle_end_at=ended.replace(hour=22), last_seen=ended.replace(hour=22))
+    assert purpose_expiry("p", purpose("last_seen"), r, frozenset(), date(2026, 3, 1)).expired
 
 
 def test_a_purpose_without_retention_or_anchor_never_expires() -> None:

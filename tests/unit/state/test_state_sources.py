@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 
-from connector.state import StateStore, SyncedUpdate
+from connector.state import NewPerson, StateStore, SyncedUpdate
 from connector.state.rows import SourceSeen
 from connector.state.store import CHUNK
 
@@ -128,3 +128,26 @@ def test_more_hashes_than_one_statement_takes(store: StateStore):
     assert found == {src(i): h(i) for i in range(n)}
     later = store.unchanged_sources("students", asked, today=date(2025, 3, 2))
     assert later == {src(i): h(i) for i in range(n) if i % 3}
+
+
+def test_a_tombstone_clears_the_source_hashes_of_what_it_covers(store: StateStore):
+    """After a tombstone the next run must map the rows, so the planner sees it."""
+    (person,) = store.add_persons([NewPerson(h(500), h(501), "003000000000000500")], at=T0)
+    store.record_synced(
+        [
+            upd(1, source_hash=src(1), person_id=person),  # the person's student record
+            upd(2, mapping="registrants", source_hash=src(2), person_id=person),
+            upd(3, source_hash=src(3)),  # someone else
+            upd(4, source_hash=src(4)),  # a record tombstoned by its own key
+        ],
+        at=T0,
+    )
+    every = [src(1), src(2), src(3), src(4)]
+    store.add_suppression(h(501), "email", "erasure", T0)  # through the person's e-mail hash
+    assert store.unchanged_sources("students", every, today=TODAY) == {
+        src(3): h(3),
+        src(4): h(4),
+    }
+    assert store.unchanged_sources("registrants", every, today=TODAY) == {}
+    store.add_suppression(h(4), "key", "erasure", T0)
+    assert store.unchanged_sources("students", every, today=TODAY) == {src(3): h(3)}
