@@ -102,14 +102,14 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
 ) -> None:
     """Recent runs, rejected records by reason, pending writes and API usage."""
-    from connector.state import open_store
+    from connector.state import open_existing
 
     settings = load_settings(_config(ctx))
     url = settings.state.url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         out.print("no runs yet (no state file)")
         return
-    store = open_store(url)
+    store = open_existing(url)  # reads only: never migrates
     try:
         runs = store.recent_runs(limit)
         rejects = store.reject_summary(runs[0].run_id) if runs else []

@@ -121,6 +121,7 @@ class CompiledMapping:
         ident = spec.identity
         self._id_student = ident.student_number if ident else None
         self._id_email = ident.email if ident else None
+        self._ctx.take_recheck()  # constants were computed once: no record's concern
 
     # compile helpers ------------------------------------------------------------------------
 
@@ -273,9 +274,7 @@ class CompiledMapping:
         facts = self._facts.read(f, origin, errors)
         identity = self._identity(f)
         ctx = self._ctx
-        recheck = ctx.recheck_on
-        if recheck is not None:
-            ctx.recheck_on = None
+        recheck = ctx.take_recheck() if ctx.recheck_on is not None or ctx.read_today else None
         return MapResult(key, key_hash, values, refs, facts, identity, errors, warnings, recheck)
 
     # identity ---------------------------------------------------------------------------------

@@ -186,6 +186,12 @@ class _Purge:
             if result.complete:
                 for mapping, keys in graph.keys_by_mapping().items():
                     store.mark_deleted(mapping, keys, at=now)
+        # Records of other mappings referring to what was purged must be mapped again next run
+        # (their parent is gone), not recognised as unchanged by their source hash.
+        purged = {g.mapping for g in out.groups if g.mapping}
+        for name, spec in self.project.mappings.items():
+            if purged.intersection(spec.parents()):
+                store.forget_sources(name)
         status = RunStatus.PARTIAL if out.failed else RunStatus.OK
         counts = {"deleted": out.deleted, "already_gone": out.already_gone,
                   "failed": len(out.failed), "persons": out.persons}  # fmt: skip

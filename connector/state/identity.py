@@ -153,6 +153,29 @@ class IdentityMixin:
                 out.update(conn.execute(q, {"hashes": chunk}).scalars())
         return out
 
+    def forget_shared_sources(self, email_hashes: Sequence[str]) -> None:
+        """Clear the source hashes of the records of every person who shares one of
+        ``email_hashes`` with another person.
+
+        A shared address makes a registrant's match ambiguous (the review list): the next run
+        must map those rows again to notice, instead of recognising them as unchanged.
+        """
+        pe, sy = s.persons, s.synced
+        with guard("forget shared sources"), self._db.write.begin() as conn:
+            for chunk in _unique_chunks([h for h in email_hashes if h]):
+                shared = (
+                    sa.select(pe.c.email_hash)
+                    .where(pe.c.email_hash.in_(chunk))
+                    .group_by(pe.c.email_hash)
+                    .having(sa.func.count() > 1)
+                )
+                people = sa.select(pe.c.person_id).where(pe.c.email_hash.in_(shared))
+                conn.execute(
+                    sa.update(sy)
+                    .where(sy.c.person_id.in_(people), sy.c.source_hash.is_not(None))
+                    .values(source_hash=None)
+                )
+
     def add_suppression(self, hash: str, kind: str, reason: str, at: datetime) -> None:
         """Add a tombstone (``kind``: key, student or email); adding it twice is harmless.
 

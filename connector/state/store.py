@@ -36,7 +36,7 @@ API (``from connector.state import ...``; times are timezone-aware UTC, naive on
     lookup(mapping, key_hashes) -> {key_hash: SyncedRow};  sf_ids(mapping, key_hashes) -> {kh: id}
     record_synced(Sequence[SyncedUpdate], *, at);  touch_seen(mapping, key_hashes, *, at)
     unchanged_sources(mapping, source_hashes, *, today) -> {source_hash: key_hash}
-    remember_sources(mapping, Sequence[SourceSeen], *, at)
+    remember_sources(mapping, Sequence[SourceSeen], *, at);  forget_sources(mapping)
     mark_deleted(mapping, key_hashes, *, at);  mapping_counts() -> {mapping: n}
     expired(mapping, anchor, cutoff, *, purpose=None, lifecycle=None, batch_size=2000)
         -> Iterator[list[ExpiredRow]]
@@ -62,6 +62,7 @@ surface as :class:`~connector.errors.StateError` naming the operation, never the
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import UTC, date, datetime
@@ -71,6 +72,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from connector.errors import StateError
 from connector.state import schema as s
 from connector.state.db import Database, connect, guard
 from connector.state.history import HistoryMixin
@@ -121,12 +123,54 @@ def _from_iso(text: str) -> datetime:
 
 
 def open_existing(url: str, *, create: bool = False) -> StateStore:
-    """The store at ``url`` for a command that may only read: an absent SQLite file is an empty
-    in-memory store (nothing is created on disk) unless ``create``."""
+    """The store at ``url`` for a command that may only read (unless ``create``).
+
+    Nothing is written: an absent SQLite file is an empty in-memory store, and a state of an
+    older schema is not migrated (a migration is a write, and an older connector could no
+    longer open it): a SQLite file is copied into memory and migrated there; PostgreSQL is
+    refused with StateError until a ``sis-sync run`` migrates it.
+    """
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
-    if not create and path and path != ":memory:" and not Path(path).exists():
+    if create:
+        return open_store(url)
+    if path and path != ":memory:" and not Path(path).exists():
         return open_store("sqlite://")
-    return open_store(url)
+    version = _stored_version(url)
+    if version is None or version >= s.SCHEMA_VERSION:
+        return open_store(url)  # nothing to migrate (a newer schema is refused there)
+    if path:
+        return _migrated_copy(path)
+    raise StateError(
+        f"state store: schema version {version} predates this connector's ({s.SCHEMA_VERSION}); "
+        "a read-only command does not migrate it: run `sis-sync run` once"
+    )
+
+
+def _stored_version(url: str) -> int | None:
+    db = connect(url)
+    try:
+        with guard("open (read the schema version)"), db.engine.connect() as conn:
+            return s.current_version(conn)
+    finally:
+        db.engine.dispose()
+
+
+def _migrated_copy(path: str) -> StateStore:
+    """An in-memory copy of the SQLite state at ``path``, migrated there; the file is untouched."""
+    db = connect("sqlite://")  # one shared in-memory connection (StaticPool)
+    try:
+        with guard("open (copy the state to migrate it in memory)"), db.engine.connect() as c:
+            source = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+            try:
+                source.backup(c.connection.dbapi_connection)
+            finally:
+                source.close()
+        with guard("open (migrate the schema in memory)"), db.write.begin() as conn:
+            s.migrate(conn)
+    except BaseException:
+        db.engine.dispose()
+        raise
+    return StateStore(db)
 
 
 def _chunks(items: Sequence[Any]) -> Iterator[list[Any]]:
@@ -316,6 +360,18 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
                     rows = conn.exec_driver_sql(sql, (mapping, *chunk, today.isoformat()))
                 out.update(rows.all())
         return out
+
+    def forget_sources(self, mapping: str) -> None:
+        """Clear every source hash of ``mapping``: its next run maps every row again (after
+        something outside its rows changed, e.g. parent records were purged)."""
+        t = s.synced
+        stmt = (
+            sa.update(t)
+            .where(t.c.mapping == mapping, t.c.source_hash.is_not(None))
+            .values(source_hash=None)
+        )
+        with guard("forget sources"), self._db.write.begin() as conn:
+            conn.execute(stmt)
 
     def remember_sources(self, mapping: str, rows: Sequence[SourceSeen], *, at: datetime) -> None:
         """For unchanged records mapped this run: last_seen = ``at`` and their source hash."""

@@ -329,6 +329,11 @@ class MappingRun:
             )
             person_ids = {w.key_hash: pid for (w, _), pid in zip(new_people, created, strict=True)}
         store.update_persons(updates, at=now)
+        emails = [e for (w, _) in new_people for _, e in [w.new_person]]
+        emails += [u.email_hash for u in updates if u.email_hash]
+        if emails:
+            # A new or moved address may now be shared: rows matched by it must be mapped again.
+            store.forget_shared_sources(emails)
         store.record_synced(
             [
                 SyncedUpdate(

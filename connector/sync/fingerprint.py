@@ -12,9 +12,11 @@ What the hash covers, so that a skip is never wrong:
 - the row itself: every column name and value as the source read it (a CSV source passes its
   raw cells and header as :attr:`~connector.records.SourceRecord.signature`; other sources are
   hashed from their fields);
-- the project: every mapping and the purposes register as loaded, the connector's version and
-  the versions of the packages providing transforms and sources. Editing a mapping, a purpose
-  or upgrading maps every row once more;
+- the project: every mapping and the purposes register as loaded, a digest of the connector's
+  own source files, the Python version, the versions of the libraries that shape values
+  (phonenumbers, email-validator, tzdata, …) and of the packages providing transforms and
+  sources. Editing a mapping or a purpose, or changing or upgrading the code, maps every row
+  once more;
 - the secret (the hash is keyed, like every hash in state).
 
 What the day changes is not in the hash but in ``recheck_on``: the policy names the day a
@@ -39,9 +41,10 @@ the nightly look-up; the one-row-per-record exports (students, OneRoster users) 
 from __future__ import annotations
 
 import hashlib
-import json
+import sys
 from functools import cache
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from connector import __version__
@@ -59,7 +62,9 @@ def project_digest(project: Any) -> bytes:
     from connector.sources.base import registry as sources
 
     h = hashlib.sha256()
-    h.update(f"sis-sync {__version__}\n".encode())
+    h.update(f"sis-sync {__version__} {_code_digest()} {sys.version}\n".encode())
+    for package in _LIBRARIES:
+        h.update(f"{package} {_package_version(package)}\n".encode())
     for entry in [*transforms.entries(), *sources.entries()]:
         h.update(f"{entry.name} {entry.package} {_package_version(entry.package)}\n".encode())
     h.update(project.purposes.model_dump_json().encode())
@@ -67,6 +72,21 @@ def project_digest(project: Any) -> bytes:
         h.update(f"\n{name}\n".encode())
         h.update(project.mappings[name].model_dump_json().encode())
     return h.digest()
+
+
+# Libraries whose behaviour decides a mapped value (validation, normalisation, time zones).
+_LIBRARIES = ("phonenumbers", "email-validator", "tzdata", "pydantic", "PyYAML")
+
+
+@cache
+def _code_digest() -> str:
+    """A digest of this connector's own source files: any code change, released under a new
+    version or not, maps every row once more (a fix in the policy must reach unchanged rows)."""
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
 
 
 @cache
@@ -114,6 +134,7 @@ class SourceHasher:
 
 def _text(rec: SourceRecord) -> str:
     """Unambiguous text of a record without a signature: key, column names, typed values."""
+    # repr, not JSON: it tells a tuple from a list and a date from its text; an object without
+    # a stable repr (one naming its address) only means the row is never recognised.
     fields = rec.fields
-    values = json.dumps(list(fields.values()), default=repr, ensure_ascii=False)
-    return "\x1d".join(("fields", rec.key, repr(tuple(fields)), values))
+    return "\x1d".join(("fields", rec.key, repr(tuple(fields.items()))))

@@ -29,8 +29,8 @@ it untouched, so ``[strip, date:…]`` on an empty cell gives ``None``, not an e
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -62,7 +62,6 @@ class TransformOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-@dataclass
 class TransformContext:
     """What a chain may use besides the value: shared by every chain of one compiled mapping.
 
@@ -70,26 +69,52 @@ class TransformContext:
         hasher: keyed hashing under ``SIS_SYNC_SECRET``; ``None`` when no secret is configured
             (then ``hash`` is refused at compile time).
         today: the school's local date; age rules read it per call, so a long-running service
-            may move it forward without recompiling.
+            may move it forward without recompiling. Reading it is noticed (see below).
         warnings: messages transforms append (e.g. ``"truncated to 40 characters"``), never
             values. The mapping engine reads and clears them after each field, adding the
             field name.
         recheck_on: the first day after ``today`` on which a transform that read ``today``
             could give another result for the same value (an age band: the next birthday).
-            Such a transform calls :meth:`recheck`; the engine reads and clears it per record
-            and maps that record again on that day even if its source row did not change.
-            ``None``: no transform of this record depends on the day.
+            Such a transform calls :meth:`recheck`. The engine takes it per record
+            (:meth:`take_recheck`) and maps that record again on that day even if its source
+            row did not change. A transform that reads ``today`` without naming a day gets
+            tomorrow: its records are mapped every day, never kept stale.
     """
 
-    hasher: KeyHasher | None = None
-    today: date = field(default_factory=school_date)
-    warnings: list[str] = field(default_factory=list)
-    recheck_on: date | None = None
+    def __init__(
+        self,
+        hasher: KeyHasher | None = None,
+        today: date | None = None,
+        warnings: list[str] | None = None,
+    ):
+        self.hasher = hasher
+        self._today = today if today is not None else school_date()
+        self.warnings: list[str] = warnings if warnings is not None else []
+        self.recheck_on: date | None = None
+        self.read_today = False
+
+    @property
+    def today(self) -> date:
+        """The school's date (noted as read: the result may depend on the day)."""
+        self.read_today = True
+        return self._today
+
+    @today.setter
+    def today(self, day: date) -> None:
+        self._today = day
 
     def recheck(self, day: date) -> None:
         """Note that this record's result may change on ``day`` (keeps the earliest)."""
         if self.recheck_on is None or day < self.recheck_on:
             self.recheck_on = day
+
+    def take_recheck(self) -> date | None:
+        """The recheck day of the record just mapped, and clear it for the next record."""
+        day = self.recheck_on
+        if day is None and self.read_today:
+            day = self._today + timedelta(days=1)
+        self.recheck_on, self.read_today = None, False
+        return day
 
 
 @dataclass(frozen=True)

@@ -190,3 +190,18 @@ def test_school_date_defaults_to_now_in_amsterdam():
     today = school_date()
     after = datetime.now(ZoneInfo("Europe/Amsterdam")).date()
     assert today in (before, after)
+
+
+def test_a_transform_reading_today_without_a_day_is_rechecked_tomorrow():
+    """A plugin that reads ctx.today but names no day must not keep a stale answer."""
+    from connector.mapping.transforms import TransformContext
+
+    ctx = TransformContext(today=date(2026, 11, 20))
+    assert ctx.take_recheck() is None  # nothing read
+    _ = ctx.today
+    assert ctx.take_recheck() == date(2026, 11, 21)
+    assert ctx.take_recheck() is None  # taken: the next record starts clean
+    _ = ctx.today
+    ctx.recheck(date(2027, 3, 1))  # a day named by the transform wins
+    ctx.recheck(date(2027, 5, 1))  # the earliest is kept
+    assert ctx.take_recheck() == date(2027, 3, 1)

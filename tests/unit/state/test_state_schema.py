@@ -179,3 +179,23 @@ def test_database_failures_name_the_operation_never_the_data(store_url: str) -> 
     assert secret_hash not in message
     assert info.value.__cause__ is None
     assert info.value.__suppress_context__
+
+
+def test_a_read_only_open_of_a_version_1_state_does_not_migrate_it(store_url: str) -> None:
+    """`plan`, `export` and purge/erase previews write nothing, not even a migration: an older
+    connector must still be able to open the state afterwards."""
+    from connector.state import open_existing
+
+    _v1_database(store_url)
+    if store_url.startswith("sqlite"):
+        with open_existing(store_url) as st:  # migrated in memory, records readable
+            assert set(st.lookup("students", ["k1"])) == {"k1"}
+            assert st.unchanged_sources("students", ["h"], today=date(2026, 1, 2)) == {}
+    else:
+        with pytest.raises(StateError, match="does not migrate it: run `sis-sync run` once"):
+            open_existing(store_url)
+    assert _version(store_url) == 1
+    assert "source_hash" not in _columns(store_url, "synced")
+    with open_existing(store_url, create=True):  # a real run migrates
+        pass
+    assert _version(store_url) == s.SCHEMA_VERSION
