@@ -67,6 +67,9 @@ class RunContext:
     # Dry run only: key hashes a parent mapping would create, so children count as creates too.
     planned: dict[str, set[str]] = field(default_factory=dict)
     project_digest: bytes = b""  # fingerprint.project_digest(project): keys the source hashes
+    # False when the run's clock is ahead of the real one (SIS_SYNC_NOW in the future): what it
+    # decides for that day must not let later real runs skip rows.
+    remember_sources: bool = True
 
     @property
     def dry_run(self) -> bool:
@@ -185,7 +188,7 @@ class MappingRun:
                 recheck = res.recheck_on
             # A row whose mapping warned is mapped again next run, so the warning is reported
             # again until the source is fixed.
-            remember = None if res.warnings else source_hash
+            remember = source_hash if self.ctx.remember_sources and not res.warnings else None
             items[res.key_hash] = Item(rec, res, decision, remember, recheck)
         return items
 

@@ -27,8 +27,13 @@ the day its result may change (``age_band``: the next birthday; see
 
 The engine remembers a row's hash only when its mapping raised no warning and Salesforce
 accepted the record (or it was unchanged): rejected, held-for-review and failed rows are mapped
-every run, as before. Erasure removes a person's records from state, and a purge clears the
-hash, so neither is ever skipped past the planner.
+every run, as before; nor when the run's clock (``SIS_SYNC_NOW``) is ahead of the real one.
+
+What lies outside the row but decides its outcome clears the hashes it touches, so the planner
+sees it on the next run: an erasure tombstone (the records of that key or person), a purge (the
+purged records, and every record of the mappings that refer to the purged mapping), and an
+e-mail address that a new or moved person now shares with another (the records of everyone
+sharing it: their match became ambiguous).
 
 One hash per record: a record fed by several rows (an event named on every one of its
 registration rows, a visitor who registered for several events) is recognised by the row that

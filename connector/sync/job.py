@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from connector.clock import school_date
 from connector.config import Settings, require_secret
@@ -133,6 +133,7 @@ def run_job(
                 report=report,
                 bulk_threshold=settings.salesforce.bulk_threshold,
                 project_digest=project_digest(project),
+                remember_sources=now <= datetime.now(UTC) + timedelta(minutes=5),
                 progress=progress,
                 # In a dry run, remember what parents would create (only mappings others refer to).
                 planned={p: set() for n in names for p in compiled[n].parents} if dry_run else {},
