@@ -1,0 +1,194 @@
+"""The nightly fast path is invalidated by what lies outside the row but decides its outcome.
+
+Guards the second half of the contract of ``connector/sync/fingerprint.py``: a remembered source
+hash must not let a run skip a row once something outside that row changed what the row would
+come to. Each test syncs rows until they are skipped, changes one such thing and checks that
+the next run maps them again (and decides them differently where the outcome changed):
+
+- a ``--suppress-only`` tombstone on a synced student (``IdentityMixin.add_suppression``);
+- two students enrolling with an address a synced registrant uses: the registrant's match
+  became ambiguous (``engine._record`` → ``forget_shared_sources``);
+- a retention purge of a parent record (``retention_job._Purge.apply`` → ``forget_sources``);
+- a run whose clock (``SIS_SYNC_NOW``) is ahead of the real one (``remember_sources``);
+- a change in the connector's own code (``fingerprint._code_digest`` in the project digest).
+
+Every clock used here lies before the real one (except the run meant to be in the future).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from datetime import UTC, datetime
+from typing import Any
+
+from syncfixtures import NOW, SECRET, SyncProject, registration, student
+from typer.testing import CliRunner
+
+from connector.cli import app
+from connector.errors import ConnectorError
+from connector.hashing import KeyHasher
+from connector.mapping import load_project
+from connector.report import RunReport
+from connector.state import open_store
+from connector.sync import fingerprint
+from connector.sync.job import run_job
+
+DAY_BEFORE = "2026-11-19T09:00:00+00:00"  # syncfixtures.NOW is 2026-11-20T09:00Z
+FAR_FUTURE = "2099-06-01T09:00:00+00:00"
+
+
+def run_at(project: SyncProject, now: str, job: str = "students") -> RunReport:
+    """One run with the clock at ``now`` (SIS_SYNC_NOW)."""
+    return run_job(project.settings(SIS_SYNC_NOW=now), job=job)
+
+
+def counts(report: RunReport, mapping: str = "students") -> tuple[int, int, int, int]:
+    """(created, updated, unchanged, skipped) of one mapping."""
+    m = report.mappings[mapping]
+    return m.created, m.updated, m.unchanged, m.skipped
+
+
+def cli(project: SyncProject, *args: str) -> Any:
+    """``sis-sync ARGS`` in-process on the project, with its environment (and clock)."""
+    result = CliRunner().invoke(
+        app, ["--config", str(project.folder / "sync.yaml"), *args], env=project.env
+    )
+    if isinstance(result.exception, ConnectorError):
+        result.exit_code = result.exception.exit_code
+    return result
+
+
+def key_hash(project: SyncProject, mapping: str, key: str) -> str:
+    """The key hash a record of ``mapping`` has in state."""
+    compiled = load_project(project.settings().mappings).compile(
+        mapping, hasher=KeyHasher(SECRET), today=datetime.now(UTC).date()
+    )
+    return compiled.hash_key(key)
+
+
+def last_seen(project: SyncProject, mapping: str, key: str) -> datetime:
+    """When state last saw the record ``key`` of ``mapping`` in its source."""
+    store = open_store(project.settings().state.url)
+    try:
+        h = key_hash(project, mapping, key)
+        return store.lookup(mapping, [h])[h].last_seen
+    finally:
+        store.close()
+
+
+def live(project: SyncProject, mapping: str) -> int:
+    """Records of ``mapping`` not purged, in the project's SQLite state."""
+    with closing(sqlite3.connect(project.folder / "state" / "sync.db")) as conn:
+        sql = "SELECT count(*) FROM synced WHERE mapping = ? AND deleted_at IS NULL"
+        return conn.execute(sql, (mapping,)).fetchone()[0]
+
+
+def test_a_suppress_only_tombstone_on_a_synced_student_is_seen_by_the_next_run(project):
+    project.write_students([student("210001"), student("210002")])
+    assert counts(run_at(project, DAY_BEFORE)) == (2, 0, 0, 0)
+    assert counts(run_at(project, DAY_BEFORE)) == (0, 0, 2, 2)
+
+    erased = cli(project, "erase", "--student-number", "210001", "--suppress-only", "--apply")
+    assert erased.exit_code == 0, erased.output
+    assert erased.output.startswith("added 1 tombstones")
+
+    report = run_at(project, NOW)
+    assert report.exit_code() == 0, report.summary()
+    m = report.mappings["students"]
+    assert m.suppressed == 1  # the planner saw the tombstone: not recognised as unchanged
+    assert counts(report) == (0, 0, 1, 1)  # only the other student is skipped
+    # Its last_seen stays that of the last run that synced it (the other one's moves).
+    seen_before = datetime.fromisoformat(DAY_BEFORE)
+    assert last_seen(project, "students", "210001") == seen_before
+    assert last_seen(project, "students", "210002") == datetime.fromisoformat(NOW)
+    # And it stays so: a suppressed row is never remembered as unchanged.
+    again = run_at(project, NOW)
+    assert again.mappings["students"].suppressed == 1
+    assert counts(again) == (0, 0, 1, 1)
+    assert last_seen(project, "students", "210001") == seen_before
+
+
+def test_an_address_two_students_then_share_puts_the_registrant_on_the_review_list(project):
+    shared = "ouders.220000@mail.example"
+    project.write_registrations([registration("REG-220001", shared)])
+    first = project.run()
+    assert first.exit_code() == 0, first.summary()
+    assert counts(first, "registrants") == (1, 0, 0, 0)
+    assert counts(project.run(), "registrants") == (0, 0, 1, 1)
+
+    # Two siblings enrol with their parents' address, the registrant's export is unchanged.
+    project.write_students([student("220001", email=shared), student("220002", email=shared)])
+    for run in (1, 2, 3):
+        report = project.run()
+        m = report.mappings["registrants"]
+        assert (m.review, m.skipped, m.unchanged) == (1, 0, 0), run
+        assert [r["reason"] for r in m.review_list] == ["e-mail matches 2 persons"], run
+        assert report.exit_code() == 1, run
+        # The students themselves are matched by student number: skipped from the second run.
+        assert counts(report)[3] == (0 if run == 1 else 2), run
+
+
+def test_a_purged_parent_makes_its_children_be_mapped_again(project):
+    # The export names event OD-1 with two dates: the last row's (2024) is the Campaign's,
+    # so it is past event_administration's P2Y, while the earlier visitor's registration
+    # (2026-11-14, event_registration P3M) is still justified and stays.
+    project.write_registrations(
+        [
+            registration("REG-230001", "blijft.230001@mail.example", evenement_id="OD-1"),
+            registration(
+                "REG-230002",
+                "weg.230002@mail.example",
+                evenement_id="OD-1",
+                evenement_datum="2024-06-01",
+            ),
+        ]
+    )
+    first = project.run()
+    assert first.exit_code() == 0, first.summary()
+    second = project.run()
+    assert counts(second, "registrations") == (0, 0, 2, 2)
+    assert counts(second, "registration_tasks") == (0, 0, 2, 2)
+
+    purged = cli(project, "purge", "--apply")  # as of NOW (syncfixtures' clock)
+    assert purged.exit_code == 0, purged.output
+    assert not project.query("SELECT Id FROM Campaign")
+    # The 2024 visitor went with the Campaign; the other registration stays live in state.
+    assert live(project, "registrations") == 1 and live(project, "events") == 0
+
+    report = project.run()
+    # The surviving registration is mapped again, and refused: its Campaign is gone.
+    reg = report.mappings["registrations"]
+    assert (reg.skipped, reg.unchanged, reg.rejected) == (0, 0, 1)
+    assert [r["column"] for r in reg.rejects] == ["CampaignId"]
+    assert report.mappings["registration_tasks"].skipped == 0
+    assert report.exit_code() == 1
+
+
+def test_a_run_with_its_clock_ahead_of_the_real_one_lets_no_later_run_skip(project):
+    assert datetime.fromisoformat(FAR_FUTURE) > datetime.now(UTC)
+    project.write_students([student(f"24{i:04d}") for i in range(3)])
+    future = run_at(project, FAR_FUTURE)
+    assert future.exit_code() == 0, future.summary()
+    assert counts(future) == (3, 0, 0, 0)
+
+    # Back on the real calendar (a past clock, as everywhere here): every row is mapped.
+    report = run_at(project, NOW)
+    assert report.exit_code() == 0, report.summary()
+    assert counts(report) == (0, 0, 3, 0)
+    # That run's decisions are remembered: the next one skips them all.
+    assert counts(run_at(project, NOW)) == (0, 0, 3, 3)
+
+
+def test_a_change_in_the_connectors_code_maps_every_row_once(project, monkeypatch):
+    project.write_students([student(f"25{i:04d}") for i in range(3)])
+    assert counts(project.run("students")) == (3, 0, 0, 0)
+    assert counts(project.run("students")) == (0, 0, 3, 3)
+
+    # Another build of the connector: same version, same project, same rows, other code.
+    real = fingerprint._code_digest()
+    monkeypatch.setattr(fingerprint, "_code_digest", lambda: "0" * len(real))
+    report = project.run("students")
+    assert report.exit_code() == 0, report.summary()
+    assert counts(report) == (0, 0, 3, 0)
+    assert counts(project.run("students")) == (0, 0, 3, 3)
