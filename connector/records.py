@@ -18,7 +18,6 @@ class Origin:
         return f"{self.file}:{self.line}"
 
 
-@dataclass(frozen=True, slots=True)
 class SourceRecord:
     """One record as a source read it.
 
@@ -28,13 +27,75 @@ class SourceRecord:
     ``signature``, when a source sets it, is text that determines ``fields`` exactly (a CSV
     source: its header and the row's raw cells); the engine hashes it to notice an unchanged
     row faster than by hashing ``fields`` (``connector/sync/fingerprint.py``).
+
+    A row source may build records with :meth:`from_row`: ``fields`` and ``origin`` are then
+    made on first use. A nightly run recognises most rows by their signature and never looks
+    at their fields, so it never pays for them. Treat records as immutable.
     """
 
-    key: str
-    fields: Mapping[str, Any]
-    origin: Origin
-    deleted: bool = False
-    signature: str | None = None
+    __slots__ = ("_at", "_cells", "_fields", "_header", "_origin", "deleted", "key", "signature")
+
+    def __init__(
+        self,
+        key: str,
+        fields: Mapping[str, Any],
+        origin: Origin,
+        deleted: bool = False,
+        signature: str | None = None,
+    ):
+        self.key, self.deleted, self.signature = key, deleted, signature
+        self._fields: Mapping[str, Any] | None = fields
+        self._origin: Origin | None = origin
+
+    @classmethod
+    def from_row(
+        cls,
+        key: str,
+        header: list[str],
+        cells: list[str],
+        at: tuple[str, int],
+        signature: str | None = None,
+    ) -> SourceRecord:
+        """A record of a text row: ``fields`` = header → cell (an empty cell is ``None``),
+        ``origin`` = ``Origin(*at)``, both built when first read."""
+        rec = cls.__new__(cls)
+        rec.key, rec.deleted, rec.signature = key, False, signature
+        rec._fields = rec._origin = None
+        rec._header, rec._cells, rec._at = header, cells, at
+        return rec
+
+    @property
+    def fields(self) -> Mapping[str, Any]:
+        """Source column → value."""
+        f = self._fields
+        if f is None:
+            cells = [v or None for v in self._cells]
+            f = self._fields = dict(zip(self._header, cells, strict=True))
+        return f
+
+    @property
+    def origin(self) -> Origin:
+        """Where the record came from."""
+        o = self._origin
+        if o is None:
+            o = self._origin = Origin(*self._at)
+        return o
+
+    def _astuple(self) -> tuple[Any, ...]:
+        return (self.key, dict(self.fields), self.origin, self.deleted, self.signature)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not SourceRecord:
+            return NotImplemented
+        return self._astuple() == other._astuple()  # type: ignore[attr-defined]
+
+    __hash__ = None  # type: ignore[assignment]  # mutable mapping inside, as with a dataclass
+
+    def __repr__(self) -> str:
+        return (
+            f"SourceRecord(key={self.key!r}, fields={dict(self.fields)!r}, "
+            f"origin={self.origin!r}, deleted={self.deleted!r}, signature={self.signature!r})"
+        )
 
 
 @dataclass(frozen=True, slots=True)

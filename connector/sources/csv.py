@@ -216,6 +216,7 @@ class CsvSource(FileSource):
             skip_blank = o.skip_blank_lines
             single = kidx[0] if len(kidx) == 1 else None
             # The header in every row's signature: a renamed column maps otherwise.
+            from_row = SourceRecord.from_row
             head = "\x1f".join(header) + "\x1e"
             seps = width - 1
             for line, row in rows:
@@ -237,9 +238,8 @@ class CsvSource(FileSource):
                 if bad:
                     yield empty_key(Origin(name, line), bad)
                     continue
-                fields = dict(zip(header, [v or None for v in row], strict=True))
                 cells = "\x1f".join(row)
                 # A cell holding the separator itself would make two rows look alike: such a
                 # row gets no signature (it is hashed from its fields instead).
                 sig = head + cells if cells.count("\x1f") == seps else None
-                yield SourceRecord(key, fields, Origin(name, line), signature=sig)
+                yield from_row(key, header, row, (name, line), sig)
