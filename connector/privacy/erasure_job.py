@@ -115,14 +115,17 @@ def erase_person(
     now = settings.clock()
     store = open_existing(settings.state.url, create=apply)
     try:
+        project = load_project(settings.mappings)
+        names = [*project.mappings, *(j.name for j in settings.jobs)]
         if only_suppress:
             if apply:
-                with erasure_locks(store, []):
+                # The locks of every job and mapping, as for a full erasure: a run that read
+                # the person before the tombstone must not record them (and their source
+                # hash, which the tombstone clears) after it.
+                with erasure_locks(store, names):
                     suppress_only(store, subject, now=now)
             return ErasureOutcome("suppressed" if apply else "planned", subject,
                                   tombstones=subject.hashes)  # fmt: skip
-        project = load_project(settings.mappings)
-        names = [*project.mappings, *(j.name for j in settings.jobs)]
         person = find_person(store, subject)
         if person is None:
             done = {h for h, _ in subject.hashes} <= store.suppressed(

@@ -184,6 +184,20 @@ def test_nobody_known_exits_1_and_suppress_only_keeps_them_out(project: SyncProj
     assert not project.query(f"SELECT Id FROM Contact WHERE SIS_Student_Number__c = '{newcomer}'")
 
 
+def test_suppress_only_waits_for_no_sync_it_would_race(project: SyncProject) -> None:
+    """A run holding a mapping's lock could record the person after the tombstone: the
+    suppress-only erasure takes every job's and mapping's lock, as a full erasure does."""
+    seed(project, others=False)
+    with _store(project) as store, store.lock("registrants"):
+        busy = invoke(project, "erase", "--email", EMAIL, "--suppress-only", "--apply")
+        assert busy.exit_code != 0
+        assert not store.has_suppressions()
+    done = invoke(project, "erase", "--email", EMAIL, "--suppress-only", "--apply")
+    assert done.exit_code == 0, done.output
+    with _store(project) as store:
+        assert store.has_suppressions()
+
+
 def test_no_personal_value_in_output_audit_reports_or_state(project: SyncProject) -> None:
     seed(project)
     outputs = [
