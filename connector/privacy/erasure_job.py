@@ -10,6 +10,7 @@ import contextlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from connector.clock import school_date
@@ -36,6 +37,17 @@ def suppress_only(store: StateStore, subject: Subject, *, now: datetime) -> int:
     for h, kind in subject.hashes:
         store.add_suppression(h, kind, REASON, now)
     return len(subject.hashes)
+
+
+def run_lock_names(settings: Any) -> list[str]:
+    """The names a sync may hold locks under: every job and every mapping file's name.
+
+    Read from the folder, not from a loaded project: a tombstone must be addable while a
+    mapping file is broken (mid-edit), and a run that is going holds exactly these names.
+    """
+    files = sorted(Path(settings.mappings).glob("*.y*ml"))
+    stems = [p.stem for p in files if p.name != "purposes.yaml"]
+    return [*stems, *(j.name for j in settings.jobs)]
 
 
 @contextlib.contextmanager
@@ -115,17 +127,17 @@ def erase_person(
     now = settings.clock()
     store = open_existing(settings.state.url, create=apply)
     try:
-        project = load_project(settings.mappings)
-        names = [*project.mappings, *(j.name for j in settings.jobs)]
         if only_suppress:
             if apply:
                 # The locks of every job and mapping, as for a full erasure: a run that read
                 # the person before the tombstone must not record them (and their source
                 # hash, which the tombstone clears) after it.
-                with erasure_locks(store, names):
+                with erasure_locks(store, run_lock_names(settings)):
                     suppress_only(store, subject, now=now)
             return ErasureOutcome("suppressed" if apply else "planned", subject,
                                   tombstones=subject.hashes)  # fmt: skip
+        project = load_project(settings.mappings)
+        names = [*project.mappings, *(j.name for j in settings.jobs)]
         person = find_person(store, subject)
         if person is None:
             done = {h for h, _ in subject.hashes} <= store.suppressed(

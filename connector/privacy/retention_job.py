@@ -188,7 +188,8 @@ class _Purge:
                     store.mark_deleted(mapping, keys, at=now)
         # Records of other mappings referring to what was purged must be mapped again next run
         # (their parent is gone), not recognised as unchanged by their source hash.
-        purged = {g.mapping for g in out.groups if g.mapping}
+        purged = {d.row.mapping for d in plan.records}
+        purged.update(m for graph, _ in graphs for m in graph.keys_by_mapping())
         for name, spec in self.project.mappings.items():
             if purged.intersection(spec.parents()):
                 store.forget_sources(name)

@@ -133,7 +133,7 @@ def open_existing(url: str, *, create: bool = False) -> StateStore:
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
     if create:
         return open_store(url)
-    if path and path != ":memory:" and not Path(path).exists():
+    if path and path != ":memory:" and not Path(path).expanduser().exists():
         return open_store("sqlite://")
     version = _stored_version(url)
     if version is None or version >= s.SCHEMA_VERSION:
@@ -160,11 +160,17 @@ def _migrated_copy(path: str) -> StateStore:
     db = connect("sqlite://")  # one shared in-memory connection (StaticPool)
     try:
         with guard("open (copy the state to migrate it in memory)"), db.engine.connect() as c:
-            source = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+            # A URI (percent-encoded: a '#' or '?' in a folder name stays part of the path),
+            # read-only: the file is never written, not even created.
+            uri = Path(path).expanduser().resolve().as_uri() + "?mode=ro"
             try:
-                source.backup(c.connection.dbapi_connection)
-            finally:
-                source.close()
+                source = sqlite3.connect(uri, uri=True)
+                try:
+                    source.backup(c.connection.dbapi_connection)
+                finally:
+                    source.close()
+            except sqlite3.Error as exc:
+                raise StateError(f"state store: cannot read {path} ({exc})") from None
         with guard("open (migrate the schema in memory)"), db.write.begin() as conn:
             s.migrate(conn)
     except BaseException:

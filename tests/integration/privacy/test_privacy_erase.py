@@ -198,6 +198,24 @@ def test_suppress_only_waits_for_no_sync_it_would_race(project: SyncProject) -> 
         assert store.has_suppressions()
 
 
+def test_suppress_only_works_while_a_mapping_file_is_broken(project: SyncProject) -> None:
+    """A person objects while an admin is mid-edit: the tombstone needs neither Salesforce nor
+    a loadable project, and still waits for a run holding that mapping's lock."""
+    seed(project, others=False)
+    broken = project.folder / "mappings" / "registrations.yaml"
+    broken.write_text("name: registrations\nfields: [unclosed\n", encoding="utf-8")
+    preview = invoke(project, "erase", "--email", EMAIL, "--suppress-only")
+    assert preview.exit_code == 0, preview.output
+    with _store(project) as store, store.lock("registrations"):
+        busy = invoke(project, "erase", "--email", EMAIL, "--suppress-only", "--apply")
+        assert busy.exit_code != 0
+        assert not store.has_suppressions()
+    done = invoke(project, "erase", "--email", EMAIL, "--suppress-only", "--apply")
+    assert done.exit_code == 0, done.output
+    with _store(project) as store:
+        assert store.has_suppressions()
+
+
 def test_no_personal_value_in_output_audit_reports_or_state(project: SyncProject) -> None:
     seed(project)
     outputs = [

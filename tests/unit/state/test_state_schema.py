@@ -199,3 +199,17 @@ def test_a_read_only_open_of_a_version_1_state_does_not_migrate_it(store_url: st
     with open_existing(store_url, create=True):  # a real run migrates
         pass
     assert _version(store_url) == s.SCHEMA_VERSION
+
+
+def test_a_read_only_open_finds_a_version_1_state_in_any_folder(tmp_path: Path) -> None:
+    """A '#' in a folder name is part of the path, not a URI fragment: the records are read
+    and no stray file appears beside the folder."""
+    from connector.state import open_existing
+
+    folder = tmp_path / "school #1 state"
+    url = f"sqlite:///{folder / 'sync.db'}"
+    _v1_database(url)
+    with open_existing(url) as st:
+        assert set(st.lookup("students", ["k1"])) == {"k1"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["school #1 state"]
+    assert _version(url) == 1
