@@ -408,7 +408,7 @@ def remapped_state(project: Project, tmp: Path) -> Path:
     dst.parent.mkdir(exist_ok=True)
     with sqlite3.connect(src) as a, sqlite3.connect(dst) as z:
         a.backup(z)
-        z.execute("UPDATE synced SET source_hash = NULL")
+        z.execute("DELETE FROM source_rows")
     return dst
 
 

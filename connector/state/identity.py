@@ -160,7 +160,7 @@ class IdentityMixin:
         A shared address makes a registrant's match ambiguous (the review list): the next run
         must map those rows again to notice, instead of recognising them as unchanged.
         """
-        pe, sy = s.persons, s.synced
+        pe, sy, r = s.persons, s.synced, s.source_rows
         with guard("forget shared sources"), self._db.write.begin() as conn:
             for chunk in _unique_chunks([h for h in email_hashes if h]):
                 shared = (
@@ -170,11 +170,8 @@ class IdentityMixin:
                     .having(sa.func.count() > 1)
                 )
                 people = sa.select(pe.c.person_id).where(pe.c.email_hash.in_(shared))
-                conn.execute(
-                    sa.update(sy)
-                    .where(sy.c.person_id.in_(people), sy.c.source_hash.is_not(None))
-                    .values(source_hash=None)
-                )
+                records = sa.select(sy.c.mapping, sy.c.key_hash).where(sy.c.person_id.in_(people))
+                conn.execute(sa.delete(r).where(sa.tuple_(r.c.mapping, r.c.key_hash).in_(records)))
 
     def add_suppression(self, hash: str, kind: str, reason: str, at: datetime) -> None:
         """Add a tombstone (``kind``: key, student or email); adding it twice is harmless.
@@ -186,14 +183,13 @@ class IdentityMixin:
         ins = self._insert(s.suppressions).values(
             hash=hash, kind=kind, reason=reason[:255], created_at=at
         )
-        sy, pe = s.synced, s.persons
+        sy, pe, r = s.synced, s.persons, s.source_rows
         people = sa.select(pe.c.person_id).where(
             sa.or_(pe.c.student_hash == hash, pe.c.email_hash == hash)
         )
-        forget_rows = (
-            sa.update(sy)
-            .where(sa.or_(sy.c.key_hash == hash, sy.c.person_id.in_(people)))
-            .values(source_hash=None)
+        records = sa.select(sy.c.mapping, sy.c.key_hash).where(sy.c.person_id.in_(people))
+        forget_rows = sa.delete(r).where(
+            sa.or_(r.c.key_hash == hash, sa.tuple_(r.c.mapping, r.c.key_hash).in_(records))
         )
         with guard("add suppression"), self._db.write.begin() as conn:
             conn.execute(ins.on_conflict_do_nothing(index_elements=[s.suppressions.c.hash]))

@@ -12,6 +12,10 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+# Key of the whole-record hash kept beside the field hashes (no Salesforce field is called "*"):
+# it also tells which source rows still stand for what Salesforce holds (``source_rows.token``).
+RECORD = "*"
+
 
 class OutboxStatus(StrEnum):
     """Where one planned write stands (DESIGN §9).
@@ -98,17 +102,19 @@ class SyncedUpdate:
     lifecycle_end_at: datetime | None = None
     event_date: date | None = None
     consent_withdrawn_at: Mapping[str, datetime] = field(default_factory=dict)
-    source_hash: str | None = None  # None: map this record again next run
+    source_hash: str | None = None  # the row it came from; None: not remembered
     recheck_on: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SourceSeen:
-    """An unchanged record whose source row is remembered, so the next run need not map it."""
+    """An unchanged record mapped this run: the row to remember (``source_hash`` None: none),
+    its recheck day, and the record hash (``token``) the row produced."""
 
     key_hash: str
     source_hash: str | None
     recheck_on: date | None
+    token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,16 +96,26 @@ synced = sa.Table(
     # purpose → "YYYY-MM-DDTHH:MM:SSZ"; JSON so retention can filter one purpose in SQL.
     sa.Column("consent_withdrawn_at", sa.JSON(none_as_null=True)),
     sa.Column("deleted_at", UtcDateTime),
-    # v2: keyed hash of the source row (and of the project) that last mapped to exactly what
-    # Salesforce holds, and the day from which the policy or a transform may decide otherwise
-    # for that same row (a consent dated ahead, a birthday for an age band). A nightly run skips
-    # mapping a row whose hash is here and whose recheck day has not come (sync/fingerprint.py).
-    # A purge clears it. The index covers the nightly look-up, so it never reads the table.
-    sa.Column("source_hash", sa.String(32)),
-    sa.Column("recheck_on", sa.Date),
     sa.Index("ix_synced_sf_id", "sf_id"),
     sa.Index("ix_synced_person_id", "person_id"),
-    sa.Index("ix_synced_source", "mapping", "source_hash", "key_hash", "recheck_on"),
+)
+
+# v2: one row per source row that maps to what Salesforce holds for its record (an event named
+# on many registration rows has many): its keyed hash, the record, the record hash it produced
+# and the day the policy or a transform may first decide otherwise for that same row. A row
+# here counts as unchanged; whatever could change its outcome deletes it (a write of other
+# content, a purge, a tombstone, a shared e-mail address, a forgotten record).
+source_rows = sa.Table(
+    "source_rows",
+    metadata,
+    sa.Column("mapping", sa.String(100), primary_key=True),
+    sa.Column("source_hash", sa.String(32), primary_key=True),
+    sa.Column("key_hash", HASH, nullable=False),
+    sa.Column("token", sa.String(32), nullable=False),
+    sa.Column("recheck_on", sa.Date),
+    sa.Index("ix_source_rows_key", "mapping", "key_hash"),
+    # SQLite: the rows live in the primary-key b-tree, so the nightly look-up reads one b-tree.
+    sqlite_with_rowid=False,
 )
 
 persons = sa.Table(
@@ -187,14 +197,8 @@ audit = sa.Table(
 
 
 def _to_v2(conn: Connection) -> None:
-    """Version 2: the source-row fingerprint of each synced record (empty until its next run)."""
-    conn.execute(sa.text("ALTER TABLE synced ADD COLUMN source_hash VARCHAR(32)"))
-    conn.execute(sa.text("ALTER TABLE synced ADD COLUMN recheck_on DATE"))
-    conn.execute(
-        sa.text(
-            "CREATE INDEX ix_synced_source ON synced (mapping, source_hash, key_hash, recheck_on)"
-        )
-    )
+    """Version 2: source rows that need no mapping (empty until each record's next run)."""
+    source_rows.create(conn)
 
 
 #: Migration steps: ``STEPS[n]`` turns a version n-1 database into version n.

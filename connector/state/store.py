@@ -8,9 +8,10 @@ SQLAlchemy Core over SQLite (default, WAL) or PostgreSQL. Tables (``connector/st
                  JSON: target field → value hash), first_seen, last_seen (last run whose source
                  held the record), last_synced, lifecycle, lifecycle_end_at, event_date,
                  consent_withdrawn_at (JSON purpose → time), deleted_at (purged in Salesforce;
-                 the row stays so a source still holding the record does not recreate it),
-                 source_hash + recheck_on (the source row that maps to what Salesforce holds,
-                 and the day the policy may first decide otherwise: see sync/fingerprint.py)
+                 the row stays so a source still holding the record does not recreate it)
+``source_rows``  mapping, source_hash → key_hash, token (record hash), recheck_on: source rows
+                 that map to what Salesforce holds, and the day the policy may first decide
+                 otherwise for them; deleted by whatever could change that (sync/fingerprint.py)
 ``persons``      person_id, sf_id, student_hash (unique), email_hash (shared = ambiguous)
 ``outbox``       one row per planned write: NEW → SENT → OK | FAILED (| SUPERSEDED by a newer
                  row for the same record), Salesforce error code + message (field names only)
@@ -35,6 +36,7 @@ API (``from connector.state import ...``; times are timezone-aware UTC, naive on
     # synced records (here)
     lookup(mapping, key_hashes) -> {key_hash: SyncedRow};  sf_ids(mapping, key_hashes) -> {kh: id}
     record_synced(Sequence[SyncedUpdate], *, at);  touch_seen(mapping, key_hashes, *, at)
+    unchanged_rows(mapping, source_hashes, *, today) -> {source_hash: (key_hash, token)}
     unchanged_sources(mapping, source_hashes, *, today) -> {source_hash: key_hash}
     remember_sources(mapping, Sequence[SourceSeen], *, at);  forget_sources(mapping)
     mark_deleted(mapping, key_hashes, *, at);  mapping_counts() -> {mapping: n}
@@ -80,6 +82,7 @@ from connector.state.identity import IdentityMixin
 from connector.state.lock import run_lock
 from connector.state.outbox import OutboxMixin
 from connector.state.rows import (
+    RECORD,
     Anchor,
     ExpiredRow,
     KnownRow,
@@ -194,8 +197,8 @@ _SELECT_SYNCED = sa.select(*(s.synced.c[name] for name in _SYNCED_COLUMNS))
 
 
 _SOURCES = (
-    "SELECT source_hash, key_hash FROM synced WHERE mapping = {m} AND source_hash {cond} "
-    "AND (recheck_on IS NULL OR recheck_on > {d})"
+    "SELECT source_hash, key_hash, token FROM source_rows"
+    " WHERE mapping = {m} AND source_hash {cond} AND (recheck_on IS NULL OR recheck_on > {d})"
 )
 _SQLITE_SOURCES = _SOURCES.format(m="?", cond="IN ({})", d="?")  # then .format("?,?,…")
 _PG_SOURCES = sa.text(_SOURCES.format(m=":m", cond="= ANY(:h)", d=":d"))
@@ -315,8 +318,6 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
                     "lifecycle_end_at": u.lifecycle_end_at,
                     "event_date": u.event_date,
                     "deleted_at": None,
-                    "source_hash": u.source_hash,
-                    "recheck_on": u.recheck_on,
                     "consent_withdrawn_at": (
                         {p: _iso(t) for p, t in u.consent_withdrawn_at.items()}
                         if u.consent_withdrawn_at
@@ -335,6 +336,48 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
             )
             with self._db.write.begin() as conn:
                 conn.execute(stmt, params)
+                self._remember_rows(
+                    conn,
+                    [
+                        (u.mapping, u.key_hash, u.source_hash, u.recheck_on, u.field_hashes)
+                        for u in latest.values()
+                    ],
+                    written=True,
+                )
+
+    def _remember_rows(self, conn: Any, rows: Sequence[tuple], *, written: bool) -> None:
+        """Upsert (mapping, key, source hash, recheck day, field hashes) into ``source_rows``.
+
+        For a written record the rows of its old content go first: they can never match again.
+        """
+        r = s.source_rows
+        if written:
+            conn.execute(
+                sa.delete(r).where(
+                    r.c.mapping == sa.bindparam("m"),
+                    r.c.key_hash == sa.bindparam("k"),
+                    sa.or_(r.c.token != sa.bindparam("t"), sa.bindparam("t").is_(None)),
+                ),
+                [{"m": m, "k": k, "t": f.get(RECORD)} for m, k, _h, _d, f in rows],
+            )
+        params = [
+            {"mapping": m, "source_hash": h, "key_hash": k, "token": f[RECORD], "recheck_on": d}
+            for m, k, h, d, f in rows
+            if h is not None and f.get(RECORD)
+        ]
+        if params:
+            ins = self._insert(r)
+            conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=[r.c.mapping, r.c.source_hash],
+                    set_={
+                        "key_hash": ins.excluded.key_hash,
+                        "token": ins.excluded.token,
+                        "recheck_on": ins.excluded.recheck_on,
+                    },
+                ),
+                params,
+            )
 
     def touch_seen(self, mapping: str, key_hashes: Sequence[str], *, at: datetime) -> None:
         """Set last_seen = ``at`` for unchanged records the source still holds."""
@@ -347,15 +390,24 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
     def unchanged_sources(
         self, mapping: str, source_hashes: Sequence[str], *, today: date
     ) -> dict[str, str]:
-        """Source hash → key hash of records that need no mapping this run.
+        """Source hash → key hash of rows that need no mapping this run (see
+        :meth:`unchanged_rows`)."""
+        rows = self.unchanged_rows(mapping, source_hashes, today=today)
+        return {h: key for h, (key, _token) in rows.items()}
 
-        A record qualifies when its remembered source hash is one of ``source_hashes`` (a
-        purge clears it) and its recheck day, if any, is after ``today``. The nightly hot path:
-        one statement per batch on the covering index ``ix_synced_source``, with the ``IN``
+    def unchanged_rows(
+        self, mapping: str, source_hashes: Sequence[str], *, today: date
+    ) -> dict[str, tuple[str, str]]:
+        """Source hash → (key hash, record hash) of rows that need no mapping this run.
+
+        A row qualifies when it is remembered in ``source_rows`` (a write of other content, a
+        purge, a tombstone, a shared address or forgetting deletes it) and its recheck day, if
+        any, is after ``today``. The nightly hot path: one statement per batch on the primary
+        key (SQLite keeps the table in it: one b-tree), with the ``IN``
         list written out for SQLite and an array for PostgreSQL (SQLAlchemy's expanding
         parameters cost more than the look-up itself at 2,000 hashes).
         """
-        out: dict[str, str] = {}
+        out: dict[str, tuple[str, str]] = {}
         pg = self._db.dialect == "postgresql"
         with guard("lookup"), self._db.engine.connect() as conn:
             for chunk in _chunks(source_hashes):
@@ -364,54 +416,74 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
                 else:
                     sql = _SQLITE_SOURCES.format(",".join("?" * len(chunk)))
                     rows = conn.exec_driver_sql(sql, (mapping, *chunk, today.isoformat()))
-                out.update(rows.all())
+                out.update((h, (k, t)) for h, k, t in rows.all())
         return out
 
     def forget_sources(self, mapping: str) -> None:
-        """Clear every source hash of ``mapping``: its next run maps every row again (after
-        something outside its rows changed, e.g. parent records were purged)."""
-        t = s.synced
-        stmt = (
-            sa.update(t)
-            .where(t.c.mapping == mapping, t.c.source_hash.is_not(None))
-            .values(source_hash=None)
-        )
+        """Forget every remembered source row of ``mapping``: its next run maps every row again
+        (after something outside its rows changed, e.g. parent records were purged)."""
+        r = s.source_rows
         with guard("forget sources"), self._db.write.begin() as conn:
-            conn.execute(stmt)
+            conn.execute(sa.delete(r).where(r.c.mapping == mapping))
 
     def remember_sources(self, mapping: str, rows: Sequence[SourceSeen], *, at: datetime) -> None:
-        """For unchanged records mapped this run: last_seen = ``at`` and their source hash."""
+        """For unchanged records mapped this run: last_seen = ``at``, and their source rows
+        with the record hash (``token``) and recheck day. A record without a token has its
+        remembered rows forgotten (mapped next run)."""
         if not rows:
             return
-        t = s.synced
+        t, r = s.synced, s.source_rows
         stmt = (
             sa.update(t)
-            .where(
-                t.c.mapping == mapping,
-                t.c.key_hash == sa.bindparam("k"),
-                t.c.deleted_at.is_(None),  # a purged record is never recognised
-            )
-            .values(
-                last_seen=at,
-                source_hash=sa.bindparam("h"),
-                recheck_on=sa.bindparam("r"),
-            )
+            .where(t.c.mapping == mapping, t.c.key_hash == sa.bindparam("k"))
+            .values(last_seen=at)
         )
-        params = [{"k": r.key_hash, "h": r.source_hash, "r": r.recheck_on} for r in rows]
+        by_key = sa.delete(r).where(r.c.mapping == mapping, r.c.key_hash == sa.bindparam("k"))
         with guard("touch seen"), self._db.write.begin() as conn:
-            conn.execute(stmt, params)
+            conn.execute(stmt, [{"k": seen.key_hash} for seen in rows])
+            untokened = [{"k": seen.key_hash} for seen in rows if seen.token is None]
+            if untokened:
+                conn.execute(by_key, untokened)
+            # Only records state holds, not purged: a row standing for nothing must never skip.
+            live = set(
+                conn.execute(
+                    sa.select(t.c.key_hash).where(
+                        t.c.mapping == mapping, t.c.key_hash.in_(_in), t.c.deleted_at.is_(None)
+                    ),
+                    {"hashes": list({seen.key_hash for seen in rows})},
+                ).scalars()
+            )
+            rows = [seen for seen in rows if seen.key_hash in live]
+            self._remember_rows(
+                conn,
+                [
+                    (
+                        mapping,
+                        seen.key_hash,
+                        seen.source_hash,
+                        seen.recheck_on,
+                        {RECORD: seen.token},
+                    )
+                    for seen in rows
+                    if seen.token is not None
+                ],
+                written=False,
+            )
 
     def mark_deleted(self, mapping: str, key_hashes: Sequence[str], *, at: datetime) -> None:
         """Note that these records were deleted in Salesforce (purge); the rows stay as memory.
 
-        Their source hash goes: a row still in the source is mapped again, so the planner can
-        tell an old record (stays purged) from new data (comes back).
+        Their remembered source rows go: a row still in the source is mapped again, so the
+        planner can tell an old record (stays purged) from new data (comes back).
         """
         t = s.synced
         stmt = sa.update(t).where(t.c.mapping == mapping, t.c.key_hash.in_(_in))
         with guard("mark deleted"), self._db.write.begin() as conn:
+            r = s.source_rows
+            rows = sa.delete(r).where(r.c.mapping == mapping, r.c.key_hash.in_(_in))
             for chunk in _chunks(key_hashes):
-                conn.execute(stmt.values(deleted_at=at, source_hash=None), {"hashes": chunk})
+                conn.execute(stmt.values(deleted_at=at), {"hashes": chunk})
+                conn.execute(rows, {"hashes": chunk})
 
     def expired(
         self,
@@ -492,7 +564,7 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
         removed = 0
         with guard("forget records"), self._db.write.begin() as conn:
             for chunk in _chunks(key_hashes):
-                for t in (s.outbox, s.synced):
+                for t in (s.outbox, s.source_rows, s.synced):
                     res = conn.execute(
                         sa.delete(t).where(t.c.mapping == mapping, t.c.key_hash.in_(_in)),
                         {"hashes": chunk},
@@ -507,10 +579,10 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
             keys = conn.execute(
                 sa.select(sy.c.mapping, sy.c.key_hash).where(sy.c.person_id == person_id)
             ).all()
-            if keys:
+            for t in (ob, s.source_rows) if keys else ():
                 conn.execute(
-                    sa.delete(ob).where(
-                        ob.c.mapping == sa.bindparam("m"), ob.c.key_hash == sa.bindparam("k")
+                    sa.delete(t).where(
+                        t.c.mapping == sa.bindparam("m"), t.c.key_hash == sa.bindparam("k")
                     ),
                     [{"m": m, "k": k} for m, k in keys],
                 )

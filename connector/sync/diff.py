@@ -11,9 +11,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-# Key of the whole-record hash kept beside the field hashes (no Salesforce field is called "*").
-# A nightly run sees mostly unchanged records: one hash decides that, instead of one per field.
-RECORD = "*"
+from connector.state.rows import RECORD
+
+# RECORD: the key of the whole-record hash kept beside the field hashes. A run sees mostly
+# unchanged records: one hash decides that, instead of one per field.
 
 
 @dataclass(frozen=True, slots=True)

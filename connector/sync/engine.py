@@ -36,6 +36,7 @@ from connector.state.rows import (
     OutboxItem,
     OutboxStatus,
     PersonUpdate,
+    SourceSeen,
     SyncedUpdate,
 )
 from connector.sync.fingerprint import SourceHasher
@@ -80,6 +81,26 @@ class RunContext:
 def _batches(it: Iterator[SourceRecord | Reject], size: int) -> Iterator[list]:
     while batch := list(islice(it, size)):
         yield batch
+
+
+@dataclass
+class Mapped:
+    """One batch after mapping.
+
+    ``items``: key hash → the record's last row as an :class:`Item`, or its source hash when
+    the row was recognised unchanged; ``tokens``: the record hash of each recognised record;
+    ``superseded``: earlier rows of a record (mapped, rememberable) that a later row replaced.
+    """
+
+    items: dict[str, Item | str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    superseded: dict[str, list[Item]] = field(default_factory=dict)
+
+    def supersede(self, key_hash: str) -> None:
+        """A new row of ``key_hash`` arrives: keep the one it replaces, if worth remembering."""
+        old = self.items.get(key_hash)
+        if old is not None and not isinstance(old, str) and old.source_hash is not None:
+            self.superseded.setdefault(key_hash, []).append(old)
 
 
 class MappingRun:
@@ -151,22 +172,25 @@ class MappingRun:
         self._flush()
         return self.rep
 
-    def _map(
-        self, records: list[SourceRecord], today: date, rejects: list[Reject]
-    ) -> dict[str, Item | str]:
-        """Map and policy-check one batch; key hash → Item, or → source hash when unchanged.
+    def _map(self, records: list[SourceRecord], today: date, rejects: list[Reject]) -> Mapped:
+        """Map and policy-check one batch (see :class:`Mapped`).
 
         A row whose source hash state remembers (and whose recheck day has not come) is not
         mapped at all: it is what Salesforce holds (``fingerprint.py``). The same record again
         (one event on many registration rows, a visitor who registered twice): the last row
-        wins, as the newest in an export.
+        wins, as the newest in an export; the rows it supersedes are kept aside, so those that
+        come to the same outcome can be remembered too.
         """
         sources = self.fingerprint.of_many(records)
-        known = self.ctx.store.unchanged_sources(self.name, sources, today=today) if sources else {}
-        items: dict[str, Item | str] = {}
+        known = self.ctx.store.unchanged_rows(self.name, sources, today=today) if sources else {}
+        out = Mapped()
+        items = out.items
         for rec, source_hash in zip(records, sources, strict=True):
-            key_hash = known.get(source_hash)
-            if key_hash is not None:
+            hit = known.get(source_hash)
+            if hit is not None:
+                key_hash, token = hit
+                out.tokens[key_hash] = token
+                out.supersede(key_hash)
                 items[key_hash] = source_hash
                 continue
             res = self.compiled.apply(rec)
@@ -189,8 +213,9 @@ class MappingRun:
             # A row whose mapping warned is mapped again next run, so the warning is reported
             # again until the source is fixed.
             remember = source_hash if self.ctx.remember_sources and not res.warnings else None
+            out.supersede(res.key_hash)
             items[res.key_hash] = Item(rec, res, decision, remember, recheck)
-        return items
+        return out
 
     def _count_pending(self, source: Any) -> None:
         """The run stopped (daily API share) before this mapping: it all waits for the next run."""
@@ -210,9 +235,10 @@ class MappingRun:
         rejects.append(rej)
         self.rep.add_reject(rej, count=count)
 
-    def _plan(self, mapped: dict[str, Item | str], rejects: list[Reject]) -> None:
-        skipped = [k for k, v in mapped.items() if isinstance(v, str)]
-        plan = self.planner.plan([v for v in mapped.values() if not isinstance(v, str)])
+    def _plan(self, mapped: Mapped, rejects: list[Reject]) -> None:
+        items = mapped.items
+        skipped = [k for k, v in items.items() if isinstance(v, str)]
+        plan = self.planner.plan([v for v in items.values() if not isinstance(v, str)])
         self.rep.suppressed += plan.suppressed
         self.rep.joined += plan.joined
         self.rep.not_justified += plan.not_justified
@@ -240,7 +266,9 @@ class MappingRun:
             store, now = self.ctx.store, self.ctx.now
             if skipped:
                 store.touch_seen(self.name, skipped, at=now)
-            store.remember_sources(self.name, plan.unchanged, at=now)
+            store.remember_sources(
+                self.name, [*plan.unchanged, *self._alike(mapped, plan.unchanged)], at=now
+            )
         for w in plan.writes:
             # A later row of a record still waiting in the buffer replaces it: both were planned
             # against the same state, so the later one is the whole change.
@@ -249,6 +277,22 @@ class MappingRun:
             self.bulk = True
         if self.bulk and len(self.buffer) >= BULK_CHUNK:
             self._flush()
+
+    def _alike(self, mapped: Mapped, unchanged: list[SourceSeen]) -> list[SourceSeen]:
+        """Superseded rows of records that ended unchanged and that map to the same outcome:
+        they stand for the record as well as its last row does (the other registration rows of
+        one event), so the next run recognises them too."""
+        if not mapped.superseded:
+            return []
+        tokens = dict(mapped.tokens)
+        tokens.update((seen.key_hash, seen.token) for seen in unchanged if seen.token)
+        return [
+            SourceSeen(key, it.source_hash, it.recheck_on, token)
+            for key, rows in mapped.superseded.items()
+            if (token := tokens.get(key)) is not None
+            for it in rows
+            if self.planner.outcome(it)[2] == token
+        ]
 
     # -- writing ------------------------------------------------------------------------------
 

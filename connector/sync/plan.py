@@ -147,27 +147,13 @@ class Planner:
             ):
                 out.suppressed += 1
                 continue
-            payload = dict(it.decision.payload)
-            if self.generated_id:
-                # Our own keyed hash, not personal data: added after the policy's value checks.
-                payload[self.external_id] = res.values.get(self.external_id)
             if suppressed and any(
                 self.compiled[parent].hash_key(key) in suppressed
                 for parent, key in res.refs.values()
             ):
                 out.suppressed += 1  # e.g. a new registration of a person who was erased
                 continue
-            clear = {
-                f: r for f, r in it.decision.withheld.items() if r in CLEARING and f not in payload
-            }
-            # The record's fingerprint: what would be sent (parents by key, not by Salesforce id)
-            # and its retention anchors.
-            facts = res.facts
-            fingerprint = self.hasher.record(
-                payload,
-                clear,
-                (tuple(sorted(res.refs.items())), facts.event_date, facts.phase, facts.phase_at),
-            )
+            payload, clear, fingerprint = self.outcome(it)
             prev = previous.get(res.key_hash)
             stale_id = None
             if prev is not None and prev.purged:
@@ -194,6 +180,25 @@ class Planner:
             if write is not None:
                 out.writes.append(write)
         return out
+
+    def outcome(self, it: Item) -> tuple[dict[str, Any], dict[str, str], str]:
+        """What one record would send: payload, fields to clear, and its fingerprint — the
+        keyed hash of both (parents by key, not by Salesforce id) and its retention anchors."""
+        res = it.res
+        payload = dict(it.decision.payload)
+        if self.generated_id:
+            # Our own keyed hash, not personal data: added after the policy's value checks.
+            payload[self.external_id] = res.values.get(self.external_id)
+        clear = {
+            f: r for f, r in it.decision.withheld.items() if r in CLEARING and f not in payload
+        }
+        facts = res.facts
+        fingerprint = self.hasher.record(
+            payload,
+            clear,
+            (tuple(sorted(res.refs.items())), facts.event_date, facts.phase, facts.phase_at),
+        )
+        return payload, clear, fingerprint
 
     # -- pieces -------------------------------------------------------------------------------
 
@@ -255,7 +260,9 @@ class Planner:
         sf_id = (person.sf_id if person else None) or (prev.sf_id if prev else None)
         by_id = self.persons and sf_id is not None
         if change.empty and prev is not None and link is None and new_person is None:
-            out.unchanged.append(SourceSeen(res.key_hash, it.source_hash, it.recheck_on))
+            out.unchanged.append(
+                SourceSeen(res.key_hash, it.source_hash, it.recheck_on, fingerprint)
+            )
             return None
         if by_id:
             # A known person is written by Salesforce Id: its Contact may have been created by

@@ -32,6 +32,15 @@ def _columns(url: str, table: str) -> set[str]:
         db.engine.dispose()
 
 
+def _has_table(url: str, table: str) -> bool:
+    db = connect(url)
+    try:
+        with db.engine.connect() as conn:
+            return sa.inspect(conn).has_table(table)
+    finally:
+        db.engine.dispose()
+
+
 def _add_column_step(conn: sa.Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE runs ADD COLUMN trigger VARCHAR(16)")
 
@@ -98,8 +107,9 @@ def _v1_database(url: str) -> None:
     """A database as schema version 1 left it: ``synced`` without the source columns."""
     v1 = sa.MetaData()
     for table in s.metadata.tables.values():
-        cols = [c._copy() for c in table.columns if c.name not in ("source_hash", "recheck_on")]
-        sa.Table(table.name, v1, *cols)
+        if table.name == "source_rows":
+            continue
+        sa.Table(table.name, v1, *[c._copy() for c in table.columns])
     db = connect(url)
     try:
         with db.write.begin() as conn:
@@ -121,13 +131,13 @@ def _v1_database(url: str) -> None:
 def test_a_version_1_state_gains_the_source_columns_and_keeps_its_records(store_url: str) -> None:
     _v1_database(store_url)
     assert _version(store_url) == 1
-    assert "source_hash" not in _columns(store_url, "synced")
+    assert not _has_table(store_url, "source_rows")
     with open_store(store_url) as st:  # opening migrates
         assert set(st.lookup("students", ["k1"])) == {"k1"}
         # A migrated record has no source hash yet: the next run maps it.
         assert st.unchanged_sources("students", ["h"], today=date(2026, 1, 2)) == {}
     assert _version(store_url) == 2
-    assert {"source_hash", "recheck_on"} <= _columns(store_url, "synced")
+    assert {"source_hash", "key_hash", "token", "recheck_on"} <= _columns(store_url, "source_rows")
 
 
 def test_sqlite_folder_is_created_and_wal_is_on(tmp_path: Path) -> None:
@@ -195,7 +205,7 @@ def test_a_read_only_open_of_a_version_1_state_does_not_migrate_it(store_url: st
         with pytest.raises(StateError, match="does not migrate it: run `sis-sync run` once"):
             open_existing(store_url)
     assert _version(store_url) == 1
-    assert "source_hash" not in _columns(store_url, "synced")
+    assert not _has_table(store_url, "source_rows")
     with open_existing(store_url, create=True):  # a real run migrates
         pass
     assert _version(store_url) == s.SCHEMA_VERSION

@@ -30,7 +30,7 @@ def src(i: int) -> str:
 
 def upd(i: int, mapping: str = "students", **kw) -> SyncedUpdate:
     kw.setdefault("sf_id", f"003{i:015d}")
-    kw.setdefault("field_hashes", {"LastName": f"v{i}"})
+    kw.setdefault("field_hashes", {"LastName": f"v{i}", "*": f"r{i}"})  # "*": record hash
     return SyncedUpdate(mapping=mapping, key_hash=h(i), object="Contact", **kw)
 
 
@@ -63,13 +63,24 @@ def test_a_source_hash_counts_only_in_its_own_mapping(store: StateStore):
     assert store.unchanged_sources("registrants", [src(1)], today=TODAY) == {src(1): h(2)}
 
 
-def test_record_synced_replaces_the_hash_and_recheck_day(store: StateStore):
+def test_rows_of_the_same_content_all_count_and_a_new_content_drops_them(store: StateStore):
+    """Several rows may stand for one record (an event on many registration rows); a write of
+    new content leaves only the row that produced it."""
     store.record_synced([upd(1, source_hash=src(1), recheck_on=date(2025, 3, 5))], at=T0)
-    store.record_synced([upd(1, source_hash=src(2))], at=T0 + DAY)
-    assert store.unchanged_sources("students", [src(1)], today=TODAY) == {}
-    assert store.unchanged_sources("students", [src(2)], today=date(2025, 4, 1)) == {src(2): h(1)}
-    store.record_synced([upd(1)], at=T0 + 2 * DAY)  # synced from a row that warned
-    assert store.unchanged_sources("students", [src(2)], today=TODAY) == {}
+    store.record_synced([upd(1, source_hash=src(2))], at=T0 + DAY)  # same content, other row
+    asked = [src(1), src(2), src(3)]
+    assert store.unchanged_sources("students", asked, today=TODAY) == {
+        src(1): h(1),
+        src(2): h(1),
+    }
+    assert store.unchanged_sources("students", asked, today=date(2025, 3, 5)) == {src(2): h(1)}
+    new = {"LastName": "v1b", "*": "r1b"}
+    store.record_synced([upd(1, field_hashes=new, source_hash=src(3))], at=T0 + 2 * DAY)
+    assert store.unchanged_sources("students", asked, today=TODAY) == {src(3): h(1)}
+    # Synced from a row that warned (not remembered): no row stands for the new content.
+    newer = {"LastName": "v1c", "*": "r1c"}
+    store.record_synced([upd(1, field_hashes=newer)], at=T0 + 3 * DAY)
+    assert store.unchanged_sources("students", asked, today=TODAY) == {}
 
 
 def test_remember_sources_sets_hash_recheck_and_last_seen(store: StateStore):
@@ -77,7 +88,7 @@ def test_remember_sources_sets_hash_recheck_and_last_seen(store: StateStore):
     later = T0 + DAY
     store.remember_sources(
         "students",
-        [SourceSeen(h(1), src(1), date(2025, 3, 20)), SourceSeen(h(99), src(99), None)],
+        [SourceSeen(h(1), src(1), date(2025, 3, 20), "r1"), SourceSeen(h(99), src(99), None, "x")],
         at=later,
     )
     row = store.lookup("students", [h(1)])[h(1)]
@@ -94,11 +105,12 @@ def test_remember_sources_sets_hash_recheck_and_last_seen(store: StateStore):
     assert store.unchanged_sources("registrants", [src(1)], today=TODAY) == {}
 
     # Remembered again with a new hash and no recheck day; then with none (mapped next run).
-    store.remember_sources("students", [SourceSeen(h(1), src(5), None)], at=later + DAY)
+    store.remember_sources("students", [SourceSeen(h(1), src(5), None, "r1")], at=later + DAY)
     assert store.unchanged_sources("students", [src(1), src(5)], today=date(2026, 1, 1)) == {
         src(5): h(1)
     }
     assert store.lookup("students", [h(1)])[h(1)].last_seen == later + DAY
+    # No record hash: the record's rows are mapped next run.
     store.remember_sources("students", [SourceSeen(h(1), None, None)], at=later + 2 * DAY)
     assert store.unchanged_sources("students", [src(5)], today=TODAY) == {}
     store.remember_sources("students", [], at=later + 3 * DAY)  # nothing to do
