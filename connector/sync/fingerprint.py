@@ -1,11 +1,13 @@
 """Source fingerprints: a nightly run does not map a row it has already synced, unchanged.
 
-Most of a nightly export is what it was yesterday. The engine remembers, per synced record, a
-keyed hash of the source row that produced what Salesforce now holds (``synced.source_hash``)
-and the day from which the same row could be decided otherwise (``synced.recheck_on``). A row
-whose hash is remembered, for a record not purged and whose recheck day has not come, is
+Most of a nightly export is what it was yesterday. The engine remembers, per source row that
+maps to what Salesforce now holds for its record, a keyed hash of the row (table
+``source_rows``: source hash → record, the record hash it produced, and the day from which the
+same row could be decided otherwise). A remembered row whose recheck day has not come is
 unchanged without being mapped, checked by the policy or diffed: reading it and hashing it is
-the whole cost.
+the whole cost. A record may have many such rows (an event named on every one of its
+registration rows): the last row of a record in a batch is planned, the earlier ones that come
+to the same outcome are remembered with it.
 
 What the hash covers, so that a skip is never wrong:
 
@@ -25,22 +27,16 @@ consent dated ahead starts to count or an ended record's retention runs out
 the day its result may change (``age_band``: the next birthday; see
 :meth:`~connector.mapping.transforms.TransformContext.recheck`).
 
-The engine remembers a row's hash only when its mapping raised no warning and Salesforce
-accepted the record (or it was unchanged): rejected, held-for-review and failed rows are mapped
-every run, as before; nor when the run's clock (``SIS_SYNC_NOW``) is ahead of the real one.
+The engine remembers a row only when its mapping raised no warning and Salesforce accepted the
+record (or it was unchanged): rejected, held-for-review and failed rows are mapped every run,
+as before; nor when the run's clock (``SIS_SYNC_NOW``) is ahead of the real one. A write of
+other content forgets the record's rows that produced the old content.
 
-What lies outside the row but decides its outcome clears the hashes it touches, so the planner
-sees it on the next run: an erasure tombstone (the records of that key or person), a purge (the
-purged records, and every record of the mappings that refer to the purged mapping), and an
-e-mail address that a new or moved person now shares with another (the records of everyone
-sharing it: their match became ambiguous).
-
-One hash per record: a record fed by several rows (an event named on every one of its
-registration rows, a visitor who registered for several events) is recognised by the row that
-was mapped last; its other rows are mapped every run. That is correct (the newest row still
-wins), only not free; when such rows fall into different batches of 2,000, the remembered hash
-also moves between them each run. A per-row table would remove both at the cost of a join on
-the nightly look-up; the one-row-per-record exports (students, OneRoster users) do not need it.
+What lies outside the row but decides its outcome deletes the rows it touches, so the planner
+sees it on the next run: an erasure tombstone (the rows of that key or person), a purge (the
+purged records' rows, and every row of the mappings that refer to a purged mapping), an e-mail
+address that a new or moved person now shares with another (the rows of everyone sharing it:
+their match became ambiguous), and forgetting a record.
 """
 
 from __future__ import annotations

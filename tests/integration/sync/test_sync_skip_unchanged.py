@@ -316,3 +316,35 @@ def test_an_ended_student_is_mapped_again_the_day_after_retention_runs_out(proje
     report = run_at(project, DAY_3)
     assert spy.keys() == ["180001"]
     assert report.mappings["students"].not_justified == 1
+
+
+def test_every_row_of_a_record_fed_by_many_rows_is_recognised(project, spy):
+    """One event named on every registration row: after the run that synced it and one that
+    saw its other rows come to the same outcome, no row of it is mapped again."""
+    project.write_students([])
+    project.write_registrations(
+        [registration(f"REG-12{i:04d}", f"bezoeker{i}@mail.example") for i in range(6)]
+    )
+    first = project.run()
+    assert first.exit_code() == 0, first.summary()
+    assert first.mappings["events"].created == 1
+    assert len(spy.keys("events")) == 6  # the first run maps every row
+    project.run()  # the rows that lost to the last one are mapped once and found alike
+    spy.take()
+    third = project.run()
+    assert third.exit_code() == 0, third.summary()
+    assert spy.take() == []
+    assert counts(third, "events") == (0, 0, 1, 1)
+    # A changed event (another name on every row) is mapped and updated once, then skipped.
+    project.write_registrations(
+        [
+            registration(f"REG-12{i:04d}", f"bezoeker{i}@mail.example", evenement_naam="Open dag")
+            for i in range(6)
+        ]
+    )
+    changed = project.run()
+    assert changed.mappings["events"].updated == 1
+    project.run()
+    spy.take()
+    project.run()
+    assert spy.keys("events") == []
