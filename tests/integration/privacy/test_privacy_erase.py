@@ -184,23 +184,12 @@ def test_nobody_known_exits_1_and_suppress_only_keeps_them_out(project: SyncProj
     assert not project.query(f"SELECT Id FROM Contact WHERE SIS_Student_Number__c = '{newcomer}'")
 
 
-def test_suppress_only_waits_for_no_sync_it_would_race(project: SyncProject) -> None:
-    """A run holding a mapping's lock could record the person after the tombstone: the
-    suppress-only erasure takes every job's and mapping's lock, as a full erasure does."""
-    seed(project, others=False)
-    with _store(project) as store, store.lock("registrants"):
-        busy = invoke(project, "erase", "--email", EMAIL, "--suppress-only", "--apply")
-        assert busy.exit_code != 0
-        assert not store.has_suppressions()
-    done = invoke(project, "erase", "--email", EMAIL, "--suppress-only", "--apply")
-    assert done.exit_code == 0, done.output
-    with _store(project) as store:
-        assert store.has_suppressions()
-
-
-def test_suppress_only_works_while_a_mapping_file_is_broken(project: SyncProject) -> None:
-    """A person objects while an admin is mid-edit: the tombstone needs neither Salesforce nor
-    a loadable project, and still waits for a run holding that mapping's lock."""
+def test_suppress_only_waits_for_runs_and_works_while_a_mapping_file_is_broken(
+    project: SyncProject,
+) -> None:
+    """A run holding a mapping's lock could record the person after the tombstone, so
+    suppress-only takes every job's and mapping's lock, as a full erasure does. A person may
+    object while an admin is mid-edit: it needs neither Salesforce nor a loadable project."""
     seed(project, others=False)
     broken = project.folder / "mappings" / "registrations.yaml"
     broken.write_text("name: registrations\nfields: [unclosed\n", encoding="utf-8")
