@@ -12,7 +12,7 @@ PostgreSQL URLs are rewritten to the psycopg 3 driver (``postgresql+psycopg://``
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -43,6 +43,15 @@ class Database:
     write: Engine
     dialect: str
     path: Path | None
+
+
+CHUNK = 5_000  # hashes per IN list; the engine's batches (≤ 2,000) always fit in one
+
+
+def chunks(items: Sequence[Any]) -> list[list[Any]]:
+    """``items`` without repeats, in lists of at most :data:`CHUNK` (one ``IN`` list each)."""
+    unique = list(dict.fromkeys(items))
+    return [unique[i : i + CHUNK] for i in range(0, len(unique), CHUNK)]
 
 
 def normalise_url(url: str) -> URL:

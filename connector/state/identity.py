@@ -16,16 +16,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.state import schema as s
-from connector.state.db import Database, guard
+from connector.state.db import Database, chunks, guard
 from connector.state.rows import NewPerson, PersonMatches, PersonRow, PersonUpdate
 
-CHUNK = 5_000
 _in = sa.bindparam("hashes", expanding=True)
-
-
-def _unique_chunks(items: Sequence[Any]) -> list[list[Any]]:
-    unique = list(dict.fromkeys(items))
-    return [unique[i : i + CHUNK] for i in range(0, len(unique), CHUNK)]
 
 
 def _person(r: sa.Row[Any]) -> PersonRow:
@@ -51,11 +45,11 @@ class IdentityMixin:
         by_student: dict[str, PersonRow] = {}
         by_email: dict[str, list[PersonRow]] = {}
         with guard("find persons"), self._db.engine.connect() as conn:
-            for chunk in _unique_chunks(student_hashes):
+            for chunk in chunks(student_hashes):
                 q = sa.select(*cols).where(p.c.student_hash.in_(_in))
                 for pid, sf_id, sh, eh in conn.execute(q, {"hashes": chunk}).all():
                     by_student[sh] = PersonRow(pid, sf_id, sh, eh, None, None)
-            for chunk in _unique_chunks(email_hashes):
+            for chunk in chunks(email_hashes):
                 q = sa.select(*cols).where(p.c.email_hash.in_(_in)).order_by(p.c.person_id)
                 for pid, sf_id, sh, eh in conn.execute(q, {"hashes": chunk}).all():
                     by_email.setdefault(eh, []).append(PersonRow(pid, sf_id, sh, eh, None, None))
@@ -66,7 +60,7 @@ class IdentityMixin:
         p = s.persons
         out: dict[int, PersonRow] = {}
         with guard("read persons"), self._db.engine.connect() as conn:
-            for chunk in _unique_chunks(person_ids):
+            for chunk in chunks(person_ids):
                 q = sa.select(p).where(p.c.person_id.in_(_in))
                 out.update((r.person_id, _person(r)) for r in conn.execute(q, {"hashes": chunk}))
         return out
@@ -149,7 +143,7 @@ class IdentityMixin:
         q = sa.select(t.c.hash).where(t.c.hash.in_(_in))
         out: set[str] = set()
         with guard("check suppressions"), self._db.engine.connect() as conn:
-            for chunk in _unique_chunks(hashes):
+            for chunk in chunks(hashes):
                 out.update(conn.execute(q, {"hashes": chunk}).scalars())
         return out
 
@@ -162,7 +156,7 @@ class IdentityMixin:
         """
         pe, sy, r = s.persons, s.synced, s.source_rows
         with guard("forget shared sources"), self._db.write.begin() as conn:
-            for chunk in _unique_chunks([h for h in email_hashes if h]):
+            for chunk in chunks([h for h in email_hashes if h]):
                 shared = (
                     sa.select(pe.c.email_hash)
                     .where(pe.c.email_hash.in_(chunk))

@@ -56,7 +56,7 @@ API (``from connector.state import ...``; times are timezone-aware UTC, naive on
     pending_outbox(mapping=None, *, after_id=0, limit=2000) -> list[OutboxRow];  outbox_counts()
 
 Every read and write takes a batch (the engine's ≤ 2,000 records) and runs one statement for it
-(``IN`` lists of at most :data:`CHUNK` hashes, ``executemany`` for writes); nothing loads a whole
+(``IN`` lists of at most ``db.CHUNK`` hashes, ``executemany`` for writes); nothing loads a whole
 mapping, and :meth:`StateStore.expired` streams in keyset-paged batches. Database failures
 surface as :class:`~connector.errors.StateError` naming the operation, never the data.
 """
@@ -67,7 +67,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,22 +76,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from connector.errors import StateError
 from connector.state import schema as s
-from connector.state.db import Database, connect, guard
+from connector.state.db import Database, chunks, connect, guard
 from connector.state.history import HistoryMixin
 from connector.state.identity import IdentityMixin
 from connector.state.lock import run_lock
 from connector.state.outbox import OutboxMixin
 from connector.state.rows import (
-    RECORD,
     Anchor,
     ExpiredRow,
     KnownRow,
-    SourceSeen,
     SyncedRow,
     SyncedUpdate,
 )
+from connector.state.sources import SourcesMixin
 
-CHUNK = 5_000  # hashes per IN list; the engine's batches (≤ 2,000) always fit in one
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
 _in = sa.bindparam("hashes", expanding=True)
 
@@ -182,26 +180,12 @@ def _migrated_copy(path: str) -> StateStore:
     return StateStore(db)
 
 
-def _chunks(items: Sequence[Any]) -> Iterator[list[Any]]:
-    unique = list(dict.fromkeys(items))
-    for i in range(0, len(unique), CHUNK):
-        yield unique[i : i + CHUNK]
-
-
 _SYNCED_COLUMNS = (
     "mapping", "key_hash", "object", "sf_id", "person_id", "field_hashes", "first_seen",
     "last_seen", "last_synced", "lifecycle", "lifecycle_end_at", "event_date",
     "consent_withdrawn_at", "deleted_at",
 )  # fmt: skip
 _SELECT_SYNCED = sa.select(*(s.synced.c[name] for name in _SYNCED_COLUMNS))
-
-
-_SOURCES = (
-    "SELECT source_hash, key_hash, token FROM source_rows"
-    " WHERE mapping = {m} AND source_hash {cond} AND (recheck_on IS NULL OR recheck_on > {d})"
-)
-_SQLITE_SOURCES = _SOURCES.format(m="?", cond="IN ({})", d="?")  # then .format("?,?,…")
-_PG_SOURCES = sa.text(_SOURCES.format(m=":m", cond="= ANY(:h)", d=":d"))
 
 
 def _synced_row(r: Any) -> SyncedRow:
@@ -216,11 +200,12 @@ def _synced_row(r: Any) -> SyncedRow:
     )  # fmt: skip
 
 
-class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
+class StateStore(HistoryMixin, IdentityMixin, OutboxMixin, SourcesMixin):
     """The connector's memory between runs. Create with :func:`open_store`; close when done.
 
     Runs, rejects and the audit come from :class:`HistoryMixin`, persons and suppressions from
-    :class:`IdentityMixin`, the outbox from :class:`OutboxMixin`; the synced records live here.
+    :class:`IdentityMixin`, the outbox from :class:`OutboxMixin`, the remembered source rows from
+    :class:`SourcesMixin`; the synced records live here.
     """
 
     def __init__(self, db: Database):
@@ -254,7 +239,7 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
         q = _SELECT_SYNCED.where(t.c.mapping == mapping, t.c.key_hash.in_(_in))
         out: dict[str, SyncedRow] = {}
         with guard("lookup"), self._db.engine.connect() as conn:
-            for chunk in _chunks(key_hashes):
+            for chunk in chunks(key_hashes):
                 for r in conn.execute(q, {"hashes": chunk}).all():  # fetchall: one C call
                     out[r[1]] = _synced_row(r)
         return out
@@ -271,7 +256,7 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
         loads = json.loads
         out: dict[str, KnownRow] = {}
         with guard("lookup"), self._db.engine.connect() as conn:
-            for chunk in _chunks(key_hashes):
+            for chunk in chunks(key_hashes):
                 for kh, sf_id, pid, fields, purged in conn.execute(q, {"hashes": chunk}).all():
                     out[kh] = KnownRow(sf_id, pid, loads(fields), bool(purged))
         return out
@@ -290,7 +275,7 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
         )
         out: dict[str, str] = {}
         with guard("resolve Salesforce ids"), self._db.engine.connect() as conn:
-            for chunk in _chunks(key_hashes):
+            for chunk in chunks(key_hashes):
                 out.update((r.key_hash, r.sf_id) for r in conn.execute(q, {"hashes": chunk}))
         return out
 
@@ -345,130 +330,13 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
                     written=True,
                 )
 
-    def _remember_rows(self, conn: Any, rows: Sequence[tuple], *, written: bool) -> None:
-        """Upsert (mapping, key, source hash, recheck day, field hashes) into ``source_rows``.
-
-        For a written record the rows of its old content go first: they can never match again.
-        """
-        r = s.source_rows
-        if written:
-            conn.execute(
-                sa.delete(r).where(
-                    r.c.mapping == sa.bindparam("m"),
-                    r.c.key_hash == sa.bindparam("k"),
-                    sa.or_(r.c.token != sa.bindparam("t"), sa.bindparam("t").is_(None)),
-                ),
-                [{"m": m, "k": k, "t": f.get(RECORD)} for m, k, _h, _d, f in rows],
-            )
-        params = [
-            {"mapping": m, "source_hash": h, "key_hash": k, "token": f[RECORD], "recheck_on": d}
-            for m, k, h, d, f in rows
-            if h is not None and f.get(RECORD)
-        ]
-        if params:
-            ins = self._insert(r)
-            conn.execute(
-                ins.on_conflict_do_update(
-                    index_elements=[r.c.mapping, r.c.source_hash],
-                    set_={
-                        "key_hash": ins.excluded.key_hash,
-                        "token": ins.excluded.token,
-                        "recheck_on": ins.excluded.recheck_on,
-                    },
-                ),
-                params,
-            )
-
     def touch_seen(self, mapping: str, key_hashes: Sequence[str], *, at: datetime) -> None:
         """Set last_seen = ``at`` for unchanged records the source still holds."""
         t = s.synced
         stmt = sa.update(t).where(t.c.mapping == mapping, t.c.key_hash.in_(_in))
         with guard("touch seen"), self._db.write.begin() as conn:
-            for chunk in _chunks(key_hashes):
+            for chunk in chunks(key_hashes):
                 conn.execute(stmt.values(last_seen=at), {"hashes": chunk})
-
-    def unchanged_sources(
-        self, mapping: str, source_hashes: Sequence[str], *, today: date
-    ) -> dict[str, str]:
-        """Source hash → key hash of rows that need no mapping this run (see
-        :meth:`unchanged_rows`)."""
-        rows = self.unchanged_rows(mapping, source_hashes, today=today)
-        return {h: key for h, (key, _token) in rows.items()}
-
-    def unchanged_rows(
-        self, mapping: str, source_hashes: Sequence[str], *, today: date
-    ) -> dict[str, tuple[str, str]]:
-        """Source hash → (key hash, record hash) of rows that need no mapping this run.
-
-        A row qualifies when it is remembered in ``source_rows`` (a write of other content, a
-        purge, a tombstone, a shared address or forgetting deletes it) and its recheck day, if
-        any, is after ``today``. The nightly hot path: one statement per batch on the primary
-        key (SQLite keeps the table in it: one b-tree), with the ``IN``
-        list written out for SQLite and an array for PostgreSQL (SQLAlchemy's expanding
-        parameters cost more than the look-up itself at 2,000 hashes).
-        """
-        out: dict[str, tuple[str, str]] = {}
-        pg = self._db.dialect == "postgresql"
-        with guard("lookup"), self._db.engine.connect() as conn:
-            for chunk in _chunks(source_hashes):
-                if pg:
-                    rows = conn.execute(_PG_SOURCES, {"m": mapping, "h": chunk, "d": today})
-                else:
-                    sql = _SQLITE_SOURCES.format(",".join("?" * len(chunk)))
-                    rows = conn.exec_driver_sql(sql, (mapping, *chunk, today.isoformat()))
-                out.update((h, (k, t)) for h, k, t in rows.all())
-        return out
-
-    def forget_sources(self, mapping: str) -> None:
-        """Forget every remembered source row of ``mapping``: its next run maps every row again
-        (after something outside its rows changed, e.g. parent records were purged)."""
-        r = s.source_rows
-        with guard("forget sources"), self._db.write.begin() as conn:
-            conn.execute(sa.delete(r).where(r.c.mapping == mapping))
-
-    def remember_sources(self, mapping: str, rows: Sequence[SourceSeen], *, at: datetime) -> None:
-        """For unchanged records mapped this run: last_seen = ``at``, and their source rows
-        with the record hash (``token``) and recheck day. A record without a token has its
-        remembered rows forgotten (mapped next run)."""
-        if not rows:
-            return
-        t, r = s.synced, s.source_rows
-        stmt = (
-            sa.update(t)
-            .where(t.c.mapping == mapping, t.c.key_hash == sa.bindparam("k"))
-            .values(last_seen=at)
-        )
-        by_key = sa.delete(r).where(r.c.mapping == mapping, r.c.key_hash == sa.bindparam("k"))
-        with guard("touch seen"), self._db.write.begin() as conn:
-            conn.execute(stmt, [{"k": seen.key_hash} for seen in rows])
-            untokened = [{"k": seen.key_hash} for seen in rows if seen.token is None]
-            if untokened:
-                conn.execute(by_key, untokened)
-            # Only records state holds, not purged: a row standing for nothing must never skip.
-            live = set(
-                conn.execute(
-                    sa.select(t.c.key_hash).where(
-                        t.c.mapping == mapping, t.c.key_hash.in_(_in), t.c.deleted_at.is_(None)
-                    ),
-                    {"hashes": list({seen.key_hash for seen in rows})},
-                ).scalars()
-            )
-            rows = [seen for seen in rows if seen.key_hash in live]
-            self._remember_rows(
-                conn,
-                [
-                    (
-                        mapping,
-                        seen.key_hash,
-                        seen.source_hash,
-                        seen.recheck_on,
-                        {RECORD: seen.token},
-                    )
-                    for seen in rows
-                    if seen.token is not None
-                ],
-                written=False,
-            )
 
     def mark_deleted(self, mapping: str, key_hashes: Sequence[str], *, at: datetime) -> None:
         """Note that these records were deleted in Salesforce (purge); the rows stay as memory.
@@ -481,7 +349,7 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
         with guard("mark deleted"), self._db.write.begin() as conn:
             r = s.source_rows
             rows = sa.delete(r).where(r.c.mapping == mapping, r.c.key_hash.in_(_in))
-            for chunk in _chunks(key_hashes):
+            for chunk in chunks(key_hashes):
                 conn.execute(stmt.values(deleted_at=at), {"hashes": chunk})
                 conn.execute(rows, {"hashes": chunk})
 
@@ -563,7 +431,7 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin):
         """
         removed = 0
         with guard("forget records"), self._db.write.begin() as conn:
-            for chunk in _chunks(key_hashes):
+            for chunk in chunks(key_hashes):
                 for t in (s.outbox, s.source_rows, s.synced):
                     res = conn.execute(
                         sa.delete(t).where(t.c.mapping == mapping, t.c.key_hash.in_(_in)),

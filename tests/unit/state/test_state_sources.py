@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 from connector.state import NewPerson, StateStore, SyncedUpdate
+from connector.state.db import CHUNK
 from connector.state.rows import SourceSeen
-from connector.state.store import CHUNK
 
 T0 = datetime(2025, 3, 1, 2, 15, tzinfo=UTC)
 DAY = timedelta(days=1)

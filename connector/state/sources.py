@@ -1,0 +1,154 @@
+"""The state store's remembered source rows: what lets a nightly run skip rows it has synced.
+
+Mixed into :class:`~connector.state.store.StateStore`. Table ``source_rows`` (schema v2): per
+source row that maps to what Salesforce holds for its record, the row's keyed hash, the record,
+the record hash (``token``) it produced and its recheck day. Whatever could change a row's
+outcome deletes its rows: a write of other content (``record_synced``), a purge
+(``mark_deleted``), a tombstone or a shared e-mail address (``identity.py``), forgetting.
+The contract is in ``connector/sync/fingerprint.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from connector.state import schema as s
+from connector.state.db import Database, chunks, guard
+from connector.state.rows import RECORD, SourceSeen
+
+_SOURCES = (
+    "SELECT source_hash, key_hash, token FROM source_rows"
+    " WHERE mapping = {m} AND source_hash {cond} AND (recheck_on IS NULL OR recheck_on > {d})"
+)
+_SQLITE_SOURCES = _SOURCES.format(m="?", cond="IN ({})", d="?")  # then .format("?,?,…")
+_PG_SOURCES = sa.text(_SOURCES.format(m=":m", cond="= ANY(:h)", d=":d"))
+
+
+class SourcesMixin:
+    """Remembered source rows (see the module docstring)."""
+
+    _db: Database
+    _insert: Any
+
+    def unchanged_sources(
+        self, mapping: str, source_hashes: Sequence[str], *, today: date
+    ) -> dict[str, str]:
+        """Source hash → key hash of rows that need no mapping this run (see
+        :meth:`unchanged_rows`)."""
+        rows = self.unchanged_rows(mapping, source_hashes, today=today)
+        return {h: key for h, (key, _token) in rows.items()}
+
+    def unchanged_rows(
+        self, mapping: str, source_hashes: Sequence[str], *, today: date
+    ) -> dict[str, tuple[str, str]]:
+        """Source hash → (key hash, record hash) of rows that need no mapping this run.
+
+        A row qualifies when it is remembered in ``source_rows`` (a write of other content, a
+        purge, a tombstone, a shared address or forgetting deletes it) and its recheck day, if
+        any, is after ``today``. The nightly hot path: one statement per batch on the primary
+        key (SQLite keeps the table in it: one b-tree), with the ``IN``
+        list written out for SQLite and an array for PostgreSQL (SQLAlchemy's expanding
+        parameters cost more than the look-up itself at 2,000 hashes).
+        """
+        out: dict[str, tuple[str, str]] = {}
+        pg = self._db.dialect == "postgresql"
+        with guard("lookup"), self._db.engine.connect() as conn:
+            for chunk in chunks(source_hashes):
+                if pg:
+                    rows = conn.execute(_PG_SOURCES, {"m": mapping, "h": chunk, "d": today})
+                else:
+                    sql = _SQLITE_SOURCES.format(",".join("?" * len(chunk)))
+                    rows = conn.exec_driver_sql(sql, (mapping, *chunk, today.isoformat()))
+                out.update((h, (k, t)) for h, k, t in rows.all())
+        return out
+
+    def forget_sources(self, mapping: str) -> None:
+        """Forget every remembered source row of ``mapping``: its next run maps every row again
+        (after something outside its rows changed, e.g. parent records were purged)."""
+        r = s.source_rows
+        with guard("forget sources"), self._db.write.begin() as conn:
+            conn.execute(sa.delete(r).where(r.c.mapping == mapping))
+
+    def remember_sources(self, mapping: str, rows: Sequence[SourceSeen], *, at: datetime) -> None:
+        """For unchanged records mapped this run: last_seen = ``at``, and their source rows
+        with the record hash (``token``) and recheck day. A record without a token has its
+        remembered rows forgotten (mapped next run)."""
+        if not rows:
+            return
+        t, r = s.synced, s.source_rows
+        stmt = (
+            sa.update(t)
+            .where(t.c.mapping == mapping, t.c.key_hash == sa.bindparam("k"))
+            .values(last_seen=at)
+        )
+        by_key = sa.delete(r).where(r.c.mapping == mapping, r.c.key_hash == sa.bindparam("k"))
+        with guard("touch seen"), self._db.write.begin() as conn:
+            conn.execute(stmt, [{"k": seen.key_hash} for seen in rows])
+            untokened = [{"k": seen.key_hash} for seen in rows if seen.token is None]
+            if untokened:
+                conn.execute(by_key, untokened)
+            # Only records state holds, not purged: a row standing for nothing must never skip.
+            live = set(
+                conn.execute(
+                    sa.select(t.c.key_hash).where(
+                        t.c.mapping == mapping,
+                        t.c.key_hash.in_(sa.bindparam("hashes", expanding=True)),
+                        t.c.deleted_at.is_(None),
+                    ),
+                    {"hashes": list({seen.key_hash for seen in rows})},
+                ).scalars()
+            )
+            rows = [seen for seen in rows if seen.key_hash in live]
+            self._remember_rows(
+                conn,
+                [
+                    (
+                        mapping,
+                        seen.key_hash,
+                        seen.source_hash,
+                        seen.recheck_on,
+                        {RECORD: seen.token},
+                    )
+                    for seen in rows
+                    if seen.token is not None
+                ],
+                written=False,
+            )
+
+    def _remember_rows(self, conn: Any, rows: Sequence[tuple], *, written: bool) -> None:
+        """Upsert (mapping, key, source hash, recheck day, field hashes) into ``source_rows``.
+
+        For a written record the rows of its old content go first: they can never match again.
+        """
+        r = s.source_rows
+        if written:
+            conn.execute(
+                sa.delete(r).where(
+                    r.c.mapping == sa.bindparam("m"),
+                    r.c.key_hash == sa.bindparam("k"),
+                    sa.or_(r.c.token != sa.bindparam("t"), sa.bindparam("t").is_(None)),
+                ),
+                [{"m": m, "k": k, "t": f.get(RECORD)} for m, k, _h, _d, f in rows],
+            )
+        params = [
+            {"mapping": m, "source_hash": h, "key_hash": k, "token": f[RECORD], "recheck_on": d}
+            for m, k, h, d, f in rows
+            if h is not None and f.get(RECORD)
+        ]
+        if params:
+            ins = self._insert(r)
+            conn.execute(
+                ins.on_conflict_do_update(
+                    index_elements=[r.c.mapping, r.c.source_hash],
+                    set_={
+                        "key_hash": ins.excluded.key_hash,
+                        "token": ins.excluded.token,
+                        "recheck_on": ins.excluded.recheck_on,
+                    },
+                ),
+                params,
+            )
