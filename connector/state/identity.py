@@ -22,6 +22,16 @@ from connector.state.rows import NewPerson, PersonMatches, PersonRow, PersonUpda
 _in = sa.bindparam("hashes", expanding=True)
 
 
+def _forget_rows_of(people: sa.Select[Any], *, key_hash: str | None = None) -> sa.Delete:
+    """Delete the remembered source rows of the records of ``people`` (and of ``key_hash``)."""
+    sy, r = s.synced, s.source_rows
+    records = sa.select(sy.c.mapping, sy.c.key_hash).where(sy.c.person_id.in_(people))
+    covered = sa.tuple_(r.c.mapping, r.c.key_hash).in_(records)
+    if key_hash is not None:
+        covered = sa.or_(r.c.key_hash == key_hash, covered)
+    return sa.delete(r).where(covered)
+
+
 def _person(r: sa.Row[Any]) -> PersonRow:
     return PersonRow(r.person_id, r.sf_id, r.student_hash, r.email_hash, r.created_at, r.updated_at)
 
@@ -148,13 +158,13 @@ class IdentityMixin:
         return out
 
     def forget_shared_sources(self, email_hashes: Sequence[str]) -> None:
-        """Clear the source hashes of the records of every person who shares one of
+        """Forget the remembered source rows of every person who shares one of
         ``email_hashes`` with another person.
 
         A shared address makes a registrant's match ambiguous (the review list): the next run
         must map those rows again to notice, instead of recognising them as unchanged.
         """
-        pe, sy, r = s.persons, s.synced, s.source_rows
+        pe = s.persons
         with guard("forget shared sources"), self._db.write.begin() as conn:
             for chunk in chunks([h for h in email_hashes if h]):
                 shared = (
@@ -164,27 +174,23 @@ class IdentityMixin:
                     .having(sa.func.count() > 1)
                 )
                 people = sa.select(pe.c.person_id).where(pe.c.email_hash.in_(shared))
-                records = sa.select(sy.c.mapping, sy.c.key_hash).where(sy.c.person_id.in_(people))
-                conn.execute(sa.delete(r).where(sa.tuple_(r.c.mapping, r.c.key_hash).in_(records)))
+                conn.execute(_forget_rows_of(people))
 
     def add_suppression(self, hash: str, kind: str, reason: str, at: datetime) -> None:
         """Add a tombstone (``kind``: key, student or email); adding it twice is harmless.
 
-        The source hashes of the records it covers (by key, or through their person) are
-        cleared in the same transaction: the next run must map those rows, so the planner
-        sees the tombstone, instead of recognising them as unchanged.
+        The remembered source rows of the records it covers (by key, or through their person)
+        are forgotten in the same transaction: the next run must map those rows, so the
+        planner sees the tombstone, instead of recognising them as unchanged.
         """
         ins = self._insert(s.suppressions).values(
             hash=hash, kind=kind, reason=reason[:255], created_at=at
         )
-        sy, pe, r = s.synced, s.persons, s.source_rows
+        pe = s.persons
         people = sa.select(pe.c.person_id).where(
             sa.or_(pe.c.student_hash == hash, pe.c.email_hash == hash)
         )
-        records = sa.select(sy.c.mapping, sy.c.key_hash).where(sy.c.person_id.in_(people))
-        forget_rows = sa.delete(r).where(
-            sa.or_(r.c.key_hash == hash, sa.tuple_(r.c.mapping, r.c.key_hash).in_(records))
-        )
+        forget_rows = _forget_rows_of(people, key_hash=hash)
         with guard("add suppression"), self._db.write.begin() as conn:
             conn.execute(ins.on_conflict_do_nothing(index_elements=[s.suppressions.c.hash]))
             conn.execute(forget_rows)
