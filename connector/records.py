@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 
@@ -112,6 +113,15 @@ class Reject:
         return f"{self.origin}{col}: {self.reason}"
 
 
+class WriteStatus(StrEnum):
+    """What became of one record of a write (the writer seam's typed outcome)."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    FAILED = "failed"  # Salesforce refused the record (error code, message, fields)
+    NOT_SENT = "not_sent"  # never reached Salesforce (the run stopped): left pending
+
+
 @dataclass(frozen=True, slots=True)
 class WriteResult:
     """Salesforce's answer for one record of a write, in request order."""
@@ -122,3 +132,12 @@ class WriteResult:
     error_code: str = ""
     message: str = ""
     fields: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def status(self) -> WriteStatus:
+        """The outcome as a :class:`WriteStatus`."""
+        if self.ok:
+            return WriteStatus.CREATED if self.created else WriteStatus.UPDATED
+        if self.error_code == "NOT_SENT":
+            return WriteStatus.NOT_SENT
+        return WriteStatus.FAILED
