@@ -22,7 +22,7 @@ from connector.report import RunReport
 from connector.sync.job import run_job
 
 NOW = "2026-11-20T09:00:00+00:00"
-SECRET = "integration-test-secret"
+SECRET = "integration-test-secret-0123456789abcdef"
 P = TypeVar("P")
 
 

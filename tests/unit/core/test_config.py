@@ -49,7 +49,7 @@ def test_environment_overrides_file(tmp_path):
         "SIS_SYNC_STATE__URL": "postgresql://127.0.0.1/test",
         "SIS_SYNC_SALESFORCE__CLIENT_SECRET": "s3cret",
         "SIS_SYNC_MAPPINGS": "/srv/mappings",
-        "SIS_SYNC_SECRET": "hash-key",
+        "SIS_SYNC_SECRET": "hash-key-0123456789abcdef0123456789",
         "SIS_SYNC_NOW": "2027-01-31T10:00:00+01:00",
     }
     s = load_settings(write(tmp_path, GOOD), env=env)
@@ -57,18 +57,18 @@ def test_environment_overrides_file(tmp_path):
     assert s.state.url == "postgresql://127.0.0.1/test"
     assert s.salesforce.client_secret.get_secret_value() == "s3cret"
     assert s.mappings == Path("/srv/mappings")
-    assert require_secret(s) == "hash-key"
+    assert require_secret(s) == "hash-key-0123456789abcdef0123456789"
     assert s.clock().isoformat() == "2027-01-31T10:00:00+01:00"
     assert "s3cret" not in repr(s)
 
 
 def test_secret_from_file(tmp_path):
     secret = tmp_path / "key"
-    secret.write_text("from-a-file\n")
+    secret.write_text("from-a-file-0123456789abcdef0123456789\n")
     s = load_settings(
         write(tmp_path, GOOD), env={**SECRET_ENV, "SIS_SYNC_SECRET_FILE": str(secret)}
     )
-    assert require_secret(s) == "from-a-file"
+    assert require_secret(s) == "from-a-file-0123456789abcdef0123456789"
 
 
 def test_secret_in_file_is_refused_with_line(tmp_path):
