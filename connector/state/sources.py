@@ -26,6 +26,10 @@ _SOURCES = (
 )
 _SQLITE_SOURCES = _SOURCES.format(m="?", cond="IN ({})", d="?")  # then .format("?,?,…")
 _PG_SOURCES = sa.text(_SOURCES.format(m=":m", cond="= ANY(:h)", d=":d"))
+_SQLITE_FORGET_OTHER = (
+    "DELETE FROM source_rows INDEXED BY ix_source_rows_key"
+    " WHERE mapping = ? AND key_hash = ? AND token != ?"
+)
 
 
 class SourcesMixin:
@@ -126,14 +130,22 @@ class SourcesMixin:
         """
         r = s.source_rows
         if written:
-            conn.execute(
-                sa.delete(r).where(
-                    r.c.mapping == sa.bindparam("m"),
-                    r.c.key_hash == sa.bindparam("k"),
-                    sa.or_(r.c.token != sa.bindparam("t"), sa.bindparam("t").is_(None)),
-                ),
-                [{"m": m, "k": k, "t": f.get(RECORD)} for m, k, _h, _d, f in rows],
-            )
+            # Without statistics SQLite prefers the primary key's prefix (mapping = ?) to the
+            # (mapping, key_hash) index and reads every row of the mapping once per record: a
+            # first load went quadratic. INDEXED BY pins the index (sqlite.org/lang_indexedby).
+            # A token of "" never matches: a record written without one keeps no rows.
+            params = [(m, k, f.get(RECORD) or "") for m, k, _h, _d, f in rows]
+            if self._db.dialect == "sqlite":
+                conn.exec_driver_sql(_SQLITE_FORGET_OTHER, params)
+            else:
+                conn.execute(
+                    sa.delete(r).where(
+                        r.c.mapping == sa.bindparam("m"),
+                        r.c.key_hash == sa.bindparam("k"),
+                        r.c.token != sa.bindparam("t"),
+                    ),
+                    [{"m": m, "k": k, "t": t} for m, k, t in params],
+                )
         params = [
             {"mapping": m, "source_hash": h, "key_hash": k, "token": f[RECORD], "recheck_on": d}
             for m, k, h, d, f in rows
