@@ -31,7 +31,7 @@ def statements() -> Iterator[list[tuple[str, Any]]]:
     """Every (statement, parameters) any SQLAlchemy engine executes while the test runs."""
     seen: list[tuple[str, Any]] = []
 
-    def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+    def record(conn, cursor, statement, parameters, context, executemany):
         params = parameters[0] if executemany and parameters else parameters
         seen.append((statement, params))
 
