@@ -17,7 +17,7 @@ import csv
 import io
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -27,10 +27,14 @@ from connector.salesforce.client import SalesforceClient, scrub
 
 CLEAR = "#N/A"
 TERMINAL = {"JobComplete", "Failed", "Aborted"}
-# Salesforce refuses uploads over 100 MB (before base64: 150 MB); stay well below.
-MAX_JOB_BYTES = 90 * 1024 * 1024
+# One job's upload: "A request can provide CSV data that does not in total exceed 150 MB of
+# base64 encoded content ... the data must be 100 MB or less" (B2-upload, B2-limits; wire spec
+# §5.4). 100 MB read as decimal megabytes, less 1 MB of margin (simple-salesforce keeps the
+# same margin): a chunk bigger than this is split by bytes into several jobs.
+MAX_JOB_BYTES = 99_000_000
 CSV_HEADERS = {"Content-Type": "text/csv; charset=UTF-8", "Accept": "application/json"}
 RESULT_HEADERS = {"Accept": "text/csv; charset=UTF-8"}
+NOT_SENT = WriteResult(ok=False, error_code="NOT_SENT", message="not sent; left pending")
 
 
 def cell(value: Any) -> str:
@@ -52,6 +56,34 @@ def to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     for row in rows:
         writer.writerow([cell(row[c]) if c in row else "" for c in columns])
     return out.getvalue()
+
+
+def csv_chunks(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], limit: int = MAX_JOB_BYTES
+) -> Iterator[tuple[int, int, bytes]]:
+    """Split rows into CSV uploads of at most ``limit`` bytes each (header included).
+
+    Yields ``(start, end, csv_bytes)`` for ``rows[start:end]``; sized by bytes, never by a row
+    count. A single row bigger than ``limit`` still goes alone (Salesforce then refuses it and
+    the job's failure is reported for that row).
+    """
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    header = buf.getvalue().encode("utf-8")
+    parts, size, start = [header], len(header), 0
+    for index, row in enumerate(rows):
+        buf.seek(0)
+        buf.truncate()
+        writer.writerow([cell(row[c]) if c in row else "" for c in columns])
+        line = buf.getvalue().encode("utf-8")
+        if size + len(line) > limit and index > start:
+            yield start, index, b"".join(parts)
+            parts, size, start = [header], len(header), index
+        parts.append(line)
+        size += len(line)
+    if len(rows) > start:
+        yield start, len(rows), b"".join(parts)
 
 
 def columns_of(rows: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -82,6 +114,7 @@ class BulkJob:
             doubling keeps a long job at a handful of polls (each poll is an API call).
         poll_max: Longest wait between polls.
         timeout: Seconds after which an unfinished job is aborted.
+        max_job_bytes: Most bytes of CSV (header included) per job; tests lower it.
     """
 
     def __init__(
@@ -92,10 +125,12 @@ class BulkJob:
         poll_initial: float = 0.5,
         poll_max: float = 15.0,
         timeout: float = 3600.0,
+        max_job_bytes: int = MAX_JOB_BYTES,
     ):
         self.client = client
         self.sleep = sleep
         self.poll_initial, self.poll_max, self.timeout = poll_initial, poll_max, timeout
+        self.max_job_bytes = max_job_bytes
 
     def run(
         self,
@@ -105,7 +140,15 @@ class BulkJob:
         *,
         external_id_field: str | None = None,
     ) -> list[WriteResult]:
-        """Write ``rows`` with one job per ≤ 90 MB of CSV.
+        """Write ``rows`` with one job per ≤ ``MAX_JOB_BYTES`` of CSV, one job after another.
+
+        API calls per job: create 1 + upload 1 + close 1 + polls (≥ 1: back-off from
+        ``poll_initial`` doubling to ``poll_max``, so a job of T seconds costs about
+        log2(T / poll_initial) + 1 polls, then one per ``poll_max``) + ``successfulResults`` 1
+        (skipped for update and delete when nothing failed: the Ids are known) +
+        ``failedResults`` 1 (only when the job reports failed records). Rows in neither result
+        of a job that did not complete are marked unprocessed without downloading
+        ``unprocessedrecords``. A clean upsert job is therefore 4 calls + its polls.
 
         Args:
             obj: sObject name.
@@ -115,15 +158,33 @@ class BulkJob:
 
         Returns:
             One result per row, in input order.
+
+        Raises:
+            errors.SalesforceError: A job stopped; ``.results`` holds the results of the jobs
+                that finished, ``NOT_SENT`` for the rest.
         """
-        key = external_id_field if operation == "upsert" else "Id"
+        key = (external_id_field if operation == "upsert" else "Id") or "Id"
         columns = ["Id"] if operation in ("delete", "hardDelete") else columns_of(rows)
-        text = to_csv(rows, columns)
-        if len(text.encode("utf-8")) > MAX_JOB_BYTES and len(rows) > 1:
-            half = len(rows) // 2
-            return self.run(
-                obj, operation, rows[:half], external_id_field=external_id_field
-            ) + self.run(obj, operation, rows[half:], external_id_field=external_id_field)
+        results: list[WriteResult] = []
+        try:
+            for start, end, data in csv_chunks(rows, columns, self.max_job_bytes):
+                part = rows[start:end]
+                results += self._job(obj, operation, part, data, external_id_field, key)
+        except errors.SalesforceError as exc:
+            done = results + [NOT_SENT] * (len(rows) - len(results))
+            exc.results = done  # type: ignore[attr-defined]
+            raise
+        return results
+
+    def _job(
+        self,
+        obj: str,
+        operation: str,
+        rows: Sequence[Mapping[str, Any]],
+        data: bytes,
+        external_id_field: str | None,
+        key: str,
+    ) -> list[WriteResult]:
         body: dict[str, Any] = {
             "object": obj,
             "operation": operation,
@@ -136,14 +197,14 @@ class BulkJob:
         job_id = self.client.json("POST", "jobs/ingest", json=body)["id"]
         try:
             self.client.request(
-                "PUT", f"jobs/ingest/{job_id}/batches", data=text.encode(), headers=CSV_HEADERS
+                "PUT", f"jobs/ingest/{job_id}/batches", data=data, headers=CSV_HEADERS
             )
             self.client.request("PATCH", f"jobs/ingest/{job_id}", json={"state": "UploadComplete"})
             info = self._wait(job_id)
         except BaseException:
             self._abort(job_id)
             raise
-        return self._results(job_id, info, operation, rows, key or "Id")
+        return self._results(job_id, info, operation, rows, key)
 
     def _wait(self, job_id: str) -> dict[str, Any]:
         delay, deadline = self.poll_initial, time.monotonic() + self.timeout
@@ -196,19 +257,19 @@ class BulkJob:
             return queue.popleft() if queue else None
 
         for echo in self._csv(job_id, "successfulResults"):
-            if (index := claim(echo)) is not None:
+            if (at := claim(echo)) is not None:
                 created = echo.get("sf__Created", "").lower() == "true"
                 sf_id = echo.get("sf__Id") or None
-                results[index] = WriteResult(ok=True, sf_id=sf_id, created=created)
+                results[at] = WriteResult(ok=True, sf_id=sf_id, created=created)
         if failed_count:
             for echo in self._csv(job_id, "failedResults"):
-                if (index := claim(echo)) is not None:
+                if (at := claim(echo)) is not None:
                     code, message, fields = parse_error(echo.get("sf__Error", ""))
-                    results[index] = WriteResult(
+                    results[at] = WriteResult(
                         ok=False,
                         sf_id=echo.get("sf__Id") or None,
                         error_code=code,
-                        message=redact(message, rows[index]),
+                        message=redact(message, rows[at]),
                         fields=fields,
                     )
         if not complete:

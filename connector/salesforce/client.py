@@ -13,14 +13,21 @@ calls (wire spec §1.4, §6). This client adds, for every call it makes:
 
 All calls go through ``Salesforce._call_salesforce`` (the ``restful`` path), never through
 ``SFType``.
+
+Thread safety: the writer runs Bulk jobs in worker threads while the engine keeps writing
+through collections, so one client serves several threads. The counters are updated under a
+lock, a token refresh happens once for all threads that saw the same expired token (the others
+retry with the new one), and the ``requests`` session is shared: its connection pool is
+thread-safe, and nothing here changes the session's settings after start-up.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -47,6 +54,7 @@ from connector.salesforce.auth import Token, get_token
 from connector.salesforce.settings import SalesforceSettings
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 _USAGE = re.compile(r"(?<![\w-])api-usage=(\d+)/(\d+)")
 # Salesforce messages that quote the offending value; the value is cut out before the message
@@ -145,7 +153,9 @@ class SalesforceClient:
         self.calls_made = 0
         self.auth_calls = 0
         self.refreshes = 0
-        self._token = self._with_retries(self._fetch_token)
+        self._count_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._token: Token = self._with_retries(self._fetch_token)
         self.sf = self._make_sf(self._token)
 
     def __repr__(self) -> str:
@@ -200,8 +210,10 @@ class SalesforceClient:
         refreshed = False
         while True:
             self.guard.check(self.api_used, self.api_max)
+            sf = self.sf  # the session this attempt uses; another thread may refresh meanwhile
             try:
-                return self.sf._call_salesforce(method, url, name=name, **kwargs)
+                response: requests.Response = sf._call_salesforce(method, url, name=name, **kwargs)
+                return response
             except SalesforceExpiredSession as exc:
                 code, message = error_parts(exc.content, exc.status)
                 if code != "INVALID_SESSION_ID" or refreshed:
@@ -210,7 +222,7 @@ class SalesforceClient:
                 # credentials or the org are wrong, and looping would only burn logins.
                 log.info("session expired on %s; getting a new token", name)
                 refreshed = True
-                self.refresh()
+                self._refresh_unless_done(sf)
             except SimpleSalesforceError as exc:
                 raise self._translate(exc) from None
             except requests.RequestException as exc:
@@ -220,8 +232,19 @@ class SalesforceClient:
 
     def refresh(self) -> None:
         """Get a new token and point simple-salesforce at it."""
-        self._token = self._with_retries(self._fetch_token)
-        self.sf = self._make_sf(self._token)
+        with self._refresh_lock:
+            self._refresh_locked()
+
+    def _refresh_unless_done(self, expired: simple_salesforce.Salesforce) -> None:
+        # Threads that failed with the same expired session refresh it once: the first one
+        # gets the token, the others find ``self.sf`` already replaced and just retry.
+        with self._refresh_lock:
+            if self.sf is expired:
+                self._refresh_locked()
+
+    def _refresh_locked(self) -> None:
+        token = self._with_retries(self._fetch_token)
+        self._token, self.sf = token, self._make_sf(token)
         self.refreshes += 1
 
     def _translate(self, exc: SimpleSalesforceError) -> errors.SalesforceError:
@@ -238,7 +261,7 @@ class SalesforceClient:
             return errors.RetriableSalesforceError(message, code=code, status=status)
         return errors.SalesforceError(message, code=code, status=status)
 
-    def _with_retries(self, fn: Callable[[], Any]) -> Any:
+    def _with_retries(self, fn: Callable[[], _T]) -> _T:
         retrying = Retrying(
             stop=stop_after_attempt(self.settings.max_retries + 1),
             wait=self.retry_wait,
@@ -267,9 +290,11 @@ class SalesforceClient:
 
     def _on_response(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         if "/services/oauth2/" in urlsplit(response.url).path:
-            self.auth_calls += 1
+            with self._count_lock:
+                self.auth_calls += 1
             return
-        self.calls_made += 1
         usage = parse_limit_info(response.headers.get("Sforce-Limit-Info"))
-        if usage:
-            self.api_used, self.api_max = usage
+        with self._count_lock:
+            self.calls_made += 1
+            if usage:
+                self.api_used, self.api_max = usage

@@ -1,12 +1,14 @@
 """Field checks against the org's describe data, for ``sis-sync validate``.
 
-One describe call per object, cached for the life of the ``Describer``. Problems are collected
+One describe call per object, cached for the life of the ``Describer`` (thread-safe: the writer
+asks from its Bulk worker threads too). Problems are collected
 and returned, never raised one at a time, so that an admin sees every missing or read-only field
 of every mapping at once.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -24,9 +26,14 @@ class Describer:
     def __init__(self, client: SalesforceClient):
         self.client = client
         self._cache: dict[str, dict[str, dict[str, Any]] | None] = {}
+        self._lock = threading.Lock()
 
     def fields(self, obj: str) -> dict[str, dict[str, Any]] | None:
         """Field name → describe entry for ``obj``; ``None`` if the org has no such object."""
+        with self._lock:
+            return self._fields_locked(obj)
+
+    def _fields_locked(self, obj: str) -> dict[str, dict[str, Any]] | None:
         if obj not in self._cache:
             try:
                 answer = self.client.json("GET", f"sobjects/{obj}/describe")
@@ -36,6 +43,17 @@ class Describer:
                 answer = None
             self._cache[obj] = {f["name"]: f for f in answer.get("fields", [])} if answer else None
         return self._cache[obj]
+
+    def create_only(self, obj: str) -> frozenset[str]:
+        """Lower-case names of the fields Salesforce sets on create but never lets an update
+        change (describe ``createable: true``, ``updateable: false``), e.g.
+        ``CampaignMember.CampaignId``/``ContactId``/``LeadId`` (SF-describe, DescribeFieldResult;
+        wire spec §2.3, §7). Empty for an unknown object."""
+        return frozenset(
+            name.lower()
+            for name, entry in (self.fields(obj) or {}).items()
+            if entry.get("createable") and not entry.get("updateable")
+        )
 
     def field_names(self, obj: str) -> set[str]:
         """The object's field names (empty if the object does not exist)."""

@@ -44,6 +44,9 @@ class SalesforceSettings(BaseModel):
         api_version: REST API version, without the ``v``.
         daily_api_share: Stop before this share of the daily API allocation is used.
         bulk_threshold: Above this many rows per object and run, write with Bulk API 2.0.
+        batch_size: Records per sObject Collections call, 1-200 (200 is Salesforce's maximum,
+            SF-coll-create). Lower it for orgs whose triggers or flows hit governor limits on
+            200 records at once; more calls, each lighter.
         timeout: Seconds to wait for one HTTP response.
         max_retries: Retries of one call on a transient failure (connection, 5xx, row lock).
     """
@@ -63,6 +66,8 @@ class SalesforceSettings(BaseModel):
     api_version: str = "59.0"
     daily_api_share: float = Field(0.8, gt=0, le=1)
     bulk_threshold: int = Field(2000, ge=0)
+    # Salesforce refuses more than 200 records per collections call (wire spec §3).
+    batch_size: int = Field(200, ge=1, le=200)
     timeout: float = Field(60.0, gt=0)
     max_retries: int = Field(5, ge=0, le=20)
 
