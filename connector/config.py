@@ -12,14 +12,23 @@ same files as the admin who tried the command by hand.
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from connector.errors import ConfigError
 from connector.salesforce.settings import SalesforceSettings
@@ -35,6 +44,32 @@ _FILE_SECRETS = (
     "SIS_SYNC_SALESFORCE__PASSWORD",
     "SIS_SYNC_SALESFORCE__SECURITY_TOKEN",
 )
+# An HMAC-SHA256 key shorter than the hash's output weakens every keyed hash that stands in for
+# a student number or an e-mail address (RFC 2104 §3: keys shorter than L bytes are discouraged).
+MIN_SECRET_BYTES = 32
+# Settings blocks that pydantic-settings also accepts whole, as JSON in one variable.
+_BLOCKS = ("state", "salesforce", "jobs", "service")
+KEYGEN_COMMAND = 'python -c "import secrets; print(secrets.token_hex(32))"'
+
+# The environment one ``load_settings`` call was handed. A context variable, not os.environ:
+# the service reloads settings on SIGHUP and at every firing while runs (threads) are in flight,
+# and other threads must never see the process environment change under them.
+_HANDED_ENV: ContextVar[Mapping[str, str] | None] = ContextVar("sis_sync_env", default=None)
+
+
+class _HandedEnvSource(EnvSettingsSource):
+    """pydantic-settings' environment source, reading the mapping ``load_settings`` was handed.
+
+    Prefix, ``__`` nesting, case-insensitivity and JSON for complex values stay those of
+    :class:`EnvSettingsSource` (so the ``SIS_SYNC_`` names keep their contract); only where the
+    variables come from changes. Outside ``load_settings`` it reads ``os.environ`` as usual.
+    """
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        env = _HANDED_ENV.get()
+        if env is None:
+            return super()._load_env_vars()
+        return {(k if self.case_sensitive else k.lower()): v for k, v in env.items()}
 
 
 class StateSettings(BaseModel):
@@ -95,6 +130,20 @@ class Settings(BaseSettings):
     now: datetime | None = Field(default=None, description="SIS_SYNC_NOW: the clock, for previews")
     project_dir: Path = Field(default=Path("."), exclude=True)
 
+    @field_validator("secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        # The message names the variable and the rule, never the value (nor its length).
+        if value is None or not value.get_secret_value():
+            return None  # unset: commands that need it refuse (require_secret)
+        if len(value.get_secret_value().encode("utf-8")) < MIN_SECRET_BYTES:
+            raise ValueError(
+                f"must be at least {MIN_SECRET_BYTES} bytes long; generate one with "
+                f"`{KEYGEN_COMMAND}` and keep it (changing it later makes the connector forget "
+                "what it synced)"
+            )
+        return value
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -105,7 +154,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # Environment first, then the file's values (passed as init kwargs): env overrides file.
-        return (env_settings, init_settings)
+        return (_HandedEnvSource(settings_cls), init_settings)
 
     def clock(self) -> datetime:
         """The time every command uses: SIS_SYNC_NOW when set, else the real clock (UTC)."""
@@ -154,7 +203,9 @@ def _line_of(node: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
     return line
 
 
-def _read_file_secrets(env: dict[str, str]) -> None:
+def _read_file_secrets(env: dict[str, str]) -> set[str]:
+    """Fill ``env`` from the ``*_FILE`` variables; returns the variables read from a file."""
+    read = set()
     for var in _FILE_SECRETS:
         path = env.get(var + "_FILE")
         if path and var not in env:
@@ -162,6 +213,28 @@ def _read_file_secrets(env: dict[str, str]) -> None:
                 env[var] = Path(path).read_text(encoding="utf-8").strip()
             except OSError as exc:
                 raise ConfigError(f"{var}_FILE: cannot read {path}: {exc.strerror}") from None
+            read.add(var)
+    return read
+
+
+def _env_name(loc: tuple[Any, ...]) -> str:
+    """The environment variable of a settings path: ``("salesforce", "url")`` → SIS_SYNC_…"""
+    return ENV_PREFIX + "__".join(str(p) for p in loc).upper()
+
+
+def _where(path: Path, root: yaml.Node | None, data: dict, loc: tuple, env: Mapping, files: set):
+    """Where a bad value came from: the file and line, or the environment variable."""
+    if loc and loc[0] not in data:
+        # The value came from the environment (the file does not have the key).
+        for n in range(len(loc), 0, -1):
+            var = _env_name(loc[:n])
+            if var in files:
+                return f"{var}_FILE"
+            if any(k.upper() == var for k in env):
+                return var
+        return str(path)
+    line = _line_of(root, loc)
+    return f"{path}:{line}" if line else str(path)
 
 
 def _find_secrets(data: Any, path: str = "") -> list[str]:
@@ -182,6 +255,18 @@ def _resolve(base: Path, path: Path | None) -> Path | None:
     return path if path.is_absolute() else (base / path).resolve()
 
 
+def _is_bad_json(name: str, value: str) -> bool:
+    """Whether ``name`` sets a whole settings block (a JSON value) and ``value`` is no JSON."""
+    block = name.upper().removeprefix(ENV_PREFIX).lower()
+    if not name.upper().startswith(ENV_PREFIX) or block not in _BLOCKS:
+        return False
+    try:
+        json.loads(value)
+    except ValueError:
+        return True
+    return False
+
+
 def load_settings(
     config_path: Path | str | None = None,
     *,
@@ -193,7 +278,7 @@ def load_settings(
     Raises ConfigError (exit 2) naming the file, line and setting for every problem at once.
     """
     env = dict(os.environ if env is None else env)
-    _read_file_secrets(env)
+    from_files = _read_file_secrets(env)
     path = Path(config_path or env.get("SIS_SYNC_CONFIG") or DEFAULT_CONFIG).expanduser()
     data: dict[str, Any] = {}
     root: yaml.Node | None = None
@@ -226,24 +311,30 @@ def load_settings(
         ]
         raise ConfigError("\n".join(lines))
 
-    # pydantic-settings reads os.environ itself; give it exactly the environment we were handed.
-    saved = dict(os.environ)
+    # Only our own variables, and never through os.environ (see _HANDED_ENV).
+    token = _HANDED_ENV.set({k: v for k, v in env.items() if k.upper().startswith(ENV_PREFIX)})
     try:
-        os.environ.clear()
-        os.environ.update({k: v for k, v in env.items() if k.upper().startswith(ENV_PREFIX)})
         settings = Settings(**data)
     except ValidationError as exc:
+        # err["msg"] only: err["input"] (and str(exc)) would echo the value, a secret included.
         problems = []
         for err in exc.errors():
             loc = tuple(err["loc"])
             key = ".".join(str(p) for p in loc)
-            line = _line_of(root, loc) if loc and loc[0] in data else None
-            where = f"{path}:{line}" if line else str(path)
-            problems.append(f"{where}: {key}: {err['msg']}")
+            problems.append(
+                f"{_where(path, root, data, loc, env, from_files)}: {key}: {err['msg']}"
+            )
         raise ConfigError("\n".join(problems)) from None
+    except SettingsError:
+        # A complex setting given as JSON in one variable (SIS_SYNC_SALESFORCE='{…}') that is
+        # not valid JSON. The JSON error would quote the text: name the variable only.
+        bad = [k.upper() for k, v in env.items() if _is_bad_json(k, v)]
+        raise ConfigError(
+            f"{', '.join(bad) or 'a ' + ENV_PREFIX + '* variable'}: not valid JSON; set its "
+            f"settings one by one instead ({ENV_PREFIX}SALESFORCE__URL …)"
+        ) from None
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        _HANDED_ENV.reset(token)
 
     base = path.resolve().parent if path.is_file() else Path.cwd()
     settings.project_dir = base
@@ -266,7 +357,8 @@ def require_secret(settings: Settings) -> str:
     if settings.secret is None or not settings.secret.get_secret_value():
         raise ConfigError(
             "SIS_SYNC_SECRET is not set: it keys the hashes that stand in for personal data in "
-            "state and reports. Set it (or SIS_SYNC_SECRET_FILE) to a long random value and keep "
-            "it: changing it later makes the connector forget what it synced."
+            "state and reports. Set it (or SIS_SYNC_SECRET_FILE) to a random value of at least "
+            f"{MIN_SECRET_BYTES} bytes, e.g. from `{KEYGEN_COMMAND}`, and keep it: changing it "
+            "later makes the connector forget what it synced."
         )
     return settings.secret.get_secret_value()
