@@ -91,27 +91,26 @@ def test_names_are_case_insensitive_and_nested(tmp_path):
     assert s.service.port == 9100
 
 
-def test_a_reader_thread_never_sees_the_environment_change(tmp_path, monkeypatch):
+def test_a_thread_reading_os_environ_during_a_load_sees_no_change(tmp_path, monkeypatch):
+    # The cron validator runs inside the settings' construction: from there another thread
+    # reads os.environ, which must be the process's own, untouched.
+    from apscheduler.triggers.cron import CronTrigger
+
     monkeypatch.setenv("H2_SENTINEL", "present")
-    path, missed, done = project(tmp_path), [], threading.Event()
+    before, seen = dict(os.environ), []
+    real = CronTrigger.from_crontab
 
-    def reader() -> None:
-        while not done.is_set():
-            if (
-                os.environ.get("H2_SENTINEL") != "present"
-                or "SIS_SYNC_SALESFORCE__CLIENT_SECRET" in os.environ
-            ):
-                missed.append(1)
+    def from_crontab(*args, **kwargs):
+        reader = threading.Thread(target=lambda: seen.append(dict(os.environ)))
+        reader.start()
+        reader.join()
+        return real(*args, **kwargs)
 
-    thread = threading.Thread(target=reader)
-    thread.start()
-    try:
-        for _ in range(30):
-            load_settings(path, env=CLIENT)
-    finally:
-        done.set()
-        thread.join()
-    assert missed == []
+    monkeypatch.setattr(CronTrigger, "from_crontab", from_crontab)
+    text = GOOD + 'jobs: [{name: nightly, cron: "0 4 * * *"}]\n'
+    s = load_settings(project(tmp_path, text), env={**CLIENT, "SIS_SYNC_SECRET": LONG_SECRET})
+    assert s.jobs[0].cron == "0 4 * * *"
+    assert seen == [before]
 
 
 def test_concurrent_loads_each_see_their_own_environment(tmp_path):
