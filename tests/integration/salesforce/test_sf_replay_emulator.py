@@ -114,7 +114,9 @@ def test_only_rows_refused_for_create_only_fields_are_sent_again(emu):
     assert got[1].status is WriteStatus.FAILED
     assert got[1].error_code == "INVALID_FIELD_FOR_INSERT_UPDATE"
     assert got[2].status is WriteStatus.CREATED
-    by_key = {r[KEY]: r["Status"] for r in writer.query(f"SELECT {KEY}, Status FROM CampaignMember")}
+    by_key = {
+        r[KEY]: r["Status"] for r in writer.query(f"SELECT {KEY}, Status FROM CampaignMember")
+    }
     assert by_key == {"M0000": "Attended", "M0001": "Registered", "M0002": "Attended"}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -76,7 +77,7 @@ def test_csv_chunks_split_by_bytes_with_the_header_in_each():
     chunks = list(csv_chunks(rows, columns, limit=200))
     assert len(chunks) > 3
     assert chunks[0][0] == 0 and chunks[-1][1] == 100
-    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:], strict=False))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(chunks))
     for _, _, data in chunks:
         assert len(data) <= 200
         assert data.startswith(b"Ext__c,LastName\n")
