@@ -1,4 +1,8 @@
-"""``sis-sync emulator``: run the local Salesforce emulator until interrupted."""
+"""``sis-sync emulator``: run the local Salesforce emulator until interrupted.
+
+``connector.emulator`` is imported inside the command only: every other ``sis-sync`` command
+(and ``--help``) starts without loading the emulator.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from typing import Annotated
 
 import typer
 
-from connector.emulator.server import EmulatorConfig, make_server
 from connector.errors import ConfigError
 
 
@@ -33,6 +36,9 @@ def emulator(
     daily_api_limit: Annotated[int, typer.Option(help="Daily API call allocation.")] = 100_000,
 ) -> None:
     """Run a Salesforce org on 127.0.0.1 over HTTPS (for tests, the demo and integrators)."""
+    from connector.emulator.server import EmulatorConfig, make_server
+    from connector.emulator.wire import EmulatorConfigError
+
     if jwt_cert is not None and not jwt_cert.is_file():
         raise ConfigError(f"--jwt-cert {jwt_cert}: no such file")
     if schema is not None and not schema.is_file():
@@ -48,6 +54,8 @@ def emulator(
     )
     try:
         server, app = make_server(config)
+    except EmulatorConfigError as exc:
+        raise ConfigError(str(exc)) from exc
     except OSError as exc:
         raise ConfigError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from exc
     logging.getLogger(__name__).info("emulator listening on %s", app.base_url)

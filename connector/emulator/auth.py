@@ -59,6 +59,11 @@ class Tokens:
         self._last = 0
         self._cutoff = 0
         self._lock = threading.Lock()
+        # Revoked tokens (revoke endpoint, SOAP logout) stay revoked across a restart.
+        self._revoked_file = directory / "revoked.tokens"
+        self._revoked = (
+            set(self._revoked_file.read_text().split()) if self._revoked_file.exists() else set()
+        )
 
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self._secret, payload, hashlib.sha256).digest()[:18]
@@ -69,13 +74,16 @@ class Tokens:
             self._last = max(time.time_ns(), self._last + 1)
             payload = self._last.to_bytes(8, "big")
         body = base64.urlsafe_b64encode(payload + self._mac(payload)).decode().rstrip("=")
-        return f"{ORG_ID[:15]}!AQ{body}"
+        # Salesforce tokens use letters, digits, "." and "_" after the "!"; clients check that
+        # shape (sf: /(00D\w{12,15})![.\w]*/), so base64url's "-" becomes ".".
+        return f"{ORG_ID[:15]}!AQ{body.replace('-', '.')}"
 
     def valid(self, token: str) -> bool:
         """True when ``token`` was issued by this org and not expired since."""
         head, _, rest = token.partition("!AQ")
-        if head != ORG_ID[:15] or not rest:
+        if head != ORG_ID[:15] or not rest or token in self._revoked:
             return False
+        rest = rest.replace(".", "-")
         try:
             raw = base64.urlsafe_b64decode(rest + "=" * (-len(rest) % 4))
         except ValueError:
@@ -84,6 +92,13 @@ class Tokens:
         if len(payload) != 8 or not hmac.compare_digest(mac, self._mac(payload)):
             return False
         return int.from_bytes(payload, "big") > self._cutoff
+
+    def revoke(self, token: str) -> None:
+        """Make ``token`` invalid for good (OAuth revoke, SOAP logout)."""
+        with self._lock:
+            self._revoked.add(token)
+            with self._revoked_file.open("a") as fh:
+                fh.write(token + "\n")
 
     def expire_all(self) -> None:
         """Reject every token issued so far; later ones work."""
@@ -179,7 +194,8 @@ def token_endpoint(
         {
             "access_token": token,
             "instance_url": base_url,
-            "id": f"https://login.salesforce.com/id/{ORG_ID}/{USER_ID}",
+            # The identity URL on the emulator's own host, so conn.identity() stays local.
+            "id": f"{base_url}/id/{ORG_ID}/{USER_ID}",
             "token_type": "Bearer",
             "issued_at": issued,
             "signature": signature.decode(),

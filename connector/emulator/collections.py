@@ -1,4 +1,5 @@
-"""sObject Collections: create / update / upsert / delete of up to 200 records (wire spec §3).
+"""sObject Collections: create / update / upsert / delete of up to 200 records (wire spec §3),
+and retrieve by ids.
 
 HTTP 200 whenever the request is well formed; per-record results in request order; with
 ``allOrNone`` any failure rolls the whole request back and the other records get
@@ -10,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from connector.emulator.rest import parse_json, sobject
+from connector.emulator.ids import normalize_id
+from connector.emulator.rest import parse_json, render, sobject
 from connector.emulator.store import Txn, gc_paused
 from connector.emulator.wire import ApiError, RecordError, Response, json_response, record_error
 
@@ -177,3 +179,54 @@ def delete(app: App, req: Request) -> Response:
         return {"id": app.dml.delete(rid, txn, missing_status=400)}
 
     return _run(app, ids, op, aon)
+
+
+# "Use a POST request with sObject Collections to get a list of records of the same object
+# type ... up to 2,000 records" — sObject Collections Retrieve,
+# https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_composite_sobjects_collections_retrieve.htm
+MAX_RETRIEVE_POST = 2000
+MAX_RETRIEVE_GET = 200  # [unverified] the GET form is bounded by the URL; 200 as for writes
+
+
+def retrieve(app: App, req: Request, obj: str) -> Response:
+    """``GET /composite/sobjects/{O}?ids=&fields=`` and ``POST`` with ``{"ids", "fields"}``.
+
+    Records come back in the order of ``ids``; an id that names no live record of ``O`` gives
+    ``null`` in its place (sObject Collections Retrieve, above).
+    """
+    o = sobject(app, obj)
+    if req.method == "POST":
+        body = parse_json(req.body)
+        if not isinstance(body, dict):
+            raise ApiError(400, "JSON_PARSER_ERROR", "Expected an object with ids and fields")
+        ids, fields, limit = body.get("ids"), body.get("fields"), MAX_RETRIEVE_POST
+    else:
+        ids = [i for i in req.query.get("ids", [""])[0].split(",") if i]
+        fields = [f for f in req.query.get("fields", [""])[0].split(",") if f]
+        limit = MAX_RETRIEVE_GET
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        raise ApiError(400, "MISSING_ARGUMENT", "ids parameter is required")
+    if not isinstance(fields, list) or not fields:
+        raise ApiError(400, "MISSING_ARGUMENT", "fields parameter is required")
+    if len(ids) > limit:
+        raise ApiError(400, "EXCEEDED_ID_LIMIT", f"More than {limit} ids in the request")
+    names = []
+    for name in fields:
+        f = o.field(str(name).strip())
+        if f is None:
+            raise ApiError(
+                400, "INVALID_FIELD", f"No such column '{str(name).strip()}' on entity '{o.name}'"
+            )
+        names.append(f.name)
+    out: list[dict[str, Any] | None] = []
+    with app.store.lock:
+        for raw in ids:
+            rid = normalize_id(raw.strip())
+            if rid is None:
+                raise ApiError(400, "MALFORMED_ID", "malformed id")  # [unverified] wording
+            rec = app.store.get(rid)
+            if rec is None or rec["IsDeleted"] or app.store.where.get(rid) != o.name:
+                out.append(None)
+            else:
+                out.append(render(req.version, o.name, rec, names))
+    return json_response(200, out)

@@ -307,6 +307,23 @@ DATA_USE_PURPOSE = [
     _b("CanDataSubjectOptOut"),
 ]
 
+# The running (integration) user: ``sf org login access-token`` reads its Username, and every
+# OwnerId / CreatedById points at it. Seeded by the store (identity.USER_RECORD).
+USER = [
+    _s("Username", 80, req=True),
+    _s("LastName", 80, req=True),
+    _s("FirstName", 40),
+    _name(),
+    _s("Alias", 8, req=True),
+    _s("Email", 128, "email", req=True),
+    _b("IsActive", True),
+    FieldDef("UserType", "picklist", "User Type", 40, createable=False, updateable=False),
+    _s("TimeZoneSidKey", 40, "picklist", req=True),
+    _s("LocaleSidKey", 40, "picklist", req=True),
+    _s("LanguageLocaleKey", 40, "picklist", req=True),
+    _s("EmailEncodingKey", 40, "picklist", req=True),
+]
+
 # name → (label, key prefix, fields)
 DEFAULT_OBJECTS: dict[str, tuple[str, str, list[FieldDef]]] = {
     "Account": ("Account", "001", ACCOUNT),
@@ -319,4 +336,5 @@ DEFAULT_OBJECTS: dict[str, tuple[str, str, list[FieldDef]]] = {
     "Individual": ("Individual", "0PK", INDIVIDUAL),
     "ContactPointTypeConsent": ("Contact Point Type Consent", "0ZY", CONTACT_POINT_TYPE_CONSENT),
     "DataUsePurpose": ("Data Use Purpose", "0ZX", DATA_USE_PURPOSE),
+    "User": ("User", "005", USER),
 }

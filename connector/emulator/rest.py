@@ -7,7 +7,8 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, unquote_plus
 
-from connector.emulator import soql
+from connector.emulator import relations, soql
+from connector.emulator.identity import identity_url
 from connector.emulator.schema import ObjectDef
 from connector.emulator.wire import (
     ApiError,
@@ -72,27 +73,15 @@ def _body_dict(req: Request) -> dict[str, Any]:
 
 
 # -- describe / limits ------------------------------------------------------------------------
-def versions(app: App, req: Request) -> Response:
-    """``GET /services/data``: the API versions this org speaks."""
-    return json_response(
-        200,
-        [
-            {"label": f"v{v}", "url": f"/services/data/v{v}", "version": v}
-            for v in ("58.0", "59.0", "60.0", "61.0", "62.0")
-        ],
-    )
-
-
 def resources(app: App, req: Request) -> Response:
     """``GET /services/data/vXX.X``: the resource directory."""
     base = f"/services/data/{req.version}"
-    return json_response(
-        200,
-        {
-            k: f"{base}/{k}"
-            for k in ("sobjects", "query", "queryAll", "composite", "jobs", "limits")
-        },
-    )
+    out = {
+        k: f"{base}/{k}" for k in ("sobjects", "query", "queryAll", "composite", "jobs", "limits")
+    }
+    # jsforce's identity() follows this URL; on the emulator's own host, never login.salesforce.
+    out["identity"] = identity_url(app)
+    return json_response(200, out)
 
 
 def describe_global(app: App, req: Request) -> Response:
@@ -109,7 +98,9 @@ def describe_global(app: App, req: Request) -> Response:
 
 def describe(app: App, req: Request, obj: str) -> Response:
     """``GET /sobjects/{O}/describe``."""
-    return json_response(200, sobject(app, obj).describe(req.version))
+    o = sobject(app, obj)
+    children = relations.child_relationships(app.schema, o.name)
+    return json_response(200, o.describe(req.version, children))
 
 
 def metadata(app: App, req: Request, obj: str) -> Response:
@@ -281,12 +272,13 @@ def _page(
 
 
 def run_query(
-    app: App, text: str, *, include_deleted: bool
+    app: App, text: str, *, include_deleted: bool, version: str = "v59.0", nested: bool = True
 ) -> tuple[soql.SoqlQuery, ObjectDef, list[dict]]:
     """Parse and run SOQL ``text`` over the store (REST query and Bulk query jobs).
 
     Returns:
-        The parsed query, the queried object and the rows :func:`soql.execute` returns.
+        The parsed query, the queried object and the result rows: relationship paths nested
+        (``nested``, REST) or flat under their dotted names (Bulk 2.0 CSV), subqueries attached.
 
     Raises:
         ApiError: 400 with the SOQL error's code, or INVALID_TYPE for an unknown object.
@@ -298,22 +290,43 @@ def run_query(
     o = app.schema.get(parsed.sobject)
     if o is None:
         raise ApiError(400, "INVALID_TYPE", f"sObject type '{parsed.sobject}' is not supported.")
-    describe_fields = {n: {"name": n, "type": f.type} for n, f in o.fields.items()}
-    with app.store.lock:
-        records = app.store.records(o.name, include_deleted=include_deleted)
     try:
-        rows = soql.execute(
-            parsed, records, describe_fields=describe_fields, include_deleted=include_deleted
-        )
+        with app.store.lock:
+            records = app.store.records(o.name, include_deleted=include_deleted)
+            rows = relations.run(
+                app.schema,
+                app.store,
+                parsed,
+                o,
+                records,
+                include_deleted=include_deleted,
+                version=version,
+                nested=nested,
+            )
     except soql.SoqlError as exc:
         raise ApiError(400, exc.code, exc.message) from None
     return parsed, o, rows
 
 
 def query(app: App, req: Request, route: str = "query") -> Response:
-    """``GET /query?q=`` and ``/queryAll?q=`` (queryAll includes the recycle bin)."""
+    """``GET /query?q=`` and ``/queryAll?q=`` (queryAll includes the recycle bin).
+
+    ``&columns=true`` answers the selected columns' metadata instead of rows (what
+    ``sf data query`` asks for to lay out its table).
+    """
     text = req.query.get("q", [""])[0]
-    parsed, o, rows = run_query(app, text, include_deleted=route == "queryAll")
+    if req.query.get("columns", [""])[0].lower() == "true":
+        try:
+            parsed = soql.parse(text)
+            o = app.schema.get(parsed.sobject)
+            if o is None:
+                raise ApiError(
+                    400, "INVALID_TYPE", f"sObject type '{parsed.sobject}' is not supported."
+                )
+            return json_response(200, relations.column_metadata(app.schema, o, parsed))
+        except soql.SoqlError as exc:
+            raise ApiError(400, exc.code, exc.message) from None
+    parsed, o, rows = run_query(app, text, include_deleted=route == "queryAll", version=req.version)
     if parsed.count:
         return json_response(200, {"totalSize": len(rows), "done": True, "records": []})
     out = []

@@ -2,8 +2,10 @@
 
 Each route is (method, path regex, stats name, handler, kind). ``kind`` says what the request
 needs before the handler runs: ``api`` a valid token (and it counts against the daily API
-limit), ``login`` nothing (it hands out tokens), ``control`` nothing (the test-control
-endpoints under ``/__emulator__``). Handlers take ``(app, request, **path_groups)``.
+limit), ``identity`` a valid token as a header or ``?oauth_token=`` (not counted), ``login``
+nothing (it hands out or revokes tokens), ``open`` nothing (the version list), ``control``
+nothing (the test-control endpoints under ``/__emulator__``). Handlers take
+``(app, request, **path_groups)``.
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ import re
 from collections.abc import Callable
 from functools import partial
 
-from connector.emulator import bulk, collections, control, rest
-from connector.emulator.auth import soap_login
+from connector.emulator import bulk, collections, composite, control, identity, rest
 from connector.emulator.wire import ApiError, Response
 
 Handler = Callable[..., Response]
@@ -21,19 +22,16 @@ _V = r"/services/data/(?P<version>v\d+\.\d+)"
 # (method, regex, stats name, handler, kind) — kind: "api" (token, counted), "login", "control"
 ROUTES: list[tuple[str, str, str, Handler, str]] = [
     ("POST", r"/services/oauth2/token", "POST oauth2/token", lambda a, r: a.token(r), "login"),
-    (
-        "POST",
-        r"/services/Soap/u/(?P<soap>[\d.]+)(?:/.*)?",
-        "POST Soap/u",
-        lambda a, r, soap: soap_login(
-            a.auth, a.tokens, r.body.decode("utf-8", "replace"), soap, a.base_url
-        ),
-        "login",
-    ),
+    ("POST", r"/services/Soap/u/(?P<soap>[\d.]+)(?:/.*)?", "POST Soap/u", identity.soap, "login"),
+    ("POST", r"/services/oauth2/revoke", "POST oauth2/revoke", identity.revoke, "login"),
+    ("GET", r"/services/oauth2/revoke", "GET oauth2/revoke", identity.revoke, "login"),
+    ("GET", r"/services/oauth2/userinfo", "GET oauth2/userinfo", identity.userinfo, "identity"),
+    ("POST", r"/services/oauth2/userinfo", "POST oauth2/userinfo", identity.userinfo, "identity"),
+    ("GET", r"/id/(?P<org>\w+)/(?P<user>\w+)", "GET id", identity.identity, "identity"),
     ("POST", r"/__emulator__/reset", "control", control.reset, "control"),
     ("POST", r"/__emulator__/faults", "control", control.faults, "control"),
     ("GET", r"/__emulator__/stats", "control", control.stats, "control"),
-    ("GET", r"/services/data", "GET versions", rest.versions, "api"),
+    ("GET", r"/services/data", "GET versions", identity.versions, "open"),
     ("GET", _V, "GET resources", rest.resources, "api"),
     ("GET", _V + r"/sobjects", "GET sobjects", rest.describe_global, "api"),
     (
@@ -92,6 +90,28 @@ ROUTES: list[tuple[str, str, str, Handler, str]] = [
     ),
     ("GET", _V + r"/limits", "GET limits", rest.limits, "api"),
     ("POST", _V + r"/composite/sobjects", "POST composite/sobjects", collections.create, "api"),
+    (
+        "GET",
+        _V + r"/composite/sobjects/(?P<obj>\w+)",
+        "GET composite/sobjects/{O}",
+        collections.retrieve,
+        "api",
+    ),
+    (
+        "POST",
+        _V + r"/composite/sobjects/(?P<obj>\w+)",
+        "POST composite/sobjects/{O}",
+        collections.retrieve,
+        "api",
+    ),
+    ("POST", _V + r"/composite", "POST composite", composite.composite, "api"),
+    (
+        "POST",
+        _V + r"/composite/tree/(?P<obj>\w+)",
+        "POST composite/tree/{O}",
+        composite.tree,
+        "api",
+    ),
     ("PATCH", _V + r"/composite/sobjects", "PATCH composite/sobjects", collections.update, "api"),
     ("DELETE", _V + r"/composite/sobjects", "DELETE composite/sobjects", collections.delete, "api"),
     (

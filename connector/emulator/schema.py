@@ -27,7 +27,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from connector.errors import ConfigError
+from connector.emulator.wire import EmulatorConfigError
 
 FieldType = Literal[
     "id",
@@ -151,13 +151,15 @@ class ObjectDef:
         """Field by name, case-insensitively (Salesforce field names are case-insensitive)."""
         return self.by_lower.get(name.lower())
 
-    def describe(self, version: str) -> dict[str, Any]:
-        """The per-object describe body (wire spec §2.3)."""
+    def describe(
+        self, version: str, children: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
+        """The per-object describe body (wire spec §2.3); ``children`` its childRelationships."""
         base = f"/services/data/{version}/sobjects/{self.name}"
         return {
             **self.summary(version),
             "fields": [f.describe() for f in self.fields.values()],
-            "childRelationships": [],
+            "childRelationships": children or [],
             "recordTypeInfos": [],
             "urls": _urls(base),
         }
@@ -309,7 +311,7 @@ def load_schema(path: Path | None) -> Schema:
     """The default schema, extended with ``path`` (JSON or YAML) when given.
 
     Raises:
-        ConfigError: the file is unreadable or does not follow the documented format.
+        EmulatorConfigError: the file is unreadable or does not follow the documented format.
     """
     schema = default_schema()
     if path is None:
@@ -320,7 +322,7 @@ def load_schema(path: Path | None) -> Schema:
         spec = SchemaFile.model_validate(raw)
     except (OSError, ValueError, yaml.YAMLError, ValidationError) as exc:
         problem = type(exc).__name__
-        raise ConfigError(f"{path}: not a valid emulator schema file ({problem})") from exc
+        raise EmulatorConfigError(f"{path}: not a valid emulator schema file ({problem})") from exc
     counter = 0
     for obj_name, obj_spec in spec.objects.items():
         obj = schema.get(obj_name)

@@ -24,6 +24,7 @@ from connector.emulator import bulk, control, rest
 from connector.emulator.auth import AuthConfig, Tokens, token_endpoint
 from connector.emulator.certs import ensure_certificates
 from connector.emulator.dml import Dml
+from connector.emulator.identity import check_version
 from connector.emulator.limits import ApiLimits
 from connector.emulator.routes import match_route
 from connector.emulator.schema import load_schema
@@ -151,6 +152,7 @@ class App:
         except ApiError:
             self._count("UNKNOWN")
             raise
+        versioned = "version" in groups
         req = Request(
             method,
             path,
@@ -164,8 +166,10 @@ class App:
         self._count(name)
         if self.faults.latency_ms:
             time.sleep(self.faults.latency_ms / 1000)
-        if kind == "login":
+        if kind in ("login", "open"):
             return handler(self, req, **groups)
+        if versioned:
+            check_version(req.version)
         if self.faults.server_unavailable():
             return json_response(
                 503,
@@ -177,6 +181,14 @@ class App:
                     }
                 ],
             )
+        if kind == "identity":
+            # The identity URL takes the token as a header or ?oauth_token= ("Identity URLs").
+            # [unverified] whether these calls count against the daily API allocation; the
+            # emulator does not count them.
+            token = req.query.get("oauth_token", [""])[0]
+            if not (self._authorised(headers) or (token and self.tokens.valid(token))):
+                raise _INVALID_SESSION
+            return handler(self, req, **groups)
         if not self._authorised(headers):
             raise _INVALID_SESSION
         self.limits.consume()

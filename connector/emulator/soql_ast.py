@@ -107,7 +107,8 @@ class SoqlQuery:
     Attributes:
         sobject: the object name as written after FROM (the server resolves its casing).
         count: True for ``SELECT COUNT() FROM ...``.
-        fields: the selected field names as written (empty for COUNT()).
+        fields: the selected field names as written (empty for COUNT()); a child-to-parent
+            field keeps its path (``Contact.Account.Name``).
         where: the condition tree (:class:`Comparison`, :class:`InList`, :class:`Like`,
             :class:`Not`, :class:`And`, :class:`Or`) or None.
         order_by: the ORDER BY keys, in order.
@@ -124,3 +125,6 @@ class SoqlQuery:
     limit: int | None = None
     offset: int | None = None
     positions: dict[str, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
+    #: parent-to-child subqueries of the SELECT list, ``(SELECT ... FROM Relationship ...)``;
+    #: their ``sobject`` is the child relationship name.
+    subqueries: tuple[SoqlQuery, ...] = ()

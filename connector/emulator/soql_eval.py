@@ -181,7 +181,8 @@ def execute(
     describe_fields: dict[str, dict],
     include_deleted: bool = False,
     now: datetime | None = None,
-) -> list[dict]:
+    with_source: bool = False,
+) -> list[Any]:
     """Run a parsed query over one object's records.
 
     Args:
@@ -192,6 +193,8 @@ def execute(
             skipped before the WHERE clause is applied (so ``IsDeleted = true`` finds nothing).
         now: the moment relative date literals (TODAY, LAST_N_DAYS:n) are computed from;
             default the current UTC time. The emulator's user lives in UTC.
+        with_source: return ``(row, record)`` pairs, so relationship queries can follow the
+            lookups of the record a row came from.
 
     Returns:
         The matching rows after ORDER BY, OFFSET and LIMIT, each a new dict of the selected
@@ -222,11 +225,12 @@ def execute(
     stop = start + query.limit if query.limit is not None else None
     matched = matched[start:stop]
     if query.count:
-        return [{} for _ in matched]
-    return [
+        return [({}, r) if with_source else {} for r in matched]
+    rows = [
         {
             f.name: (norm_bool(r.get(f.name)) if f.category == "boolean" else r.get(f.name))
             for f in selected
         }
         for r in matched
     ]
+    return list(zip(rows, matched, strict=True)) if with_source else rows

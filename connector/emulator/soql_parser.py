@@ -70,6 +70,7 @@ class _Parser:
         self.sobject = ""
         self.positions: dict[str, tuple[int, int]] = {}
         self.depth = 0
+        self.nested = False
 
     # -- token helpers
     @property
@@ -107,9 +108,9 @@ class _Parser:
         return self.advance()
 
     # -- grammar
-    def query(self) -> SoqlQuery:
+    def query(self, nested: bool = False) -> SoqlQuery:
         self.expect_word("SELECT")
-        count, raw_fields = self.select_list()
+        count, raw_fields, subqueries = self.select_list(nested)
         self.expect_word("FROM")
         obj = self.advance()
         if obj.kind != "ident" or "." in obj.text or obj.upper() in _CLAUSE_WORDS:
@@ -144,7 +145,9 @@ class _Parser:
                     "NUMBER_OUTSIDE_VALID_RANGE",
                     f"ERROR at Row:{row}:Column:{col}\nMaximum SOQL offset allowed is {MAX_OFFSET}",
                 )
-        if self.tok.kind != "eof":
+        if nested and self.at_punct(")"):
+            pass  # the end of a subquery; the enclosing parser consumes the parenthesis
+        elif self.tok.kind != "eof":
             if self.tok.upper() in _UNSUPPORTED_CLAUSES:
                 raise malformed(
                     self.text,
@@ -161,9 +164,27 @@ class _Parser:
             limit=limit,
             offset=offset,
             positions=self.positions,
+            subqueries=tuple(subqueries),
         )
 
-    def select_list(self) -> tuple[bool, list[Token]]:
+    def subquery(self) -> SoqlQuery:
+        """``(SELECT ... FROM ChildRelationship ...)`` in a SELECT list (one level deep).
+
+        "In each specified relationship, no more than five levels can be specified in a
+        child-to-parent relationship ... a parent-to-child relationship can be one level" —
+        SOQL Relationship Queries, https://developer.salesforce.com/docs/atlas.en-us.soql_sosl.meta/soql_sosl/sforce_api_calls_soql_relationships_query_limits.htm
+        """
+        start = self.advance()  # "("
+        if self.nested:
+            raise malformed(self.text, start.pos, "nested subqueries are not supported")
+        inner = _Parser(self.text)
+        inner.tokens, inner.i, inner.nested = self.tokens, self.i, True
+        query = inner.query(nested=True)
+        self.i = inner.i
+        self.expect_punct(")")
+        return query
+
+    def select_list(self, nested: bool = False) -> tuple[bool, list[Token], list[SoqlQuery]]:
         if self.at_word("COUNT") and self.tokens[self.i + 1].text == "(":
             self.advance()
             self.advance()
@@ -176,9 +197,16 @@ class _Parser:
                     "aggregate functions other than COUNT() are not supported by the emulator",
                 )
             self.advance()
-            return True, []
+            return True, [], []
         raw: list[Token] = []
+        subs: list[SoqlQuery] = []
         while True:
+            if self.at_punct("(") and self.tokens[self.i + 1].upper() == "SELECT":
+                subs.append(self.subquery())
+                if not self.at_punct(","):
+                    return False, raw, subs
+                self.advance()
+                continue
             tok = self.advance()
             if tok.kind != "ident" or tok.upper() in _CLAUSE_WORDS:
                 raise self.unexpected(tok)
@@ -188,7 +216,7 @@ class _Parser:
                 )
             raw.append(tok)
             if not self.at_punct(","):
-                return False, raw
+                return False, raw, subs
             self.advance()
 
     def field_name(self, tok: Token) -> str:
@@ -197,15 +225,13 @@ class _Parser:
             raise self.unexpected(tok)
         name = tok.text
         if "." in name:
+            # ``Contact.Email`` on Contact is plain ``Email``; any other prefix is a
+            # child-to-parent relationship path, resolved against the schema when run.
             prefix, rest = name.split(".", 1)
-            if prefix.lower() != self.sobject.lower() or "." in rest:
-                raise malformed(
-                    self.text,
-                    tok.pos,
-                    f"relationship field '{name}' is not supported by the emulator; "
-                    "select the lookup Id field and query the parent object",
-                )
-            name = rest
+            if prefix.lower() == self.sobject.lower():
+                name = rest
+            if name.count(".") > 5:
+                raise malformed(self.text, tok.pos, "more than 5 levels of relationship")
         self.positions.setdefault(name.lower(), row_col(self.text, tok.pos))
         return name
 

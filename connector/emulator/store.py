@@ -25,7 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from connector.emulator.ids import IdFactory
+from connector.emulator.identity import USER_RECORD
+from connector.emulator.ids import IdFactory, sf_datetime
 from connector.emulator.schema import ObjectDef, Schema
 
 JOURNAL = "org.jsonl"
@@ -151,7 +152,19 @@ class Txn:
         self.ops.append(self._group)
 
     def commit(self) -> None:
-        """Journal this transaction's changes as one line."""
+        """Journal this transaction's changes as one line.
+
+        Inside an enclosing transaction (``Store.outer``: a ``/composite`` request with
+        ``allOrNone``) the changes join that one instead, so it can still undo them.
+        """
+        outer = self.store.outer
+        if outer is not None and outer is not self:
+            for obj, rid, old in self.undo:
+                outer.touched(obj, rid, old)
+            for op in self.ops:
+                outer.add(op)
+            self.undo, self.ops, self._seen, self._group = [], [], set(), None
+            return
         if self.ops:
             self.store.journal.append({"o": self.ops})
         self.undo, self.ops, self._seen, self._group = [], [], set(), None
@@ -177,11 +190,13 @@ class Store:
         # the garbage collector stops scanning a tuple of strings, but never a set.
         self.indexes: dict[tuple[str, str], dict[Any, tuple[str, ...]]] = {}
         self.members: dict[tuple[str, str], str] = {}  # (CampaignId, person id) → member id
+        self.outer: Txn | None = None  # an all-or-none request's transaction (see Txn.commit)
         # Per object: (field, case-sensitive) of every indexed field, looked up once.
         self._indexed = {
             n: [(f.name, f.case_sensitive) for f in o.external_ids]
             for n, o in schema.objects.items()
         }
+        self._seed()
         self._load()
 
     # -- loading -----------------------------------------------------------------------------
@@ -234,6 +249,17 @@ class Store:
         self.where.clear()
         self.indexes.clear()
         self.members.clear()
+        self._seed()
+
+    def _seed(self) -> None:
+        """The org's running user: every org has one, also right after a reset."""
+        user = self.schema.objects.get("User")
+        if user is not None:
+            now = sf_datetime()
+            system = {"IsDeleted": False, "CreatedDate": now, "LastModifiedDate": now}
+            system |= {"SystemModstamp": now, "CreatedById": USER_RECORD["Id"]}
+            system["LastModifiedById"] = USER_RECORD["Id"]
+            self.restore("User", USER_RECORD["Id"], {**user.template, **system, **USER_RECORD})
 
     def reset(self) -> None:
         """Empty the org (journal included)."""

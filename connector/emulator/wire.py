@@ -11,6 +11,14 @@ CSV_TYPE = "text/csv"
 XML_TYPE = "text/xml;charset=UTF-8"
 
 
+class EmulatorConfigError(Exception):
+    """A start-up option or ``--schema`` file the emulator cannot use.
+
+    The emulator stands alone (it imports nothing from the rest of ``connector``); the
+    ``sis-sync emulator`` command turns this into the connector's own ``ConfigError`` (exit 2).
+    """
+
+
 class ApiError(Exception):
     """A request-level error rendered as Salesforce's ``[{"message", "errorCode"}]`` array."""
 
