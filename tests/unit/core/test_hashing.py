@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import unicodedata
+from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from connector.hashing import KeyHasher, join_key, mask
+from connector.hashing import KeyHasher, join_key, mask, normalise_key
 
 
 def test_key_is_hmac_sha256_of_namespace_and_value():
@@ -41,3 +47,119 @@ def test_join_and_mask():
     assert mask("jan.jansen@school.nl") == "j***@s***"
     assert mask("Jansen") == "J***"
     assert mask(None) == ""
+
+
+# -- stored formats: what state holds must hash the same after any speed-up ------------------
+
+SECRETS = st.one_of(st.binary(min_size=1, max_size=100), st.text(min_size=1, max_size=80))
+
+
+def _mac_key(secret: bytes) -> bytes:
+    return hmac.new(secret, b"sis-sync field values", hashlib.sha256).digest()
+
+
+def _reference_key(secret: bytes, namespace: str, value: str) -> str:
+    """The key hash as state has always stored it (HMAC-SHA256, 32 hex characters)."""
+    return hmac.new(secret, (namespace + "\x1f" + value).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _reference_value(secret: bytes, value: object) -> str:
+    """The field hash as state has always stored it."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
+    return hashlib.blake2b(text.encode(), key=_mac_key(secret), digest_size=8).hexdigest()
+
+
+def _raw(secret: str | bytes) -> bytes:
+    return secret.encode() if isinstance(secret, str) else secret
+
+
+@given(secret=SECRETS, namespace=st.text(max_size=20), value=st.text(max_size=60))
+def test_key_hash_is_the_stored_format(secret, namespace, value):
+    # Secrets longer than SHA-256's block (64 bytes) are hashed first, as hmac does.
+    assert KeyHasher(secret).key(namespace, value) == _reference_key(_raw(secret), namespace, value)
+
+
+VALUES = st.one_of(
+    st.none(),
+    st.text(max_size=40),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.dates(),
+    st.datetimes(timezones=st.sampled_from([None, UTC, timezone(timedelta(hours=2))])),
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.lists(st.integers(), max_size=3),
+)
+
+
+@given(secret=SECRETS, value=VALUES)
+def test_value_hash_is_the_stored_format(secret, value):
+    h = KeyHasher(secret)
+    expected = _reference_value(_raw(secret), value)
+    assert h.value(value) == expected
+    assert h.values({"F": value}) == {"F": expected}
+
+
+def test_value_hash_of_common_types_is_the_stored_format():
+    # The written-out forms of json.dumps (bool, int, date, datetime) against json itself.
+    h = KeyHasher("s")
+    for value in (True, False, 0, -12, 10**30, date(2008, 4, 3),
+                  datetime(2024, 5, 1, 8, 0, tzinfo=UTC), datetime(2024, 5, 1, 8, 0, 1, 5),
+                  Decimal("1.50"), 1.5, "Jansen", ["a"]):  # fmt: skip
+        assert h.value(value) == _reference_value(b"s", value), value
+
+
+@given(
+    secret=SECRETS,
+    payload=st.dictionaries(st.text(max_size=8), VALUES, max_size=5),
+    withheld=st.lists(st.text(max_size=8), max_size=3),
+)
+def test_record_hash_is_the_stored_format(secret, payload, withheld):
+    extra = ((("Parent__c", ("events", "E1")),), date(2026, 1, 2), None, None)
+    text = repr((tuple(payload.items()), tuple(withheld), extra))
+    expected = hashlib.blake2b(text.encode(), key=_mac_key(_raw(secret)), digest_size=8).hexdigest()
+    assert KeyHasher(secret).record(payload, withheld, extra) == expected
+
+
+# -- key normalisation ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        " 100011 ",
+        "100011\u200b",  # zero-width space
+        "\ufeff100011",  # BOM
+        "10\u00ad0011",  # soft hyphen
+        "1000\u200c11\u200d",  # zero-width non-joiner, joiner
+        "\u2060100011",  # word joiner
+        "\u00a0100011\u00a0",  # NBSP around
+        "\uff11\uff10\uff10\uff10\uff11\uff11",  # full-width digits
+        "\u200e100011\u200f",  # direction marks (Cf)
+        "\u3000100011",  # ideographic space
+    ],
+)
+def test_normalise_key_makes_lookalikes_one_key(raw):
+    assert normalise_key(raw) == "100011"
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=30))
+def test_normalise_key_leaves_plain_ascii_keys_alone_but_for_surrounding_space(raw):
+    # Normal keys hash exactly as before normalisation existed (CSV keys arrive stripped).
+    assert normalise_key(raw) == raw.strip()
+
+
+@given(st.text(max_size=30))
+def test_normalise_key_is_idempotent_and_leaves_no_format_characters(raw):
+    once = normalise_key(raw)
+    assert normalise_key(once) == once
+    assert not any(unicodedata.category(c) == "Cf" for c in once)
+    assert once == once.strip()
+
+
+def test_normalise_key_keeps_accented_keys_composed():
+    # NFKC composes; a format character between a letter and its accent does not split them.
+    assert normalise_key("jose\u0301@school.nl") == "jos\u00e9@school.nl"
+    assert normalise_key("jose\u200b\u0301") == "jos\u00e9"
