@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.records import Reject
+from connector.state.db import make_private_dir, write_private_text
 
 MAX_LISTED = 50  # rejects/failures listed per mapping in the report; the counts are complete
 
@@ -53,6 +54,8 @@ class MappingReport:
     failures: Counter = field(default_factory=Counter)
     warnings: Counter = field(default_factory=Counter)
     rejects: list[dict[str, Any]] = field(default_factory=list)
+    # Records Salesforce refused: file, line, field(s) and error code (never the message).
+    refusals: list[dict[str, Any]] = field(default_factory=list)
     review_list: list[dict[str, Any]] = field(default_factory=list)
     examples: list[dict[str, Any]] = field(default_factory=list)
 
@@ -70,6 +73,18 @@ class MappingReport:
                     "line": reject.origin.line,
                     "column": reject.column,
                     "reason": reject.reason,
+                }
+            )
+
+    def add_refusal(self, refusal: Reject) -> None:
+        """Keep the first few records Salesforce refused (their count is in ``failures``)."""
+        if len(self.refusals) < MAX_LISTED:
+            self.refusals.append(
+                {
+                    "file": refusal.origin.file,
+                    "line": refusal.origin.line,
+                    "fields": refusal.column,
+                    "reason": refusal.reason,
                 }
             )
 
@@ -196,10 +211,13 @@ class RunReport:
         return "\n".join(lines)
 
     def write(self, folder: Path) -> Path:
-        """Write ``run-<id>.json`` and ``run-<id>.txt`` into ``folder``; returns the JSON path."""
-        folder.mkdir(parents=True, exist_ok=True)
+        """Write ``run-<id>.json`` and ``run-<id>.txt`` into ``folder``; returns the JSON path.
+
+        Both files are owner-only (0600), and so is ``folder`` (0700) when this creates it.
+        """
+        make_private_dir(folder)
         stem = f"run-{self.run_id or 0:06d}-{self.started_at:%Y%m%dT%H%M%S}"
         path = folder / f"{stem}.json"
-        path.write_text(json.dumps(self.to_json(), indent=2, default=str), encoding="utf-8")
-        (folder / f"{stem}.txt").write_text(self.summary() + "\n", encoding="utf-8")
+        write_private_text(path, json.dumps(self.to_json(), indent=2, default=str))
+        write_private_text(folder / f"{stem}.txt", self.summary() + "\n")
         return path

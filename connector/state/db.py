@@ -7,11 +7,17 @@ and SQLAlchemy's ``begin`` event emits ``BEGIN`` (or ``BEGIN IMMEDIATE`` for the
 which takes the write lock up front and so cannot fail half-way with "database is locked").
 
 PostgreSQL URLs are rewritten to the psycopg 3 driver (``postgresql+psycopg://``).
+
+Everything sis-sync creates beside the state is owner-only: folders 0700, files 0600 (the SQLite
+file, and through it its ``-wal``/``-shm``, lock files, run reports). State and reports hold
+keyed hashes and counts, not values, but nothing there is for other local users. Folders that
+already exist keep their mode: an admin may have shared them on purpose.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +33,8 @@ from sqlalchemy.pool import StaticPool
 from connector.errors import StateError
 
 BUSY_TIMEOUT_MS = 30_000
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
 
 _compact_json = partial(json.dumps, separators=(",", ":"), sort_keys=True)
 
@@ -54,6 +62,48 @@ def chunks(items: Sequence[Any]) -> list[list[Any]]:
     return [unique[i : i + CHUNK] for i in range(0, len(unique), CHUNK)]
 
 
+def make_private_dir(path: Path) -> None:
+    """Create folder ``path`` and its missing parents owner-only (0700).
+
+    Only folders this call creates get that mode; one that exists already (or that another
+    process creates at the same moment) keeps its own. Raises OSError as ``Path.mkdir`` does.
+    """
+    missing = []
+    while not os.path.lexists(path):
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=PRIVATE_DIR)
+        except FileExistsError:
+            continue
+        # mkdir's mode passes through the umask, which could leave the owner without access.
+        os.chmod(folder, PRIVATE_DIR)
+
+
+def create_private_file(path: Path) -> bool:
+    """Create an empty file ``path`` owner-only (0600) unless it exists; True when created here."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    except FileExistsError:
+        return False
+    try:
+        os.fchmod(fd, PRIVATE_FILE)  # exactly 0600, whatever the umask
+    finally:
+        os.close(fd)
+    return True
+
+
+def write_private_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` as an owner-only file (0600), replacing its content."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fd, PRIVATE_FILE)
+        fh.write(text)
+
+
 def normalise_url(url: str) -> URL:
     """Parse a state URL; ``postgres://`` and ``postgresql://`` get the psycopg 3 driver."""
     try:
@@ -69,7 +119,7 @@ def normalise_url(url: str) -> URL:
 
 
 def connect(url: str) -> Database:
-    """Create the engines for ``url`` (the SQLite parent folder is created if missing)."""
+    """Create the engines for ``url`` (a missing SQLite file and folder are created owner-only)."""
     parsed = normalise_url(url)
     with guard("connect"):
         if parsed.get_backend_name() == "sqlite":
@@ -91,11 +141,21 @@ def _sqlite(url: URL) -> Database:
     else:
         path = Path(database).expanduser().resolve()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(path.parent)
         except OSError as exc:
             raise StateError(
                 f"state store: cannot create the folder for {path} ({exc.strerror})"
             ) from None
+        if url.query.get("mode") != "ro":
+            try:
+                # Created here, not by SQLite (0644 less the umask): SQLite's unix VFS gives
+                # the -wal and -shm files the database file's permissions (os_unix.c,
+                # findCreateFileMode), so all three are 0600.
+                create_private_file(path)
+            except OSError as exc:
+                raise StateError(
+                    f"state store: cannot create the state file {path} ({exc.strerror})"
+                ) from None
         url = url.set(database=str(path))
         kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_MS / 1000}
     engine = sa.create_engine(url, **kwargs)
