@@ -265,6 +265,14 @@ class MappingSpec(_Strict):
         default=None, description="for age rules; not sent by itself"
     )
     filter: FilterSpec | None = None
+    duplicates: Literal["report", "last_wins"] = Field(
+        default="report",
+        description=(
+            "several rows with one key: the last row wins; `report` also rejects every row it "
+            "supersedes with other values, naming both lines; `last_wins` is for files that "
+            "list one record on many rows by design (event rows, registrations)"
+        ),
+    )
     fields: dict[str, FieldSpec]
 
     @field_validator("name")

@@ -1,52 +1,58 @@
-"""One sync run: every mapping of a job, parents first, source → map → policy → plan → write.
+"""One sync run: every mapping of a job, parents first, in typed stages per batch.
 
-The engine streams: a source is read in batches of ``BATCH`` records, each batch is planned
-against state with a few batch queries, and writes are buffered per mapping. Up to the bulk
-threshold (default 2,000 changed records per object and run) they go out through sObject
-Collections when the mapping ends; once the buffer passes the threshold the mapping switches to
-Bulk API 2.0 and flushes a job every ``BULK_CHUNK`` records, so memory stays flat however large
-the file.
+A source is read in batches of ``BATCH`` rows. Each batch goes through:
 
-Crash safety comes from three things together: every write is an upsert by external id (or an
-update by Salesforce Id for a known person), so a replay cannot duplicate; the outbox row of each
-write moves NEW → SENT → OK | FAILED; and a record's field hashes only change in state after
-Salesforce accepted it, so whatever did not land is simply planned again by the next run.
+1. **map** (:meth:`MappingRun._map`): a row whose keyed source hash state remembers is
+   recognised without mapping (``fingerprint.py``); every other row is mapped and
+   policy-checked into an :class:`~connector.sync.plan.Item`;
+2. **load** (:meth:`BatchState.load`): every state read the batch needs, a few indexed queries;
+3. **plan** (:meth:`Planner.plan`, pure): writes, unchanged records, suppressions, rejects;
+4. **write** (:class:`~connector.salesforce.writer.Writer`): buffered per mapping; up to the
+   bulk threshold (default 2,000 changed records per object and run) through sObject
+   Collections when the mapping ends, above it as Bulk API 2.0 jobs of ``bulk_chunk`` records
+   that Salesforce processes while the next batches are mapped;
+5. **record** (:class:`~connector.sync.recorder.Recorder`): the only code that writes state.
+
+Crash safety: every write is an upsert by external id (or an update by Salesforce Id for a
+known person), so a replay cannot duplicate; the outbox row of each write moves NEW → SENT →
+OK | FAILED; a record's field hashes change in state only after Salesforce accepted it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
-from typing import Any
+from pathlib import Path
 
 from connector.clock import school_date
 from connector.errors import InputError, LimitReached, SalesforceError
-from connector.hashing import KeyHasher
+from connector.hashing import KeyHasher, mask
+from connector.mapping.compile import CompiledMapping
+from connector.mapping.project import Project
 from connector.privacy.policy import Policy
-from connector.records import Reject, SourceRecord, WriteResult
+from connector.records import Origin, Reject, SourceRecord, WriteResult
 from connector.report import MappingReport, RunReport
+from connector.salesforce.writer import Writer
 from connector.sources import open_source
+from connector.sources.base import Source
 from connector.state import StateStore
-from connector.state.rows import (
-    NewPerson,
-    OutboxError,
-    OutboxItem,
-    OutboxStatus,
-    PersonUpdate,
-    SourceSeen,
-    SyncedUpdate,
-)
+from connector.state.rows import SourceSeen
+from connector.sync.batch_state import BatchState
 from connector.sync.fingerprint import SourceHasher
+from connector.sync.ledger import KeyLedger
 from connector.sync.plan import Item, Planner, Write
+from connector.sync.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
 BATCH = 2_000
-BULK_CHUNK = 10_000
+BULK_CHUNK = 50_000  # records per Bulk API 2.0 job the engine submits (the writer splits by bytes)
 EXAMPLES = 3
+EMPTY_EXPORT = "the export holds no rows (empty or header only): nothing was changed"
 
 Progress = Callable[[str, int], None]
 
@@ -55,15 +61,16 @@ Progress = Callable[[str, int], None]
 class RunContext:
     """What every mapping of a run shares."""
 
-    project: Any  # connector.mapping Project
-    base_dir: Any  # Path: relative source paths resolve against the folder of sync.yaml
-    compiled: dict[str, Any]  # name → CompiledMapping
+    project: Project
+    base_dir: Path  # relative source paths resolve against the folder of sync.yaml
+    compiled: dict[str, CompiledMapping]
     store: StateStore
-    writer: Any | None  # connector.salesforce.Writer; None for a dry run
+    writer: Writer | None  # None for a dry run
     hasher: KeyHasher
     now: datetime
     report: RunReport
     bulk_threshold: int = 2_000
+    bulk_chunk: int = BULK_CHUNK
     progress: Progress | None = None
     # Dry run only: key hashes a parent mapping would create, so children count as creates too.
     planned: dict[str, set[str]] = field(default_factory=dict)
@@ -85,22 +92,38 @@ def _batches(it: Iterator[SourceRecord | Reject], size: int) -> Iterator[list]:
 
 @dataclass
 class Mapped:
-    """One batch after mapping.
+    """One batch after mapping, one entry per record (the last row of each wins).
 
-    ``items``: key hash → the record's last row as an :class:`Item`, or its source hash when
-    the row was recognised unchanged; ``tokens``: the record hash of each recognised record;
-    ``superseded``: earlier rows of a record (mapped, rememberable) that a later row replaced.
+    ``items``: records mapped this run; ``recognised``: key hash → record hash (token) of
+    records whose last row state recognised unchanged; ``superseded``: earlier rows of a
+    record (mapped, rememberable) that a later row replaced; ``lines``: key hash → line of
+    the record's last row.
     """
 
-    items: dict[str, Item | str] = field(default_factory=dict)
-    tokens: dict[str, str] = field(default_factory=dict)
+    items: dict[str, Item] = field(default_factory=dict)
+    recognised: dict[str, str] = field(default_factory=dict)
     superseded: dict[str, list[Item]] = field(default_factory=dict)
+    lines: dict[str, int] = field(default_factory=dict)
 
-    def supersede(self, key_hash: str) -> None:
-        """A new row of ``key_hash`` arrives: keep the one it replaces, if worth remembering."""
-        old = self.items.get(key_hash)
-        if old is not None and not isinstance(old, str) and old.source_hash is not None:
-            self.superseded.setdefault(key_hash, []).append(old)
+
+@dataclass
+class _InFlight:
+    """Writes submitted to Salesforce whose results are not recorded yet."""
+
+    future: Future[list[WriteResult]]
+    writes: list[Write]
+    ids: list[int]
+
+    def people(self) -> set[str]:
+        """Identity hashes of the persons these writes create or move."""
+        return {
+            h
+            for w in self.writes
+            for pair in (w.new_person, w.link_person)
+            if pair is not None
+            for h in pair
+            if h
+        }
 
 
 class MappingRun:
@@ -125,11 +148,29 @@ class MappingRun:
             always_send=always,
         )
         self.planner = Planner(
-            name, self.spec, ctx.compiled, ctx.store, ctx.hasher, planned=ctx.planned, now=ctx.now
+            name,
+            self.spec,
+            ctx.compiled,
+            ctx.hasher,
+            planned=ctx.planned,
+            now=ctx.now,
+            check_suppressions=ctx.store.has_suppressions(),
         )
         self.fingerprint = SourceHasher(ctx.hasher, ctx.project_digest, name)
+        self.recorder = (
+            None
+            if ctx.dry_run
+            else Recorder(
+                ctx.store, name, self.spec.target.object, ctx.report.run_id or 0, ctx.now, self.rep
+            )
+        )
+        self.report_duplicates = self.spec.duplicates == "report"
+        self.key_column = ",".join(self.spec.key_columns)
         self.buffer: dict[str, Write] = {}
         self.bulk = False
+        self.in_flight: list[_InFlight] = []
+        self.in_flight_keys: set[str] = set()
+        self.ledger: KeyLedger | None = None
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -146,9 +187,20 @@ class MappingRun:
         if ctx.report.stopped:
             self._count_pending(source)
             return self.rep
-        today = school_date(ctx.now)
-        rejects: list[Reject] = []
+        self.ledger = KeyLedger()
+        try:
+            self._read(source, school_date(ctx.now))
+            self._flush()
+        finally:
+            self._collect(wait=True)
+            self.ledger.close()
+        return self.rep
+
+    def _read(self, source: Source, today: date) -> None:
+        rows = 0
         for batch in _batches(iter(source.read()), BATCH):
+            rows += len(batch)
+            rejects: list[Reject] = []
             records = [r for r in batch if r.__class__ is not Reject and not r.deleted]
             bad = 0
             if len(records) != len(batch):  # rare: ragged rows, empty keys, delta deletes
@@ -164,60 +216,113 @@ class MappingRun:
                 "%s: %d read, %d buffered for writing, %d unchanged, %d rejected so far",
                 self.name, self.rep.read, len(self.buffer), self.rep.unchanged, self.rep.rejected,
             )  # fmt: skip
-            if ctx.progress:
-                ctx.progress(self.name, self.rep.read)
-            if rejects and not ctx.dry_run:
-                ctx.store.add_rejects(ctx.report.run_id, rejects)
-            rejects = []
-        self._flush()
-        return self.rep
+            if self.ctx.progress:
+                self.ctx.progress(self.name, self.rep.read)
+            if self.recorder is not None:
+                self.recorder.rejects(rejects)
+            self._collect(wait=False)
+        if rows == 0:
+            # A header-only or empty export is a warning, never a reason to change anything.
+            self.rep.warnings[EMPTY_EXPORT] += 1
 
     def _map(self, records: list[SourceRecord], today: date, rejects: list[Reject]) -> Mapped:
         """Map and policy-check one batch (see :class:`Mapped`).
 
         A row whose source hash state remembers (and whose recheck day has not come) is not
-        mapped at all: it is what Salesforce holds (``fingerprint.py``). The same record again
-        (one event on many registration rows, a visitor who registered twice): the last row
-        wins, as the newest in an export; the rows it supersedes are kept aside, so those that
-        come to the same outcome can be remembered too.
+        mapped at all: it is what Salesforce holds (``fingerprint.py``) — unless an earlier
+        row of the same record in this run had other values, which then must be undone.
+        The same record on several rows: the last row wins, as the newest in an export.
         """
+        assert self.ledger is not None
         sources = self.fingerprint.of_many(records)
         known = self.ctx.store.unchanged_rows(self.name, sources, today=today) if sources else {}
+        earlier = self.ledger.lookup([kt[0] for kt in known.values()]) if known else {}
         out = Mapped()
-        items = out.items
         for rec, source_hash in zip(records, sources, strict=True):
             hit = known.get(source_hash)
-            if hit is not None:
+            if hit is not None and (hit[0] not in earlier or earlier[hit[0]][1] == hit[1]):
                 key_hash, token = hit
-                out.tokens[key_hash] = token
-                out.supersede(key_hash)
-                items[key_hash] = source_hash
+                self._supersede(out, key_hash, token, rec, rejects)
+                out.recognised[key_hash] = token
                 continue
-            res = self.compiled.apply(rec)
-            if res is None:
-                self.rep.filtered += 1
+            item = self._map_one(rec, source_hash, today, rejects)
+            if item is None:
                 continue
-            if res.errors:
-                for err in res.errors:
-                    self._reject(rejects, err, count=False)
-                self.rep.rejected += 1
-                continue
-            for warning in res.warnings:
-                self.rep.warnings[warning] += 1
-            decision = self.policy.decide(res.values, res.facts, today)
-            for reason in decision.withheld.values():
-                self.rep.withheld[reason] += 1
-            recheck = self.policy.recheck_on(res.facts, today)
-            if res.recheck_on is not None and (recheck is None or res.recheck_on < recheck):
-                recheck = res.recheck_on
-            # A row whose mapping warned is mapped again next run, so the warning is reported
-            # again until the source is fixed.
-            remember = source_hash if self.ctx.remember_sources and not res.warnings else None
-            out.supersede(res.key_hash)
-            items[res.key_hash] = Item(rec, res, decision, remember, recheck)
+            token = self.planner.outcome(item)[2]
+            self._supersede(out, item.res.key_hash, token, rec, rejects)
+            out.items[item.res.key_hash] = item
+        self._earlier_batches(out, rejects)
         return out
 
-    def _count_pending(self, source: Any) -> None:
+    def _map_one(
+        self, rec: SourceRecord, source_hash: str, today: date, rejects: list[Reject]
+    ) -> Item | None:
+        res = self.compiled.apply(rec)
+        if res is None:
+            self.rep.filtered += 1
+            return None
+        if res.errors:
+            for err in res.errors:
+                self._reject(rejects, err, count=False)
+            self.rep.rejected += 1
+            return None
+        for warning in res.warnings:
+            self.rep.warnings[warning] += 1
+        decision = self.policy.decide(res.values, res.facts, today)
+        for reason in decision.withheld.values():
+            self.rep.withheld[reason] += 1
+        recheck = self.policy.recheck_on(res.facts, today)
+        if res.recheck_on is not None and (recheck is None or res.recheck_on < recheck):
+            recheck = res.recheck_on
+        # A row whose mapping warned is mapped again next run, so the warning is reported
+        # again until the source is fixed.
+        remember = source_hash if self.ctx.remember_sources and not res.warnings else None
+        return Item(rec, res, decision, remember, recheck)
+
+    def _supersede(
+        self, out: Mapped, key_hash: str, token: str, rec: SourceRecord, rejects: list[Reject]
+    ) -> None:
+        """A new row of ``key_hash`` arrives: what becomes of the earlier row of this batch."""
+        line = rec.origin.line
+        old_line = out.lines.get(key_hash)
+        out.lines[key_hash] = line
+        if old_line is None:
+            return
+        old = out.items.pop(key_hash, None)
+        old_token = out.recognised.pop(key_hash, None)
+        if old is not None:
+            old_token = self.planner.outcome(old)[2]
+            if old.source_hash is not None:
+                out.superseded.setdefault(key_hash, []).append(old)
+        if old_token != token:
+            self._duplicate(rejects, old_line, line, rec)
+
+    def _earlier_batches(self, out: Mapped, rejects: list[Reject]) -> None:
+        """Rows of earlier batches that this batch's rows supersede with other values."""
+        assert self.ledger is not None
+        tokens = dict(out.recognised)
+        tokens.update((k, self.planner.outcome(it)[2]) for k, it in out.items.items())
+        earlier = self.ledger.lookup(list(tokens))
+        for key_hash, (old_line, old_token) in earlier.items():
+            if old_token != tokens[key_hash] and self.report_duplicates:
+                line = out.lines[key_hash]
+                item = out.items.get(key_hash)
+                file = item.rec.origin.file if item else self.spec.source.get("path", "")
+                self._duplicate_at(rejects, str(file), old_line, line)
+        self.ledger.store([(k, out.lines[k], t) for k, t in tokens.items()])
+
+    def _duplicate(
+        self, rejects: list[Reject], old_line: int, line: int, rec: SourceRecord
+    ) -> None:
+        if self.report_duplicates:
+            self._duplicate_at(rejects, rec.origin.file, old_line, line)
+
+    def _duplicate_at(self, rejects: list[Reject], file: str, old_line: int, line: int) -> None:
+        """Report a superseded row: its line is not used; the record is the later line's."""
+        reason = f"duplicate key: superseded by line {line}, which has other values"
+        self._reject(rejects, Reject(Origin(file, old_line), self.key_column, reason))
+
+    def _count_pending(self, source: Source) -> None:
         """The run stopped (daily API share) before this mapping: it all waits for the next run."""
         keys: set[str] = set()
         for rec in source.read():
@@ -235,10 +340,22 @@ class MappingRun:
         rejects.append(rej)
         self.rep.add_reject(rej, count=count)
 
+    # -- planning -------------------------------------------------------------------------------
+
     def _plan(self, mapped: Mapped, rejects: list[Reject]) -> None:
-        items = mapped.items
-        skipped = [k for k, v in items.items() if isinstance(v, str)]
-        plan = self.planner.plan([v for v in items.values() if not isinstance(v, str)])
+        items = list(mapped.items.values())
+        recognised = list(mapped.recognised)
+        if self.in_flight_keys and (
+            not self.in_flight_keys.isdisjoint(mapped.items)
+            or not self.in_flight_keys.isdisjoint(recognised)
+        ):
+            # A record still on its way to Salesforce: plan it against what state will hold.
+            self._collect(wait=True)
+        query = self.planner.query(items)
+        if self.in_flight and self._people_in_flight().intersection(query.students, query.emails):
+            # A person created or moved by a write still out is found once it is recorded.
+            self._collect(wait=True)
+        plan = self.planner.plan(items, BatchState.load(self.ctx.store, query))
         self.rep.suppressed += plan.suppressed
         self.rep.joined += plan.joined
         self.rep.not_justified += plan.not_justified
@@ -254,20 +371,17 @@ class MappingRun:
                         "reason": f"e-mail matches {candidates} persons",
                     }
                 )
-        self.rep.unchanged += len(plan.unchanged) + len(skipped)
-        self.rep.skipped += len(skipped)
-        for key_hash in skipped:
+        self.rep.unchanged += len(plan.unchanged) + len(recognised)
+        self.rep.skipped += len(recognised)
+        for key_hash in recognised:
             # A later row equal to what Salesforce holds supersedes an earlier row of the same
             # record still waiting in the buffer: the newest row wins, and it needs no write.
             self.buffer.pop(key_hash, None)
         for seen in plan.unchanged:
             self.buffer.pop(seen.key_hash, None)
-        if not self.ctx.dry_run:
-            store, now = self.ctx.store, self.ctx.now
-            if skipped:
-                store.touch_seen(self.name, skipped, at=now)
-            store.remember_sources(
-                self.name, [*plan.unchanged, *self._alike(mapped, plan.unchanged)], at=now
+        if self.recorder is not None:
+            self.recorder.unchanged(
+                recognised, [*plan.unchanged, *self._alike(mapped, plan.unchanged)]
             )
         for w in plan.writes:
             # A later row of a record still waiting in the buffer replaces it: both were planned
@@ -275,7 +389,7 @@ class MappingRun:
             self.buffer[w.key_hash] = w
         if len(self.buffer) > self.ctx.bulk_threshold:
             self.bulk = True
-        if self.bulk and len(self.buffer) >= BULK_CHUNK:
+        if self.bulk and len(self.buffer) >= self.ctx.bulk_chunk:
             self._flush()
 
     def _alike(self, mapped: Mapped, unchanged: list[SourceSeen]) -> list[SourceSeen]:
@@ -284,7 +398,7 @@ class MappingRun:
         one event), so the next run recognises them too."""
         if not mapped.superseded:
             return []
-        tokens = dict(mapped.tokens)
+        tokens = dict(mapped.recognised)
         tokens.update((seen.key_hash, seen.token) for seen in unchanged if seen.token)
         return [
             SourceSeen(key, it.source_hash, it.recheck_on, token)
@@ -307,106 +421,74 @@ class MappingRun:
         if self.ctx.report.stopped:
             self.rep.pending += len(writes)
             return
-        store, obj = self.ctx.store, self.spec.target.object
+        assert self.recorder is not None
+        assert self.ctx.writer is not None
+        obj = self.spec.target.object
         log.debug("%s: writing %d %s records through %s", self.name, len(writes), obj,
                   self.rep.strategy)  # fmt: skip
-        ids = store.add_outbox(
-            self.ctx.report.run_id,
-            [OutboxItem(self.name, w.key_hash, obj, w.operation) for w in writes],
-        )
-        store.mark_outbox(ids, OutboxStatus.SENT)
-        results: list[WriteResult | None] = [None] * len(writes)
-        index: list[int] = []
-        try:
-            for operation in ("upsert", "update"):
-                index = [i for i, w in enumerate(writes) if w.operation == operation]
-                if not index:
-                    continue
-                rows = [writes[i].row for i in index]
-                if operation == "upsert":
-                    got = self.ctx.writer.upsert(
-                        obj, self.spec.target.external_id, rows, bulk=self.bulk
-                    )
-                else:
-                    got = self.ctx.writer.update(obj, rows, bulk=self.bulk)
-                for i, r in zip(index, got, strict=True):
-                    results[i] = r
-        except (LimitReached, SalesforceError) as exc:
-            # Keep what landed: the writer's exception carries the results of the operation
-            # that stopped, in its rows' order; what was never sent stays pending.
-            if isinstance(exc, LimitReached):
-                self.ctx.report.stopped = f"daily API share reached ({exc.code or 'limit'})"
-            else:
-                self.rep.error = str(exc)
-            for i, r in zip(index, getattr(exc, "results", None) or [], strict=False):
-                results[i] = r
-        self._record(writes, results, ids)
-
-    def _record(self, writes: list[Write], results: list, ids: list[int]) -> None:
-        store, now, rep = self.ctx.store, self.ctx.now, self.rep
-        ok_ids, errors, synced = [], [], []
-        new_people: list[tuple[Write, str]] = []
-        updates: list[PersonUpdate] = []
-        for w, r, oid in zip(writes, results, ids, strict=True):
-            if r is None or (not r.ok and r.error_code == "NOT_SENT"):
-                rep.pending += 1
+        ids = self.recorder.sending(writes)
+        jobs: list[_InFlight] = []
+        for operation in ("upsert", "update"):
+            index = [i for i, w in enumerate(writes) if w.operation == operation]
+            if not index:
                 continue
-            if not r.ok:
-                rep.failed += 1
-                rep.failures[r.error_code or "UNKNOWN"] += 1
-                errors.append(OutboxError(oid, r.error_code, r.message[:255]))
+            part, part_ids = [writes[i] for i in index], [ids[i] for i in index]
+            if self.ctx.report.stopped or any(
+                isinstance(j.future.exception(), LimitReached) for j in jobs if j.future.done()
+            ):
+                # The run stopped on the previous operation: these wait for the next run.
+                self.recorder.results(part, [None] * len(part), part_ids)
                 continue
-            ok_ids.append(oid)
-            sf_id = r.sf_id or w.row.get("Id")
-            if w.known and not r.created:
-                rep.updated += 1
-            else:
-                rep.created += 1
-            rep.fields_cleared += w.cleared
-            if w.new_person is not None:
-                new_people.append((w, sf_id))
-            elif w.person_id is not None:
-                student, email = w.link_person or (None, None)
-                updates.append(PersonUpdate(w.person_id, student, email, sf_id))
-            synced.append((w, sf_id))
-        person_ids: dict[str, int] = {}
-        if new_people:
-            created = store.add_persons(
-                [NewPerson(s, e, sf) for (w, sf) in new_people for s, e in [w.new_person]], at=now
+            future = self.ctx.writer.submit(
+                "upsert" if operation == "upsert" else "update",
+                obj,
+                [w.row for w in part],
+                external_id_field=self.spec.target.external_id if operation == "upsert" else None,
+                bulk=self.bulk,
             )
-            person_ids = {w.key_hash: pid for (w, _), pid in zip(new_people, created, strict=True)}
-        store.update_persons(updates, at=now)
-        emails = [e for (w, _) in new_people for _, e in [w.new_person]]
-        emails += [u.email_hash for u in updates if u.email_hash]
-        if emails:
-            # A new or moved address may now be shared: rows matched by it must be mapped again.
-            store.forget_shared_sources(emails)
-        store.record_synced(
-            [
-                SyncedUpdate(
-                    self.name,
-                    w.key_hash,
-                    self.spec.target.object,
-                    sf_id,
-                    w.hashes,
-                    person_id=w.person_id or person_ids.get(w.key_hash),
-                    lifecycle=w.lifecycle,
-                    lifecycle_end_at=w.lifecycle_end_at,
-                    event_date=w.event_date,
-                    consent_withdrawn_at=w.consent_withdrawn_at,
-                    source_hash=w.source_hash,
-                    recheck_on=w.recheck_on,
-                )
-                for w, sf_id in synced
-            ],
-            at=now,
-        )
-        store.mark_outbox(ok_ids, OutboxStatus.OK)
-        store.fail_outbox(errors, at=now)
+            jobs.append(_InFlight(future, part, part_ids))
+            self.in_flight_keys.update(w.key_hash for w in part)
+        if self.bulk:
+            self.in_flight.extend(jobs)  # Salesforce works on them while we map on
+        else:
+            self._record(jobs)  # collections answered at once: one record of the whole flush
+
+    def _people_in_flight(self) -> set[str]:
+        return set().union(*(job.people() for job in self.in_flight))
+
+    def _collect(self, *, wait: bool) -> None:
+        """Record the results of submitted writes: the finished ones, or all (``wait``)."""
+        done = [j for j in self.in_flight if wait or j.future.done()]
+        self.in_flight = [j for j in self.in_flight if j not in done]
+        self._record(done)
+
+    def _record(self, jobs: list[_InFlight]) -> None:
+        """One recorder call for finished writes (persons they share are recorded together)."""
+        if not jobs:
+            return
+        writes: list[Write] = []
+        results: list[WriteResult | None] = []
+        ids: list[int] = []
+        for job in jobs:
+            try:
+                got: list[WriteResult | None] = list(job.future.result())
+            except (LimitReached, SalesforceError) as exc:
+                # Keep what landed: the writer's exception carries the results of the write
+                # that stopped, in its rows' order; what was never sent stays pending.
+                if isinstance(exc, LimitReached):
+                    self.ctx.report.stopped = f"daily API share reached ({exc.code or 'limit'})"
+                else:
+                    self.rep.error = str(exc)
+                partial: list[WriteResult] = getattr(exc, "results", None) or []
+                got = [*partial, *[None] * (len(job.writes) - len(partial))][: len(job.writes)]
+            writes += job.writes
+            results += got
+            ids += job.ids
+            self.in_flight_keys.difference_update(w.key_hash for w in job.writes)
+        assert self.recorder is not None
+        self.recorder.results(writes, results, ids)
 
     def _count_plan(self, writes: list[Write]) -> None:
-        from connector.hashing import mask
-
         remember = self.ctx.planned.get(self.name)
         for w in writes:
             if remember is not None and not w.known:

@@ -1,10 +1,12 @@
 """Planning one batch: from mapped, policy-checked records to the writes Salesforce needs.
 
-For a batch of ≤ 2,000 records the planner asks the state store a handful of batch questions
-(suppressed? synced before, with which field hashes? which parents exist? which persons?) and
-turns every record into one of: a write (upsert by external id, or update by Salesforce Id for a
-known person), unchanged, suppressed, rejected (a parent that never reached Salesforce) or
-review (an ambiguous person match). It writes nothing.
+A pure stage. For a batch of ≤ 2,000 records the planner says what it needs to know
+(:meth:`Planner.query`: suppressed? synced before, with which field hashes? which parents
+exist? which persons?), the engine loads that as a :class:`~connector.sync.batch_state.BatchState`,
+and :meth:`Planner.plan` turns every record into one of: a write (upsert by external id, or
+update by Salesforce Id for a known person), unchanged, suppressed, rejected (a parent that
+never reached Salesforce) or review (an ambiguous person match). No store, no I/O: its rules
+are unit-tested with hand-built states (tests/unit/sync/test_sync_planner.py).
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from connector.hashing import KeyHasher
+from connector.mapping.compile import CompiledMapping, MapResult
+from connector.mapping.models import MappingSpec
 from connector.privacy.facts import Phase
 from connector.privacy.policy import CLEARING, Decision
 from connector.records import Origin, SourceRecord
-from connector.state import StateStore
-from connector.state.rows import KnownRow, SourceSeen
+from connector.state.rows import KnownRow, PersonMatches, PersonRow, SourceSeen
+from connector.sync.batch_state import BatchState, StateQuery
 from connector.sync.diff import RECORD, diff
 from connector.sync.identity import Match, Person, resolve
 
@@ -29,10 +33,12 @@ class Item:
     """One usable record on its way through the batch."""
 
     rec: SourceRecord
-    res: Any  # connector.mapping MapResult
+    res: MapResult
     decision: Decision
     source_hash: str | None = None  # remembered once synced, so the next run may skip the row
     recheck_on: date | None = None  # the day the same row may be decided otherwise
+    # Planner.outcome's answer, computed once (the engine compares rows of one record by it).
+    cached: tuple[dict[str, Any], dict[str, str], str] | None = None
 
 
 @dataclass(slots=True)
@@ -51,7 +57,7 @@ class Write:
     link_person: tuple[str | None, str | None] | None = None
     lifecycle: str | None = None
     lifecycle_end_at: datetime | None = None
-    event_date: Any = None
+    event_date: date | None = None
     consent_withdrawn_at: dict[str, datetime] = field(default_factory=dict)
     source_hash: str | None = None
     recheck_on: date | None = None
@@ -70,7 +76,7 @@ class BatchPlan:
     review: list[tuple[Origin, int]] = field(default_factory=list)
 
 
-def _as_utc(day: Any) -> datetime | None:
+def _as_utc(day: date | datetime | None) -> datetime | None:
     if day is None:
         return None
     if isinstance(day, datetime):
@@ -79,34 +85,36 @@ def _as_utc(day: Any) -> datetime | None:
 
 
 class Planner:
-    """Plans the writes of one mapping, batch by batch.
+    """Plans the writes of one mapping, batch by batch (pure: no store, no I/O).
 
     Args:
         mapping: The mapping's name.
-        spec: The mapping (``MappingSpec``).
+        spec: The mapping.
         compiled: The compiled mappings of the project, by name (to hash parent keys).
-        store: The state store (read only here).
         hasher: The keyed hasher.
-        person_object: True when the mapping writes persons (it declares ``identity``).
+        planned: Dry run only: key hashes a parent mapping would create, so children count as
+            creates too.
+        now: The run's clock.
+        check_suppressions: False when state holds no erasure tombstone at all (the batch then
+            skips that query).
     """
 
     def __init__(
         self,
         mapping: str,
-        spec: Any,
-        compiled: dict[str, Any],
-        store: StateStore,
+        spec: MappingSpec,
+        compiled: dict[str, CompiledMapping],
         hasher: KeyHasher,
         *,
         planned: dict[str, set[str]] | None = None,
         now: datetime | None = None,
+        check_suppressions: bool = True,
     ):
-        self.mapping, self.spec, self.store, self.hasher = mapping, spec, store, hasher
+        self.mapping, self.spec, self.hasher = mapping, spec, hasher
         self.compiled = compiled
         self.planned = planned if planned is not None else {}
         self.now = now or datetime.now(UTC)
-        # Erasure tombstones are rare: when there are none, skip the per-batch query.
-        self.check_suppressions = store.has_suppressions()
+        self.check_suppressions = check_suppressions
         self.external_id = spec.target.external_id
         self.persons = spec.identity is not None
         self.generated_id = self.external_id not in spec.fields
@@ -118,22 +126,36 @@ class Planner:
         # Fields an SIS mapping writes on the same object: the SIS owns them for a student.
         self.sis_fields = sis_owned_fields(compiled, spec) if self.persons else frozenset()
 
-    def plan(self, items: Sequence[Item]) -> BatchPlan:
-        """Plan one batch (keys are unique within it)."""
-        out = BatchPlan()
+    def query(self, items: Sequence[Item]) -> StateQuery:
+        """What state must say about ``items`` before :meth:`plan` can decide them."""
         keys = [it.res.key_hash for it in items]
-        suppressed: set[str] = set()
+        parents: dict[str, set[str]] = {}
+        for it in items:
+            for parent, key in it.res.refs.values():
+                parents.setdefault(parent, set()).add(self.compiled[parent].hash_key(key))
+        suppressible: list[str] = []
         if self.check_suppressions:
-            id_hashes = [h for it in items for h in it.res.identity if h]
-            parent_hashes = [
-                self.compiled[parent].hash_key(key)
-                for it in items
-                for parent, key in it.res.refs.values()
-            ]
-            suppressed = self.store.suppressed(keys + id_hashes + parent_hashes)
-        previous = self.store.known(self.mapping, keys)
-        parents = self._parents(items)
-        persons = self._persons(items) if self.persons else None
+            suppressible = keys + [h for it in items for h in it.res.identity if h]
+            suppressible += [h for hashes in parents.values() for h in hashes]
+        students = [s for it in items if (s := it.res.identity[0])] if self.persons else []
+        emails = [e for it in items if (e := it.res.identity[1])] if self.persons else []
+        return StateQuery(
+            self.mapping,
+            keys,
+            suppressible=suppressible,
+            parents={p: sorted(h) for p, h in parents.items()},
+            students=students,
+            emails=emails,
+            persons=self.persons,
+        )
+
+    def plan(self, items: Sequence[Item], state: BatchState) -> BatchPlan:
+        """Plan one batch (keys are unique within it) against what state holds about it."""
+        out = BatchPlan()
+        suppressed = state.suppressed
+        previous = state.known
+        parents = self._parents(items, state)
+        persons = state.persons
 
         for it in items:
             res = it.res
@@ -154,6 +176,7 @@ class Planner:
                 out.suppressed += 1  # e.g. a new registration of a person who was erased
                 continue
             payload, clear, fingerprint = self.outcome(it)
+            payload, clear = dict(payload), dict(clear)  # refs and SIS ownership change them
             prev = previous.get(res.key_hash)
             stale_id = None
             if prev is not None and prev.purged:
@@ -183,7 +206,12 @@ class Planner:
 
     def outcome(self, it: Item) -> tuple[dict[str, Any], dict[str, str], str]:
         """What one record would send: payload, fields to clear, and its fingerprint — the
-        keyed hash of both (parents by key, not by Salesforce id) and its retention anchors."""
+        keyed hash of both (parents by key, not by Salesforce id) and its retention anchors.
+
+        Computed once per item; callers that change the payload or clears copy them first.
+        """
+        if it.cached is not None:
+            return it.cached
         res = it.res
         payload = dict(it.decision.payload)
         if self.generated_id:
@@ -198,7 +226,8 @@ class Planner:
             clear,
             (tuple(sorted(res.refs.items())), facts.event_date, facts.phase, facts.phase_at),
         )
-        return payload, clear, fingerprint
+        it.cached = (payload, clear, fingerprint)
+        return it.cached
 
     # -- pieces -------------------------------------------------------------------------------
 
@@ -207,7 +236,7 @@ class Planner:
         it: Item,
         payload: dict[str, Any],
         prev: KnownRow | None,
-        persons: Any,
+        persons: PersonMatches | None,
         out: BatchPlan,
         clear: dict[str, str],
         fingerprint: str,
@@ -315,27 +344,21 @@ class Planner:
             payload[fld] = sf_id
         return None
 
-    def _parents(self, items: Sequence[Item]) -> dict[tuple[str, str], str]:
-        wanted: dict[str, dict[str, str]] = {}
+    def _parents(self, items: Sequence[Item], state: BatchState) -> dict[tuple[str, str], str]:
+        """(parent mapping, parent key) → Salesforce id for the refs of ``items``."""
+        found: dict[tuple[str, str], str] = {}
         for it in items:
             for parent, key in it.res.refs.values():
-                wanted.setdefault(parent, {})[self.compiled[parent].hash_key(key)] = key
-        found: dict[tuple[str, str], str] = {}
-        for parent, by_hash in wanted.items():
-            for key_hash, sf_id in self.store.sf_ids(parent, list(by_hash)).items():
-                found[(parent, by_hash[key_hash])] = sf_id
-            # A dry run never creates the parents: count on the ones it would create.
-            for key_hash in self.planned.get(parent, ()) & by_hash.keys():
-                found.setdefault((parent, by_hash[key_hash]), "(new)")
+                key_hash = self.compiled[parent].hash_key(key)
+                sf_id = state.parent_ids.get((parent, key_hash))
+                if sf_id is None and key_hash in self.planned.get(parent, ()):
+                    sf_id = "(new)"  # a dry run never creates the parents: count on them
+                if sf_id is not None:
+                    found[(parent, key)] = sf_id
         return found
 
-    def _persons(self, items: Sequence[Item]) -> Any:
-        students = [it.res.identity[0] for it in items if it.res.identity[0]]
-        emails = [it.res.identity[1] for it in items if it.res.identity[1]]
-        return self.store.find_persons(student_hashes=students, email_hashes=emails)
 
-
-def sis_owned_fields(compiled: dict[str, Any], spec: Any) -> frozenset[str]:
+def sis_owned_fields(compiled: dict[str, CompiledMapping], spec: MappingSpec) -> frozenset[str]:
     """Fields that mappings identifying people by student number write on ``spec``'s object."""
     if spec.identity is not None and spec.identity.student_number:
         return frozenset()
@@ -349,7 +372,7 @@ def sis_owned_fields(compiled: dict[str, Any], spec: Any) -> frozenset[str]:
     ) - {spec.target.external_id}
 
 
-def _p(row: Any) -> Person | None:
+def _p(row: PersonRow | None) -> Person | None:
     if row is None:
         return None
     return Person(row.person_id, row.sf_id, row.student_hash, row.email_hash)

@@ -280,21 +280,23 @@ def test_a_write_stopped_part_way_keeps_each_result_with_its_own_record(project)
         ]
     )
 
-    class StopAfterOne:
-        def __init__(self, settings):
-            self.real = connect(settings.salesforce)
-            self.api_calls = 0
+    def stop_after_one(settings):
+        # The real writer, stopped at its one choke point (every write goes through _write).
+        writer = connect(settings.salesforce)
+        real = writer._write
 
-        def upsert(self, obj, external_id, rows, *, bulk):
-            first = self.real.upsert(obj, external_id, rows[:1], bulk=bulk)
+        def write(op, rows, bulk):
+            if op.kind == "update":
+                raise AssertionError("updates must not start after the run stopped")
+            first = real(op, rows[:1], bulk)
             exc = LimitReached("daily API share reached", code="REQUEST_LIMIT")
             exc.results = first + [WriteResult(ok=False, error_code="NOT_SENT")] * (len(rows) - 1)
             raise exc
 
-        def update(self, obj, rows, *, bulk):
-            raise AssertionError("updates must not start after the run stopped")
+        writer._write = write
+        return writer
 
-    report = project.run("registrants", writer_factory=StopAfterOne)
+    report = project.run("registrants", writer_factory=stop_after_one)
     m = report.mappings["registrants"]
     assert (m.created, m.updated, m.pending) == (1, 0, 2)
     assert report.stopped

@@ -1,0 +1,152 @@
+"""The only code of a run that writes state: outbox, synced records, persons, source rows, rejects.
+
+The engine plans (pure) and the writer talks to Salesforce; whatever either learnt reaches the
+state store through a :class:`Recorder`, one per mapping run. Crash safety rests on its order:
+an outbox row is NEW before its write leaves and SENT while it is out; a record's field hashes
+change only after Salesforce accepted the write; what did not land is planned again next run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from connector.records import Reject, WriteResult, WriteStatus
+from connector.report import MappingReport
+from connector.state import StateStore
+from connector.state.rows import (
+    NewPerson,
+    OutboxError,
+    OutboxItem,
+    OutboxStatus,
+    PersonUpdate,
+    SourceSeen,
+    SyncedUpdate,
+)
+from connector.sync.plan import Write
+
+# Salesforce's refusals are stored beside source rejects, so `status` and the run's JSON list
+# every one with file, line and field; the reason is the error code, never the message (it may
+# quote a value).
+REFUSED = "salesforce refused: {code}"
+
+
+class Recorder:
+    """Writes what one mapping run learnt into state (nothing, for a dry run).
+
+    Args:
+        store: The state store.
+        mapping: The mapping's name.
+        obj: Its Salesforce object.
+        run_id: The run (outbox and rejects are filed under it).
+        now: The run's clock.
+        report: The mapping's report: counts are kept as results are recorded.
+    """
+
+    def __init__(
+        self,
+        store: StateStore,
+        mapping: str,
+        obj: str,
+        run_id: int,
+        now: datetime,
+        report: MappingReport,
+    ):
+        self.store, self.mapping, self.obj = store, mapping, obj
+        self.run_id, self.now, self.rep = run_id, now, report
+
+    def rejects(self, rejects: Sequence[Reject]) -> None:
+        """File rejected rows under the run (their count is already in the report)."""
+        if rejects:
+            self.store.add_rejects(self.run_id, list(rejects))
+
+    def unchanged(self, recognised: Sequence[str], mapped: Sequence[SourceSeen]) -> None:
+        """Rows that need no write: ``recognised`` (skipped by source hash) get last_seen;
+        ``mapped`` unchanged records get last_seen and their source rows remembered."""
+        if recognised:
+            self.store.touch_seen(self.mapping, list(recognised), at=self.now)
+        if mapped:
+            self.store.remember_sources(self.mapping, list(mapped), at=self.now)
+
+    def sending(self, writes: Sequence[Write]) -> list[int]:
+        """Outbox rows for ``writes``, marked SENT: call just before they leave."""
+        ids = self.store.add_outbox(
+            self.run_id,
+            [OutboxItem(self.mapping, w.key_hash, self.obj, w.operation) for w in writes],
+        )
+        self.store.mark_outbox(ids, OutboxStatus.SENT)
+        return ids
+
+    def results(
+        self, writes: Sequence[Write], results: Sequence[WriteResult | None], ids: Sequence[int]
+    ) -> None:
+        """Record Salesforce's answers: synced records, persons, outbox, refusals."""
+        store, now, rep = self.store, self.now, self.rep
+        ok_ids: list[int] = []
+        errors: list[OutboxError] = []
+        refused: list[Reject] = []
+        synced: list[tuple[Write, str | None]] = []
+        new_people: list[tuple[Write, str | None]] = []
+        updates: list[PersonUpdate] = []
+        for w, r, oid in zip(writes, results, ids, strict=True):
+            status = WriteStatus.NOT_SENT if r is None else r.status
+            if r is None or status is WriteStatus.NOT_SENT:
+                rep.pending += 1
+                continue
+            if status is WriteStatus.FAILED:
+                code = r.error_code or "UNKNOWN"
+                rep.failed += 1
+                rep.failures[code] += 1
+                errors.append(OutboxError(oid, code, r.message[:255]))
+                rej = Reject(w.origin, ",".join(r.fields), REFUSED.format(code=code), self.mapping)
+                refused.append(rej)
+                rep.add_refusal(rej)
+                continue
+            ok_ids.append(oid)
+            sf_id = r.sf_id or w.row.get("Id")
+            if w.known and status is WriteStatus.UPDATED:
+                rep.updated += 1
+            else:
+                rep.created += 1
+            rep.fields_cleared += w.cleared
+            if w.new_person is not None:
+                new_people.append((w, sf_id))
+            elif w.person_id is not None:
+                student, email = w.link_person or (None, None)
+                updates.append(PersonUpdate(w.person_id, student, email, sf_id))
+            synced.append((w, sf_id))
+        person_ids: dict[str, int] = {}
+        if new_people:
+            created = store.add_persons(
+                [NewPerson(*w.new_person, sf) for w, sf in new_people if w.new_person], at=now
+            )
+            person_ids = {w.key_hash: pid for (w, _), pid in zip(new_people, created, strict=True)}
+        store.update_persons(updates, at=now)
+        emails = [w.new_person[1] for w, _ in new_people if w.new_person and w.new_person[1]]
+        emails += [u.email_hash for u in updates if u.email_hash]
+        if emails:
+            # A new or moved address may now be shared: rows matched by it must be mapped again.
+            store.forget_shared_sources(emails)
+        store.record_synced(
+            [
+                SyncedUpdate(
+                    self.mapping,
+                    w.key_hash,
+                    self.obj,
+                    sf_id,
+                    w.hashes,
+                    person_id=w.person_id or person_ids.get(w.key_hash),
+                    lifecycle=w.lifecycle,
+                    lifecycle_end_at=w.lifecycle_end_at,
+                    event_date=w.event_date,
+                    consent_withdrawn_at=w.consent_withdrawn_at,
+                    source_hash=w.source_hash,
+                    recheck_on=w.recheck_on,
+                )
+                for w, sf_id in synced
+            ],
+            at=now,
+        )
+        store.mark_outbox(ok_ids, OutboxStatus.OK)
+        store.fail_outbox(errors, at=now)
+        self.rejects(refused)
