@@ -14,7 +14,14 @@ What ``apply`` guarantees:
 - an ``opt_out`` field appears only when it is ``True``: the CRM owns opt-outs, a source may
   set one but never lift one (DESIGN §6);
 - ``ref`` fields appear in ``refs`` as (parent mapping, parent key normalised the way the parent
-  normalises its own keys), for the engine to resolve to a Salesforce Id.
+  normalises its own keys), for the engine to resolve to a Salesforce Id;
+- keys, ref keys and the identity's student number and e-mail are normalised by
+  :func:`~connector.hashing.normalise_key` (NFKC, invisible format characters and surrounding
+  space removed) before ``key_transform`` and before hashing: a zero-width space or full-width
+  digits in an export never make a second record; a plain key hashes as it always did;
+- a birth date (``subject_birthdate``, or a field whose target is ``Birthdate`` /
+  ``PersonBirthdate``) after today or more than 120 years back rejects the row, naming the column
+  and the reason (``docs/input-rules.md``).
 """
 
 from __future__ import annotations
@@ -22,11 +29,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, TypeAlias
 
 from connector.errors import MappingError, Problem
-from connector.hashing import KeyHasher, join_key
-from connector.mapping.facts import FactsReader, yes_no
+from connector.hashing import KeyHasher, join_key, normalise_key
+from connector.mapping.facts import FactsReader, implausible_birthdate, yes_no
 from connector.mapping.getters import (
     Getter,
     blank,
@@ -34,13 +41,45 @@ from connector.mapping.getters import (
     key_normaliser,
     template_getter,
 )
-from connector.mapping.models import FieldSpec, MappingSpec, ValueFrom, template_columns
-from connector.mapping.transforms import TransformContext, TransformError, compile_chain
+from connector.mapping.models import (
+    FieldSpec,
+    MappingSpec,
+    TransformItem,
+    ValueFrom,
+    template_columns,
+)
+from connector.mapping.transforms import (
+    Bound,
+    TransformContext,
+    TransformError,
+    TransformSpecError,
+    compile_chain,
+)
 from connector.privacy.facts import SubjectFacts
 from connector.privacy.purposes import PurposesSpec
-from connector.records import Reject, SourceRecord
+from connector.records import Origin, Reject, SourceRecord
 
 REQUIRED_MISSING = "required value missing"
+#: Target fields holding a birth date (Contact, Person Account): checked for plausibility.
+BIRTHDATE_FIELDS = frozenset({"Birthdate", "PersonBirthdate"})
+
+#: A mapped value: whatever the field's transforms return (text, bool, number, date, datetime,
+#: or a plugin's JSON-able value); ``None`` is empty.
+Value: TypeAlias = Any
+#: One plain field: (target field, column(s), transform chain, getter for templates and
+#: fallbacks, required, opt-out). A plain column is read inline in ``apply``.
+_FieldPlan: TypeAlias = tuple[str, str, Bound | None, Getter | None, bool, bool]
+#: One ref field: (target field, parent mapping, columns, parent key normaliser, required).
+_RefPlan: TypeAlias = tuple[str, str, tuple[str, ...], Callable[[str], str], bool]
+
+
+def _normalised_first(chain: Bound) -> Bound:
+    """``chain`` run on the key part after :func:`normalise_key`."""
+
+    def run(value: Value) -> Value:
+        return chain(normalise_key(value) if value.__class__ is str else value)
+
+    return run
 
 
 @dataclass(slots=True)
@@ -62,7 +101,7 @@ class MapResult:
 
     key: str
     key_hash: str
-    values: dict[str, Any]
+    values: dict[str, Value]
     refs: dict[str, tuple[str, str]]
     facts: SubjectFacts
     identity: tuple[str | None, str | None]
@@ -104,20 +143,31 @@ class CompiledMapping:
         self._hasher = hasher
         self._namespace = spec.key_namespace or spec.name
         self._ctx = TransformContext(hasher=hasher, today=today, warnings=[])
-        self._normalise = key_normaliser(self._chain(spec.key_transform, "key_transform"))
+        self._normalise = key_normaliser(
+            _normalised_first(self._chain(spec.key_transform, "key_transform"))
+        )
         self._key_column = "+".join(spec.key_columns) or "key"
-        # (field, column, chain | None, getter | None, required, opt_out): a plain column is
-        # read inline in apply(); templates and fallbacks go through a getter.
-        self._fields: list[tuple[str, str, Any, Getter | None, bool, bool]] = []
-        self._refs: list[tuple[str, str, tuple[str, ...], Callable[[str], str], bool]] = []
-        self._constants: dict[str, Any] = {}
+        self._fields: list[_FieldPlan] = []
+        self._refs: list[_RefPlan] = []
+        self._constants: dict[str, Value] = {}
         for name, f in spec.fields.items():
             self._compile_field(name, f, parents or {})
         self._external_mapped = self.external_id in spec.fields
         self._filter = self._compile_filter()
+        # subject_birthdate read the way a mapped field already reads it: parsed once per row.
+        birth_field = _same_reading(spec)
+        # Birth-date fields to check for plausibility (the one subject_birthdate reuses is
+        # checked there, so a row gets one reject for one bad cell).
+        self._birth_fields = tuple(
+            (name, column)
+            for name, column, *_ in self._fields
+            if name in BIRTHDATE_FIELDS and name != birth_field
+        )
         # One method call per record, as when the facts were read by a method of this class
         # (a stored bound method measured ~2% slower in scripts/bench_mapping.py).
-        self._facts = FactsReader(spec, purposes, self._value_from)
+        self._facts = FactsReader(
+            spec, purposes, self._value_from, ctx=self._ctx, birth_field=birth_field
+        )
         ident = spec.identity
         self._id_student = ident.student_number if ident else None
         self._id_email = ident.email if ident else None
@@ -125,9 +175,7 @@ class CompiledMapping:
 
     # compile helpers ------------------------------------------------------------------------
 
-    def _chain(self, specs: list[Any], where: str) -> Callable[[Any], Any]:
-        from connector.mapping.transforms import TransformSpecError
-
+    def _chain(self, specs: list[TransformItem], where: str) -> Bound:
         try:
             return compile_chain(specs, ctx=self._ctx)
         except TransformSpecError as exc:
@@ -144,9 +192,8 @@ class CompiledMapping:
                 parent.key_transform if parent is not None else ["strip"],
                 f"fields.{name}.ref",
             )
-            self._refs.append(
-                (name, f.ref.mapping, tuple(f.ref.columns), key_normaliser(key_chain), required)
-            )
+            normalise = key_normaliser(_normalised_first(key_chain))
+            self._refs.append((name, f.ref.mapping, tuple(f.ref.columns), normalise, required))
             return
         if "value" in f.model_fields_set:
             try:
@@ -215,7 +262,7 @@ class CompiledMapping:
             key_hash = ""
             if not errors:
                 errors.append(Reject(origin, self._key_column, "empty key", mapping))
-        values: dict[str, Any] = dict(self._constants) if self._constants else {}
+        values: dict[str, Value] = dict(self._constants) if self._constants else {}
         for name, column, chain, get, required, opt_out in self._fields:
             try:
                 if get is None:
@@ -251,6 +298,8 @@ class CompiledMapping:
             values[name] = v
         if not self._external_mapped:
             values[self.external_id] = key_hash
+        if self._birth_fields:
+            self._check_birthdates(values, origin, errors)
         refs: dict[str, tuple[str, str]] = {}
         for name, parent, columns, normalise, required in self._refs:
             raw = (
@@ -271,27 +320,75 @@ class CompiledMapping:
                 errors.append(
                     Reject(origin, "+".join(columns), f"{name}: {REQUIRED_MISSING}", mapping)
                 )
-        facts = self._facts.read(f, origin, errors)
+        facts = self._facts.read(f, origin, errors, values)
         identity = self._identity(f)
         ctx = self._ctx
         recheck = ctx.take_recheck() if ctx.recheck_on is not None or ctx.read_today else None
         return MapResult(key, key_hash, values, refs, facts, identity, errors, warnings, recheck)
 
+    def _check_birthdates(
+        self, values: Mapping[str, Value], origin: Origin, errors: list[Reject]
+    ) -> None:
+        today = self._ctx.day  # a rejected row is mapped again next run: nothing goes stale
+        for name, column in self._birth_fields:
+            v = values.get(name)
+            if v is not None:
+                reason = implausible_birthdate(v, today)
+                if reason is not None:
+                    errors.append(Reject(origin, column, f"{name}: {reason}", self.name))
+
     # identity ---------------------------------------------------------------------------------
 
-    def _identity(self, f: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    def _identity(self, f: Mapping[str, Value]) -> tuple[str | None, str | None]:
+        """Keyed hashes of the student number and the e-mail address, normalised as keys are
+        (:func:`~connector.hashing.normalise_key`; the address also lower-cased)."""
         student = email = None
         if self._id_student is not None:
             v = f.get(self._id_student)
-            text = "" if v is None else str(v).strip()
-            if text:
-                student = self._hasher.key("student", text)
+            if v is not None:
+                text = normalise_key(v if v.__class__ is str else str(v))
+                if text:
+                    student = self._hasher.key("student", text)
         if self._id_email is not None:
             v = f.get(self._id_email)
-            text = "" if v is None else str(v).strip().lower()
-            if text:
-                email = self._hasher.key("email", text)
+            if v is not None:
+                text = normalise_key(v if v.__class__ is str else str(v)).lower()
+                if text:
+                    email = self._hasher.key("email", text)
         return student, email
+
+
+def identity_hashes(
+    hasher: KeyHasher, student_number: str | None, email: str | None
+) -> tuple[str | None, str | None]:
+    """(student hash, e-mail hash) exactly as a mapping's ``identity`` hashes them, for commands
+    that name a person (erase, export, object): ``None`` for an empty or missing value."""
+    student = normalise_key(student_number or "")
+    mail = normalise_key(email or "").lower()
+    return (
+        hasher.key("student", student) if student else None,
+        hasher.key("email", mail) if mail else None,
+    )
+
+
+def _same_reading(spec: MappingSpec) -> str | None:
+    """The mapped field that reads ``subject_birthdate``'s column with the same transforms (so
+    the facts reuse its value instead of parsing the cell twice), or None."""
+    vf = spec.subject_birthdate
+    if vf is None:
+        return None
+    for name, f in spec.fields.items():
+        if (
+            f.from_ == vf.from_
+            and f.transform == vf.transform
+            and f.fallback is None
+            and f.template is None
+            and f.ref is None
+            and not f.opt_out
+            and "value" not in f.model_fields_set
+        ):
+            return name
+    return None
 
 
 def compile_mapping(

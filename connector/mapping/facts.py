@@ -7,6 +7,9 @@
 is a :class:`~connector.records.Reject` naming the column, never the value.
 
 The value parsers (:func:`yes_no`, :func:`parse_moment`) are also used for opt-out fields.
+
+A birth date after today or more than :data:`MAX_AGE` years back is no birth date
+(:func:`implausible_birthdate`): the row is rejected naming the column, as for any bad value.
 """
 
 from __future__ import annotations
@@ -14,15 +17,16 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeAlias
 
 from connector.clock import SCHOOL_TZ, school_date
 from connector.mapping.getters import Getter, blank
 from connector.mapping.models import MappingSpec, ValueFrom
-from connector.mapping.transforms import TransformError
+from connector.mapping.transforms import TransformContext, TransformError
 from connector.privacy.facts import ConsentFact, Phase, SubjectFacts
+from connector.privacy.policy import age_on
 from connector.privacy.purposes import PurposesSpec
-from connector.records import Reject
+from connector.records import Origin, Reject
 
 YES = frozenset({"ja", "j", "yes", "y", "true", "1", "waar"})
 NO = frozenset({"nee", "n", "no", "false", "0", "onwaar"})
@@ -50,6 +54,36 @@ _NO_CONSENTS: Mapping[str, ConsentFact] = MappingProxyType({})
 _NO_FACTS = SubjectFacts(consents=_NO_CONSENTS)
 _ABSENT = object()
 ValueFromCompiler = Callable[[ValueFrom | None, str], tuple[str, Getter] | None]
+#: The oldest plausible age: a birth date further back is a typing error (1826 for 2026).
+MAX_AGE = 120
+BIRTHDATE_IN_FUTURE = "birth date after today"
+BIRTHDATE_TOO_OLD = f"birth date more than {MAX_AGE} years ago"
+_Lifecycle: TypeAlias = (
+    tuple[str, Phase] | tuple[str, str, dict[str, Phase], Phase | None, tuple[str, Getter] | None]
+)
+_ConsentPlan: TypeAlias = tuple[str, str, str, str | None, str | None, str | None]
+
+
+def implausible_birthdate(value: object, today: date) -> str | None:
+    """Why ``value`` cannot be a living person's birth date (after ``today``, or older than
+    :data:`MAX_AGE` years), or None. A date, a datetime or an ISO date text is checked; any
+    other value is left to the field's own checks (Salesforce refuses what is no date)."""
+    if isinstance(value, datetime):
+        day = school_date(value) if value.tzinfo is not None else value.date()
+    elif isinstance(value, date):
+        day = value
+    elif isinstance(value, str):
+        try:
+            day = date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            return None
+    else:
+        return None
+    if day > today:
+        return BIRTHDATE_IN_FUTURE
+    if age_on(day, today) > MAX_AGE:
+        return BIRTHDATE_TOO_OLD
+    return None
 
 
 def yes_no(value: Any) -> bool | None:
@@ -107,15 +141,30 @@ class FactsReader:
         purposes: the project's purposes (consent columns are read from them).
         value_from: compiles a ``ValueFrom`` (column + transforms) to ``(column, getter)``;
             the compiled mapping passes its own, so a bad transform names the mapping.
+        ctx: the mapping's transform context; its day checks birth dates for plausibility
+            (default: a context of the school's date today).
+        birth_field: a mapped field that reads ``subject_birthdate``'s column with the same
+            transforms: :meth:`read` takes its value from the mapped values instead of parsing
+            the cell again.
     """
 
-    def __init__(self, spec: MappingSpec, purposes: PurposesSpec, value_from: ValueFromCompiler):
+    def __init__(
+        self,
+        spec: MappingSpec,
+        purposes: PurposesSpec,
+        value_from: ValueFromCompiler,
+        *,
+        ctx: TransformContext | None = None,
+        birth_field: str | None = None,
+    ):
         self.name = spec.name
+        self._ctx = ctx if ctx is not None else TransformContext()
         self._lifecycle = self._compile_lifecycle(spec, value_from)
         self._birthdate = value_from(spec.subject_birthdate, "subject_birthdate")
+        self._birth_field = birth_field if self._birthdate is not None else None
         self._event_date = value_from(spec.event_date, "event_date")
         used = {p for f in spec.fields.values() for p in f.purposes}
-        self._consents = [
+        self._consents: list[_ConsentPlan] = [
             (
                 pname,
                 p.consent.field,
@@ -131,9 +180,7 @@ class FactsReader:
         ]
 
     @staticmethod
-    def _compile_lifecycle(
-        spec: MappingSpec, value_from: ValueFromCompiler
-    ) -> tuple[Any, ...] | None:
+    def _compile_lifecycle(spec: MappingSpec, value_from: ValueFromCompiler) -> _Lifecycle | None:
         lc = spec.lifecycle
         if lc is None:
             return None
@@ -147,12 +194,23 @@ class FactsReader:
         other = None if lc.other == "reject" else Phase(lc.other)
         return ("column", lc.from_, table, other, value_from(lc.date, "lifecycle.date"))
 
-    def read(self, f: Mapping[str, Any], origin: Any, errors: list[Reject]) -> SubjectFacts:
-        """The facts of row ``f``; a value that cannot be read is appended to ``errors``."""
-        phase = phase_at = None
+    def read(
+        self,
+        f: Mapping[str, Any],
+        origin: Origin,
+        errors: list[Reject],
+        values: Mapping[str, Any] | None = None,
+    ) -> SubjectFacts:
+        """The facts of row ``f``; a value that cannot be read is appended to ``errors``.
+
+        ``values``: the row's mapped values, when the compiled mapping has them (a birth date
+        it mapped already is not parsed again).
+        """
+        phase: Phase | None = None
+        phase_at: date | None = None
         lc = self._lifecycle
         if lc is not None:
-            if lc[0] == "fixed":
+            if len(lc) == 2:  # ("fixed", phase)
                 phase = lc[1]
             else:
                 _, column, table, other, date_spec = lc
@@ -168,7 +226,7 @@ class FactsReader:
                         )
                     )
                 phase_at = self._date_of(date_spec, f, origin, errors, "lifecycle.date")
-        birthdate = self._date_of(self._birthdate, f, origin, errors, "subject_birthdate")
+        birthdate = self._birth(f, origin, errors, values) if self._birthdate is not None else None
         event_date = self._date_of(self._event_date, f, origin, errors, "event_date")
         consents: Mapping[str, ConsentFact] = _NO_CONSENTS
         for purpose, col, at_col, by_col, source_col, at_format in self._consents:
@@ -186,11 +244,40 @@ class FactsReader:
             return _NO_FACTS
         return SubjectFacts(birthdate, phase, phase_at, consents, event_date)
 
+    def _birth(
+        self,
+        f: Mapping[str, Any],
+        origin: Origin,
+        errors: list[Reject],
+        values: Mapping[str, Any] | None,
+    ) -> date | None:
+        """subject_birthdate: the mapped field's value when there is one, checked for
+        plausibility (a rejected row is mapped again next run, so the day is not noted)."""
+        assert self._birthdate is not None
+        mapped = _ABSENT
+        if self._birth_field is not None and values is not None:
+            mapped = values.get(self._birth_field, _ABSENT)
+        if mapped is _ABSENT:  # not mapped, or the field's transform refused the value
+            birthdate = self._date_of(self._birthdate, f, origin, errors, "subject_birthdate")
+        else:
+            try:
+                birthdate = as_date(mapped)
+            except TransformError as exc:
+                column = self._birthdate[0]
+                errors.append(Reject(origin, column, f"subject_birthdate: {exc}", self.name))
+                return None
+        if birthdate is not None:
+            reason = implausible_birthdate(birthdate, self._ctx.day)
+            if reason is not None:
+                column = self._birthdate[0]
+                errors.append(Reject(origin, column, f"subject_birthdate: {reason}", self.name))
+        return birthdate
+
     def _date_of(
         self,
         spec: tuple[str, Getter] | None,
         f: Mapping[str, Any],
-        origin: Any,
+        origin: Origin,
         errors: list[Reject],
         what: str,
     ) -> date | None:
@@ -206,7 +293,7 @@ class FactsReader:
     def _consent(
         self,
         f: Mapping[str, Any],
-        origin: Any,
+        origin: Origin,
         errors: list[Reject],
         purpose: str,
         col: str,

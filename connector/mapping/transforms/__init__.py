@@ -103,6 +103,12 @@ class TransformContext:
     def today(self, day: date) -> None:
         self._today = day
 
+    @property
+    def day(self) -> date:
+        """The school's date without noting it as read: for plausibility checks whose failure
+        rejects the row (a rejected row is mapped again every run, so nothing goes stale)."""
+        return self._today
+
     def recheck(self, day: date) -> None:
         """Note that this record's result may change on ``day`` (keeps the earliest)."""
         if self.recheck_on is None or day < self.recheck_on:
