@@ -1,0 +1,282 @@
+"""`sis-sync state rebuild`: local state reconstructed from the org, without writing to it.
+
+After a lost or corrupt state, the next run would re-send every record (an upsert by external id:
+no duplicates, but one full write of the org). A rebuild instead runs the job exactly as a run
+does — source, mapping, policy, planner, recorder — with a :class:`RebuildWriter` in place of the
+writer. That writer never writes: for every record the engine would upsert (or update by Id) it
+reads the org record by its external id (or Id) and answers as Salesforce would have if the write
+had changed nothing:
+
+* the org record holds the row's values → success with its Id: the engine records it (and its
+  person) exactly as after a real write, so the next run finds it unchanged;
+* the record differs → a failure ``REBUILD_DIFFERS`` naming the differing fields: nothing is
+  recorded, and the next run writes the difference by upsert (the same record, no duplicate);
+* no record → a failure ``REBUILD_NOT_IN_ORG``: the next run creates it.
+
+What was not matched is listed by file:line and reason (never a value), from the run's outbox
+and rejects. The engine is used only through ``run_job``'s writer factory and the run report.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from connector.clock import school_date
+from connector.config import Settings, require_secret
+from connector.errors import ConfigError
+from connector.hashing import KeyHasher
+from connector.mapping import load_project
+from connector.mapping.transforms import TransformError
+from connector.records import Reject
+from connector.report import RunReport
+from connector.salesforce.client import SalesforceClient
+from connector.sources import open_source
+from connector.state import OutboxStatus, open_existing
+from connector.sync.job import job_mappings, run_job
+from connector.sync.rebuild_writer import DIFFERS, NOT_IN_ORG, RebuildWriter
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DIFFERS", "NOT_IN_ORG", "RebuildResult", "RebuildWriter", "Unmatched", "rebuild_state"]
+
+
+@dataclass(frozen=True, slots=True)
+class Unmatched:
+    """A source row whose record the rebuild could not record: where and why, never a value."""
+
+    mapping: str
+    file: str
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.file else "(row not found in the source)"
+        return f"{self.mapping}  {where}  {self.reason}"
+
+
+@dataclass
+class RebuildResult:
+    """The rebuild's run report, the rows it could not match, and what state held before."""
+
+    report: RunReport
+    unmatched: list[Unmatched] = field(default_factory=list)
+    held_before: dict[str, int] = field(default_factory=dict)
+    list_file: Path | None = None
+
+    def exit_code(self) -> int:
+        """0 when the rebuild went through every mapping (unmatched rows are a result, not an
+        error); 2 for configuration or input errors with nothing done; 1 when it stopped."""
+        code = self.report.exit_code()
+        if code == 2:
+            return 2
+        maps = self.report.mappings.values()
+        if self.report.stopped or any(m.error or m.input_error or m.pending for m in maps):
+            return 1
+        return 0
+
+    def summary(self, *, show: int = 100) -> str:
+        """What was matched and recorded per mapping, and the unmatched rows (``show`` per
+        mapping; all of them are in :attr:`list_file`)."""
+        rep = self.report
+        lines = [f"sis-sync state rebuild · job {rep.job} · nothing was written to Salesforce"]
+        if self.held_before:
+            held = ", ".join(f"{k} {v}" for k, v in sorted(self.held_before.items()))
+            lines.append(
+                f"  --force: state already held records ({held}); those it knew unchanged were "
+                "kept without a look in the org"
+            )
+        for m in rep.mappings.values():
+            lines.append(f"  {m.mapping} → {m.object}")
+            if m.error:
+                lines.append(f"      stopped: {m.error}")
+            other = sum(n for code, n in m.failures.items() if code not in (DIFFERS, NOT_IN_ORG))
+            parts = [
+                f"{m.read} read",
+                f"matched and recorded {m.created + m.updated}",
+                f"differs in the org {m.failures.get(DIFFERS, 0)}",
+                f"not in the org {m.failures.get(NOT_IN_ORG, 0)}",
+            ]
+            for label, n in (
+                ("already in state", m.unchanged),
+                ("other errors", other),
+                ("rejected", m.rejected),
+                ("suppressed", m.suppressed),
+                ("review", m.review),
+                ("filtered", m.filtered),
+                ("pending", m.pending),
+            ):
+                if n:
+                    parts.append(f"{label} {n}")
+            lines.append("      " + ", ".join(parts))
+        if self.unmatched:
+            lines.append("  Not recorded (the next `sis-sync run` writes or reports these):")
+            shown: dict[str, int] = {}
+            for u in self.unmatched:
+                shown[u.mapping] = shown.get(u.mapping, 0) + 1
+                if shown[u.mapping] <= show:
+                    lines.append(f"    {u}")
+            for mapping, n in shown.items():
+                if n > show:
+                    lines.append(f"    {mapping}: … {n - show} more")
+            if self.list_file is not None:
+                lines.append(f"  Full list: {self.list_file}")
+            if any(u.reason == "not in the org" for u in self.unmatched):
+                lines.append(
+                    "  A row not in the org may be a person erased earlier: erasure tombstones "
+                    "were lost with the state. Check before the next run (docs/recovery.md)."
+                )
+        lines.append(f"  API calls (queries and describes): {rep.api_calls}")
+        return "\n".join(lines)
+
+
+# The engine files Salesforce's refusals of a run's writes as rejects with this reason prefix
+# (and the refused fields as the column): the rebuild's answers arrive that way too.
+_REFUSED = "salesforce refused:"
+
+
+def _reason(code: str, message: str) -> str:
+    if code == NOT_IN_ORG:
+        return "not in the org"
+    if code == DIFFERS:
+        return message or "differs in the org"
+    return f"{code}: {message}" if message else code
+
+
+def held_records(url: str, names: Sequence[str]) -> dict[str, int]:
+    """Records the state at ``url`` already holds for each of ``names`` (only those with any)."""
+    store = open_existing(url)  # reads only; an absent file is an empty store
+    try:
+        counts = store.mapping_counts()
+    finally:
+        store.close()
+    return {n: counts[n] for n in names if counts.get(n)}
+
+
+def rebuild_state(
+    settings: Settings,
+    *,
+    job: str | None = None,
+    force: bool = False,
+    secret: str | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> RebuildResult:
+    """Rebuild the state of ``job``'s mappings from the org (see the module docstring).
+
+    Args:
+        settings: The loaded configuration.
+        job: A job from sync.yaml, one mapping, or None for every mapping.
+        force: Rebuild into a state that already holds records of these mappings.
+        secret: The keyed-hash secret; default SIS_SYNC_SECRET.
+        progress: Called with (mapping, records read so far), as for a run.
+
+    Raises:
+        ConfigError: The state already holds records of these mappings and ``force`` is off;
+            or any configuration error a run would raise (nothing is done then).
+    """
+    secret = secret or require_secret(settings)
+    project = load_project(settings.mappings)
+    _, names = job_mappings(settings, project, job)
+    held = held_records(settings.state.url, names)
+    if held and not force:
+        listed = ", ".join(f"{k} ({v} records)" for k, v in sorted(held.items()))
+        raise ConfigError(
+            f"state rebuild: the state already holds records of {listed}. A rebuild fills an "
+            "empty or lost state; `sis-sync run` is what brings a kept state up to date. "
+            "--force rebuilds anyway: records state knows unchanged are kept as they are, the "
+            "others are matched in the org"
+        )
+
+    def writer_factory(s: Settings) -> RebuildWriter:
+        return RebuildWriter(SalesforceClient(s.salesforce))
+
+    report = run_job(
+        settings, job=job, secret=secret, progress=progress, writer_factory=writer_factory
+    )
+    result = RebuildResult(report, held_before=held)
+    if report.run_id is not None:
+        result.unmatched = _unmatched(settings, project, report, secret)
+        if result.unmatched:
+            result.list_file = _write_list(settings, report, result.unmatched)
+    return result
+
+
+def _unmatched(settings: Settings, project: Any, report: RunReport, secret: str) -> list[Unmatched]:
+    """The rows of this rebuild that were not recorded: failed writes (from the outbox, placed
+    by a second read of their source) and rejected rows (from the run's rejects)."""
+    store = open_existing(settings.state.url)
+    try:
+        failed: dict[str, dict[str, tuple[str, str]]] = {}
+        after = 0
+        while page := store.pending_outbox(after_id=after):
+            after = page[-1].id
+            for row in page:
+                if row.run_id == report.run_id and row.status is OutboxStatus.FAILED:
+                    reason = (row.error_code, row.error_message)
+                    failed.setdefault(row.mapping, {})[row.key_hash] = reason
+        rejects = []
+        offset = 0
+        while chunk := store.list_rejects(report.run_id, offset=offset):  # type: ignore[arg-type]
+            rejects.extend(chunk)
+            offset += len(chunk)
+    finally:
+        store.close()
+    out: list[Unmatched] = []
+    hasher = KeyHasher(secret)
+    today = school_date(settings.clock())
+    for name in report.mappings:
+        mine = [r for r in rejects if r.mapping == name]
+        refusals = [r for r in mine if r.reason.startswith(_REFUSED)]
+        wanted = failed.get(name)
+        if wanted and len(refusals) < len(wanted):
+            # This engine does not file Salesforce's refusals as rejects (with their line):
+            # place the failed writes by reading their source once more.
+            compiled = project.compile(name, hasher=hasher, today=today)
+            where = _locate(project.mappings[name].source, settings.project_dir, compiled, wanted)
+            for key_hash, (code, message) in wanted.items():
+                file, line = where.get(key_hash, ("", 0))
+                out.append(Unmatched(name, file, line, _reason(code, message)))
+            mine = [r for r in mine if not r.reason.startswith(_REFUSED)]
+        for r in mine:
+            if r.reason.startswith(_REFUSED):
+                code = r.reason.removeprefix(_REFUSED).strip()
+                fields = ", ".join(f.strip() for f in r.column.split(",") if f.strip())
+                text = f"differs in the org: {fields}" if code == DIFFERS and fields else ""
+                out.append(Unmatched(name, r.file, r.line, _reason(code, text)))
+            else:
+                column = f" [{r.column}]" if r.column else ""
+                out.append(Unmatched(name, r.file, r.line, f"rejected{column}: {r.reason}"))
+    order = {name: i for i, name in enumerate(report.mappings)}
+    out.sort(key=lambda u: (order.get(u.mapping, 0), u.file, u.line))
+    return out
+
+
+def _locate(
+    source_spec: Any, base_dir: Path, compiled: Any, wanted: Mapping[str, object]
+) -> dict[str, tuple[str, int]]:
+    """key hash → (file, line) of the last source row of each wanted record (the row a run
+    plans from: the newest in an export)."""
+    found: dict[str, tuple[str, int]] = {}
+    source = open_source(source_spec, base_dir=base_dir)
+    for rec in source.read():
+        if isinstance(rec, Reject) or rec.deleted:
+            continue
+        try:
+            key = compiled.normalise_key(rec.key)
+        except TransformError:
+            continue  # a bad key: the run reported it as a reject already
+        if key and (kh := compiled.hash_key(key)) in wanted:
+            found[kh] = (rec.origin.file, rec.origin.line)
+    return found
+
+
+def _write_list(settings: Settings, report: RunReport, unmatched: list[Unmatched]) -> Path:
+    """The full list of unmatched rows beside the run report (file:line and reason only)."""
+    folder = settings.reports_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"rebuild-{report.run_id or 0:06d}-unmatched.txt"
+    path.write_text("".join(f"{u}\n" for u in unmatched), encoding="utf-8")
+    return path
