@@ -11,10 +11,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from connector.hashing import KeyHasher
 from connector.state.rows import RECORD
 
 # RECORD: the key of the whole-record hash kept beside the field hashes. A run sees mostly
 # unchanged records: one hash decides that, instead of one per field.
+
+HashValue = Callable[[Any], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +38,17 @@ class Change:
         return not self.send
 
 
+def _hash_all(payload: Mapping[str, Any], hash_value: HashValue | KeyHasher) -> dict[str, str]:
+    if isinstance(hash_value, KeyHasher):
+        return hash_value.values(payload)  # one loop inside the hasher
+    return {name: hash_value(value) for name, value in payload.items()}
+
+
 def diff(
     payload: Mapping[str, Any],
     withheld: Mapping[str, str],
     previous: Mapping[str, str] | None,
-    hash_value: Callable[[Any], str],
+    hash_value: HashValue | KeyHasher,
     record_hash: str | None = None,
 ) -> Change:
     """Compare the policy's payload with the hashes of what was sent last time.
@@ -48,7 +57,9 @@ def diff(
         payload: Fields the policy allows, with their values (``None`` = the source has no value).
         withheld: Fields the policy withholds, with the reason.
         previous: Field → value hash from the last accepted write; ``None`` for a new record.
-        hash_value: Keyed hash of one value (``""`` for ``None``).
+        hash_value: Keyed hash of one value (``""`` for ``None``), or the
+            :class:`~connector.hashing.KeyHasher` itself (faster: its ``values`` hashes a
+            whole payload in one loop; the hashes are the same).
         record_hash: Keyed hash of the whole payload and withheld names; when it equals the one
             remembered, nothing changed and no field is hashed.
 
@@ -57,33 +68,26 @@ def diff(
     """
     if previous is not None and record_hash is not None and previous.get(RECORD) == record_hash:
         return Change({}, dict(previous), ())
-    hashes: dict[str, str] = {}
-    send: dict[str, Any] = {}
+    fresh = _hash_all(payload, hash_value)
     if previous is None:
-        for field, value in payload.items():
-            h = hash_value(value)
-            hashes[field] = h
-            if value is not None:
-                send[field] = value
+        send = {name: value for name, value in payload.items() if value is not None}
         if record_hash is not None:
-            hashes[RECORD] = record_hash
-        return Change(send, hashes, ())
+            fresh[RECORD] = record_hash
+        return Change(send, fresh, ())
 
-    hashes.update(previous)
+    hashes = dict(previous)
     if record_hash is not None:
         hashes[RECORD] = record_hash
-    for field, value in payload.items():
-        h = hash_value(value)
-        if previous.get(field, "") != h:
-            send[field] = value
-        hashes[field] = h
+    get = previous.get
+    send = {name: payload[name] for name, h in fresh.items() if get(name, "") != h}
+    hashes.update(fresh)
     cleared = []
-    for field in withheld:
-        if previous.get(field, ""):
+    for name in withheld:
+        if get(name, ""):
             # Sent before, no longer justified: clear it in Salesforce.
-            send[field] = None
-            hashes[field] = ""
-            cleared.append(field)
+            send[name] = None
+            hashes[name] = ""
+            cleared.append(name)
         else:
-            hashes.pop(field, None)
+            hashes.pop(name, None)
     return Change(send, hashes, tuple(cleared))

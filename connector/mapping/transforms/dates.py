@@ -26,6 +26,7 @@ from connector.mapping.transforms import (
 
 _UTC = dt.UTC
 _SCHOOL = ZoneInfo("Europe/Amsterdam")
+_SEEN_MAX = 8_192  # parsed date texts kept per date transform (about 1.5 MB at most)
 
 
 def _as_list(v: Any) -> Any:
@@ -94,18 +95,11 @@ def date(options: DateOptions, ctx: TransformContext) -> Bound:
     message = f"not a date in format {_format_hint(options.format)}"
     strptime = dt.datetime.strptime
     fast = [_numeric_pattern(fmt) for fmt in formats]
+    # Text → date already parsed: an export repeats its dates (birth days, status dates), and a
+    # dict look-up costs a tenth of a parse. Dates are immutable; bounded by clearing when full.
+    seen: dict[str, dt.date] = {}
 
-    def run(value: Any) -> Any:
-        if value is None:
-            return None
-        if isinstance(value, dt.datetime):
-            # An aware moment is a date where the school is, not in UTC.
-            return value.astimezone(_SCHOOL).date() if value.tzinfo else value.date()
-        if isinstance(value, dt.date):
-            return value
-        text = str(value).strip()
-        if not text:
-            return None
+    def parse(text: str) -> dt.date:
         for fmt, pattern in zip(formats, fast, strict=True):
             try:
                 if pattern is None:
@@ -116,6 +110,31 @@ def date(options: DateOptions, ctx: TransformContext) -> Bound:
             except ValueError:
                 continue
         raise TransformError(message)
+
+    def run(value: Any) -> Any:
+        if value.__class__ is str:
+            hit = seen.get(value)
+            if hit is not None:
+                return hit
+            text = value.strip()
+            if not text:
+                return None
+            day = parse(text)
+            if len(seen) >= _SEEN_MAX:
+                seen.clear()
+            seen[value] = day
+            return day
+        if value is None:
+            return None
+        if isinstance(value, dt.datetime):
+            # An aware moment is a date where the school is, not in UTC.
+            return value.astimezone(_SCHOOL).date() if value.tzinfo else value.date()
+        if isinstance(value, dt.date):
+            return value
+        text = str(value).strip()
+        if not text:
+            return None
+        return parse(text)
 
     return run
 
