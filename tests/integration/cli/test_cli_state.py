@@ -1,0 +1,91 @@
+"""`sis-sync state rebuild` and `sis-sync state copy` through the real command line."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from relfixtures import CliProject, fresh_pg_database, registration, student
+
+STUDENT_NUMBER = "90817263"
+SURNAME = "Zwanenburgh"
+
+
+def _data(project: CliProject) -> None:
+    rows = [student(f"5{i:07d}") for i in range(4)]
+    rows.append(student(STUDENT_NUMBER, achternaam=SURNAME, tussenvoegsel=""))
+    project.write_students(rows)
+    project.write_registrations(
+        [registration(f"REG-{i:06d}", f"cli{i}@mail.example") for i in range(3)]
+    )
+
+
+def test_rebuild_after_a_lost_state_then_run_writes_nothing(project: CliProject) -> None:
+    _data(project)
+    assert project.cli("run", "nightly").returncode == 0
+    # A record the org no longer holds: listed by file and line, never by value.
+    [gone] = project.query(
+        f"SELECT Id FROM Contact WHERE SIS_Student_Number__c = '{STUDENT_NUMBER}'"
+    )
+    project.emulator.client().Contact.delete(gone["Id"])
+    shutil.rmtree(project.state_dir)
+
+    result = project.cli("state", "rebuild", "nightly")
+
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out
+    assert "nothing was written to Salesforce" in out
+    assert "students  data/studenten.csv:6  not in the org" in out
+    assert STUDENT_NUMBER not in out and SURNAME not in out
+
+    run = project.cli("run", "nightly")
+    assert run.returncode == 0, run.stdout + run.stderr
+    totals = project.last_report()["totals"]
+    assert totals["created"] + totals["updated"] == 1  # only the Contact the org lost
+    calls = project.api_calls()
+    assert project.cli("run", "nightly").returncode == 0
+    assert project.api_calls() == calls
+
+
+def test_rebuild_refuses_a_state_with_records_exit_2_unless_forced(project: CliProject) -> None:
+    _data(project)
+    assert project.cli("run", "nightly").returncode == 0
+
+    refused = project.cli("state", "rebuild", "nightly")
+    assert refused.returncode == 2
+    assert "already holds records of" in refused.stderr
+
+    forced = project.cli("state", "rebuild", "nightly", "--force")
+    assert forced.returncode == 0, forced.stdout + forced.stderr
+    assert "--force: state already held records" in forced.stdout
+
+
+def test_rebuild_without_the_secret_is_a_configuration_error(project: CliProject) -> None:
+    result = project.cli("state", "rebuild", SIS_SYNC_SECRET=None)
+    assert result.returncode == 2
+    assert not project.state_dir.exists()
+
+
+@pytest.mark.postgres
+def test_copy_to_postgresql_then_a_run_on_the_copy_writes_nothing(project: CliProject) -> None:
+    _data(project)
+    assert project.cli("run", "nightly").returncode == 0
+
+    with fresh_pg_database("sis_sync_copy") as pg_url:
+        copied = project.cli("state", "copy", "--to", pg_url)
+        out = copied.stdout + copied.stderr
+        assert copied.returncode == 0, out
+        assert "copied and verified" in out
+        assert "synced" in out and "runs" in out
+
+        again = project.cli("state", "copy", "--to", pg_url)
+        assert again.returncode == 2
+        assert "already holds sis-sync state" in again.stderr
+
+        calls = project.api_calls()
+        shutil.rmtree(project.state_dir)  # the copy is all there is now
+        run = project.cli("run", "nightly", SIS_SYNC_STATE__URL=pg_url)
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert project.api_calls() == calls
+        assert not project.state_file.exists()
+        assert "create 0, update 0" in run.stdout
