@@ -65,6 +65,16 @@ def test_private_files_are_0600_and_existing_ones_untouched(tmp_path, open_umask
     assert mode(tmp_path / "report.txt") == 0o600
 
 
+def test_a_rewritten_report_file_becomes_0600(tmp_path, open_umask):
+    # A report of the same run id and second written again (a file sis-sync made earlier, when
+    # reports were 0644): the new content is owner-only too.
+    path = tmp_path / "run-000000-20261203T040000.json"
+    path.write_text("old, longer content")
+    path.chmod(0o644)
+    write_private_text(path, "new")
+    assert (mode(path), path.read_text()) == (0o600, "new")
+
+
 def test_sqlite_state_file_wal_and_shm_are_0600(tmp_path, open_umask):
     path = tmp_path / "fresh" / "state" / "sync.db"
     db = connect(f"sqlite:///{path}")
