@@ -4,20 +4,29 @@ Builds on ``tests/integration/sync/syncfixtures.py`` (a copy of the shipped proj
 CSV rows, the environment that points it at an emulator) and adds what reliability and CLI tests
 need: running the command line as a subprocess with exactly the project's environment, killing
 it part-way, reading the run reports and the state store, and a throwaway PostgreSQL database.
+
+Tests that race two processes synchronise on events, never on sleeps: ``WriteGate`` holds the
+emulator's writes so a run is provably mid-write for as long as the test needs, ``held_run_locks``
+tells whether the run locks are free, and ``wait_until`` polls with a deadline that only matters
+when the test fails (so a busy machine makes a test slower, not red).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from connector.emulator.wire import Response, json_response
 
 _SYNC_HELPERS = Path(__file__).resolve().parents[1] / "integration" / "sync"
 if str(_SYNC_HELPERS) not in sys.path:
@@ -30,7 +39,9 @@ __all__ = [
     "PG_ADMIN",
     "SECRET",
     "CliProject",
+    "WriteGate",
     "fresh_pg_database",
+    "held_run_locks",
     "registration",
     "sis_sync_command",
     "student",
@@ -59,6 +70,92 @@ def wait_until(
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+_WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+
+
+class WriteGate:
+    """Holds the emulator's record writes after the first ``passes``, until :meth:`release`.
+
+    The emulator runs in the test process, so the test can stop a run's writes exactly where it
+    wants instead of hoping a latency outlasts a second process's start-up. Only writes under
+    ``/services/data`` are held: logins, reads (describe, queries) and the control API pass, so a
+    second run can start, log in and reach the run lock while the first one waits here.
+
+    ``held`` is set once a write is waiting in the gate: from then on the writing run is inside
+    its run lock (it writes only while holding it) and stays there until the gate is released.
+    ``release(drop=True)`` answers the held writes with a 503 without applying them, as if the
+    requests never reached Salesforce.
+    """
+
+    def __init__(self, emulator: Any, *, passes: int = 1):
+        self._app = emulator.app
+        self._passes = passes
+        self._seen = 0
+        self._count_lock = threading.Lock()
+        self._open = threading.Event()
+        self._drop = False
+        self.held = threading.Event()
+
+    def __enter__(self) -> WriteGate:
+        handle = self._app.handle
+
+        def gated(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> Response:
+            if method in _WRITE_METHODS and raw_path.startswith("/services/data/"):
+                with self._count_lock:
+                    self._seen += 1
+                    hold = self._seen > self._passes
+                if hold:
+                    self.held.set()
+                    self._open.wait()
+                    if self._drop:
+                        return json_response(
+                            503, [{"errorCode": "SERVER_UNAVAILABLE", "message": "held by a test"}]
+                        )
+            return handle(method, raw_path, headers, body)
+
+        # An instance attribute shadows App.handle, which the HTTP handler calls per request.
+        self._app.handle = gated
+        return self
+
+    def release(self, *, drop: bool) -> None:
+        """Let the held writes go on (``drop=False``) or answer them 503 unapplied (``drop=True``)."""
+        self._drop = drop
+        self._open.set()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release(drop=True)
+        del self._app.handle
+
+
+def held_run_locks(state_url: str) -> int:
+    """How many run locks (DESIGN §9) are held on this state right now, by anyone.
+
+    SQLite: lock files beside the database that cannot be ``flock``-ed (probed without blocking
+    and released at once). PostgreSQL: advisory locks in ``pg_locks`` on the state's database.
+    """
+    if state_url.startswith("sqlite:///"):
+        db = Path(state_url.removeprefix("sqlite:///"))
+        held = 0
+        for path in db.parent.glob(f"{db.name}.*.lock"):
+            fd = os.open(path, os.O_RDWR)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            except BlockingIOError:
+                held += 1
+            finally:
+                os.close(fd)
+        return held
+    import psycopg
+
+    with psycopg.connect(state_url, autocommit=True, connect_timeout=10) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database"
+            " WHERE l.locktype = 'advisory' AND l.granted AND d.datname = current_database()"
+        ).fetchone()
+    return int(row[0]) if row else 0
 
 
 class CliProject(SyncProject):
