@@ -11,7 +11,7 @@ from decimal import Decimal
 from urllib.parse import quote
 
 import pytest
-from syncfixtures import SyncProject, registration, student
+from syncfixtures import SECRET, SyncProject, registration, student
 
 from connector.errors import ConfigError
 from connector.state import open_existing
@@ -298,3 +298,35 @@ def test_queries_are_chunked_by_count_and_encoded_length_with_escaped_keys() -> 
     long_chunks = list(_chunks("Contact", "Ext__c", long_keys))
     assert len(long_chunks) > 1
     assert all(len(quote(soql)) <= MAX_ENCODED for _, soql in long_chunks)
+
+
+def test_unmatched_rows_are_placed_by_their_source_when_the_engine_files_no_refusals(
+    project: SyncProject,
+) -> None:
+    # Engines that count Salesforce's refusals only per error code (no reject with file and
+    # line): the rebuild finds the line by reading the source again.
+    import sqlalchemy as sa
+
+    from connector.state import schema as s
+    from connector.sync import rebuild as rebuild_module
+
+    project.write_students([student("400001"), student("400002"), student("400003")])
+    assert project.run(job="students").exit_code() == 0
+    [contact] = project.query("SELECT Id FROM Contact WHERE SIS_Student_Number__c = '400002'")
+    project.emulator.client().Contact.delete(contact["Id"])
+    _lose_state(project)
+    result = rebuild_state(project.settings(), job="students")
+    expected = [("students", "data/studenten.csv", 3, "not in the org")]
+    assert [(u.mapping, u.file, u.line, u.reason) for u in result.unmatched] == expected
+
+    store = open_existing(project.settings().state.url)
+    try:
+        with store._db.write.begin() as conn:
+            conn.execute(sa.delete(s.rejects))
+    finally:
+        store.close()
+    settings = project.settings()
+    again = rebuild_module._unmatched(
+        settings, rebuild_module.load_project(settings.mappings), result.report, SECRET
+    )
+    assert [(u.mapping, u.file, u.line, u.reason) for u in again] == expected

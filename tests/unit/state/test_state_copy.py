@@ -188,3 +188,13 @@ def test_the_same_store_or_a_missing_source_is_refused(source: str, tmp_path: Pa
     with pytest.raises(ConfigError, match="no state at"):
         copy_state(f"sqlite:///{tmp_path / 'none.db'}", f"sqlite:///{tmp_path / 'x.db'}")
     assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.postgres
+def test_a_postgresql_state_copies_back_to_sqlite(pg_url: str, tmp_path: Path) -> None:
+    _populate(pg_url)
+    target = f"sqlite:///{tmp_path / 'local.db'}"
+
+    copy_state(pg_url, target)
+
+    assert _dump(target) == _dump(pg_url)
