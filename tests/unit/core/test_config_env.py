@@ -203,3 +203,39 @@ def test_no_secret_value_in_config_errors(case, tmp_path, caplog):
     assert info.value.exit_code == 2
     assert LEAK not in shown
     assert LEAK not in caplog.text
+
+
+# -- the service's reload (SIGHUP, every firing) ----------------------------------------------
+
+
+def service_project(tmp_path: Path):
+    from connector.service import SyncService
+
+    text = GOOD + 'jobs: [{name: nightly, cron: "0 4 * * *"}]\n'
+    path = project(tmp_path, text)
+    secret = tmp_path / "secret"
+    secret.write_text(LONG_SECRET, encoding="utf-8")
+    env = {**CLIENT, "SIS_SYNC_SECRET_FILE": str(secret)}
+    return SyncService(path, env=env), path, secret, text
+
+
+def test_service_reload_leaves_os_environ_alone(tmp_path, monkeypatch):
+    service, path, _, text = service_project(tmp_path)
+    path.write_text(text.replace("0 4", "0 5"), encoding="utf-8")
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "environ", FrozenEnviron(os.environ))
+        settings = service.reload()
+    assert service.config_error == ""
+    assert settings.jobs[0].cron == "0 5 * * *"
+
+
+def test_service_reload_with_a_short_secret_keeps_the_old_settings_quietly(tmp_path, caplog):
+    service, path, secret, text = service_project(tmp_path)
+    secret.write_text(LEAK, encoding="utf-8")  # an admin replaced the secret file with a short one
+    path.write_text(text.replace("0 4", "0 5"), encoding="utf-8")
+    caplog.set_level(logging.DEBUG)
+    settings = service.reload()
+    assert settings.jobs[0].cron == "0 4 * * *"  # the settings that last loaded
+    assert "SIS_SYNC_SECRET_FILE" in service.config_error
+    assert KEYGEN_COMMAND in caplog.text
+    assert LEAK not in caplog.text and LEAK not in service.config_error
