@@ -34,6 +34,9 @@ TERMINAL = {"JobComplete", "Failed", "Aborted"}
 MAX_JOB_BYTES = 99_000_000
 CSV_HEADERS = {"Content-Type": "text/csv; charset=UTF-8", "Accept": "application/json"}
 RESULT_HEADERS = {"Accept": "text/csv; charset=UTF-8"}
+# Rows per second assumed for a job's first poll only (a heuristic, not a documented rate: Bulk
+# 2.0 processes a job in internal batches of 10,000 records, B2-limits, several in parallel).
+ROWS_PER_SECOND = 10_000
 NOT_SENT = WriteResult(ok=False, error_code="NOT_SENT", message="not sent; left pending")
 
 
@@ -142,9 +145,10 @@ class BulkJob:
     ) -> list[WriteResult]:
         """Write ``rows`` with one job per ≤ ``MAX_JOB_BYTES`` of CSV, one job after another.
 
-        API calls per job: create 1 + upload 1 + close 1 + polls (≥ 1: back-off from
-        ``poll_initial`` doubling to ``poll_max``, so a job of T seconds costs about
-        log2(T / poll_initial) + 1 polls, then one per ``poll_max``) + ``successfulResults`` 1
+        API calls per job: create 1 + upload 1 + close 1 + polls (≥ 1: the first after
+        :meth:`first_poll`, then when the job's progress says it should be done, else each
+        time the time waited has grown by half, each wait at most ``poll_max``: typically 2-3
+        polls) + ``successfulResults`` 1
         (skipped for update and delete when nothing failed: the Ids are known) +
         ``failedResults`` 1 (only when the job reports failed records). Rows in neither result
         of a job that did not complete are marked unprocessed without downloading
@@ -200,25 +204,43 @@ class BulkJob:
                 "PUT", f"jobs/ingest/{job_id}/batches", data=data, headers=CSV_HEADERS
             )
             self.client.request("PATCH", f"jobs/ingest/{job_id}", json={"state": "UploadComplete"})
-            info = self._wait(job_id)
+            info = self._wait(job_id, len(rows))
         except BaseException:
             self._abort(job_id)
             raise
         return self._results(job_id, info, operation, rows, key)
 
-    def _wait(self, job_id: str) -> dict[str, Any]:
-        delay, deadline = self.poll_initial, time.monotonic() + self.timeout
+    def first_poll(self, rows: int) -> float:
+        """Seconds before a job's first poll: ``poll_initial`` plus a second per
+        ``ROWS_PER_SECOND`` rows, at most ``poll_max``. A poll costs an API call, and a big job
+        polled after half a second is only ever InProgress; a small one is still polled early."""
+        return min(self.poll_max, self.poll_initial + rows / ROWS_PER_SECOND)
+
+    def _wait(self, job_id: str, rows: int) -> dict[str, Any]:
+        # Each poll is an API call. After the first, the job's own progress
+        # (numberRecordsProcessed, B2-states / job info) says when it should be done; without
+        # progress the waits grow geometrically.
+        start = time.monotonic()
+        delay, deadline = self.first_poll(rows), start + self.timeout
         while True:
             self.sleep(delay)
             info = self.client.json("GET", f"jobs/ingest/{job_id}")
             if info.get("state") in TERMINAL:
                 return info
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > deadline:
                 raise errors.RetriableSalesforceError(
                     f"bulk job {job_id} not finished after {self.timeout:.0f} s",
                     code="BULK_TIMEOUT",
                 )
-            delay = min(delay * 2, self.poll_max)
+            processed = int(info.get("numberRecordsProcessed") or 0)
+            if 0 < processed < rows:
+                remaining = (rows - processed) * (now - start) / processed
+                delay = min(self.poll_max, max(self.poll_initial, remaining * 1.1))
+            else:
+                # Next poll when the time waited so far has grown by half: a job is noticed at
+                # most 50 % after it ended, with about log1.5(T / first) + 1 polls.
+                delay = min(self.poll_max, max(self.poll_initial, (now - start) / 2))
 
     def _abort(self, job_id: str) -> None:
         # Best effort: the original failure is the one worth reporting.
