@@ -2,12 +2,15 @@
 after one clean run — no duplicates, nothing lost — and a further run writes nothing.
 
 The run is a real subprocess killed with SIGKILL (no cleanup handlers run), once while writing
-through sObject Collections and once while writing through Bulk API 2.0.
+through sObject Collections and once while writing through Bulk API 2.0, and at random moments
+while it writes CampaignMembers and Tasks: those that reached Salesforce without the state
+knowing are written again with their create-only CampaignId/ContactId, and must still land.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import signal
 from collections import Counter
 from collections.abc import Callable
@@ -124,3 +127,65 @@ def test_killed_run_is_not_reported_as_running_after_the_next_run(project: CliPr
     assert len(runs) == 2
     assert [r["status"] for r in runs].count("ok") == 1
     assert "running" not in [r["status"] for r in runs], runs
+
+
+MEMBERS = 120
+
+
+def _visits(project: CliProject, *, all_attended: bool) -> None:
+    """MEMBERS visitors of one open day; every other one checked in, or all of them."""
+    project.write_students([student(f"7{i:05d}") for i in range(40)])
+    project.write_registrations(
+        [
+            registration(
+                f"REG-{i:06d}",
+                f"gast{i}@mail.example",
+                ingecheckt="ja" if all_attended or i % 2 == 0 else "nee",
+            )
+            for i in range(MEMBERS)
+        ]
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("obj", "threshold", "seed"),
+    [
+        ("CampaignMember", "1000000", 1),
+        ("CampaignMember", "1000000", 2),
+        ("Task", "1000000", 3),
+        ("CampaignMember", "100", 4),  # the members through Bulk API 2.0
+    ],
+)
+def test_killed_while_writing_members_and_tasks_converges(
+    project: CliProject, obj: str, threshold: str, seed: int
+) -> None:
+    _visits(project, all_attended=False)
+    # 20 records per collections call and 150 ms per call: the kill lands between two calls,
+    # after some records reached Salesforce and before the state recorded them.
+    env = {
+        "SIS_SYNC_SALESFORCE__BULK_THRESHOLD": threshold,
+        "SIS_SYNC_SALESFORCE__BATCH_SIZE": "20",
+    }
+    written = MEMBERS if obj == "CampaignMember" else MEMBERS // 2
+    # Bulk lands a whole job at once; collections leave at least one call after the kill.
+    moment = written if threshold == "100" else random.Random(seed).randrange(1, written - 20)
+    project.emulator.faults(latency_ms=150)
+    _kill_part_way(project, lambda: project.live_records(obj) >= moment, **env)
+
+    # Everyone attended by now: Registered → Attended must land on members the state lost.
+    _visits(project, all_attended=True)
+    project.emulator.faults(latency_ms=0)
+    again = project.cli("run", "nightly", **env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    totals = project.last_report()["totals"]
+    assert totals["failed"] == 0, json.dumps(totals)
+
+    for name in ("Contact", "CampaignMember", "Task"):
+        keys = [k for k in project.external_ids(name, "SIS_Sync_Key__c") if k is not None]
+        dupes = [k for k, n in Counter(keys).items() if n > 1]
+        assert not dupes, f"{name}: {len(dupes)} duplicate external ids"
+    members = project.query("SELECT Status FROM CampaignMember")
+    assert len(members) == MEMBERS
+    assert {m["Status"] for m in members} == {"Attended"}
+    assert project.live_records("Task") == MEMBERS
