@@ -18,7 +18,6 @@ from connector.state import open_existing
 from connector.sync.rebuild import DIFFERS, NOT_IN_ORG, rebuild_state
 from connector.sync.rebuild_writer import (
     MAX_ENCODED,
-    MAX_IDS,
     RebuildWriter,
     WriteRefused,
     _chunks,
@@ -292,7 +291,7 @@ def test_queries_are_chunked_by_count_and_encoded_length_with_escaped_keys() -> 
     rows.append({"Ext__c": "O'Brien\\x", "LastName": "x"})
     chunks = list(_chunks("Contact", "Ext__c", rows))
     assert sorted(i for idx, _ in chunks for i in idx) == list(range(len(rows)))
-    assert all(len(idx) <= MAX_IDS for idx, _ in chunks)
+    assert [len(idx) for idx, _ in chunks] == [200, 200, 51]  # at most 200 keys a query
     assert chunks[-1][1].endswith(", 'O\\'Brien\\\\x')")
     long_keys = [{"Ext__c": "é" * 60} for _ in range(200)]  # 60 characters → 720 encoded bytes
     long_chunks = list(_chunks("Contact", "Ext__c", long_keys))
