@@ -47,7 +47,7 @@ from connector.sync.job import run_job
 
 NOW = "2026-11-20T09:00:00+00:00"
 TODAY = date(2026, 11, 20)  # the generated statuses and ages are relative to the run's clock
-SECRET = "benchmark-only-secret"
+SECRET = "benchmark-only-secret-0123456789abcdef"
 MAPPING = "students"
 SAMPLE_S = 0.5
 
