@@ -171,6 +171,7 @@ class MappingRun:
         self.in_flight: list[_InFlight] = []
         self.in_flight_keys: set[str] = set()
         self.ledger: KeyLedger | None = None
+        self.file = ""  # the source file rows come from (reports name it)
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -234,6 +235,8 @@ class MappingRun:
         The same record on several rows: the last row wins, as the newest in an export.
         """
         assert self.ledger is not None
+        if records:
+            self.file = records[0].origin.file
         sources = self.fingerprint.of_many(records)
         known = self.ctx.store.unchanged_rows(self.name, sources, today=today) if sources else {}
         earlier = self.ledger.lookup([kt[0] for kt in known.values()]) if known else {}
@@ -305,10 +308,7 @@ class MappingRun:
         earlier = self.ledger.lookup(list(tokens))
         for key_hash, (old_line, old_token) in earlier.items():
             if old_token != tokens[key_hash] and self.report_duplicates:
-                line = out.lines[key_hash]
-                item = out.items.get(key_hash)
-                file = item.rec.origin.file if item else self.spec.source.get("path", "")
-                self._duplicate_at(rejects, str(file), old_line, line)
+                self._duplicate_at(rejects, self.file, old_line, out.lines[key_hash])
         self.ledger.store([(k, out.lines[k], t) for k, t in tokens.items()])
 
     def _duplicate(
