@@ -6,14 +6,24 @@ and yields :class:`~connector.records.SourceRecord` for every usable row and
 is written and refuses a whole input that cannot be used (missing key column, undecodable).
 
 Sources never log or raise with values: messages name the file, line and column only.
+
+Control characters (the one rule every source applies, through :func:`scrub_cells` and
+:func:`scrub_fields`): a value holding a NUL character rejects its row, naming file, line and
+column (``NUL_REASON``); every other C0 control character except tab, CR and LF, DEL, the C1
+controls (U+0080–U+009F) and the line/paragraph separators U+2028/U+2029 are removed from the
+value. Why: none of them is text a person typed; XML 1.0 (the SOAP API, and Salesforce's own
+storage of text) cannot carry C0 controls at all, and the others are invisible in Salesforce's
+UI while still making two values differ. Header names follow the same rule (a NUL in a header
+is an InputError).
 """
 
 from __future__ import annotations
 
 import codecs
 import os
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,6 +35,13 @@ from connector.records import Origin, Reject, SourceRecord
 from connector.registry import Registry
 
 EMPTY_KEY = "empty key"
+NUL_REASON = "NUL character in the value"
+#: What is removed from values (tab, CR and LF are kept; NUL rejects the row instead).
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+# The same characters in UTF-8 bytes, searched in what is left of a chunk once the plain
+# printable ASCII is deleted (bytes.translate runs at memory speed, the str regex does not).
+_CONTROL_UTF8 = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xa8\xa9]")
+_PLAIN_ASCII = bytes([9, 10, 13, *range(0x20, 0x7F)])
 
 
 class SourceOptions(BaseModel):
@@ -111,7 +128,7 @@ class FileSource(Source):
         return self.resolve(self.options.path)  # type: ignore[attr-defined]
 
 
-def build_key(values: list[Any], columns: list[str]) -> tuple[str | None, str]:
+def build_key(values: Sequence[object], columns: list[str]) -> tuple[str | None, str]:
     """The record key from the key column values: ``(key, "")`` or ``(None, bad_column)``.
 
     Parts are stripped; a composite key is joined with :func:`connector.hashing.join_key`. A
@@ -131,11 +148,86 @@ def empty_key(origin: Origin, column: str) -> Reject:
     return Reject(origin, column, EMPTY_KEY)
 
 
-def scan_decodable(path: Path, encoding: str, display: str, chunk_size: int = 1 << 20) -> None:
+def has_controls(text: str) -> bool:
+    """True when ``text`` holds a character of the control rule (NUL included).
+
+    Fast for whole chunks of a file: printable ASCII is deleted at memory speed and only the
+    rest is searched (a str regex over every character would cost ~7 ms per MB).
+    """
+    if text.isascii():
+        return bool(text.encode("ascii").translate(None, _PLAIN_ASCII))
+    rest = text.encode("utf-8", "surrogatepass").translate(None, _PLAIN_ASCII)
+    return _CONTROL_UTF8.search(rest) is not None
+
+
+def scrub_cells(cells: list[str]) -> list[str] | int:
+    """Apply the control rule to one row's cells.
+
+    Returns ``cells`` itself when nothing is to be removed, a new list with the control
+    characters removed, or the index of the first cell holding a NUL (the row is rejected).
+    """
+    if not CONTROL.search("".join(cells)):
+        return cells
+    out: list[str] = []
+    for i, cell in enumerate(cells):
+        if CONTROL.search(cell):
+            if "\x00" in cell:
+                return i
+            cell = CONTROL.sub("", cell)
+        out.append(cell)
+    return out
+
+
+def scrub_fields(fields: dict[str, Any]) -> dict[str, Any] | str:
+    """Apply the control rule to decoded JSON fields (strings, also inside lists and objects).
+
+    Returns ``fields`` itself when clean, a cleaned copy, or the name of the first field
+    holding a NUL (the record is rejected on that column).
+    """
+    out: dict[str, Any] | None = None
+    for name, value in fields.items():
+        clean = _scrub_value(value)
+        if clean is _HAS_NUL:
+            return name
+        if clean is not value:
+            if out is None:
+                out = dict(fields)
+            out[name] = clean
+    return fields if out is None else out
+
+
+_HAS_NUL = object()
+
+
+def _scrub_value(value: object) -> object:
+    """``value`` with the control rule applied; ``_HAS_NUL`` when it holds a NUL."""
+    if isinstance(value, str):
+        if not CONTROL.search(value):
+            return value
+        return _HAS_NUL if "\x00" in value else CONTROL.sub("", value)
+    if isinstance(value, list):
+        items = [_scrub_value(v) for v in value]
+        if any(v is _HAS_NUL for v in items):
+            return _HAS_NUL
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+    if isinstance(value, dict):
+        scrubbed = scrub_fields(value)
+        return _HAS_NUL if isinstance(scrubbed, str) else scrubbed
+    return value
+
+
+def scan_decodable(
+    path: Path,
+    encoding: str,
+    display: str,
+    chunk_size: int = 1 << 20,
+    observe: Callable[[str], None] | None = None,
+) -> None:
     """Decode the whole file in chunks; InputError naming the line of the first bad byte.
 
     A streaming byte scan: memory stays at one chunk, and the C decoders make it fast. Run
-    from ``check()`` so an undecodable file is refused before any write.
+    from ``check()`` so an undecodable file is refused before any write. ``observe``, when
+    given, sees every decoded chunk in order (the CSV pre-scans ride on this one decode).
     """
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     newlines = 0
@@ -144,7 +236,7 @@ def scan_decodable(path: Path, encoding: str, display: str, chunk_size: int = 1 
             while chunk := fh.read(chunk_size):
                 pending = decoder.getstate()[0]
                 try:
-                    decoder.decode(chunk)
+                    text = decoder.decode(chunk)
                 except UnicodeDecodeError as exc:
                     seen = exc.object[: exc.start].count(b"\n") - pending.count(b"\n")
                     line = newlines + seen + 1
@@ -154,7 +246,11 @@ def scan_decodable(path: Path, encoding: str, display: str, chunk_size: int = 1 
                         line=line,
                     ) from None
                 newlines += chunk.count(b"\n")
-            decoder.decode(b"", final=True)
+                if observe is not None and text:
+                    observe(text)
+            tail = decoder.decode(b"", final=True)
+            if observe is not None and tail:
+                observe(tail)
     except UnicodeDecodeError:
         raise InputError(display, f"not valid {encoding}: truncated at end of file") from None
     except OSError as exc:

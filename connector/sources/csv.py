@@ -4,6 +4,15 @@ The hot path: ``csv.reader`` plus a header zip, no per-row validation model. Lin
 physical lines of the file (a quoted field spanning lines moves the next row down), taken from
 ``csv.reader.line_num`` so a reject points at the line an editor shows.
 
+Broken and hostile input (see docs/sources.md, "Hostile and broken input"):
+
+- an empty file (not even a header line) is an InputError naming the file; a file with only a
+  header line reads zero rows without error (the run report warns about an empty export);
+- an unterminated quote is an InputError from ``check()`` ("unterminated quote starting at
+  line N"): the reader would otherwise read the rest of the file as one field;
+- control characters follow the rule of :mod:`connector.sources.base`: a NUL rejects the row
+  (file, line, column), the others are removed from the value.
+
 The row helpers here (:func:`iter_rows`, :func:`read_header`, :func:`parse_header`,
 :func:`sniff_delimiter`) are shared with the OneRoster source.
 """
@@ -11,7 +20,8 @@ The row helpers here (:func:`iter_rows`, :func:`read_header`, :func:`parse_heade
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator, Mapping
+import logging
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import closing
 from pathlib import Path
 from typing import Literal
@@ -21,16 +31,20 @@ from pydantic import Field, field_validator
 from connector.errors import InputError, SourceError
 from connector.records import Origin, Reject, SourceRecord
 from connector.sources.base import (
+    NUL_REASON,
     FileSource,
     SourceOptions,
     build_key,
     check_encoding,
     empty_key,
     require_file,
-    scan_decodable,
+    scrub_cells,
 )
+from connector.sources.prescan import Scan, prescan, stamp
 
 SNIFF_CANDIDATES = (",", ";")
+Rows = Generator[tuple[int, list[str]] | tuple[int, str], None, None]
+log = logging.getLogger(__name__)
 
 
 class CsvOptions(SourceOptions):
@@ -83,7 +97,7 @@ def first_line(path: Path, encoding: str) -> str:
 
 def iter_rows(
     path: Path, display: str, *, encoding: str, delimiter: str, quotechar: str = '"'
-) -> Iterator[tuple[int, list[str]] | tuple[int, str]]:
+) -> Rows:
     """Yield ``(start_line, cells)`` per CSV record, header first.
 
     A malformed record yields ``(line, message)`` (a str instead of a list) and reading goes
@@ -120,11 +134,15 @@ def parse_header(
     """Header names stripped (and renamed through ``aliases``); InputError on a duplicate.
 
     With ``drop_empty`` an empty header name is kept as ``""`` (its cells are ignored by the
-    caller) instead of being an error.
+    caller) instead of being an error. Control characters follow the rule of
+    :mod:`connector.sources.base`: removed, and a NUL is an InputError.
     """
     names: list[str] = []
     seen: set[str] = set()
-    for i, raw in enumerate(cells, start=1):
+    scrubbed = scrub_cells(cells)
+    if isinstance(scrubbed, int):
+        raise InputError(display, f"header column {scrubbed + 1} holds a NUL character", line=1)
+    for i, raw in enumerate(scrubbed, start=1):
         name = raw.strip()
         if aliases and name in aliases and aliases[name] not in cells:
             name = aliases[name]
@@ -141,7 +159,7 @@ def parse_header(
 
 
 def read_header(
-    rows: Iterator[tuple[int, list[str]] | tuple[int, str]],
+    rows: Iterator[tuple[int, list[str]] | tuple[int, str]] | Rows,
     display: str,
     *,
     drop_empty: bool = False,
@@ -150,11 +168,14 @@ def read_header(
     """The header names from the first row :func:`iter_rows` yields (see :func:`parse_header`).
 
     Raises:
-        InputError: ``no header line`` when the file is empty, its first record is malformed,
-            or it has no cells (with ``drop_empty``: no non-empty cell).
+        InputError: ``empty file: no header line`` when the file holds nothing (blank lines at
+            most); ``no header line`` when its first record is malformed or has no cells
+            (with ``drop_empty``: no non-empty cell).
     """
     first = next(rows, None)
-    cells = None if first is None else first[1]
+    if first is None:
+        raise InputError(display, "empty file: no header line")
+    cells = first[1]
     if not isinstance(cells, list) or not (any(cells) if drop_empty else cells):
         raise InputError(display, "no header line", line=1)
     return parse_header(cells, display, drop_empty=drop_empty, aliases=aliases)
@@ -174,13 +195,18 @@ class CsvSource(FileSource):
     """A delimited text file with a header line; one record per row.
 
     Values are strings; an empty cell is ``None``. A row with more or fewer cells than the
-    header is rejected with its line, as is a row with an empty key.
+    header is rejected with its line, as is a row with an empty key or a NUL character.
+
+    Empty and header-only files: a file with nothing in it (not even a header line) is an
+    InputError naming the file; a file with a header line and no rows reads zero records
+    without error (the run report warns about an empty export).
     """
 
     kind = "csv"
     Options = CsvOptions
 
     options: CsvOptions
+    _scan: Scan | None = None
 
     def _layout(self) -> tuple[str, str]:
         name = self.display_name(self.path)
@@ -190,10 +216,21 @@ class CsvSource(FileSource):
         )
         return name, delimiter
 
+    def _prescan(self, name: str, delimiter: str) -> Scan:
+        """The pre-scan of the file; reused when the file is unchanged since it ran."""
+        scan = self._scan
+        if scan is None or scan.stamp != stamp(self.path):
+            o = self.options
+            scan = self._scan = prescan(
+                self.path, name, encoding=o.encoding, delimiter=delimiter, quotechar=o.quotechar
+            )
+        return scan
+
     def check(self) -> None:
-        """File readable, whole file decodable, header unique and holding the key column(s)."""
+        """File readable and not empty, whole file decodable, no unterminated quote, header
+        unique and holding the key column(s)."""
         name, delimiter = self._layout()
-        scan_decodable(self.path, self.options.encoding, name)
+        self._prescan(name, delimiter)
         o = self.options
         rows = iter_rows(
             self.path, name, encoding=o.encoding, delimiter=delimiter, quotechar=o.quotechar
@@ -202,9 +239,14 @@ class CsvSource(FileSource):
             key_indices(read_header(rows, name), o.key_columns, name)
 
     def read(self) -> Iterator[SourceRecord | Reject]:
-        """Stream the rows as SourceRecords (Rejects for ragged rows and empty keys)."""
+        """Stream the rows as SourceRecords (Rejects for ragged rows, empty keys and NULs).
+
+        Raises InputError before the first row when the file changed since ``check()`` and
+        is now unusable (the pre-scan runs again).
+        """
         o = self.options
         name, delimiter = self._layout()
+        controls = self._prescan(name, delimiter).controls
         rows = iter_rows(
             self.path, name, encoding=o.encoding, delimiter=delimiter, quotechar=o.quotechar
         )
@@ -219,6 +261,7 @@ class CsvSource(FileSource):
             from_row = SourceRecord.from_row
             head = "\x1f".join(header) + "\x1e"
             seps = width - 1
+            scrubbed_rows, first_scrubbed = 0, 0
             for line, row in rows:
                 if isinstance(row, str):
                     yield Reject(Origin(name, line), "", row)
@@ -230,12 +273,21 @@ class CsvSource(FileSource):
                         Origin(name, line), "", f"row has {len(row)} cells, header has {width}"
                     )
                     continue
+                if controls:  # only files the pre-scan found a control character in
+                    clean = scrub_cells(row)
+                    if isinstance(clean, int):
+                        yield Reject(Origin(name, line), header[clean], NUL_REASON)
+                        continue
+                    if clean is not row:
+                        scrubbed_rows += 1
+                        first_scrubbed = first_scrubbed or line
+                        row = clean
                 if single is not None:
-                    key = row[single].strip()
+                    key: str | None = row[single].strip()
                     bad = key_cols[0] if not key else ""
                 else:
                     key, bad = build_key([row[i] for i in kidx], key_cols)
-                if bad:
+                if bad or key is None:
                     yield empty_key(Origin(name, line), bad)
                     continue
                 cells = "\x1f".join(row)
@@ -243,3 +295,8 @@ class CsvSource(FileSource):
                 # row gets no signature (it is hashed from its fields instead).
                 sig = head + cells if cells.count("\x1f") == seps else None
                 yield from_row(key, header, row, (name, line), sig)
+            if scrubbed_rows:
+                log.warning(
+                    "%s: control characters removed from %d rows (first at line %d)",
+                    name, scrubbed_rows, first_scrubbed,
+                )  # fmt: skip

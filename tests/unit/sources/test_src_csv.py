@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.errors import ConfigError, InputError, SourceError, UnknownPluginError
+from connector.errors import ConfigError, InputError, UnknownPluginError
 from connector.hashing import join_key
 from connector.records import Reject, SourceRecord
 from connector.sources import Source, open_source, options_model, registry
@@ -95,10 +95,11 @@ def test_undecodable_byte_beyond_the_first_chunk_gets_the_right_line(tmp_path):
     assert err.value.line == 30_001
 
 
-def test_read_of_an_undecodable_file_without_check_raises_source_error(tmp_path):
+def test_read_of_an_undecodable_file_without_check_refuses_it_before_any_row(tmp_path):
+    # read() runs the pre-scan itself when check() did not (or the file changed since).
     name = write(tmp_path, b"id,name\n1,\xff\n")
-    with pytest.raises(SourceError, match="not valid utf-8-sig"):
-        list(src(tmp_path, name).read())
+    with pytest.raises(InputError, match=r"in.csv:2: not valid utf-8-sig"):
+        next(iter(src(tmp_path, name).read()))
 
 
 def test_quoted_multiline_fields_keep_physical_line_numbers(tmp_path):

@@ -1,0 +1,165 @@
+"""The pre-scan of a delimited text file, run by ``check()`` before anything is written.
+
+One decode of the whole file (:func:`connector.sources.base.scan_decodable`) feeds two cheap
+observers, so a nightly run pays one pass at C speed instead of a per-row cost:
+
+- :class:`QuoteScan` finds an unterminated quote. Python's ``csv`` reader (like Excel) reads
+  an opening quote that never closes as one field running to the end of the file: the rest of
+  the export would silently be one ragged row. The engine streams and writes while reading,
+  so this must be refused before the first row is read.
+- :func:`~connector.sources.base.has_controls` tells whether any value may hold a control
+  character; only then does ``read()`` look at the cells of each row.
+
+The result is kept with the file's size and modification time: ``read()`` reuses it when the
+file is unchanged since ``check()`` and scans again otherwise.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from connector.errors import InputError
+from connector.sources.base import has_controls, scan_decodable
+
+UNTERMINATED = (
+    "unterminated quote starting at line {line}: the rows after it would be read as one field"
+)
+
+
+@lru_cache(maxsize=16)
+def _settled(delimiter: str, quotechar: str, dense: bool) -> re.Pattern[str]:
+    """A regex matching text that ends outside any quoted field, for ``csv``'s default dialect.
+
+    It mirrors the reader's states (doublequote, no escapechar, not strict): a quote opens a
+    quoted field only at the start of a field (after a delimiter, a line break or at the
+    start of the text); inside, a doubled quote is a quote and anything else (line breaks
+    too) is content; a quote elsewhere is an ordinary character. ``match().end()`` stops at
+    the first opening quote that does not close, or that closes only after a line break and
+    then runs on into the next field's text (``"Name 3,Utrecht⏎4,"Name 4"``: the reader takes
+    the next row's opening quote as the closing one). A one-line ``"a"b`` stays accepted, as
+    the reader accepts it.
+
+    Two equivalent forms, for speed with the C regex engine (unrolled, possessive loops):
+    ``dense`` matches field by field (~4 ms per MB when every field is quoted); the other
+    skips whole stretches without a quote and looks behind each quote (~0.6 ms per MB when
+    quotes are sparse, ~6 ms when dense).
+    """
+    q, sep = re.escape(quotechar), re.escape(delimiter) + r"\r\n"
+    if dense:
+        end = rf"(?:[{sep}]++|\Z)"  # a field ends at separators (empty fields too) or the end
+        return re.compile(
+            rf"(?:{q}[^{q}]*+(?:{q}{q}[^{q}]*+)*+{q}{end}"  # a quoted field
+            rf"|{q}[^{q}\r\n]*+(?:{q}{q}[^{q}\r\n]*+)*+{q}[^{sep}]*+{end}"  # "a"b, one line
+            rf"|[^{q}{sep}][^{sep}]*+{end}"  # an unquoted field: its quotes are characters
+            rf"|[{sep}]++)*+"
+        )
+    opens = rf"(?<![^{sep}]){q}"
+    return re.compile(
+        rf"(?:[^{q}]*+(?:{opens}[^{q}]*+(?:{q}{q}[^{q}]*+)*+{q}(?=[{sep}]|\Z)"
+        rf"|{opens}[^{q}\r\n]*+(?:{q}{q}[^{q}\r\n]*+)*+{q}"
+        rf"|(?<=[^{sep}]){q}))*+[^{q}]*+"
+    )
+
+
+class QuoteScan:
+    """Follows the quoting of a file fed chunk by chunk; raises on an unterminated quote.
+
+    Only a short tail is carried between chunks: the text after the last field separator, or
+    an open quoted field. A quoted field open for more than ``limit`` characters (``csv``'s
+    field size limit, 131,072) is reported at once, so memory stays bounded.
+    """
+
+    #: a chunk with a quote per this many characters or fewer is matched field by field
+    dense_every = 24
+
+    def __init__(self, display: str, delimiter: str, quotechar: str, limit: int = 0):
+        self.display, self.quotechar = display, quotechar
+        self.delimiter = delimiter
+        self.patterns = (
+            _settled(delimiter, quotechar, False),
+            _settled(delimiter, quotechar, True),
+        )
+        self.limit = limit or csv.field_size_limit()
+        self.carry = ""  # unsettled text; "x" stands for a field whose start was settled
+        self.line = 1  # the line the carried text starts on
+
+    def feed(self, text: str) -> None:
+        """Take the next decoded chunk."""
+        if not text:
+            return
+        buf = self.carry + text
+        cut = max(buf.rfind(self.delimiter), buf.rfind("\n"), buf.rfind("\r")) + 1
+        if cut == 0:  # one field longer than the chunk: keep its state, not its text
+            self._tail(buf)
+            return
+        quotes = buf.count(self.quotechar, 0, cut)
+        end = cut if not quotes else self._pattern(cut, quotes).match(buf, 0, cut).end()
+        if end == cut:  # the last separator lies outside quotes: a field starts after it
+            self.line += buf.count("\n", 0, cut)
+            self.carry = buf[cut:]
+            return
+        # An opening quote at `end` does not close before `cut`: carry the field.
+        self.line += buf.count("\n", 0, end)
+        if cut - end > self.limit:
+            raise self._error()
+        self.carry = buf[end:]
+
+    def _pattern(self, size: int, quotes: int) -> re.Pattern[str]:
+        return self.patterns[quotes * self.dense_every >= size]
+
+    def _tail(self, buf: str) -> None:
+        if buf.startswith(self.quotechar) and self.carry != "x":
+            if len(buf) > self.limit:
+                raise self._error()
+            self.carry = buf
+        else:  # an unquoted field: any quote further on is an ordinary character
+            self.carry = "x"
+
+    def finish(self) -> None:
+        """The end of the file: raise if a quoted field is still open."""
+        buf = self.carry
+        quotes = buf.count(self.quotechar)
+        end = self._pattern(len(buf), quotes).match(buf).end() if quotes else len(buf)
+        if end < len(buf):
+            self.line += buf.count("\n", 0, end)
+            raise self._error()
+
+    def _error(self) -> InputError:
+        return InputError(self.display, UNTERMINATED.format(line=self.line), line=self.line)
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What the pre-scan found, and the file's ``(size, mtime_ns)`` when it ran."""
+
+    stamp: tuple[int, int]
+    controls: bool
+
+
+def stamp(path: Path) -> tuple[int, int]:
+    """The file's size and modification time (what tells a changed file)."""
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def prescan(
+    path: Path, display: str, *, encoding: str, delimiter: str, quotechar: str = '"'
+) -> Scan:
+    """Decode the whole file once: refuse undecodable text and an unterminated quote, and
+    note whether any control character occurs (InputError names file and line)."""
+    before = stamp(path)
+    quotes = QuoteScan(display, delimiter, quotechar)
+    controls = False
+
+    def observe(text: str) -> None:
+        nonlocal controls
+        quotes.feed(text)
+        controls = controls or has_controls(text)
+
+    scan_decodable(path, encoding, display, observe=observe)
+    quotes.finish()
+    return Scan(before, controls)
