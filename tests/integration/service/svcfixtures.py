@@ -40,7 +40,8 @@ def serving(service: SyncService, *, start: bool = True) -> Iterator[str]:
 def get(url: str) -> tuple[int, str]:
     """GET ``url``: (status, body text), also for 4xx/5xx answers."""
     try:
-        with urllib.request.urlopen(url, timeout=10) as resp:
+        # A deadline for a hung server only: a busy machine may take seconds to answer.
+        with urllib.request.urlopen(url, timeout=60) as resp:
             return resp.status, resp.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()

@@ -1,4 +1,8 @@
-"""Two service instances on one state: one runs, the other logs "skipped: running elsewhere"."""
+"""Two service instances on one state: one runs, the other logs "skipped: running elsewhere".
+
+Deterministic under load: the first instance holds its run (and so the lock) until the test has
+seen the second one skip, not for a fixed time a busy machine could outlast.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,10 @@ if str(_RELIABILITY) not in sys.path:
 
 from relfixtures import fresh_pg_database  # noqa: E402
 
+# Deadlines (seconds) for a failing test only; a passing one never waits them out.
+START = 180
+RUN = 240
+
 
 class HeldRun:
     """run_job that, after its first batch, holds the run (and so the lock) until released."""
@@ -31,7 +39,9 @@ class HeldRun:
         def hold(mapping: str, read: int) -> None:
             progress(mapping, read)
             self.inside.set()
-            self.release.wait(20)
+            # Until the test releases it (always, in a finally); the deadline only ends a
+            # test that failed to.
+            assert self.release.wait(RUN), "the test never released the held run"
 
         return run_job(settings, job=job, progress=hold)
 
@@ -46,12 +56,13 @@ def _failover(project, caplog, env: dict[str, str]) -> None:
         thread = threading.Thread(target=first.run_now, args=["nightly"])
         thread.start()
         try:
-            assert held.inside.wait(20), "the first instance never got going"
+            assert held.inside.wait(START), "the first instance never got going"
             assert health(base_a)[1]["jobs"][0]["running"] is True
             skipped = second.run_now("nightly")
         finally:
             held.release.set()
-            thread.join(30)
+            thread.join(RUN)
+        assert not thread.is_alive(), "the first instance's run did not end"
         assert skipped.status == "locked" and skipped.message == "running elsewhere"
         assert "job nightly: skipped: running elsewhere" in caplog.text
         assert first.results["nightly"].status == "ok"
