@@ -8,12 +8,14 @@ import json
 import unicodedata
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from enum import StrEnum
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connector.hashing import KeyHasher, join_key, mask, normalise_key
+from connector.privacy.facts import Phase
 
 
 def test_key_is_hmac_sha256_of_namespace_and_value():
@@ -113,17 +115,54 @@ def test_value_hash_of_common_types_is_the_stored_format():
         assert h.value(value) == _reference_value(b"s", value), value
 
 
+class _Colour(StrEnum):
+    RED = "red"
+
+
+class _Other(StrEnum):
+    RED = "red"  # equal to _Colour.RED and to "red": a repr cache must not mix them up
+
+
+AMS = timezone(timedelta(hours=2))
+MOMENTS = st.datetimes(timezones=st.sampled_from([None, UTC, AMS]))
+ATOMS = st.one_of(
+    VALUES,
+    st.sampled_from([Phase.APPLIED, Phase.ENDED, _Colour.RED, _Other.RED, "red"]),
+    MOMENTS.map(lambda d: d.replace(fold=1)),
+)
+NESTED = st.recursive(ATOMS, lambda inner: st.tuples(inner) | st.tuples(inner, inner, inner))
+
+
+def _reference_record(secret: bytes, payload, withheld, extra) -> str:
+    """The record hash as state has always stored it."""
+    text = repr((tuple(payload.items()), tuple(withheld), extra))
+    return hashlib.blake2b(text.encode(), key=_mac_key(secret), digest_size=8).hexdigest()
+
+
 @settings(deadline=None)  # timing is not the property; the machine may be busy
 @given(
     secret=SECRETS,
-    payload=st.dictionaries(st.text(max_size=8), VALUES, max_size=5),
+    payload=st.dictionaries(st.text(max_size=8), NESTED, max_size=5),
     withheld=st.lists(st.text(max_size=8), max_size=3),
+    extra=NESTED,
 )
-def test_record_hash_is_the_stored_format(secret, payload, withheld):
-    extra = ((("Parent__c", ("events", "E1")),), date(2026, 1, 2), None, None)
-    text = repr((tuple(payload.items()), tuple(withheld), extra))
-    expected = hashlib.blake2b(text.encode(), key=_mac_key(_raw(secret)), digest_size=8).hexdigest()
+def test_record_hash_is_the_stored_format(secret, payload, withheld, extra):
+    expected = _reference_record(_raw(secret), payload, withheld, extra)
     assert KeyHasher(secret).record(payload, withheld, extra) == expected
+
+
+def test_record_hash_tells_equal_moments_of_other_zones_and_folds_apart():
+    # Equal as values, different as text: the stored hash was of the text.
+    h = KeyHasher("s")
+    utc = datetime(2026, 7, 20, 15, 49, tzinfo=UTC)
+    ams = datetime(2026, 7, 20, 17, 49, tzinfo=AMS)
+    naive = datetime(2026, 10, 25, 2, 30)
+    cases = [utc, ams, utc, naive, naive.replace(fold=1), naive, _Colour.RED, _Other.RED, "red"]
+    for value in cases + cases[::-1]:  # in both orders, so a cache is filled either way
+        extra = (value, (value,), date(2026, 1, 2), ())
+        assert h.record({"F": value}, ["G"], extra) == _reference_record(
+            b"s", {"F": value}, ["G"], extra
+        )
 
 
 # -- key normalisation ------------------------------------------------------------------------
