@@ -30,6 +30,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from connector import yamlsafe
 from connector.errors import ConfigError
 from connector.salesforce.settings import SalesforceSettings
 
@@ -285,8 +286,7 @@ def load_settings(
     if path.is_file():
         try:
             text = path.read_text(encoding="utf-8")
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(text) or {}
+            data, root = yamlsafe.compose(text, empty={})  # aliases bounded: exit 2, not OOM
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot read: {exc}") from None
         except yaml.YAMLError as exc:

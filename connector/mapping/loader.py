@@ -6,7 +6,8 @@ the key an editor shows, also for problems found after pydantic (purposes, refs,
 
 YAML is read with a safe loader (no Python tags) whose booleans are only ``true``/``false``:
 YAML 1.1 turns ``yes``, ``no``, ``on`` and ``off`` into booleans, which would silently change a
-value list such as ``enrolled: [yes]``.
+value list such as ``enrolled: [yes]``. Aliases are bounded (:mod:`connector.yamlsafe`): an
+alias bomb is a problem on its line, not an out-of-memory.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from connector import yamlsafe
 from connector.clock import school_date
 from connector.errors import MappingError, Problem
 from connector.hashing import KeyHasher
@@ -32,7 +34,7 @@ Path_ = tuple[str | int, ...]
 M = TypeVar("M", bound=BaseModel)
 
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+class _Loader(yamlsafe.BaseLoader):  # type: ignore[misc,valid-type]
     """SafeLoader with YAML 1.2 booleans (only true/false); libyaml's parser when installed
     (PyYAML's wheels bundle it: ten times faster, and every run starts by loading mappings)."""
 
@@ -76,10 +78,8 @@ def key_path(path: Iterable[str | int]) -> str:
 
 def parse_yaml(text: str, display: str, problems: list[Problem]) -> YamlDoc | None:
     """Parse ``text``; on a syntax error add a Problem with its line and return None."""
-    loader = _Loader(text)
     try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
+        data, node = yamlsafe.compose(text, _Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -88,8 +88,6 @@ def parse_yaml(text: str, display: str, problems: list[Problem]) -> YamlDoc | No
     except yaml.YAMLError as exc:
         problems.append(Problem(display, None, "", f"not valid YAML: {exc}"))
         return None
-    finally:
-        loader.dispose()
     doc = YamlDoc(data)
     if node is not None:
         doc.lines[()] = node.start_mark.line + 1

@@ -1,0 +1,106 @@
+"""The one way the project reads YAML: safe tags only, libyaml's speed, aliases bounded.
+
+YAML anchors and aliases make a document a graph: ten lines of nested aliases ("billion
+laughs") stand for 10⁹ values. PyYAML shares the aliased objects, so loading is cheap, but
+everything that walks the result afterwards (line indexes, pydantic, the register) expands it
+and runs out of memory. :func:`compose` measures the document as it would be expanded, from
+the composed node graph (each distinct node once: linear in the file's size), and refuses
+it beyond :data:`MAX_NODES` with a :class:`AliasLimitError` naming the line, before anything
+walks it. A recursive alias (a node inside itself) is refused too.
+
+:class:`AliasLimitError` is a ``yaml.MarkedYAMLError``: callers that report YAML errors with
+their line already report it (sync.yaml → ConfigError, mappings → MappingError; exit 2).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+#: The most nodes a document may expand to through its aliases. Shipped mappings and
+#: purposes files hold a few hundred; an alias bomb holds billions.
+MAX_NODES = 100_000
+
+#: libyaml's loader when PyYAML was built with it (its wheels are): ten times faster.
+BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class AliasLimitError(yaml.MarkedYAMLError):
+    """A document whose aliases expand it beyond :data:`MAX_NODES`, or into itself."""
+
+
+def check_expansion(root: yaml.Node, limit: int = MAX_NODES) -> None:
+    """Raise AliasLimitError when ``root`` expands to more than ``limit`` nodes.
+
+    Sizes are computed bottom-up once per distinct node (aliases share node objects), so the
+    cost is linear in the composed graph, not in its expansion.
+    """
+    sizes: dict[int, int] = {}
+    # Iterative post-order walk: a deep document must not hit Python's recursion limit.
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            open_nodes.discard(key)
+            total = 1 + sum(sizes[id(c)] for c in _children(node))
+            if total > limit:
+                raise AliasLimitError(
+                    None,
+                    None,
+                    f"aliases expand this value to more than {limit:,} values; "
+                    "write it out or use fewer nested aliases",
+                    node.start_mark,
+                )
+            sizes[key] = total
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise AliasLimitError(
+                None, None, "an alias refers to a value that contains it", node.start_mark
+            )
+        open_nodes.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in open_nodes:
+                raise AliasLimitError(
+                    None, None, "an alias refers to a value that contains it", child.start_mark
+                )
+            if id(child) not in sizes:
+                stack.append((child, False))
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def compose(
+    text: str, loader: type[yaml.SafeLoader] = BaseLoader, *, empty: Any = None
+) -> tuple[Any, yaml.Node | None]:
+    """Parse ``text`` into ``(data, root node)`` with ``loader`` (a SafeLoader subclass);
+    ``(empty, None)`` for a document without content.
+
+    Raises:
+        yaml.YAMLError: not valid YAML; AliasLimitError (a MarkedYAMLError) for an alias bomb.
+    """
+    parser = loader(text)
+    try:
+        node = parser.get_single_node()
+        if node is None:
+            return empty, None
+        check_expansion(node)
+        return parser.construct_document(node), node
+    finally:
+        parser.dispose()
+
+
+def safe_load(text: str) -> Any:
+    """``yaml.safe_load`` with libyaml's speed and the alias limit."""
+    return compose(text)[0]
