@@ -29,6 +29,7 @@ from connector import errors
 from connector.records import WriteResult
 from connector.salesforce.client import SalesforceClient
 from connector.salesforce.describe import Describer
+from connector.salesforce.steps import Operation
 from connector.salesforce.writer import NOT_SENT, Writer
 
 DIFFERS = "REBUILD_DIFFERS"
@@ -63,10 +64,12 @@ class RebuildWriter(Writer):
         self.describer = Describer(client)
         self._describe_lock = threading.Lock()
 
-    def _write(self, op: Any, rows: Sequence[Mapping[str, Any]], bulk: bool | None) -> list:
+    def _write(
+        self, op: Operation, rows: Sequence[Mapping[str, Any]], bulk: bool | None
+    ) -> list[WriteResult]:
         if op.kind not in ("upsert", "update"):
             raise WriteRefused(f"a state rebuild never writes: refused {op.kind} on {op.obj}")
-        key = op.external_id_field if op.kind == "upsert" else "Id"
+        key = (op.external_id_field or "Id") if op.kind == "upsert" else "Id"
         results: list[WriteResult | None] = [None] * len(rows)
         try:
             types = self._types(op.obj)
