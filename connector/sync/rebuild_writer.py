@@ -38,9 +38,10 @@ AMBIGUOUS = "REBUILD_AMBIGUOUS"
 
 # Query chunks: REST queries are GETs, and Salesforce answers 414 to a URI over 16,384 bytes
 # (wire spec §4, SF-err: developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/
-# errorcodes.htm); the SOQL text limit of 100,000 characters is far above that. A chunk of at
-# most 200 ids also fits one result page (up to 2,000 records, SF-query).
-MAX_IDS = 200
+# errorcodes.htm); the SOQL text limit of 100,000 characters is far above that. The wire spec
+# advises at most 300-500 values per IN list; 500 keys also fit one result page (up to 2,000
+# records, SF-query). Short keys (student numbers) go 500 a query, keyed hashes about 300.
+MAX_IDS = 500
 MAX_ENCODED = 12_000  # bytes of URL-encoded SOQL, leaving room for the path
 
 _NUMBERS = {"double", "currency", "percent", "int", "long"}
