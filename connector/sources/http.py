@@ -6,6 +6,13 @@ and 429 are retried with exponential backoff (honouring ``Retry-After``); any ot
 the read with a SourceError naming the URL path and status. Secrets come only from the
 environment (``auth_env``) and never appear in messages: errors name the URL *path*, never the
 query string or headers.
+
+Credentials go only to the origin of ``url`` (scheme, host and port all equal): a ``next``
+link or a redirect to any other origin gets no credential header (``auth_header``, and no
+``Cookie`` header) — or, with ``cross_host: refuse``, stops the read with an InputError.
+``requests`` itself drops only ``Authorization`` on a redirect to another host, never a custom
+header, and it keeps credentials on an http → https change of the same host
+(``Session.rebuild_auth``, https://requests.readthedocs.io/en/latest/api/#requests.Session.rebuild_auth).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Annotated, Any, Literal
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import requests
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -28,6 +35,8 @@ from connector.sources.jsonl import record_from_object
 
 MAX_BACKOFF = 30.0
 MAX_RETRY_AFTER = 120.0
+DEFAULT_PORTS = {"http": 80, "https": 443}
+CROSS_HOST = "a next link or redirect leads to another host (scheme, host or port differ)"
 
 
 class _Paging(BaseModel):
@@ -90,6 +99,9 @@ class HttpOptions(SourceOptions):
         ca_bundle: a CA file (relative to the project directory) to verify the server with.
         retries: attempts per request for connection errors, 5xx and 429.
         backoff: first backoff in seconds (doubles per attempt, at most 30 s).
+        cross_host: ``drop`` (default): a next link or redirect to another scheme, host or
+            port is followed without the credential header; ``refuse``: it stops the read
+            with an InputError.
     """
 
     url: str
@@ -103,6 +115,7 @@ class HttpOptions(SourceOptions):
     ca_bundle: str | None = None
     retries: int = Field(default=5, ge=1, le=20)
     backoff: float = Field(default=1.0, ge=0)
+    cross_host: Literal["drop", "refuse"] = "drop"
 
     @field_validator("url")
     @classmethod
@@ -113,8 +126,35 @@ class HttpOptions(SourceOptions):
 
     @field_validator("paging", mode="before")
     @classmethod
-    def _paging_shorthand(cls, value: Any) -> Any:
+    def _paging_shorthand(cls, value: object) -> object:
         return {"style": value} if isinstance(value, str) else value
+
+
+def origin(url: str) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` of ``url``, the port made explicit for http and https."""
+    parts: SplitResult = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or DEFAULT_PORTS.get(scheme)
+
+
+class _GuardedSession(requests.Session):
+    """A session that keeps credential headers to one origin, also across redirects."""
+
+    def __init__(self, home: tuple[str, str, int | None], secret_headers: set[str], refuse: bool):
+        super().__init__()
+        self.home, self.secret_headers, self.refuse = home, secret_headers, refuse
+        self.where = "/"
+
+    def rebuild_auth(
+        self, prepared_request: requests.PreparedRequest, response: requests.Response
+    ) -> None:
+        """Called by requests for every redirect hop: strip or refuse off-origin credentials."""
+        super().rebuild_auth(prepared_request, response)
+        if origin(prepared_request.url or "") != self.home:
+            if self.refuse:
+                raise InputError(self.where, CROSS_HOST + " (cross_host: refuse)")
+            for name in (*self.secret_headers, "Cookie"):
+                prepared_request.headers.pop(name, None)
 
 
 class _Transient(Exception):
@@ -139,7 +179,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def dig(body: Any, path: str) -> Any:
+def dig(body: object, path: str) -> object:
     """The value at a dotted path in nested dicts (None when any step is missing)."""
     cur = body
     for part in path.split("."):
@@ -174,7 +214,7 @@ class HttpSource(Source):
 
     def _headers(self) -> dict[str, str]:
         o = self.options
-        headers = {"Accept": "application/json"}
+        headers: dict[str, str] = {}
         if o.auth_env:
             value = self.env.get(o.auth_env)
             if not value:
@@ -192,6 +232,9 @@ class HttpSource(Source):
         self, session: requests.Session, url: str, params: Mapping[str, Any] | None, page: int
     ) -> requests.Response:
         o = self.options
+        headers = self._headers() if origin(url) == origin(o.url) else None
+        if headers is None and o.cross_host == "refuse":
+            raise InputError(self.where, CROSS_HOST + " (cross_host: refuse)")
         verify: bool | str = str(self.resolve(o.ca_bundle)) if o.ca_bundle else True
         retrying = Retrying(
             stop=stop_after_attempt(o.retries),
@@ -203,7 +246,9 @@ class HttpSource(Source):
         try:
             for attempt in retrying:
                 with attempt:
-                    resp = session.get(url, params=params, timeout=o.timeout, verify=verify)
+                    resp = session.get(
+                        url, params=params, headers=headers, timeout=o.timeout, verify=verify
+                    )
                     if resp.status_code == 429 or resp.status_code >= 500:
                         retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                         raise _Transient(resp.status_code, retry_after)
@@ -220,7 +265,7 @@ class HttpSource(Source):
             raise SourceError(f"{self.where}: HTTP {resp.status_code} on page {page}")
         return resp
 
-    def _items(self, body: Any, page: int) -> list[Any]:
+    def _items(self, body: object, page: int) -> list[object]:
         path = self.options.items
         items = body if path is None else dig(body, path)
         if not isinstance(items, list):
@@ -228,7 +273,7 @@ class HttpSource(Source):
             raise SourceError(f"{self.where}: {what} is not a list on page {page}")
         return items
 
-    def _pages(self, session: requests.Session) -> Iterator[tuple[int, list[Any]]]:
+    def _pages(self, session: requests.Session) -> Iterator[tuple[int, list[object]]]:
         """Yield ``(page_number, items)`` per fetched page, following the paging style."""
         o, paging = self.options, self.options.paging
         url: str | None = o.url
@@ -269,9 +314,14 @@ class HttpSource(Source):
 
     def read(self) -> Iterator[SourceRecord | Reject]:
         """Fetch page after page and yield each item as a record (origin: URL path, item no.)."""
-        key_cols = self.options.key_columns
-        with requests.Session() as session:
-            session.headers.update(self._headers())
+        o = self.options
+        key_cols = o.key_columns
+        secret = {o.auth_header} if o.auth_env else set()
+        with _GuardedSession(origin(o.url), secret, o.cross_host == "refuse") as session:
+            # Credentials are passed per request (for the home origin only), never set on
+            # the session: a next link to another host must not carry them.
+            session.headers["Accept"] = "application/json"
+            session.where = self.where
             index = 0
             for _page, items in self._pages(session):
                 for item in items:

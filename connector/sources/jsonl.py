@@ -1,4 +1,11 @@
-"""JSON Lines files (one JSON object per line) as a source, e.g. event-platform exports."""
+"""JSON Lines files (one JSON object per line) as a source, e.g. event-platform exports.
+
+Broken and hostile input: an empty file (or blank lines only) reads zero records without
+error, as JSON Lines has no header (the run report warns about an empty export); a line that
+is not JSON is rejected with its line; control characters in values follow the rule of
+:mod:`connector.sources.base` (a NUL rejects the record, naming the field; the others are
+removed), also when they arrive as ``\\u`` escapes.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ from pydantic import field_validator
 from connector.errors import InputError, SourceError
 from connector.records import Origin, Reject, SourceRecord
 from connector.sources.base import (
+    NUL_REASON,
     FileSource,
     SourceOptions,
     build_key,
@@ -18,6 +26,7 @@ from connector.sources.base import (
     empty_key,
     require_file,
     scan_decodable,
+    scrub_fields,
 )
 
 
@@ -52,11 +61,19 @@ def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def record_from_object(obj: Any, origin: Origin, key_columns: list[str]) -> SourceRecord | Reject:
-    """A SourceRecord from one decoded JSON value (shared with the HTTP source)."""
+def record_from_object(
+    obj: object, origin: Origin, key_columns: list[str]
+) -> SourceRecord | Reject:
+    """A SourceRecord from one decoded JSON value (shared with the HTTP source).
+
+    Control characters follow the rule of :mod:`connector.sources.base`.
+    """
     if not isinstance(obj, dict):
         return Reject(origin, "", f"not a JSON object (a {type(obj).__name__})")
-    fields = flatten(obj)
+    scrubbed = scrub_fields(flatten(obj))
+    if isinstance(scrubbed, str):
+        return Reject(origin, scrubbed, NUL_REASON)
+    fields = scrubbed
     key, bad = build_key([fields.get(c) for c in key_columns], key_columns)
     if key is None:
         return empty_key(origin, bad)

@@ -16,6 +16,11 @@ where guessing would be wrong:
   (where the spec says status must be blank) the row is rejected rather than deleted or synced;
 - a reference to a record not in the export (a dangling org id) leaves the record in and the
   join out; only a count is logged.
+
+Broken and hostile input: an empty entity file (not even a header line) is an InputError
+naming the file; a header-only file reads zero records (the run report warns about an empty
+export); an unterminated quote in the entity file or a look-up table is an InputError from
+``check()``; control characters follow the rule of :mod:`connector.sources.base`.
 """
 
 from __future__ import annotations
@@ -36,7 +41,6 @@ from connector.sources.base import (
     build_key,
     check_encoding,
     empty_key,
-    scan_decodable,
 )
 from connector.sources.csv import key_indices
 from connector.sources.oneroster_files import (
@@ -209,14 +213,14 @@ class OneRosterSource(FileSource):
         manifest = self._manifest()
         table = self._table(manifest, o.entity, required=True)
         assert table is not None  # required=True raised otherwise
-        scan_decodable(table.path, o.encoding, table.display)
+        table.scan()
         header = table.header()
         key_indices(header, o.key_columns, table.display)
         roles_table = None
         for entity in self._support():
             support = self._table(manifest, entity, required=False)
             if support is not None:
-                scan_decodable(support.path, o.encoding, support.display)
+                support.scan()
                 roles_table = support if entity == "roles" else roles_table
         if o.roles is not None and "role" not in header and roles_table is None:
             raise InputError(table.display, "roles filter needs a role column or roles.csv")
@@ -237,7 +241,7 @@ class OneRosterSource(FileSource):
                 continue
             delta = manifest.mode(entity) == "delta"
             for _line, row in table.rows():
-                if isinstance(row, str) or not row.get("sourcedId"):
+                if not isinstance(row, dict) or not row.get("sourcedId"):
                     continue
                 if entity == "roles":
                     if not (delta and row.get("status") == "tobedeleted") and row.get("role"):
@@ -272,6 +276,9 @@ class OneRosterSource(FileSource):
             origin = Origin(table.display, line)
             if isinstance(row, str):
                 yield Reject(origin, "", row)
+                continue
+            if isinstance(row, tuple):
+                yield Reject(origin, *row)
                 continue
             if o.entity == "users":
                 self._user_roles(row, look)

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from connector.errors import InputError
-from connector.sources.base import require_file, scan_decodable
-from connector.sources.csv import iter_rows, read_header
+from connector.sources.base import NUL_REASON, require_file, scan_decodable, scrub_cells
+from connector.sources.csv import Rows, iter_rows, read_header
+from connector.sources.prescan import prescan
 
 MODES = ("bulk", "delta", "absent")
 HEADER_ALIASES = {
@@ -34,6 +35,8 @@ _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\
 NON_ISO_DATE = "date not in ISO 8601 (YYYY-MM-DD); refusing to guess day/month order"
 
 Row = dict[str, Any]
+#: A row refused on one column: ``(column, reason)``.
+Bad = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -98,8 +101,16 @@ class Table:
     def __init__(self, path: Path, display: str, encoding: str):
         self.path, self.display, self.encoding = path, display, encoding
 
-    def rows(self) -> Iterator[tuple[int, Row | str]]:
-        """``(line, fields)`` per row, or ``(line, reason)`` for a malformed or ragged row."""
+    def scan(self) -> None:
+        """The pre-scan (``check()``): decodable, no unterminated quote (InputError)."""
+        prescan(self.path, self.display, encoding=self.encoding, delimiter=",")
+
+    def rows(self) -> Iterator[tuple[int, Row | str | Bad]]:
+        """``(line, fields)`` per row, ``(line, reason)`` for a malformed or ragged row, or
+        ``(line, (column, reason))`` for a row refused on one column (a NUL character).
+
+        Control characters follow the rule of :mod:`connector.sources.base`.
+        """
         raw = iter_rows(self.path, self.display, encoding=self.encoding, delimiter=",")
         with closing(raw):
             header = self.header_from(raw)
@@ -113,10 +124,15 @@ class Table:
                     continue
                 elif len(row) < need or (len(row) > width and any(row[width:])):
                     yield line, f"row has {len(row)} cells, header has {len(named)} columns"
+                elif isinstance(clean := scrub_cells(row), int):
+                    yield line, (header[clean] if clean < width else "", NUL_REASON)
                 else:
-                    yield line, {h: (row[i] or None) if i < len(row) else None for i, h in named}
+                    yield (
+                        line,
+                        {h: (clean[i] or None) if i < len(clean) else None for i, h in named},
+                    )
 
-    def header_from(self, raw: Iterator) -> list[str]:
+    def header_from(self, raw: Rows) -> list[str]:
         """The header from the first row of ``raw`` (InputError when there is none)."""
         return read_header(raw, self.display, drop_empty=True, aliases=HEADER_ALIASES)
 
