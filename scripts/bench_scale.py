@@ -33,7 +33,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench_sync import MAPPING, Emulator, Figure, Project, baseline
+from bench_sync import MAPPING, Emulator, Figure, Project, baseline, route_delta
 
 ROOT = Path(__file__).resolve().parent.parent
 # 64 hex characters: a keyed-hash secret of a realistic length (short ones may be refused).
@@ -162,6 +162,8 @@ class Scale:
             "contacts": after["records"].get("Contact", 0),
             "emulator_cpu_s": round(emu_cpu, 2),
             **last_counts(project.folder),
+            "routes": route_delta(before, after),
+            "load_after": loadavg(),
         }
 
 
@@ -331,11 +333,13 @@ def bench_bulk_vs_script(s: Scale) -> None:
         wall = time.perf_counter() - t0
         after = emu.stats()
         theirs = {
+            "routes": route_delta(before, after),
             "exit": proc.returncode,
             "wall_s": round(wall, 2),
             "output": output.strip()[-300:],
             "api_calls": after["api_calls"] - before["api_calls"],
             "contacts": after["records"].get("Contact", 0),
+            "load_after": loadavg(),
         }
         expect("bulk-vs-script, script", theirs, n)
     finally:
