@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 import requests
@@ -229,7 +229,7 @@ class HttpSource(Source):
         return min(self.options.backoff * 2 ** (state.attempt_number - 1), MAX_BACKOFF)
 
     def _get(
-        self, session: requests.Session, url: str, params: Mapping[str, Any] | None, page: int
+        self, session: requests.Session, url: str, params: Mapping[str, str | int] | None, page: int
     ) -> requests.Response:
         o = self.options
         headers = self._headers() if origin(url) == origin(o.url) else None
@@ -277,7 +277,7 @@ class HttpSource(Source):
         """Yield ``(page_number, items)`` per fetched page, following the paging style."""
         o, paging = self.options, self.options.paging
         url: str | None = o.url
-        params: dict[str, Any] | None = dict(o.params)
+        params: dict[str, str | int] | None = dict(o.params)
         counter = paging.start if isinstance(paging, PagePaging) else 0
         page = 0
         while url is not None:

@@ -97,7 +97,7 @@ class QuoteScan:
             self._tail(buf)
             return
         quotes = buf.count(self.quotechar, 0, cut)
-        end = cut if not quotes else self._pattern(cut, quotes).match(buf, 0, cut).end()
+        end = self._settled_end(buf, cut, quotes)
         if end == cut:  # the last separator lies outside quotes: a field starts after it
             self.line += buf.count("\n", 0, cut)
             self.carry = buf[cut:]
@@ -108,8 +108,13 @@ class QuoteScan:
             raise self._error()
         self.carry = buf[end:]
 
-    def _pattern(self, size: int, quotes: int) -> re.Pattern[str]:
-        return self.patterns[quotes * self.dense_every >= size]
+    def _settled_end(self, buf: str, cut: int, quotes: int) -> int:
+        """How far ``buf[:cut]`` reads outside any open quoted field (``cut``: all of it)."""
+        if not quotes:
+            return cut
+        # The patterns match the empty string at least, so there is always a match.
+        match = self.patterns[quotes * self.dense_every >= cut].match(buf, 0, cut)
+        return match.end() if match else 0
 
     def _tail(self, buf: str) -> None:
         if buf.startswith(self.quotechar) and self.carry != "x":
@@ -123,7 +128,7 @@ class QuoteScan:
         """The end of the file: raise if a quoted field is still open."""
         buf = self.carry
         quotes = buf.count(self.quotechar)
-        end = self._pattern(len(buf), quotes).match(buf).end() if quotes else len(buf)
+        end = self._settled_end(buf, len(buf), quotes)
         if end < len(buf):
             self.line += buf.count("\n", 0, end)
             raise self._error()
