@@ -17,8 +17,7 @@ import hmac
 import json
 import unicodedata
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime
-from enum import Enum
+from datetime import date, datetime
 
 _SEP = "\x1f"  # unit separator: joins namespace and composite key parts unambiguously
 # RFC 2104: the key block XOR-ed with these pads keys the inner and the outer SHA-256.
@@ -59,52 +58,6 @@ def _text_of(value: object) -> str:
     if cls is date or cls is datetime:
         return '"' + str(value) + '"'  # str() of a date is ASCII: nothing to escape
     return json.dumps(value, sort_keys=True, default=str)
-
-
-# repr() of the values a payload repeats most (dates, UTC moments, enum members): repr of a
-# date takes a microsecond, a look-up a twentieth of that. Keyed so that equal keys have equal
-# reprs: exact dates; naive or UTC datetimes without fold (aware moments of other zones can be
-# equal with other reprs); enum members by identity (a StrEnum member equals its text).
-_REPRS: dict[object, str] = {}
-_REPRS_MAX = 16_384
-
-
-def _repr(value: object) -> str:
-    """``repr(value)``, exactly, faster for the types a record hash meets."""
-    cls = value.__class__
-    if cls is str:
-        return str.__repr__(value)  # type: ignore[arg-type]
-    if value is None:
-        return "None"
-    if cls is bool:
-        return "True" if value else "False"
-    if cls is tuple:
-        parts = [_repr(v) for v in value]  # type: ignore[attr-defined]
-        return "(" + parts[0] + ",)" if len(parts) == 1 else "(" + ", ".join(parts) + ")"
-    if cls is date or (
-        cls is datetime
-        and not value.fold  # type: ignore[attr-defined]
-        and (value.tzinfo is None or value.tzinfo is UTC)  # type: ignore[attr-defined]
-    ):
-        key: object = value
-    elif isinstance(value, Enum):
-        key = id(value)  # members live as long as their class: the id stays theirs
-    else:
-        return repr(value)
-    text = _REPRS.get(key)
-    if text is None:
-        if len(_REPRS) >= _REPRS_MAX:
-            _REPRS.clear()
-        text = _REPRS[key] = repr(value)
-    return text
-
-
-def _record_text(payload: Mapping[str, object], withheld: Iterable[str], extra: object) -> str:
-    """``repr((tuple(payload.items()), tuple(withheld), extra))``, exactly (the record hash's
-    text since the first release: stored record hashes must stay equal)."""
-    pairs = ["(" + _repr(k) + ", " + _repr(v) + ")" for k, v in payload.items()]
-    items = "(" + pairs[0] + ",)" if len(pairs) == 1 else "(" + ", ".join(pairs) + ")"
-    return "(" + items + ", " + repr(tuple(withheld)) + ", " + _repr(extra) + ")"
 
 
 class KeyHasher:
@@ -171,8 +124,11 @@ class KeyHasher:
         """A 16-hex-character keyed hash of a whole payload (field order included), the names of
         the withheld fields and ``extra`` (e.g. retention anchors): equal exactly when the
         record would be sent unchanged."""
+        # repr, written in C, beats building the same text in Python (measured: 11 vs 15 µs a
+        # record); the text must stay what it is, or every stored record hash would change.
+        text = repr((tuple(payload.items()), tuple(withheld), extra))
         mac = self._mac.copy()
-        mac.update(_record_text(payload, withheld, extra).encode("utf-8"))
+        mac.update(text.encode("utf-8"))
         return mac.hexdigest()
 
 
