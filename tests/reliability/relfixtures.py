@@ -76,7 +76,7 @@ _WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 
 class WriteGate:
-    """Holds the emulator's record writes after the first ``passes``, until :meth:`release`.
+    """Holds one of the emulator's record writes, the one after the first ``passes``.
 
     The emulator runs in the test process, so the test can stop a run's writes exactly where it
     wants instead of hoping a latency outlasts a second process's start-up. Only writes under
@@ -85,6 +85,8 @@ class WriteGate:
 
     ``held`` is set once a write is waiting in the gate: from then on the writing run is inside
     its run lock (it writes only while holding it) and stays there until the gate is released.
+    Writes after the held one pass, so a second run that (wrongly) got past the lock finishes and
+    the test fails on its outcome instead of hanging on the gate.
     ``release(drop=True)`` answers the held writes with a 503 without applying them, as if the
     requests never reached Salesforce.
     """
@@ -105,7 +107,7 @@ class WriteGate:
             if method in _WRITE_METHODS and raw_path.startswith("/services/data/"):
                 with self._count_lock:
                     self._seen += 1
-                    hold = self._seen > self._passes
+                    hold = self._seen == self._passes + 1
                 if hold:
                     self.held.set()
                     self._open.wait()
