@@ -54,7 +54,7 @@ def _text_of(value: object) -> str:
     if cls is bool:
         return "true" if value else "false"
     if cls is int:
-        return int.__repr__(value)  # type: ignore[arg-type]
+        return int.__repr__(value)
     if cls is date or cls is datetime:
         return '"' + str(value) + '"'  # str() of a date is ASCII: nothing to escape
     return json.dumps(value, sort_keys=True, default=str)

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 from connector.errors import MappingError, Problem
 from connector.hashing import KeyHasher, join_key, normalise_key
@@ -56,6 +56,7 @@ from connector.mapping.transforms import (
     compile_chain,
 )
 from connector.privacy.facts import SubjectFacts
+from connector.privacy.policy import Value
 from connector.privacy.purposes import PurposesSpec
 from connector.records import Origin, Reject, SourceRecord
 
@@ -63,9 +64,6 @@ REQUIRED_MISSING = "required value missing"
 #: Target fields holding a birth date (Contact, Person Account): checked for plausibility.
 BIRTHDATE_FIELDS = frozenset({"Birthdate", "PersonBirthdate"})
 
-#: A mapped value: whatever the field's transforms return (text, bool, number, date, datetime,
-#: or a plugin's JSON-able value); ``None`` is empty.
-Value: TypeAlias = Any
 #: One plain field: (target field, column(s), transform chain, getter for templates and
 #: fallbacks, required, opt-out). A plain column is read inline in ``apply``.
 _FieldPlan: TypeAlias = tuple[str, str, Bound | None, Getter | None, bool, bool]

@@ -17,14 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 from connector.clock import SCHOOL_TZ, school_date
 from connector.mapping.getters import Getter, blank
 from connector.mapping.models import MappingSpec, ValueFrom
 from connector.mapping.transforms import TransformContext, TransformError
 from connector.privacy.facts import ConsentFact, Phase, SubjectFacts
-from connector.privacy.policy import age_on
+from connector.privacy.policy import Value, age_on
 from connector.privacy.purposes import PurposesSpec
 from connector.records import Origin, Reject
 
@@ -86,7 +86,7 @@ def implausible_birthdate(value: object, today: date) -> str | None:
     return None
 
 
-def yes_no(value: Any) -> bool | None:
+def yes_no(value: Value) -> bool | None:
     """ja/nee, yes/no, true/false, 1/0 (any case) → bool; empty → None; ValueError otherwise."""
     hit = _YES_NO_EXACT.get(value) if isinstance(value, str) else None
     if hit is not None:
@@ -103,7 +103,7 @@ def yes_no(value: Any) -> bool | None:
     raise ValueError("not a yes/no value (ja/nee, true/false, 1/0)")
 
 
-def parse_moment(value: Any, fmt: str | None) -> datetime | None:
+def parse_moment(value: Value, fmt: str | None) -> datetime | None:
     """An ISO 8601 (or ``fmt``) timestamp, tz-aware; a naive one is school time (Amsterdam)."""
     if value is None or value == "":
         return None
@@ -119,7 +119,7 @@ def parse_moment(value: Any, fmt: str | None) -> datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=SCHOOL_TZ)
 
 
-def as_date(value: Any) -> date | None:
+def as_date(value: Value) -> date | None:
     """A date, datetime or ISO date string as a date; TransformError for anything else."""
     if value is None or value == "":
         return None
@@ -192,14 +192,15 @@ class FactsReader:
             for v in getattr(lc, phase)
         }
         other = None if lc.other == "reject" else Phase(lc.other)
+        assert lc.from_ is not None  # the model requires `from` unless a fixed phase is given
         return ("column", lc.from_, table, other, value_from(lc.date, "lifecycle.date"))
 
     def read(
         self,
-        f: Mapping[str, Any],
+        f: Mapping[str, Value],
         origin: Origin,
         errors: list[Reject],
-        values: Mapping[str, Any] | None = None,
+        values: Mapping[str, Value] | None = None,
     ) -> SubjectFacts:
         """The facts of row ``f``; a value that cannot be read is appended to ``errors``.
 
@@ -246,10 +247,10 @@ class FactsReader:
 
     def _birth(
         self,
-        f: Mapping[str, Any],
+        f: Mapping[str, Value],
         origin: Origin,
         errors: list[Reject],
-        values: Mapping[str, Any] | None,
+        values: Mapping[str, Value] | None,
     ) -> date | None:
         """subject_birthdate: the mapped field's value when there is one, checked for
         plausibility (a rejected row is mapped again next run, so the day is not noted)."""
@@ -276,7 +277,7 @@ class FactsReader:
     def _date_of(
         self,
         spec: tuple[str, Getter] | None,
-        f: Mapping[str, Any],
+        f: Mapping[str, Value],
         origin: Origin,
         errors: list[Reject],
         what: str,
@@ -292,7 +293,7 @@ class FactsReader:
 
     def _consent(
         self,
-        f: Mapping[str, Any],
+        f: Mapping[str, Value],
         origin: Origin,
         errors: list[Reject],
         purpose: str,

@@ -24,12 +24,12 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any, TypeAlias
 
 from connector.clock import school_date
 from connector.privacy.facts import ConsentFact, Phase, SubjectFacts
 from connector.privacy.identifiers import forbidden_fields
-from connector.privacy.purposes import PurposeSpec, PurposesSpec
+from connector.privacy.purposes import Duration, PurposeSpec, PurposesSpec
 
 ACTIVE = "active"
 NO_ACTIVE_PURPOSE = "no_active_purpose"
@@ -77,16 +77,22 @@ _RANK = {
 }
 
 
-class Decision(NamedTuple):
+#: A mapped field value: whatever the field's transforms return (text, bool, number, date,
+#: datetime, or a plugin's JSON-able value); ``None`` is empty. Plugins decide, so no narrower
+#: type holds.
+Value: TypeAlias = Any
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
     """What the policy allows for one record.
 
     ``payload`` holds the fields to send with their values (``None`` clears a value the source
     no longer has); ``withheld`` maps every other mapped field to its reason code — the engine
     clears such a field in Salesforce when it was sent before and the reason is in ``CLEARING``.
-    (A named tuple rather than a frozen dataclass: one is built per record, and this is cheaper.)
     """
 
-    payload: dict[str, Any]
+    payload: dict[str, Value]
     withheld: dict[str, str]
 
 
@@ -144,7 +150,7 @@ def _consent_recheck(name: str) -> Recheck:
     return recheck
 
 
-def _kept_after_end(purpose: PurposeSpec) -> Any:
+def _kept_after_end(purpose: PurposeSpec) -> Duration | None:
     """The retention duration a purpose stays active for after lifecycle_end, or None.
 
     A student who leaves is not wiped the same day: a purpose retained after lifecycle_end
@@ -308,7 +314,7 @@ class Policy:
         self._cache[key] = plan
         return plan
 
-    def decide(self, values: Mapping[str, Any], facts: SubjectFacts, today: date) -> Decision:
+    def decide(self, values: Mapping[str, Value], facts: SubjectFacts, today: date) -> Decision:
         """The payload to send and the reason for every field left out.
 
         Args:
@@ -338,12 +344,12 @@ class _Plan:
     """For one combination of purpose statuses: the fields to take and the ones withheld."""
 
     send: tuple[str, ...]
-    take: Callable[[Mapping[str, Any]], tuple[Any, ...]]
+    take: Callable[[Mapping[str, Value]], tuple[Value, ...]]
     opt_outs: tuple[str, ...]
     withheld: dict[str, str]
 
 
-def _taker(fields: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+def _taker(fields: Sequence[str]) -> Callable[[Mapping[str, Value]], tuple[Value, ...]]:
     """``values → tuple of values[f] for f in fields`` in C (KeyError for a missing field)."""
     if len(fields) > 1:
         return itemgetter(*fields)

@@ -46,14 +46,17 @@ import sys
 from functools import cache
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from connector import __version__
 from connector.hashing import KeyHasher
 from connector.records import SourceRecord
 
+if TYPE_CHECKING:
+    from connector.mapping import Project
 
-def project_digest(project: Any) -> bytes:
+
+def project_digest(project: Project) -> bytes:
     """A digest of everything that decides how a row maps: mappings, purposes, code versions.
 
     Args:
@@ -66,8 +69,10 @@ def project_digest(project: Any) -> bytes:
     h.update(f"sis-sync {__version__} {_code_digest()} {sys.version}\n".encode())
     for package in _LIBRARIES:
         h.update(f"{package} {_package_version(package)}\n".encode())
-    for entry in [*transforms.entries(), *sources.entries()]:
-        h.update(f"{entry.name} {entry.package} {_package_version(entry.package)}\n".encode())
+    plugins = [(e.name, e.package) for e in transforms.entries()]
+    plugins += [(e.name, e.package) for e in sources.entries()]
+    for name, package in plugins:
+        h.update(f"{name} {package} {_package_version(package)}\n".encode())
     h.update(project.purposes.model_dump_json().encode())
     for name in sorted(project.mappings):
         h.update(f"\n{name}\n".encode())

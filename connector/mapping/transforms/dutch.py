@@ -74,10 +74,21 @@ class PhoneOptions(TransformOptions):
 # agree); anything else goes through phonenumbers.parse, which costs ≈ 100 µs a number.
 _SEPARATORS = str.maketrans("", "", " -.()")
 _NL_TYPED = re.compile(r"(?:\+31|0031|0)(\d{9})")
-_NL_META = phonenumbers.PhoneMetadata.metadata_for_region("NL")
-_NL_GENERAL = re.compile(_NL_META.general_desc.national_number_pattern)
-_NL_FIXED = re.compile(_NL_META.fixed_line.national_number_pattern)
-_NL_MOBILE = re.compile(_NL_META.mobile.national_number_pattern)
+
+
+def _nl_pattern(kind: str) -> re.Pattern[str]:
+    """phonenumbers' NL national-number pattern of ``kind`` (general_desc, fixed_line, mobile)."""
+    meta = phonenumbers.PhoneMetadata.metadata_for_region("NL")
+    desc = getattr(meta, kind, None)
+    pattern = getattr(desc, "national_number_pattern", None)
+    if not isinstance(pattern, str):  # a phonenumbers release without NL metadata: fail loudly
+        raise RuntimeError(f"phonenumbers has no NL {kind} pattern")
+    return re.compile(pattern)
+
+
+_NL_GENERAL = _nl_pattern("general_desc")
+_NL_FIXED = _nl_pattern("fixed_line")
+_NL_MOBILE = _nl_pattern("mobile")
 
 
 def fast_nl_number(text: str) -> str | None:
