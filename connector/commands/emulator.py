@@ -22,8 +22,18 @@ def emulator(
     ),
     schema: Annotated[
         Path | None,
-        typer.Option(help="JSON/YAML file adding fields and objects (docs/emulator.md)."),
+        typer.Option(
+            help="JSON/YAML file adding fields and objects (docs/emulator.md); "
+            "'eda' for the shipped EDA org."
+        ),
     ] = None,
+    person_accounts: Annotated[
+        bool,
+        typer.Option(
+            "--person-accounts",
+            help="Turn person accounts on, with the Education Cloud objects (docs/emulator.md).",
+        ),
+    ] = False,
     jwt_cert: Annotated[
         Path | None, typer.Option(help="Certificate (PEM) whose key signs JWT bearer assertions.")
     ] = None,
@@ -36,8 +46,12 @@ def emulator(
     daily_api_limit: Annotated[int, typer.Option(help="Daily API call allocation.")] = 100_000,
 ) -> None:
     """Run a Salesforce org on 127.0.0.1 over HTTPS (for tests, the demo and integrators)."""
+    from connector.emulator.schemas import builtin_schema
     from connector.emulator.server import EmulatorConfig, make_server
     from connector.emulator.wire import EmulatorConfigError
+
+    if schema is not None and not schema.is_file():
+        schema = builtin_schema(str(schema)) or schema
 
     if jwt_cert is not None and not jwt_cert.is_file():
         raise ConfigError(f"--jwt-cert {jwt_cert}: no such file")
@@ -47,6 +61,7 @@ def emulator(
         data_dir=data,
         port=port,
         schema_file=schema,
+        person_accounts=person_accounts,
         jwt_cert=jwt_cert,
         client_id=client_id,
         client_secret=client_secret,

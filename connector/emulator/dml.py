@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from connector.emulator.cascade import Cascade
 from connector.emulator.ids import USER_ID, normalize_id, sf_datetime
+from connector.emulator.person import PersonRules
 from connector.emulator.schema import ObjectDef
 from connector.emulator.store import Store, Txn
 from connector.emulator.validation import Validator, check_object_rules
@@ -26,6 +28,13 @@ class Dml:
         self.store = store
         self.validator = Validator(self._ref_target)
         self.lock_fault = lock_fault
+        self.person = PersonRules(self)
+        self.cascade = Cascade(store)
+        # Objects whose writes need PersonRules (record types, person accounts): the others
+        # skip it, so the hot path of a plain org is unchanged.
+        self._ruled = {n for n, o in store.schema.objects.items() if o.record_types}
+        if store.schema.person_accounts:
+            self._ruled |= {"Account", "Contact"}
 
     def _ref_target(self, rid: str) -> str | None:
         if rid == USER_ID:
@@ -65,6 +74,8 @@ class Dml:
             rec["Name"] = f"{first} {last}" if first and last else (first or last or "")
         elif obj.name == "CampaignMember":
             rec["HasResponded"] = rec.get("Status") in _RESPONDED
+        elif obj.name == "Account":
+            self.person.derive_name(obj, rec)
 
     def create(
         self,
@@ -84,6 +95,9 @@ class Dml:
                 ["Id"],
             )
         values = self.validator.clean(obj, raw, creating=True, csv=csv, skip=skip, preset=preset)
+        ruled = obj.name in self._ruled
+        if ruled:
+            self.person.before_create(obj, values)
         self._maybe_lock(None)
         now = sf_datetime()
         rid = self.store.ids.new(obj.key_prefix)
@@ -109,6 +123,8 @@ class Dml:
         check_object_rules(obj, rec)
         self._check_unique(obj, rec, rec)
         self.store.insert(obj.name, rec, sparse, txn)
+        if ruled:
+            self.person.after_create(obj, rec, txn)
         return rid
 
     def live(self, obj: ObjectDef, rid_raw: Any, *, missing_status: int = 404) -> dict[str, Any]:
@@ -154,6 +170,9 @@ class Dml:
         """Update one record by id; returns the id."""
         old = self.live(obj, rid_raw, missing_status=missing_status)
         values = self.validator.clean(obj, raw, creating=False, csv=csv, skip=skip)
+        ruled = obj.name in self._ruled
+        if ruled:
+            self.person.before_update(obj, old, values)
         self._maybe_lock(old["Id"])
         now = sf_datetime()
         changes = {
@@ -170,6 +189,8 @@ class Dml:
         check_object_rules(obj, rec)
         self._check_unique(obj, rec, values)
         self.store.change(obj.name, old, rec, changes, txn)
+        if ruled:
+            self.person.after_update(obj, rec, values, txn)
         return old["Id"]
 
     def upsert(
@@ -227,11 +248,9 @@ class Dml:
             if obj is None:
                 raise RecordError("MALFORMED_ID", f"malformed id {rid_raw}", [])
         rec = self.live(obj, rid_raw, missing_status=missing_status)
+        if obj.name in self._ruled:
+            self.person.before_delete(obj, rec)
         self._maybe_lock(rec["Id"])
-        if hard:
-            self.store.purge(obj.name, rec["Id"], txn)
-        else:
-            now = sf_datetime()
-            changes = {"IsDeleted": True, "LastModifiedDate": now, "SystemModstamp": now}
-            self.store.change(obj.name, rec, {**rec, **changes}, changes, txn)
+        # Children by each lookup's delete constraint: cleared, deleted too, or a refusal.
+        self.cascade.delete(obj, rec, txn, hard=hard)
         return rec["Id"]

@@ -66,7 +66,17 @@ def _p(
     )
 
 
-def _r(name: str, to: list[str], *, req: bool = False, create_only: bool = False) -> FieldDef:
+def _r(
+    name: str,
+    to: list[str],
+    *,
+    req: bool = False,
+    create_only: bool = False,
+    on_delete: str | None = None,
+) -> FieldDef:
+    # A lookup's parent delete clears it (SetNull); one that cannot be null cannot be cleared,
+    # so its parent's delete is refused (Restrict) — CustomField.deleteConstraint, Metadata API,
+    # https://developer.salesforce.com/docs/atlas.en-us.api_meta.meta/api_meta/customfield.htm
     return FieldDef(
         name,
         "reference",
@@ -76,6 +86,7 @@ def _r(name: str, to: list[str], *, req: bool = False, create_only: bool = False
         reference_to=to,
         updateable=not create_only,
         custom=name.endswith("__c"),
+        delete_constraint=on_delete or ("Restrict" if req else "SetNull"),
     )
 
 
@@ -140,7 +151,9 @@ CONTACT = [
     _b("HasOptedOutOfFax"),
     _b("DoNotCall"),
     _r("IndividualId", ["Individual"]),
-    _r("AccountId", ["Account"]),
+    # "When you delete an account, ... contacts ... are deleted" with it (Salesforce Help,
+    # Delete Accounts, https://help.salesforce.com/s/articleView?id=sf.account_delete.htm).
+    _r("AccountId", ["Account"], on_delete="Cascade"),
     _s("MailingStreet", 255, "textarea"),
     _s("MailingCity", 40),
     _s("MailingState", 80),
@@ -222,10 +235,13 @@ CAMPAIGN = [
     _ext("Event_Id__c", 80),
 ]
 
+# Campaign members and activities go with the campaign, contact or lead they belong to
+# (describe's childRelationships of Contact: CampaignMembers, Tasks and Events have
+# cascadeDelete true) [unverified against a live describe].
 CAMPAIGN_MEMBER = [
-    _r("CampaignId", ["Campaign"], req=True, create_only=True),
-    _r("ContactId", ["Contact"], create_only=True),
-    _r("LeadId", ["Lead"], create_only=True),
+    _r("CampaignId", ["Campaign"], req=True, create_only=True, on_delete="Cascade"),
+    _r("ContactId", ["Contact"], create_only=True, on_delete="Cascade"),
+    _r("LeadId", ["Lead"], create_only=True, on_delete="Cascade"),
     _p("Status", ["Sent", "Registered", "Attended", "Responded"], default="Sent", restricted=True),
     FieldDef(
         "HasResponded",
@@ -244,8 +260,8 @@ CAMPAIGN_MEMBER = [
 
 _ACTIVITY = [
     _s("Subject", 255, "combobox"),
-    _r("WhoId", ["Contact", "Lead"]),
-    _r("WhatId", ["Account", "Campaign"]),
+    _r("WhoId", ["Contact", "Lead"], on_delete="Cascade"),
+    _r("WhatId", ["Account", "Campaign"], on_delete="Cascade"),
     _t("ActivityDate", "date"),
     _s("Description", 32000, "textarea"),
     _owner(),
@@ -324,6 +340,31 @@ USER = [
     _s("EmailEncodingKey", 40, "picklist", req=True),
 ]
 
+# Every org has RecordType; its records come from the schema's record types (seeded by the
+# store). "RecordType: create(), ..., query(), retrieve(), update(), upsert()" — RecordType,
+# Object Reference, https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_recordtype.htm
+RECORD_TYPE = [
+    _s("Name", 80, req=True),
+    _s("DeveloperName", 80, req=True),
+    _s("SobjectType", 40, req=True),
+    _s("Description", 255),
+    _b("IsActive", True),
+    FieldDef(
+        "IsPersonType",
+        "boolean",
+        "IsPersonType",
+        0,
+        nillable=False,
+        createable=False,
+        updateable=False,
+        defaulted=True,
+        default=False,
+    ),
+    FieldDef(
+        "NamespacePrefix", "string", "NamespacePrefix", 15, createable=False, updateable=False
+    ),
+]
+
 # name → (label, key prefix, fields)
 DEFAULT_OBJECTS: dict[str, tuple[str, str, list[FieldDef]]] = {
     "Account": ("Account", "001", ACCOUNT),
@@ -337,4 +378,5 @@ DEFAULT_OBJECTS: dict[str, tuple[str, str, list[FieldDef]]] = {
     "ContactPointTypeConsent": ("Contact Point Type Consent", "0ZY", CONTACT_POINT_TYPE_CONSENT),
     "DataUsePurpose": ("Data Use Purpose", "0ZX", DATA_USE_PURPOSE),
     "User": ("User", "005", USER),
+    "RecordType": ("Record Type", "012", RECORD_TYPE),
 }

@@ -34,7 +34,7 @@ _STANDARD_CHILDREN = {
     ("ContactPointTypeConsent", "PartyId"): "ContactPointTypeConsents",
     ("ContactPointTypeConsent", "DataUsePurposeId"): "ContactPointTypeConsents",
 }
-_SYSTEM_LOOKUPS = {"OwnerId", "CreatedById", "LastModifiedById"}
+_SYSTEM_LOOKUPS = {"OwnerId", "CreatedById", "LastModifiedById", "RecordTypeId"}
 
 
 def relationship_name(f: FieldDef) -> str | None:
@@ -51,7 +51,7 @@ def child_relationships(schema: Schema, parent: str) -> list[dict[str, Any]]:
         for f in child.fields.values():
             if parent not in f.reference_to or f.name in _SYSTEM_LOOKUPS:
                 continue
-            name = _STANDARD_CHILDREN.get((child.name, f.name))
+            name = f.child_relationship or _STANDARD_CHILDREN.get((child.name, f.name))
             if name is None:
                 name = (child.label.replace(" ", "") + "s") + ("__r" if f.custom else "")
             out.append(
@@ -59,8 +59,9 @@ def child_relationships(schema: Schema, parent: str) -> list[dict[str, Any]]:
                     "childSObject": child.name,
                     "field": f.name,
                     "relationshipName": name,
-                    "cascadeDelete": False,
-                    "restrictedDelete": False,
+                    # What deleting the parent does (cascade.py applies it).
+                    "cascadeDelete": f.delete_constraint == "Cascade",
+                    "restrictedDelete": f.delete_constraint == "Restrict",
                     "deprecatedAndHidden": False,
                 }
             )

@@ -14,11 +14,16 @@ the README tells an admin to create). ``--schema FILE`` (JSON or YAML) adds fiel
           - {name: BRIN__c, type: string, length: 4, externalId: true, unique: true, required: true}
 
 Field keys: name, type, label, length, required, nillable, createable, updateable, externalId,
-unique, caseSensitive, defaultValue, picklistValues, restrictedPicklist, referenceTo.
+unique, caseSensitive, defaultValue, picklistValues, restrictedPicklist, referenceTo, and for
+lookups ``deleteConstraint`` (SetNull | Restrict | Cascade; Cascade is what a master-detail field
+does) and ``relationshipName`` (the child relationship's name, as in a field's metadata XML).
+Object keys: label, keyPrefix, fields, ``recordTypes`` (``[{developerName, label, default}]``).
+Top level: ``personAccounts: true`` turns person accounts on, like ``--person-accounts``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +32,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from connector.emulator.ids import BASE62, id_suffix
 from connector.emulator.wire import EmulatorConfigError
 
 FieldType = Literal[
@@ -51,6 +57,9 @@ FieldType = Literal[
 TEXT_TYPES = frozenset(
     {"string", "textarea", "email", "phone", "url", "picklist", "multipicklist", "combobox"}
 )
+MASTER_RT = "012000000000000AAA"  # the Master record type's id in every org
+# Lookups to records the API never deletes (users, record types): no delete semantics.
+NON_DELETE_LOOKUPS = frozenset({"OwnerId", "CreatedById", "LastModifiedById", "RecordTypeId"})
 SYSTEM_FIELDS = (
     "Id",
     "IsDeleted",
@@ -82,6 +91,12 @@ class FieldDef:
     restricted: bool = False
     reference_to: list[str] = field(default_factory=list)
     custom: bool = False
+    # What deleting the parent does to this lookup: SetNull (a lookup's default), Restrict
+    # (the parent cannot be deleted) or Cascade (master-detail: the child goes too) — the
+    # ``deleteConstraint`` of CustomField, Metadata API Developer Guide,
+    # https://developer.salesforce.com/docs/atlas.en-us.api_meta.meta/api_meta/customfield.htm
+    delete_constraint: str = "SetNull"
+    child_relationship: str | None = None  # describe's childRelationships name, when not derived
 
     @property
     def required_on_create(self) -> bool:
@@ -130,6 +145,8 @@ class ObjectDef:
     key_prefix: str
     fields: dict[str, FieldDef]
     custom: bool = False
+    # [{"DeveloperName", "Name", "IsPersonType", "default"}]: filled by ``record_types``.
+    record_types: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.reindex()
@@ -146,6 +163,12 @@ class ObjectDef:
         self.text_limits = {
             n: f.length for n, f in self.fields.items() if f.type in TEXT_TYPES and f.length
         }
+        # Lookups whose parent's delete reaches this object (indexed by the store).
+        self.lookups = [
+            f.name
+            for f in self.fields.values()
+            if f.type == "reference" and f.name not in NON_DELETE_LOOKUPS
+        ]
 
     def field(self, name: str) -> FieldDef | None:
         """Field by name, case-insensitively (Salesforce field names are case-insensitive)."""
@@ -160,9 +183,42 @@ class ObjectDef:
             **self.summary(version),
             "fields": [f.describe() for f in self.fields.values()],
             "childRelationships": children or [],
-            "recordTypeInfos": [],
+            "recordTypeInfos": self.record_type_infos(),
             "urls": _urls(base),
         }
+
+    def record_type_infos(self) -> list[dict[str, Any]]:
+        """Describe's ``recordTypeInfos``: each record type, then the Master one.
+
+        "The master record type is the default record type used when a record has no custom
+        record type associated with it" — RecordTypeInfo, SOAP API Developer Guide,
+        https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_describesobjects_describesobjectresult.htm
+        """
+        if not self.record_types:
+            return []
+        out = [
+            {
+                "active": True,
+                "available": True,
+                "defaultRecordTypeMapping": bool(rt.get("default")),
+                "developerName": rt["DeveloperName"],
+                "master": False,
+                "name": rt["Name"],
+                "recordTypeId": rt["Id"],
+            }
+            for rt in self.record_types
+        ]
+        master = {"developerName": "Master", "name": "Master", "recordTypeId": MASTER_RT}
+        return [
+            *out,
+            {
+                **master,
+                "active": True,
+                "available": True,
+                "master": True,
+                "defaultRecordTypeMapping": False,
+            },
+        ]
 
     def summary(self, version: str) -> dict[str, Any]:
         """The global-describe entry for this object."""
@@ -222,6 +278,8 @@ class FieldSpec(BaseModel):
     picklistValues: list[str] = []
     restrictedPicklist: bool = False
     referenceTo: list[str] = []
+    deleteConstraint: Literal["SetNull", "Restrict", "Cascade"] = "SetNull"
+    relationshipName: str | None = None
 
     def to_field(self) -> FieldDef:
         """The FieldDef this spec describes."""
@@ -256,7 +314,19 @@ class FieldSpec(BaseModel):
             restricted=self.restrictedPicklist,
             reference_to=list(self.referenceTo),
             custom=self.name.endswith("__c"),
+            delete_constraint=self.deleteConstraint,
+            child_relationship=self.relationshipName,
         )
+
+
+class RecordTypeSpec(BaseModel):
+    """One record type of an object in a ``--schema`` file."""
+
+    model_config = ConfigDict(extra="forbid")
+    developerName: str
+    label: str | None = None
+    default: bool = False
+    isPersonType: bool = False
 
 
 class ObjectSpec(BaseModel):
@@ -266,19 +336,23 @@ class ObjectSpec(BaseModel):
     label: str | None = None
     keyPrefix: str | None = None
     fields: list[FieldSpec] = []
+    recordTypes: list[RecordTypeSpec] = []
 
 
 class SchemaFile(BaseModel):
     """The whole ``--schema`` file."""
 
     model_config = ConfigDict(extra="forbid")
-    objects: dict[str, ObjectSpec]
+    description: str | None = None  # what the file is and where its facts come from
+    personAccounts: bool = False
+    objects: dict[str, ObjectSpec] = {}
 
 
 class Schema:
     """All objects of the org, by name (case-insensitive lookup) and by key prefix."""
 
     def __init__(self, objects: list[ObjectDef]):
+        self.person_accounts = False
         self.objects = {o.name: o for o in objects}
         self._lower = {o.name.lower(): o for o in objects}
         self.by_prefix = {o.key_prefix: o for o in objects}
@@ -307,22 +381,22 @@ def default_schema() -> Schema:
     return Schema(objects)
 
 
-def load_schema(path: Path | None) -> Schema:
+def load_schema(path: Path | None = None, *, person_accounts: bool = False) -> Schema:
     """The default schema, extended with ``path`` (JSON or YAML) when given.
+
+    ``person_accounts`` (or ``personAccounts: true`` in the file) adds person accounts and the
+    Education Cloud objects (education.py) before the file is applied, so the file can extend
+    them; Contact custom fields (the file's too) are then mirrored on Account as ``__pc``.
 
     Raises:
         EmulatorConfigError: the file is unreadable or does not follow the documented format.
     """
     schema = default_schema()
-    if path is None:
-        return schema
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        raw = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
-        spec = SchemaFile.model_validate(raw)
-    except (OSError, ValueError, yaml.YAMLError, ValidationError) as exc:
-        problem = type(exc).__name__
-        raise EmulatorConfigError(f"{path}: not a valid emulator schema file ({problem})") from exc
+    spec = _read_spec(path) if path is not None else SchemaFile()
+    if person_accounts or spec.personAccounts:
+        from connector.emulator.person import enable_person_accounts
+
+        enable_person_accounts(schema)
     counter = 0
     for obj_name, obj_spec in spec.objects.items():
         obj = schema.get(obj_name)
@@ -343,5 +417,69 @@ def load_schema(path: Path | None) -> Schema:
             schema.add_object(obj)
         for fspec in obj_spec.fields:
             obj.fields[fspec.name] = fspec.to_field()
+        known = {rt["DeveloperName"] for rt in obj.record_types}
+        for rts in obj_spec.recordTypes:
+            if rts.developerName not in known:
+                obj.record_types.append(
+                    {
+                        "DeveloperName": rts.developerName,
+                        "Name": rts.label or rts.developerName.replace("_", " "),
+                        "IsPersonType": rts.isPersonType,
+                        "default": rts.default,
+                    }
+                )
         obj.reindex()
+    if schema.person_accounts:
+        from connector.emulator.person import mirror_contact_fields
+
+        mirror_contact_fields(schema)
+    _finish_record_types(schema)
     return schema
+
+
+def _read_spec(path: Path) -> SchemaFile:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        raw = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+        return SchemaFile.model_validate(raw)
+    except (OSError, ValueError, yaml.YAMLError, ValidationError) as exc:
+        problem = type(exc).__name__
+        raise EmulatorConfigError(f"{path}: not a valid emulator schema file ({problem})") from exc
+
+
+def record_type_id(sobject: str, developer_name: str) -> str:
+    """A stable id for a record type: the same org shape gives the same ids on every start
+    (clients cache them), and the id counter is not moved (characters 6–14 stay small)."""
+    digest = int(hashlib.sha256(f"{sobject}.{developer_name}".encode()).hexdigest(), 16)
+    chars = []
+    for _ in range(6):
+        digest, r = divmod(digest, 62)
+        chars.append(BASE62[r])
+    head = "012" + "".join(chars[:3]) + "000000" + "".join(chars[3:])
+    return head + id_suffix(head)
+
+
+def _finish_record_types(schema: Schema) -> None:
+    """Give every record type its id and object, and its object a ``RecordTypeId`` field
+    defaulting to the default record type (the profile's default, in a real org)."""
+    for obj in schema.objects.values():
+        if not obj.record_types:
+            continue
+        for rt in obj.record_types:
+            rt["Id"] = record_type_id(obj.name, rt["DeveloperName"])
+            rt["SobjectType"] = obj.name
+        default = next((rt for rt in obj.record_types if rt.get("default")), None)
+        default = default or next(
+            (rt for rt in obj.record_types if not rt.get("IsPersonType")), obj.record_types[0]
+        )
+        default["default"] = True
+        obj.fields["RecordTypeId"] = FieldDef(
+            "RecordTypeId",
+            "reference",
+            "Record Type ID",
+            18,
+            defaulted=True,
+            default=default["Id"],
+            reference_to=["RecordType"],
+        )
+        obj.reindex()

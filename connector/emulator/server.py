@@ -43,6 +43,7 @@ class EmulatorConfig:
     data_dir: Path
     port: int = 8443
     schema_file: Path | None = None
+    person_accounts: bool = False  # person accounts + Education Cloud objects (docs/emulator.md)
     jwt_cert: Path | None = None
     client_id: str | None = None
     client_secret: str | None = None
@@ -72,7 +73,7 @@ class App:
     def __init__(self, config: EmulatorConfig):
         self.config = config
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        self.schema = load_schema(config.schema_file)
+        self.schema = load_schema(config.schema_file, person_accounts=config.person_accounts)
         self.store = Store(self.schema, config.data_dir)
         self.faults = control.Faults()
         self.dml = Dml(self.store, self.faults.lock_error)

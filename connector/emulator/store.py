@@ -191,9 +191,11 @@ class Store:
         self.indexes: dict[tuple[str, str], dict[Any, tuple[str, ...]]] = {}
         self.members: dict[tuple[str, str], str] = {}  # (CampaignId, person id) → member id
         self.outer: Txn | None = None  # an all-or-none request's transaction (see Txn.commit)
-        # Per object: (field, case-sensitive) of every indexed field, looked up once.
+        # Per object: (field, case-sensitive) of every indexed field, looked up once. Lookups
+        # are indexed too (ids: case-sensitive), so a delete finds its children (cascade.py).
         self._indexed = {
             n: [(f.name, f.case_sensitive) for f in o.external_ids]
+            + [(name, True) for name in o.lookups]
             for n, o in schema.objects.items()
         }
         self._seed()
@@ -252,14 +254,28 @@ class Store:
         self._seed()
 
     def _seed(self) -> None:
-        """The org's running user: every org has one, also right after a reset."""
+        """The org's running user and its record types: there, also right after a reset."""
+        now = sf_datetime()
+        system = {"IsDeleted": False, "CreatedDate": now, "LastModifiedDate": now}
+        system |= {"SystemModstamp": now, "CreatedById": USER_RECORD["Id"]}
+        system["LastModifiedById"] = USER_RECORD["Id"]
         user = self.schema.objects.get("User")
         if user is not None:
-            now = sf_datetime()
-            system = {"IsDeleted": False, "CreatedDate": now, "LastModifiedDate": now}
-            system |= {"SystemModstamp": now, "CreatedById": USER_RECORD["Id"]}
-            system["LastModifiedById"] = USER_RECORD["Id"]
             self.restore("User", USER_RECORD["Id"], {**user.template, **system, **USER_RECORD})
+        rt_obj = self.schema.objects.get("RecordType")
+        if rt_obj is None:
+            return
+        for obj in self.schema.objects.values():
+            for rt in obj.record_types:
+                fields = {
+                    "Id": rt["Id"],
+                    "Name": rt["Name"],
+                    "DeveloperName": rt["DeveloperName"],
+                    "SobjectType": obj.name,
+                    "IsPersonType": bool(rt.get("IsPersonType")),
+                    "IsActive": True,
+                }
+                self.restore("RecordType", rt["Id"], {**rt_obj.template, **system, **fields})
 
     def reset(self) -> None:
         """Empty the org (journal included)."""
@@ -297,6 +313,10 @@ class Store:
             value = value.lower()  # index_key, inlined: upserts look up every row
         hits = self.indexes.get((obj.name, field), {}).get(value)
         return sorted(hits) if hits else []
+
+    def children(self, obj: str, field: str, parent_id: str) -> tuple[str, ...]:
+        """Ids of live ``obj`` records whose lookup ``field`` is ``parent_id``."""
+        return self.indexes.get((obj, field), {}).get(parent_id, ())
 
     def member_of(self, campaign_id: str | None, person_id: str | None) -> str | None:
         """Id of the live campaign member for (campaign, person), or None."""
