@@ -198,10 +198,18 @@ class RunReport:
                     "      Salesforce errors: "
                     + ", ".join(f"{k} ×{v}" for k, v in sorted(m.failures.items()))
                 )
+            for text, times in sorted(m.warnings.items()):
+                lines.append(f"      warning: {text}" + (f" ×{times}" if times > 1 else ""))
             for r in m.rejects[:5]:
                 lines.append(
                     f"      rejected {r['file']}:{r['line']} [{r['column']}]: {r['reason']}"
                 )
+            for r in m.refusals[:5]:
+                lines.append(
+                    f"      refused {r['file']}:{r['line']} [{r['fields']}]: {r['reason']}"
+                )
+            if m.failed > 5:
+                lines.append(f"      … {m.failed - 5} more refused records in the JSON report")
             if m.rejected > 5:
                 lines.append(f"      … {m.rejected - 5} more rejected rows in the JSON report")
         if self.api_usage:

@@ -43,7 +43,7 @@ from connector.state import StateStore
 from connector.state.rows import SourceSeen
 from connector.sync.batch_state import BatchState
 from connector.sync.fingerprint import SourceHasher
-from connector.sync.ledger import KeyLedger
+from connector.sync.ledger import KeyLedger, token_id
 from connector.sync.plan import Item, Planner, Write
 from connector.sync.recorder import Recorder
 
@@ -243,7 +243,9 @@ class MappingRun:
         out = Mapped()
         for rec, source_hash in zip(records, sources, strict=True):
             hit = known.get(source_hash)
-            if hit is not None and (hit[0] not in earlier or earlier[hit[0]][1] == hit[1]):
+            # Skip it, unless an earlier batch's row of the record had other values.
+            seen = earlier.get(hit[0]) if hit is not None else None
+            if hit is not None and (seen is None or seen[1] == token_id(hit[1])):
                 key_hash, token = hit
                 self._supersede(out, key_hash, token, rec, rejects)
                 out.recognised[key_hash] = token
@@ -254,7 +256,7 @@ class MappingRun:
             token = self.planner.outcome(item)[2]
             self._supersede(out, item.res.key_hash, token, rec, rejects)
             out.items[item.res.key_hash] = item
-        self._earlier_batches(out, rejects)
+        self._earlier_batches(out, rejects, earlier)
         return out
 
     def _map_one(
@@ -300,14 +302,23 @@ class MappingRun:
         if old_token != token:
             self._duplicate(rejects, old_line, line, rec)
 
-    def _earlier_batches(self, out: Mapped, rejects: list[Reject]) -> None:
-        """Rows of earlier batches that this batch's rows supersede with other values."""
+    def _earlier_batches(
+        self, out: Mapped, rejects: list[Reject], earlier: dict[str, tuple[int, int]]
+    ) -> None:
+        """Rows of earlier batches that this batch's rows supersede with other values.
+
+        ``earlier`` holds what the ledger said of the keys state recognised; the keys of
+        mapped rows are looked up here (a nightly run maps few rows: one small query).
+        """
         assert self.ledger is not None
         tokens = dict(out.recognised)
-        tokens.update((k, self.planner.outcome(it)[2]) for k, it in out.items.items())
-        earlier = self.ledger.lookup(list(tokens))
+        mapped = {k: self.planner.outcome(it)[2] for k, it in out.items.items()}
+        tokens.update(mapped)
+        earlier = {k: v for k, v in earlier.items() if k in tokens}
+        if mapped:
+            earlier.update(self.ledger.lookup([k for k in mapped if k not in earlier]))
         for key_hash, (old_line, old_token) in earlier.items():
-            if old_token != tokens[key_hash] and self.report_duplicates:
+            if old_token != token_id(tokens[key_hash]) and self.report_duplicates:
                 self._duplicate_at(rejects, self.file, old_line, out.lines[key_hash])
         self.ledger.store([(k, out.lines[k], t) for k, t in tokens.items()])
 

@@ -20,6 +20,11 @@ from collections.abc import Sequence
 _CHUNK = 900  # below SQLite's default limit of host parameters in one statement
 
 
+def token_id(token: str) -> int:
+    """How the ledger keeps a record hash (its first 64 bits): compare with these."""
+    return _int64(token)
+
+
 def _int64(hex_hash: str) -> int:
     """The first 64 bits of a hex hash as a signed integer (SQLite's INTEGER PRIMARY KEY)."""
     value = int(hex_hash[:16], 16)
@@ -34,12 +39,14 @@ class KeyLedger:
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.execute(
-            "CREATE TABLE seen (k INTEGER PRIMARY KEY, line INTEGER NOT NULL, token TEXT NOT NULL)"
+            "CREATE TABLE seen"
+            " (k INTEGER PRIMARY KEY, line INTEGER NOT NULL, token INTEGER NOT NULL)"
         )
 
-    def lookup(self, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
-        """Key hash → (line, token) of its latest row in an earlier batch, for keys seen."""
-        found: dict[str, tuple[int, str]] = {}
+    def lookup(self, keys: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """Key hash → (line, token as :func:`token_id`) of its latest row in an earlier
+        batch, for the keys seen."""
+        found: dict[str, tuple[int, int]] = {}
         by_int = {_int64(key): key for key in keys}
         ints = list(by_int)
         for start in range(0, len(ints), _CHUNK):
@@ -54,7 +61,7 @@ class KeyLedger:
         """Remember (key hash, line, token) as each key's latest row."""
         self._db.executemany(
             "INSERT OR REPLACE INTO seen VALUES (?, ?, ?)",
-            [(_int64(key), line, token) for key, line, token in rows],
+            [(_int64(key), line, _int64(token)) for key, line, token in rows],
         )
 
     def close(self) -> None:
