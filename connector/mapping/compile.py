@@ -75,7 +75,10 @@ def _normalised_first(chain: Bound) -> Bound:
     """``chain`` run on the key part after :func:`normalise_key`."""
 
     def run(value: Value) -> Value:
-        return chain(normalise_key(value) if value.__class__ is str else value)
+        if value.__class__ is str:
+            # normalise_key inlined for plain ASCII, nearly every key (one call less per row).
+            value = value.strip() if value.isascii() else normalise_key(value)
+        return chain(value)
 
     return run
 
@@ -344,13 +347,15 @@ class CompiledMapping:
         if self._id_student is not None:
             v = f.get(self._id_student)
             if v is not None:
-                text = normalise_key(v if v.__class__ is str else str(v))
+                v = v if v.__class__ is str else str(v)
+                text = v.strip() if v.isascii() else normalise_key(v)  # inlined for ASCII
                 if text:
                     student = self._hasher.key("student", text)
         if self._id_email is not None:
             v = f.get(self._id_email)
             if v is not None:
-                text = normalise_key(v if v.__class__ is str else str(v)).lower()
+                v = v if v.__class__ is str else str(v)
+                text = (v.strip() if v.isascii() else normalise_key(v)).lower()
                 if text:
                     email = self._hasher.key("email", text)
         return student, email
