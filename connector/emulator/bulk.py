@@ -224,11 +224,11 @@ def _process(app: App, job: Job) -> None:
         return
     cols = []
     for name in job.header:
-        f = o.field(name.strip())
-        if f is None:
+        col = app.dml.validator.known_column(o, name.strip())  # a field or Rel.ExternalId
+        if col is None:
             job.state, job.error = "Failed", f"InvalidBatch : Field name not found : {name}"
             return
-        cols.append(f.name)
+        cols.append(col)
     if job.operation in ("delete", "hardDelete") and cols != ["Id"]:
         job.state, job.error = "Failed", "InvalidBatch : The delete file must contain only Id"
         return

@@ -26,7 +26,7 @@ class Dml:
 
     def __init__(self, store: Store, lock_fault: Callable[[], bool] = lambda: False):
         self.store = store
-        self.validator = Validator(self._ref_target)
+        self.validator = Validator(self._ref_target, self._find_parent, store.schema)
         self.lock_fault = lock_fault
         self.person = PersonRules(self)
         self.cascade = Cascade(store)
@@ -40,6 +40,14 @@ class Dml:
         if rid == USER_ID:
             return "User"
         return self.store.object_of(rid)
+
+    def _find_parent(self, parent: ObjectDef, field: str, value: Any) -> list[str]:
+        """Live ``parent`` records whose external id (or Id) ``field`` is ``value``."""
+        value = self.validator.convert(parent, field, value)
+        if field == "Id":
+            rid = normalize_id(value)
+            return [rid] if rid and self.store.object_of(rid) == parent.name else []
+        return self.store.find(parent, field, value)
 
     def _maybe_lock(self, rid: str | None) -> None:
         if self.lock_fault():

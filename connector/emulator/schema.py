@@ -472,7 +472,8 @@ def _finish_record_types(schema: Schema) -> None:
         default = default or next(
             (rt for rt in obj.record_types if not rt.get("IsPersonType")), obj.record_types[0]
         )
-        default["default"] = True
+        for rt in obj.record_types:  # one default per object: the first one marked
+            rt["default"] = rt is default
         obj.fields["RecordTypeId"] = FieldDef(
             "RecordTypeId",
             "reference",

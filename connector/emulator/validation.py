@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from connector.emulator.ids import normalize_id, sf_datetime
-from connector.emulator.schema import TEXT_TYPES, FieldDef, ObjectDef
+from connector.emulator.refs import Finder, relationship_field, resolver
+from connector.emulator.schema import TEXT_TYPES, FieldDef, ObjectDef, Schema
 from connector.emulator.wire import RecordError
 
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
@@ -174,8 +175,10 @@ _Step = tuple[str, str, Converter | None, int, int]
 class Validator:
     """Turns a raw JSON/CSV record into clean, typed values for one object, or a RecordError."""
 
-    def __init__(self, lookup: RefLookup):
+    def __init__(self, lookup: RefLookup, find: Finder | None = None, schema: Schema | None = None):
         self._lookup = lookup
+        self._find = find  # parent references by external id (refs.py), when given
+        self._schema = schema
         self._cache: dict[tuple[str, str], Converter] = {}
         self._plans: dict[tuple[Any, ...], list[_Step]] = {}
 
@@ -206,7 +209,7 @@ class Validator:
                 continue
             f = obj.by_lower.get(lower)
             if f is None:
-                steps.append((key, key, None, _UNKNOWN, _NONE_KEEP))
+                steps.append(self._reference_step(obj, key, creating))
                 continue
             writable = f.createable if creating else f.updateable
             if f.type == "boolean":
@@ -219,6 +222,27 @@ class Validator:
                 (key, f.name, self._conv(obj, f), _WRITE_OK if writable else _READ_ONLY, on_none)
             )
         return steps
+
+    def _reference_step(self, obj: ObjectDef, key: str, creating: bool) -> _Step:
+        """``Rel`` (JSON, the value names the external id) or ``Rel.ExtId`` (CSV header)."""
+        rel, _, ext = key.partition(".")
+        f = relationship_field(obj, rel) if self._find and self._schema else None
+        if f is None or "." in ext:
+            return (key, key, None, _UNKNOWN, _NONE_KEEP)
+        conv = resolver(self._schema, obj, f, ext or None, self._find)  # type: ignore[arg-type]
+        writable = f.createable if creating else f.updateable
+        on_none = _NONE_MISSING if not f.nillable else _NONE_KEEP
+        return (key, f.name, conv, _WRITE_OK if writable else _READ_ONLY, on_none)
+
+    def known_column(self, obj: ObjectDef, name: str) -> str | None:
+        """The canonical name of a Bulk CSV column: a field, or ``Rel.ExtId`` as sent."""
+        f = obj.field(name)
+        if f is not None:
+            return f.name
+        rel, _, ext = name.partition(".")
+        if ext and "." not in ext and relationship_field(obj, rel) is not None:
+            return name
+        return None
 
     def clean(
         self,
