@@ -130,7 +130,7 @@ class Scale:
         """
         emu = project.emulator
         assert emu is not None
-        env = os.environ | project.env(SIS_SYNC_SECRET=SECRET, **dict(self.args.env))
+        env = os.environ | project.env(**({"SIS_SYNC_SECRET": SECRET} | dict(self.args.env)))
         env |= dict(extra_env)
         out = project.folder / f"cli-{uuid.uuid4().hex[:8]}.json"
         argv = ["--config", str(project.folder / "sync.yaml"), "run", MAPPING]
