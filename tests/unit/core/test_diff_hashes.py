@@ -46,3 +46,12 @@ def test_new_record_hashes_every_field_and_sends_the_present_ones():
     change = diff(payload, {}, None, HASHER, "rec")
     assert change.send == {k: v for k, v in payload.items() if v is not None}
     assert change.hashes == {**{k: HASHER.value(v) for k, v in payload.items()}, RECORD: "rec"}
+
+
+def test_an_empty_field_new_to_the_record_is_not_cleared():
+    # A field the last write did not carry and that is still empty: nothing to clear (an update
+    # would otherwise null a field some other system filled).
+    first = diff({"Name": "Jansen"}, {}, None, HASHER, "r1")
+    again = diff({"Name": "Jansen", "Phone": None}, {}, first.hashes, HASHER, "r2")
+    assert again.empty
+    assert again.hashes["Phone"] == ""
