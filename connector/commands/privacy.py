@@ -144,7 +144,10 @@ def export(
     if output is None:
         typer.echo(text)
     else:
-        output.write_text(text + "\n", encoding="utf-8")
+        # One person's data: owner-only, like state and reports.
+        from connector.state.db import write_private_text
+
+        write_private_text(output, text + "\n")
         err.print(f"export written to {output}")
 
 
