@@ -19,6 +19,7 @@ def emu(tmp_path_factory):
     schema.write_text(
         "objects:\n  Contact:\n    fields:\n"
         "      - {name: Legacy_Id__c, type: string, length: 40, externalId: true, unique: true}\n"
+        "    recordTypes:\n      - {developerName: Student}\n"
     )
     with running_emulator(person_accounts=True, schema_file=schema) as e:
         yield e
@@ -57,7 +58,8 @@ def _person(sf, key="S1", **extra):
 
 def test_record_types_are_queryable_by_developer_name_and_object(sf):
     rows = sf.query(
-        "SELECT DeveloperName, SobjectType, IsPersonType FROM RecordType ORDER BY DeveloperName"
+        "SELECT DeveloperName, SobjectType, IsPersonType FROM RecordType "
+        "WHERE SobjectType = 'Account' ORDER BY DeveloperName"
     )["records"]
     assert [(r["DeveloperName"], r["SobjectType"], r["IsPersonType"]) for r in rows] == [
         ("Business_Account", "Account", False),
@@ -121,10 +123,17 @@ def test_person_account_needs_last_name_and_takes_no_name(sf):
     assert _code(exc) == "INVALID_FIELD_FOR_INSERT_UPDATE"
 
 
-def test_record_type_of_another_object_is_refused(sf, emu):
+def test_record_type_of_another_object_is_refused(sf):
+    student = _rt(sf, "Student", "Contact")
     with pytest.raises(SalesforceMalformedRequest) as exc:
-        sf.Account.create({"Name": "ROC", "RecordTypeId": "012000000000000AAA"})
-    assert _code(exc) in ("INVALID_CROSS_REFERENCE_KEY",)
+        sf.Account.create({"Name": "ROC", "RecordTypeId": student})
+    assert _code(exc) == "INVALID_CROSS_REFERENCE_KEY"
+    aid = sf.Account.create({"Name": "ROC"})["id"]
+    with pytest.raises(SalesforceMalformedRequest) as exc:
+        sf.Account.update(aid, {"RecordTypeId": student})
+    assert _code(exc) == "INVALID_CROSS_REFERENCE_KEY"
+    cid = sf.Contact.create({"LastName": "B", "RecordTypeId": student})["id"]
+    assert sf.Contact.get(cid)["RecordTypeId"] == student
 
 
 def test_updating_mirrored_fields_updates_the_person_contact(sf):
