@@ -94,7 +94,19 @@ class IdentityMixin:
         ]
         stmt = sa.insert(s.persons).returning(s.persons.c.person_id, sort_by_parameter_order=True)
         with guard("add persons"), self._db.write.begin() as conn:
-            return list(conn.execute(stmt, params).scalars())
+            if self._db.dialect != "sqlite":
+                return list(conn.execute(stmt, params).scalars())
+            # One executemany; ids follow from the rowid under the write lock (see
+            # outbox._sqlite_insert_outbox for why they are consecutive).
+            top = conn.exec_driver_sql("SELECT COALESCE(MAX(person_id), 0) FROM persons")
+            first = top.scalar_one() + 1
+            when = s.sqlite_datetime(at)
+            conn.exec_driver_sql(
+                "INSERT INTO persons (student_hash, email_hash, sf_id, created_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [(n.student_hash, n.email_hash, n.sf_id, when, when) for n in people],
+            )
+            return list(range(first, first + len(people)))
 
     def update_persons(self, updates: Sequence[PersonUpdate], *, at: datetime) -> None:
         """Change persons in one statement: ``None`` attributes stay as they are.

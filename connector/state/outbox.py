@@ -91,6 +91,8 @@ class OutboxMixin:
                 unique = list(dict.fromkeys(keys))
                 for i in range(0, len(unique), _CHUNK):
                     conn.execute(supersede, {"m": mapping, "keys": unique[i : i + _CHUNK]})
+            if self._db.dialect == "sqlite":
+                return _sqlite_insert_outbox(conn, run_id, items, at)
             return list(conn.execute(insert, params).scalars())
 
     def mark_outbox(
@@ -170,3 +172,30 @@ class OutboxMixin:
             q = q.where(t.c.run_id == run_id)
         with guard("count outbox"), self._db.engine.connect() as conn:
             return {status: n for status, n in conn.execute(q)}
+
+
+_SQLITE_OUTBOX = (
+    "INSERT INTO outbox (run_id, mapping, key_hash, object, operation, status, error_code,"
+    " error_message, attempts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, '', '', 0, ?, ?)"
+)
+
+
+def _sqlite_insert_outbox(
+    conn: sa.Connection, run_id: int, items: Sequence[OutboxItem], at: datetime
+) -> list[int]:
+    """Insert outbox rows in one ``executemany`` (the hot path of a first load: RETURNING in
+    insertmanyvalues mode cost 10 µs a row). The ids follow from the rowid: the transaction
+    holds SQLite's write lock (BEGIN IMMEDIATE), and an INTEGER PRIMARY KEY without
+    AUTOINCREMENT takes max(rowid) + 1 (sqlite.org/autoinc.html), so the rows get consecutive
+    ids after the largest one before them."""
+    top = conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM outbox").scalar_one()
+    when = s.sqlite_datetime(at)
+    new = OutboxStatus.NEW.value
+    conn.exec_driver_sql(
+        _SQLITE_OUTBOX,
+        [(run_id, i.mapping, i.key_hash, i.object, i.operation, new, when, when) for i in items],
+    )
+    last = conn.exec_driver_sql("SELECT MAX(id) FROM outbox").scalar_one()
+    if last != top + len(items):
+        raise RuntimeError("outbox ids are not consecutive")  # never: we hold the write lock
+    return list(range(top + 1, last + 1))

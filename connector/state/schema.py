@@ -66,6 +66,17 @@ class UtcDateTime(sa.TypeDecorator[datetime]):
         return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
+def sqlite_datetime(value: datetime | None) -> str | None:
+    """A datetime as :class:`UtcDateTime` stores it in SQLite: for statements written out in
+    full on the hot path (``exec_driver_sql``), where the type's bind processing would run per
+    value; one shared timestamp of a batch is converted once."""
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("the state store only accepts timezone-aware datetimes")
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 metadata = sa.MetaData()
 
 HASH = sa.String(64)  # KeyHasher.key() gives 32 hex characters; room for a longer digest
