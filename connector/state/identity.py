@@ -19,14 +19,14 @@ from connector.state import schema as s
 from connector.state.db import Database, chunks, guard
 from connector.state.rows import NewPerson, PersonMatches, PersonRow, PersonUpdate
 
-_in = sa.bindparam("hashes", expanding=True)
+_in: sa.BindParameter[Any] = sa.bindparam("hashes", expanding=True)
 
 
 def _forget_rows_of(people: sa.Select[Any], *, key_hash: str | None = None) -> sa.Delete:
     """Delete the remembered source rows of the records of ``people`` (and of ``key_hash``)."""
     sy, r = s.synced, s.source_rows
     records = sa.select(sy.c.mapping, sy.c.key_hash).where(sy.c.person_id.in_(people))
-    covered = sa.tuple_(r.c.mapping, r.c.key_hash).in_(records)
+    covered: sa.ColumnElement[bool] = sa.tuple_(r.c.mapping, r.c.key_hash).in_(records)
     if key_hash is not None:
         covered = sa.or_(r.c.key_hash == key_hash, covered)
     return sa.delete(r).where(covered)

@@ -19,7 +19,7 @@ from connector.state.db import Database, guard
 from connector.state.rows import PENDING, OutboxError, OutboxItem, OutboxRow, OutboxStatus
 
 OPERATIONS = ("upsert", "update", "delete")
-_in = sa.bindparam("ids", expanding=True)
+_in: sa.BindParameter[Any] = sa.bindparam("ids", expanding=True)
 _CHUNK = 5_000
 
 

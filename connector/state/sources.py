@@ -146,12 +146,12 @@ class SourcesMixin:
                     ),
                     [{"m": m, "k": k, "t": t} for m, k, t in params],
                 )
-        params = [
+        rows_in = [
             {"mapping": m, "source_hash": h, "key_hash": k, "token": f[RECORD], "recheck_on": d}
             for m, k, h, d, f in rows
             if h is not None and f.get(RECORD)
         ]
-        if params:
+        if rows_in:
             ins = self._insert(r)
             conn.execute(
                 ins.on_conflict_do_update(
@@ -162,5 +162,5 @@ class SourcesMixin:
                         "recheck_on": ins.excluded.recheck_on,
                     },
                 ),
-                params,
+                rows_in,
             )

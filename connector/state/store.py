@@ -91,7 +91,7 @@ from connector.state.rows import (
 from connector.state.sources import SourcesMixin
 
 _ISO = "%Y-%m-%dT%H:%M:%SZ"
-_in = sa.bindparam("hashes", expanding=True)
+_in: sa.BindParameter[Any] = sa.bindparam("hashes", expanding=True)
 
 
 def open_store(url: str) -> StateStore:
@@ -167,7 +167,9 @@ def _migrated_copy(path: str) -> StateStore:
             try:
                 source = sqlite3.connect(uri, uri=True)
                 try:
-                    source.backup(c.connection.dbapi_connection)
+                    target = c.connection.dbapi_connection
+                    assert isinstance(target, sqlite3.Connection)
+                    source.backup(target)
                 finally:
                     source.close()
             except sqlite3.Error as exc:
@@ -451,7 +453,7 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin, SourcesMixin):
             after = found[-1].key_hash
 
     @staticmethod
-    def _anchor(r: sa.Row[Any]) -> Any:
+    def _anchor(r: Any) -> Any:
         value = r.anchor_at
         if isinstance(value, str):
             return _from_iso(value)

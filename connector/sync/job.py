@@ -17,7 +17,9 @@ from connector.config import Settings, require_secret
 from connector.errors import ConfigError, LockedError
 from connector.hashing import KeyHasher
 from connector.mapping import load_project
+from connector.mapping.project import Project
 from connector.report import RunReport
+from connector.salesforce.writer import Writer
 from connector.state import RunStatus, StateStore, open_existing
 from connector.sync.engine import MappingRun, Progress, RunContext
 from connector.sync.fingerprint import project_digest
@@ -25,7 +27,7 @@ from connector.sync.fingerprint import project_digest
 log = logging.getLogger(__name__)
 
 
-def job_mappings(settings: Settings, project, job: str | None) -> tuple[str, list[str]]:
+def job_mappings(settings: Settings, project: Project, job: str | None) -> tuple[str, list[str]]:
     """The job's name and its mappings, parents first (all mappings when no job is named)."""
     if job is None:
         return "all", project.order()
@@ -59,14 +61,14 @@ def _locks(store: StateStore, job: str, names: list[str], *, dry_run: bool) -> I
         yield
 
 
-def _writer(settings: Settings) -> object:
+def _writer(settings: Settings) -> Writer:
     from connector.salesforce import connect
 
     return connect(settings.salesforce)
 
 
 def _finish(
-    settings: Settings, store: StateStore, report: RunReport, writer: object, status: RunStatus
+    settings: Settings, store: StateStore, report: RunReport, writer: Writer, status: RunStatus
 ) -> None:
     report.finished_at = datetime.now(UTC)
     report.api_calls = getattr(writer, "api_calls", 0)
@@ -75,6 +77,7 @@ def _finish(
         report.api_usage = f"{client.api_used}/{client.api_max}"
     report.status = status.value
     path = report.write(settings.reports_dir())
+    assert report.run_id is not None  # _finish is only called for a run that started
     store.finish_run(
         report.run_id,
         status=status,
@@ -92,7 +95,7 @@ def run_job(
     dry_run: bool = False,
     progress: Progress | None = None,
     secret: str | None = None,
-    writer_factory: Callable[[Settings], object] | None = None,
+    writer_factory: Callable[[Settings], Writer] | None = None,
 ) -> RunReport:
     """Run (or plan) one job and return its report.
 
@@ -142,7 +145,7 @@ def run_job(
                 for name in names:
                     MappingRun(ctx, name).execute()
             except BaseException:
-                if report.run_id is not None:
+                if report.run_id is not None and writer is not None:
                     # Record the run as aborted (with what it did so far), then let it surface.
                     _finish(settings, store, report, writer, RunStatus.ABORTED)
                 raise

@@ -244,13 +244,14 @@ class Planner:
     ) -> Write | None:
         res = it.res
         person: Person | None = None
-        new_person = link = None
+        new_person: tuple[str | None, str | None] | None = None
+        link: tuple[str | None, str | None] | None = None
         if persons is not None:
             student_hash, email_hash = res.identity
             by_student = persons.by_student.get(student_hash) if student_hash else None
             by_email = persons.by_email.get(email_hash, ()) if email_hash else ()
             resolution = resolve(
-                student_hash, email_hash, _p(by_student), [_p(p) for p in by_email]
+                student_hash, email_hash, _p(by_student), [_person(p) for p in by_email]
             )
             if resolution.match is Match.AMBIGUOUS:
                 out.review.append((it.rec.origin, resolution.candidates))
@@ -264,13 +265,15 @@ class Planner:
                 new_person = (student_hash, email_hash)
             elif (
                 resolution.match is Match.JOIN
-                and self.claimed.get(resolution.person.person_id, student_hash) != student_hash
+                and person is not None
+                and student_hash is not None
+                and self.claimed.get(person.person_id, student_hash) != student_hash
             ):
                 person, new_person = None, (student_hash, email_hash)  # a sibling: a new person
-            elif resolution.match is Match.JOIN:
+            elif resolution.match is Match.JOIN and person is not None and student_hash:
                 out.joined += 1
                 link = (student_hash, email_hash)
-                self.claimed[resolution.person.person_id] = student_hash
+                self.claimed[person.person_id] = student_hash
             elif person is not None and email_hash and person.email_hash != email_hash:
                 link = (None, email_hash)  # same person, new address: follow it
             if person is not None and person.student_hash and not student_hash and self.sis_fields:
@@ -372,7 +375,9 @@ def sis_owned_fields(compiled: dict[str, CompiledMapping], spec: MappingSpec) ->
     ) - {spec.target.external_id}
 
 
-def _p(row: PersonRow | None) -> Person | None:
-    if row is None:
-        return None
+def _person(row: PersonRow) -> Person:
     return Person(row.person_id, row.sf_id, row.student_hash, row.email_hash)
+
+
+def _p(row: PersonRow | None) -> Person | None:
+    return None if row is None else _person(row)
