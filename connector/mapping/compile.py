@@ -299,6 +299,10 @@ class CompiledMapping:
             values[name] = v
         if not self._external_mapped:
             values[self.external_id] = key_hash
+        elif (ext := values.get(self.external_id)).__class__ is str and not ext.isascii():
+            # An external id is an identifier, normalised like the key: with an invisible
+            # character left in, a replayed upsert would miss the record and create a second.
+            values[self.external_id] = normalise_key(ext)
         if self._birth_fields:
             self._check_birthdates(values, origin, errors)
         refs: dict[str, tuple[str, str]] = {}
