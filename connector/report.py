@@ -142,6 +142,15 @@ class RunReport:
             return 1
         return 0
 
+    def warning_lines(self) -> list[str]:
+        """``mapping: warning`` for every warning of the run (field names, never values), for
+        ``status``: an empty export, truncated fields …"""
+        return [
+            f"{name}: {text}" + (f" ×{times}" if times > 1 else "")
+            for name, m in self.mappings.items()
+            for text, times in sorted(m.warnings.items())
+        ]
+
     def to_json(self) -> dict[str, Any]:
         """The report as JSON-ready data."""
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "mappings"}

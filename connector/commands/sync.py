@@ -175,6 +175,8 @@ def status(
             str(r.api_calls),
         )
     out.print(table)
+    for line in runs[0].counts.get("warnings", []) if runs else []:
+        out.print(f"warning (run {runs[0].run_id}): {escape(line)}")
     if rejects:
         t = Table(title=f"Rejected rows of run {runs[0].run_id} by reason")
         for col in ("mapping", "column", "reason", "rows"):

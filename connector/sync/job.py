@@ -81,7 +81,7 @@ def _finish(
     store.finish_run(
         report.run_id,
         status=status,
-        counts=dict(report.totals()),
+        counts={**report.totals(), "warnings": report.warning_lines()},
         api_calls=report.api_calls,
         report_path=str(path),
         finished_at=report.finished_at,

@@ -92,3 +92,13 @@ def test_a_header_only_export_warns_and_changes_nothing(project):
     assert EMPTY_EXPORT in report.summary()
     assert (m.read, m.created, m.updated) == (0, 0, 0)
     assert len(project.query("SELECT Id FROM Contact")) == 1
+    # `sis-sync status` says it too, for the admin who reads no run reports.
+    from typer.testing import CliRunner
+
+    from connector.cli import app
+
+    status = CliRunner().invoke(
+        app, ["--config", str(project.folder / "sync.yaml"), "status"], env=project.env
+    )
+    assert status.exit_code == 0, status.output
+    assert f"students: {EMPTY_EXPORT}" in " ".join(status.output.split())
