@@ -26,6 +26,18 @@ _SOURCES = (
 )
 _SQLITE_SOURCES = _SOURCES.format(m="?", cond="IN ({})", d="?")  # then .format("?,?,…")
 _PG_SOURCES = sa.text(_SOURCES.format(m=":m", cond="= ANY(:h)", d=":d"))
+_SQLITE_REMEMBER = (
+    "INSERT INTO source_rows (mapping, source_hash, key_hash, token, recheck_on)"
+    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (mapping, source_hash) DO UPDATE SET"
+    " key_hash = excluded.key_hash, token = excluded.token, recheck_on = excluded.recheck_on"
+)
+
+
+def _day(value: date | None) -> str | None:
+    """A date as SQLAlchemy's Date stores it in SQLite (ISO text)."""
+    return value.isoformat() if value is not None else None
+
+
 _SQLITE_FORGET_OTHER = (
     "DELETE FROM source_rows INDEXED BY ix_source_rows_key"
     " WHERE mapping = ? AND key_hash = ? AND token != ?"
@@ -151,7 +163,23 @@ class SourcesMixin:
             for m, k, h, d, f in rows
             if h is not None and f.get(RECORD)
         ]
-        if rows_in:
+        if rows_in and self._db.dialect == "sqlite":
+            # Written out: SQLAlchemy's per-row parameter processing of this upsert was a tenth
+            # of a first load's CPU.
+            conn.exec_driver_sql(
+                _SQLITE_REMEMBER,
+                [
+                    (
+                        p["mapping"],
+                        p["source_hash"],
+                        p["key_hash"],
+                        p["token"],
+                        _day(p["recheck_on"]),
+                    )
+                    for p in rows_in
+                ],
+            )
+        elif rows_in:
             ins = self._insert(r)
             conn.execute(
                 ins.on_conflict_do_update(
