@@ -100,11 +100,20 @@ def status(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(help="how many recent runs")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", metavar="FILE", help="write the status page (HTML) to FILE"),
+    ] = None,
 ) -> None:
     """Recent runs, rejected records by reason, pending writes and API usage."""
     from connector.state import open_existing
 
     settings = load_settings(_config(ctx))
+    if html is not None:  # the page `serve` shows at /, without a service (status_page.py)
+        from connector.status_page import write_status_page
+
+        out.print(f"status page written to {write_status_page(settings, html)}", highlight=False)
+        return
     url = settings.state.url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         out.print("no runs yet (no state file)")
