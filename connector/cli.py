@@ -67,13 +67,14 @@ def main_options(
 
 
 def _mount() -> None:
-    from connector.commands import emulator, mapping, privacy, service, state, sync
+    from connector.commands import emulator, mapping, privacy, rejects, service, state, sync
 
     mapping.register_commands(app)
     sync.register_commands(app)
     service.register_commands(app)
     privacy.register_commands(app)
     state.register_commands(app)
+    app.command("rejects")(rejects.rejects)
     app.command("emulator", help="Run the local Salesforce emulator (HTTPS on 127.0.0.1).")(
         emulator.emulator
     )
