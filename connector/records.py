@@ -75,6 +75,12 @@ class SourceRecord:
         return f
 
     @property
+    def line(self) -> int:
+        """The record's line (or item) number, without building its :class:`Origin`."""
+        o = self._origin
+        return self._at[1] if o is None else o.line
+
+    @property
     def origin(self) -> Origin:
         """Where the record came from."""
         o = self._origin

@@ -216,6 +216,8 @@ def _sqlite_synced(p: dict[str, Any]) -> tuple[Any, ...]:
     )  # fmt: skip
 
 
+_SQLITE_TOUCH = "UPDATE synced SET last_seen = ? WHERE mapping = ? AND key_hash IN ({})"
+
 _SELECT_SYNCED = sa.select(*(s.synced.c[name] for name in _SYNCED_COLUMNS))
 
 
@@ -377,9 +379,18 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin, SourcesMixin):
         """Set last_seen = ``at`` for unchanged records the source still holds."""
         t = s.synced
         stmt = sa.update(t).where(t.c.mapping == mapping, t.c.key_hash.in_(_in))
+        sqlite = self._db.dialect == "sqlite"
+        when = s.sqlite_datetime(at)
         with guard("touch seen"), self._db.write.begin() as conn:
             for chunk in chunks(key_hashes):
-                conn.execute(stmt.values(last_seen=at), {"hashes": chunk})
+                if sqlite:
+                    # The nightly hot path: the IN list written out (an expanding parameter
+                    # re-renders the statement on every call).
+                    marks = ",".join("?" * len(chunk))
+                    sql = _SQLITE_TOUCH.format(marks)
+                    conn.exec_driver_sql(sql, (when, mapping, *chunk))
+                else:
+                    conn.execute(stmt.values(last_seen=at), {"hashes": chunk})
 
     def mark_deleted(self, mapping: str, key_hashes: Sequence[str], *, at: datetime) -> None:
         """Note that these records were deleted in Salesforce (purge); the rows stay as memory.

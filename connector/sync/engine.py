@@ -43,7 +43,7 @@ from connector.state import StateStore
 from connector.state.rows import SourceSeen
 from connector.sync.batch_state import BatchState
 from connector.sync.fingerprint import SourceHasher
-from connector.sync.ledger import KeyLedger, token_id
+from connector.sync.ledger import KeyLedger
 from connector.sync.plan import Item, Planner, Write
 from connector.sync.recorder import Recorder
 
@@ -245,7 +245,7 @@ class MappingRun:
             hit = known.get(source_hash)
             # Skip it, unless an earlier batch's row of the record had other values.
             seen = earlier.get(hit[0]) if hit is not None else None
-            if hit is not None and (seen is None or seen[1] == token_id(hit[1])):
+            if hit is not None and (seen is None or seen[1] == hit[1]):
                 key_hash, token = hit
                 self._supersede(out, key_hash, token, rec, rejects)
                 out.recognised[key_hash] = token
@@ -288,7 +288,7 @@ class MappingRun:
         self, out: Mapped, key_hash: str, token: str, rec: SourceRecord, rejects: list[Reject]
     ) -> None:
         """A new row of ``key_hash`` arrives: what becomes of the earlier row of this batch."""
-        line = rec.origin.line
+        line = rec.line
         old_line = out.lines.get(key_hash)
         out.lines[key_hash] = line
         if old_line is None:
@@ -303,7 +303,7 @@ class MappingRun:
             self._duplicate(rejects, old_line, line, rec)
 
     def _earlier_batches(
-        self, out: Mapped, rejects: list[Reject], earlier: dict[str, tuple[int, int]]
+        self, out: Mapped, rejects: list[Reject], earlier: dict[str, tuple[int, str]]
     ) -> None:
         """Rows of earlier batches that this batch's rows supersede with other values.
 
@@ -318,7 +318,7 @@ class MappingRun:
         if mapped:
             earlier.update(self.ledger.lookup([k for k in mapped if k not in earlier]))
         for key_hash, (old_line, old_token) in earlier.items():
-            if old_token != token_id(tokens[key_hash]) and self.report_duplicates:
+            if old_token != tokens[key_hash] and self.report_duplicates:
                 self._duplicate_at(rejects, self.file, old_line, out.lines[key_hash])
         self.ledger.store([(k, out.lines[k], t) for k, t in tokens.items()])
 

@@ -1,15 +1,15 @@
-"""Which keys a mapping run has seen, with the line and outcome of their first row.
+"""Which keys a mapping run has seen, with the line and outcome of their latest row.
 
 A file may list one record on several rows: by design (an event named on every registration)
 or by an export glitch (``" 100011 "`` beside ``100011``, one key once normalised). The last
 row wins; a row it supersedes with other values is reported with both lines (``duplicates:
 report``, the default), and a later row that state already holds must still be written when an
 earlier row of the run changed the record. For that the engine remembers every key of the run,
-also across the batches it has long written. A million keys do not belong in the process's
-memory (the run's peak memory must stay flat), so they live in a private temporary SQLite
-database on disk (sqlite.org/inmemorydb.html: an empty file name is a temporary on-disk
-database, deleted on close), keyed by 64 bits of the key hash. Nothing personal is stored:
-hashes and line numbers.
+also across the batches it has long written. A school's export fits in a dict; a million keys
+do not belong in the process's memory (the run's peak memory must stay flat), so past
+``MEMORY_KEYS`` they move to a private temporary SQLite database on disk
+(sqlite.org/inmemorydb.html: an empty file name is a temporary on-disk database, deleted on
+close), keyed by 64 bits of the key hash. Nothing personal is stored: hashes and line numbers.
 """
 
 from __future__ import annotations
@@ -18,11 +18,7 @@ import sqlite3
 from collections.abc import Sequence
 
 _CHUNK = 900  # below SQLite's default limit of host parameters in one statement
-
-
-def token_id(token: str) -> int:
-    """How the ledger keeps a record hash (its first 64 bits): compare with these."""
-    return _int64(token)
+MEMORY_KEYS = 100_000  # keys kept in a dict (about 20 MB) before the ledger moves to disk
 
 
 def _int64(hex_hash: str) -> int:
@@ -32,21 +28,29 @@ def _int64(hex_hash: str) -> int:
 
 
 class KeyLedger:
-    """Latest line and outcome token per key of one mapping run."""
+    """Latest line and record hash (token) per key of one mapping run.
 
-    def __init__(self) -> None:
-        self._db = sqlite3.connect("")
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute(
-            "CREATE TABLE seen"
-            " (k INTEGER PRIMARY KEY, line INTEGER NOT NULL, token INTEGER NOT NULL)"
-        )
+    Most exports fit in memory (a school of 30,000 students); past ``memory_keys`` keys the
+    ledger moves to its temporary database, so a run of millions of rows stays flat in memory.
+    """
 
-    def lookup(self, keys: Sequence[str]) -> dict[str, tuple[int, int]]:
-        """Key hash → (line, token as :func:`token_id`) of its latest row in an earlier
-        batch, for the keys seen."""
-        found: dict[str, tuple[int, int]] = {}
+    def __init__(self, memory_keys: int | None = None) -> None:
+        self.memory_keys = MEMORY_KEYS if memory_keys is None else memory_keys
+        self._mem: dict[str, tuple[int, str]] | None = {}
+        self._db: sqlite3.Connection | None = None
+
+    @property
+    def on_disk(self) -> bool:
+        """True once the ledger has moved to its temporary database."""
+        return self._db is not None
+
+    def lookup(self, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
+        """Key hash → (line, token) of its latest row in an earlier batch, for keys seen."""
+        mem = self._mem
+        if mem is not None:
+            return {k: v for k in keys if (v := mem.get(k)) is not None}
+        assert self._db is not None
+        found: dict[str, tuple[int, str]] = {}
         by_int = {_int64(key): key for key in keys}
         ints = list(by_int)
         for start in range(0, len(ints), _CHUNK):
@@ -59,11 +63,33 @@ class KeyLedger:
 
     def store(self, rows: Sequence[tuple[str, int, str]]) -> None:
         """Remember (key hash, line, token) as each key's latest row."""
+        mem = self._mem
+        if mem is not None:
+            for key, line, token in rows:
+                mem[key] = (line, token)
+            if len(mem) > self.memory_keys:
+                self._spill()
+            return
+        assert self._db is not None
         self._db.executemany(
             "INSERT OR REPLACE INTO seen VALUES (?, ?, ?)",
-            [(_int64(key), line, _int64(token)) for key, line, token in rows],
+            [(_int64(key), line, token) for key, line, token in rows],
         )
 
+    def _spill(self) -> None:
+        assert self._mem is not None
+        db = sqlite3.connect("")
+        db.execute("PRAGMA journal_mode=OFF")
+        db.execute("PRAGMA synchronous=OFF")
+        db.execute("CREATE TABLE seen (k INTEGER PRIMARY KEY, line INTEGER NOT NULL, token TEXT)")
+        db.executemany(
+            "INSERT OR REPLACE INTO seen VALUES (?, ?, ?)",
+            [(_int64(key), line, token) for key, (line, token) in self._mem.items()],
+        )
+        self._db, self._mem = db, None
+
     def close(self) -> None:
-        """Drop the temporary database."""
-        self._db.close()
+        """Drop the temporary database (if any)."""
+        if self._db is not None:
+            self._db.close()
+        self._mem = None

@@ -102,3 +102,22 @@ def test_a_header_only_export_warns_and_changes_nothing(project):
     )
     assert status.exit_code == 0, status.output
     assert f"students: {EMPTY_EXPORT}" in " ".join(status.output.split())
+
+
+def test_duplicates_across_batches_are_found_with_the_ledger_on_disk(project, monkeypatch):
+    # Batches of two rows and a ledger that moves to disk at once: the duplicate in the third
+    # batch is still reported against its first line, and the last row's values land.
+    from connector.sync import engine, ledger
+
+    monkeypatch.setattr(engine, "BATCH", 2)
+    monkeypatch.setattr(ledger, "MEMORY_KEYS", 1)
+    rows = [student(f"10005{i}") for i in range(5)]
+    rows.append(student("100051", woonplaats="Zwolle"))
+    project.write_students(rows)
+    report = project.run("students")
+    m = report.mappings["students"]
+    assert m.created == 5
+    assert [(r["line"], r["reason"]) for r in m.rejects] == [
+        (3, "duplicate key: superseded by line 7, which has other values")
+    ]
+    assert _contacts(project)["100051"]["MailingCity"] == "Zwolle"

@@ -1,0 +1,34 @@
+"""The key ledger: the same answers in memory and on disk, and it moves to disk past its limit."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from connector.sync.ledger import KeyLedger
+
+
+def h(i: int) -> str:
+    return hashlib.blake2b(str(i).encode(), digest_size=16).hexdigest()
+
+
+@pytest.mark.parametrize("memory_keys", [1_000_000, 10])
+def test_latest_line_and_token_per_key(memory_keys: int) -> None:
+    ledger = KeyLedger(memory_keys=memory_keys)
+    ledger.store([(h(i), i + 2, f"t{i}") for i in range(50)])
+    assert ledger.on_disk is (memory_keys == 10)
+    ledger.store([(h(3), 900, "t-new")])  # a later row of key 3 replaces the remembered one
+    found = ledger.lookup([h(3), h(7), h(999)])
+    assert found == {h(3): (900, "t-new"), h(7): (9, "t7")}
+    ledger.close()
+
+
+def test_moving_to_disk_keeps_every_key() -> None:
+    ledger = KeyLedger(memory_keys=100)
+    ledger.store([(h(i), i, "x") for i in range(100)])
+    assert not ledger.on_disk
+    ledger.store([(h(100), 100, "y")])
+    assert ledger.on_disk
+    assert len(ledger.lookup([h(i) for i in range(101)])) == 101
+    ledger.close()
