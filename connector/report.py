@@ -220,7 +220,7 @@ class RunReport:
             if m.failed > 5:
                 lines.append(f"      … {m.failed - 5} more refused records in the JSON report")
             if m.rejected > 5:
-                lines.append(f"      … {m.rejected - 5} more rejected rows in the JSON report")
+                lines.append(f"      … {m.rejected - 5} more: sis-sync rejects --run {self.run_id}")
         if self.api_usage:
             lines.append(f"  API calls this run: {self.api_calls} (org usage {self.api_usage})")
         if self.stopped:
