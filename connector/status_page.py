@@ -1,0 +1,398 @@
+"""The status page: what the syncs did, for a school's IT admin and privacy officer, on one page.
+
+Served at ``/`` by ``sis-sync serve`` (``service_http.py``) and written by
+``sis-sync status --html FILE``. It reads the state store only (runs, rejects, outbox, audit)
+plus the API usage in the latest run reports, and shows: runs over time per job (outcome,
+duration, records by action), the org's daily API budget used and left, rejected rows by reason,
+Salesforce refusals by error code, the purge and erasure audit, the outbox and records per
+mapping. Charts are inline SVG drawn here (``status_page_assets.py``); the page needs no script
+and no network, and reloads itself every minute (``<meta http-equiv="refresh">``).
+
+Like every report it names jobs, mappings, files, columns, reasons and Salesforce error codes,
+and holds counts; never a personal value, a record key or a Salesforce id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from html import escape
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from connector import status_page_assets as ui
+from connector.config import Settings
+from connector.state import RejectSummary, RunRow, StateStore, open_existing
+from connector.state import schema as s
+from connector.state.db import guard, write_private_text
+
+RUNS_PER_JOB = 30  # bars per job chart; enough for a month of nightly runs
+RUNS_SCANNED = 1000  # recent runs read to find each job's
+RUNS_LISTED = 10  # rows per job in the runs table
+AUDIT_DAYS = 30
+REFRESH_SECONDS = 60
+# The reason prefix the Recorder stores for a record Salesforce refused (sync/recorder.py).
+REFUSED = "salesforce refused:"
+ACTIONS = ("created", "updated", "unchanged", "rejected", "failed", "deleted", "already_gone")
+
+
+@dataclass(frozen=True)
+class ApiBudget:
+    """The org's daily API requests as Salesforce last reported them (``Sforce-Limit-Info``)."""
+
+    used: int
+    total: int
+    run_id: int
+    at: datetime
+
+    @property
+    def left(self) -> int:
+        """Calls left in the rolling 24 hours."""
+        return max(self.total - self.used, 0)
+
+
+@dataclass
+class StatusData:
+    """Everything the page shows, read from the state store in one go."""
+
+    generated_at: datetime
+    timezone: str = "Europe/Amsterdam"
+    runs: dict[str, list[RunRow]] = field(default_factory=dict)  # per job, oldest first
+    rejects: list[tuple[int, RejectSummary]] = field(default_factory=list)  # (run id, summary)
+    refusals: list[tuple[int, RejectSummary]] = field(default_factory=list)  # reason = the code
+    api: ApiBudget | None = None
+    api_calls_24h: int = 0
+    audit: list[tuple[str, str, str, int, datetime]] = field(default_factory=list)
+    audit_days: dict[date, Counter[str]] = field(default_factory=dict)
+    outbox: dict[str, int] = field(default_factory=dict)
+    synced: dict[str, int] = field(default_factory=dict)
+    health: dict[str, Any] | None = None
+
+
+def collect(
+    store: StateStore,
+    *,
+    now: datetime | None = None,
+    timezone: str = "Europe/Amsterdam",
+    health: dict[str, Any] | None = None,
+) -> StatusData:
+    """Read what the page shows from ``store`` (reads only); ``health`` is /healthz's body."""
+    now = now or datetime.now(UTC)
+    data = StatusData(generated_at=now, timezone=timezone, health=health)
+    by_job: dict[str, list[RunRow]] = defaultdict(list)
+    recent = store.recent_runs(RUNS_SCANNED)
+    for run in recent:
+        if len(by_job[run.job]) < RUNS_PER_JOB:
+            by_job[run.job].append(run)
+    data.runs = {job: runs[::-1] for job, runs in sorted(by_job.items())}
+    for runs in data.runs.values():
+        latest = runs[-1]
+        for summary in store.reject_summary(latest.run_id):
+            if summary.reason.startswith(REFUSED):
+                code = summary.reason.removeprefix(REFUSED).strip() or "unknown"
+                data.refusals.append((latest.run_id, _with_reason(summary, code)))
+            else:
+                data.rejects.append((latest.run_id, summary))
+    data.api = _api_budget(recent)
+    day_ago = now - timedelta(hours=24)
+    data.api_calls_24h = sum(r.api_calls for r in recent if r.started_at >= day_ago)
+    data.audit, data.audit_days = _audit(store, since=now - timedelta(days=AUDIT_DAYS))
+    data.outbox = store.outbox_counts()
+    data.synced = store.mapping_counts()
+    return data
+
+
+def _with_reason(summary: RejectSummary, reason: str) -> RejectSummary:
+    return RejectSummary(summary.mapping, summary.column, reason, summary.count)
+
+
+def _api_budget(runs: list[RunRow]) -> ApiBudget | None:
+    """The newest ``api_usage`` ("used/max") among the last few run reports, if any."""
+    for run in [r for r in runs if r.report_path][:5]:
+        try:
+            usage = json.loads(Path(str(run.report_path)).read_text("utf-8")).get("api_usage")
+            used, total = (int(p) for p in str(usage).split("/"))
+        except (OSError, ValueError, AttributeError):
+            continue  # no report any more, or Salesforce sent no usage header for that run
+        return ApiBudget(used, total, run.run_id, run.finished_at or run.started_at)
+    return None
+
+
+def _audit(
+    store: StateStore, *, since: datetime
+) -> tuple[list[tuple[str, str, str, int, datetime]], dict[date, Counter[str]]]:
+    """Audit totals per (action, object, reason) with the last time, and per day since ``since``.
+
+    Counted in SQL: the trail grows by every purged record and is never pruned.
+    """
+    t = s.audit
+    totals = (
+        sa.select(t.c.action, t.c.object, t.c.reason, sa.func.count(), sa.func.max(t.c.at))
+        .group_by(t.c.action, t.c.object, t.c.reason)
+        .order_by(sa.func.max(t.c.at).desc())
+    )
+    daily = sa.select(t.c.action, t.c.at).where(t.c.at >= since)
+    days: dict[date, Counter[str]] = defaultdict(Counter)
+    # A read-only aggregate that HistoryMixin does not offer (yet): its engine, read here.
+    with guard("read audit"), store._db.engine.connect() as conn:
+        lines = [(a, o, r, n, at) for a, o, r, n, at in conn.execute(totals)]
+        for action, at in conn.execute(daily):
+            days[at.date()][action] += 1
+    return [(a, o, r, n, at) for a, o, r, n, at in lines if at is not None], dict(days)
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+
+def render(data: StatusData, *, refresh: int | None = REFRESH_SECONDS) -> str:
+    """The page as one self-contained HTML document (inline CSS and SVG, no script)."""
+    tz = ZoneInfo(data.timezone)
+    head = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        + (f'<meta http-equiv="refresh" content="{refresh}">' if refresh else "")
+        + f"<title>sis-sync status</title><style>{ui.CSS}</style></head><body>"
+    )
+    parts = [head, _header(data, tz), "<main>"]
+    if not data.runs:
+        parts.append('<p class="card" id="no-runs">No runs yet: nothing has been synced.</p>')
+    parts += [
+        _overview(data, tz),
+        _runs(data, tz),
+        _rejects(data),
+        _refusals(data),
+        _audit_section(data, tz),
+        _outbox(data),
+        '</main><footer class="muted">This page shows job, mapping, file and field names, '
+        "counts, reasons and Salesforce error codes: no personal data. "
+        + (f"It reloads every {refresh} s." if refresh else "")
+        + "</footer></body></html>",
+    ]
+    return "".join(parts)
+
+
+def _local(at: datetime | None, tz: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return at.astimezone(tz).strftime(fmt) if at else "–"
+
+
+def _seconds(run: RunRow) -> float:
+    return (run.finished_at - run.started_at).total_seconds() if run.finished_at else 0.0
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, sec = divmod(round(seconds), 60)
+    return f"{minutes} min {sec} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+
+
+def _header(data: StatusData, tz: ZoneInfo) -> str:
+    line = f"Generated {_local(data.generated_at, tz, '%Y-%m-%d %H:%M:%S')} ({escape(str(tz))})"
+    health = data.health
+    if health:
+        state = "ok" if health.get("status") == "ok" else "failed"
+        line += f" · service {ui.badge(state)} scheduler {escape(str(health.get('scheduler')))}"
+        if health.get("failing_jobs"):
+            line += " · failing: " + escape(", ".join(health["failing_jobs"]))
+        if (health.get("config") or {}).get("error"):
+            line += " · sync.yaml did not load at the last reload (see /healthz)"
+    return f'<header><h1>sis-sync status</h1><p class="muted">{line}</p></header>'
+
+
+def _job_health(data: StatusData, job: str) -> dict[str, Any]:
+    for entry in (data.health or {}).get("jobs", []):
+        if entry.get("name") == job:
+            return dict(entry)
+    return {}
+
+
+def _overview(data: StatusData, tz: ZoneInfo) -> str:
+    cards = []
+    for job, runs in data.runs.items():
+        last = runs[-1]
+        c = last.counts
+        written = c.get("created", 0) + c.get("updated", 0) + c.get("deleted", 0)
+        info = _job_health(data, job)
+        nxt = info.get("next_run")
+        cards.append(
+            f'<div class="card" data-job="{escape(job)}"><h3>{escape(job)} '
+            f"{ui.badge(str(last.status))}</h3>"
+            f'<p class="muted">run {last.run_id} · {_local(last.started_at, tz)} · '
+            f"{_duration(_seconds(last))}</p>"
+            f"<p>written {written:,} · unchanged {c.get('unchanged', 0):,} · rejected "
+            f"{c.get('rejected', 0):,} · failed {c.get('failed', 0):,}</p>"
+            + (f'<p class="muted">next run {_local(datetime.fromisoformat(nxt), tz)}</p>' if nxt
+               else "")
+            + "</div>"
+        )  # fmt: skip
+    cards.append(_api_card(data, tz))
+    return f'<h2 id="overview">Overview</h2><div class="cards">{"".join(cards)}</div>'
+
+
+def _api_card(data: StatusData, tz: ZoneInfo) -> str:
+    # Salesforce reports the org's use of its rolling 24-hour allocation on every REST response
+    # as "Sforce-Limit-Info: api-usage=N/M" (https://developer.salesforce.com/docs/atlas.en-us.
+    # api_rest.meta/api_rest/headers_api_usage.htm); runs keep the last value in their report.
+    api = data.api
+    body = f"<p>sis-sync used {data.api_calls_24h:,} calls in the last 24 hours.</p>"
+    if api is None:
+        body += '<p class="muted">The org\'s budget is not known yet (no run report with it).</p>'
+    else:
+        body += (
+            f'<p><span class="big" id="api-left">{api.left:,}</span> left of {api.total:,} '
+            f"(used {api.used:,})</p>"
+            + ui.meter("api-budget", "Daily API requests used", api.used, api.total)
+            + f'<p class="muted">as of run {api.run_id}, {_local(api.at, tz)}</p>'
+        )
+    return f'<div class="card" id="api"><h3>API budget (org, 24 h)</h3>{body}</div>'
+
+
+def _runs(data: StatusData, tz: ZoneInfo) -> str:
+    out = ['<h2 id="runs">Runs over time</h2>']
+    for job, runs in data.runs.items():
+        actions = [a for a in ACTIONS if any(r.counts.get(a) for r in runs)]
+        label = [_local(r.started_at, tz, "%d-%m %H:%M") for r in runs]
+        records = [(lab, {a: int(r.counts.get(a, 0)) for a in actions})
+                   for lab, r in zip(label, runs, strict=True)]  # fmt: skip
+        durations = [(lab, _seconds(r), str(r.status)) for lab, r in zip(label, runs, strict=True)]
+        out.append(
+            f'<section class="card job" data-job="{escape(job)}"><h3>{escape(job)}</h3>'
+            + '<div class="charts"><div><p class="muted">Records by action per run</p>'
+            + ui.stacked_bars(f"records-{job}", f"Records by action per run of {job}", records,
+                              ui.ACTION_COLOURS)
+            + ui.legend(actions, ui.ACTION_COLOURS)
+            + '</div><div><p class="muted">Duration and outcome per run</p>'
+            + ui.outcome_bars(f"duration-{job}", f"Duration and outcome per run of {job}",
+                              durations)
+            + ui.legend([o for o in ui.OUTCOME_COLOURS if any(d[2] == o for d in durations)],
+                        ui.OUTCOME_COLOURS)
+            + "</div></div>"
+            + _runs_table(runs[-RUNS_LISTED:][::-1], tz)
+            + "".join(f'<p class="muted">warning: {escape(str(w))}</p>'
+                      for w in runs[-1].counts.get("warnings", []))
+            + "</section>"
+        )  # fmt: skip
+    return "".join(out) if data.runs else ""
+
+
+def _runs_table(runs: list[RunRow], tz: ZoneInfo) -> str:
+    cols = ("created", "updated", "unchanged", "rejected", "failed")
+    head = "".join(f'<th class="n">{c}</th>' for c in cols)
+    rows = []
+    for r in runs:
+        cells = "".join(f'<td class="n">{int(r.counts.get(c, 0)):,}</td>' for c in cols)
+        rows.append(
+            f'<tr><td class="n">{r.run_id}</td><td>{_local(r.started_at, tz)}</td>'
+            f'<td>{ui.badge(str(r.status))}</td><td class="n">{_duration(_seconds(r))}</td>'
+            f'{cells}<td class="n">{r.api_calls:,}</td></tr>'
+        )
+    return (
+        '<div class="scroll"><table><thead><tr><th class="n">run</th><th>started</th>'
+        f'<th>outcome</th><th class="n">duration</th>{head}<th class="n">API calls</th></tr>'
+        f"</thead><tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
+def _counted(rows: list[tuple[int, RejectSummary]]) -> list[tuple[str, int]]:
+    total: Counter[str] = Counter()
+    for _, r in rows:
+        total[r.reason] += r.count
+    return total.most_common(12)
+
+
+def _summary_table(rows: list[tuple[int, RejectSummary]], column: str, reason: str) -> str:
+    body = "".join(
+        f'<tr><td class="n">{run}</td><td>{escape(r.mapping)}</td><td>{escape(r.column)}</td>'
+        f'<td class="wrap">{escape(r.reason)}</td><td class="n">{r.count:,}</td></tr>'
+        for run, r in rows
+    )
+    return (
+        f'<div class="scroll"><table><thead><tr><th class="n">run</th><th>mapping</th>'
+        f'<th>{column}</th><th>{reason}</th><th class="n">rows</th></tr></thead>'
+        f"<tbody>{body}</tbody></table></div>"
+    )
+
+
+def _rejects(data: StatusData) -> str:
+    head = '<h2 id="rejects">Rejected rows by reason</h2>'
+    if not data.rejects:
+        return head + '<p class="muted">No rejected rows in the latest run of any job.</p>'
+    return (
+        head
+        + '<p class="muted">Latest run of each job; every row: <code>sis-sync rejects</code>.</p>'
+        + ui.hbars("rejects", "Rejected rows by reason", _counted(data.rejects), "#ef8f00")
+        + _summary_table(data.rejects, "column", "reason")
+    )
+
+
+def _refusals(data: StatusData) -> str:
+    head = '<h2 id="refusals">Salesforce refusals by error code</h2>'
+    if not data.refusals:
+        return head + '<p class="muted">Salesforce refused no record in the latest runs.</p>'
+    return (
+        head
+        + ui.hbars("refusals", "Records Salesforce refused, by error code",
+                   _counted(data.refusals), "#c62828")
+        + _summary_table(data.refusals, "field", "error code")
+    )  # fmt: skip
+
+
+def _audit_section(data: StatusData, tz: ZoneInfo) -> str:
+    head = '<h2 id="audit">Purge and erasure audit</h2>'
+    if not data.audit:
+        return head + '<p class="muted">Nothing purged or erased yet.</p>'
+    today = data.generated_at.date()
+    days = [today - timedelta(days=n) for n in range(AUDIT_DAYS - 1, -1, -1)]
+    columns = [(d.strftime("%d-%m"), dict(data.audit_days.get(d, {}))) for d in days]
+    colours = {"purge": "#6a1b9a", "erase": "#c62828"}
+    rows = "".join(
+        f'<tr><td>{escape(a)}</td><td>{escape(o)}</td><td class="wrap">{escape(r)}</td>'
+        f'<td class="n">{n:,}</td><td>{_local(at, tz)}</td></tr>'
+        for a, o, r, n, at in data.audit
+    )
+    return (
+        head
+        + ui.stacked_bars("audit", f"Records purged and erased per day, last {AUDIT_DAYS} days",
+                          columns, colours)
+        + ui.legend(list(colours), colours)
+        + '<div class="scroll"><table><thead><tr><th>action</th><th>object</th><th>reason</th>'
+        '<th class="n">records</th><th>last</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table></div>"
+    )  # fmt: skip
+
+
+def _outbox(data: StatusData) -> str:
+    synced = "".join(
+        f'<tr><td>{escape(k)}</td><td class="n">{v:,}</td></tr>' for k, v in data.synced.items()
+    )
+    pending = ", ".join(f"{escape(k)} {v:,}" for k, v in sorted(data.outbox.items()))
+    return (
+        '<h2 id="records">Records and outbox</h2><div class="cards"><div class="card">'
+        '<h3>Records in Salesforce per mapping</h3><div class="scroll"><table><tbody>'
+        f"{synced}</tbody></table></div></div>"
+        f'<div class="card"><h3>Outbox</h3><p>{pending or "empty"}</p></div></div>'
+    )
+
+
+# -- entry points ----------------------------------------------------------------------------
+
+
+def status_page(settings: Settings, *, health: dict[str, Any] | None = None) -> str:
+    """The page for the state ``settings`` name (an absent SQLite file: an empty page)."""
+    store = open_existing(settings.state.url)  # reads only: never migrates, never creates
+    try:
+        data = collect(store, timezone=settings.service.timezone, health=health)
+    finally:
+        store.close()
+    return render(data)
+
+
+def write_status_page(settings: Settings, path: Path) -> Path:
+    """Write the page to ``path`` (owner-only, as every report) and return the path."""
+    write_private_text(path, status_page(settings))
+    return path
