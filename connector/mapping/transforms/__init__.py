@@ -28,6 +28,8 @@ it untouched, so ``[strip, date:…]`` on an empty cell gives ``None``, not an e
 
 from __future__ import annotations
 
+import logging
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -51,6 +53,8 @@ __all__ = [
     "registry",
     "transform",
 ]
+
+log = logging.getLogger("connector.plugins")
 
 Bound = Callable[[Any], Any]
 """A compiled transform or chain: one value in, one value out."""
@@ -296,6 +300,8 @@ def _options(index: int, t: Transform, raw: Any, is_arg: bool) -> BaseModel | No
 def _wrap(t: Transform, opts: BaseModel | None, ctx: TransformContext) -> Bound:
     func, name = t.func, t.name
 
+    shown: list[bool] = []  # the traceback is logged once per compiled field, not per row
+
     # A plugin's own exception could carry the value in its message: re-raise it as a
     # TransformError that names only the transform and the exception type.
     def call(value: Any) -> Any:
@@ -304,6 +310,9 @@ def _wrap(t: Transform, opts: BaseModel | None, ctx: TransformContext) -> Bound:
         except TransformError:
             raise
         except Exception as exc:  # noqa: BLE001 - any plugin failure is a rejected value
+            if not shown and log.isEnabledFor(logging.DEBUG):
+                shown.append(True)
+                log.debug("%s", plugin_traceback(name, exc))
             raise TransformError(f"{name} failed ({type(exc).__name__})") from None
 
     if t.handles_none:
@@ -313,6 +322,21 @@ def _wrap(t: Transform, opts: BaseModel | None, ctx: TransformContext) -> Bound:
         return None if value is None else call(value)
 
     return skip_none
+
+
+def plugin_traceback(name: str, exc: BaseException) -> str:
+    """The traceback of a transform's unexpected exception, for ``-v``: frames only.
+
+    Each frame shows file, line, function and source line; the exception's message is left
+    out, as it may hold the value being transformed (``KeyError('…')``), i.e. personal data.
+    """
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = "".join(traceback.format_list(frames[1:] or frames))  # frames[0] is call() here
+    return (
+        f"transform {name} raised {type(exc).__module__}.{type(exc).__qualname__} "
+        f"(message withheld: it may hold the value)\nTraceback (most recent call last):\n"
+        f"{where.rstrip()}"
+    )
 
 
 def _identity(value: Any) -> Any:
