@@ -29,6 +29,7 @@ from connector.sync.plan import Write
 # every one with file, line and field; the reason is the error code, never the message (it may
 # quote a value).
 REFUSED = "salesforce refused: {code}"
+SLICE = 2_000  # writes recorded per transaction
 
 
 class Recorder:
@@ -80,7 +81,18 @@ class Recorder:
     def results(
         self, writes: Sequence[Write], results: Sequence[WriteResult | None], ids: Sequence[int]
     ) -> None:
-        """Record Salesforce's answers: synced records, persons, outbox, refusals."""
+        """Record Salesforce's answers: synced records, persons, outbox, refusals.
+
+        In slices of ``SLICE`` writes: a Bulk job of 50,000 records would otherwise build every
+        statement parameter of the job at once, and a run's peak memory with it.
+        """
+        for start in range(0, len(writes), SLICE):
+            end = start + SLICE
+            self._results(writes[start:end], results[start:end], ids[start:end])
+
+    def _results(
+        self, writes: Sequence[Write], results: Sequence[WriteResult | None], ids: Sequence[int]
+    ) -> None:
         store, now, rep = self.store, self.now, self.rep
         ok_ids: list[int] = []
         errors: list[OutboxError] = []
