@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -83,7 +84,9 @@ def run(ctx: typer.Context, job: JobArg = None) -> None:
     with _Progress() as progress:
         report = run_job(settings, job=job, progress=progress)
     _render(report)
-    raise typer.Exit(report.exit_code())
+    # A run that lost Salesforce part-way is recorded as failed: exit 3, like one that could
+    # not log in at all (connector.errors.SalesforceUnreachable).
+    raise typer.Exit(3 if report.status == "failed" else report.exit_code())
 
 
 def plan(ctx: typer.Context, job: JobArg = None) -> None:
@@ -157,25 +160,25 @@ def status(
             )
         )
         return
-    table = Table(title="Recent runs")
-    for col in (
-        "run",
-        "job",
-        "started (UTC)",
-        "status",
-        "written",
-        "unchanged",
-        "rejected",
-        "failed",
-        "API calls",
-    ):
-        table.add_column(col)
+    _print_status(runs, rejects, synced, pending)
+
+
+def _print_status(runs: list, rejects: list, synced: dict, pending: dict) -> None:
+    """The text of ``status``: fits an 80-column pane (short headers, no year, numbers right),
+    and a failed run's cause on its own line, in words."""
+    table = Table(title="Recent runs", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+    table.add_column("run", justify="right", no_wrap=True)
+    table.add_column("job", overflow="fold", min_width=7, max_width=16)
+    table.add_column("started UTC", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    for col in ("written", "unchanged", "rejected", "failed", "API"):
+        table.add_column(col, justify="right", no_wrap=True)
     for r in runs:
         c = r.counts
         table.add_row(
             str(r.run_id),
             r.job,
-            f"{r.started_at:%Y-%m-%d %H:%M}",
+            f"{r.started_at:%m-%d %H:%M}",
             str(r.status),
             str(c.get("created", 0) + c.get("updated", 0)),
             str(c.get("unchanged", 0)),
@@ -184,18 +187,40 @@ def status(
             str(r.api_calls),
         )
     out.print(table)
+    for r in runs:
+        if c := r.counts.get("cause"):
+            out.print(
+                f"run {r.run_id} {r.status}: {escape(str(c))}", highlight=False, soft_wrap=True
+            )
     for line in runs[0].counts.get("warnings", []) if runs else []:
-        out.print(f"warning (run {runs[0].run_id}): {escape(line)}")
+        out.print(
+            f"warning (run {runs[0].run_id}): {escape(line)}", highlight=False, soft_wrap=True
+        )
     if rejects:
-        t = Table(title=f"Rejected rows of run {runs[0].run_id} by reason")
-        for col in ("mapping", "column", "reason", "rows"):
-            t.add_column(col)
+        t = Table(
+            title=f"Rejected rows of run {runs[0].run_id} by reason",
+            box=box.SIMPLE_HEAD,
+            collapse_padding=True,
+            pad_edge=False,
+        )
+        t.add_column("mapping", overflow="fold")
+        t.add_column("column", overflow="fold")
+        t.add_column("reason", overflow="fold")
+        t.add_column("rows", justify="right", no_wrap=True)
         for r in rejects:
             t.add_row(r.mapping, r.column, escape(r.reason), str(r.count))
         out.print(t)
-    out.print("Records synced per mapping: " + ", ".join(f"{k} {v}" for k, v in synced.items()))
+        out.print(f"every one: sis-sync rejects --run {runs[0].run_id}", highlight=False)
+    out.print(
+        "Records synced per mapping: " + ", ".join(f"{k} {v}" for k, v in synced.items()),
+        highlight=False,
+        soft_wrap=True,
+    )
     if pending:
-        out.print("Outbox: " + ", ".join(f"{k} {v}" for k, v in sorted(pending.items())))
+        out.print(
+            "Outbox: " + ", ".join(f"{k} {v}" for k, v in sorted(pending.items())),
+            highlight=False,
+        )
 
 
 def demo(
