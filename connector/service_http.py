@@ -1,4 +1,9 @@
-"""The HTTP face of the scheduled service: ``GET /healthz`` (JSON) and ``GET /metrics``.
+"""The HTTP face of the scheduled service: ``GET /`` (the status page), ``GET /healthz`` (JSON)
+and ``GET /metrics``.
+
+``/`` is the status page of ``connector/status_page.py`` over the service's state, with the
+scheduler's health in its header; it is built per request (the state is the truth, and the
+page reloads itself every minute).
 
 ``/healthz`` answers 200 with the scheduler state and, per job, the next run and the last
 result, or 503 when the scheduler is not running or a job's last run ended in an exception.
@@ -12,6 +17,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from html import escape
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
@@ -19,7 +25,7 @@ from apscheduler.schedulers.base import STATE_RUNNING
 from prometheus_client import make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
-from connector.errors import ConfigError
+from connector.errors import ConfigError, ConnectorError
 
 if TYPE_CHECKING:
     from connector.service import SyncService
@@ -75,7 +81,7 @@ def refresh_gauges(service: SyncService) -> None:
 
 
 def wsgi_app(service: SyncService) -> Callable[..., Any]:
-    """The WSGI app: /healthz (JSON), /metrics (prometheus_client's own app), else 404."""
+    """The WSGI app: / (status page), /healthz (JSON), /metrics (prometheus_client's), else 404."""
     metrics_app = make_wsgi_app(service.metrics.registry)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -92,10 +98,38 @@ def wsgi_app(service: SyncService) -> Callable[..., Any]:
                 [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
             )
             return [data]
+        if path in ("", "/"):
+            code, text = page(service)
+            data = text.encode()
+            start_response(
+                "200 OK" if code == 200 else "503 Service Unavailable",
+                [
+                    ("Content-Type", "text/html; charset=utf-8"),
+                    ("Content-Length", str(len(data))),
+                    ("Cache-Control", "no-store"),
+                ],
+            )
+            return [data]
         start_response("404 Not Found", [("Content-Type", "text/plain")])
-        return [b"not found: try /healthz or /metrics\n"]
+        return [b"not found: try /, /healthz or /metrics\n"]
 
     return app
+
+
+def page(service: SyncService) -> tuple[int, str]:
+    """HTTP status and HTML of the status page at ``/``: 503 with the cause when the state
+    cannot be read (its message names the store, never a value)."""
+    from connector.status_page import status_page  # only when someone looks: serve starts fast
+
+    _, health_body = service.health()
+    try:
+        return 200, status_page(service.settings, health=health_body)
+    except ConnectorError as exc:
+        log.warning("status page: the state could not be read: %s", exc)
+        return 503, (
+            "<!doctype html><title>sis-sync status</title>"
+            f"<p>The state could not be read: {escape(str(exc))}</p>"
+        )
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -118,5 +152,5 @@ def serve(app: Callable[..., Any], host: str, port: int) -> ThreadingWSGIServer:
         ) from None
     threading.Thread(target=server.serve_forever, daemon=True, name="sis-sync-http").start()
     bound = server.server_address
-    log.info("serving /healthz and /metrics on http://%s:%s", bound[0], bound[1])
+    log.info("serving /, /healthz and /metrics on http://%s:%s", bound[0], bound[1])
     return server
