@@ -100,7 +100,10 @@ def collect(
                 data.rejects.append((latest.run_id, summary))
     data.api = _api_budget(recent)
     day_ago = now - timedelta(hours=24)
-    data.api_calls_24h = sum(r.api_calls for r in recent if r.started_at >= day_ago)
+    # By the end of a run: its start is the run's clock (SIS_SYNC_NOW may set it), its end real.
+    data.api_calls_24h = sum(
+        r.api_calls for r in recent if (r.finished_at or r.started_at) >= day_ago
+    )
     data.audit, data.audit_days = _audit(store, since=now - timedelta(days=AUDIT_DAYS))
     data.outbox = store.outbox_counts()
     data.synced = store.mapping_counts()
@@ -259,7 +262,11 @@ def _runs(data: StatusData, tz: ZoneInfo) -> str:
         label = [_local(r.started_at, tz, "%d-%m %H:%M") for r in runs]
         records = [(lab, {a: int(r.counts.get(a, 0)) for a in actions})
                    for lab, r in zip(label, runs, strict=True)]  # fmt: skip
-        durations = [(lab, _seconds(r), str(r.status)) for lab, r in zip(label, runs, strict=True)]
+        peak = max(_seconds(r) for r in runs)
+        unit, per = ("h", 3600) if peak >= 7200 else ("min", 60) if peak >= 120 else ("s", 1)
+        durations = [
+            (lab, _seconds(r) / per, str(r.status)) for lab, r in zip(label, runs, strict=True)
+        ]
         out.append(
             f'<section class="card job" data-job="{escape(job)}"><h3>{escape(job)}</h3>'
             + '<div class="charts"><div><p class="muted">Records by action per run</p>'
@@ -268,7 +275,7 @@ def _runs(data: StatusData, tz: ZoneInfo) -> str:
             + ui.legend(actions, ui.ACTION_COLOURS)
             + '</div><div><p class="muted">Duration and outcome per run</p>'
             + ui.outcome_bars(f"duration-{job}", f"Duration and outcome per run of {job}",
-                              durations)
+                              durations, unit)
             + ui.legend([o for o in ui.OUTCOME_COLOURS if any(d[2] == o for d in durations)],
                         ui.OUTCOME_COLOURS)
             + "</div></div>"

@@ -115,13 +115,13 @@ def outcome_bars(
     name: str, title: str, columns: Sequence[tuple[str, float, str]], unit: str = "s"
 ) -> str:
     """Vertical bars of one value per column (a run's duration), coloured by its outcome."""
-    width, height, top, bottom, left = 400, 130, 14, 22, 36
+    width, height, top, bottom, left = 400, 130, 14, 22, 48
     plot_h = height - top - bottom
     peak = max((v for _, v, _ in columns), default=0) or 1
     n = max(len(columns), 1)
     slot = (width - left - 4) / n
     bar = max(min(slot * 0.75, 40), 2)
-    parts = [_axis(left, top, width, plot_h, peak, unit)]
+    parts = [_axis(left, top, width, plot_h, peak, f" {unit}")]
     for i, (label, value, outcome) in enumerate(columns):
         h = max(plot_h * value / peak, 1.5)
         x = left + i * slot + (slot - bar) / 2
