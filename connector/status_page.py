@@ -229,6 +229,8 @@ def _overview(data: StatusData, tz: ZoneInfo) -> str:
             f"{_duration(_seconds(last))}</p>"
             f"<p>written {written:,} · unchanged {c.get('unchanged', 0):,} · rejected "
             f"{c.get('rejected', 0):,} · failed {c.get('failed', 0):,}</p>"
+            + (f'<p class="cause">cause: {escape(str(c["cause"]))}</p>' if c.get("cause")
+               else "")
             + (f'<p class="muted">next run {_local(datetime.fromisoformat(nxt), tz)}</p>' if nxt
                else "")
             + "</div>"

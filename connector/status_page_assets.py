@@ -41,6 +41,7 @@ h2{font-size:1.15rem;margin:1.6rem 0 .5rem}
 h3{font-size:1rem;margin:.8rem 0 .3rem}
 p{margin:.3rem 0}
 .muted{color:var(--muted);font-size:.9rem}
+.cause{color:#c62828;font-weight:600}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(16rem,1fr));gap:.8rem}
 .card{background:var(--card);border:1px solid var(--line);border-radius:.5rem;padding:.8rem}
 .badge{display:inline-block;border-radius:1rem;padding:0 .6rem;color:#fff;font-weight:600;

@@ -3,14 +3,19 @@ row rejected, a record Salesforce refuses, an erasure; what the page shows and n
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
+import stat
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 from svcfixtures import get, leaked, make_service, serving
 from syncfixtures import student
 
-from connector.state import open_store
+from connector import status_page
+from connector.records import Origin, Reject
+from connector.state import AuditEntry, open_store
 
 LONG_NAME = "Achternaam" * 9  # Contact.LastName holds 80: Salesforce refuses it (STRING_TOO_LONG)
 BAD_EMAIL = "geen-apenstaartje"
@@ -131,3 +136,99 @@ def test_an_unreadable_state_is_503_with_the_cause(project):
         code, page = get(base + "/")
     assert code == 503
     assert "The state could not be read" in page
+
+
+# -- the page's rules over a state written by hand (no emulator) --------------------------------
+
+T0 = datetime(2026, 11, 2, 3, 0, tzinfo=UTC)
+
+
+def _state_by_hand(tmp_path):
+    store = open_store("sqlite://")
+    for day in range(3):
+        run = store.start_run("nightly", T0 + timedelta(days=day))
+        store.finish_run(
+            run,
+            status="ok",
+            counts={"created": 5, "updated": 1, "unchanged": 20, "warnings": []},
+            api_calls=4,
+            report_path=None,
+            finished_at=T0 + timedelta(days=day, minutes=5),
+        )
+    report = tmp_path / "run.json"
+    report.write_text(json.dumps({"api_usage": "1200/15000"}), encoding="utf-8")
+    purge = store.start_run("purge", T0 + timedelta(days=2, hours=1))
+    store.finish_run(
+        purge,
+        status="ok",
+        counts={"deleted": 774, "already_gone": 0, "failed": 0, "persons": 300},
+        api_calls=0,
+        report_path=None,
+        finished_at=T0 + timedelta(days=2, hours=1, minutes=1),
+    )
+    failed = store.start_run("events", T0 + timedelta(days=2))
+    cause = "TLS: certificate verify failed for https://127.0.0.1:8443"
+    store.finish_run(
+        failed,
+        status="failed",
+        counts={"cause": cause, "warnings": []},
+        api_calls=0,
+        report_path=str(report),
+        finished_at=T0 + timedelta(days=2, seconds=10),
+    )
+    store.add_rejects(
+        failed,
+        [
+            Reject(Origin("data/x.csv", 7), "<b>naam</b>", "<script>alert(1)</script>", "events"),
+            Reject(
+                Origin("data/x.csv", 8), "Name", "salesforce refused: STRING_TOO_LONG", "events"
+            ),
+            Reject(
+                Origin("data/x.csv", 9), "Name", "salesforce refused: STRING_TOO_LONG", "events"
+            ),
+        ],
+    )
+    store.add_audit(
+        [AuditEntry("purge", "Contact", f"003{n:015d}", "retention ran out", T0, "", purge)
+         for n in range(774)]
+        + [AuditEntry("erase", "Contact", "003000000000000999", "erasure on request", T0, "", None)]
+    )  # fmt: skip
+    return store
+
+
+def test_the_page_counts_what_a_state_holds(tmp_path):
+    store = _state_by_hand(tmp_path)
+    data = status_page.collect(store, now=T0 + timedelta(days=2, hours=12))
+    page = status_page.render(data)
+    drawn = charts(page)
+
+    # Each job's runs, oldest first; a purge's deletions count as written (not "written 0").
+    assert [r.run_id for r in data.runs["nightly"]] == [1, 2, 3]
+    assert re.search(r'data-job="purge">.*?written 774 ·', page)
+    # API budget from the newest report that has it: left = allocation - used.
+    assert (data.api.used, data.api.total, data.api.left) == (1200, 15000, 13800)
+    assert re.search(r'id="api-left">13,800</span> left of 15,000', page)
+    # Calls of runs that ended in the last 24 hours (runs 2 and 3 ended before, run 3 at +2 d).
+    assert data.api_calls_24h == 4
+    # Refusals by Salesforce's code, apart from the source rejects.
+    assert drawn["refusals"] == ["STRING_TOO_LONG: 2"]
+    assert [r.reason for _, r in data.rejects] == ["<script>alert(1)</script>"]
+    # The audit counted per (action, object, reason) and per day.
+    assert ("purge", "Contact", "retention ran out", 774) in [a[:4] for a in data.audit]
+    assert data.audit_days[T0.date()] == {"purge": 774, "erase": 1}
+    assert f"{T0:%d-%m}: purge 774" in drawn["audit"]
+    # A failed run's cause, in words, on its card.
+    assert "cause: TLS: certificate verify failed for https://127.0.0.1:8443" in page
+    # Durations in a readable unit: five minutes is "5 min", the axis is in minutes.
+    assert "5 min 0 s" in page and any(t.endswith("5.0 min") for t in drawn["duration-nightly"])
+    # Whatever a source file names is text, never markup; and no Salesforce id.
+    assert "<script>" not in page and "<b>naam" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "003000000000000" not in page
+
+
+def test_write_status_page_is_owner_only(tmp_path, project):
+    out = tmp_path / "page.html"
+    assert status_page.write_status_page(project.settings(), out) == out
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert "No runs yet" in out.read_text(encoding="utf-8")
