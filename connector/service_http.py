@@ -25,6 +25,7 @@ from apscheduler.schedulers.base import STATE_RUNNING
 from prometheus_client import make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
+from connector import service_auth
 from connector.errors import ConfigError, ConnectorError
 
 if TYPE_CHECKING:
@@ -113,7 +114,8 @@ def wsgi_app(service: SyncService) -> Callable[..., Any]:
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"not found: try /, /healthz or /metrics\n"]
 
-    return app
+    # The bearer token of SIS_SYNC_SERVE__TOKEN, when set (connector/service_auth.py).
+    return service_auth.guard(app, service_auth.serve_token(service.env))
 
 
 def page(service: SyncService) -> tuple[int, str]:
@@ -141,8 +143,10 @@ def serve(app: Callable[..., Any], host: str, port: int) -> ThreadingWSGIServer:
     """Serve ``app`` on ``host:port`` in a background thread; the caller shuts the server down.
 
     Raises:
-        ConfigError: the address cannot be bound (in use, or not an address of this host).
+        ConfigError: the address cannot be bound (in use, or not an address of this host), or
+            is beyond loopback while no SIS_SYNC_SERVE__TOKEN guards ``app``.
     """
+    service_auth.check_bind(host, app)  # beyond loopback only behind a token
     try:
         server = make_server(host, port, app, ThreadingWSGIServer, handler_class=_QuietHandler)
     except OSError as exc:
