@@ -11,12 +11,19 @@
     └── RunError              → exit 1: the run went ahead but not everything landed
         ├── SourceError        reading a source failed half-way
         ├── SalesforceError    Salesforce refused or could not be reached (carries the errorCode)
-        │   └── LimitReached   the daily API share is used up; the rest stays pending
+        │   ├── LimitReached   the daily API share is used up; the rest stays pending
+        │   └── RetriableSalesforceError   a transient failure (retried)
+        │       └── SalesforceUnreachable  → exit 3: still failing after the retries
+        │                                  (connection, TLS, 5xx); ``cause`` says it in words
         ├── StateError         the state store failed
         └── LockedError        another run of the same job holds the lock
 
 Marker mixin ``Retriable``: raised for a transient condition (connection error, 5xx,
-UNABLE_TO_LOCK_ROW); the retry policy retries exactly these.
+UNABLE_TO_LOCK_ROW); the retry policy retries exactly these, except ``SalesforceUnreachable``,
+which is what is left once the retries are used up.
+
+Exit codes: 0 all synced, 1 the run finished with record-level problems, 2 configuration or
+input, 3 Salesforce could not be reached or kept failing (the run is recorded as failed).
 
 Messages never carry personal values: they name files, lines, fields, Salesforce error codes and
 keyed hashes, never the data itself.
@@ -103,6 +110,10 @@ class SalesforceError(RunError):
     message is Salesforce's own text, which names fields but not values.
     """
 
+    # Why it could not be reached, in words (set on connection and 5xx failures; see
+    # SalesforceUnreachable).
+    cause: str = ""
+
     def __init__(self, message: str, *, code: str = "", status: int | None = None):
         self.code, self.status = code, status
         super().__init__(f"{code}: {message}" if code else message)
@@ -122,3 +133,24 @@ class StateError(RunError):
 
 class LockedError(RunError):
     """Another run of the same job holds the run lock."""
+
+
+class SalesforceUnreachable(RetriableSalesforceError):
+    """Salesforce could not be reached or kept failing after the retries: exit 3.
+
+    Raised for connection and TLS failures and for 5xx answers once the client's retries are used
+    up (not for a record Salesforce refused: that is a result, exit 1). ``cause`` says what went
+    wrong in words an admin can act on (e.g. "TLS: certificate verify failed for
+    https://127.0.0.1:8443 — is ca_bundle the emulator's ca.pem?"); it names the host, never a
+    path with values or a query string. It keeps the last failure's ``code`` and ``status``.
+    """
+
+    exit_code = 3
+
+    def __init__(self, cause: str, *, code: str = "UNREACHABLE", status: int | None = None):
+        super().__init__(cause, code=code, status=status)
+        self.cause = cause
+        self.args = (f"Salesforce could not be reached: {cause}",)
+
+    def __str__(self) -> str:
+        return str(self.args[0])

@@ -41,7 +41,13 @@ from apscheduler.triggers.cron import CronTrigger
 
 from connector import service_http
 from connector.config import Settings, load_settings
-from connector.errors import ConfigError, ConnectorError, LockedError, RunError
+from connector.errors import (
+    ConfigError,
+    ConnectorError,
+    LockedError,
+    RunError,
+    SalesforceUnreachable,
+)
 from connector.report import RunReport
 from connector.service_metrics import JobResult, ServiceMetrics
 
@@ -253,6 +259,11 @@ class SyncService:
             return JobResult(
                 name, "aborted", started, _now(), "stopped by shutdown", exit_code=1
             ), None
+        except SalesforceUnreachable as exc:
+            # Not logged in at all: the run is recorded as failed in the state (job.py), and
+            # /healthz says degraded until a run goes through again.
+            log.error("job %s: run failed: %s", name, exc)
+            return JobResult(name, "failed", started, _now(), exc.cause, exit_code=3), None
         except ConnectorError as exc:
             # The error tree's messages name files, fields and codes, never personal values.
             log.error("job %s: run failed: %s", name, exc)
@@ -273,6 +284,8 @@ class SyncService:
             self.metrics.running.labels(name).set(0)
         code = report.exit_code()
         status = "ok" if code == 0 else "partial"
+        if report.status == "failed":  # Salesforce stopped answering part-way (exit 3)
+            status, code = "failed", 3
         t = report.totals()
         log.info(
             "job %s: run %s %s: %d created, %d updated, %d unchanged, %d rejected, %d failed, "
@@ -322,8 +335,20 @@ class SyncService:
     # -- health and metrics -------------------------------------------------------------------
 
     def health(self) -> tuple[int, dict[str, Any]]:
-        """HTTP status and JSON body of /healthz."""
-        return service_http.health(self)
+        """HTTP status and JSON body of /healthz.
+
+        ``degraded`` (503) while a job's last run failed because Salesforce could not be reached
+        or kept failing (exit 3): the service is up, but nothing reaches the org. A run with
+        record-level problems (``partial``, exit 1) leaves the service ``ok``.
+        """
+        code, body = service_http.health(self)
+        degraded = [
+            j["name"] for j in body["jobs"] if (j["last_run"] or {}).get("status") == "failed"
+        ]
+        body["degraded_jobs"] = degraded
+        if degraded and body["status"] == "ok":
+            body["status"], code = "degraded", 503
+        return code, body
 
     def wsgi_app(self) -> Callable[..., Any]:
         """The WSGI app: /healthz (JSON), /metrics (prometheus_client's own app), else 404."""

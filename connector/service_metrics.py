@@ -14,10 +14,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from connector.report import RunReport
 
 ACTIONS = ("created", "updated", "unchanged", "rejected", "failed")
-# ok/partial: the run finished (partial = some records rejected or failed, exit 1); error: it
+# ok/partial: the run finished (partial = some records rejected or failed, exit 1); failed:
+# Salesforce could not be reached or kept failing (exit 3, recorded in state); error: it
 # raised; aborted: stopped by a shutdown; locked: running elsewhere; skipped: not run on purpose;
 # missed: the firing came more than misfire_grace_time late (busy or suspended) and was dropped.
-STATUSES = ("ok", "partial", "error", "aborted", "locked", "skipped", "missed")
+STATUSES = ("ok", "partial", "failed", "error", "aborted", "locked", "skipped", "missed")
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
 
 
@@ -86,6 +87,12 @@ class ServiceMetrics:
         self.scheduler_up = Gauge(
             "sis_sync_scheduler_running", "1 while the scheduler runs", registry=r
         )
+        self.last_failed = Gauge(
+            "sis_sync_last_run_failed",
+            "1 when the job's last run failed: Salesforce could not be reached or kept failing",
+            ["job"],
+            registry=r,
+        )
         self.config_errors = Counter(
             "sis_sync_config_reload_errors", "sync.yaml edits that did not load", registry=r
         )
@@ -98,6 +105,7 @@ class ServiceMetrics:
             return
         end = result.finished_at.timestamp()
         self.last_run.labels(job).set(end)
+        self.last_failed.labels(job).set(1 if result.status == "failed" else 0)
         self.duration.labels(job).observe((result.finished_at - result.started_at).total_seconds())
         if result.status in ("ok", "partial"):
             self.last_success.labels(job).set(end)

@@ -11,9 +11,14 @@ description (with the configured username and secrets blanked out, should Salesf
 
 from __future__ import annotations
 
+import socket
+import ssl
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import jwt
 import requests
@@ -145,10 +150,12 @@ def get_token(
         )
     except requests.RequestException as exc:
         # str(exc) would be fine here (no personal data in a token URL) but stay uniform.
-        raise errors.RetriableSalesforceError(
+        failure = errors.RetriableSalesforceError(
             f"token request to {settings.url} failed: {type(exc).__name__}",
             code="CONNECTION_ERROR",
-        ) from None
+        )
+        failure.cause = describe_failure(exc, settings.token_url, ca_bundle=settings.ca_bundle)
+        raise failure from None
     body = _json_or_none(response)
     if response.status_code == 200 and body and body.get("access_token"):
         instance = str(body.get("instance_url") or "").rstrip("/")
@@ -163,7 +170,11 @@ def get_token(
     if description:
         message += f" ({description})"
     if response.status_code >= 500:
-        raise errors.RetriableSalesforceError(message, status=response.status_code)
+        failure = errors.RetriableSalesforceError(message, status=response.status_code)
+        failure.cause = (
+            f"the login at {origin(settings.token_url)} answered HTTP {response.status_code}"
+        )
+        raise failure
     if code in _CONFIG_ERRORS or response.status_code in (400, 401, 403):
         raise errors.ConfigError(message + "; check the salesforce settings and secrets")
     raise errors.SalesforceError(message, status=response.status_code)
@@ -187,3 +198,50 @@ def _redact(text: str, settings: SalesforceSettings) -> str:
         if len(value) >= 3:
             text = text.replace(value, "***")
     return text[:300]
+
+
+def origin(url: str) -> str:
+    """``https://host[:port]`` of ``url``: what a cause may name (never a path or a query)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and everything behind it: causes, contexts, urllib3's ``reason`` and ``args``."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        todo += [item.__cause__, item.__context__, getattr(item, "reason", None), *item.args]
+
+
+def describe_failure(exc: BaseException, url: str, *, ca_bundle: Path | None = None) -> str:
+    """Why a request to ``url`` never got an answer, in words an admin can act on.
+
+    Names the host (scheme, host, port) and the kind of failure — TLS verification, refused
+    connection, unknown host, timeout — with a hint; never the request's path or query (a SOQL
+    query or an external id in a path can hold a value).
+    """
+    where = origin(url)
+    found = list(_chain(exc))
+    verify = next((e for e in found if isinstance(e, ssl.SSLCertVerificationError)), None)
+    if verify is not None or isinstance(exc, requests.exceptions.SSLError):
+        detail = getattr(verify, "verify_message", "") or "handshake failed"
+        hint = (
+            f"is ca_bundle ({ca_bundle.name}) the emulator's ca.pem?"
+            if ca_bundle is not None
+            else "the system CAs do not trust it: set salesforce.ca_bundle (the emulator's ca.pem)"
+        )
+        what = "certificate verify failed" if verify is not None else "TLS error"
+        return f"TLS: {what} for {where} ({detail}) — {hint}"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return f"no answer from {where} in time (timeout) — is Salesforce reachable from here?"
+    if any(isinstance(e, socket.gaierror) for e in found):
+        return f"cannot resolve the host of {where} — check salesforce.url and DNS"
+    if any(isinstance(e, ConnectionRefusedError) for e in found):
+        return f"connection refused by {where} — is Salesforce (or the emulator) running there?"
+    return f"cannot connect to {where} ({type(exc).__name__}) — check salesforce.url and network"

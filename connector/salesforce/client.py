@@ -42,7 +42,7 @@ from simple_salesforce.exceptions import (
 )
 from tenacity import (
     Retrying,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_exponential,
     wait_random,
@@ -50,7 +50,7 @@ from tenacity import (
 from tenacity.wait import wait_base
 
 from connector import errors
-from connector.salesforce.auth import Token, get_token
+from connector.salesforce.auth import Token, describe_failure, get_token, origin
 from connector.salesforce.settings import SalesforceSettings
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,12 @@ def error_parts(content: Any, status: int | None = None) -> tuple[str, str]:
     return f"HTTP_{status}", ""
 
 
+def _retry_this(exc: BaseException) -> bool:
+    return isinstance(exc, errors.RetriableSalesforceError) and not isinstance(
+        exc, errors.SalesforceUnreachable
+    )
+
+
 class LimitGuard:
     """Stops a run before it uses more than its share of the daily API allocation.
 
@@ -129,6 +135,7 @@ class SalesforceClient:
         calls_made: API calls this client sent (REST and Bulk; token requests not included).
         auth_calls: Token requests this client sent.
         refreshes: Token refreshes after ``INVALID_SESSION_ID``.
+        unreachable: The last ``SalesforceUnreachable`` raised (the retries ran out), if any.
     """
 
     def __init__(
@@ -153,6 +160,7 @@ class SalesforceClient:
         self.calls_made = 0
         self.auth_calls = 0
         self.refreshes = 0
+        self.unreachable: errors.SalesforceUnreachable | None = None
         self._count_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._token: Token = self._with_retries(self._fetch_token)
@@ -226,9 +234,11 @@ class SalesforceClient:
             except SimpleSalesforceError as exc:
                 raise self._translate(exc) from None
             except requests.RequestException as exc:
-                raise errors.RetriableSalesforceError(
+                failure = errors.RetriableSalesforceError(
                     f"{method} {name} failed: {type(exc).__name__}", code="CONNECTION_ERROR"
-                ) from None
+                )
+                failure.cause = describe_failure(exc, url, ca_bundle=self.settings.ca_bundle)
+                raise failure from None
 
     def refresh(self) -> None:
         """Get a new token and point simple-salesforce at it."""
@@ -262,10 +272,15 @@ class SalesforceClient:
         return errors.SalesforceError(message, code=code, status=status)
 
     def _with_retries(self, fn: Callable[[], _T]) -> _T:
+        """``fn()``, retried on transient failures; once the retries are used up, a connection,
+        TLS or 5xx failure becomes ``errors.SalesforceUnreachable`` (exit 3) with its cause."""
+        attempts = self.settings.max_retries + 1
         retrying = Retrying(
-            stop=stop_after_attempt(self.settings.max_retries + 1),
+            stop=stop_after_attempt(attempts),
             wait=self.retry_wait,
-            retry=retry_if_exception_type(errors.RetriableSalesforceError),
+            # An inner call (a token refresh inside a call) that already gave up is not retried
+            # again by the outer one: that would multiply the waits.
+            retry=retry_if_exception(_retry_this),
             reraise=True,
             before_sleep=lambda state: log.warning(
                 "transient Salesforce failure (%s), attempt %d; retrying",
@@ -273,7 +288,20 @@ class SalesforceClient:
                 state.attempt_number,
             ),
         )
-        return retrying(fn)
+        try:
+            return retrying(fn)
+        except errors.SalesforceUnreachable:
+            raise
+        except errors.RetriableSalesforceError as exc:
+            if exc.code != "CONNECTION_ERROR" and not (exc.status and exc.status >= 500):
+                raise  # UNABLE_TO_LOCK_ROW, concurrent-request limits: not about reachability
+            cause = exc.cause or f"{origin(self.settings.url)} answered HTTP {exc.status}"
+            if exc.code != "CONNECTION_ERROR":
+                code = f" ({exc.code})" if exc.code and exc.code != f"HTTP_{exc.status}" else ""
+                cause += f"{code} {attempts} times in a row — is Salesforce down?"
+            unreachable = errors.SalesforceUnreachable(cause, code=exc.code, status=exc.status)
+            self.unreachable = unreachable  # the run is recorded as failed with this cause
+            raise unreachable from None
 
     # -- plumbing ------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from connector.clock import school_date
 from connector.config import Settings, require_secret
-from connector.errors import ConfigError, LockedError
+from connector.errors import ConfigError, LockedError, SalesforceUnreachable
 from connector.hashing import KeyHasher
 from connector.mapping import load_project
 from connector.mapping.project import Project
@@ -67,6 +67,37 @@ def _writer(settings: Settings) -> Writer:
     return connect(settings.salesforce)
 
 
+def _unreachable(writer: Writer | None) -> SalesforceUnreachable | None:
+    """The failure that made Salesforce count as unreachable in this run, if any."""
+    found = getattr(getattr(writer, "client", None), "unreachable", None)
+    return found if isinstance(found, SalesforceUnreachable) else None
+
+
+def _record_unreachable(
+    settings: Settings, job: str, now: datetime, exc: SalesforceUnreachable
+) -> None:
+    """Record a run that could not start because Salesforce could not be reached: failed, with
+    its cause in words (``sis-sync status``, ``/healthz``), and a report naming the cause."""
+    report = RunReport(job=job, started_at=now)
+    report.stopped = str(exc)
+    report.finished_at = datetime.now(UTC)
+    report.status = RunStatus.FAILED.value
+    store = open_existing(settings.state.url, create=True)
+    try:
+        report.run_id = store.start_run(job, now)
+        path = report.write(settings.reports_dir())
+        store.finish_run(
+            report.run_id,
+            status=RunStatus.FAILED,
+            counts={"cause": exc.cause, "warnings": []},
+            api_calls=0,
+            report_path=str(path),
+            finished_at=report.finished_at,
+        )
+    finally:
+        store.close()
+
+
 def _finish(
     settings: Settings, store: StateStore, report: RunReport, writer: Writer, status: RunStatus
 ) -> None:
@@ -75,13 +106,21 @@ def _finish(
     client = getattr(writer, "client", None)
     if client is not None and getattr(client, "api_max", None):
         report.api_usage = f"{client.api_used}/{client.api_max}"
+    unreachable = _unreachable(writer)
+    counts: dict[str, object] = {**report.totals(), "warnings": report.warning_lines()}
+    if unreachable is not None:
+        # Salesforce stopped answering part-way: what landed is kept (and counted), the rest is
+        # pending; the run is failed, with the cause in words, and the command exits 3.
+        status = RunStatus.FAILED
+        counts["cause"] = unreachable.cause
+        report.stopped = report.stopped or str(unreachable)
     report.status = status.value
     path = report.write(settings.reports_dir())
     assert report.run_id is not None  # _finish is only called for a run that started
     store.finish_run(
         report.run_id,
         status=status,
-        counts={**report.totals(), "warnings": report.warning_lines()},
+        counts=counts,
         api_calls=report.api_calls,
         report_path=str(path),
         finished_at=report.finished_at,
@@ -117,7 +156,13 @@ def run_job(
     }
     report = RunReport(job=job_name, started_at=now, dry_run=dry_run)
     # Log in before the state is touched: refused credentials are exit 2 with nothing written.
-    writer = None if dry_run else (writer_factory or _writer)(settings)
+    # An org that cannot be reached (connection, TLS, 5xx after the retries) is exit 3, and the
+    # run is recorded as failed with its cause, so that `status` and /healthz show it.
+    try:
+        writer = None if dry_run else (writer_factory or _writer)(settings)
+    except SalesforceUnreachable as exc:
+        _record_unreachable(settings, job_name, now, exc)
+        raise
     # A dry run against a state never written plans on an empty in-memory one: no file appears.
     store = open_existing(settings.state.url, create=not dry_run)
     try:
@@ -144,6 +189,11 @@ def run_job(
             try:
                 for name in names:
                     MappingRun(ctx, name).execute()
+                    unreachable = _unreachable(writer)
+                    if unreachable is not None and not report.stopped:
+                        # Later mappings count their writes as pending instead of each waiting
+                        # through the retries again.
+                        report.stopped = str(unreachable)
             except BaseException:
                 if report.run_id is not None and writer is not None:
                     # Record the run as aborted (with what it did so far), then let it surface.
