@@ -166,13 +166,14 @@ def _state_by_hand(tmp_path):
         report_path=None,
         finished_at=T0 + timedelta(days=2, hours=1, minutes=1),
     )
-    failed = store.start_run("events", T0 + timedelta(days=2))
+    # Started before the last 24 hours, ended within them (or the run's clock was set back).
+    failed = store.start_run("events", T0 + timedelta(days=1))
     cause = "TLS: certificate verify failed for https://127.0.0.1:8443"
     store.finish_run(
         failed,
         status="failed",
         counts={"cause": cause, "warnings": []},
-        api_calls=0,
+        api_calls=2,
         report_path=str(report),
         finished_at=T0 + timedelta(days=2, seconds=10),
     )
@@ -208,8 +209,8 @@ def test_the_page_counts_what_a_state_holds(tmp_path):
     # API budget from the newest report that has it: left = allocation - used.
     assert (data.api.used, data.api.total, data.api.left) == (1200, 15000, 13800)
     assert re.search(r'id="api-left">13,800</span> left of 15,000', page)
-    # Calls of runs that ended in the last 24 hours (runs 2 and 3 ended before, run 3 at +2 d).
-    assert data.api_calls_24h == 4
+    # Calls of runs that ended in the last 24 hours: nightly run 3 and the events run.
+    assert data.api_calls_24h == 4 + 2
     # Refusals by Salesforce's code, apart from the source rejects.
     assert drawn["refusals"] == ["STRING_TOO_LONG: 2"]
     assert [r.reason for _, r in data.rejects] == ["<script>alert(1)</script>"]
