@@ -83,6 +83,11 @@ def validate(
             highlight=False,
             soft_wrap=True,
         )
+    from connector.plan_examples import generated_external_id_notes
+
+    for note in generated_external_id_notes(project):
+        # DESIGN §5: a mapping that does not map its external id sends the key's keyed hash.
+        out.print("[yellow]note:[/yellow] " + escape(note), highlight=False, soft_wrap=True)
     if online:
         _check_online(project, settings)
     out.print(
