@@ -96,7 +96,7 @@ def stacked_bars(
     parts = [_axis(left, top, width, plot_h, peak)]
     for i, (label, counts) in enumerate(columns):
         x = left + i * slot + (slot - bar) / 2
-        y = top + plot_h
+        y: float = top + plot_h
         for key, value in counts.items():
             if value <= 0:
                 continue
