@@ -1,39 +1,229 @@
 """The `sis-sync` command line: parse arguments, call a service, render the result. No logic.
 
 Exit codes (DESIGN §4): 0 everything synced or deliberately skipped; 1 the run finished but
-something was rejected or failed; 2 configuration or input error, nothing written. Any other
-code is a bug.
+something was rejected or failed; 2 configuration or input error, nothing written; 3 Salesforce
+could not be reached or kept failing (connection, TLS, 5xx after the retries), the run recorded
+as failed with its cause. Any other code is a bug.
+
+Start-up is lazy: a command's module (and with it pydantic, SQLAlchemy, simple-salesforce, the
+emulator …) is imported only when that command runs, so `sis-sync --help` lists the commands from
+the table below without importing any of them.
 """
 
 from __future__ import annotations
 
+import importlib
+import json
 import logging
 import sys
+from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
+from typer.core import TyperGroup
 
 from connector import __version__
-from connector.errors import ConnectorError
+
+# name → (module, its registering function or command function, one line of help for --help).
+# The help lines are the commands' own first docstring lines (test_cli_output.py checks that they
+# stay equal); a new command needs a line here.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": (
+        "connector.commands.mapping",
+        "register_commands",
+        "Write a working sync.yaml, purposes.yaml and example mappings to start from.",
+    ),
+    "validate": (
+        "connector.commands.mapping",
+        "register_commands",
+        "Check sync.yaml and every mapping (purposes, fields, transforms, sources); "
+        "writes nothing.",
+    ),
+    "plan": (
+        "connector.commands.sync",
+        "register_commands",
+        "Dry run: what would be created, updated, cleared, skipped, rejected. Writes nothing.",
+    ),
+    "run": (
+        "connector.commands.sync",
+        "register_commands",
+        "Sync now: every mapping of JOB (parents first), with progress and a summary.",
+    ),
+    "status": (
+        "connector.commands.sync",
+        "register_commands",
+        "Recent runs, rejected records by reason, pending writes and API usage.",
+    ),
+    "rejects": (
+        "connector.commands.rejects",
+        "rejects",
+        "Every rejected row and Salesforce refusal of a run: file, line, column, reason; no value.",
+    ),
+    "purge": (
+        "connector.commands.privacy",
+        "register_commands",
+        "Retention purge: delete what no purpose justifies any longer (purposes.yaml retention).",
+    ),
+    "erase": (
+        "connector.commands.privacy",
+        "register_commands",
+        "Right to erasure: delete one person's graph in Salesforce and local state, and keep a "
+        "keyed-hash tombstone so no later sync recreates them.",
+    ),
+    "export": (
+        "connector.commands.privacy",
+        "register_commands",
+        "Right of access / portability: everything held about one person, as JSON.",
+    ),
+    "state": (
+        "connector.commands.state",
+        "register_commands",
+        "Recover the local state: rebuild it from the org, or copy it to another store.",
+    ),
+    "register": (
+        "connector.commands.mapping",
+        "register_commands",
+        "The record of processing activities (GDPR art. 30) from purposes.yaml and the mappings.",
+    ),
+    "mapping-schema": (
+        "connector.commands.mapping",
+        "register_commands",
+        "Print the JSON Schema of mapping files (or of purposes.yaml) for editors.",
+    ),
+    "plugins": (
+        "connector.commands.mapping",
+        "register_commands",
+        "List the installed sources and transforms with the package that provides each.",
+    ),
+    "serve": (
+        "connector.commands.service",
+        "register_commands",
+        "The scheduled service: runs every job with a cron: line in sync.yaml at its time.",
+    ),
+    "emulator": (
+        "connector.commands.emulator",
+        "emulator",
+        "Run the local Salesforce emulator (HTTPS on 127.0.0.1).",
+    ),
+    "demo": (
+        "connector.commands.sync",
+        "register_commands",
+        "One command, no set-up: emulator + a Dutch sample data set + a full sync, twice.",
+    ),
+}
+
+
+class LazyGroup(TyperGroup):
+    """A Typer group that imports a command's module only when the command is used.
+
+    ``--help`` of the whole program shows stand-ins built from :data:`COMMANDS` (name and help
+    line), so listing the commands imports none of them.
+    """
+
+    listing = False  # True while the program's own --help is rendered
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        """Every command, in the order of :data:`COMMANDS` (then any registered directly)."""
+        return [*COMMANDS, *(n for n in self.commands if n not in COMMANDS)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """The command ``cmd_name``: a help stand-in while listing, else the real one."""
+        if cmd_name in self.commands or cmd_name not in COMMANDS:
+            return self.commands.get(cmd_name)
+        module, attr, help_line = COMMANDS[cmd_name]
+        if self.listing:
+            return typer.core.TyperCommand(cmd_name, help=help_line, short_help=help_line)
+        self.commands.update(_load(cmd_name, module, attr))
+        return self.commands.get(cmd_name)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        """The program's help, from the command table (no command module imported)."""
+        self.listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self.listing = False
+
+
+def _load(name: str, module: str, attr: str) -> dict[str, Any]:
+    """Import ``module`` and return the click commands it defines (all of them, by name)."""
+    target = getattr(importlib.import_module(module), attr)
+    sub = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
+    if attr == "register_commands":
+        target(sub)
+    else:
+        sub.command(name, help=COMMANDS[name][2] if attr == "emulator" else None)(target)
+    group = typer.main.get_group(sub)
+    return dict(group.commands)
+
 
 app = typer.Typer(
     name="sis-sync",
     help="Keeps Salesforce in step with the student-information system and event tools, "
     "as the privacy gate between them.",
+    cls=LazyGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-err = Console(stderr=True)
+
+
+class LogFormat(StrEnum):
+    """How log lines on stderr look."""
+
+    text = "text"
+    json = "json"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line (for services, cron and log shippers).
+
+    Keys: ``time`` (UTC, ISO 8601), ``level``, ``logger``, ``message`` and, with ``-v``, an
+    ``exc_type`` / ``traceback`` when the record carries one. The message is the connector's own
+    text, which never holds a personal value (see connector/errors.py).
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as one line of JSON."""
+        data: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            data["exc_type"] = record.exc_info[0].__name__
+            data["traceback"] = self.formatException(record.exc_info)
+        return json.dumps(data, ensure_ascii=False)
+
+
+def configure_logging(*, verbose: bool, log_format: LogFormat) -> None:
+    """Log to stderr at WARNING (DEBUG with ``verbose``), as text or as JSON lines."""
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format is LogFormat.json:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    # HTTP libraries log request lines at DEBUG, and a URL can carry a value (a SOQL filter, an
+    # external id in a path): only the connector's own loggers, which never log values, go verbose.
+    for noisy in ("urllib3", "requests", "simple_salesforce", "sqlalchemy", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"sis-sync {__version__}")
         raise typer.Exit()
+
+
+_log_format = LogFormat.text  # set by the global option; main() renders errors to match
 
 
 @app.callback()
@@ -49,48 +239,57 @@ def main_options(
         ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log more detail")] = False,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            envvar="SIS_SYNC_LOG_FORMAT",
+            help="log lines on stderr as text or as one JSON object each",
+        ),
+    ] = LogFormat.text,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version")
     ] = False,
 ) -> None:
     """Global options."""
+    global _log_format
     ctx.ensure_object(dict)
     ctx.obj["config"] = config
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    ctx.obj["log_format"] = log_format.value
+    _log_format = log_format
+    configure_logging(verbose=verbose, log_format=log_format)
+
+
+def _print_error(message: str, exit_code: int) -> None:
+    if _log_format is LogFormat.json:
+        line = {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "level": "ERROR",
+            "logger": "connector.cli",
+            "message": message,
+            "exit_code": exit_code,
+        }
+        sys.stderr.write(json.dumps(line, ensure_ascii=False) + "\n")
+        return
+    from rich.console import Console
+    from rich.markup import escape
+
+    Console(stderr=True).print(
+        "[red]error:[/red] " + escape(message), highlight=False, soft_wrap=True
     )
-    # HTTP libraries log request lines at DEBUG, and a URL can carry a value (a SOQL filter, an
-    # external id in a path): only the connector's own loggers, which never log values, go verbose.
-    for noisy in ("urllib3", "requests", "simple_salesforce", "sqlalchemy", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def _mount() -> None:
-    from connector.commands import emulator, mapping, privacy, rejects, service, state, sync
-
-    mapping.register_commands(app)
-    sync.register_commands(app)
-    service.register_commands(app)
-    privacy.register_commands(app)
-    state.register_commands(app)
-    app.command("rejects")(rejects.rejects)
-    app.command("emulator", help="Run the local Salesforce emulator (HTTPS on 127.0.0.1).")(
-        emulator.emulator
-    )
-
-
-_mount()
 
 
 def main() -> None:
     """Entry point of the console script: maps the error tree onto exit codes.
 
     Typer's standalone mode handles usage errors (exit 2) and ``typer.Exit``; the connector's
-    own errors carry their exit code (2 usage, 1 run) and are printed without a traceback.
+    own errors carry their exit code (2 usage, 1 run, 3 Salesforce unreachable) and are printed
+    without a traceback (as one JSON object with ``--log-format json``).
     """
+    from connector.errors import ConnectorError
+
     try:
         app()
     except ConnectorError as exc:
-        err.print("[red]error:[/red] " + escape(str(exc)), highlight=False, soft_wrap=True)
+        _print_error(str(exc), exc.exit_code)
         sys.exit(exc.exit_code)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich import box
@@ -13,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from connector.config import load_settings
+from connector.config import Settings, load_settings
 from connector.report import RunReport
 
 out = Console()
@@ -27,22 +28,81 @@ def _config(ctx: typer.Context) -> Path | None:
     return (ctx.obj or {}).get("config")
 
 
-class _Progress:
-    """A Rich progress display on a terminal, plain lines otherwise (cron, service logs)."""
+PLAIN_EVERY = 10_000  # records between two progress lines when stderr is not a terminal
 
-    def __init__(self) -> None:
+
+def count_rows(path: Path) -> int | None:
+    """Data rows of a CSV or JSON Lines file, estimated from its line count (header excluded):
+    the total of the progress bar. ``None`` when it cannot be read."""
+    try:
+        with path.open("rb") as fh:
+            lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
+            fh.seek(max(0, path.stat().st_size - 1))
+            ends_open = fh.read(1) not in (b"\n", b"")
+    except OSError:
+        return None
+    lines += ends_open  # a last line without a newline
+    return max(0, lines - (1 if path.suffix.lower() in (".csv", ".tsv", ".txt") else 0))
+
+
+def source_totals(settings: Settings, job: str | None) -> dict[str, int]:
+    """Rows per mapping of ``job`` whose source is a local file (for the ETA); others have no
+    total. Never raises: run_job reports every configuration problem itself."""
+    try:
+        from connector.mapping import load_project
+        from connector.sync.job import job_mappings
+
+        project = load_project(settings.mappings)
+        _, names = job_mappings(settings, project, job)
+    except Exception:  # noqa: BLE001 - run_job names the problem, with its exit code
+        return {}
+    totals: dict[str, int] = {}
+    for name in names:
+        path = project.mappings[name].source.get("path")
+        if isinstance(path, str) and (settings.project_dir / path).is_file():
+            rows = count_rows(settings.project_dir / path)
+            if rows is not None:
+                totals[name] = rows
+    return totals
+
+
+class _Progress:
+    """Progress of a run: a Rich bar with count, total, percentage, elapsed time and ETA per
+    mapping on a terminal; on a pipe or in cron a plain line (or a JSON object with
+    ``--log-format json``) every 10,000 records, never redrawn or wrapped.
+
+    The engine calls it after each batch with the records read so far; a batch is mapped,
+    planned and written (collections) before that call, so the count covers all three.
+    """
+
+    def __init__(self, totals: dict[str, int] | None = None, *, json_lines: bool = False):
         self.tty = sys.stderr.isatty()
+        self.totals = dict(totals or {})
+        self.json_lines = json_lines
         self.tasks: dict[str, int] = {}
+        self.started: dict[str, float] = {}
+        self.mark = time.monotonic()  # a mapping starts when the previous one last reported
         self.last: dict[str, int] = {}
-        self.bar = None
+        self.bar: Any = None
         if self.tty:
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TaskProgressColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             self.bar = Progress(
-                SpinnerColumn(),
                 TextColumn("{task.description}"),
-                TextColumn("{task.completed:>9,} records"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TaskProgressColumn(),
                 TimeElapsedColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
                 console=Console(stderr=True),
                 transient=False,
             )
@@ -54,25 +114,58 @@ class _Progress:
 
     def __exit__(self, *exc: object) -> None:
         if self.bar:
+            self._finish_others(None)
             self.bar.stop()
 
+    def _total(self, mapping: str, read: int) -> int | None:
+        total = self.totals.get(mapping)
+        if total is not None and read > total:  # the estimate was short (quoted line breaks)
+            total = self.totals[mapping] = read
+        return total
+
+    def _finish_others(self, current: str | None) -> None:
+        # A mapping whose successor started has written everything: show it complete.
+        for name, task in self.tasks.items():
+            if name != current:
+                done = self.bar.tasks[task].completed
+                self.bar.update(task, total=done, completed=done)
+
     def __call__(self, mapping: str, read: int) -> None:
+        total = self._total(mapping, read)
+        now = time.monotonic()
+        self.started.setdefault(mapping, self.mark)
+        self.mark = now
         if self.bar:
             if mapping not in self.tasks:
-                self.tasks[mapping] = self.bar.add_task(mapping, total=None)
-            self.bar.update(self.tasks[mapping], completed=read)
-        elif read - self.last.get(mapping, 0) >= 10_000 or mapping not in self.last:
-            self.last[mapping] = read
-            sys.stderr.write(f"{mapping}: {read} records read\n")
+                self._finish_others(mapping)
+                self.tasks[mapping] = self.bar.add_task(mapping, total=total)
+            self.bar.update(self.tasks[mapping], completed=read, total=total)
+            return
+        if mapping in self.last and read - self.last[mapping] < PLAIN_EVERY and read != total:
+            return
+        self.last[mapping] = read
+        elapsed = now - self.started[mapping]
+        eta = elapsed / read * (total - read) if total and read and elapsed > 0 else None
+        if self.json_lines:
+            line = {"event": "progress", "mapping": mapping, "read": read, "total": total}
+            line["eta_seconds"] = round(eta, 1) if eta is not None else None
+            sys.stderr.write(json.dumps(line) + "\n")
+            return
+        text = f"{mapping}: {read} of {total} records" if total else f"{mapping}: {read} records"
+        if total:
+            text += f" ({read / total:.0%})" + (f", ETA {eta:.0f} s" if eta is not None else "")
+        sys.stderr.write(text + "\n")
 
 
 def _render(report: RunReport) -> None:
-    out.print(escape(report.summary()), highlight=False)
+    # soft_wrap: a pipe or a log file gets whole lines (a terminal wraps them itself).
+    out.print(escape(report.summary()), highlight=False, soft_wrap=True)
     for m in report.mappings.values():
         for ex in m.examples:
             out.print(
                 f"    e.g. {ex['action']} {ex['key']}…: " + escape(json.dumps(ex["fields"])),
                 highlight=False,
+                soft_wrap=True,
             )
 
 
@@ -81,7 +174,8 @@ def run(ctx: typer.Context, job: JobArg = None) -> None:
     from connector.sync.job import run_job
 
     settings = load_settings(_config(ctx))
-    with _Progress() as progress:
+    json_lines = (ctx.obj or {}).get("log_format") == "json"
+    with _Progress(source_totals(settings, job), json_lines=json_lines) as progress:
         report = run_job(settings, job=job, progress=progress)
     _render(report)
     # A run that lost Salesforce part-way is recorded as failed: exit 3, like one that could

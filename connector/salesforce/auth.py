@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import jwt
 import requests
 
 from connector import errors
@@ -73,6 +72,8 @@ def jwt_assertion(settings: SalesforceSettings, *, now: float | None = None) -> 
     Raises:
         errors.ConfigError: The key file is missing, unreadable or not an RSA private key.
     """
+    import jwt  # with it comes cryptography (~0.1 s): only the jwt flow needs it
+
     path = settings.private_key_file
     if path is None:
         raise errors.ConfigError("salesforce.private_key_file is required for auth jwt")

@@ -27,19 +27,10 @@ import logging
 import re
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
-import simple_salesforce
-from simple_salesforce.exceptions import (
-    SalesforceError as SimpleSalesforceError,
-)
-from simple_salesforce.exceptions import (
-    SalesforceExpiredSession,
-    SalesforceGeneralError,
-    SalesforceRefusedRequest,
-)
 from tenacity import (
     Retrying,
     retry_if_exception,
@@ -52,6 +43,12 @@ from tenacity.wait import wait_base
 from connector import errors
 from connector.salesforce.auth import Token, describe_failure, get_token, origin
 from connector.salesforce.settings import SalesforceSettings
+
+if TYPE_CHECKING:
+    # simple-salesforce is imported where a session is made: with it come zeep and lxml
+    # (~0.2 s), which `sis-sync status` and `--help` do not need.
+    import simple_salesforce
+    from simple_salesforce.exceptions import SalesforceError as SimpleSalesforceError
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -213,6 +210,9 @@ class SalesforceClient:
         return response.json()
 
     def _send(self, method: str, path: str, kwargs: dict[str, Any]) -> requests.Response:
+        from simple_salesforce.exceptions import SalesforceError as SimpleSalesforceError
+        from simple_salesforce.exceptions import SalesforceExpiredSession
+
         url = self.instance_url + path if path.startswith("/") else self.base_url + path
         name = urlsplit(url).path  # never the query string: SOQL can hold values
         refreshed = False
@@ -258,6 +258,8 @@ class SalesforceClient:
         self.refreshes += 1
 
     def _translate(self, exc: SimpleSalesforceError) -> errors.SalesforceError:
+        from simple_salesforce.exceptions import SalesforceGeneralError, SalesforceRefusedRequest
+
         code, message = error_parts(exc.content, exc.status)
         status = exc.status
         if isinstance(exc, SalesforceRefusedRequest) and code == "REQUEST_LIMIT_EXCEEDED":
@@ -309,6 +311,8 @@ class SalesforceClient:
         return get_token(self.settings, session=self.session)
 
     def _make_sf(self, token: Token) -> simple_salesforce.Salesforce:
+        import simple_salesforce
+
         return simple_salesforce.Salesforce(
             session_id=token.access_token,
             instance_url=token.instance_url,
