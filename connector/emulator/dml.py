@@ -82,6 +82,8 @@ class Dml:
             rec["Name"] = f"{first} {last}" if first and last else (first or last or "")
         elif obj.name == "CampaignMember":
             rec["HasResponded"] = rec.get("Status") in _RESPONDED
+        if "IsEmailBounced" in obj.fields:  # read-only; set by a bounce (objects_default.py)
+            rec["IsEmailBounced"] = rec.get("EmailBouncedDate") is not None
         elif obj.name == "Account":
             self.person.derive_name(obj, rec)
 
@@ -191,7 +193,7 @@ class Dml:
         }
         rec = {**old, **changes}
         self._derive(obj, rec)
-        for derived in ("Name", "HasResponded"):
+        for derived in ("Name", "HasResponded", "IsEmailBounced"):
             if derived in rec and rec[derived] != old[derived]:
                 changes[derived] = rec[derived]
         check_object_rules(obj, rec)

@@ -150,6 +150,24 @@ CONTACT = [
     _b("HasOptedOutOfEmail"),
     _b("HasOptedOutOfFax"),
     _b("DoNotCall"),
+    # Bounce management (Object Reference, Contact,
+    # https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_contact.htm):
+    # EmailBouncedReason (string 255) and EmailBouncedDate (dateTime) are Create/Update/Nillable;
+    # IsEmailBounced is "Defaulted on create" only, read-only: the emulator derives it from
+    # EmailBouncedDate (dml.py), so a test marks a bounce by setting the date and reason.
+    _s("EmailBouncedReason", 255),
+    _t("EmailBouncedDate", "datetime"),
+    FieldDef(
+        "IsEmailBounced",
+        "boolean",
+        "Is Email Bounced",
+        0,
+        nillable=False,
+        createable=False,
+        updateable=False,
+        defaulted=True,
+        default=False,
+    ),
     _r("IndividualId", ["Individual"]),
     # "When you delete an account, ... contacts ... are deleted" with it (Salesforce Help,
     # Delete Accounts, https://help.salesforce.com/s/articleView?id=sf.account_delete.htm).
