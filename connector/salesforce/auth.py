@@ -17,13 +17,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import requests
 
 from connector import errors
 from connector.salesforce.settings import SalesforceSettings
+
+if TYPE_CHECKING:
+    import requests  # imported where a request is made: `status` and `--help` need none
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # Salesforce accepts a JWT assertion for at most three minutes after it was signed (SF-jwt).
@@ -140,6 +141,8 @@ def get_token(
         errors.RetriableSalesforceError: The login host could not be reached or failed (5xx).
         errors.SalesforceError: Any other unexpected answer.
     """
+    import requests
+
     form, basic = token_request(settings)
     try:
         response = session.post(
@@ -227,6 +230,8 @@ def describe_failure(exc: BaseException, url: str, *, ca_bundle: Path | None = N
     connection, unknown host, timeout — with a hint; never the request's path or query (a SOQL
     query or an external id in a path can hold a value).
     """
+    import requests
+
     where = origin(url)
     found = list(_chain(exc))
     verify = next((e for e in found if isinstance(e, ssl.SSLCertVerificationError)), None)

@@ -30,25 +30,17 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
-import requests
-from tenacity import (
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
-    wait_random,
-)
-from tenacity.wait import wait_base
-
 from connector import errors
 from connector.salesforce.auth import Token, describe_failure, get_token, origin
 from connector.salesforce.settings import SalesforceSettings
 
 if TYPE_CHECKING:
-    # simple-salesforce is imported where a session is made: with it come zeep and lxml
-    # (~0.2 s), which `sis-sync status` and `--help` do not need.
+    # simple-salesforce, requests and tenacity are imported where a session is made: with them
+    # come zeep, lxml and urllib3 (~0.5 s), which `sis-sync status` and `--help` do not need.
+    import requests
     import simple_salesforce
     from simple_salesforce.exceptions import SalesforceError as SimpleSalesforceError
+    from tenacity.wait import wait_base
 
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -142,6 +134,9 @@ class SalesforceClient:
         session: requests.Session | None = None,
         retry_wait: wait_base | None = None,
     ):
+        import requests
+        from tenacity import wait_exponential, wait_random
+
         self.settings = settings
         self.session = session or requests.Session()
         if settings.ca_bundle is not None:
@@ -210,6 +205,7 @@ class SalesforceClient:
         return response.json()
 
     def _send(self, method: str, path: str, kwargs: dict[str, Any]) -> requests.Response:
+        import requests
         from simple_salesforce.exceptions import SalesforceError as SimpleSalesforceError
         from simple_salesforce.exceptions import SalesforceExpiredSession
 
@@ -276,6 +272,8 @@ class SalesforceClient:
     def _with_retries(self, fn: Callable[[], _T]) -> _T:
         """``fn()``, retried on transient failures; once the retries are used up, a connection,
         TLS or 5xx failure becomes ``errors.SalesforceUnreachable`` (exit 3) with its cause."""
+        from tenacity import Retrying, retry_if_exception, stop_after_attempt
+
         attempts = self.settings.max_retries + 1
         retrying = Retrying(
             stop=stop_after_attempt(attempts),
