@@ -53,7 +53,7 @@ th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--line);wh
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 td.wrap{white-space:normal;min-width:12rem}
 svg.chart{display:block;width:100%;max-width:36rem;height:auto;margin:.3rem 0}
-svg.chart text{font:12px system-ui,"DejaVu Sans",sans-serif;fill:#37474f}
+svg.chart text{font:14px system-ui,"DejaVu Sans",sans-serif;fill:#37474f}
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(18rem,1fr));gap:0 1.2rem}
 .legend{display:flex;flex-wrap:wrap;gap:.2rem .8rem;font-size:.85rem;margin:.2rem 0}
 .legend i{display:inline-block;width:.8rem;height:.8rem;border-radius:.15rem;margin-right:.25rem;
@@ -139,18 +139,18 @@ def outcome_bars(
 def hbars(name: str, title: str, items: Sequence[tuple[str, int]], colour: str) -> str:
     """Horizontal bars, one per labelled count, in the order given; each label sits above its
     bar at full width, so a long reason stays legible on a phone."""
-    row, width = 36, 400
+    row, width = 40, 400
     height = max(len(items), 1) * row + 4
     peak = max((v for _, v in items), default=0) or 1
     parts = []
     for i, (label, value) in enumerate(items):
         y = 2 + i * row
         w = max((width - 2) * value / peak, 1.5)
-        short = label if len(label) <= 52 else label[:51] + "…"
+        short = label if len(label) <= 46 else label[:45] + "…"
         parts.append(
-            f'<text x="1" y="{y + 12}">{escape(short)}</text>'
-            f'<text x="{width - 1}" y="{y + 12}" text-anchor="end">{value:,}</text>'
-            f'<rect class="bar" x="1" y="{y + 16}" width="{w:.1f}" height="14" rx="2" '
+            f'<text x="1" y="{y + 14}">{escape(short)}</text>'
+            f'<text x="{width - 1}" y="{y + 14}" text-anchor="end">{value:,}</text>'
+            f'<rect class="bar" x="1" y="{y + 20}" width="{w:.1f}" height="14" rx="2" '
             f'fill="{colour}"><title>{escape(label)}: {value:,}</title></rect>'
         )
     return _svg(name, title, width, height, parts)
