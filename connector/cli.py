@@ -61,6 +61,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "rejects",
         "Every rejected row and Salesforce refusal of a run: file, line, column, reason; no value.",
     ),
+    "quality": (
+        "connector.commands.quality",
+        "register_commands",
+        "Data quality: filled and valid % per field, rejects, consents without proof, bounces.",
+    ),
     "purge": (
         "connector.commands.privacy",
         "register_commands",
