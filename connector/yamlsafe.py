@@ -31,7 +31,8 @@ class AliasLimitError(yaml.MarkedYAMLError):
 
 
 def check_expansion(root: yaml.Node, limit: int = MAX_NODES) -> None:
-    """Raise AliasLimitError when ``root`` expands to more than ``limit`` nodes.
+    """Raise AliasLimitError when ``root`` expands to more than ``limit`` nodes (a text counts
+    one node per 100 characters).
 
     Sizes are computed bottom-up once per distinct node (aliases share node objects), so the
     cost is linear in the composed graph, not in its expansion.
@@ -45,7 +46,10 @@ def check_expansion(root: yaml.Node, limit: int = MAX_NODES) -> None:
         key = id(node)
         if done:
             open_nodes.discard(key)
-            total = 1 + sum(sizes[id(c)] for c in _children(node))
+            # A text weighs by its length (one value per 100 characters): ninety thousand
+            # aliases of one long string are a bomb too, though they are few values.
+            own = 1 + len(node.value) // 100 if isinstance(node, yaml.ScalarNode) else 1
+            total = own + sum(sizes[id(c)] for c in _children(node))
             if total > limit:
                 raise AliasLimitError(
                     None,

@@ -30,7 +30,7 @@ from typing import Any
 from simple_salesforce import format_soql
 
 from connector.errors import UsageError
-from connector.hashing import KeyHasher
+from connector.hashing import KeyHasher, normalise_key
 from connector.state import AuditEntry, PersonRow, StateStore, SyncedRow
 
 # Person objects whose children erasure looks for, and the child relations per object.
@@ -68,8 +68,10 @@ def subject_of(
 
     Raises UsageError unless exactly one of ``student_number`` and ``email`` is given.
     """
-    student = (student_number or "").strip()
-    mail = (email or "").strip().lower()
+    # normalise_key as the mappings do (NFKC, invisible characters, surrounding space): a
+    # person exported with a full-width or zero-width character is still found.
+    student = normalise_key(student_number or "")
+    mail = normalise_key(email or "").lower()
     if bool(student) == bool(mail):
         raise UsageError("give exactly one of --student-number and --email")
     return Subject(

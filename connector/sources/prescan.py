@@ -48,18 +48,27 @@ def _settled(delimiter: str, quotechar: str, dense: bool) -> re.Pattern[str]:
     skips whole stretches without a quote and looks behind each quote (~0.6 ms per MB when
     quotes are sparse, ~6 ms when dense).
     """
-    q, sep = re.escape(quotechar), re.escape(delimiter) + r"\r\n"
+    q, d = re.escape(quotechar), re.escape(delimiter)
+    sep = d + r"\r\n"
+    # A quoted field's content: its first line, then any further lines without the delimiter.
+    # A delimiter after a line break inside quotes means a stray quote swallowed whole rows
+    # (a later row's stray quote "closing" it would glue them into one, with another row's
+    # values): refused like a quote that never closes. A quoted address over two lines stays.
+    body = (
+        rf"[^{q}\r\n]*+(?:{q}{q}[^{q}\r\n]*+)*+"
+        rf"(?:[\r\n]++[^{q}{d}\r\n]*+(?:{q}{q}[^{q}{d}\r\n]*+)*+)*+"
+    )
     if dense:
         end = rf"(?:[{sep}]++|\Z)"  # a field ends at separators (empty fields too) or the end
         return re.compile(
-            rf"(?:{q}[^{q}]*+(?:{q}{q}[^{q}]*+)*+{q}{end}"  # a quoted field
+            rf"(?:{q}{body}{q}{end}"  # a quoted field
             rf"|{q}[^{q}\r\n]*+(?:{q}{q}[^{q}\r\n]*+)*+{q}[^{sep}]*+{end}"  # "a"b, one line
             rf"|[^{q}{sep}][^{sep}]*+{end}"  # an unquoted field: its quotes are characters
             rf"|[{sep}]++)*+"
         )
     opens = rf"(?<![^{sep}]){q}"
     return re.compile(
-        rf"(?:[^{q}]*+(?:{opens}[^{q}]*+(?:{q}{q}[^{q}]*+)*+{q}(?=[{sep}]|\Z)"
+        rf"(?:[^{q}]*+(?:{opens}{body}{q}(?=[{sep}]|\Z)"
         rf"|{opens}[^{q}\r\n]*+(?:{q}{q}[^{q}\r\n]*+)*+{q}"
         rf"|(?<=[^{sep}]){q}))*+[^{q}]*+"
     )

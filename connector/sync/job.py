@@ -8,6 +8,7 @@ the state when it exists but writes nothing anywhere: no state file, no report, 
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -59,6 +60,22 @@ def _locks(store: StateStore, job: str, names: list[str], *, dry_run: bool) -> I
                         f"job {job!r} cannot start: another run is syncing mapping {name!r} ({exc})"
                     ) from None
         yield
+
+
+@contextlib.contextmanager
+def _lean_gc() -> Iterator[None]:
+    """Fewer garbage collections while a run maps: each mapped row allocates a few dozen
+    container objects and gen-0 collections at the default threshold (700) re-scanned them
+    all the time — 8–20 % of a first load's CPU. What was loaded before (project, compiled
+    mappings, modules) is frozen out of the collector's sight; both are undone afterwards."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
 
 
 def _writer(settings: Settings) -> Writer:
@@ -166,7 +183,7 @@ def run_job(
     # A dry run against a state never written plans on an empty in-memory one: no file appears.
     store = open_existing(settings.state.url, create=not dry_run)
     try:
-        with _locks(store, job_name, names, dry_run=dry_run):
+        with _locks(store, job_name, names, dry_run=dry_run), _lean_gc():
             if not dry_run:
                 store.abort_stale_runs(job_name, at=now)  # runs whose process died
                 report.run_id = store.start_run(job_name, now)

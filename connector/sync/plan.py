@@ -287,7 +287,7 @@ class Planner:
                 person = Person(person.person_id, None, person.student_hash, person.email_hash)
 
         change = diff(
-            payload, clear, prev.field_hashes if prev else None, self.hasher.value, fingerprint
+            payload, clear, prev.field_hashes if prev else None, self.hasher, fingerprint
         )
         sf_id = (person.sf_id if person else None) or (prev.sf_id if prev else None)
         by_id = self.persons and sf_id is not None

@@ -36,6 +36,7 @@ from connector.report import RunReport
 from connector.salesforce.client import SalesforceClient
 from connector.sources import open_source
 from connector.state import OutboxStatus, open_existing
+from connector.state.db import make_private_dir, write_private_text
 from connector.sync.job import job_mappings, run_job
 from connector.sync.rebuild_writer import DIFFERS, NOT_IN_ORG, RebuildWriter
 
@@ -276,7 +277,7 @@ def _locate(
 def _write_list(settings: Settings, report: RunReport, unmatched: list[Unmatched]) -> Path:
     """The full list of unmatched rows beside the run report (file:line and reason only)."""
     folder = settings.reports_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    make_private_dir(folder)
     path = folder / f"rebuild-{report.run_id or 0:06d}-unmatched.txt"
-    path.write_text("".join(f"{u}\n" for u in unmatched), encoding="utf-8")
+    write_private_text(path, "".join(f"{u}\n" for u in unmatched))  # owner-only, like reports
     return path
