@@ -26,6 +26,7 @@ from connector.salesforce.settings import SalesforceSettings
 if TYPE_CHECKING:
     import requests  # imported where a request is made: `status` and `--help` need none
 
+TLS_VERIFY = "TLS: certificate verify failed"  # how describe_failure starts for a bad certificate
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # Salesforce accepts a JWT assertion for at most three minutes after it was signed (SF-jwt).
 JWT_LIFETIME_S = 180
@@ -159,6 +160,9 @@ def get_token(
             code="CONNECTION_ERROR",
         )
         failure.cause = describe_failure(exc, settings.token_url, ca_bundle=settings.ca_bundle)
+        if failure.cause.startswith(TLS_VERIFY):
+            # A certificate that does not verify will not verify on a retry either.
+            raise errors.SalesforceUnreachable(failure.cause, code="TLS_VERIFY_FAILED") from None
         raise failure from None
     body = _json_or_none(response)
     if response.status_code == 200 and body and body.get("access_token"):
@@ -242,8 +246,8 @@ def describe_failure(exc: BaseException, url: str, *, ca_bundle: Path | None = N
             if ca_bundle is not None
             else "the system CAs do not trust it: set salesforce.ca_bundle (the emulator's ca.pem)"
         )
-        what = "certificate verify failed" if verify is not None else "TLS error"
-        return f"TLS: {what} for {where} ({detail}) — {hint}"
+        what = TLS_VERIFY if verify is not None else "TLS: TLS error"
+        return f"{what} for {where} ({detail}) — {hint}"
     if isinstance(exc, requests.exceptions.Timeout):
         return f"no answer from {where} in time (timeout) — is Salesforce reachable from here?"
     if any(isinstance(e, socket.gaierror) for e in found):

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from connector import errors
-from connector.salesforce.auth import Token, describe_failure, get_token, origin
+from connector.salesforce.auth import TLS_VERIFY, Token, describe_failure, get_token, origin
 from connector.salesforce.settings import SalesforceSettings
 
 if TYPE_CHECKING:
@@ -234,6 +234,10 @@ class SalesforceClient:
                     f"{method} {name} failed: {type(exc).__name__}", code="CONNECTION_ERROR"
                 )
                 failure.cause = describe_failure(exc, url, ca_bundle=self.settings.ca_bundle)
+                if failure.cause.startswith(TLS_VERIFY):  # a retry cannot make it verify
+                    raise errors.SalesforceUnreachable(
+                        failure.cause, code="TLS_VERIFY_FAILED"
+                    ) from None
                 raise failure from None
 
     def refresh(self) -> None:
@@ -290,7 +294,8 @@ class SalesforceClient:
         )
         try:
             return retrying(fn)
-        except errors.SalesforceUnreachable:
+        except errors.SalesforceUnreachable as exc:
+            self.unreachable = exc  # the run is recorded as failed with this cause
             raise
         except errors.RetriableSalesforceError as exc:
             if exc.code != "CONNECTION_ERROR" and not (exc.status and exc.status >= 500):
