@@ -297,16 +297,13 @@ def _options(index: int, t: Transform, raw: Any, is_arg: bool) -> BaseModel | No
         raise TransformSpecError(index, f"{t.name}: {_pydantic_message(exc)}") from None
 
 
-def _wrap(t: Transform, opts: BaseModel | None, ctx: TransformContext) -> Bound:
-    func, name = t.func, t.name
+def _guarded(name: str, func: Bound) -> Bound:
+    """``func`` with a plugin's unexpected exception turned into a value-free TransformError."""
+    shown: list[bool] = []
 
-    shown: list[bool] = []  # the traceback is logged once per compiled field, not per row
-
-    # A plugin's own exception could carry the value in its message: re-raise it as a
-    # TransformError that names only the transform and the exception type.
     def call(value: Any) -> Any:
         try:
-            return func(value, opts, ctx)
+            return func(value)
         except TransformError:
             raise
         except Exception as exc:  # noqa: BLE001 - any plugin failure is a rejected value
@@ -314,6 +311,15 @@ def _wrap(t: Transform, opts: BaseModel | None, ctx: TransformContext) -> Bound:
                 shown.append(True)
                 log.debug("%s", plugin_traceback(name, exc))
             raise TransformError(f"{name} failed ({type(exc).__name__})") from None
+
+    return call
+
+
+def _wrap(t: Transform, opts: BaseModel | None, ctx: TransformContext) -> Bound:
+    func = t.func
+    # A plugin's own exception could carry the value in its message: _guarded re-raises it as
+    # a TransformError that names only the transform and the exception type.
+    call = _guarded(t.name, lambda value: func(value, opts, ctx))
 
     if t.handles_none:
         return call
@@ -401,7 +407,11 @@ def compile_chain(
         opts = _options(index, t, raw, is_arg)
         if t.bind is not None:
             try:
-                funcs.append(t.bind(opts, ctx))
+                bound = t.bind(opts, ctx)
+                # A plugin's fast path gets the same error handling as a plain transform; the
+                # built-ins' (this package's) stay unwrapped, as they are the hot path.
+                trusted = getattr(t.bind, "__module__", "").startswith("connector.")
+                funcs.append(bound if trusted else _guarded(t.name, bound))
             except ValueError as exc:
                 msg = str(exc)
                 msg = msg if msg.startswith(t.name) else f"{t.name}: {msg}"

@@ -17,6 +17,7 @@ from connector.mapping.transforms import (
     TransformContext,
     TransformError,
     TransformSpecError,
+    bound_transform,
     compile_chain,
     transform,
 )
@@ -138,3 +139,23 @@ def test_a_failing_plugin_logs_nothing_without_verbose(sis_sync_plugins, caplog)
     ):
         run_transform("h13_buggy2", "v")
     assert "Traceback" not in caplog.text
+
+
+def test_a_failing_bound_plugin_is_a_rejected_value_with_its_traceback(sis_sync_plugins, caplog):
+    @bound_transform("h13_bound_buggy")
+    def make(options, ctx):
+        table: dict[str, str] = {}
+
+        def lookup(value):
+            return None if value is None else table[value]  # KeyError('…the value…')
+
+        return lookup
+
+    sis_sync_plugins.transform(make)
+    chain = compile_chain(["h13_bound_buggy"], ctx=TransformContext())
+    with caplog.at_level(logging.DEBUG, logger="connector.plugins"):
+        for _ in range(2):
+            with pytest.raises(TransformError, match=r"h13_bound_buggy failed \(KeyError\)"):
+                chain("Personal-Value-42")
+    assert caplog.text.count("Traceback") == 1 and "in lookup" in caplog.text
+    assert "Personal-Value-42" not in caplog.text
