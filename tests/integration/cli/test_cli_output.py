@@ -143,3 +143,13 @@ def test_status_starts_without_the_salesforce_client(tmp_path: Path) -> None:
     # Reading the state needs SQLAlchemy and the settings, not the HTTP client stack.
     for module in ("simple_salesforce", "requests", "tenacity", "jwt", "connector.emulator"):
         assert module not in loaded, module
+
+
+def test_summary_lines_are_whole_on_a_pipe_at_80_columns(project: CliProject) -> None:
+    project.write_students([student("630001")])
+    result = project.cli("run", "nightly", COLUMNS="80")
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Longer than 80 columns, and still one line: a pipe or a log file gets whole lines.
+    warning = "      warning: the export holds no rows (empty or header only): nothing was changed"
+    assert len(warning) > 80
+    assert warning in result.stdout.splitlines()
