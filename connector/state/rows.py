@@ -104,6 +104,9 @@ class SyncedUpdate:
     consent_withdrawn_at: Mapping[str, datetime] = field(default_factory=dict)
     source_hash: str | None = None  # the row it came from; None: not remembered
     recheck_on: date | None = None
+    # ``field_hashes`` as the JSON text state stores, when the caller has it already (the
+    # engine: then ``field_hashes`` need hold only the record hash).
+    field_hashes_json: str = ""
 
 
 @dataclass(frozen=True, slots=True)

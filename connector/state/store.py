@@ -328,7 +328,8 @@ class StateStore(HistoryMixin, IdentityMixin, OutboxMixin, SourcesMixin):
                     "object": u.object,
                     "sf_id": u.sf_id,
                     "person_id": u.person_id,
-                    "field_hashes": json.dumps(dict(u.field_hashes), separators=(",", ":")),
+                    "field_hashes": u.field_hashes_json
+                    or json.dumps(dict(u.field_hashes), separators=(",", ":")),
                     "first_seen": at,
                     "last_seen": at,
                     "last_synced": at,

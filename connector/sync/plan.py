@@ -11,6 +11,7 @@ are unit-tested with hand-built states (tests/unit/sync/test_sync_planner.py).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
@@ -49,7 +50,10 @@ class Write:
     origin: Origin
     operation: str  # upsert | update
     row: dict[str, Any]
-    hashes: dict[str, str]
+    # The field hashes to remember, as the JSON text state stores (a dict of a dozen hash
+    # strings per pending write was a third of a Bulk load's memory), and the record hash.
+    hashes: str
+    token: str
     cleared: int
     known: bool  # the record or person exists in Salesforce already
     person_id: int | None = None
@@ -314,7 +318,8 @@ class Planner:
             origin=it.rec.origin,
             operation=operation,
             row=row,
-            hashes=change.hashes,
+            hashes=json.dumps(change.hashes, separators=(",", ":")),
+            token=fingerprint,
             cleared=len(change.cleared),
             known=prev is not None or sf_id is not None,
             person_id=person.person_id if person else None,

@@ -15,6 +15,7 @@ from connector.records import Reject, WriteResult, WriteStatus
 from connector.report import MappingReport
 from connector.state import StateStore
 from connector.state.rows import (
+    RECORD,
     NewPerson,
     OutboxError,
     OutboxItem,
@@ -146,7 +147,8 @@ class Recorder:
                     w.key_hash,
                     self.obj,
                     sf_id,
-                    w.hashes,
+                    {RECORD: w.token},
+                    field_hashes_json=w.hashes,
                     person_id=w.person_id or person_ids.get(w.key_hash),
                     lifecycle=w.lifecycle,
                     lifecycle_end_at=w.lifecycle_end_at,
