@@ -27,6 +27,7 @@ import sqlalchemy as sa
 
 from connector import status_page_assets as ui
 from connector.config import Settings
+from connector.errors import ConnectorError
 from connector.state import RejectSummary, RunRow, StateStore, open_existing
 from connector.state import schema as s
 from connector.state.db import guard, write_private_text
@@ -35,6 +36,7 @@ RUNS_PER_JOB = 30  # bars per job chart; enough for a month of nightly runs
 RUNS_SCANNED = 1000  # recent runs read to find each job's
 RUNS_LISTED = 10  # rows per job in the runs table
 AUDIT_DAYS = 30
+QUALITY_LISTED = 12  # fields with the lowest fill or validity shown
 REFRESH_SECONDS = 60
 # The reason prefix the Recorder stores for a record Salesforce refused (sync/recorder.py).
 REFUSED = "salesforce refused:"
@@ -72,6 +74,8 @@ class StatusData:
     outbox: dict[str, int] = field(default_factory=dict)
     synced: dict[str, int] = field(default_factory=dict)
     health: dict[str, Any] | None = None
+    quality: Any = None  # connector.quality.Quality of the sources, when that module exists
+    quality_error: str = ""
 
 
 def collect(
@@ -170,6 +174,7 @@ def render(data: StatusData, *, refresh: int | None = REFRESH_SECONDS) -> str:
         _rejects(data),
         _refusals(data),
         _audit_section(data, tz),
+        _quality_section(data),
         _outbox(data),
         '</main><footer class="muted">This page shows job, mapping, file and field names, '
         "counts, reasons and Salesforce error codes: no personal data. "
@@ -388,6 +393,55 @@ def _outbox(data: StatusData) -> str:
     )
 
 
+def _quality_section(data: StatusData) -> str:
+    head = '<h2 id="quality">Data quality of the sources</h2>'
+    if data.quality_error:
+        return head + f'<p class="muted">Not available: {escape(data.quality_error)}</p>'
+    q = data.quality
+    if q is None:
+        return ""
+    worst = sorted(
+        (f for f in q.fields if f.rows and min(f.filled_pct, f.valid_pct or 100.0) < 100.0),
+        key=lambda f: (f.valid_pct if f.valid_pct is not None else 100.0, f.filled_pct),
+    )[:QUALITY_LISTED]
+    rows = "".join(
+        f"<tr><td>{escape(f.mapping)}</td><td>{escape(f.field)}</td>"
+        f'<td class="n">{f.rows:,}</td><td class="n">{f.filled_pct:.0f} %</td>'
+        f'<td class="n">{"–" if f.valid_pct is None else f"{f.valid_pct:.0f} %"}</td></tr>'
+        for f in worst
+    )
+    gaps = "".join(
+        f"<tr><td>{escape(g.mapping)}</td><td>{escape(g.purpose)}</td>"
+        f'<td>no {escape(g.missing)}</td><td class="n">{g.count:,}</td></tr>'
+        for g in q.consents
+        if g.count
+    )
+    out = [head]
+    if worst:
+        out.append(
+            ui.hbars("quality", "Valid values, % of the filled ones, worst fields first",
+                     [(f"{f.mapping}.{f.field}", round(f.valid_pct or 0)) for f in worst
+                      if f.valid_pct is not None], "#1565c0", suffix=" %")
+            + '<div class="scroll"><table><thead><tr><th>mapping</th><th>field</th>'
+            '<th class="n">rows</th><th class="n">filled</th><th class="n">valid</th></tr>'
+            f"</thead><tbody>{rows}</tbody></table></div>"
+        )  # fmt: skip
+    else:
+        out.append('<p class="muted">Every mapped field is filled and valid in every row.</p>')
+    if gaps:
+        out.append(
+            '<h3>Consents without proof</h3><div class="scroll"><table><thead><tr>'
+            '<th>mapping</th><th>purpose</th><th>lacks</th><th class="n">rows</th></tr>'
+            f"</thead><tbody>{gaps}</tbody></table></div>"
+        )
+    out += [f'<p class="muted">Unreadable: {escape(m)}: {escape(w)}</p>' for m, w in q.unreadable]
+    out.append(
+        '<p class="muted">Bounced e-mail addresses are read from Salesforce by '
+        "<code>sis-sync quality</code>; this page makes no Salesforce call.</p>"
+    )
+    return "".join(out)
+
+
 # -- entry points ----------------------------------------------------------------------------
 
 
@@ -398,7 +452,40 @@ def status_page(settings: Settings, *, health: dict[str, Any] | None = None) -> 
         data = collect(store, timezone=settings.service.timezone, health=health)
     finally:
         store.close()
+    latest = max((r.run_id for runs in data.runs.values() for r in runs), default=0)
+    data.quality, data.quality_error = source_quality(settings, latest)
     return render(data)
+
+
+_quality_cache: dict[tuple[str, int], Any] = {}
+
+
+def source_quality(settings: Settings, latest_run: int) -> tuple[Any, str]:
+    """Fill and validity figures of the sources (``connector.quality``, no Salesforce call) and
+    a problem in words; (None, "") without that module.
+
+    Reading every source costs about a plan's mapping step, so the service computes them once
+    per finished run (the page reloads every minute), keyed by mappings folder and run id.
+    """
+    try:
+        from connector.clock import school_date
+        from connector.mapping import load_project
+        from connector.quality import gather
+    except ImportError:
+        return None, ""
+    key = (str(settings.mappings), latest_run)
+    if key in _quality_cache:
+        return _quality_cache[key], ""
+    secret = settings.secret.get_secret_value() if settings.secret else None
+    try:
+        project = load_project(settings.mappings)
+        found = gather(project, settings.project_dir, today=school_date(settings.clock()),
+                       secret=secret)  # fmt: skip
+    except ConnectorError as exc:
+        return None, str(exc)
+    _quality_cache.clear()  # one configuration per process: keep the latest figures only
+    _quality_cache[key] = found
+    return found, ""
 
 
 def write_status_page(settings: Settings, path: Path) -> Path:

@@ -136,7 +136,9 @@ def outcome_bars(
     return _svg(name, title, width, height, parts)
 
 
-def hbars(name: str, title: str, items: Sequence[tuple[str, int]], colour: str) -> str:
+def hbars(
+    name: str, title: str, items: Sequence[tuple[str, int]], colour: str, *, suffix: str = ""
+) -> str:
     """Horizontal bars, one per labelled count, in the order given; each label sits above its
     bar at full width, so a long reason stays legible on a phone."""
     row, width = 40, 400
@@ -149,9 +151,9 @@ def hbars(name: str, title: str, items: Sequence[tuple[str, int]], colour: str) 
         short = label if len(label) <= 46 else label[:45] + "…"
         parts.append(
             f'<text x="1" y="{y + 14}">{escape(short)}</text>'
-            f'<text x="{width - 1}" y="{y + 14}" text-anchor="end">{value:,}</text>'
+            f'<text x="{width - 1}" y="{y + 14}" text-anchor="end">{value:,}{suffix}</text>'
             f'<rect class="bar" x="1" y="{y + 20}" width="{w:.1f}" height="14" rx="2" '
-            f'fill="{colour}"><title>{escape(label)}: {value:,}</title></rect>'
+            f'fill="{colour}"><title>{escape(label)}: {value:,}{suffix}</title></rect>'
         )
     return _svg(name, title, width, height, parts)
 

@@ -105,6 +105,10 @@ def test_the_page_shows_runs_budget_rejects_refusals_and_audit(project):
     # The erasure is in the audit, counted per object.
     assert re.search(r"<td>erase</td><td>Contact</td><td[^>]*>erasure on request", page)
     assert sum(int(t.rsplit(" ", 1)[1]) for t in drawn["audit"]) >= 1
+    # Data quality of the sources: the bad address makes students.Email 4 valid of 5 filled.
+    assert re.search(r"<td>students</td><td>Email</td><td class=\"n\">5</td>"
+                     r"<td class=\"n\">100 %</td><td class=\"n\">80 %</td>", page)  # fmt: skip
+    assert "students.Email: 80 %" in drawn["quality"]
     # Records per mapping and the outbox.
     assert "<td>students</td>" in page and 'id="records"' in page
     # Nothing personal: no test value, no rejected or refused value, no Salesforce id, no hash.
@@ -233,3 +237,15 @@ def test_write_status_page_is_owner_only(tmp_path, project):
     assert status_page.write_status_page(project.settings(), out) == out
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert "No runs yet" in out.read_text(encoding="utf-8")
+
+
+def test_source_quality_is_read_once_per_finished_run(project):
+    project.write_students([student("800001"), student("800002", email=BAD_EMAIL)])
+    settings = project.settings()
+    first, problem = status_page.source_quality(settings, 7)
+    assert problem == "" and first is not None
+    assert status_page.source_quality(settings, 7)[0] is first  # the page reloads: cached
+    again = status_page.source_quality(settings, 8)[0]  # a new run: the sources read again
+    assert again is not first
+    email = next(f for f in again.fields if (f.mapping, f.field) == ("students", "Email"))
+    assert (email.rows, email.filled, email.valid) == (2, 2, 1)
