@@ -220,7 +220,14 @@ class RunReport:
             if m.failed > 5:
                 lines.append(f"      … {m.failed - 5} more refused records in the JSON report")
             if m.rejected > 5:
-                lines.append(f"      … {m.rejected - 5} more: sis-sync rejects --run {self.run_id}")
+                lines.append(
+                    f"      … {m.rejected - 5} more: "
+                    + (
+                        f"sis-sync rejects --run {self.run_id}"
+                        if self.run_id
+                        else "a run lists every one (sis-sync rejects)"
+                    )
+                )
         if self.api_usage:
             lines.append(f"  API calls this run: {self.api_calls} (org usage {self.api_usage})")
         if self.stopped:

@@ -56,3 +56,19 @@ def test_formats_list_every_row_with_its_kind() -> None:
     assert out.getvalue().splitlines()[-1] == (
         "students: refused data/x.csv:99 [LastName]: salesforce refused: STRING_TOO_LONG"
     )
+
+
+def test_the_summary_points_to_the_listing_and_a_plan_names_no_run() -> None:
+    from datetime import UTC, datetime
+
+    from connector.report import MappingReport, RunReport
+
+    for run_id, dry_run, expected in (
+        (3, False, "… 2 more: sis-sync rejects --run 3"),
+        (None, True, "… 2 more: a run lists every one (sis-sync rejects)"),
+    ):
+        report = RunReport(job="nightly", started_at=datetime.now(UTC), dry_run=dry_run)
+        report.run_id = run_id
+        report.mappings["students"] = MappingReport("students", "Contact", read=9, rejected=7)
+        summary = report.summary()
+        assert expected in summary and "--run None" not in summary
