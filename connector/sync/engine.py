@@ -30,9 +30,10 @@ from pathlib import Path
 
 from connector.clock import school_date
 from connector.errors import InputError, LimitReached, SalesforceError
-from connector.hashing import KeyHasher, mask
+from connector.hashing import KeyHasher
 from connector.mapping.compile import CompiledMapping
 from connector.mapping.project import Project
+from connector.plan_examples import example_values, shown_fields
 from connector.privacy.policy import Policy
 from connector.records import Origin, Reject, SourceRecord, WriteResult
 from connector.report import MappingReport, RunReport
@@ -165,6 +166,7 @@ class MappingRun:
             )
         )
         self.report_duplicates = self.spec.duplicates == "report"
+        self.shown = shown_fields(ctx.project, name) if ctx.dry_run else frozenset[str]()
         self.key_column = ",".join(self.spec.key_columns)
         self.buffer: dict[str, Write] = {}
         self.bulk = False
@@ -514,10 +516,8 @@ class MappingRun:
                     {
                         "key": w.key_hash[:12],
                         "action": "update" if w.known else "create",
-                        "fields": {
-                            k: (mask(str(v)) if v is not None else None)
-                            for k, v in sorted(w.row.items())
-                            if k != "Id"
-                        },
+                        # Booleans, picklists, events as they would be sent; personal values
+                        # masked (plan_examples.py).
+                        "fields": example_values(w.row, self.shown),
                     }
                 )
