@@ -10,10 +10,10 @@ the same handful of indexed statements however large the state is.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from connector.state import StateStore
-from connector.state.rows import KnownRow, PersonMatches
+from connector.state.rows import KnownRow, PersonMatches, PersonRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +40,23 @@ class StateQuery:
     persons: bool = False
 
 
+@dataclass
+class PlannedPersons:
+    """Dry run only: the persons earlier batches would create, by identity hash."""
+
+    by_student: dict[str, PersonRow] = field(default_factory=dict)
+    by_email: dict[str, PersonRow] = field(default_factory=dict)
+
+    def add(self, student_hash: str | None, email_hash: str | None) -> None:
+        """A person the plan creates (its Salesforce id stands as ``(new)``)."""
+        row = PersonRow(-1 - len(self.by_student) - len(self.by_email), "(new)",
+                        student_hash, email_hash, None, None)  # fmt: skip
+        if student_hash:
+            self.by_student.setdefault(student_hash, row)
+        if email_hash:
+            self.by_email.setdefault(email_hash, row)
+
+
 @dataclass(frozen=True, slots=True)
 class BatchState:
     """What state holds about one batch.
@@ -55,6 +72,21 @@ class BatchState:
     parent_ids: Mapping[tuple[str, str], str] = field(default_factory=dict)
     persons: PersonMatches | None = None
     suppressed: frozenset[str] = frozenset()
+
+    def with_planned(self, planned: PlannedPersons) -> BatchState:
+        """This state plus the persons a dry run would have created before this batch (so
+        ``plan`` counts a registrant who shares a planned student's e-mail as the run will)."""
+        if self.persons is None or (not planned.by_student and not planned.by_email):
+            return self
+        by_student = dict(self.persons.by_student)
+        for h, row in planned.by_student.items():
+            by_student.setdefault(h, row)
+        by_email = dict(self.persons.by_email)
+        for h, row in planned.by_email.items():
+            known = by_email.get(h, ())
+            if row not in known:
+                by_email[h] = (*known, row)
+        return replace(self, persons=PersonMatches(by_student, by_email))
 
     @classmethod
     def load(cls, store: StateStore, query: StateQuery) -> BatchState:

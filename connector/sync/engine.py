@@ -29,7 +29,7 @@ from itertools import islice
 from pathlib import Path
 
 from connector.clock import school_date
-from connector.errors import InputError, LimitReached, SalesforceError
+from connector.errors import InputError, LimitReached, SalesforceError, SalesforceUnreachable
 from connector.hashing import KeyHasher
 from connector.mapping.compile import CompiledMapping
 from connector.mapping.project import Project
@@ -42,7 +42,7 @@ from connector.sources import open_source
 from connector.sources.base import Source
 from connector.state import StateStore
 from connector.state.rows import SourceSeen
-from connector.sync.batch_state import BatchState
+from connector.sync.batch_state import BatchState, PlannedPersons
 from connector.sync.fingerprint import SourceHasher
 from connector.sync.ledger import KeyLedger
 from connector.sync.plan import Item, Planner, Write
@@ -75,6 +75,8 @@ class RunContext:
     progress: Progress | None = None
     # Dry run only: key hashes a parent mapping would create, so children count as creates too.
     planned: dict[str, set[str]] = field(default_factory=dict)
+    # Dry run only: persons the plan creates, so later mappings match them as the run will.
+    planned_persons: PlannedPersons = field(default_factory=PlannedPersons)
     project_digest: bytes = b""  # fingerprint.project_digest(project): keys the source hashes
     # False when the run's clock is ahead of the real one (SIS_SYNC_NOW in the future): what it
     # decides for that day must not let later real runs skip rows.
@@ -368,7 +370,14 @@ class MappingRun:
         if self.in_flight and self._people_in_flight().intersection(query.students, query.emails):
             # A person created or moved by a write still out is found once it is recorded.
             self._collect(wait=True)
-        plan = self.planner.plan(items, BatchState.load(self.ctx.store, query))
+        state = BatchState.load(self.ctx.store, query)
+        if self.ctx.dry_run:
+            state = state.with_planned(self.ctx.planned_persons)
+        plan = self.planner.plan(items, state)
+        if self.ctx.dry_run:
+            for w in plan.writes:
+                if w.new_person is not None:
+                    self.ctx.planned_persons.add(*w.new_person)
         self.rep.suppressed += plan.suppressed
         self.rep.joined += plan.joined
         self.rep.not_justified += plan.not_justified
@@ -490,6 +499,9 @@ class MappingRun:
                 # that stopped, in its rows' order; what was never sent stays pending.
                 if isinstance(exc, LimitReached):
                     self.ctx.report.stopped = f"daily API share reached ({exc.code or 'limit'})"
+                elif isinstance(exc, SalesforceUnreachable):
+                    # Stop here: every later batch would wait through the retries again.
+                    self.ctx.report.stopped = self.ctx.report.stopped or str(exc)
                 else:
                     self.rep.error = str(exc)
                 partial: list[WriteResult] = getattr(exc, "results", None) or []
@@ -504,7 +516,7 @@ class MappingRun:
     def _count_plan(self, writes: list[Write]) -> None:
         remember = self.ctx.planned.get(self.name)
         for w in writes:
-            if remember is not None and not w.known:
+            if remember is not None:  # a parent its children may refer to (created or not)
                 remember.add(w.key_hash)
             if w.known:
                 self.rep.updated += 1
