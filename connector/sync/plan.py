@@ -290,9 +290,7 @@ class Planner:
                 # The person's Contact was purged: they come back as a new Contact.
                 person = Person(person.person_id, None, person.student_hash, person.email_hash)
 
-        change = diff(
-            payload, clear, prev.field_hashes if prev else None, self.hasher, fingerprint
-        )
+        change = diff(payload, clear, prev.field_hashes if prev else None, self.hasher, fingerprint)
         sf_id = (person.sf_id if person else None) or (prev.sf_id if prev else None)
         by_id = self.persons and sf_id is not None
         if change.empty and prev is not None and link is None and new_person is None:
