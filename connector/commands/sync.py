@@ -185,11 +185,16 @@ def run(ctx: typer.Context, job: JobArg = None) -> None:
 
 def plan(ctx: typer.Context, job: JobArg = None) -> None:
     """Dry run: what would be created, updated, cleared, skipped, rejected. Writes nothing."""
+    from connector.mapping import load_project
+    from connector.plan_examples import generated_external_id_notes
     from connector.sync.job import run_job
 
     settings = load_settings(_config(ctx))
     report = run_job(settings, job=job, dry_run=True)
     _render(report)
+    # Say in words where an external id will hold the keyed hash of the key (DESIGN §5).
+    for note in generated_external_id_notes(load_project(settings.mappings)):
+        out.print(f"note: {note}", highlight=False)
     raise typer.Exit(0 if report.exit_code() == 0 else 1)
 
 

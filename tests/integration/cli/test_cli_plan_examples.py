@@ -104,3 +104,16 @@ def test_validate_says_in_words_that_designs_example_gets_hashes(project: CliPro
     assert len(lines) == 1, done.stdout
     assert "SIS_Student_Number__c will hold the keyed hash of the key" in lines[0]
     assert "{from: studentnummer" in lines[0]
+
+
+def test_plan_says_it_too(project: CliProject, tmp_path):
+    folder = tmp_path / "school"
+    assert project.cli("init", str(folder), "--sample-data", cwd=tmp_path).returncode == 0
+    students = folder / "mappings" / "students.yaml"
+    doc = yaml.safe_load(students.read_text("utf-8"))
+    del doc["fields"]["SIS_Student_Number__c"]
+    students.write_text(yaml.safe_dump(doc, sort_keys=False), "utf-8")
+    done = project.cli("plan", "students", cwd=folder)
+    assert done.returncode in (0, 1), done.stdout + done.stderr
+    notes = [ln for ln in done.stdout.splitlines() if ln.startswith("note: students:")]
+    assert len(notes) == 1 and "keyed hash of the key" in notes[0], done.stdout
