@@ -4,43 +4,19 @@ state or a SIGKILL, and the write succeeds; other refusals stay failures."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tenacity import wait_none
+from sffixtures import connect
 
-from connector.emulator.testing import running_emulator
 from connector.records import WriteStatus
-from connector.salesforce import SalesforceClient, SalesforceSettings, Writer
+from connector.salesforce import Writer
 
 KEY = "SIS_Sync_Key__c"
 
 
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[Any]:
-    with running_emulator() as emu:
-        yield emu
-
-
-@pytest.fixture
-def emu(emulator: Any) -> Any:
-    emulator.reset()
-    emulator.faults(
-        http_503_rate=0, lock_error_rate=0, latency_ms=0, daily_api_limit=1_000_000, seed=3
-    )
-    return emulator
-
-
 def writer_for(emu: Any, **kw: Any) -> Writer:
-    settings = SalesforceSettings(
-        url=emu.url,
-        auth="client_credentials",
-        client_id="sis-sync-tests",
-        client_secret="not-a-real-secret",
-        ca_bundle=emu.ca_file,
-    )
-    client = SalesforceClient(settings, retry_wait=wait_none())
+    client = connect(emu)
     return Writer(client, poll_initial=0.05, lock_backoff=0.01, **kw)
 
 
