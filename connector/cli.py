@@ -67,18 +67,18 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Data quality: filled and valid % per field, rejects, consents without proof, bounces.",
     ),
     "purge": (
-        "connector.commands.privacy",
+        "connector.commands.purge",
         "register_commands",
         "Retention purge: delete what no purpose justifies any longer (purposes.yaml retention).",
     ),
     "erase": (
-        "connector.commands.privacy",
+        "connector.commands.erase",
         "register_commands",
         "Right to erasure: delete one person's graph in Salesforce and local state, and keep a "
         "keyed-hash tombstone so no later sync recreates them.",
     ),
     "export": (
-        "connector.commands.privacy",
+        "connector.commands.export",
         "register_commands",
         "Right of access / portability: everything held about one person, as JSON.",
     ),

@@ -300,8 +300,8 @@ class SyncService:
     def _purge(settings: Settings, name: str, started: datetime) -> JobResult:
         """A job with ``purge: true``: the retention purge, applied (see docs/privacy.md)."""
         from connector.config import require_secret
+        from connector.gdpr.purge_job import run_purge
         from connector.hashing import KeyHasher
-        from connector.privacy.retention_job import run_purge
 
         hasher = KeyHasher(require_secret(settings))
         outcome = run_purge(settings, apply=True, hasher=hasher)

@@ -29,7 +29,7 @@ from connector import status_page_assets as ui
 from connector.config import Settings
 from connector.errors import ConnectorError
 from connector.state import RejectSummary, RunRow, StateStore, open_existing
-from connector.state import schema as s
+from connector.state import tables as s
 from connector.state.db import guard, write_private_text
 
 RUNS_PER_JOB = 30  # bars per job chart; enough for a month of nightly runs

@@ -154,7 +154,7 @@ def mapping_schema(
     ] = False,
 ) -> None:
     """Print the JSON Schema of mapping files (or of purposes.yaml) for editors."""
-    from connector.mapping.schema import mapping_json_schema, purposes_json_schema
+    from connector.mapping.json_schema import mapping_json_schema, purposes_json_schema
 
     schema = purposes_json_schema() if purposes else mapping_json_schema()
     typer.echo(json.dumps(schema, indent=2, ensure_ascii=False))

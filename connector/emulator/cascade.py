@@ -19,7 +19,7 @@ from connector.emulator.ids import sf_datetime
 from connector.emulator.wire import RecordError
 
 if TYPE_CHECKING:
-    from connector.emulator.schema import ObjectDef, Schema
+    from connector.emulator.org_schema import ObjectDef, Schema
     from connector.emulator.store import Store, Txn
 
 

@@ -17,7 +17,7 @@ lookup, which Salesforce clears when the parent is deleted (SetNull, the default
 from __future__ import annotations
 
 from connector.emulator.objects_default import _b, _ext, _owner, _p, _r, _s, _t
-from connector.emulator.schema import FieldDef
+from connector.emulator.org_schema import FieldDef
 
 
 def _ro(name: str, typ: str, length: int = 0) -> FieldDef:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.emulator.schema import FieldDef
+from connector.emulator.org_schema import FieldDef
 
 
 def _s(name: str, length: int, typ: str = "string", *, req: bool = False, **kw: Any) -> FieldDef:

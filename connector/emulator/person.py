@@ -25,7 +25,7 @@ import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from connector.emulator.ids import USER_ID, sf_datetime
-from connector.emulator.schema import FieldDef, ObjectDef, Schema, _system_fields
+from connector.emulator.org_schema import FieldDef, ObjectDef, Schema, _system_fields
 from connector.emulator.wire import RecordError
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def enable_person_accounts(schema: Schema) -> None:
     """Turn person accounts on: Account record types, ``IsPersonAccount`` on Account and
     Contact, and the Education Cloud objects (education.py)."""
     from connector.emulator.education import ACCOUNT_RECORD_TYPES, EDUCATION_OBJECTS
-    from connector.emulator.schema import ObjectDef
+    from connector.emulator.org_schema import ObjectDef
 
     schema.person_accounts = True
     account, contact = schema.objects["Account"], schema.objects["Contact"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from connector.emulator.schema import FieldDef, ObjectDef, Schema
+from connector.emulator.org_schema import FieldDef, ObjectDef, Schema
 from connector.emulator.wire import RecordError
 
 # (object, field, value) → ids of live records of ``object`` whose external id matches.

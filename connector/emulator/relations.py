@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from connector.emulator.schema import FieldDef, ObjectDef, Schema
+from connector.emulator.org_schema import FieldDef, ObjectDef, Schema
 from connector.emulator.soql_ast import SoqlError, SoqlQuery
 
 # Standard child relationship names (describe's childRelationships of a real org); custom

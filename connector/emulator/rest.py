@@ -9,7 +9,7 @@ from urllib.parse import unquote, unquote_plus
 
 from connector.emulator import relations, soql
 from connector.emulator.identity import identity_url
-from connector.emulator.schema import ObjectDef
+from connector.emulator.org_schema import ObjectDef
 from connector.emulator.wire import (
     ApiError,
     RecordError,

@@ -27,7 +27,7 @@ from typing import Any
 
 from connector.emulator.identity import USER_RECORD
 from connector.emulator.ids import IdFactory, sf_datetime
-from connector.emulator.schema import ObjectDef, Schema
+from connector.emulator.org_schema import ObjectDef, Schema
 
 JOURNAL = "org.jsonl"
 

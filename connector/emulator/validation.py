@@ -12,8 +12,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from connector.emulator.ids import normalize_id, sf_datetime
+from connector.emulator.org_schema import TEXT_TYPES, FieldDef, ObjectDef, Schema
 from connector.emulator.refs import Finder, relationship_field, resolver
-from connector.emulator.schema import TEXT_TYPES, FieldDef, ObjectDef, Schema
 from connector.emulator.wire import RecordError
 
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")

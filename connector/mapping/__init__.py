@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from connector.mapping.compile import CompiledMapping, MapResult, compile_mapping
+from connector.mapping.json_schema import mapping_json_schema, purposes_json_schema
 from connector.mapping.loader import load_project
 from connector.mapping.models import (
     FieldSpec,
@@ -23,7 +24,6 @@ from connector.mapping.models import (
     ValueFrom,
 )
 from connector.mapping.project import Project
-from connector.mapping.schema import mapping_json_schema, purposes_json_schema
 
 __all__ = [
     "CompiledMapping",

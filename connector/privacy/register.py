@@ -239,9 +239,9 @@ def _read_not_sent(name: str, m: MappingSpec, purposes: dict[str, PurposeSpec]) 
     for column in m.key_columns:
         why.setdefault(column, "record key (kept only as a keyed hash)")
     if m.identity is not None:
-        for column in (m.identity.student_number, m.identity.email):
-            if column:
-                why.setdefault(column, "matching the person (kept only as a keyed hash)")
+        for id_column in (m.identity.student_number, m.identity.email):
+            if id_column:
+                why.setdefault(id_column, "matching the person (kept only as a keyed hash)")
     if m.lifecycle is not None and m.lifecycle.from_:
         why.setdefault(m.lifecycle.from_, "lifecycle phase (which purposes hold)")
     if m.lifecycle is not None and m.lifecycle.date is not None:
@@ -253,9 +253,9 @@ def _read_not_sent(name: str, m: MappingSpec, purposes: dict[str, PurposeSpec]) 
     used = {p for f in m.fields.values() for p in f.purposes}
     for pname, p in sorted(purposes.items()):
         if p.consent is not None and pname in used:
-            for column in (p.consent.field, p.consent.at, p.consent.by, p.consent.source):
-                if column:
-                    why.setdefault(column, f"consent for {pname} and its proof (AVG art. 7(1))")
+            for c_column in (p.consent.field, p.consent.at, p.consent.by, p.consent.source):
+                if c_column:
+                    why.setdefault(c_column, f"consent for {pname} and its proof (AVG art. 7(1))")
     return [(name, c, w) for c, w in why.items() if c not in sent]
 
 

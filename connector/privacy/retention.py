@@ -18,22 +18,23 @@ Records of mappings without ``identity`` (CampaignMember, Task, Campaign…) are
 are expired. A person's own records (mappings with ``identity``: Contacts) go only when every
 record of the person across all mappings is expired or already purged, and the Salesforce
 children of the person that a mapping wrote are expired too; then the person's whole graph goes,
-children first (:func:`connector.privacy.erasure.person_graph`). Unlike erasure there is no
+children first (:func:`connector.gdpr.erasure.person_graph`). Unlike erasure there is no
 tombstone: the purged rows are marked deleted in state (a later sync does not recreate them).
+
+This module is the pure rule (values in, values out); finding the candidates in local state and
+the purge itself are jobs, in :mod:`connector.gdpr.purge_plan` and :mod:`connector.gdpr.purge_job`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from connector.clock import school_date
 from connector.privacy.purposes import Duration, PurposeSpec
-from connector.state import AuditEntry, StateStore, SyncedRow
-
-_EXAMPLES = 3  # Salesforce ids shown per group in a dry run
+from connector.state import SyncedRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +147,7 @@ def loose_cutoff(on: date, keep: Duration) -> datetime:
 
 
 class MappingRule:
-    """The retention rule of one mapping: its purposes and how to find candidates in state."""
+    """The retention rule of one mapping: its purposes, which of them drive, how a row is judged."""
 
     def __init__(self, name: str, spec: Any, purposes: Mapping[str, PurposeSpec]):
         self.name, self.spec = name, spec
@@ -178,115 +179,3 @@ class MappingRule:
     def judge(self, row: SyncedRow, on: date) -> list[Expiry]:
         """The record's expiries on ``on``."""
         return record_expiries(row, self.purposes, self.fields, on)
-
-    def candidates(self, store: StateStore, on: date) -> Iterator[list[SyncedRow]]:
-        """Batches of live records expired under the driving purpose(s), read in full."""
-        seen: set[str] = set()
-        for purpose in self.drivers():
-            retention = self.purposes[purpose].retention
-            assert retention is not None  # drivers() only returns purposes with retention
-            cutoff = loose_cutoff(on, retention.duration)
-            for batch in store.expired(self.name, retention.after, cutoff, purpose=purpose):
-                keys = [r.key_hash for r in batch if r.key_hash not in seen]
-                seen.update(keys)
-                rows = store.lookup(self.name, keys)
-                yield [rows[k] for k in keys if k in rows]
-
-
-@dataclass(slots=True)
-class Doomed:
-    """One record the purge deletes, with its reason."""
-
-    row: SyncedRow
-    reason: str
-    rule: str
-    until: date | None
-
-
-@dataclass(slots=True)
-class PurgePlan:
-    """What a purge on ``on`` deletes: records of child mappings and whole persons."""
-
-    on: date
-    records: list[Doomed] = field(default_factory=list)
-    persons: dict[int, list[Doomed]] = field(default_factory=dict)
-    kept_persons: int = 0
-    notes: dict[str, str] = field(default_factory=dict)
-
-
-def plan_purge(store: StateStore, project: Any, on: date) -> PurgePlan:
-    """Find what has expired on ``on`` (reads local state only).
-
-    Args:
-        store: The state store.
-        project: The loaded mapping project (``load_project``).
-        on: The purge date: records whose every purpose ended before it are expired.
-    """
-    rules = {
-        n: MappingRule(n, spec, project.purposes.purposes) for n, spec in project.mappings.items()
-    }
-    plan = PurgePlan(on)
-    candidates: dict[int, list[Doomed]] = {}
-    for name, rule in rules.items():
-        why = rule.never_expires()
-        if why:
-            plan.notes[name] = why
-            continue
-        for rows in rule.candidates(store, on):
-            for row in rows:
-                expiries = rule.judge(row, on)
-                if not is_expired(expiries):
-                    continue
-                doomed = Doomed(
-                    row,
-                    reason_of(expiries),
-                    reason_of(expiries, dates=False),
-                    max((e.expires_on for e in expiries if e.expires_on), default=None),
-                )
-                if rule.is_person and row.person_id is not None:
-                    candidates.setdefault(row.person_id, []).append(doomed)
-                else:
-                    plan.records.append(doomed)
-    for person_id, doomed in candidates.items():
-        if _nothing_justified(store.person_records(person_id), rules, on):
-            plan.persons[person_id] = doomed
-        else:
-            plan.kept_persons += 1
-    return plan
-
-
-def _nothing_justified(rows: Sequence[SyncedRow], rules: Mapping[str, MappingRule], on: date):
-    for row in rows:
-        if row.deleted_at is not None:
-            continue
-        rule = rules.get(row.mapping)
-        if rule is None or rule.never_expires() or not is_expired(rule.judge(row, on)):
-            return False
-    return True
-
-
-def child_still_justified(
-    store: StateStore, rules: Mapping[str, MappingRule], mapping: str, key_hash: str, on: date
-) -> bool:
-    """Whether a child record a mapping wrote (found in a person's graph) is still justified."""
-    row = store.lookup(mapping, [key_hash]).get(key_hash)
-    if row is None or row.deleted_at is not None:
-        return False
-    rule = rules.get(mapping)
-    return rule is None or rule.never_expires() is not None or not is_expired(rule.judge(row, on))
-
-
-def audit_entries(items: Sequence[Any], reasons: Mapping[str, str], *, now: datetime, run_id=None):
-    """Audit lines (action ``purge``) for deleted graph items; ``reasons`` by Salesforce id."""
-    return [
-        AuditEntry(
-            "purge",
-            i.object,
-            i.sf_id,
-            reasons.get(i.sf_id, "retention: with its person (nothing about them justified)"),
-            now,
-            "",
-            run_id,
-        )
-        for i in items
-    ]

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from connector.errors import ConfigError, StateError
-from connector.state import schema as s
+from connector.state import tables as s
 from connector.state.db import Database, connect, guard, normalise_url
 from connector.state.store import open_existing
 

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.records import Reject
-from connector.state import schema as s
+from connector.state import tables as s
 from connector.state.db import Database, guard
 from connector.state.rows import AuditEntry, RejectRow, RejectSummary, RunRow, RunStatus
 

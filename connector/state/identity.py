@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connector.state import schema as s
+from connector.state import tables as s
 from connector.state.db import Database, chunks, guard
 from connector.state.rows import NewPerson, PersonMatches, PersonRow, PersonUpdate
 

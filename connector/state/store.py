@@ -1,6 +1,6 @@
 """The state store: what the connector remembers between runs, without any personal value.
 
-SQLAlchemy Core over SQLite (default, WAL) or PostgreSQL. Tables (``connector/state/schema.py``):
+SQLAlchemy Core over SQLite (default, WAL) or PostgreSQL. Tables (``connector/state/tables.py``):
 
 =============== ==========================================================================
 ``meta``         ``schema_version`` (see ``schema.migrate``)
@@ -75,7 +75,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from connector.errors import StateError
-from connector.state import schema as s
+from connector.state import tables as s
 from connector.state.db import Database, chunks, connect, guard
 from connector.state.history import HistoryMixin
 from connector.state.identity import IdentityMixin

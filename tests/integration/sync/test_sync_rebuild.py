@@ -305,7 +305,7 @@ def test_unmatched_rows_are_placed_by_their_source_when_the_engine_files_no_refu
     # line): the rebuild finds the line by reading the source again.
     import sqlalchemy as sa
 
-    from connector.state import schema as s
+    from connector.state import tables as s
     from connector.sync import rebuild as rebuild_module
 
     project.write_students([student("400001"), student("400002"), student("400003")])

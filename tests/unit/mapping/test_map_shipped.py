@@ -17,7 +17,7 @@ from connector.config import load_settings
 from connector.hashing import KeyHasher
 from connector.mapping import load_project
 from connector.mapping.checks import mapping_columns
-from connector.mapping.schema import mapping_json_schema, purposes_json_schema
+from connector.mapping.json_schema import mapping_json_schema, purposes_json_schema
 from connector.records import Reject
 from connector.sources import open_source
 

@@ -21,7 +21,7 @@ from connector.state import (
     open_store,
 )
 from connector.state import copy as state_copy
-from connector.state import schema as s
+from connector.state import tables as s
 from connector.state.copy import copy_state
 from connector.sync.diff import RECORD
 

@@ -18,7 +18,7 @@ from connector.state import (
     SyncedUpdate,
     open_store,
 )
-from connector.state import schema as s
+from connector.state import tables as s
 from connector.state.db import connect
 
 AT = datetime(2025, 5, 1, 12, tzinfo=UTC)

@@ -4,11 +4,11 @@ writes nothing, --apply deletes and audits, and a later run does not recreate wh
 
 from __future__ import annotations
 
-from privfixtures import NEEDLES, emulator, invoke, project_fixture
+from gdprfixtures import NEEDLES, emulator, invoke, project_fixture
 from syncfixtures import SECRET, SyncProject, registration, student
 
+from connector.gdpr.purge_job import run_purge
 from connector.hashing import KeyHasher
-from connector.privacy.retention_job import run_purge
 from connector.records import WriteResult
 from connector.state import open_store
 

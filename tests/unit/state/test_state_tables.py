@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from connector.errors import StateError
 from connector.state import open_store
-from connector.state import schema as s
+from connector.state import tables as s
 from connector.state.db import connect, normalise_url
 
 

@@ -22,7 +22,7 @@ from syncfixtures import (  # noqa: E402 - found through the path set above
     student,
 )
 
-from connector.commands import privacy  # noqa: E402
+from connector.commands import erase, export, purge  # noqa: E402
 from connector.errors import ConnectorError  # noqa: E402
 
 __all__ = ["EMAIL", "NEEDLES", "NUMBER", "emulator", "invoke", "project_fixture", "seed"]
@@ -40,7 +40,8 @@ def _app(config: Path) -> typer.Typer:
     def main(ctx: typer.Context) -> None:
         ctx.obj = {"config": config}
 
-    privacy.register_commands(app)
+    for module in (erase, export, purge):
+        module.register_commands(app)
     return app
 
 

@@ -1,6 +1,6 @@
 """Running an erasure: find the person, show the graph (dry run) or erase it under the run locks.
 
-The graph and the deletion itself are in :mod:`connector.privacy.erasure`; this module is the
+The graph and the deletion itself are in :mod:`connector.gdpr.erasure`; this module is the
 ``sis-sync erase`` service around them (state, locks, Salesforce connection, outcome).
 """
 
@@ -15,8 +15,7 @@ from typing import Any
 
 from connector.clock import school_date
 from connector.errors import RunError
-from connector.hashing import KeyHasher
-from connector.privacy.erasure import (
+from connector.gdpr.erasure import (
     REASON,
     ChildKeys,
     ErasureResult,
@@ -26,6 +25,7 @@ from connector.privacy.erasure import (
     find_person,
     person_graph,
 )
+from connector.hashing import KeyHasher
 from connector.state import StateStore, open_existing
 
 

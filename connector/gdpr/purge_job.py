@@ -1,7 +1,7 @@
 """Running the retention purge: plan it (dry run) or delete under the run locks, then remember.
 
 The rule and the plan are in :mod:`connector.privacy.retention`; the person graph and the
-children-first deletion are erasure's (:mod:`connector.privacy.erasure`). This module is the
+children-first deletion are erasure's (:mod:`connector.gdpr.erasure`). This module is the
 ``sis-sync purge`` service around them (state, locks, Salesforce, audit, outcome).
 
 Order, and why: Salesforce first, then - only for what Salesforce confirmed gone - ``mark_deleted``
@@ -18,8 +18,7 @@ from typing import Any
 
 from connector.clock import school_date
 from connector.errors import UsageError
-from connector.hashing import KeyHasher
-from connector.privacy.erasure import (
+from connector.gdpr.erasure import (
     PERSON_OBJECTS,
     ChildKeys,
     ErasureResult,
@@ -28,15 +27,16 @@ from connector.privacy.erasure import (
     delete_in_order,
     person_graph,
 )
-from connector.privacy.erasure_job import erasure_locks, salesforce_writer
-from connector.privacy.retention import (
+from connector.gdpr.erasure_job import erasure_locks, salesforce_writer
+from connector.gdpr.purge_plan import (
     Doomed,
-    MappingRule,
     PurgePlan,
     audit_entries,
     child_still_justified,
     plan_purge,
 )
+from connector.hashing import KeyHasher
+from connector.privacy.retention import MappingRule
 from connector.state import RunStatus, StateStore, open_existing
 
 EXAMPLES = 3  # Salesforce ids shown per group
@@ -150,8 +150,8 @@ class _Purge:
         in_graphs = {i.sf_id for g, _ in graphs for i in g.items}
         records = [d for d in plan.records if not d.row.sf_id or d.row.sf_id not in in_graphs]
         doomed = {d.row.sf_id: d for d in plan.records if d.row.sf_id}
-        for d in records:
-            _add(groups, d.row.mapping, d.row.object, d, d.row.sf_id)
+        for r in records:
+            _add(groups, r.row.mapping, r.row.object, r, r.row.sf_id)
         for graph, _ in graphs:
             person = {d.row.sf_id: d for d in plan.persons[_person_id(graph)] if d.row.sf_id}
             for i in graph.items:

@@ -3,7 +3,7 @@ a failure part-way, the ambiguous e-mail and no personal value in what it leaves
 
 from __future__ import annotations
 
-from privfixtures import EMAIL, NEEDLES, NUMBER, emulator, invoke, project_fixture, seed
+from gdprfixtures import EMAIL, NEEDLES, NUMBER, emulator, invoke, project_fixture, seed
 from syncfixtures import SyncProject, registration, student
 
 from connector.state import open_store

@@ -15,7 +15,7 @@ from datetime import date, datetime
 from typing import Any
 
 from connector.clock import school_date
-from connector.privacy.erasure import (
+from connector.gdpr.erasure import (
     ChildKeys,
     Graph,
     Subject,
@@ -23,7 +23,7 @@ from connector.privacy.erasure import (
     person_graph,
     query_all,
 )
-from connector.privacy.erasure_job import salesforce_writer
+from connector.gdpr.erasure_job import salesforce_writer
 from connector.state import StateStore, SyncedRow, open_existing
 
 EXPLANATION = {
@@ -121,7 +121,8 @@ def _read_back(writer: Any, project: Any, rows: list[SyncedRow]) -> list[dict[st
 
 def _children(writer: Any, project: Any, graph: Graph) -> tuple[list[dict], list[dict]]:
     """Campaign memberships and activities of the graph, with their mapped fields."""
-    members, activities = [], []
+    members: list[dict] = []
+    activities: list[dict] = []
     by_mapping = {n: list(s.fields) for n, s in project.mappings.items()}
     for item in graph.items:
         if item.object not in ("CampaignMember", "Task", "Event"):
@@ -152,11 +153,11 @@ def export_person(
     """Everything held about the person ``subject`` names, as a JSON-ready dict.
 
     Returns None when nobody is known in local state. Raises UsageError for an e-mail address
-    several persons share (see :func:`~connector.privacy.erasure.find_person`).
+    several persons share (see :func:`~connector.gdpr.erasure.find_person`).
 
     Args:
         settings: The loaded configuration.
-        subject: From :func:`~connector.privacy.erasure.subject_of`.
+        subject: From :func:`~connector.gdpr.erasure.subject_of`.
         hasher: The keyed hasher.
         writer_factory: Builds the Salesforce writer (default: the configured org).
     """

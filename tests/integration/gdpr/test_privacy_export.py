@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from privfixtures import EMAIL, NEEDLES, NUMBER, emulator, invoke, project_fixture, seed
+from gdprfixtures import EMAIL, NEEDLES, NUMBER, emulator, invoke, project_fixture, seed
 from syncfixtures import SyncProject
 
 __all__ = ["emulator"]

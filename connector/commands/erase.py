@@ -1,0 +1,102 @@
+"""``sis-sync erase``: the right to erasure (GDPR art. 17)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from connector.commands.person_options import EmailOpt, StudentOpt, err, out
+from connector.commands.person_options import config_path as _config
+from connector.config import load_settings, require_secret
+from connector.hashing import KeyHasher
+
+if TYPE_CHECKING:
+    from connector.gdpr.erasure_job import ErasureOutcome
+
+
+def erase(
+    ctx: typer.Context,
+    student_number: StudentOpt = None,
+    email: EmailOpt = None,
+    apply: Annotated[bool, typer.Option("--apply", help="erase; without it, only show")] = False,
+    hard: Annotated[
+        bool, typer.Option("--hard", help="bypass Salesforce's recycle bin (Bulk hardDelete)")
+    ] = False,
+    suppress_only: Annotated[
+        bool,
+        typer.Option(
+            "--suppress-only",
+            help="only add the tombstones (e.g. for a person not synced yet); deletes nothing",
+        ),
+    ] = False,
+) -> None:
+    """Right to erasure: delete one person's graph in Salesforce and local state, and keep a
+    keyed-hash tombstone so no later sync recreates them.
+
+    Without --apply it only shows the graph (objects and Salesforce ids, never names or
+    addresses). With --apply, while holding every job's run lock: Tasks and Events (archived
+    too) and CampaignMembers of the person first, then their other records, then the Contact.
+    An e-mail address several persons share is refused: use --student-number.
+    """
+    from connector.gdpr.erasure import subject_of
+    from connector.gdpr.erasure_job import erase_person
+
+    settings = load_settings(_config(ctx))
+    hasher = KeyHasher(require_secret(settings))
+    subject = subject_of(hasher, student_number=student_number, email=email)
+    outcome = erase_person(
+        settings, subject, apply=apply, hard=hard, only_suppress=suppress_only, hasher=hasher
+    )
+    who = ", ".join(f"{kind} hash {h}" for h, kind in subject.hashes)
+    if outcome.status == "not_found":
+        out.print(
+            f"nobody with {who} in local state; nothing erased. To keep such a person from ever "
+            "being synced, run again with --suppress-only --apply."
+        )
+    elif outcome.status == "already_erased":
+        out.print(f"already erased: {who} carries a tombstone and is not in local state")
+    elif outcome.status == "suppressed" or (suppress_only and not apply):
+        verb = "added" if apply else "would add"
+        out.print(f"{verb} {len(outcome.tombstones)} tombstones ({who}); nothing deleted")
+    else:
+        _render(outcome, apply=apply)
+    raise typer.Exit(outcome.exit_code)
+
+
+def _render(outcome: ErasureOutcome, *, apply: bool) -> None:
+    graph = outcome.graph
+    title = "Erased" if apply else "Would erase (dry run; add --apply)"
+    table = Table(title=f"{title}: person {graph.person.person_id}")
+    for col in ("object", "Salesforce id", "found via", "status"):
+        table.add_column(col)
+    result = outcome.result
+    failed = {i.sf_id: code for i, code in result.failed} if result else {}
+    deleted = {i.sf_id for i in result.deleted} if result else set()
+    for item in graph.items:
+        if item.sf_id in failed:
+            status = f"refused: {failed[item.sf_id]}"
+        elif not item.exists or (result and item.sf_id not in deleted):
+            status = "already gone" if not item.exists or result.complete else "kept"
+        else:
+            status = "deleted" if apply else "would delete"
+        table.add_row(item.object, item.sf_id, item.via, status)
+    out.print(table)
+    verb = "added" if apply else "would add"
+    kinds: dict[str, int] = {}
+    for _, kind in outcome.tombstones:
+        kinds[kind] = kinds.get(kind, 0) + 1
+    out.print(f"tombstones {verb}: " + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())))
+    if result is not None:
+        out.print(
+            f"deleted {len(result.deleted)}, already gone {len(result.already_gone)}, "
+            f"refused {len(result.failed)}; local records forgotten {result.forgotten}"
+        )
+        if result.failed:
+            err.print("erasure incomplete: local state kept; run erase --apply again to finish")
+
+
+def register_commands(app: typer.Typer) -> None:
+    """Mount erase on the main app."""
+    app.command("erase")(erase)

@@ -1,0 +1,130 @@
+"""Finding what the retention purge deletes, in local state (the rule itself is pure, in
+:mod:`connector.privacy.retention`; the purge run is :mod:`connector.gdpr.purge_job`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from connector.privacy.retention import (
+    MappingRule,
+    is_expired,
+    loose_cutoff,
+    reason_of,
+)
+from connector.state import AuditEntry, StateStore, SyncedRow
+
+
+def expired_candidates(rule: MappingRule, store: StateStore, on: date) -> Iterator[list[SyncedRow]]:
+    """Batches of live records expired under the driving purpose(s), read in full."""
+    seen: set[str] = set()
+    for purpose in rule.drivers():
+        retention = rule.purposes[purpose].retention
+        assert retention is not None  # drivers() only returns purposes with retention
+        cutoff = loose_cutoff(on, retention.duration)
+        for batch in store.expired(rule.name, retention.after, cutoff, purpose=purpose):
+            keys = [r.key_hash for r in batch if r.key_hash not in seen]
+            seen.update(keys)
+            rows = store.lookup(rule.name, keys)
+            yield [rows[k] for k in keys if k in rows]
+
+
+@dataclass(slots=True)
+class Doomed:
+    """One record the purge deletes, with its reason."""
+
+    row: SyncedRow
+    reason: str
+    rule: str
+    until: date | None
+
+
+@dataclass(slots=True)
+class PurgePlan:
+    """What a purge on ``on`` deletes: records of child mappings and whole persons."""
+
+    on: date
+    records: list[Doomed] = field(default_factory=list)
+    persons: dict[int, list[Doomed]] = field(default_factory=dict)
+    kept_persons: int = 0
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def plan_purge(store: StateStore, project: Any, on: date) -> PurgePlan:
+    """Find what has expired on ``on`` (reads local state only).
+
+    Args:
+        store: The state store.
+        project: The loaded mapping project (``load_project``).
+        on: The purge date: records whose every purpose ended before it are expired.
+    """
+    rules = {
+        n: MappingRule(n, spec, project.purposes.purposes) for n, spec in project.mappings.items()
+    }
+    plan = PurgePlan(on)
+    candidates: dict[int, list[Doomed]] = {}
+    for name, rule in rules.items():
+        why = rule.never_expires()
+        if why:
+            plan.notes[name] = why
+            continue
+        for rows in expired_candidates(rule, store, on):
+            for row in rows:
+                expiries = rule.judge(row, on)
+                if not is_expired(expiries):
+                    continue
+                doomed = Doomed(
+                    row,
+                    reason_of(expiries),
+                    reason_of(expiries, dates=False),
+                    max((e.expires_on for e in expiries if e.expires_on), default=None),
+                )
+                if rule.is_person and row.person_id is not None:
+                    candidates.setdefault(row.person_id, []).append(doomed)
+                else:
+                    plan.records.append(doomed)
+    for person_id, records in candidates.items():
+        if _nothing_justified(store.person_records(person_id), rules, on):
+            plan.persons[person_id] = records
+        else:
+            plan.kept_persons += 1
+    return plan
+
+
+def _nothing_justified(rows: Sequence[SyncedRow], rules: Mapping[str, MappingRule], on: date):
+    for row in rows:
+        if row.deleted_at is not None:
+            continue
+        rule = rules.get(row.mapping)
+        if rule is None or rule.never_expires() or not is_expired(rule.judge(row, on)):
+            return False
+    return True
+
+
+def child_still_justified(
+    store: StateStore, rules: Mapping[str, MappingRule], mapping: str, key_hash: str, on: date
+) -> bool:
+    """Whether a child record a mapping wrote (found in a person's graph) is still justified."""
+    row = store.lookup(mapping, [key_hash]).get(key_hash)
+    if row is None or row.deleted_at is not None:
+        return False
+    rule = rules.get(mapping)
+    return rule is None or rule.never_expires() is not None or not is_expired(rule.judge(row, on))
+
+
+def audit_entries(items: Sequence[Any], reasons: Mapping[str, str], *, now: datetime, run_id=None):
+    """Audit lines (action ``purge``) for deleted graph items; ``reasons`` by Salesforce id."""
+    return [
+        AuditEntry(
+            "purge",
+            i.object,
+            i.sf_id,
+            reasons.get(i.sf_id, "retention: with its person (nothing about them justified)"),
+            now,
+            "",
+            run_id,
+        )
+        for i in items
+    ]
