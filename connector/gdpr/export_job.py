@@ -187,7 +187,7 @@ def export_person(
         ]
         return {
             "generated_at": now.isoformat(),
-            "controller": project.purposes.controller,
+            "controller": project.purposes.controller_party.name,
             "dpo_contact": project.purposes.dpo_contact,
             "explanation": EXPLANATION,
             "salesforce": _read_back(writer, project, rows),

@@ -75,6 +75,16 @@ class ConsentSpec(_Strict):
     at_format: str | None = Field(
         default=None, description="strptime format of `at`; default ISO 8601"
     )
+    opt_out: str | None = Field(
+        default=None,
+        description="Salesforce field set to true on a withdrawal or objection, "
+        "e.g. HasOptedOutOfEmail (the CRM's opt-out; a sync never sets it back to false)",
+    )
+    opt_in_lifts_opt_out: bool = Field(
+        default=False,
+        description="a newer explicit opt-in with proof lifts the opt-out field; without this "
+        "it is only reported to staff as a conflict",
+    )
 
 
 class RetentionSpec(_Strict):
@@ -129,12 +139,50 @@ class PurposeSpec(_Strict):
         return frozenset({"applied", "enrolled"})
 
 
+class Party(_Strict):
+    """Who someone is and how to reach them (controller, DPO): art. 30(1)(a)."""
+
+    name: str
+    contact: str | None = None
+
+
+class Transfer(_Strict):
+    """A transfer to a third country or international organisation: art. 30(1)(e)."""
+
+    recipient: str
+    country: str = Field(description="ISO country code or name, e.g. US")
+    mechanism: str = Field(
+        description="the safeguard, e.g. EU-US Data Privacy Framework, standard contractual clauses"
+    )
+
+
 class PurposesSpec(_Strict):
     """The whole purposes.yaml."""
 
-    controller: str
-    dpo_contact: str | None = None
+    controller: str | Party = Field(description="the school: a name, or {name, contact}")
+    dpo_contact: str | None = Field(default=None, description="older form of dpo.contact")
+    dpo: Party | None = Field(default=None, description="the data protection officer (FG)")
+    transfers: list[Transfer] | None = Field(
+        default=None, description="art. 30(1)(e): recipients outside the EEA and the safeguard"
+    )
+    security_measures: list[str] | None = Field(
+        default=None, description="art. 30(1)(g): the technical and organisational measures"
+    )
     purposes: dict[str, PurposeSpec]
+
+    @property
+    def controller_party(self) -> Party:
+        """The controller as a :class:`Party` (``controller: NAME`` keeps working)."""
+        if isinstance(self.controller, Party):
+            return self.controller
+        return Party(name=self.controller)
+
+    @property
+    def dpo_party(self) -> Party | None:
+        """The DPO, from ``dpo`` or the older ``dpo_contact``."""
+        if self.dpo is not None:
+            return self.dpo
+        return Party(name="", contact=self.dpo_contact) if self.dpo_contact else None
 
     @field_validator("purposes")
     @classmethod

@@ -311,7 +311,7 @@ def build_register(project: Project, *, generated_on: date | None = None) -> Reg
                 refused.append((mname, column, reason))
         read_only.extend(sorted(_read_not_sent(mname, m, spec.purposes), key=lambda r: r[1]))
     return Register(
-        controller=spec.controller,
+        controller=spec.controller_party.name,
         dpo_contact=spec.dpo_contact or "not set (add dpo_contact to purposes.yaml)",
         generated_on=day,
         purposes=tuple(rows),
