@@ -40,7 +40,8 @@ class SubjectFacts:
     """Facts about the data subject of one record.
 
     ``phase`` is None when the mapping declares no lifecycle: every record the source holds is
-    then in its active phase (DESIGN §6).
+    then in its active phase (DESIGN §6). ``objected`` names the purposes the person objected to
+    (GDPR art. 21, ``sis-sync object``): they are never active for them again, whatever the row says.
     """
 
     birthdate: date | None = None
@@ -48,3 +49,4 @@ class SubjectFacts:
     phase_at: date | None = None
     consents: Mapping[str, ConsentFact] = field(default_factory=dict)
     event_date: date | None = None
+    objected: frozenset[str] = frozenset()
