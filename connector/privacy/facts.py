@@ -41,7 +41,7 @@ class SubjectFacts:
 
     ``phase`` is None when the mapping declares no lifecycle: every record the source holds is
     then in its active phase (DESIGN §6). ``objected`` names the purposes the person objected to
-    (GDPR art. 21, ``sis-sync object``): they are never active for them again, whatever the row says.
+    (GDPR art. 21, ``sis-sync object``): never active for them again, whatever a row says.
     """
 
     birthdate: date | None = None

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection, Dialect
 
 from connector.errors import StateError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -207,13 +207,53 @@ audit = sa.Table(
 )
 
 
+requests = sa.Table(
+    # Data-subject requests (GDPR art. 12(3)): erase, export, object. The subject is kept only as
+    # keyed hashes (``subject``: JSON list of [kind, hash]); ``reference`` is what the privacy
+    # officer quotes to the person; the receipt file holds no personal value either.
+    "requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("reference", sa.String(40), nullable=False, unique=True),
+    sa.Column("kind", sa.String(16), nullable=False),  # erase | export | object
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("purposes", sa.Text, nullable=False, default=""),  # comma-separated, for object
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("due_on", sa.Date, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),  # open | done | failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("last_error", sa.String(255), nullable=False, default=""),  # a code, never a value
+    sa.Column("done_at", UtcDateTime),
+    sa.Column("receipt", sa.String(1000)),  # path of the receipt file
+)
+
+objections = sa.Table(
+    # Objections (GDPR art. 21): like a tombstone, a keyed hash of what identifies the person
+    # (``kind``: student | email | key), but the person stays; ``purposes`` are never active again.
+    "objections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("hash", HASH, nullable=False, index=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("purposes", sa.Text, nullable=False),  # comma-separated purpose names
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("request_id", sa.Integer),
+)
+
+
 def _to_v2(conn: Connection) -> None:
     """Version 2: source rows that need no mapping (empty until each record's next run)."""
     source_rows.create(conn)
 
 
+def _to_v3(conn: Connection) -> None:
+    """Version 3: data-subject requests and objections (GDPR art. 12(3), 21)."""
+    requests.create(conn)
+    objections.create(conn)
+
+
 #: Migration steps: ``STEPS[n]`` turns a version n-1 database into version n.
-STEPS: Mapping[int, Callable[[Connection], None]] = {2: _to_v2}
+STEPS: Mapping[int, Callable[[Connection], None]] = {2: _to_v2, 3: _to_v3}
 
 
 def current_version(conn: Connection) -> int | None:

@@ -63,6 +63,29 @@ def _populate(url: str) -> None:
         st.add_rejects(run_id, [Reject(Origin("data/s.csv", 3), "email", "bad", "students")])
         st.add_suppression("d" * 32, "student", "erased", AT)
         st.add_audit([AuditEntry("erase", "Contact", None, "erasure", AT, run_id=run_id)])
+        with st._db.write.begin() as conn:  # requests and objections: version 3's tables
+            conn.execute(
+                sa.insert(s.requests).values(
+                    reference="DSR-1",
+                    kind="object",
+                    subject='[["student", "d"]]',
+                    purposes="recruitment_news",
+                    received_at=AT,
+                    due_on=date(2026, 2, 1),
+                    status="open",
+                    attempts=0,
+                    last_error="",
+                )
+            )
+            conn.execute(
+                sa.insert(s.objections).values(
+                    hash="d" * 32,
+                    kind="student",
+                    purposes="recruitment_news",
+                    created_at=AT,
+                    request_id=1,
+                )
+            )
         st.finish_run(
             run_id,
             status=RunStatus.OK,

@@ -107,7 +107,7 @@ def _v1_database(url: str) -> None:
     """A database as schema version 1 left it: ``synced`` without the source columns."""
     v1 = sa.MetaData()
     for table in s.metadata.tables.values():
-        if table.name == "source_rows":
+        if table.name in ("source_rows", "requests", "objections"):  # added by versions 2 and 3
             continue
         sa.Table(table.name, v1, *[c._copy() for c in table.columns])
     db = connect(url)
@@ -136,8 +136,9 @@ def test_a_version_1_state_gains_the_source_columns_and_keeps_its_records(store_
         assert set(st.lookup("students", ["k1"])) == {"k1"}
         # A migrated record has no source hash yet: the next run maps it.
         assert st.unchanged_sources("students", ["h"], today=date(2026, 1, 2)) == {}
-    assert _version(store_url) == 2
+    assert _version(store_url) == s.SCHEMA_VERSION
     assert {"source_hash", "key_hash", "token", "recheck_on"} <= _columns(store_url, "source_rows")
+    assert _has_table(store_url, "requests") and _has_table(store_url, "objections")  # version 3
 
 
 def test_sqlite_folder_is_created_and_wal_is_on(tmp_path: Path) -> None:
