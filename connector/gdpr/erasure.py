@@ -22,15 +22,14 @@ Salesforce ids (not personal data), mappings and objects by name.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from simple_salesforce import format_soql
-
 from connector.errors import UsageError
 from connector.hashing import KeyHasher, normalise_key
+from connector.salesforce.query_batch import in_list_queries
 from connector.state import AuditEntry, PersonRow, StateStore, SyncedRow
 
 # Person objects whose children erasure looks for, and the child relations per object.
@@ -43,7 +42,6 @@ _CHILDREN: tuple[tuple[str, str], ...] = (
 )
 # A delete refused with one of these means the record is already gone: erasure reached its goal.
 GONE_CODES = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND"})
-_IDS_PER_QUERY = 100  # keeps the GET /queryAll URL well under Salesforce's length limit
 REASON = "erasure on request (GDPR art. 17)"
 
 
@@ -162,22 +160,18 @@ class Graph:
         return {m: list(dict.fromkeys(k)) for m, k in out.items()}
 
 
-def _chunks(items: Sequence[str]) -> Iterator[list[str]]:
-    for i in range(0, len(items), _IDS_PER_QUERY):
-        yield list(items[i : i + _IDS_PER_QUERY])
-
-
 def query_all(writer: Any, obj: str, fields: Iterable[str], where: str, ids: Sequence[str]):
     """Live records of ``obj`` with ``where`` (a field name) IN ``ids``, archived ones included.
 
     ``queryAll`` returns archived activities but also the recycle bin: ``IsDeleted = false``
     keeps the recycle bin out, so an erasure run twice does not try to delete a record again.
+    The IN list is cut so that each query's URI stays under Salesforce's limit
+    (:func:`connector.salesforce.query_batch.in_list_queries`).
     """
     cols = ", ".join(dict.fromkeys(["Id", *fields]))
-    for chunk in _chunks(list(ids)):
-        # Object and field names come from validated mappings and constants; values are escaped.
-        text = f"SELECT {cols} FROM {obj} WHERE {where} IN {{ids}} AND IsDeleted = false"  # noqa: S608
-        soql = format_soql(text, ids=chunk)
+    # Object and field names come from validated mappings and constants; values are escaped.
+    text = f"SELECT {cols} FROM {obj} WHERE {where} IN {{ids}} AND IsDeleted = false"  # noqa: S608
+    for soql in in_list_queries(text, list(dict.fromkeys(ids))):
         yield from writer.query(soql, include_deleted=True)
 
 
@@ -200,74 +194,53 @@ class ChildKeys:
 
     def resolve(self, obj: str, record: dict[str, Any]) -> tuple[str | None, str | None]:
         """(mapping, key hash) of a Salesforce record a mapping wrote; (None, None) otherwise."""
+        return self.resolve_many(obj, [record]).get(record["Id"], (None, None))
+
+    def resolve_many(
+        self, obj: str, records: Sequence[dict[str, Any]]
+    ) -> dict[str, tuple[str, str]]:
+        """Salesforce Id → (mapping, key hash) of the ``records`` a mapping wrote.
+
+        One state look-up per mapping of ``obj`` for all records, not one per record. A record
+        two mappings could claim goes to the first that knows it (the order of the project).
+        """
+        out: dict[str, tuple[str, str]] = {}
         for name, ext, compiled in self.by_object.get(obj, []):
-            value = record.get(ext)
-            if not value:
-                continue
-            # A generated external id is the key hash itself; a mapped one is the raw key.
-            kh = (
-                str(value)
-                if compiled is None
-                else compiled.hash_key(compiled.normalise_key(str(value)))
-            )
-            known = self.store.lookup(name, [kh]).get(kh)
-            if known is not None and known.sf_id in (None, record["Id"]):
-                return name, kh
-        return None, None
+            wanted: dict[str, list[str]] = {}
+            for record in records:
+                value = record.get(ext)
+                if not value or record["Id"] in out:
+                    continue
+                # A generated external id is the key hash itself; a mapped one is the raw key.
+                kh = (
+                    str(value)
+                    if compiled is None
+                    else compiled.hash_key(compiled.normalise_key(str(value)))
+                )
+                wanted.setdefault(kh, []).append(record["Id"])
+            known = self.store.lookup(name, list(wanted)) if wanted else {}
+            for kh, sf_ids in wanted.items():
+                row = known.get(kh)
+                for sf_id in sf_ids:
+                    if row is not None and row.sf_id in (None, sf_id) and sf_id not in out:
+                        out[sf_id] = (name, kh)
+        return out
 
 
 def person_graph(
     store: StateStore, writer: Any, keys: ChildKeys, person: PersonRow | None
 ) -> Graph:
-    """Read a person's graph from local state and Salesforce (queries only, no writes)."""
-    graph = Graph(person)
+    """Read a person's graph from local state and Salesforce (queries only, no writes).
+
+    A batch of one of :func:`connector.gdpr.graph_batch.read_graphs`: erasure and the purge
+    share one code path.
+    """
+    # Imported here: graph_batch builds on this module's types.
+    from connector.gdpr.graph_batch import read_graphs
+
     if person is None:
-        return graph
-    graph.state_rows = store.person_records(person.person_id)
-    owners = graph.person_ids
-    if person.sf_id and person.sf_id not in {i for ids in owners.values() for i in ids}:
-        owners.setdefault("Contact", []).append(person.sf_id)
-    children: list[GraphItem] = []
-    seen: set[str] = set()
-    for obj, relation in _CHILDREN:
-        parent = "Lead" if relation == "LeadId" else "Contact"
-        ids = [*owners.get(parent, []), *(owners.get("Lead", []) if relation == "WhoId" else [])]
-        if not ids:
-            continue
-        for rec in query_all(writer, obj, keys.fields(obj), relation, ids):
-            if rec["Id"] in seen:
-                continue
-            seen.add(rec["Id"])
-            mapping, kh = keys.resolve(obj, rec)
-            children.append(GraphItem(obj, rec["Id"], mapping or f"{obj}.{relation}", mapping, kh))
-    known_children = {c.sf_id for c in children}
-    own: dict[str, GraphItem] = {}
-    for row in graph.state_rows:
-        if not row.sf_id or row.sf_id in known_children:
-            continue
-        if row.sf_id in own:  # one Contact that several mappings write (student + registrant)
-            first = own[row.sf_id]
-            own[row.sf_id] = replace(first, via=f"{first.via}, {row.mapping}")
-        else:
-            own[row.sf_id] = GraphItem(
-                row.object, row.sf_id, row.mapping, row.mapping, row.key_hash
-            )
-    mine = _mark_existing(writer, list(own.values()))
-    # Children first, then other records known in state, then the person records themselves.
-    mine.sort(key=lambda i: i.object in PERSON_OBJECTS)
-    graph.items = children + mine
-    return graph
-
-
-def _mark_existing(writer: Any, items: list[GraphItem]) -> list[GraphItem]:
-    """Mark the records already gone from Salesforce (an earlier erasure stopped part-way)."""
-    by_object: dict[str, list[str]] = {}
-    for item in items:
-        by_object.setdefault(item.object, []).append(item.sf_id)
-    live: set[str] = set()
-    for obj, ids in by_object.items():
-        live.update(r["Id"] for r in query_all(writer, obj, [], "Id", list(dict.fromkeys(ids))))
-    return [item if item.sf_id in live else replace(item, exists=False) for item in items]
+        return Graph(person)
+    return read_graphs(store, writer, keys, [person])[person.person_id]
 
 
 @dataclass(slots=True)
@@ -293,38 +266,20 @@ def delete_in_order(
     hard: bool = False,
     result: ErasureResult | None = None,
 ) -> ErasureResult:
-    """Delete ``items`` in the order given (children first), one call per run of one object.
+    """Delete ``items`` (one unit, e.g. a person's graph), one call per object, children first.
 
     Items marked ``exists=False`` and deletes refused with a :data:`GONE_CODES` code count as
     already gone. Once a child was refused, no person record (Contact, Lead) is deleted: the
     parent stays so that the next attempt still finds the child through it. Shared by erasure
-    and the retention purge.
+    and the retention purge; many units at once: :func:`connector.gdpr.graph_batch.delete_many`.
 
     Returns:
         ``result`` (or a new :class:`ErasureResult`) with deleted, already gone and failed items.
     """
+    from connector.gdpr.graph_batch import delete_many
+
     result = result if result is not None else ErasureResult()
-    groups: list[tuple[str, list[GraphItem]]] = []
-    for item in items:
-        if not item.exists:
-            result.already_gone.append(item)
-            continue
-        if groups and groups[-1][0] == item.object:
-            groups[-1][1].append(item)
-        else:
-            groups.append((item.object, [item]))
-    for obj, group in groups:
-        if result.failed and obj in PERSON_OBJECTS:
-            break  # a child survived: keep its parent, so the next attempt still finds it
-        outcomes = writer.delete(obj, [i.sf_id for i in group], hard=hard)
-        for item, res in zip(group, outcomes, strict=True):
-            if res.ok:
-                result.deleted.append(item)
-            elif res.error_code in GONE_CODES:
-                result.already_gone.append(item)
-            else:
-                result.failed.append((item, res.error_code or "UNKNOWN"))
-    return result
+    return delete_many(writer, [items], hard=hard, results=[result])[0]
 
 
 def apply_erasure(

@@ -35,6 +35,7 @@ from connector.records import WriteResult, WriteStatus
 from connector.salesforce.bulk import NOT_SENT, BulkJob
 from connector.salesforce.client import SalesforceClient
 from connector.salesforce.describe import Describer
+from connector.salesforce.query_batch import query_many
 from connector.salesforce.steps import (
     COLLECTION_LIMIT,
     BulkStep,
@@ -165,6 +166,13 @@ class Writer:
             if page.get("done", True) or not next_url:
                 return
             page = self.client.json("GET", next_url)
+
+    def query_many(
+        self, soqls: Sequence[str], *, include_deleted: bool = False
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Every record of several queries as ``(query index, record)``: up to five queries per
+        API call (``/composite``, see :mod:`connector.salesforce.query_batch`)."""
+        return query_many(self.client, soqls, include_deleted=include_deleted)
 
     # -- asynchronous submission ---------------------------------------------------------
 
