@@ -44,10 +44,12 @@ def export(
     settings = load_settings(_config(ctx))
     hasher = KeyHasher(require_secret(settings))
     subject = subject_of(hasher, student_number=student_number, email=email)
-    data = export_person(settings, subject, hasher=hasher)
+    data = export_person(
+        settings, subject, hasher=hasher, student_number=student_number, email=email
+    )
     if data is None:
         who = ", ".join(f"{kind} hash {h}" for h, kind in subject.hashes)
-        err.print(f"nobody with {who} in local state; nothing to export")
+        err.print(f"nobody with {who} in local state or Salesforce; nothing to export")
         raise typer.Exit(1)
     # CSV ends its rows with CRLF itself (RFC 4180); JSON gets the usual final newline.
     text = render_csv(data) if fmt == "csv" else render_json(data) + "\n"

@@ -97,6 +97,7 @@ def to_json(export: PersonExport) -> dict[str, Json]:
         "consents": [_consent_json(c) for c in export.consents],
         "local_state": export.local_state,
         "purposes": export.purposes,
+        "notes": list(export.notes),
     }
 
 
@@ -217,6 +218,8 @@ def csv_rows(export: PersonExport) -> Iterator[list[Value]]:
     yield ["about", "", "", "generated at", "generated_at", export.generated_at, "", ""]
     yield ["about", "", "", "controller", "controller", export.controller, "", ""]
     yield ["about", "", "", "DPO contact", "dpo_contact", export.dpo_contact, "", ""]
+    for note in export.notes:
+        yield ["about", "", "", "note", "notes", note, "", ""]
     yield from _record_rows(export.salesforce)
     yield from _record_rows(export.campaign_memberships)
     yield from _record_rows(export.activities)

@@ -18,12 +18,20 @@ from datetime import date, datetime
 from typing import Any
 
 from connector.clock import school_date
-from connector.gdpr.erasure import ChildKeys, Graph, Subject, find_person, person_graph
+from connector.gdpr.erasure import ChildKeys, Subject, find_person, person_graph
 from connector.gdpr.erasure_job import salesforce_writer
 from connector.gdpr.export_consents import consents_from_fields, consents_from_records
-from connector.gdpr.export_model import Json, PersonExport, RecordExport, Section, Value
-from connector.gdpr.export_read import read_records, readable_fields
-from connector.state import StateStore, SyncedRow, open_existing
+from connector.gdpr.export_model import Json, PersonExport
+from connector.gdpr.export_records import (
+    Reader,
+    consent_records,
+    found_records,
+    graph_children,
+    own_records,
+    relation_children,
+)
+from connector.gdpr.person_lookup import find_in_salesforce, probes_for
+from connector.state import PersonRow, StateStore, SyncedRow, open_existing
 
 EXPLANATION = {
     "salesforce": "records in Salesforce written by a mapping: every field Salesforce holds "
@@ -50,14 +58,6 @@ EXPLANATION = {
     "local_state.suppressed": "whether an erasure tombstone exists for the person",
     "purposes": "the processing register entries (purposes.yaml) the fields refer to",
 }
-# Children read with every field, plus their parent's name where it says what they are.
-_CHILD_SECTIONS = {
-    "CampaignMember": Section.CAMPAIGN_MEMBERSHIP,
-    "Task": Section.ACTIVITY,
-    "Event": Section.ACTIVITY,
-}
-_PARENT_NAMES = {"CampaignMember": ("Campaign.Name", "Campaign name")}
-_CONSENT_PURPOSE = ("DataUsePurpose.Name", "Data use purpose name")
 
 
 def _iso(value: Any) -> Json:
@@ -112,117 +112,43 @@ def _record_state(row: SyncedRow, runs: list[Any]) -> dict[str, Json]:
     }
 
 
-class _Reader:
-    """Reads records by object with every describe field (one describe per object)."""
-
-    def __init__(self, writer: Any):
-        self.writer = writer
-
-    def read(
-        self,
-        obj: str,
-        ids: list[str],
-        *,
-        where: str = "Id",
-        fallback: list[str] | None = None,
-        parent: tuple[str, str] | None = None,
-    ) -> tuple[dict[str, dict[str, Value]], dict[str, str]]:
-        """(Id → fields, API name → label) of the ``obj`` records with ``where`` in ``ids``."""
-        described = readable_fields(self.writer.describer, obj)
-        # Without a describe for it (no such object): the mapped fields only.
-        labels = {f: f for f in fallback or []} if described is None else dict(described.labels)
-        if parent is not None and parent[0].split(".")[0] + "Id" in labels:
-            labels[parent[0]] = parent[1]
-        return read_records(self.writer, obj, list(labels), where, ids), labels
-
-
-def _own_records(reader: _Reader, project: Any, rows: list[SyncedRow]) -> list[RecordExport]:
-    """Each mapping's record of the person, every field as Salesforce holds it now."""
-    live = [r for r in rows if r.sf_id and r.deleted_at is None and r.mapping in project.mappings]
-    by_object: dict[str, list[SyncedRow]] = {}
-    for row in live:
-        by_object.setdefault(row.object, []).append(row)
-    out = []
-    for obj, group in by_object.items():
-        fallback = [f for r in group for f in project.mappings[r.mapping].fields]
-        found, labels = reader.read(obj, [str(r.sf_id) for r in group], fallback=fallback)
-        for row in group:
-            spec = project.mappings[row.mapping]
-            values = found.get(str(row.sf_id))
-            out.append(
-                RecordExport(
-                    Section.SALESFORCE,
-                    obj,
-                    str(row.sf_id),
-                    values or {},
-                    labels if values else {},
-                    mapping=row.mapping,
-                    field_purposes={f: list(fs.purposes) for f, fs in spec.fields.items()},
-                    exists=values is not None,
-                )
-            )
-    return out
-
-
-def _children(reader: _Reader, project: Any, graph: Graph) -> list[RecordExport]:
-    """Campaign memberships and activities of the graph, every field, staff-made ones too."""
-    by_object: dict[str, list[Any]] = {}
-    for item in graph.items:
-        if item.object in _CHILD_SECTIONS:
-            by_object.setdefault(item.object, []).append(item)
-    out = []
-    for obj, items in by_object.items():
-        found, labels = reader.read(
-            obj, [i.sf_id for i in items], fallback=["Subject"], parent=_PARENT_NAMES.get(obj)
-        )
-        for item in items:
-            spec = project.mappings.get(item.mapping or "")
-            purposes = {} if spec is None else {f: list(s.purposes) for f, s in spec.fields.items()}
-            values = found.get(item.sf_id)
-            out.append(
-                RecordExport(
-                    _CHILD_SECTIONS[obj],
-                    obj,
-                    item.sf_id,
-                    values or {},
-                    labels if values else {},
-                    mapping=item.mapping,
-                    field_purposes=purposes,
-                    exists=values is not None,
-                )
-            )
-    return out
-
-
-def _consent_records(reader: _Reader, own: list[RecordExport]) -> list[RecordExport]:
-    """The person's Individual and ContactPointTypeConsent records, when the org has them."""
-    parties = sorted({str(r.fields["IndividualId"]) for r in own if r.fields.get("IndividualId")})
-    if not parties:
-        return []
-    out = []
-    for obj, where in (("Individual", "Id"), ("ContactPointTypeConsent", "PartyId")):
-        if readable_fields(reader.writer.describer, obj) is None:
-            continue  # the org has no consent model (describe 404)
-        found, labels = reader.read(obj, parties, where=where, parent=_CONSENT_PURPOSE)
-        out += [
-            RecordExport(Section.CONSENT_RECORD, obj, sf_id, values, labels)
-            for sf_id, values in found.items()
-        ]
-    return out
+def _person_state(full: PersonRow, rows: list[SyncedRow], runs: list[Any]) -> dict[str, Json]:
+    return {
+        "person": {
+            "person_id": full.person_id,
+            "sf_id": full.sf_id,
+            "student_hash": full.student_hash,
+            "email_hash": full.email_hash,
+            "created_at": _iso(full.created_at),
+            "updated_at": _iso(full.updated_at),
+        },
+        "records": [_record_state(r, runs) for r in rows],
+    }
 
 
 def export_person(
-    settings: Any, subject: Subject, *, hasher: Any, writer_factory: Any = None
+    settings: Any,
+    subject: Subject,
+    *,
+    hasher: Any,
+    student_number: str | None = None,
+    email: str | None = None,
+    writer_factory: Any = None,
 ) -> PersonExport | None:
     """Everything held about the person ``subject`` names.
 
-    Returns None when nobody is known in local state. Raises UsageError for an e-mail address
-    several persons share (see :func:`~connector.gdpr.erasure.find_person`).
+    A person local state does not know (a lost or rebuilt state) is looked up in Salesforce by
+    the person mappings' external ids and e-mail fields (:mod:`connector.gdpr.person_lookup`)
+    when the raw ``student_number``/``email`` is given; their export then has no local state.
+    Returns None when nobody is found. Raises UsageError for an e-mail address several persons
+    share (see :func:`~connector.gdpr.erasure.find_person`).
 
     Args:
         settings: The loaded configuration.
         subject: From :func:`~connector.gdpr.erasure.subject_of`.
         hasher: The keyed hasher.
+        student_number: The number the request names (memory only, for the Salesforce look-up).
+        email: The address the request names (memory only, for the Salesforce look-up).
         writer_factory: Builds the Salesforce writer (default: the configured org).
     """
     from connector.mapping import load_project
@@ -232,33 +158,44 @@ def export_person(
     try:
         project = load_project(settings.mappings)
         person = find_person(store, subject)
-        if person is None:
-            # Seam for a person local state does not know (a lost state): look them up in
-            # Salesforce by external id and e-mail once connector.gdpr.person_lookup exists.
-            return None
-        full = store.get_persons([person.person_id]).get(person.person_id, person)
         compiled = {
             n: project.compile(n, hasher=hasher, today=school_date(now)) for n in project.mappings
         }
         writer = (writer_factory or salesforce_writer)(settings)
-        graph = person_graph(store, writer, ChildKeys(project, compiled, store), person)
-        runs = store.recent_runs(1000)
-        rows = graph.state_rows
-        reader = _Reader(writer)
-        own = _own_records(reader, project, rows)
-        children = _children(reader, project, graph)
-        consent_records = _consent_records(reader, own)
+        reader = Reader(writer)
+        identity = [h for h, _ in subject.hashes]
+        rows: list[SyncedRow] = []
+        notes: list[str] = []
+        local: dict[str, Json] = {"person": None, "records": []}
+        if person is not None:
+            full = store.get_persons([person.person_id]).get(person.person_id, person)
+            graph = person_graph(store, writer, ChildKeys(project, compiled, store), person)
+            rows = graph.state_rows
+            own = own_records(reader, project, rows)
+            children = graph_children(reader, project, graph)
+            local = _person_state(full, rows, store.recent_runs(1000))
+            identity += [h for h in (full.student_hash, full.email_hash) if h]
+        else:
+            probes = probes_for(project, compiled, student_number=student_number, email=email)
+            found = find_in_salesforce(writer, probes, project=project, compiled=compiled)
+            if not found:
+                return None
+            own = found_records(reader, project, found)
+            children = relation_children(reader, own)
+            notes.append(
+                "local state does not know this person; their records were found in "
+                "Salesforce by " + ", ".join(sorted({f.via for f in found}))
+            )
+        local["suppressed"] = bool(store.suppressed(identity))
+        consents_held = consent_records(reader, own)
         withdrawn = {(r.mapping, str(r.sf_id)): r.consent_withdrawn_at for r in rows}
         consents = consents_from_fields(
             project.purposes.purposes, project.mappings, own, withdrawn
-        ) + consents_from_records(consent_records)
+        ) + consents_from_records(consents_held)
         used = {
             p for m in project.mappings.values() for fs in m.fields.values() for p in fs.purposes
         }
         used.update(c.purpose for c in consents)
-        identity = [h for h, _ in subject.hashes] + [
-            h for h in (full.student_hash, full.email_hash) if h
-        ]
         dpo = project.purposes.dpo_party
         return PersonExport(
             generated_at=now.isoformat(),
@@ -268,25 +205,15 @@ def export_person(
             salesforce=own,
             campaign_memberships=[c for c in children if c.object == "CampaignMember"],
             activities=[c for c in children if c.object != "CampaignMember"],
-            consent_records=consent_records,
+            consent_records=consents_held,
             consents=consents,
-            local_state={
-                "person": {
-                    "person_id": full.person_id,
-                    "sf_id": full.sf_id,
-                    "student_hash": full.student_hash,
-                    "email_hash": full.email_hash,
-                    "created_at": _iso(full.created_at),
-                    "updated_at": _iso(full.updated_at),
-                },
-                "records": [_record_state(r, runs) for r in rows],
-                "suppressed": bool(store.suppressed(identity)),
-            },
+            local_state=local,
             purposes={
                 name: _purpose(spec)
                 for name, spec in project.purposes.purposes.items()
                 if name in used
             },
+            notes=notes,
         )
     finally:
         store.close()
