@@ -44,6 +44,7 @@ PURPOSES = PurposesSpec.model_validate(
             "recruitment_news": {
                 "lawful_basis": "consent",
                 "consent": {"field": "toestemming_nieuws", "at": "toestemming_nieuws_op"},
+                "retention": {"after": "consent_withdrawn", "keep": "P1M"},
             },
             "phone_contact": {
                 "lawful_basis": "consent",

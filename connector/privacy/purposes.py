@@ -140,6 +140,13 @@ class PurposeSpec(_Strict):
 
 
 class Party(_Strict):
+        if self.lawful_basis == "consent" and self.retention is None:
+            # GDPR art. 5(1)(e): a consent is not a licence to keep data forever; the purpose
+            # says how long after its anchor (usually consent_withdrawn or last_seen) it goes.
+            raise ValueError(
+                "a purpose with lawful_basis consent must declare `retention` "
+                "(e.g. retention: {after: consent_withdrawn, keep: P1M})"
+            )
     """Who someone is and how to reach them (controller, DPO): art. 30(1)(a)."""
 
     name: str

@@ -9,6 +9,10 @@ fields name (the union of ``fields[*].purposes``) has expired, and a purpose has
 - it is a consent purpose whose consent was never given for this record (no field of the
   purpose was sent and no withdrawal is recorded): such a purpose justified nothing.
 
+- it can never be active for the record's mapping (:func:`never_active`: e.g. ``active_in:
+  [prospect]`` on a mapping whose lifecycle yields only enrolled and ended): it never sent a
+  field, so it justifies nothing and must not keep the record alive for good.
+
 A purpose without ``retention`` never expires by itself, nor does one whose anchor is not set
 yet (a student still enrolled has no ``lifecycle_end``, a consent never withdrawn no
 ``consent_withdrawn``). Anchors come from local state (``last_seen``, ``lifecycle_end_at``,
@@ -20,6 +24,13 @@ record of the person across all mappings is expired or already purged, and the S
 children of the person that a mapping wrote are expired too; then the person's whole graph goes,
 children first (:func:`connector.gdpr.erasure.person_graph`). Unlike erasure there is no
 tombstone: the purged rows are marked deleted in state (a later sync does not recreate them).
+
+**Per-field minimisation** (GDPR art. 5(1)(c)): a record that stays (another purpose still
+holds) loses the fields whose every purpose has expired (:func:`expired_fields`): an ended
+student with a news consent keeps the consent's fields, not their address or birth date. The
+external id, required fields, parent references and the CRM's opt-out and owned fields are
+never cleared this way (Salesforce refuses a Contact without LastName; the external id is how
+the record is found again).
 
 This module is the pure rule (values in, values out); finding the candidates in local state and
 the purge itself are jobs, in :mod:`connector.gdpr.purge_plan` and :mod:`connector.gdpr.purge_job`.
@@ -85,10 +96,68 @@ def consent_held(row: SyncedRow, purpose: str, fields: frozenset[str]) -> bool:
     return purpose in row.consent_withdrawn_at or any(row.field_hashes.get(f) for f in fields)
 
 
+def possible_phases(mapping: Any) -> frozenset[str] | None:
+    """The lifecycle phases records of a mapping can be in; None without a lifecycle (every
+    record is then in its active phase, DESIGN §6)."""
+    life = getattr(mapping, "lifecycle", None)
+    if life is None:
+        return None
+    if life.phase is not None:
+        return frozenset({life.phase})
+    found = {p for p in ("prospect", "applied", "enrolled", "ended") if getattr(life, p)}
+    if life.other != "reject":
+        found.add(life.other)
+    return frozenset(found)
+
+
+def never_active(spec: PurposeSpec, mapping: Any) -> str | None:
+    """Why purpose ``spec`` can never be active for a record of ``mapping``, or None.
+
+    - a purpose on another basis than consent whose ``active_in`` phases the mapping's
+      lifecycle never yields (and that is not kept after lifecycle_end in an ended phase);
+    - a consent purpose with a minimum age, without a ``by`` column (so no parent can be
+      recorded) while the mapping gives no ``subject_birthdate``: an unknown age counts as a
+      minor's, so the consent never counts.
+    """
+    if spec.lawful_basis == "consent":
+        if (
+            spec.min_age > 0
+            and spec.consent is not None
+            and spec.consent.by is None
+            and getattr(mapping, "subject_birthdate", None) is None
+        ):
+            return (
+                f"consent under min_age {spec.min_age} needs a parent, but the consent has no "
+                "`by` column and the mapping no subject_birthdate"
+            )
+        return None
+    phases = possible_phases(mapping)
+    if phases is None:
+        return None
+    wanted = spec.phases()
+    if wanted & phases:
+        return None
+    kept = spec.retention is not None and spec.retention.after == "lifecycle_end"
+    if kept and "ended" in phases and wanted & {"applied", "enrolled"}:
+        return None  # active in the ended phase until its retention runs out
+    return f"active_in {sorted(wanted)} but the mapping's lifecycle yields only {sorted(phases)}"
+
+
 def purpose_expiry(
-    name: str, spec: PurposeSpec, row: SyncedRow, fields: frozenset[str], on: date
+    name: str,
+    spec: PurposeSpec,
+    row: SyncedRow,
+    fields: frozenset[str],
+    on: date,
+    inert: str | None = None,
 ) -> Expiry:
-    """Whether purpose ``name`` still justifies ``row`` on date ``on``."""
+    """Whether purpose ``name`` still justifies ``row`` on date ``on``.
+
+    ``inert`` says why the purpose can never be active for the row's mapping
+    (:func:`never_active`): such a purpose justified nothing.
+    """
+    if inert:
+        return Expiry(name, None, None, True, "never active for this mapping")
     if spec.lawful_basis == "consent" and not consent_held(row, name, fields):
         return Expiry(name, None, None, True, "consent never given")
     retention = spec.retention
@@ -106,12 +175,40 @@ def record_expiries(
     purposes: Mapping[str, PurposeSpec],
     fields_by_purpose: Mapping[str, frozenset[str]],
     on: date,
+    inert: Mapping[str, str] | None = None,
 ) -> list[Expiry]:
-    """Every purpose of the record's mapping, judged on ``on`` (see :func:`is_expired`)."""
+    """Every purpose of the record's mapping, judged on ``on`` (see :func:`is_expired`);
+    ``inert``: purposes that can never be active for the mapping, with why."""
+    inert = inert or {}
     return [
-        purpose_expiry(name, purposes[name], row, fields, on)
+        purpose_expiry(name, purposes[name], row, fields, on, inert.get(name))
         for name, fields in sorted(fields_by_purpose.items())
     ]
+
+
+def expired_fields(
+    row: SyncedRow,
+    expiries: Sequence[Expiry],
+    field_purposes: Mapping[str, Sequence[str]],
+    protected: frozenset[str],
+) -> list[str]:
+    """The fields of a record that stays which no unexpired purpose justifies any longer and
+    that Salesforce still holds (a non-empty field hash): the purge clears them (art. 5(1)(c)).
+
+    ``protected`` fields are never cleared here (external id, required fields, references,
+    opt-out and CRM-owned fields).
+    """
+    done = {e.purpose for e in expiries if e.expired}
+    if not done:
+        return []
+    return sorted(
+        f
+        for f, purposes in field_purposes.items()
+        if f not in protected
+        and purposes
+        and all(p in done for p in purposes)
+        and row.field_hashes.get(f)
+    )
 
 
 def is_expired(expiries: Sequence[Expiry]) -> bool:
@@ -153,12 +250,26 @@ class MappingRule:
         self.name, self.spec = name, spec
         self.fields = fields_by_purpose(spec)
         self.purposes = {p: purposes[p] for p in self.fields if p in purposes}
+        self.inert = {
+            p: why for p, s in self.purposes.items() if (why := never_active(s, spec)) is not None
+        }
         self.is_person = getattr(spec, "identity", None) is not None
         self.object = spec.target.object
+        self.field_purposes = {f: tuple(fs.purposes) for f, fs in spec.fields.items()}
+        self.protected = frozenset(
+            f
+            for f, fs in spec.fields.items()
+            if fs.required
+            or fs.ref is not None
+            or getattr(fs, "opt_out", False)
+            or getattr(fs, "crm_owned", False)
+        ) | {spec.target.external_id}
 
     def never_expires(self) -> str | None:
         """Why no record of this mapping can expire, or None."""
         for name, p in sorted(self.purposes.items()):
+            if name in self.inert:
+                continue  # justifies nothing: does not keep records either
             if p.retention is None and p.lawful_basis != "consent":
                 return f"purpose {name} has no retention"
         if not any(p.retention for p in self.purposes.values()):
@@ -171,11 +282,28 @@ class MappingRule:
         Every non-consent purpose must have expired, so one of them finds all candidates; with
         consent purposes only, a candidate is expired under at least one of them.
         """
-        plain = [p for p, s in sorted(self.purposes.items()) if s.lawful_basis != "consent"]
+        live = {p: s for p, s in sorted(self.purposes.items()) if p not in self.inert}
+        plain = [p for p, s in live.items() if s.lawful_basis != "consent"]
         if plain:
             return plain[:1]
-        return [p for p, s in sorted(self.purposes.items()) if s.retention is not None]
+        return [p for p, s in live.items() if s.retention is not None]
+
+    def minimisers(self) -> list[str]:
+        """Purposes whose expiry may leave fields to clear on a record that stays: every live
+        purpose with a retention (a candidate has at least one of them expired)."""
+        return [
+            p
+            for p, s in sorted(self.purposes.items())
+            if p not in self.inert and s.retention is not None
+        ]
 
     def judge(self, row: SyncedRow, on: date) -> list[Expiry]:
         """The record's expiries on ``on``."""
-        return record_expiries(row, self.purposes, self.fields, on)
+        return record_expiries(row, self.purposes, self.fields, on, self.inert)
+
+    def fields_to_clear(self, row: SyncedRow, on: date) -> tuple[list[str], list[Expiry]]:
+        """Fields of a record that stays to clear on ``on`` (art. 5(1)(c)), with its expiries."""
+        expiries = self.judge(row, on)
+        if is_expired(expiries):
+            return [], expiries  # the whole record goes instead
+        return expired_fields(row, expiries, self.field_purposes, self.protected), expiries

@@ -115,7 +115,7 @@ def purpose(draw, name: str) -> dict:
         spec["min_age"] = draw(st.sampled_from([0, 13, 16, 18]))
     elif draw(st.booleans()):
         spec["active_in"] = draw(st.lists(st.sampled_from(PHASES), unique=True))
-    if draw(st.booleans()):
+    if basis == "consent" or draw(st.booleans()):  # a consent purpose must declare one
         spec["retention"] = {
             "after": draw(
                 st.sampled_from(["last_seen", "lifecycle_end", "event_date", "consent_withdrawn"])
@@ -296,7 +296,13 @@ def test_age_boundary_is_exact(born, offset):
     spec = PurposesSpec.model_validate(
         {
             "controller": "ROC Test",
-            "purposes": {"news": {"lawful_basis": "consent", "consent": {"field": "a", "at": "b"}}},
+            "purposes": {
+                "news": {
+                    "lawful_basis": "consent",
+                    "consent": {"field": "a", "at": "b"},
+                    "retention": {"after": "consent_withdrawn", "keep": "P1M"},
+                }
+            },
         }
     )
     sixteenth = (

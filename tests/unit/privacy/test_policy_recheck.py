@@ -42,10 +42,12 @@ REGISTER = PurposesSpec.model_validate(
             "news": {
                 "lawful_basis": "consent",
                 "consent": {"field": "nieuws", "at": "nieuws_op"},
+                "retention": {"after": "consent_withdrawn", "keep": "P1M"},
             },
             "phone": {
                 "lawful_basis": "consent",
                 "consent": {"field": "bellen", "at": "bellen_op", "by": "bellen_door"},
+                "retention": {"after": "consent_withdrawn", "keep": "P1M"},
                 "min_age": 16,
             },
         },

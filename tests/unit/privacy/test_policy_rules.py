@@ -46,10 +46,12 @@ def register(**extra: dict) -> PurposesSpec:
             "consent": {"field": "nieuws", "at": "nieuws_op"},
         },
         "phone": {
+            "retention": {"after": "consent_withdrawn", "keep": "P1M"},
             "lawful_basis": "consent",
             "consent": {"field": "bellen", "at": "bellen_op", "by": "bellen_door"},
             "min_age": 16,
         },
+            "retention": {"after": "consent_withdrawn", "keep": "P1M"},
     }
     purposes.update(extra)
     return PurposesSpec.model_validate({"controller": "ROC Test", "purposes": purposes})
@@ -317,6 +319,7 @@ def test_29_february_birthdays(given, min_age, reason):
     )
     d = p.decide({"Photo__c": "ja"}, f, date(2025, 6, 1))
     assert d.withheld == ({} if reason == ACTIVE else {"Photo__c": reason})
+            "retention": {"after": "consent_withdrawn", "keep": "P1M"},
 
 
 def test_age_on():
@@ -328,7 +331,12 @@ def test_age_on():
 
 def test_min_age_zero_needs_no_parent_even_without_birthdate():
     spec = register(
-        alumni={"lawful_basis": "consent", "consent": {"field": "a", "at": "b"}, "min_age": 0}
+        alumni={
+            "lawful_basis": "consent",
+            "consent": {"field": "a", "at": "b"},
+            "min_age": 0,
+            "retention": {"after": "consent_withdrawn", "keep": "P1M"},
+        }
     )
     p = Policy(spec, {"Alumni__c": ["alumni"]})
     d = p.decide({"Alumni__c": "ja"}, SubjectFacts(consents={"alumni": yes(by=None)}), TODAY)

@@ -42,6 +42,7 @@ purposes:
     description: Nieuwsbrief
     lawful_basis: consent
     consent: {field: nieuws, at: nieuws_op, source: nieuws_bron}
+    retention: {after: consent_withdrawn, keep: P1M}
   phone:
     lawful_basis: consent
     consent: {field: bellen, at: bellen_op, by: bellen_door}

@@ -117,3 +117,124 @@ def test_the_loose_cutoff_never_misses_an_expired_anchor(keep: str) -> None:
             anchor = date.fromordinal(cutoff.toordinal() + back)
             if d.after(anchor) < on:
                 pytest.fail(f"{anchor} + {keep} < {on} but not before cutoff {cutoff}")
+
+
+# -- issue 9 item 6: retention that reaches every case ------------------------------------
+
+
+def test_a_consent_purpose_must_declare_a_retention() -> None:
+    """GDPR art. 5(1)(e): consent is no licence to keep data forever."""
+    with pytest.raises(ValueError, match="must declare `retention`"):
+        PurposeSpec(lawful_basis="consent", consent={"field": "c", "at": "c_at"})
+    PurposeSpec(lawful_basis="contract")  # other bases may still leave it to the FG
+
+
+def test_a_consent_purpose_without_retention_is_refused_with_file_and_key(tmp_path) -> None:
+    from connector.errors import MappingError
+    from connector.mapping import load_project
+
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    (folder / "purposes.yaml").write_text(
+        "controller: School\n"
+        "purposes:\n"
+        "  enrolment: {lawful_basis: contract}\n"
+        "  news:\n"
+        "    lawful_basis: consent\n"
+        "    consent: {field: c, at: c_at, source: c_src}\n"
+    )
+    with pytest.raises(MappingError) as info:
+        load_project(folder)
+    (problem,) = [p for p in info.value.problems if "retention" in p.message]
+    assert (problem.file, problem.key, problem.line) == (
+        "mappings/purposes.yaml",
+        "purposes.news",
+        4,
+    )
+
+
+def _mapping(lifecycle: dict | None = None, **extra):
+    from connector.mapping.models import MappingSpec
+
+    body = {
+        "name": "m",
+        "source": {"kind": "csv", "path": "x.csv", "key": "id"},
+        "target": {"object": "Contact", "external_id": "Ext__c"},
+        "fields": {
+            "Ext__c": {"from": "id", "purposes": ["enrolment"]},
+            "LastName": {"from": "n", "required": True, "purposes": ["enrolment"]},
+            "Email": {"from": "e", "purposes": ["enrolment"]},
+            "Birthdate": {"from": "b", "purposes": ["enrolment"]},
+            "Consent__c": {"from": "c", "purposes": ["news"]},
+            "Visit__c": {"from": "v", "purposes": ["visit"]},
+        },
+        **extra,
+    }
+    if lifecycle is not None:
+        body["lifecycle"] = lifecycle
+    return MappingSpec.model_validate(body)
+
+
+STUDENT_LIFE = {"from": "s", "enrolled": ["in"], "ended": ["out"]}
+
+
+def test_a_purpose_the_lifecycle_never_reaches_is_never_active() -> None:
+    from connector.privacy.retention import never_active
+
+    spec = _mapping(STUDENT_LIFE)
+    prospects = PurposeSpec(lawful_basis="contract", active_in=["prospect"])
+    assert "yields only ['ended', 'enrolled']" in (never_active(prospects, spec) or "")
+    assert never_active(purpose("lifecycle_end"), spec) is None  # applied + enrolled
+    assert never_active(prospects, _mapping()) is None  # no lifecycle: always active
+    kept = PurposeSpec(lawful_basis="contract", active_in=["applied"],
+                       retention={"after": "lifecycle_end", "keep": "P1M"})  # fmt: skip
+    ended_only = _mapping({"phase": "ended"})
+    assert never_active(kept, ended_only) is None  # active after the end until retention
+    minor = PurposeSpec(lawful_basis="consent", consent={"field": "c", "at": "a"},
+                        retention={"after": "consent_withdrawn", "keep": "P1M"})  # fmt: skip
+    assert "needs a parent" in (never_active(minor, spec) or "")
+    born = _mapping(STUDENT_LIFE, subject_birthdate={"from": "b"})
+    assert never_active(minor, born) is None
+
+
+def test_a_never_active_purpose_does_not_block_the_purge() -> None:
+    from connector.privacy.retention import MappingRule
+
+    purposes = {
+        "enrolment": purpose("lifecycle_end", "P1M"),
+        "news": purpose("consent_withdrawn", consent=True),
+        # Never active for a student mapping, and no event date to anchor it: before, the
+        # record could never expire.
+        "visit": PurposeSpec(
+            lawful_basis="contract",
+            active_in=["prospect"],
+            retention={"after": "event_date", "keep": "P3M"},
+        ),
+    }
+    rule = MappingRule("m", _mapping(STUDENT_LIFE), purposes)
+    ended = row(lifecycle_end_at=T0, field_hashes={"LastName": "h", "Email": "h"})
+    expiries = rule.judge(ended, date(2026, 3, 1))
+    assert is_expired(expiries)
+    assert "visit: never active for this mapping" in [e.reason for e in expiries]
+    assert rule.drivers() == ["enrolment"]
+
+
+def test_a_record_that_stays_loses_the_fields_of_its_expired_purposes() -> None:
+    """GDPR art. 5(1)(c): an ended student with a consent keeps the consent's fields only."""
+    from connector.privacy.retention import MappingRule
+
+    purposes = {
+        "enrolment": purpose("lifecycle_end", "P1M"),
+        "news": purpose("consent_withdrawn", consent=True),
+        "visit": purpose("event_date", "P3M"),
+    }
+    rule = MappingRule("m", _mapping(STUDENT_LIFE, subject_birthdate={"from": "b"}), purposes)
+    hashes = {"Ext__c": "h", "LastName": "h", "Email": "h", "Birthdate": "", "Consent__c": "h"}
+    ended = row(lifecycle_end_at=T0, field_hashes=hashes)
+    # Within the month after the end nothing is cleared.
+    assert rule.fields_to_clear(ended, date(2026, 2, 1))[0] == []
+    fields, _ = rule.fields_to_clear(ended, date(2026, 2, 2))
+    # Not the external id, not the required LastName, not the empty Birthdate, not the consent.
+    assert fields == ["Email"]
+    enrolled = row(field_hashes=hashes)
+    assert rule.fields_to_clear(enrolled, date(2099, 1, 1))[0] == []
