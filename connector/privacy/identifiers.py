@@ -3,51 +3,64 @@
 Two lines of defence (DESIGN §6):
 
 1. By name, when a mapping loads: a source column or target field that names a forbidden
-   identifier or a special category is refused (:func:`looks_forbidden`).
+   identifier or a special category is refused (:func:`looks_forbidden`, with its vocabulary in
+   :mod:`connector.privacy.forbidden_names`).
 2. By value, for every record: a value that passes the BSN or onderwijsnummer 11-check is never
    sent, whichever field it sits in (:func:`contains_forbidden_number`).
 
-The BSN may only be used where a law says so (UAVG art. 46); a CRM for recruitment is not such a
-use, and consent does not make it one. The onderwijsnummer is DUO's stand-in for the BSN and is
-treated the same way.
+The BSN may only be used where a law says so (GDPR art. 87, UAVG art. 46); a CRM for recruitment
+is not such a use, and consent does not make it one. The onderwijsnummer is DUO's stand-in for the
+BSN and is treated the same way.
 
 Finding a number inside free text has to weigh leaks against false alarms: one in eleven random
 8- or 9-digit numbers passes the 11-check, so a naive scan withholds one in eleven Dutch phone
 numbers written ``06-12345678`` and one in eleven dates written ``2008-03-14``. The scan therefore
 looks at whole numbers, i.e. runs of digit groups joined by single separators (space, dot, dash,
-no-break space), and tests
+slash, underscore, comma, no-break space), and tests
 
 * a run that is one group of 8 or 9 digits (``123456782``, ``12345678`` = ``012345678``), and
 * every span of consecutive groups with 9 digits in total, joined by one kind of separator
-  (``1234.56.782``, ``123 456 782``, and a BSN typed next to another number with a space).
+  (``1234.56.782``, ``123 456 782``, ``111/222/333``, ``111_222_333``, ``111,222,333``, and a
+  BSN typed next to another number with a space).
 
 An 8-digit group inside a longer run (the subscriber part of ``06 12345678``) and grouped 8-digit
-runs (dates) are not tested.
+runs (dates such as ``2008/03/14`` and ``14-03-2008``, amounts up to ``99,999,999``) are not
+tested. A run of 10 or more digits that is a valid phone number (``+31 6 1234 5678``,
+``0031 6 12345678``: its last 9 digits pass the check one time in eleven) is not a BSN either.
+What is still withheld by mistake: a grouped amount of 100 million or more whose 9 digits pass
+(one in eleven of those), and digit lists such as ``1,2,3,4,5,6,7,8,9``.
+
+Student numbers: 8 and 9 digit student numbers pass the 11-check one time in eleven, so the
+field that carries a mapping's declared key may be exempted when its value has the school's
+student-number format (``student_number_format``, see :func:`forbidden_fields`).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 
+import phonenumbers
+
+from connector.privacy.forbidden_names import looks_forbidden
+
 _WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
-_SEPARATOR_CHARS = " .-\u00a0"
+_SEPARATOR_CHARS = " .-\u00a0/_,"
 _SEPARATORS = str.maketrans("", "", _SEPARATOR_CHARS)
 # A stretch of at least 8 digits and separators with a digit at both ends: every number the
 # scan tests lies inside one. A plain regex search for it is cheap (no look-around), and an E.164
 # phone number (one group of 11 digits) is dismissed by a length test right after.
-_CHUNK = re.compile(r"\d[\d .\-\u00a0]{6,}\d")
-_CHUNK_ASCII = re.compile(r"[0-9][0-9 .\-]{6,}[0-9]")  # the same for ASCII text, twice as fast
+_CHUNK = re.compile(r"\d[\d .\-\u00a0/_,]{6,}\d")
+_CHUNK_ASCII = re.compile(r"[0-9][0-9 .\-/_,]{6,}[0-9]")  # the same for ASCII text, twice as fast
 # Exact types forbidden_fields handles in one pass: text, and what cannot hold such a number.
 # Any other type (numbers, subclasses, the unknown) takes the slow, value-by-value path.
 _PLAIN_TYPES = frozenset({str, type(None), bool, date, datetime})
 _is_str = type.__instancecheck__.__get__(str)  # isinstance(x, str), callable from C by filter()
-_RUN = re.compile(r"\d+(?:[ .\-\u00a0]\d+)*")
-_SPLIT = re.compile(r"([ .\-\u00a0])")
+_RUN = re.compile(r"\d+(?:[ .\-\u00a0/_,]\d+)*")
+_SPLIT = re.compile(r"([ .\-\u00a0/_,])")
 
 
 def _checksum(digits: str) -> int | None:
@@ -127,17 +140,30 @@ def _run_is_forbidden(run: str) -> bool:
     return False
 
 
+def _is_phone(run: str) -> bool:
+    """True when a run of 10 or more digits is a valid phone number (``+31 6 1234 5678``)."""
+    if sum(c.isdigit() for c in run) < 10:  # a Dutch number has 10 digits, a BSN 9
+        return False
+    try:
+        return phonenumbers.is_valid_number(phonenumbers.parse(run, "NL"))
+    except phonenumbers.NumberParseException:
+        return False
+
+
 def _text_is_forbidden(text: str) -> bool:
-    chunks = (_CHUNK_ASCII if text.isascii() else _CHUNK).findall(text)
-    for chunk in chunks:
+    for match in (_CHUNK_ASCII if text.isascii() else _CHUNK).finditer(text):
+        chunk = match.group()
         if chunk.isdecimal():  # one group: only 8 or 9 digits can be such a number
             if len(chunk) <= 9 and _forbidden_digits(chunk):
                 return True
         # Grouped numbers are tested only as 9 digits, so a grouped date (8) is dismissed here.
-        elif len(chunk.translate(_SEPARATORS)) >= 9 and any(
-            _run_is_forbidden(run) for run in _RUN.findall(chunk)
-        ):
-            return True
+        elif len(chunk.translate(_SEPARATORS)) >= 9:
+            plus = "+" if text[match.start() - 1 : match.start()] == "+" else ""
+            for i, run in enumerate(_RUN.findall(chunk)):
+                # Only a run that has 9 digits passing the check is parsed as a phone number,
+                # so the hot path stays one regex scan.
+                if _run_is_forbidden(run) and not _is_phone((plus if i == 0 else "") + run):
+                    return True
     return False
 
 
@@ -155,7 +181,9 @@ def contains_forbidden_number(value: object) -> bool:
     return False
 
 
-def forbidden_fields(values: Mapping[str, object]) -> list[str]:
+def forbidden_fields(
+    values: Mapping[str, object], exempt: Mapping[str, re.Pattern[str]] | None = None
+) -> list[str]:
     """The keys of ``values`` whose value :func:`contains_forbidden_number`.
 
     Built for the hot path: the text values of one record are joined (with a NUL, so no number
@@ -164,6 +192,9 @@ def forbidden_fields(values: Mapping[str, object]) -> list[str]:
 
     Args:
         values: Field → value, e.g. a payload about to be sent.
+        exempt: Field → format: such a field is not reported when its whole value (as text)
+            matches the format (a declared student number, see :func:`has_format`); a value
+            that does not match is checked like any other.
     """
     plain = values.values()
     # C-level passes only: the exact types, then the joined text (see _PLAIN_TYPES).
@@ -171,139 +202,24 @@ def forbidden_fields(values: Mapping[str, object]) -> list[str]:
         text = "\0".join(filter(_is_str, plain))
         if len(text) < 8 or not _text_is_forbidden(text):
             return []
-    return [k for k, v in values.items() if contains_forbidden_number(v)]
+    found = [k for k, v in values.items() if contains_forbidden_number(v)]
+    if exempt:
+        found = [k for k in found if k not in exempt or not has_format(values[k], exempt[k])]
+    return found
 
 
-# Names are split into lower-case tokens (snake_case, kebab-case, camelCase, spaces, `__c`).
-_TOKEN = re.compile(r"[A-Z]?[a-zà-ÿ]+|[A-Z]+(?![a-z])|\d+")
-_FORBIDDEN: dict[str, str] = {}
-_RULES: list[tuple[tuple[str, ...], str]] = [
-    (
-        (
-            "bsn",
-            "burgerservicenummer",
-            "sofinummer",
-            "sofi",
-            "sofinummer",
-            "socialsecurity",
-            "ssn",
-            "nationalid",
-            "citizenservicenumber",
-        ),
-        "a BSN may never be processed by the connector (UAVG art. 46; consent cannot change it)",
-    ),
-    (
-        ("onderwijsnummer", "pgn", "persoonsgebondennummer"),
-        "the onderwijsnummer is a persoonsgebonden nummer like the BSN and is never synced",
-    ),
-    (
-        (
-            "gezondheid",
-            "health",
-            "medisch",
-            "medical",
-            "medicatie",
-            "medication",
-            "allergie",
-            "allergy",
-            "allergies",
-            "dieet",
-            "diet",
-            "dietary",
-            "beperking",
-            "handicap",
-            "disability",
-            "zorgbehoefte",
-            "diagnose",
-            "diagnosis",
-            "ziekte",
-            "illness",
-        ),
-        "health data is a special category (GDPR art. 9) and is not synced",
-    ),
-    (
-        ("etniciteit", "ethnicity", "ethnic", "afkomst", "race", "ras"),
-        "racial or ethnic origin is a special category (GDPR art. 9) and is not synced",
-    ),
-    (
-        ("religie", "religion", "geloof", "belief", "levensovertuiging"),
-        "religious or philosophical belief is a special category (GDPR art. 9) and is not synced",
-    ),
-    (
-        ("politiek", "political", "politics"),
-        "political opinion is a special category (GDPR art. 9) and is not synced",
-    ),
-    (
-        ("vakbond", "union", "tradeunion"),
-        "trade-union membership is a special category (GDPR art. 9) and is not synced",
-    ),
-    (
-        ("seksueel", "sexual", "geaardheid", "orientation", "sexuality"),
-        "sex life or sexual orientation is a special category (GDPR art. 9) and is not synced",
-    ),
-    (
-        ("biometrisch", "biometric", "vingerafdruk", "fingerprint", "genetisch", "genetic"),
-        "biometric and genetic data are special categories (GDPR art. 9) and are not synced",
-    ),
-    (
-        ("strafblad", "criminal", "justitie", "veroordeling", "conviction", "vog"),
-        "criminal-conviction data (GDPR art. 10) is not synced",
-    ),
+def has_format(value: object, fmt: re.Pattern[str]) -> bool:
+    """True when ``value`` (text or a whole number) matches ``fmt`` in full."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return False
+    return fmt.fullmatch(str(value)) is not None
+
+
+__all__ = [
+    "contains_forbidden_number",
+    "forbidden_fields",
+    "has_format",
+    "is_bsn",
+    "is_onderwijsnummer",
+    "looks_forbidden",
 ]
-for _words, _reason in _RULES:
-    for _w in _words:
-        _FORBIDDEN[_w] = _reason
-# Two-token names that only mean something together.
-_PAIRS = {
-    ("social", "security"): _FORBIDDEN["bsn"],
-    ("national", "id"): _FORBIDDEN["bsn"],
-    ("trade", "union"): _FORBIDDEN["vakbond"],
-    ("sofi", "nummer"): _FORBIDDEN["bsn"],
-}
-# Tokens too short or too common to stand alone; they count only as a whole name.
-_WHOLE_ONLY = {"ras", "race", "union", "diet", "vog", "orientation", "belief"}
-
-
-_STEMS = tuple(w for w in _FORBIDDEN if len(w) >= 5 and w not in _WHOLE_ONLY)
-
-
-# Glued into other words these still mean the number itself (StudentBSN, BSNnummer, ...).
-_GLUED = (
-    ("burgerservicenummer", _FORBIDDEN["bsn"]),
-    ("sofinummer", _FORBIDDEN["bsn"]),
-    ("onderwijsnummer", _FORBIDDEN["onderwijsnummer"]),
-)
-_WORDS = re.compile(r"[^0-9a-zà-ÿ]+")
-
-
-def _tokens(name: str) -> list[str]:
-    name = name.removesuffix("__c").removesuffix("__C")
-    return [t.lower() for t in _TOKEN.findall(name)]
-
-
-def looks_forbidden(name: str) -> str | None:
-    """A reason when a column or field name names a forbidden identifier or special category."""
-    tokens = _tokens(name)
-    if not tokens:
-        return None
-    for word in _WORDS.split(name.lower()):
-        # Only at a word's edge: "bsn" inside a word is a coincidence ("jobsnumber").
-        if word.startswith("bsn") or word.removesuffix("__c").endswith("bsn"):
-            return _FORBIDDEN["bsn"]
-        for glued, reason in _GLUED:
-            if glued in word:
-                return reason
-    joined = "".join(tokens)
-    if joined in _FORBIDDEN:
-        return _FORBIDDEN[joined]
-    for token in tokens:
-        if token in _FORBIDDEN and token not in _WHOLE_ONLY:
-            return _FORBIDDEN[token]
-        # Dutch glues words together (dieetwensen, medischeGegevens, allergieën): match stems.
-        for stem in _STEMS:
-            if token.startswith(stem):
-                return _FORBIDDEN[stem]
-    for pair in itertools.pairwise(tokens):
-        if pair in _PAIRS:
-            return _PAIRS[pair]
-    return None

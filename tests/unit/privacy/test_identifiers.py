@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from connector.privacy.identifiers import (
     contains_forbidden_number,
     forbidden_fields,
+    has_format,
     is_bsn,
     is_onderwijsnummer,
     looks_forbidden,
@@ -281,3 +285,146 @@ def test_looks_forbidden_reasons_name_the_rule():
     assert "UAVG art. 46" in looks_forbidden("bsn")
     assert "art. 9" in looks_forbidden("allergieën")
     assert "art. 10" in looks_forbidden("strafblad")
+
+
+# -- art. 87 / UAVG 46: the value check across separators -------------------------------------
+
+SEPARATORS = ["/", "_", ",", ".", "-", " ", "\u00a0"]
+
+
+@pytest.mark.parametrize("sep", SEPARATORS, ids=repr)
+@pytest.mark.parametrize(
+    "groups",
+    [("111", "222", "333"), ("123", "456", "782"), ("1234", "56", "782"), ("101", "222", "331")],
+    ids="-".join,
+)
+def test_art87_uavg46_bsn_and_onderwijsnummer_are_found_across_separators(sep, groups):
+    written = sep.join(groups)
+    assert contains_forbidden_number(written)
+    assert contains_forbidden_number(f"leerling nr {written}, graag terugbellen")
+    assert is_bsn(written) or is_onderwijsnummer(written)
+    assert forbidden_fields({"Description": f"zie {written}", "FirstName": "Sanne"}) == [
+        "Description"
+    ]
+
+
+def _passes(digits: str) -> bool:
+    """The digits pass the BSN or onderwijsnummer check (so a table row means something)."""
+    return is_bsn(digits) or is_onderwijsnummer(digits)
+
+
+# Each of these is written with the new separators or as an international phone number, and its
+# digits (or the 9 of them a naive scan would test) pass the 11-check: all must still go through.
+FALSE_ALARMS = [
+    ("2008/03/11", "20080311"),
+    ("13/03/2008", "13032008"),
+    ("2008_03_11", "20080311"),
+    ("13-03-2008", "13032008"),
+    ("06-12345683", "612345683"),
+    ("06/12345683", "612345683"),
+    ("+31 6 1234 5683", "612345683"),
+    ("0031 6 12345683", "612345683"),
+    ("+31-6-1234-5683", "612345683"),
+    ("+31 20 123 4567", "201234567"),
+    ("12,345,611", "12345611"),
+    ("€ 12.345.611,00", "12345611"),
+]
+
+
+@pytest.mark.parametrize(("value", "digits"), FALSE_ALARMS)
+def test_dates_phones_and_amounts_are_no_false_alarms(value, digits):
+    assert _passes(digits), "pick a row whose digits pass the check, or it proves nothing"
+    assert not contains_forbidden_number(value)
+    assert forbidden_fields({"Description": f"op {value} gebeld"}) == []
+
+
+def test_a_bsn_next_to_a_phone_number_is_still_found():
+    assert contains_forbidden_number("+31 6 1234 5678 123 456 782")
+    assert contains_forbidden_number("0031 6 12345678 111/222/333")
+
+
+@settings(max_examples=400, deadline=None)
+@given(day=st.dates(min_value=date(1900, 1, 1), max_value=date(2099, 12, 31)))
+def test_no_date_in_any_notation_is_a_false_alarm(day):
+    for sep in SEPARATORS:
+        for fmt in ("%Y{s}%m{s}%d", "%d{s}%m{s}%Y"):
+            written = day.strftime(fmt.format(s=sep))
+            assert not contains_forbidden_number(written), written
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    prefix=st.sampled_from(["61", "62", "63", "64", "65", "68"]),
+    rest=st.integers(min_value=0, max_value=9_999_999),
+)
+def test_no_dutch_mobile_number_in_any_notation_is_a_false_alarm(prefix, rest):
+    sub = f"{prefix[1]}{rest:07d}"  # the 8 digits after 06
+    for written in (
+        f"06-{sub}",
+        f"06/{sub}",
+        f"06 {sub}",
+        f"06 {sub[:4]} {sub[4:]}",
+        f"+31 6 {sub[:4]} {sub[4:]}",
+        f"+31 6 {sub}",
+        f"0031 6 {sub}",
+        f"+31-6-{sub[:4]}-{sub[4:]}",
+        f"+316{sub}",
+    ):
+        assert not contains_forbidden_number(written), written
+
+
+@settings(max_examples=400, deadline=None)
+@given(amount=st.integers(min_value=0, max_value=99_999_999), cents=st.integers(0, 99))
+def test_no_amount_below_100_million_is_a_false_alarm(amount, cents):
+    grouped = f"{amount:,}"
+    for written in (
+        grouped,
+        grouped.replace(",", "."),
+        f"€ {grouped.replace(',', '.')},{cents:02d}",
+    ):
+        assert not contains_forbidden_number(written), written
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    head=st.integers(min_value=10_000_000, max_value=99_999_999), sep=st.sampled_from(SEPARATORS)
+)
+def test_every_valid_bsn_is_found_in_three_groups(head, sep):
+    digits = str(head)
+    # The check digit that makes head a BSN, when there is one (d9 = Σ mod 11, < 10).
+    total = sum(w * int(d) for w, d in zip((9, 8, 7, 6, 5, 4, 3, 2), digits, strict=True)) % 11
+    assume(total < 10)
+    bsn = f"{digits}{total}"
+    assert is_bsn(bsn)
+    assert contains_forbidden_number(sep.join((bsn[:3], bsn[3:6], bsn[6:])))
+
+
+# -- the declared student-number format --------------------------------------------------------
+
+STUDENT_FORMAT = re.compile(r"[0-9]{6,9}")
+
+
+def test_a_student_number_field_with_the_declared_format_is_exempt():
+    values = {"SIS_Student_Number__c": VALID_BSN, "Description": f"BSN {VALID_BSN}"}
+    exempt = {"SIS_Student_Number__c": STUDENT_FORMAT}
+    assert forbidden_fields(values, exempt) == ["Description"]
+    assert forbidden_fields(values) == ["SIS_Student_Number__c", "Description"]
+
+
+@pytest.mark.parametrize(
+    "value", [f"nr {VALID_BSN}", "123.456.782", "123 456 782", int(VALID_BSN) * 10 + 0]
+)
+def test_a_value_outside_the_student_number_format_is_still_checked(value):
+    # int(VALID_BSN) * 10 is 10 digits: outside the format, and no BSN: nothing to report.
+    found = forbidden_fields(
+        {"SIS_Student_Number__c": value}, {"SIS_Student_Number__c": STUDENT_FORMAT}
+    )
+    assert found == ([] if isinstance(value, int) else ["SIS_Student_Number__c"])
+
+
+def test_has_format_takes_text_and_whole_numbers_only():
+    assert has_format("123456782", STUDENT_FORMAT)
+    assert has_format(123456782, STUDENT_FORMAT)
+    assert not has_format(True, STUDENT_FORMAT)
+    assert not has_format(123456782.0, STUDENT_FORMAT)
+    assert not has_format("x123456782", STUDENT_FORMAT)
