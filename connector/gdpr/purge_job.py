@@ -24,10 +24,9 @@ from connector.gdpr.erasure import (
     ErasureResult,
     Graph,
     GraphItem,
-    delete_in_order,
-    person_graph,
 )
 from connector.gdpr.erasure_job import erasure_locks, salesforce_writer
+from connector.gdpr.graph_batch import delete_many, read_graphs
 from connector.gdpr.purge_plan import (
     Doomed,
     PurgePlan,
@@ -131,9 +130,11 @@ class _Purge:
         }
         keys = ChildKeys(self.project, compiled, self.store)
         persons = self.store.get_persons(list(plan.persons))
+        # All persons' graphs in one read: API calls grow with query chunks, not persons.
+        found = read_graphs(self.store, self.writer, keys, list(persons.values()))
         out = []
         for person_id, doomed in plan.persons.items():
-            graph = person_graph(self.store, self.writer, keys, persons.get(person_id))
+            graph = found.get(person_id) or Graph(None)
             own = {r.key_hash for r in graph.state_rows}
             if any(
                 i.mapping and i.key_hash and i.key_hash not in own
@@ -177,11 +178,13 @@ class _Purge:
             store.mark_deleted(mapping, keys, at=now)
         items = sorted((_item(d) for d in records if d.row.sf_id),
                        key=lambda i: i.object in PERSON_OBJECTS)  # fmt: skip
-        if items:  # no Salesforce connection when there is nothing to delete
-            result = delete_in_order(self.writer, items, hard=self.hard)
-            self._finish(result, reasons, out, run_id)
-        for graph, own in graphs:
-            result = delete_in_order(self.writer, graph.items, hard=self.hard)
+        # One delete per object across every person (collections or Bulk 2.0), children first;
+        # no Salesforce connection when there is nothing to delete.
+        units = [items, *(graph.items for graph, _ in graphs)]
+        results = delete_many(self.writer, units, hard=self.hard) if items or graphs else []
+        if items:
+            self._finish(results[0], reasons, out, run_id)
+        for (graph, own), result in zip(graphs, results[1:], strict=True):
             self._finish(result, {**own, **reasons}, out, run_id)
             if result.complete:
                 for mapping, keys in graph.keys_by_mapping().items():
