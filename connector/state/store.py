@@ -19,6 +19,7 @@ SQLAlchemy Core over SQLite (default, WAL) or PostgreSQL. Tables (``connector/st
 ``rejects``      run_id, mapping, file, line, column, reason (never the value)
 ``suppressions`` erasure tombstones: hash (key, student or e-mail hash), kind, reason
 ``audit``        retention purges and erasures: run_id, action, object, sf_id, reason, purpose
+``requests``     data-subject requests (art. 12(3)): reference, kind, subject hashes, due, status
 =============== ==========================================================================
 
 API (``from connector.state import ...``; times are timezone-aware UTC, naive ones are refused)::
@@ -54,6 +55,9 @@ API (``from connector.state import ...``; times are timezone-aware UTC, naive on
     mark_outbox(ids, status, *, error_code="", error_message="", at=None)
     fail_outbox(Sequence[OutboxError], *, at=None)
     pending_outbox(mapping=None, *, after_id=0, limit=2000) -> list[OutboxRow];  outbox_counts()
+    # data-subject requests (requests.py)
+    add_request(kind, subject, *, received_at, due_on) -> RequestRow;  get_request(id)
+    list_requests(*, status, kind);  update_request(id, *, status, last_error, done_at, receipt)
 
 Every read and write takes a batch (the engine's ≤ 2,000 records) and runs one statement for it
 (``IN`` lists of at most ``db.CHUNK`` hashes, ``executemany`` for writes); nothing loads a whole
@@ -81,6 +85,7 @@ from connector.state.history import HistoryMixin
 from connector.state.identity import IdentityMixin
 from connector.state.lock import run_lock
 from connector.state.outbox import OutboxMixin
+from connector.state.requests import RequestsMixin
 from connector.state.rows import (
     Anchor,
     ExpiredRow,
@@ -233,7 +238,7 @@ def _synced_row(r: Any) -> SyncedRow:
     )  # fmt: skip
 
 
-class StateStore(HistoryMixin, IdentityMixin, OutboxMixin, SourcesMixin):
+class StateStore(HistoryMixin, IdentityMixin, OutboxMixin, SourcesMixin, RequestsMixin):
     """The connector's memory between runs. Create with :func:`open_store`; close when done.
 
     Runs, rejects and the audit come from :class:`HistoryMixin`, persons and suppressions from
