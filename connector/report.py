@@ -53,6 +53,8 @@ class MappingReport:
     withheld: Counter = field(default_factory=Counter)
     failures: Counter = field(default_factory=Counter)
     warnings: Counter = field(default_factory=Counter)
+    # target.mode: changed records left alone, by reason ("update_only: no match", …).
+    left_alone: Counter = field(default_factory=Counter)
     rejects: list[dict[str, Any]] = field(default_factory=list)
     # Records Salesforce refused: file, line, field(s) and error code (never the message).
     refusals: list[dict[str, Any]] = field(default_factory=list)
@@ -206,6 +208,11 @@ class RunReport:
                 lines.append(
                     "      Salesforce errors: "
                     + ", ".join(f"{k} ×{v}" for k, v in sorted(m.failures.items()))
+                )
+            if m.left_alone:
+                lines.append(
+                    "      skipped by target.mode: "
+                    + ", ".join(f"{k} ×{v}" for k, v in sorted(m.left_alone.items()))
                 )
             for text, times in sorted(m.warnings.items()):
                 lines.append(f"      warning: {text}" + (f" ×{times}" if times > 1 else ""))

@@ -122,6 +122,8 @@ class CompiledMapping:
         opt_out_fields: one-way opt-out fields.
         crm_owned: fields staff own in the CRM (``crm_owned: true`` and every opt-out field).
         parents: names of the mappings this one refers to.
+        lookups: lookup field → the key Salesforce's relationship syntax sends it under
+            (``LearningProgramId`` → ``LearningProgram.Crebo__c``); the planner renames it.
     """
 
     def __init__(
@@ -141,6 +143,7 @@ class CompiledMapping:
         self.opt_out_fields = frozenset(n for n, f in spec.fields.items() if f.opt_out)
         self.crm_owned = frozenset(n for n, f in spec.fields.items() if f.crm_owned or f.opt_out)
         self.parents = spec.parents()
+        self.lookups = spec.lookups()
         self._hasher = hasher
         self._namespace = spec.key_namespace or spec.name
         self._ctx = TransformContext(hasher=hasher, today=today, warnings=[])

@@ -166,6 +166,7 @@ def load_project(mappings_dir: Path) -> Project:
         MappingError: with every problem found in any file, each naming file, line and key.
     """
     from connector.mapping.checks import check_mapping, check_project, check_purposes
+    from connector.mapping.target_checks import check_target
 
     mappings_dir = Path(mappings_dir)
     problems: list[Problem] = []
@@ -224,6 +225,7 @@ def load_project(mappings_dir: Path) -> Project:
             hasher=ctx_hasher,
             today=school_date(),
         )
+        check_target(spec, doc, shown, problems)
         if spec.name in mappings:
             problems.append(
                 Problem(

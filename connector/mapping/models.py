@@ -26,6 +26,8 @@ from connector.privacy.purposes import PhaseName
 _API_PART = r"[A-Za-z](?:[A-Za-z0-9]|_(?!_))*"
 API_NAME = re.compile(rf"^(?:{_API_PART}__)?{_API_PART}(?:__[A-Za-z]+)?$")
 MAPPING_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# A record type's DeveloperName: an API name without the __c suffix.
+DEVELOPER_NAME = re.compile(rf"^{_API_PART}$")
 
 TransformItem = str | dict[str, Any]
 
@@ -66,16 +68,74 @@ def template_columns(template: str) -> list[str]:
     return columns
 
 
+TargetMode = Literal["upsert", "update_only", "insert_only"]
+
+
 class TargetSpec(_Strict):
-    """The Salesforce side: the object and the external-id field records are upserted by."""
+    """The Salesforce side: the object, the external-id field records are upserted by, and
+    how the org's own data model is targeted (DESIGN §11: person accounts, record types, mode)."""
 
     object: str = Field(description="Salesforce object API name, e.g. Contact")
     external_id: str = Field(
         description="external-id field to upsert by; when no field maps it, the keyed hash of "
         "the record key is sent (e.g. SIS_Sync_Key__c)"
     )
+    person_account: bool = Field(
+        default=False,
+        description="the records are person accounts (object Account): created with the "
+        "org's person-account record type; children that need a Contact get its PersonContactId",
+    )
+    record_type: str | None = Field(
+        default=None,
+        description="DeveloperName of the record type to write (resolved once per run)",
+    )
+    mode: TargetMode = Field(
+        default="upsert",
+        description="upsert (create or update), update_only (never creates: records not "
+        "found are skipped) or insert_only (existing records are left alone)",
+    )
 
     _api = field_validator("object", "external_id")(check_api_name)
+
+    @field_validator("record_type")
+    @classmethod
+    def _developer_name(cls, value: str | None) -> str | None:
+        if value is not None and not DEVELOPER_NAME.match(value):
+            raise ValueError(
+                "not a record type DeveloperName (letters, digits and single underscores, "
+                "e.g. PersonAccount or Academic_Program)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _person_account(self) -> TargetSpec:
+        if self.person_account and self.object != "Account":
+            raise ValueError("`person_account: true` needs `object: Account`")
+        return self
+
+
+class LookupSpec(_Strict):
+    """A lookup to a record the org already holds (not written by sis-sync), by its external id.
+
+    The field's value (``from``/``value``/``template``) is the parent's external id; Salesforce
+    resolves it (relationship syntax, see :func:`relationship_name`).
+    """
+
+    object: str = Field(description="the parent object, e.g. LearningProgram")
+    external_id: str = Field(description="the parent's external-id field, e.g. Crebo__c")
+
+    _api = field_validator("object", "external_id")(check_api_name)
+
+
+def relationship_name(field_name: str) -> str | None:
+    """The relationship name Salesforce gives a lookup field: ``LearningProgramId`` →
+    ``LearningProgram``, ``Programme__c`` → ``Programme__r``; None for a name that is neither
+    (a standard lookup ends in ``Id``, a custom one in ``__c``)."""
+    if field_name.endswith("__c"):
+        return field_name[:-3] + "__r"
+    if field_name.endswith("Id") and len(field_name) > 2:
+        return field_name[:-2]
+    return None
 
 
 class ValueFrom(_Strict):
@@ -111,6 +171,11 @@ class FieldSpec(_Strict):
         default=None, description='columns joined into a text, e.g. "{straat} {huisnummer}"'
     )
     ref: RefSpec | None = Field(default=None, description="the Salesforce Id of a parent record")
+    lookup: LookupSpec | None = Field(
+        default=None,
+        description="the value is the external id of an org record this field points at "
+        "(sent as Salesforce's relationship syntax)",
+    )
     transform: list[TransformItem] = Field(default_factory=list)
     required: bool = Field(default=False, description="reject the record when empty")
     purposes: list[str] = Field(
@@ -140,6 +205,10 @@ class FieldSpec(_Strict):
             template_columns(self.template)
         if self.ref is not None and self.transform:
             raise ValueError("a `ref` field takes no transform: Salesforce needs the parent's Id")
+        if self.lookup is not None and self.ref is not None:
+            raise ValueError("a field is either a `ref` (a sis-sync parent) or a `lookup`")
+        if self.lookup is not None and (self.opt_out or self.crm_owned):
+            raise ValueError("a `lookup` field cannot be `opt_out` or `crm_owned`")
         return self
 
     def _has(self, key: str) -> bool:
@@ -273,7 +342,23 @@ class MappingSpec(_Strict):
             "list one record on many rows by design (event rows, registrations)"
         ),
     )
+    student_number_format: str | None = Field(
+        default=None,
+        description="regular expression the school's student numbers match in full, e.g. "
+        "'[0-9]{6,9}': a field mapped from the key column or identity.student_number is then "
+        "exempt from the BSN 11-check when its value matches (any other value is still checked)",
+    )
     fields: dict[str, FieldSpec]
+
+    @field_validator("student_number_format")
+    @classmethod
+    def _student_number_format(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return value
 
     @field_validator("name")
     @classmethod
@@ -309,6 +394,30 @@ class MappingSpec(_Strict):
         if isinstance(key, str):
             return [key]
         return [str(k) for k in key] if isinstance(key, list) else []
+
+    def student_number_fields(self) -> dict[str, re.Pattern[str]]:
+        """Target field → ``student_number_format`` for the fields that carry the declared
+        student number (``from`` the key column or ``identity.student_number``)."""
+        if self.student_number_format is None:
+            return {}
+        columns = set(self.key_columns)
+        if self.identity is not None and self.identity.student_number:
+            columns.add(self.identity.student_number)
+        fmt = re.compile(self.student_number_format)
+        return {
+            name: fmt
+            for name, f in self.fields.items()
+            if f.from_ in columns and (f.fallback is None or f.fallback in columns)
+        }
+
+    def lookups(self) -> dict[str, str]:
+        """Lookup field → the key it is sent under (``LearningProgram.Crebo__c``)."""
+        out: dict[str, str] = {}
+        for name, f in self.fields.items():
+            rel = relationship_name(name) if f.lookup is not None else None
+            if f.lookup is not None and rel is not None:
+                out[name] = f"{rel}.{f.lookup.external_id}"
+        return out
 
     def parents(self) -> list[str]:
         """Names of the mappings this one refers to, sorted."""

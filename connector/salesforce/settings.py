@@ -47,6 +47,9 @@ class SalesforceSettings(BaseModel):
         batch_size: Records per sObject Collections call, 1-200 (200 is Salesforce's maximum,
             SF-coll-create). Lower it for orgs whose triggers or flows hit governor limits on
             200 records at once; more calls, each lighter.
+        duplicate_rules: ``enforce`` (default: a duplicate rule's alert blocks the save) or
+            ``allow_save`` (save despite alerts), sent as ``Sforce-Duplicate-Rule-Header`` on
+            sObject Collections writes.
         timeout: Seconds to wait for one HTTP response.
         max_retries: Retries of one call on a transient failure (connection, 5xx, row lock).
     """
@@ -68,6 +71,7 @@ class SalesforceSettings(BaseModel):
     bulk_threshold: int = Field(2000, ge=0)
     # Salesforce refuses more than 200 records per collections call (wire spec §3).
     batch_size: int = Field(200, ge=1, le=200)
+    duplicate_rules: Literal["enforce", "allow_save"] = "enforce"
     timeout: float = Field(60.0, gt=0)
     max_retries: int = Field(5, ge=0, le=20)
 

@@ -30,6 +30,11 @@ OpKind = Literal["upsert", "update", "delete", "hardDelete"]
 Row = Mapping[str, Any]
 # Salesforce refuses more than 200 records per collections call (SF-coll-create, wire spec §3).
 COLLECTION_LIMIT = 200
+# salesforce.duplicate_rules → the REST header "Sforce-Duplicate-Rule-Header: allowSave=…"
+# (API 52.0+, applied to create, update and upsert — Duplicate Rule Header, REST API Developer
+# Guide, https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_duplicaterules.htm).
+# Bulk API 2.0 documents no such header: duplicate rules there act as configured in the org.
+DUPLICATE_RULE_HEADER = "Sforce-Duplicate-Rule-Header"
 
 
 @dataclass(frozen=True)
@@ -134,15 +139,24 @@ class CollectionsStep(WriteStep):
         for row in rows:
             record: dict[str, Any] = {"attributes": {"type": op.obj}}
             for name, value in row.items():
+                if "." in name:
+                    # A lookup by the parent's external id (``LearningProgram.Crebo__c``, the
+                    # Bulk 2.0 header form) is a nested object in JSON:
+                    # {"LearningProgram": {"Crebo__c": "25604"}} (SF-upsert, "using an
+                    # external ID as a foreign key").
+                    rel, _, ext = name.partition(".")
+                    record[rel] = {ext: _jsonable(value)}
+                    continue
                 # The collections docs spell the record id "id"; field names are
                 # case-insensitive in Salesforce.
                 record["id" if name == "Id" else name] = _jsonable(value)
             records.append(record)
         body = {"allOrNone": False, "records": records}
+        headers = duplicate_rule_headers(self.client)
         if op.kind == "upsert":
             path = f"composite/sobjects/{op.obj}/{op.external_id_field}"
-            return self.client.json("PATCH", path, json=body)
-        return self.client.json("PATCH", "composite/sobjects", json=body)
+            return self.client.json("PATCH", path, json=body, headers=headers)
+        return self.client.json("PATCH", "composite/sobjects", json=body, headers=headers)
 
 
 class BulkStep(WriteStep):
@@ -162,6 +176,14 @@ class BulkStep(WriteStep):
     def run(self, op: Operation, rows: Sequence[Row]) -> list[WriteResult]:
         """Send ``rows`` as Bulk 2.0 job(s); see :meth:`WriteStep.run`."""
         return self.job.run(op.obj, op.kind, rows, external_id_field=op.external_id_field)
+
+
+def duplicate_rule_headers(client: SalesforceClient) -> dict[str, str]:
+    """The duplicate-rule header of ``salesforce.duplicate_rules`` (``enforce``: allowSave=false,
+    Salesforce's default, sent explicitly; ``allow_save``: save despite alert rules)."""
+    mode = getattr(client.settings, "duplicate_rules", "enforce")
+    allow = "true" if mode == "allow_save" else "false"
+    return {DUPLICATE_RULE_HEADER: f"allowSave={allow}"}
 
 
 def _jsonable(value: Any) -> Any:

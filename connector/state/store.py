@@ -85,6 +85,7 @@ from connector.state.history import HistoryMixin
 from connector.state.identity import IdentityMixin
 from connector.state.lock import run_lock
 from connector.state.outbox import OutboxMixin
+from connector.state.person_contacts import PersonContactsMixin
 from connector.state.requests import RequestsMixin
 from connector.state.rows import (
     Anchor,
@@ -238,7 +239,9 @@ def _synced_row(r: Any) -> SyncedRow:
     )  # fmt: skip
 
 
-class StateStore(HistoryMixin, IdentityMixin, OutboxMixin, SourcesMixin, RequestsMixin):
+class StateStore(
+    HistoryMixin, IdentityMixin, OutboxMixin, SourcesMixin, RequestsMixin, PersonContactsMixin
+):
     """The connector's memory between runs. Create with :func:`open_store`; close when done.
 
     Runs, rejects and the audit come from :class:`HistoryMixin`, persons and suppressions from

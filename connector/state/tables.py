@@ -107,6 +107,8 @@ synced = sa.Table(
     # purpose → "YYYY-MM-DDTHH:MM:SSZ"; JSON so retention can filter one purpose in SQL.
     sa.Column("consent_withdrawn_at", sa.JSON(none_as_null=True)),
     sa.Column("deleted_at", UtcDateTime),
+    # v3: a person account's PersonContactId (children needing a Contact point at it).
+    sa.Column("person_contact_id", SF_ID),
     sa.Index("ix_synced_sf_id", "sf_id"),
     sa.Index("ix_synced_person_id", "person_id"),
 )
@@ -250,6 +252,7 @@ def _to_v3(conn: Connection) -> None:
     """Version 3: data-subject requests and objections (GDPR art. 12(3), 21)."""
     requests.create(conn)
     objections.create(conn)
+    conn.execute(sa.text("ALTER TABLE synced ADD COLUMN person_contact_id VARCHAR(18)"))
 
 
 #: Migration steps: ``STEPS[n]`` turns a version n-1 database into version n.

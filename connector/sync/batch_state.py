@@ -29,6 +29,8 @@ class StateQuery:
         students: Student-number hashes to find persons by (person mappings only).
         emails: E-mail hashes to find persons by (person mappings only).
         persons: True for a mapping that writes persons (it declares ``identity``).
+        contact_parents: Person-account parent mapping → key hashes whose PersonContactId the
+            batch's refs need (CampaignMember.ContactId, Task.WhoId).
     """
 
     mapping: str
@@ -38,6 +40,7 @@ class StateQuery:
     students: Sequence[str] = ()
     emails: Sequence[str] = ()
     persons: bool = False
+    contact_parents: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -66,12 +69,17 @@ class BatchState:
         parent_ids: (parent mapping, key hash) → the parent's Salesforce id (purged left out).
         persons: Persons matching the batch's identity hashes; ``None`` for other mappings.
         suppressed: The hashes of the query that an erasure tombstone covers.
+        parent_contacts: (person-account parent mapping, key hash) → its PersonContactId.
+        existing: External id → Salesforce Id of records found in the org (``target.mode``
+            update_only / insert_only; filled by the engine, not from state).
     """
 
     known: Mapping[str, KnownRow] = field(default_factory=dict)
     parent_ids: Mapping[tuple[str, str], str] = field(default_factory=dict)
     persons: PersonMatches | None = None
     suppressed: frozenset[str] = frozenset()
+    parent_contacts: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    existing: Mapping[str, str] = field(default_factory=dict)
 
     def with_planned(self, planned: PlannedPersons) -> BatchState:
         """This state plus the persons a dry run would have created before this batch (so
@@ -101,9 +109,14 @@ class BatchState:
             else None
         )
         suppressed = store.suppressed(list(query.suppressible)) if query.suppressible else set()
+        parent_contacts: dict[tuple[str, str], str] = {}
+        for parent, hashes in query.contact_parents.items():
+            for key_hash, contact_id in store.person_contact_ids(parent, list(hashes)).items():
+                parent_contacts[(parent, key_hash)] = contact_id
         return cls(
             known=store.known(query.mapping, list(query.keys)),
             parent_ids=parent_ids,
             persons=persons,
             suppressed=frozenset(suppressed),
+            parent_contacts=parent_contacts,
         )

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
@@ -37,6 +37,8 @@ from connector.plan_examples import example_values, shown_fields
 from connector.privacy.policy import Policy
 from connector.records import Origin, Reject, SourceRecord, WriteResult
 from connector.report import MappingReport, RunReport
+from connector.salesforce.existing import existing_ids, person_contact_ids
+from connector.salesforce.record_types import RecordTypes
 from connector.salesforce.writer import Writer
 from connector.sources import open_source
 from connector.sources.base import Source
@@ -81,6 +83,8 @@ class RunContext:
     # False when the run's clock is ahead of the real one (SIS_SYNC_NOW in the future): what it
     # decides for that day must not let later real runs skip rows.
     remember_sources: bool = True
+    # Record types by DeveloperName, asked once per run (target.record_type / person_account).
+    record_types: RecordTypes | None = None
 
     @property
     def dry_run(self) -> bool:
@@ -192,6 +196,8 @@ class MappingRun:
         if ctx.report.stopped:
             self._count_pending(source)
             return self.rep
+        if not self._record_type():
+            return self.rep
         self.ledger = KeyLedger()
         try:
             self._read(source, school_date(ctx.now))
@@ -200,6 +206,36 @@ class MappingRun:
             self._collect(wait=True)
             self.ledger.close()
         return self.rep
+
+    def _record_type(self) -> bool:
+        """Resolve ``target.record_type`` (or the person-account type) once per run; False,
+        with the mapping's error set, when the org has no such record type."""
+        target = self.spec.target
+        if not (target.record_type or target.person_account):
+            return True
+        name = target.record_type
+        if self.ctx.writer is None:  # a plan makes no Salesforce call
+            self.planner.record_type_id = f"(record type {name or 'PersonAccount'})"
+            return True
+        if self.ctx.record_types is None:
+            self.ctx.record_types = RecordTypes(self.ctx.writer.query)
+        try:
+            found = self.ctx.record_types.resolve(
+                target.object, name, person=target.person_account
+            )
+        except SalesforceError as exc:
+            self.rep.error = f"record type lookup failed: {exc}"
+            return False
+        if found is None:
+            kind = "person-account record type" if target.person_account else "record type"
+            shown = f" {name}" if name else ""
+            self.rep.error = (
+                f"{kind}{shown} of {target.object} not found in the org "
+                "(sis-sync validate --online checks it)"
+            )
+            return False
+        self.planner.record_type_id = found
+        return True
 
     def _read(self, source: Source, today: date) -> None:
         rows = 0
@@ -373,6 +409,20 @@ class MappingRun:
         state = BatchState.load(self.ctx.store, query)
         if self.ctx.dry_run:
             state = state.with_planned(self.ctx.planned_persons)
+        match = self.planner.match_values(items, state)
+        if match and self.ctx.writer is not None:
+            # target.mode update_only / insert_only: which unknown external ids the org holds
+            # (modes.py says why this is a query and not an upsert).
+            target = self.spec.target
+            try:
+                exists = existing_ids(
+                    self.ctx.writer.query, target.object, target.external_id, match
+                )
+            except SalesforceError as exc:
+                self.rep.error = f"looking up existing records failed: {exc}"
+                self.rep.pending += len(items)
+                return
+            state = replace(state, existing=exists)
         plan = self.planner.plan(items, state)
         if self.ctx.dry_run:
             for w in plan.writes:
@@ -381,6 +431,7 @@ class MappingRun:
         self.rep.suppressed += plan.suppressed
         self.rep.joined += plan.joined
         self.rep.not_justified += plan.not_justified
+        self.rep.left_alone.update(plan.mode_skipped)
         for origin, column, reason in plan.rejects:
             self._reject(rejects, Reject(origin, column, reason))
         for origin, candidates in plan.review:
@@ -512,6 +563,33 @@ class MappingRun:
             self.in_flight_keys.difference_update(w.key_hash for w in job.writes)
         assert self.recorder is not None
         self.recorder.results(writes, results, ids)
+        if self.spec.target.person_account:
+            self._person_contacts(writes, results)
+
+    def _person_contacts(self, writes: list[Write], results: list[WriteResult | None]) -> None:
+        """Read back and remember the PersonContactId of person accounts this batch created
+        (or that state has none of): the upsert answers with the Account id only
+        (``connector/state/person_contacts.py``). One query per batch."""
+        assert self.ctx.writer is not None
+        landed = {w.key_hash: r for w, r in zip(writes, results, strict=True) if r and r.ok}
+        need = {k: r.sf_id for k, r in landed.items() if r.created and r.sf_id}
+        others = [k for k, r in landed.items() if not r.created and r.sf_id]
+        if others:
+            have = self.ctx.store.person_contact_ids(self.name, others)
+            need.update({k: landed[k].sf_id for k in others if k not in have})
+        if not need:
+            return
+        try:
+            contacts = person_contact_ids(
+                self.ctx.writer.query, [i for i in need.values() if i is not None]
+            )
+        except SalesforceError as exc:
+            # Children that need it are rejected this run and sent on the next.
+            log.warning("%s: reading PersonContactId failed: %s", self.name, exc.code)
+            return
+        self.ctx.store.set_person_contact_ids(
+            self.name, {k: contacts[i] for k, i in need.items() if i in contacts}
+        )
 
     def _count_plan(self, writes: list[Write]) -> None:
         remember = self.ctx.planned.get(self.name)

@@ -12,7 +12,7 @@ are unit-tested with hand-built states (tests/unit/sync/test_sync_planner.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -27,6 +27,7 @@ from connector.state.rows import KnownRow, PersonMatches, PersonRow, SourceSeen
 from connector.sync.batch_state import BatchState, StateQuery
 from connector.sync.diff import RECORD, diff
 from connector.sync.identity import Match, Person, resolve
+from connector.sync.modes import ModeAction, decide, needs_person_contact
 
 
 @dataclass(slots=True)
@@ -78,6 +79,8 @@ class BatchPlan:
     joined: int = 0
     rejects: list[tuple[Origin, str, str]] = field(default_factory=list)
     review: list[tuple[Origin, int]] = field(default_factory=list)
+    # target.mode: records left alone, by reason (``update_only: no match`` …).
+    mode_skipped: dict[str, int] = field(default_factory=dict)
 
 
 def _as_utc(day: date | datetime | None) -> datetime | None:
@@ -101,6 +104,8 @@ class Planner:
         now: The run's clock.
         check_suppressions: False when state holds no erasure tombstone at all (the batch then
             skips that query).
+        record_type_id: The Id of ``target.record_type`` (or of the person-account record
+            type), resolved once per run; sent as ``RecordTypeId``.
     """
 
     def __init__(
@@ -113,8 +118,21 @@ class Planner:
         planned: dict[str, set[str]] | None = None,
         now: datetime | None = None,
         check_suppressions: bool = True,
+        record_type_id: str | None = None,
     ):
         self.mapping, self.spec, self.hasher = mapping, spec, hasher
+        self.record_type_id = record_type_id
+        self.mode = spec.target.mode
+        self.lookups = compiled[mapping].lookups if mapping in compiled else spec.lookups()
+        # Refs to a person-account mapping in a field that wants a Contact: PersonContactId.
+        self.contact_refs = frozenset(
+            name
+            for name, f in spec.fields.items()
+            if f.ref is not None
+            and f.ref.mapping in compiled
+            and compiled[f.ref.mapping].spec.target.person_account
+            and needs_person_contact(name)
+        )
         self.compiled = compiled
         self.planned = planned if planned is not None else {}
         self.now = now or datetime.now(UTC)
@@ -134,9 +152,13 @@ class Planner:
         """What state must say about ``items`` before :meth:`plan` can decide them."""
         keys = [it.res.key_hash for it in items]
         parents: dict[str, set[str]] = {}
+        contacts: dict[str, set[str]] = {}
         for it in items:
-            for parent, key in it.res.refs.values():
-                parents.setdefault(parent, set()).add(self.compiled[parent].hash_key(key))
+            for fld, (parent, key) in it.res.refs.items():
+                key_hash = self.compiled[parent].hash_key(key)
+                parents.setdefault(parent, set()).add(key_hash)
+                if fld in self.contact_refs:
+                    contacts.setdefault(parent, set()).add(key_hash)
         suppressible: list[str] = []
         if self.check_suppressions:
             suppressible = keys + [h for it in items for h in it.res.identity if h]
@@ -151,7 +173,21 @@ class Planner:
             students=students,
             emails=emails,
             persons=self.persons,
+            contact_parents={p: sorted(h) for p, h in contacts.items()},
         )
+
+    def match_values(self, items: Sequence[Item], state: BatchState) -> list[str]:
+        """External ids to look for in the org (``update_only`` / ``insert_only``): those of
+        records state knows no Salesforce id of."""
+        if self.mode == "upsert":
+            return []
+        out: list[str] = []
+        for it in items:
+            prev = state.known.get(it.res.key_hash)
+            value = it.res.values.get(self.external_id)
+            if (prev is None or prev.sf_id is None or prev.purged) and value not in (None, ""):
+                out.append(str(value))
+        return out
 
     def plan(self, items: Sequence[Item], state: BatchState) -> BatchPlan:
         """Plan one batch (keys are unique within it) against what state holds about it."""
@@ -159,6 +195,7 @@ class Planner:
         suppressed = state.suppressed
         previous = state.known
         parents = self._parents(items, state)
+        contacts = self._parents(items, state, contacts=True) if self.contact_refs else {}
         persons = state.persons
 
         for it in items:
@@ -191,7 +228,7 @@ class Planner:
                     continue
                 # New data or a new anchor (another event, another status): a new record.
                 stale_id, prev = prev.sf_id, None
-            reject = self._resolve_refs(res.refs, parents, payload)
+            reject = self._resolve_refs(res.refs, parents, payload, contacts, self.contact_refs)
             if reject is None and payload.get(self.external_id) is None:
                 why = it.decision.withheld.get(self.external_id, "empty")
                 reject = (self.external_id, f"external id missing or withheld ({why})")
@@ -203,7 +240,9 @@ class Planner:
                 # old data goes with the retention purge, not through a half-cleared update.
                 out.not_justified += 1
                 continue
-            write = self._plan_one(it, payload, prev, persons, out, clear, fingerprint, stale_id)
+            write = self._plan_one(
+                it, payload, prev, persons, out, clear, fingerprint, stale_id, state.existing
+            )
             if write is not None:
                 out.writes.append(write)
         return out
@@ -224,6 +263,16 @@ class Planner:
         clear = {
             f: r for f, r in it.decision.withheld.items() if r in CLEARING and f not in payload
         }
+        for fld, wire in self.lookups.items():
+            # A lookup to an org record goes by the parent's external id in Salesforce's
+            # relationship syntax (``LearningProgram.Crebo__c``; the writer nests it for JSON):
+            # "Insert/upsert records using an external ID as a foreign key", REST API
+            # Developer Guide, https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/dome_upsert.htm
+            # An empty one clears the lookup field itself.
+            if payload.get(fld) is not None:
+                payload[wire] = payload.pop(fld)
+        if self.record_type_id is not None:
+            payload["RecordTypeId"] = self.record_type_id
         facts = res.facts
         fingerprint = self.hasher.record(
             payload,
@@ -245,6 +294,7 @@ class Planner:
         clear: dict[str, str],
         fingerprint: str,
         stale_id: str | None,
+        existing: Mapping[str, str],
     ) -> Write | None:
         res = it.res
         person: Person | None = None
@@ -298,6 +348,17 @@ class Planner:
                 SourceSeen(res.key_hash, it.source_hash, it.recheck_on, fingerprint)
             )
             return None
+        ext_value = res.values.get(self.external_id)
+        mode = decide(
+            self.mode,
+            sf_id,
+            existing.get(str(ext_value).casefold()) if ext_value not in (None, "") else None,
+        )
+        if mode.action is ModeAction.SKIP:
+            out.mode_skipped[mode.reason] = out.mode_skipped.get(mode.reason, 0) + 1
+            return None
+        if mode.action is ModeAction.UPDATE:
+            sf_id, by_id = mode.sf_id, True
         if by_id:
             # A known person is written by Salesforce Id: its Contact may have been created by
             # another mapping under another external id, and an upsert on ours would duplicate it.
@@ -341,22 +402,37 @@ class Planner:
         refs: dict[str, tuple[str, str]],
         parents: dict[tuple[str, str], str],
         payload: dict[str, Any],
+        contacts: dict[tuple[str, str], str] | None = None,
+        contact_refs: frozenset[str] = frozenset(),
     ) -> tuple[str, str] | None:
-        """Put the parents' Salesforce ids into the payload; a missing parent rejects the row."""
+        """Put the parents' Salesforce ids into the payload; a missing parent rejects the row.
+
+        A field in ``contact_refs`` gets the person account's ``PersonContactId`` instead of
+        its Account id (CampaignMember.ContactId and Task.WhoId take only a Contact)."""
         for fld, (parent, parent_key) in refs.items():
+            if fld in contact_refs:
+                sf_id = (contacts or {}).get((parent, parent_key))
+                if sf_id is None:
+                    return fld, f"person contact of mapping {parent!r} is not known yet"
+                payload[fld] = sf_id
+                continue
             sf_id = parents.get((parent, parent_key))
             if sf_id is None:
                 return fld, f"parent record of mapping {parent!r} is not in Salesforce"
             payload[fld] = sf_id
         return None
 
-    def _parents(self, items: Sequence[Item], state: BatchState) -> dict[tuple[str, str], str]:
-        """(parent mapping, parent key) → Salesforce id for the refs of ``items``."""
+    def _parents(
+        self, items: Sequence[Item], state: BatchState, *, contacts: bool = False
+    ) -> dict[tuple[str, str], str]:
+        """(parent mapping, parent key) → Salesforce id for the refs of ``items`` (with
+        ``contacts``: the person contact ids of person-account parents)."""
         found: dict[tuple[str, str], str] = {}
+        ids = state.parent_contacts if contacts else state.parent_ids
         for it in items:
             for parent, key in it.res.refs.values():
                 key_hash = self.compiled[parent].hash_key(key)
-                sf_id = state.parent_ids.get((parent, key_hash))
+                sf_id = ids.get((parent, key_hash))
                 if sf_id is None and key_hash in self.planned.get(parent, ()):
                     sf_id = "(new)"  # a dry run never creates the parents: count on them
                 if sf_id is not None:
