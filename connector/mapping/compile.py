@@ -119,8 +119,10 @@ class CompiledMapping:
         target_object: the Salesforce object.
         external_id: the external-id field records are upserted by.
         field_purposes: target field → purposes that justify it (ref fields included).
-        opt_out_fields: one-way opt-out fields.
-        crm_owned: fields staff own in the CRM (``crm_owned: true`` and every opt-out field).
+        opt_out_fields: one-way opt-out fields (sent only as ``True``, never cleared).
+        crm_owned: fields staff own in the CRM (``crm_owned: true``): never sent.
+        purpose_opt_outs: purpose → its ``consent: {opt_out: FIELD}``, for a mapping that
+            writes persons (declares ``identity``) and rests a field on that purpose.
         parents: names of the mappings this one refers to.
         lookups: lookup field → the key Salesforce's relationship syntax sends it under
             (``LearningProgramId`` → ``LearningProgram.Crebo__c``); the planner renames it.
@@ -141,7 +143,10 @@ class CompiledMapping:
         self.external_id = spec.target.external_id
         self.field_purposes = {n: tuple(f.purposes) for n, f in spec.fields.items()}
         self.opt_out_fields = frozenset(n for n, f in spec.fields.items() if f.opt_out)
-        self.crm_owned = frozenset(n for n, f in spec.fields.items() if f.crm_owned or f.opt_out)
+        # Not the opt-out fields: the policy checks crm_owned first, so an opt-out listed here
+        # was never sent at all. An opt-out is one-way (only True goes), not staff-owned.
+        self.crm_owned = frozenset(n for n, f in spec.fields.items() if f.crm_owned)
+        self.purpose_opt_outs = _purpose_opt_outs(spec, purposes)
         self.parents = spec.parents()
         self.lookups = spec.lookups()
         self._hasher = hasher
@@ -379,6 +384,20 @@ def identity_hashes(
         hasher.key("student", student) if student else None,
         hasher.key("email", mail) if mail else None,
     )
+
+
+def _purpose_opt_outs(spec: MappingSpec, purposes: PurposesSpec) -> dict[str, str]:
+    """Purpose → opt-out field for the consent purposes this mapping's fields rest on, when the
+    mapping writes persons (the opt-out fields, e.g. ``HasOptedOutOfEmail``, are on Contact,
+    Lead or Person Account; on a CampaignMember the same name is a read-only copy)."""
+    if spec.identity is None:
+        return {}
+    used = {p for f in spec.fields.values() for p in f.purposes}
+    return {
+        name: p.consent.opt_out
+        for name, p in purposes.purposes.items()
+        if name in used and p.consent is not None and p.consent.opt_out
+    }
 
 
 def _same_reading(spec: MappingSpec) -> str | None:

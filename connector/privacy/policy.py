@@ -10,10 +10,16 @@ A field goes to Salesforce only when at least one of its purposes is active for 
   under the purpose's ``min_age`` (default 16, UAVG art. 5) at the moment of consent, or when the
   age is unknown — a parent as the giver. A recorded *no* is a withdrawal.
 
+A purpose the person objected to (GDPR art. 21, ``SubjectFacts.objected``) is never active,
+whatever the row says: its status is ``objected``, and fields it alone justified are cleared.
+
 On top of that: a value that passes the BSN or onderwijsnummer 11-check is never sent, in any
 field; fields the CRM owns are never sent; an opt-out field only ever sends ``True`` (the CRM's
 opt-out is one-way: a sync must never re-subscribe someone staff or the person unsubscribed), and
-a withheld opt-out field is never cleared.
+a withheld opt-out field is never cleared. A ``True`` opt-out is sent whatever its purposes'
+status: it only ever restricts processing. A consent purpose's own opt-out field
+(``consent: {opt_out: FIELD}``, passed as ``purpose_opt_outs``) is sent ``True`` when the consent
+is withdrawn (art. 7(3)) or the purpose objected to (art. 21(3)).
 
 Every withheld field carries a stable reason code (see ``REASONS``) for reports and tests.
 """
@@ -35,6 +41,7 @@ ACTIVE = "active"
 NO_ACTIVE_PURPOSE = "no_active_purpose"
 CONSENT_MISSING = "consent_missing"
 CONSENT_WITHOUT_TIMESTAMP = "consent_without_timestamp"
+CONSENT_WITHOUT_SOURCE = "consent_without_source"
 CONSENT_IN_FUTURE = "consent_in_future"
 CONSENT_WITHDRAWN = "consent_withdrawn"
 MINOR_WITHOUT_PARENT = "minor_without_parent_consent"
@@ -46,6 +53,7 @@ REASONS = {
     NO_ACTIVE_PURPOSE: "no purpose of the field is active in the record's lifecycle phase",
     CONSENT_MISSING: "the field needs a consent the source does not record",
     CONSENT_WITHOUT_TIMESTAMP: "a consent without a timestamp is no consent (GDPR art. 7(1))",
+    CONSENT_WITHOUT_SOURCE: "a consent without a source (form, channel) is no consent (art. 7(1))",
     CONSENT_IN_FUTURE: "the consent is dated after today",
     CONSENT_WITHDRAWN: "the consent was withdrawn; the field is cleared in Salesforce",
     MINOR_WITHOUT_PARENT: "under the minimum age (or age unknown) a parent must give consent",
@@ -60,6 +68,7 @@ CLEARING = frozenset(
         NO_ACTIVE_PURPOSE,
         CONSENT_MISSING,
         CONSENT_WITHOUT_TIMESTAMP,
+        CONSENT_WITHOUT_SOURCE,
         CONSENT_IN_FUTURE,
         CONSENT_WITHDRAWN,
         MINOR_WITHOUT_PARENT,
@@ -120,6 +129,10 @@ def _consent_rule(name: str, purpose: PurposeSpec) -> PurposeRule:
         at = fact.at
         if at is None:
             return CONSENT_WITHOUT_TIMESTAMP
+        if not fact.source:
+            # Art. 7(1): the school must be able to show where the consent was given; a consent
+            # purpose without a `source:` column can therefore never be active (validate warns).
+            return CONSENT_WITHOUT_SOURCE
         given_on = school_date(at) if isinstance(at, datetime) else at
         if given_on > today:
             return CONSENT_IN_FUTURE
@@ -237,6 +250,11 @@ class Policy:
         crm_owned: Fields the connector never sends (even when listed in ``always_send``).
         always_send: Fields that need no purpose (external id, references to parents); the
             forbidden-number check still applies to them.
+        student_numbers: Field → the mapping's ``student_number_format``: such a field is
+            exempt from the forbidden-number check while its value has that format.
+        purpose_opt_outs: Purpose → its opt-out field (``consent: {opt_out: FIELD}``), for the
+            mappings that write persons: sent ``True`` while the purpose is withdrawn or
+            objected to; otherwise left alone (never cleared: the CRM owns opt-outs).
     """
 
     def __init__(
@@ -247,13 +265,22 @@ class Policy:
         opt_out_fields: Collection[str] = (),
         crm_owned: Collection[str] = (),
         always_send: Collection[str] = (),
+        student_numbers: Mapping[str, re.Pattern[str]] | None = None,
+        purpose_opt_outs: Mapping[str, str] | None = None,
     ):
         self.purposes = purposes.purposes
         self.field_purposes = {f: tuple(p) for f, p in field_purposes.items()}
         self.opt_out = frozenset(opt_out_fields)
         self.crm_owned = frozenset(crm_owned)
         self.always = frozenset(always_send)
-        used = sorted({p for ps in self.field_purposes.values() for p in ps} & set(self.purposes))
+        self.student_numbers = dict(student_numbers or {})
+        self.purpose_opt_outs = {
+            p: f for p, f in (purpose_opt_outs or {}).items() if p in self.purposes
+        }
+        used = sorted(
+            ({p for ps in self.field_purposes.values() for p in ps} | set(self.purpose_opt_outs))
+            & set(self.purposes)
+        )
         self._names = tuple(used)
         self._rules = tuple(
             _consent_rule(n, self.purposes[n])
@@ -280,7 +307,17 @@ class Policy:
 
     def statuses(self, facts: SubjectFacts, today: date) -> dict[str, str]:
         """Each used purpose's status for this record: ``ACTIVE`` or a reason code."""
-        return {n: rule(facts, today) for n, rule in zip(self._names, self._rules, strict=True)}
+        return dict(zip(self._names, self._statuses(facts, today), strict=True))
+
+    def _statuses(self, facts: SubjectFacts, today: date) -> tuple[str, ...]:
+        key = self._key(facts, today)
+        objected = facts.objected
+        if objected:
+            # Art. 21(3): an objected purpose is never active again, whatever the row says.
+            key = tuple(
+                OBJECTED if n in objected else s for n, s in zip(self._names, key, strict=True)
+            )
+        return key
 
     def active_purposes(self, facts: SubjectFacts, today: date) -> frozenset[str]:
         """The purposes active for this record."""
@@ -301,15 +338,28 @@ class Policy:
             elif fld in self.always or any(statuses.get(p) == ACTIVE for p in purposes):
                 send.append(fld)
             elif fld in self.opt_out:
-                # Clearing an opt-out would re-subscribe the person: never a clearing reason.
-                withheld[fld] = OPT_OUT_ONE_WAY
+                # A true opt-out only restricts processing: it goes whatever the purposes say
+                # (decide() drops any other value). Clearing it would re-subscribe the person.
+                send.append(fld)
             else:
                 reasons = [statuses.get(p, NO_ACTIVE_PURPOSE) for p in purposes]
                 withheld[fld] = min(
                     reasons, key=lambda r: _RANK.get(r, 9), default=NO_ACTIVE_PURPOSE
                 )
+        # Withdrawn or objected: the purpose's own opt-out field is set (art. 7(3), 21(3)).
+        opting_out = {
+            fld: True
+            for p, fld in self.purpose_opt_outs.items()
+            if statuses.get(p) in OPTING_OUT and fld not in self.crm_owned
+        }
+        for fld in opting_out:
+            withheld.pop(fld, None)
         plan = _Plan(
-            tuple(send), _taker(send), tuple(f for f in send if f in self.opt_out), withheld
+            tuple(send),
+            _taker(send),
+            tuple(f for f in send if f in self.opt_out),
+            withheld,
+            opting_out,
         )
         self._cache[key] = plan
         return plan
@@ -322,7 +372,7 @@ class Policy:
             facts: What the policy needs to know about the record's data subject.
             today: The school's date (consents dated later do not count yet).
         """
-        key = self._key(facts, today)
+        key = self._statuses(facts, today) if facts.objected else self._key(facts, today)
         plan = self._cache.get(key) or self._plan(key)
         try:
             payload = dict(zip(plan.send, plan.take(values), strict=True))
@@ -333,7 +383,11 @@ class Policy:
             if fld in payload and payload[fld] is not True:
                 del payload[fld]
                 withheld[fld] = OPT_OUT_ONE_WAY
-        for fld in forbidden_fields(payload):
+        if plan.opting_out:
+            payload.update(plan.opting_out)
+            for fld in plan.opting_out:
+                withheld.pop(fld, None)
+        for fld in forbidden_fields(payload, self.student_numbers):
             del payload[fld]
             withheld[fld] = FORBIDDEN_NUMBER
         return Decision(payload, withheld)

@@ -20,6 +20,7 @@ SQLAlchemy Core over SQLite (default, WAL) or PostgreSQL. Tables (``connector/st
 ``suppressions`` erasure tombstones: hash (key, student or e-mail hash), kind, reason
 ``audit``        retention purges and erasures: run_id, action, object, sf_id, reason, purpose
 ``requests``     data-subject requests (art. 12(3)): reference, kind, subject hashes, due, status
+``objections``   art. 21 objections: hash (student or e-mail hash), kind, purposes (objections.py)
 =============== ==========================================================================
 
 API (``from connector.state import ...``; times are timezone-aware UTC, naive ones are refused)::
@@ -58,6 +59,9 @@ API (``from connector.state import ...``; times are timezone-aware UTC, naive on
     # data-subject requests (requests.py)
     add_request(kind, subject, *, received_at, due_on) -> RequestRow;  get_request(id)
     list_requests(*, status, kind);  update_request(id, *, status, last_error, done_at, receipt)
+    # objections (objections.py)
+    has_objections();  objected(hashes) -> {hash: purposes};  objections_of(hashes)
+    add_objection([(hash, kind)], purposes, *, at, request_id=None)
 
 Every read and write takes a batch (the engine's ≤ 2,000 records) and runs one statement for it
 (``IN`` lists of at most ``db.CHUNK`` hashes, ``executemany`` for writes); nothing loads a whole
@@ -84,6 +88,7 @@ from connector.state.db import Database, chunks, connect, guard
 from connector.state.history import HistoryMixin
 from connector.state.identity import IdentityMixin
 from connector.state.lock import run_lock
+from connector.state.objections import ObjectionsMixin
 from connector.state.outbox import OutboxMixin
 from connector.state.person_contacts import PersonContactsMixin
 from connector.state.requests import RequestsMixin
@@ -240,7 +245,13 @@ def _synced_row(r: Any) -> SyncedRow:
 
 
 class StateStore(
-    HistoryMixin, IdentityMixin, OutboxMixin, SourcesMixin, RequestsMixin, PersonContactsMixin
+    HistoryMixin,
+    IdentityMixin,
+    OutboxMixin,
+    SourcesMixin,
+    ObjectionsMixin,
+    RequestsMixin,
+    PersonContactsMixin,
 ):
     """The connector's memory between runs. Create with :func:`open_store`; close when done.
 

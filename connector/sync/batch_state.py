@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from connector.state import StateStore
 from connector.state.rows import KnownRow, PersonMatches, PersonRow
+from connector.sync.crm_opt_outs import CrmOptOut
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,8 @@ class StateQuery:
         students: Student-number hashes to find persons by (person mappings only).
         emails: E-mail hashes to find persons by (person mappings only).
         persons: True for a mapping that writes persons (it declares ``identity``).
+        objectable: Identity hashes to test against art. 21 objections; empty when the store
+            holds none.
         contact_parents: Person-account parent mapping → key hashes whose PersonContactId the
             batch's refs need (CampaignMember.ContactId, Task.WhoId).
     """
@@ -40,6 +43,7 @@ class StateQuery:
     students: Sequence[str] = ()
     emails: Sequence[str] = ()
     persons: bool = False
+    objectable: Sequence[str] = ()
     contact_parents: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
@@ -72,6 +76,9 @@ class BatchState:
         parent_contacts: (person-account parent mapping, key hash) → its PersonContactId.
         existing: External id → Salesforce Id of records found in the org (``target.mode``
             update_only / insert_only; filled by the engine, not from state).
+        objected: Identity hash → the purposes objected to under it (GDPR art. 21).
+        crm_opt_outs: Salesforce id → the opt-out fields Salesforce holds true (read by the
+            engine only for records a row would opt in again: ``crm_opt_outs.py``).
     """
 
     known: Mapping[str, KnownRow] = field(default_factory=dict)
@@ -80,6 +87,8 @@ class BatchState:
     suppressed: frozenset[str] = frozenset()
     parent_contacts: Mapping[tuple[str, str], str] = field(default_factory=dict)
     existing: Mapping[str, str] = field(default_factory=dict)
+    objected: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    crm_opt_outs: Mapping[str, CrmOptOut] = field(default_factory=dict)
 
     def with_planned(self, planned: PlannedPersons) -> BatchState:
         """This state plus the persons a dry run would have created before this batch (so
@@ -119,4 +128,5 @@ class BatchState:
             persons=persons,
             suppressed=frozenset(suppressed),
             parent_contacts=parent_contacts,
+            objected=store.objected(list(query.objectable)) if query.objectable else {},
         )

@@ -45,6 +45,7 @@ from connector.sources.base import Source
 from connector.state import StateStore
 from connector.state.rows import SourceSeen
 from connector.sync.batch_state import BatchState, PlannedPersons
+from connector.sync.crm_opt_outs import OPT_OUT_CONFLICT, read_crm_opt_outs
 from connector.sync.fingerprint import SourceHasher
 from connector.sync.ledger import KeyLedger
 from connector.sync.plan import Item, Planner, Write
@@ -152,6 +153,7 @@ class MappingRun:
             self.compiled.field_purposes,
             opt_out_fields=self.compiled.opt_out_fields,
             crm_owned=self.compiled.crm_owned,
+            purpose_opt_outs=self.compiled.purpose_opt_outs,
             always_send=always,
         )
         self.planner = Planner(
@@ -162,6 +164,8 @@ class MappingRun:
             planned=ctx.planned,
             now=ctx.now,
             check_suppressions=ctx.store.has_suppressions(),
+            policy=self.policy,
+            check_objections=ctx.store.has_objections(),
         )
         self.fingerprint = SourceHasher(ctx.hasher, ctx.project_digest, name)
         self.recorder = (
@@ -409,6 +413,11 @@ class MappingRun:
         state = BatchState.load(self.ctx.store, query)
         if self.ctx.dry_run:
             state = state.with_planned(self.ctx.planned_persons)
+        wanted = self.planner.opt_out_check(items, state)
+        if wanted and self.ctx.writer is not None:
+            # A row opts in again where the CRM may hold the opt-out: read it (crm_opt_outs.py).
+            found = read_crm_opt_outs(self.ctx.writer, self.spec.target.object, wanted)
+            state = replace(state, crm_opt_outs=found)
         match = self.planner.match_values(items, state)
         if match and self.ctx.writer is not None:
             # target.mode update_only / insert_only: which unknown external ids the org holds
@@ -424,6 +433,15 @@ class MappingRun:
                 return
             state = replace(state, existing=exists)
         plan = self.planner.plan(items, state)
+        for origin, column, reason in plan.conflicts:
+            conflict = Reject(origin, column, reason, self.name)
+            rejects.append(conflict)  # listed by `sis-sync rejects`; the record is written
+            self.rep.add_reject(conflict, count=False)
+            self.rep.warnings[f"{OPT_OUT_CONFLICT}: {column} (see sis-sync rejects)"] += 1
+        if plan.lifted:
+            self.rep.warnings["opt-outs lifted by a newer opt-in (opt_in_lifts_opt_out)"] += (
+                plan.lifted
+            )
         if self.ctx.dry_run:
             for w in plan.writes:
                 if w.new_person is not None:

@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
+from connector.clock import school_date
 from connector.hashing import KeyHasher
 from connector.mapping.compile import CompiledMapping, MapResult
 from connector.mapping.models import MappingSpec
 from connector.privacy.facts import Phase
-from connector.privacy.policy import CLEARING, Decision
+from connector.privacy.policy import ACTIVE, CLEARING, Decision, Policy
 from connector.records import Origin, SourceRecord
 from connector.state.rows import KnownRow, PersonMatches, PersonRow, SourceSeen
 from connector.sync.batch_state import BatchState, StateQuery
+from connector.sync.crm_opt_outs import CONFLICT_TEXT
 from connector.sync.diff import RECORD, diff
 from connector.sync.identity import Match, Person, resolve
 from connector.sync.modes import ModeAction, decide, needs_person_contact
@@ -79,6 +81,10 @@ class BatchPlan:
     joined: int = 0
     rejects: list[tuple[Origin, str, str]] = field(default_factory=list)
     review: list[tuple[Origin, int]] = field(default_factory=list)
+    # Written anyway, the CRM's opt-out kept: (origin, opt-out field, reason) for staff.
+    conflicts: list[tuple[Origin, str, str]] = field(default_factory=list)
+    lifted: int = 0  # opt-outs a newer opt-in lifted (opt_in_lifts_opt_out)
+    objected: int = 0  # records decided with an art. 21 objection
     # target.mode: records left alone, by reason (``update_only: no match`` …).
     mode_skipped: dict[str, int] = field(default_factory=dict)
 
@@ -104,6 +110,10 @@ class Planner:
         now: The run's clock.
         check_suppressions: False when state holds no erasure tombstone at all (the batch then
             skips that query).
+        policy: The mapping's policy, to decide a record again with the purposes its person
+            objected to (art. 21) and to find opt-ins that meet a CRM opt-out; without it
+            neither rule applies (unit tests of other rules).
+        check_objections: False when state holds no objection at all (no query).
         record_type_id: The Id of ``target.record_type`` (or of the person-account record
             type), resolved once per run; sent as ``RecordTypeId``.
     """
@@ -118,6 +128,8 @@ class Planner:
         planned: dict[str, set[str]] | None = None,
         now: datetime | None = None,
         check_suppressions: bool = True,
+        policy: Policy | None = None,
+        check_objections: bool = False,
         record_type_id: str | None = None,
     ):
         self.mapping, self.spec, self.hasher = mapping, spec, hasher
@@ -137,6 +149,10 @@ class Planner:
         self.planned = planned if planned is not None else {}
         self.now = now or datetime.now(UTC)
         self.check_suppressions = check_suppressions
+        self.policy = policy
+        self.check_objections = check_objections and policy is not None
+        self.today = school_date(self.now)
+        self.opt_outs: Mapping[str, str] = policy.purpose_opt_outs if policy is not None else {}
         self.external_id = spec.target.external_id
         self.persons = spec.identity is not None
         self.generated_id = self.external_id not in spec.fields
@@ -165,6 +181,9 @@ class Planner:
             suppressible += [h for hashes in parents.values() for h in hashes]
         students = [s for it in items if (s := it.res.identity[0])] if self.persons else []
         emails = [e for it in items if (e := it.res.identity[1])] if self.persons else []
+        objectable: list[str] = []
+        if self.check_objections:
+            objectable = [h for it in items for h in it.res.identity if h]
         return StateQuery(
             self.mapping,
             keys,
@@ -174,6 +193,7 @@ class Planner:
             emails=emails,
             persons=self.persons,
             contact_parents={p: sorted(h) for p, h in contacts.items()},
+            objectable=objectable,
         )
 
     def match_values(self, items: Sequence[Item], state: BatchState) -> list[str]:
@@ -197,9 +217,13 @@ class Planner:
         parents = self._parents(items, state)
         contacts = self._parents(items, state, contacts=True) if self.contact_refs else {}
         persons = state.persons
+        if state.objected:
+            items = self.with_objections(items, state)
 
         for it in items:
             res = it.res
+            if res.facts.objected:
+                out.objected += 1
             student_hash, email_hash = res.identity
             if (
                 res.key_hash in suppressed
@@ -240,12 +264,120 @@ class Planner:
                 # old data goes with the retention purge, not through a half-cleared update.
                 out.not_justified += 1
                 continue
+            if state.crm_opt_outs and self._meet_crm_opt_outs(
+                it, prev, persons, state, payload, out
+            ):
+                # Not remembered: the row is mapped again next run, and the conflict reported
+                # again, until staff settle it.
+                it = replace(it, source_hash=None)
             write = self._plan_one(
                 it, payload, prev, persons, out, clear, fingerprint, stale_id, state.existing
             )
             if write is not None:
                 out.writes.append(write)
         return out
+
+    def with_objections(self, items: Sequence[Item], state: BatchState) -> list[Item]:
+        """``items`` with every record of a person who objected (art. 21) decided again with
+        those purposes objected: never active, whatever the row says.
+
+        An objection recorded under an e-mail hash holds for every row with that address,
+        students' rows included: an objection errs on the side of the person (unlike an
+        erasure tombstone, which must not silence a sibling).
+        """
+        objected = state.objected
+        if not objected or self.policy is None:
+            return list(items)
+        out: list[Item] = []
+        for it in items:
+            res = it.res
+            purposes = frozenset[str]().union(*(objected.get(h, ()) for h in res.identity if h))
+            if not purposes or purposes <= res.facts.objected:
+                out.append(it)
+                continue
+            facts = replace(res.facts, objected=res.facts.objected | purposes)
+            decision = self.policy.decide(res.values, facts, self.today)
+            out.append(Item(it.rec, replace(res, facts=facts), decision, it.source_hash,
+                            it.recheck_on))  # fmt: skip
+        return out
+
+    def opt_out_check(self, items: Sequence[Item], state: BatchState) -> dict[str, frozenset[str]]:
+        """Salesforce id → the opt-out fields to read from Salesforce before :meth:`plan`: those
+        of the known persons in ``items`` whose row opts in to a purpose with an opt-out field.
+
+        Empty (no query) for mappings without such purposes and for new persons.
+        """
+        if not self.opt_outs or self.policy is None:
+            return {}
+        wanted: dict[str, frozenset[str]] = {}
+        for it in self.with_objections(items, state):
+            fields = self._opt_in_fields(it)
+            if not fields:
+                continue
+            prev = state.known.get(it.res.key_hash)
+            sf_id = self._known_sf_id(it, prev, state.persons)
+            if sf_id is not None:
+                wanted[sf_id] = wanted.get(sf_id, frozenset()) | fields
+        return wanted
+
+    def _opt_in_fields(self, it: Item) -> frozenset[str]:
+        """The opt-out fields of the purposes this record's row actively opts in to."""
+        assert self.policy is not None
+        statuses = self.policy.statuses(it.res.facts, self.today)
+        return frozenset(f for p, f in self.opt_outs.items() if statuses.get(p) == ACTIVE)
+
+    def _known_sf_id(
+        self, it: Item, prev: KnownRow | None, persons: PersonMatches | None
+    ) -> str | None:
+        """The record's Salesforce id as state knows it (its own, or its person's)."""
+        if prev is not None and prev.sf_id and not prev.purged:
+            return prev.sf_id
+        if persons is None:
+            return None
+        student_hash, email_hash = it.res.identity
+        row = persons.by_student.get(student_hash) if student_hash else None
+        if row is None and email_hash:
+            found = persons.by_email.get(email_hash, ())
+            row = found[0] if len(found) == 1 else None
+        return row.sf_id if row is not None and row.sf_id != "(new)" else None
+
+    def _meet_crm_opt_outs(
+        self,
+        it: Item,
+        prev: KnownRow | None,
+        persons: PersonMatches | None,
+        state: BatchState,
+        payload: dict[str, Any],
+        out: BatchPlan,
+    ) -> bool:
+        """A row that opts in where the CRM holds the opt-out: lift it (the purpose allows it
+        and the opt-in is newer than the record's last change in Salesforce) or report the
+        conflict. True when a conflict was reported."""
+        sf_id = self._known_sf_id(it, prev, persons)
+        crm = state.crm_opt_outs.get(sf_id) if sf_id is not None else None
+        if crm is None or not crm.fields:
+            return False
+        assert self.policy is not None
+        opted_in = self._opt_in_fields(it)
+        conflict = False
+        for purpose, fld in sorted(self.opt_outs.items()):
+            if fld not in crm.fields or fld not in opted_in or payload.get(fld) is True:
+                continue  # not opted out there, no opt-in here, or the row opts out itself
+            consent = self.policy.purposes[purpose].consent
+            fact = it.res.facts.consents.get(purpose)
+            newer = (
+                fact is not None
+                and fact.at is not None
+                and crm.modified is not None
+                and fact.at > crm.modified
+            )
+            if consent is not None and consent.opt_in_lifts_opt_out and newer:
+                payload[fld] = False
+                out.lifted += 1
+            else:
+                out.conflicts.append((it.rec.origin, fld, CONFLICT_TEXT))
+                conflict = True
+        return conflict
 
     def outcome(self, it: Item) -> tuple[dict[str, Any], dict[str, str], str]:
         """What one record would send: payload, fields to clear, and its fingerprint — the

@@ -115,7 +115,8 @@ def test_opt_out_is_one_way(project, raw, sent):
     assert r.values.get("HasOptedOutOfEmail", None) is sent
     assert ("HasOptedOutOfEmail" in r.values) is (sent is True)
     assert m.opt_out_fields == frozenset({"HasOptedOutOfEmail"})
-    assert "HasOptedOutOfEmail" in m.crm_owned
+    # Not CRM-owned: the policy never sends a CRM-owned field, and an opt-out must go (art. 21).
+    assert "HasOptedOutOfEmail" not in m.crm_owned
 
 
 def test_opt_out_garbage_is_a_reject(project):

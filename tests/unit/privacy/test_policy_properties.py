@@ -220,11 +220,13 @@ def oracle_active(p: PurposeSpec, name: str, facts: SubjectFacts) -> bool:
 @PROPERTY
 @given(scenario())
 def test_no_field_without_an_active_purpose(case):
-    spec, field_purposes, always, _opt, _crm, values, _forb, facts, policy = case
+    spec, field_purposes, always, opt, _crm, values, _forb, facts, policy = case
     decision = policy.decide(values, facts, TODAY)
     active = {n for n, p in spec.purposes.items() if oracle_active(p, n, facts)}
     for field in decision.payload:
-        assert field in always or set(field_purposes.get(field, ())) & active, field
+        # A true opt-out goes whatever its purposes' status: it only restricts processing.
+        true_opt_out = field in opt and decision.payload[field] is True
+        assert field in always or true_opt_out or set(field_purposes.get(field, ())) & active
     # and the other way round: a field with an active purpose and an ordinary value is sent
     assert policy.active_purposes(facts, TODAY) == active & {
         p for ps in field_purposes.values() for p in ps
@@ -257,7 +259,9 @@ def test_withdrawn_consent_stops_a_field(case):
             and facts.consents[p].given is False
             for p in purposes
         )
-        if withdrawn and field not in always:
+        if withdrawn and field in opt_out and field not in crm_owned and values.get(field) is True:
+            assert decision.payload[field] is True  # an opt-out goes, withdrawn or not
+        elif withdrawn and field not in always:
             assert field not in decision.payload
             expected = (
                 CRM_OWNED

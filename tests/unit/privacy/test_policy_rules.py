@@ -18,6 +18,7 @@ from connector.privacy.policy import (
     FORBIDDEN_NUMBER,
     MINOR_WITHOUT_PARENT,
     NO_ACTIVE_PURPOSE,
+    OBJECTED,
     OPT_OUT_ONE_WAY,
     REASONS,
     Decision,
@@ -93,6 +94,7 @@ def test_reason_codes_are_stable_strings():
             FORBIDDEN_NUMBER,
             CRM_OWNED,
             OPT_OUT_ONE_WAY,
+            OBJECTED,
         }
         == set(REASONS)
         == {
@@ -105,6 +107,7 @@ def test_reason_codes_are_stable_strings():
             "forbidden_number",
             "crm_owned",
             "opt_out_one_way",
+            "objected",
         }
     )
 
@@ -467,7 +470,7 @@ def test_opt_out_field_without_an_active_purpose_is_never_cleared():
     # Clearing HasOptedOutOfEmail would re-subscribe the person (peers-and-pitfalls §3.8).
     d = decide(
         {"HasOptedOutOfEmail": ["news"]},
-        {"HasOptedOutOfEmail": True},
+        {"HasOptedOutOfEmail": None},
         facts(consents={"news": ConsentFact(False, at(2025, 1, 1))}),
         opt_out_fields={"HasOptedOutOfEmail"},
     )
