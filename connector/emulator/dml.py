@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from connector.emulator.archive import ACTIVITY_OBJECTS, is_archived
 from connector.emulator.cascade import Cascade
 from connector.emulator.ids import USER_ID, normalize_id, sf_datetime
 from connector.emulator.org_schema import ObjectDef
@@ -82,6 +83,8 @@ class Dml:
             rec["Name"] = f"{first} {last}" if first and last else (first or last or "")
         elif obj.name == "CampaignMember":
             rec["HasResponded"] = rec.get("Status") in _RESPONDED
+        elif obj.name in ACTIVITY_OBJECTS and "IsArchived" in obj.fields:  # archive.py
+            rec["IsArchived"] = is_archived(obj.name, rec)
         if "IsEmailBounced" in obj.fields:  # read-only; set by a bounce (objects_default.py)
             rec["IsEmailBounced"] = rec.get("EmailBouncedDate") is not None
         elif obj.name == "Account":
@@ -193,7 +196,7 @@ class Dml:
         }
         rec = {**old, **changes}
         self._derive(obj, rec)
-        for derived in ("Name", "HasResponded", "IsEmailBounced"):
+        for derived in ("Name", "HasResponded", "IsEmailBounced", "IsArchived"):
             if derived in rec and rec[derived] != old[derived]:
                 changes[derived] = rec[derived]
         check_object_rules(obj, rec)

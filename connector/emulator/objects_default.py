@@ -283,6 +283,18 @@ _ACTIVITY = [
     _t("ActivityDate", "date"),
     _s("Description", 32000, "textarea"),
     _owner(),
+    # Read-only; set for old closed activities, which query() then skips (archive.py).
+    FieldDef(
+        "IsArchived",
+        "boolean",
+        "Archived",
+        0,
+        nillable=False,
+        createable=False,
+        updateable=False,
+        defaulted=True,
+        default=False,
+    ),
 ]
 TASK = [
     *_ACTIVITY,

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, unquote_plus
 
 from connector.emulator import relations, soql
+from connector.emulator.archive import ACTIVITY_OBJECTS
 from connector.emulator.identity import identity_url
 from connector.emulator.org_schema import ObjectDef
 from connector.emulator.wire import (
@@ -293,6 +294,9 @@ def run_query(
     try:
         with app.store.lock:
             records = app.store.records(o.name, include_deleted=include_deleted)
+            if not include_deleted and o.name in ACTIVITY_OBJECTS:
+                # query() leaves archived activities out; queryAll() returns them (archive.py).
+                records = [r for r in records if not r.get("IsArchived")]
             rows = relations.run(
                 app.schema,
                 app.store,
