@@ -1,0 +1,147 @@
+"""Batched purge and erase against the emulator: API calls grow with chunks, not persons.
+
+300 open-day visitors, each a Contact with a CampaignMember and a Task, expire together. The
+preview and the purge read every graph with a handful of queries and delete per object across
+persons (sObject Collections; Bulk API 2.0 above ``bulk_threshold``); children go before their
+Contact, every deleted record has its audit line, and an erasure (a batch of one) still reads
+children with ``queryAll`` (archived activities) and deletes them before the person.
+"""
+
+from __future__ import annotations
+
+import math
+
+from gdprfixtures import EMAIL, invoke, project_fixture, seed
+from syncfixtures import SECRET, SyncProject, emulator, registration
+
+from connector.gdpr.purge_job import run_purge
+from connector.hashing import KeyHasher
+from connector.state import open_store
+
+__all__ = ["emulator"]
+
+project = project_fixture(SyncProject)
+
+LATER = "2027-03-14T09:00:00+00:00"  # 4 months after the open day of 2026-11-14 (keeps P3M)
+PERSONS = 300
+
+
+class _Recording:
+    """The real writer, noting every query batch and every delete (object, count, hard)."""
+
+    def __init__(self, settings, log: list[tuple]):
+        from connector.salesforce import connect
+
+        self.real, self.log = connect(settings.salesforce), log
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
+
+    def query_many(self, soqls, *, include_deleted=False):
+        self.log.append(("query", tuple(soqls), include_deleted))
+        return self.real.query_many(soqls, include_deleted=include_deleted)
+
+    def delete(self, obj, ids, **kw):
+        self.log.append(("delete", obj, len(ids), kw.get("hard", False)))
+        return self.real.delete(obj, ids, **kw)
+
+
+def _visitors(project: SyncProject, n: int) -> None:
+    project.write_registrations(
+        [registration(f"R-{i:06d}", f"bezoeker{i}@voorbeeld.example") for i in range(n)]
+    )
+    report = project.run()
+    assert report.exit_code() == 0, report.summary()
+
+
+def _count(project: SyncProject, obj: str) -> int:
+    return len(project.query(f"SELECT Id FROM {obj}"))
+
+
+def _calls(project: SyncProject, fn) -> int:
+    before = project.api_calls()
+    fn()
+    return project.api_calls() - before
+
+
+def test_purging_300_persons_costs_a_few_calls_not_seven_per_person(project: SyncProject) -> None:
+    _visitors(project, PERSONS)
+    assert _count(project, "Task") == _count(project, "CampaignMember") == PERSONS
+    project.env["SIS_SYNC_NOW"] = LATER
+
+    preview_calls = _calls(project, lambda: invoke(project, "purge"))
+    log: list[tuple] = []
+    settings = project.settings()
+    out = None
+
+    def apply() -> None:
+        nonlocal out
+        factory = lambda s: _Recording(s, log)  # noqa: E731
+        out = run_purge(settings, apply=True, hasher=KeyHasher(SECRET), writer_factory=factory)
+
+    apply_calls = _calls(project, apply)
+
+    assert out is not None and out.exit_code == 0 and out.persons == PERSONS
+    assert out.deleted == 3 * PERSONS
+    assert _count(project, "Contact") == _count(project, "Task") == 0
+    assert _count(project, "CampaignMember") == 0
+    # Reading: Task, Event, CampaignMember and Contact ids of 300 persons fit one IN list each,
+    # and the four queries one /composite call. Deleting: ⌈300/200⌉ collections calls per object.
+    per_object = math.ceil(PERSONS / 200)
+    assert preview_calls <= 1, preview_calls
+    assert apply_calls <= 1 + 3 * per_object, apply_calls
+    # Children before their Contact, one delete per object across all persons.
+    deletes = [(obj, n) for kind, obj, n, *_ in log if kind == "delete"]
+    assert [obj for obj, _ in deletes] == ["Task", "CampaignMember", "Contact"]
+    assert all(n == PERSONS for _, n in deletes)
+    with open_store(f"sqlite:///{project.folder / 'state' / 'sync.db'}") as store:
+        purged = [e for _, e in store.audit_log() if e.action == "purge"]
+        assert len(purged) == 3 * PERSONS == len({e.sf_id for e in purged})
+
+
+def test_above_the_bulk_threshold_deletes_go_through_bulk_jobs(project: SyncProject) -> None:
+    _visitors(project, 60)
+    project.env["SIS_SYNC_NOW"] = LATER
+    settings = project.settings(SIS_SYNC_SALESFORCE__BULK_THRESHOLD="50")
+    before = project.emulator.stats()["requests"]
+
+    out = run_purge(settings, apply=True, hasher=KeyHasher(SECRET), hard=True)
+
+    after = project.emulator.stats()["requests"]
+    assert out.exit_code == 0 and out.deleted == 3 * 60
+    assert after.get("POST jobs/ingest", 0) - before.get("POST jobs/ingest", 0) == 3
+    assert after.get("DELETE composite/sobjects", 0) == before.get("DELETE composite/sobjects", 0)
+    # hardDelete: nothing waits in the recycle bin either.
+    client = project.emulator.client()
+    for obj in ("Task", "CampaignMember", "Contact"):
+        assert client.query_all(f"SELECT Id FROM {obj}", include_deleted=True)["records"] == []
+
+
+def test_erase_reads_children_with_query_all_and_deletes_them_before_the_person(
+    project: SyncProject,
+) -> None:
+    seed(project)
+    log: list[tuple] = []
+    from connector.gdpr.erasure import subject_of
+    from connector.gdpr.erasure_job import erase_person
+
+    hasher = KeyHasher(SECRET)
+    out = erase_person(
+        project.settings(),
+        subject_of(hasher, email=EMAIL),
+        apply=True,
+        hasher=hasher,
+        writer_factory=lambda s: _Recording(s, log),
+    )
+
+    assert out.result is not None and out.result.complete
+    queries = [entry for entry in log if entry[0] == "query"]
+    # Archived Tasks and Events are found only by queryAll (Salesforce archives activities
+    # older than a year; plain query skips them).
+    assert queries and all(include_deleted for _, _, include_deleted in queries)
+    soqls = [s for _, batch, _ in queries for s in batch]
+    assert any("FROM Task WHERE WhoId IN" in s for s in soqls)
+    assert any("FROM Event WHERE WhoId IN" in s for s in soqls)
+    objects = [obj for kind, obj, *_ in log if kind == "delete"]
+    assert objects[-1] == "Contact" and {"Task", "CampaignMember"} <= set(objects[:-1])
+    assert not project.query(f"SELECT Id FROM Contact WHERE Email = '{EMAIL}'")
