@@ -157,6 +157,12 @@ def check_mapping(
         reason = looks_forbidden(column)
         if reason:
             problems.append(_problem(doc, shown, path, _forbidden(reason)))
+    if spec.student_number_format is not None and not spec.student_number_fields():
+        message = (
+            "no field is mapped `from` the key column or identity.student_number, "
+            "so the format exempts nothing"
+        )
+        problems.append(_problem(doc, shown, ("student_number_format",), message))
     ctx = TransformContext(hasher=hasher, today=today, warnings=[])
     for path, chain in transform_chains(spec):
         try:
