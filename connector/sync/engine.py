@@ -155,6 +155,7 @@ class MappingRun:
             crm_owned=self.compiled.crm_owned,
             purpose_opt_outs=self.compiled.purpose_opt_outs,
             always_send=always,
+            student_numbers=self.spec.student_number_fields(),
         )
         self.planner = Planner(
             name,
