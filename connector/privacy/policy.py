@@ -26,6 +26,7 @@ Every withheld field carries a stable reason code (see ``REASONS``) for reports 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
