@@ -14,7 +14,7 @@ Pure: records in, :class:`~connector.gdpr.export_model.ConsentProof` out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from connector.gdpr.export_model import ConsentOrigin, ConsentProof, RecordExport
@@ -26,7 +26,7 @@ _ROLES = (("status", "field"), ("given_at", "at"), ("source", "source"), ("given
 def consents_from_fields(
     purposes: Mapping[str, object],
     mappings: Mapping[str, object],
-    records: Iterable[RecordExport],
+    records: Sequence[RecordExport],
     withdrawn: Mapping[tuple[str, str], Mapping[str, datetime]],
 ) -> list[ConsentProof]:
     """Consents held in mapped fields of the person's records.
@@ -74,6 +74,17 @@ def consents_from_fields(
                 withdrawn_at=None if when is None else when.isoformat(),
                 fields=where,
             )
+    for record in records:  # withdrawals of purposes no mapped field carries (e.g. phone)
+        for name, when in withdrawn.get((record.mapping or "", record.sf_id), {}).items():
+            if (name, record.sf_id) not in out:
+                out[(name, record.sf_id)] = ConsentProof(
+                    purpose=name,
+                    origin=ConsentOrigin.LOCAL_STATE,
+                    object=record.object,
+                    sf_id=record.sf_id,
+                    status="withdrawn",
+                    withdrawn_at=when.isoformat(),
+                )
     return list(out.values())
 
 

@@ -48,6 +48,7 @@ class ConsentOrigin(StrEnum):
 
     FIELDS = "salesforce_fields"  # the fields a mapping writes (flag, date, source, given by)
     CONSENT_RECORD = "ContactPointTypeConsent"  # Salesforce's consent model
+    LOCAL_STATE = "local_state"  # a withdrawal the connector recorded, no field carries it
 
 
 @dataclass(frozen=True, slots=True)
