@@ -55,7 +55,7 @@ def purge(
 
 def _render_purge(outcome: PurgeOutcome) -> None:
     verb = "Deleted" if outcome.applied else "Would delete (dry run; add --apply)"
-    if not outcome.groups:
+    if not outcome.groups and not outcome.minimise.groups:
         out.print(f"nothing has expired as of {outcome.on}")
     else:
         # Plain lines, not a table: the reasons are long and the ids must stay whole.
@@ -68,6 +68,7 @@ def _render_purge(outcome: PurgeOutcome) -> None:
                 soft_wrap=True,
                 markup=False,
             )
+    _render_minimise(outcome)
     out.print(
         f"persons purged{'' if outcome.applied else ' (planned)'}: {outcome.persons}; "
         f"kept because something about them is still justified: {outcome.kept_persons}",
@@ -84,6 +85,27 @@ def _render_purge(outcome: PurgeOutcome) -> None:
             err.print(f"refused: {obj} {sf_id}: {code}")
         if outcome.failed:
             err.print("purge incomplete: the refused records stay in state; the next purge retries")
+    if outcome.report_path:
+        out.print(f"report: {outcome.report_path}", soft_wrap=True, highlight=False)
+
+
+def _render_minimise(outcome: PurgeOutcome) -> None:
+    """Fields cleared on records that stay (GDPR art. 5(1)(c)): names, reasons and Ids only."""
+    m = outcome.minimise
+    if not m.groups:
+        return
+    verb = "Cleared" if outcome.applied else "Would clear (dry run; add --apply)"
+    out.print(f"{verb}: fields no purpose justifies on records that stay", soft_wrap=True)
+    for g in m.groups:
+        out.print(
+            f"  {g.mapping} ({g.object}): {g.count} - {g.reason} - e.g. {', '.join(g.examples)}",
+            soft_wrap=True,
+            markup=False,
+        )
+    if outcome.applied:
+        out.print(f"fields cleared: {m.fields_cleared} on {m.cleared} records")
+        for obj, sf_id, code in m.failed:
+            err.print(f"refused: {obj} {sf_id}: {code}")
 
 
 def register_commands(app: typer.Typer) -> None:

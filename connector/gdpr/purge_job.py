@@ -26,12 +26,15 @@ from connector.gdpr.erasure import (
     GraphItem,
 )
 from connector.gdpr.erasure_job import erasure_locks, salesforce_writer
+from connector.gdpr.field_minimise import MinimiseOutcome, apply_minimise, summarise
+from connector.gdpr.field_minimise import counts as minimise_counts
 from connector.gdpr.graph_batch import delete_many, read_graphs
 from connector.gdpr.purge_plan import (
     Doomed,
     PurgePlan,
     audit_entries,
     child_still_justified,
+    mapping_rules,
     plan_purge,
 )
 from connector.hashing import KeyHasher
@@ -67,11 +70,14 @@ class PurgeOutcome:
     already_gone: int = 0
     failed: list[tuple[str, str, str]] = field(default_factory=list)  # object, sf_id, code
     run_id: int | None = None
+    # Fields cleared on records that stay (art. 5(1)(c)): connector.gdpr.field_minimise.
+    minimise: MinimiseOutcome = field(default_factory=MinimiseOutcome)
+    report_path: str | None = None
 
     @property
     def exit_code(self) -> int:
-        """0 done or planned; 1 Salesforce refused some deletes."""
-        return 1 if self.failed else 0
+        """0 done or planned; 1 Salesforce refused some deletes or clears."""
+        return 1 if self.failed or self.minimise.failed else 0
 
     @property
     def total(self) -> int:
@@ -107,9 +113,7 @@ class _Purge:
         self.hasher: KeyHasher | None = kw.get("hasher")
         self.writer_factory = kw.get("writer_factory") or salesforce_writer
         self.hard: bool = kw.get("hard", False)
-        self.rules = {
-            n: MappingRule(n, s, project.purposes.purposes) for n, s in project.mappings.items()
-        }
+        self.rules: dict[str, MappingRule] = mapping_rules(store, project)
         self._writer: Any = None
 
     @property
@@ -161,7 +165,7 @@ class _Purge:
         return PurgeOutcome(
             self.on, applied, sorted(groups.values(), key=lambda g: (g.object in PERSON_OBJECTS,
                                                                      g.mapping, g.reason)),
-            len(graphs), plan.kept_persons, dict(plan.notes),
+            len(graphs), plan.kept_persons, dict(plan.notes), minimise=summarise(plan.minimise),
         )  # fmt: skip
 
     def apply(self, plan: PurgePlan, graphs, out: PurgeOutcome) -> None:
@@ -196,11 +200,19 @@ class _Purge:
         for name, spec in self.project.mappings.items():
             if purged.intersection(spec.parents()):
                 store.forget_sources(name)
-        status = RunStatus.PARTIAL if out.failed else RunStatus.OK
+        if plan.minimise:  # the fields of records that stay (field_minimise.py)
+            apply_minimise(self.writer, store, plan.minimise, out.minimise, now=now, run_id=run_id)
+        status = RunStatus.PARTIAL if out.exit_code else RunStatus.OK
         counts = {"deleted": out.deleted, "already_gone": out.already_gone,
-                  "failed": len(out.failed), "persons": out.persons}  # fmt: skip
-        store.finish_run(run_id, status=status, counts=counts, api_calls=0, report_path=None,
-                         finished_at=self.settings.clock())  # fmt: skip
+                  "failed": len(out.failed) + len(out.minimise.failed), "persons": out.persons,
+                  **minimise_counts(out.minimise)}  # fmt: skip
+        from connector.gdpr.purge_report import write_purge_report
+
+        out.report_path = str(write_purge_report(out, self.settings.reports_dir(), now))
+        store.finish_run(
+            run_id, status=status, counts=counts, api_calls=0, report_path=out.report_path,
+            finished_at=self.settings.clock(),
+        )  # fmt: skip
 
     def _finish(self, result: ErasureResult, reasons, out: PurgeOutcome, run_id: int) -> None:
         now = self.settings.clock()

@@ -1,5 +1,11 @@
-"""Finding what the retention purge deletes, in local state (the rule itself is pure, in
-:mod:`connector.privacy.retention`; the purge run is :mod:`connector.gdpr.purge_job`)."""
+"""Finding what the retention purge deletes or clears, in local state (the rule itself is pure,
+in :mod:`connector.privacy.retention`; the purge run is :mod:`connector.gdpr.purge_job`).
+
+Besides whole records and persons, the plan lists the records that stay but hold fields no
+unexpired purpose justifies (:class:`Minimise`, GDPR art. 5(1)(c)); the purge clears those in
+Salesforce (:mod:`connector.gdpr.field_minimise`). Records of a full export that left it count
+from their ``last_seen`` (:func:`connector.state.anchors.export_mark`).
+"""
 
 from __future__ import annotations
 
@@ -9,26 +15,48 @@ from datetime import date, datetime
 from typing import Any
 
 from connector.privacy.retention import (
+    Expiry,
     MappingRule,
     is_expired,
     loose_cutoff,
     reason_of,
 )
 from connector.state import AuditEntry, StateStore, SyncedRow
+from connector.state.anchors import export_mark
 
 
-def expired_candidates(rule: MappingRule, store: StateStore, on: date) -> Iterator[list[SyncedRow]]:
-    """Batches of live records expired under the driving purpose(s), read in full."""
+def expired_candidates(
+    rule: MappingRule, store: StateStore, on: date, purposes: list[str] | None = None
+) -> Iterator[list[SyncedRow]]:
+    """Batches of live records expired under the driving purpose(s) (or ``purposes``), read in
+    full. A record that left its full export is a candidate of a lifecycle_end purpose too."""
     seen: set[str] = set()
-    for purpose in rule.drivers():
+    for purpose in rule.drivers() if purposes is None else purposes:
         retention = rule.purposes[purpose].retention
         assert retention is not None  # drivers() only returns purposes with retention
         cutoff = loose_cutoff(on, retention.duration)
-        for batch in store.expired(rule.name, retention.after, cutoff, purpose=purpose):
-            keys = [r.key_hash for r in batch if r.key_hash not in seen]
-            seen.update(keys)
-            rows = store.lookup(rule.name, keys)
-            yield [rows[k] for k in keys if k in rows]
+        queries = [store.expired(rule.name, retention.after, cutoff, purpose=purpose)]
+        if rule.left_before is not None and retention.after in ("lifecycle_end", "last_seen"):
+            # Left the export before the last guarded full export: ended when last seen.
+            gone = min(cutoff, rule.left_before)
+            queries.append(store.expired(rule.name, "last_seen", gone, purpose=purpose))
+        for query in queries:
+            for batch in query:
+                keys = [r.key_hash for r in batch if r.key_hash not in seen]
+                seen.update(keys)
+                rows = store.lookup(rule.name, keys)
+                yield [rows[k] for k in keys if k in rows]
+
+
+def mapping_rules(store: StateStore, project: Any) -> dict[str, MappingRule]:
+    """The retention rule of every mapping, with the time of its last guarded full export."""
+    out = {}
+    for name, spec in project.mappings.items():
+        mark = export_mark(store, name)
+        out[name] = MappingRule(
+            name, spec, project.purposes.purposes, mark.at if mark is not None else None
+        )
+    return out
 
 
 @dataclass(slots=True)
@@ -42,6 +70,15 @@ class Doomed:
 
 
 @dataclass(slots=True)
+class Minimise:
+    """A record that stays, with the fields the purge clears (art. 5(1)(c)) and why."""
+
+    row: SyncedRow
+    fields: list[str]
+    reason: str
+
+
+@dataclass(slots=True)
 class PurgePlan:
     """What a purge on ``on`` deletes: records of child mappings and whole persons."""
 
@@ -50,6 +87,7 @@ class PurgePlan:
     persons: dict[int, list[Doomed]] = field(default_factory=dict)
     kept_persons: int = 0
     notes: dict[str, str] = field(default_factory=dict)
+    minimise: list[Minimise] = field(default_factory=list)
 
 
 def plan_purge(store: StateStore, project: Any, on: date) -> PurgePlan:
@@ -60,9 +98,7 @@ def plan_purge(store: StateStore, project: Any, on: date) -> PurgePlan:
         project: The loaded mapping project (``load_project``).
         on: The purge date: records whose every purpose ended before it are expired.
     """
-    rules = {
-        n: MappingRule(n, spec, project.purposes.purposes) for n, spec in project.mappings.items()
-    }
+    rules = mapping_rules(store, project)
     plan = PurgePlan(on)
     candidates: dict[int, list[Doomed]] = {}
     for name, rule in rules.items():
@@ -90,7 +126,34 @@ def plan_purge(store: StateStore, project: Any, on: date) -> PurgePlan:
             plan.persons[person_id] = records
         else:
             plan.kept_persons += 1
+    plan.minimise = plan_minimise(store, rules, on)
     return plan
+
+
+def _field_reason(fields: list[str], expiries: list[Expiry]) -> str:
+    done = "; ".join(e.reason for e in expiries if e.expired)
+    return f"retention: fields {', '.join(fields)} cleared ({done})"
+
+
+def plan_minimise(store: StateStore, rules: Mapping[str, MappingRule], on: date) -> list[Minimise]:
+    """Records that stay although some of their fields are no longer justified (reads state).
+
+    Candidates are the records an expired purpose with a retention could leave fields on;
+    records that go as a whole are not among them (:meth:`MappingRule.fields_to_clear`).
+    """
+    out: list[Minimise] = []
+    for rule in rules.values():
+        minimisers = rule.minimisers()
+        if not minimisers:
+            continue
+        for rows in expired_candidates(rule, store, on, minimisers):
+            for row in rows:
+                if row.sf_id is None:
+                    continue  # never reached Salesforce: nothing to clear there
+                fields, expiries = rule.fields_to_clear(row, on)
+                if fields:
+                    out.append(Minimise(row, fields, _field_reason(fields, expiries)))
+    return out
 
 
 def _nothing_justified(rows: Sequence[SyncedRow], rules: Mapping[str, MappingRule], on: date):

@@ -256,3 +256,32 @@ def _cycle(start: str, parent: str, mappings: dict[str, MappingSpec]) -> list[st
         for nxt in mappings[node].parents():
             stack.append((nxt, [*trail, nxt]))
     return None
+
+
+def never_active_warnings(project: Any) -> list[str]:
+    """Warnings (not errors) for ``validate``: a purpose a mapping's field names that can never
+    be active for that mapping (its lifecycle never reaches the purpose's phases, or a consent
+    that can never count). Its fields are never sent; the retention purge treats the purpose as
+    justifying nothing (:func:`connector.privacy.retention.never_active`), so it cannot keep a
+    record forever — but the mapping most likely says something it did not mean.
+    """
+    from connector.privacy.retention import never_active
+
+    out: list[str] = []
+    purposes = project.purposes.purposes
+    folder = getattr(getattr(project, "directory", None), "name", None) or "mappings"
+    for name in sorted(project.mappings):
+        spec = project.mappings[name]
+        fields: dict[str, list[str]] = {}
+        for fname, f in spec.fields.items():
+            for p in f.purposes:
+                fields.setdefault(p, []).append(fname)
+        for purpose, names in sorted(fields.items()):
+            why = never_active(purposes[purpose], spec) if purpose in purposes else None
+            if why:
+                out.append(
+                    f"{folder}/{name}.yaml: fields.{names[0]}.purposes: purpose {purpose!r} is "
+                    f"never active for mapping {name!r} ({why}); its fields "
+                    f"({', '.join(sorted(names))}) are never sent"
+                )
+    return out

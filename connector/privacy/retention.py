@@ -73,12 +73,29 @@ class Expiry:
         return f"{self.purpose}: {self.anchor} + {self.keep}"
 
 
-def anchor_value(row: SyncedRow, anchor: str, purpose: str) -> date | None:
-    """The date of ``anchor`` for a record (the school's calendar day), or None when not set."""
+def left_export(row: SyncedRow, left_before: datetime | None) -> bool:
+    """Whether a record of a full export has left it: its ``last_seen`` lies before the last run
+    whose export passed the size guard (``left_before``; None: not a guarded full export)."""
+    return left_before is not None and row.last_seen < left_before
+
+
+def anchor_value(
+    row: SyncedRow, anchor: str, purpose: str, left_before: datetime | None = None
+) -> date | None:
+    """The date of ``anchor`` for a record (the school's calendar day), or None when not set.
+
+    For a guarded full export (``left_before`` given): ``last_seen`` counts only once the record
+    left the export, and a record that left it without a lifecycle end is ended on the day it
+    was last seen (a student who disappears does not stay enrolled forever).
+    """
     if anchor == "last_seen":
         value: date | datetime | None = row.last_seen
+        if left_before is not None and not left_export(row, left_before):
+            value = None  # still in the export
     elif anchor == "lifecycle_end":
         value = row.lifecycle_end_at
+        if value is None and left_export(row, left_before):
+            value = row.last_seen
     elif anchor == "event_date":
         value = row.event_date
     elif anchor == "consent_withdrawn":
@@ -150,6 +167,7 @@ def purpose_expiry(
     fields: frozenset[str],
     on: date,
     inert: str | None = None,
+    left_before: datetime | None = None,
 ) -> Expiry:
     """Whether purpose ``name`` still justifies ``row`` on date ``on``.
 
@@ -163,7 +181,7 @@ def purpose_expiry(
     retention = spec.retention
     if retention is None:
         return Expiry(name, None, None, False, "no retention set, never expires by itself")
-    start = anchor_value(row, retention.after, name)
+    start = anchor_value(row, retention.after, name, left_before)
     if start is None:
         return Expiry(name, retention.after, None, False, f"{retention.after} not reached")
     until = retention.duration.after(start)
@@ -176,12 +194,13 @@ def record_expiries(
     fields_by_purpose: Mapping[str, frozenset[str]],
     on: date,
     inert: Mapping[str, str] | None = None,
+    left_before: datetime | None = None,
 ) -> list[Expiry]:
     """Every purpose of the record's mapping, judged on ``on`` (see :func:`is_expired`);
     ``inert``: purposes that can never be active for the mapping, with why."""
     inert = inert or {}
     return [
-        purpose_expiry(name, purposes[name], row, fields, on, inert.get(name))
+        purpose_expiry(name, purposes[name], row, fields, on, inert.get(name), left_before)
         for name, fields in sorted(fields_by_purpose.items())
     ]
 
@@ -246,8 +265,17 @@ def loose_cutoff(on: date, keep: Duration) -> datetime:
 class MappingRule:
     """The retention rule of one mapping: its purposes, which of them drive, how a row is judged."""
 
-    def __init__(self, name: str, spec: Any, purposes: Mapping[str, PurposeSpec]):
+    def __init__(
+        self,
+        name: str,
+        spec: Any,
+        purposes: Mapping[str, PurposeSpec],
+        left_before: datetime | None = None,
+    ):
         self.name, self.spec = name, spec
+        # The time of the last full export that passed the size guard (None: not a full export
+        # or none yet): records last seen before it have left the export.
+        self.left_before = left_before
         self.fields = fields_by_purpose(spec)
         self.purposes = {p: purposes[p] for p in self.fields if p in purposes}
         self.inert = {
@@ -299,7 +327,7 @@ class MappingRule:
 
     def judge(self, row: SyncedRow, on: date) -> list[Expiry]:
         """The record's expiries on ``on``."""
-        return record_expiries(row, self.purposes, self.fields, on, self.inert)
+        return record_expiries(row, self.purposes, self.fields, on, self.inert, self.left_before)
 
     def fields_to_clear(self, row: SyncedRow, on: date) -> tuple[list[str], list[Expiry]]:
         """Fields of a record that stays to clear on ``on`` (art. 5(1)(c)), with its expiries."""

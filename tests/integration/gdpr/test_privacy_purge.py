@@ -86,7 +86,10 @@ def test_dry_run_lists_the_expired_records_and_deletes_nothing(project: SyncProj
     assert result.exit_code == 0, result.output
     assert "Would delete" in result.output
     assert contacts[VISITOR] in result.output
-    assert contacts[FAN] not in result.output and contacts[STUDENT_MAIL] not in result.output
+    deletes, _, clears = result.output.partition("Would clear")
+    assert contacts[FAN] not in deletes and contacts[STUDENT_MAIL] not in result.output
+    # The fan stays for her news consent, without what only the visit justified (art. 5(1)(c)).
+    assert contacts[FAN] in clears and "FirstName" in clears
     assert "event_registration: event_date + P3M (at the latest on 2027-02-14)" in result.output
     assert "recruitment_news: consent never given" in result.output
     assert "persons purged (planned): 1" in result.output
