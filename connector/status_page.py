@@ -76,6 +76,7 @@ class StatusData:
     health: dict[str, Any] | None = None
     quality: Any = None  # connector.quality.Quality of the sources, when that module exists
     quality_error: str = ""
+    open_requests: list[Any] = field(default_factory=list)  # data-subject requests (art. 12(3))
 
 
 def collect(
@@ -111,6 +112,7 @@ def collect(
     data.audit, data.audit_days = _audit(store, since=now - timedelta(days=AUDIT_DAYS))
     data.outbox = store.outbox_counts()
     data.synced = store.mapping_counts()
+    data.open_requests = store.list_requests(status="open")
     return data
 
 
@@ -174,6 +176,7 @@ def render(data: StatusData, *, refresh: int | None = REFRESH_SECONDS) -> str:
         _rejects(data),
         _refusals(data),
         _audit_section(data, tz),
+        _requests_section(data),
         _quality_section(data),
         _outbox(data),
         '</main><footer class="muted">This page shows job, mapping, file and field names, '
@@ -378,6 +381,28 @@ def _audit_section(data: StatusData, tz: ZoneInfo) -> str:
         '<th class="n">records</th><th>last</th></tr></thead>'
         f"<tbody>{rows}</tbody></table></div>"
     )  # fmt: skip
+
+
+def _requests_section(data: StatusData) -> str:
+    """Open data-subject requests with their deadline (reference, kind, due; no subject)."""
+    from connector.clock import school_date
+    from connector.gdpr.requests import when_due
+
+    head = '<h2 id="requests">Open data-subject requests</h2>'
+    if not data.open_requests:
+        return head + '<p class="muted">None open.</p>'
+    today = school_date(data.generated_at)
+    rows = "".join(
+        f"<tr><td>{escape(r.reference)}</td><td>{escape(r.kind)}</td><td>{r.due_on}</td>"
+        f'<td>{escape(when_due(r, today))}</td><td class="n">{r.attempts}</td>'
+        f"<td>{escape(r.last_error)}</td></tr>"
+        for r in data.open_requests
+    )
+    return (
+        head + '<div class="scroll"><table><thead><tr><th>reference</th><th>kind</th>'
+        '<th>due</th><th>deadline</th><th class="n">attempts</th><th>last error</th></tr>'
+        f"</thead><tbody>{rows}</tbody></table></div>"
+    )
 
 
 def _outbox(data: StatusData) -> str:

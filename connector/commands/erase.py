@@ -36,7 +36,12 @@ def erase(
     keyed-hash tombstone so no later sync recreates them.
 
     Without --apply it only shows the graph (objects and Salesforce ids, never names or
-    addresses). With --apply, while holding every job's run lock: Tasks and Events (archived
+    addresses). With --apply it is a data-subject request: a reference (DSR-YYYY-NNNN), due in
+    one month, and a receipt in receipts/ beside the state. A person local state does not know
+    is looked up in Salesforce by external id and e-mail. Tombstones come first: when
+    Salesforce cannot be reached (exit 3) the request stays open and the next run finishes it.
+
+    With --apply, while holding every job's run lock: Tasks and Events (archived
     too) and CampaignMembers of the person first, then their other records, then the Contact.
     An e-mail address several persons share is refused: use --student-number.
     """
@@ -47,13 +52,28 @@ def erase(
     hasher = KeyHasher(require_secret(settings))
     subject = subject_of(hasher, student_number=student_number, email=email)
     outcome = erase_person(
-        settings, subject, apply=apply, hard=hard, only_suppress=suppress_only, hasher=hasher
+        settings,
+        subject,
+        apply=apply,
+        hard=hard,
+        only_suppress=suppress_only,
+        hasher=hasher,
+        student_number=student_number,
+        email=email,
     )
     who = ", ".join(f"{kind} hash {h}" for h, kind in subject.hashes)
     if outcome.status == "not_found":
         out.print(
-            f"nobody with {who} in local state; nothing erased. To keep such a person from ever "
-            "being synced, run again with --suppress-only --apply."
+            f"nobody with {who} in local state or Salesforce; nothing erased. To keep such a "
+            "person from ever being synced, run again with --suppress-only --apply."
+        )
+    elif outcome.status == "open":
+        err.print(
+            f"Salesforce could not be reached: {outcome.cause}\n"
+            f"tombstones written ({len(outcome.tombstones)}): no sync sends this person again; "
+            "the erasure stays open and the next `sis-sync run` (or serve tick) finishes it",
+            highlight=False,
+            soft_wrap=True,
         )
     elif outcome.status == "already_erased":
         out.print(f"already erased: {who} carries a tombstone and is not in local state")
@@ -62,13 +82,31 @@ def erase(
         out.print(f"{verb} {len(outcome.tombstones)} tombstones ({who}); nothing deleted")
     else:
         _render(outcome, apply=apply)
+    _print_request(outcome)
     raise typer.Exit(outcome.exit_code)
+
+
+def _print_request(outcome: ErasureOutcome) -> None:
+    """The request line: reference, status, due date and the receipt."""
+    req = outcome.request
+    if req is None:
+        return
+    line = f"request {req.reference}: {req.status}, received {req.received_at:%Y-%m-%d}"
+    line += f", due {req.due_on}"
+    if req.status == "open" and req.last_error:
+        line += f" (attempt {req.attempts}: {req.last_error})"
+    elif req.status == "failed":
+        line += f" ({req.last_error})"
+    out.print(line, highlight=False, soft_wrap=True)
+    if req.receipt:
+        out.print(f"receipt: {req.receipt} (and .txt)", highlight=False, soft_wrap=True)
 
 
 def _render(outcome: ErasureOutcome, *, apply: bool) -> None:
     graph = outcome.graph
     title = "Erased" if apply else "Would erase (dry run; add --apply)"
-    table = Table(title=f"{title}: person {graph.person.person_id}")
+    who = f"person {graph.person.person_id}" if graph.person else "person found in Salesforce"
+    table = Table(title=f"{title}: {who}")
     for col in ("object", "Salesforce id", "found via", "status"):
         table.add_column(col)
     result = outcome.result

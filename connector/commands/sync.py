@@ -226,8 +226,13 @@ def status(
         rejects = store.reject_summary(runs[0].run_id) if runs else []
         pending = store.outbox_counts()
         synced = store.mapping_counts()
+        requests = store.list_requests(status="open")  # data-subject requests (art. 12(3))
     finally:
         store.close()
+    from connector.clock import school_date
+    from connector.commands.requests import open_request_lines, request_json
+
+    today = school_date(settings.clock())
     if as_json:
         typer.echo(
             json.dumps(
@@ -254,12 +259,15 @@ def status(
                     ],
                     "outbox": pending,
                     "synced": synced,
+                    "open_requests": [request_json(r, today) for r in requests],
                 },
                 indent=2,
             )
         )
         return
     _print_status(runs, rejects, synced, pending)
+    for line in open_request_lines(requests, today):
+        out.print(f"open request {line}", highlight=False, soft_wrap=True)
 
 
 def _print_status(runs: list, rejects: list, synced: dict, pending: dict) -> None:

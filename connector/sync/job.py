@@ -175,11 +175,17 @@ def run_job(
     # Log in before the state is touched: refused credentials are exit 2 with nothing written.
     # An org that cannot be reached (connection, TLS, 5xx after the retries) is exit 3, and the
     # run is recorded as failed with its cause, so that `status` and /healthz show it.
+    from connector.gdpr.erasure_retry import note_unreachable, retry_open_erasures  # GDPR jobs
+
     try:
         writer = None if dry_run else (writer_factory or _writer)(settings)
     except SalesforceUnreachable as exc:
         _record_unreachable(settings, job_name, now, exc)
+        note_unreachable(settings, exc)  # open erasures: one more failed attempt
         raise
+    if writer is not None:
+        # Open erasures first (GDPR art. 17): their tombstones already hold; this finishes them.
+        retry_open_erasures(settings, writer, hasher=hasher)
     # A dry run against a state never written plans on an empty in-memory one: no file appears.
     store = open_existing(settings.state.url, create=not dry_run)
     try:
