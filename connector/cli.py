@@ -82,6 +82,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "register_commands",
         "Right of access / portability: everything held about one person, as JSON.",
     ),
+    "requests": (
+        "connector.commands.requests",
+        "register_commands",
+        "Data-subject requests (erase, export, object): reference, received, due, status, receipt.",
+    ),
     "state": (
         "connector.commands.state",
         "register_commands",
