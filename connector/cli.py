@@ -87,6 +87,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "register_commands",
         "Data-subject requests (erase, export, object): reference, received, due, status, receipt.",
     ),
+    "object": (
+        "connector.commands.object",
+        "register_commands",
+        "Right to object (art. 21): the named purposes are never active again for this person.",
+    ),
     "state": (
         "connector.commands.state",
         "register_commands",

@@ -12,7 +12,6 @@ from connector.privacy.policy import (
     ACTIVE,
     CLEARING,
     CONSENT_WITHDRAWN,
-    CRM_OWNED,
     OBJECTED,
     Policy,
 )

@@ -1,0 +1,180 @@
+"""Objection (GDPR art. 21): ``sis-sync object`` records that a person objects to purposes.
+
+Like an erasure tombstone the objection is a keyed hash of what identifies the person (student
+number, e-mail address), but the person stays: only the named purposes are never active for
+them again, whatever later rows say (the policy's ``objected`` status, applied by the sync's
+planner to every row carrying one of the hashes). Fields those purposes alone justified are
+cleared by the next run, and the purposes' opt-out fields (``consent: {opt_out: FIELD}``) are
+set to true. Nothing is deleted and nothing else is blocked: registrations, enrolment data and
+the other purposes go on as before.
+
+The default purposes are those a person can object to or withdraw from at any time: every
+purpose with lawful basis ``consent`` or ``legitimate_interest`` (art. 21(1), 7(3)).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from connector.errors import ConfigError, UsageError
+from connector.gdpr import requests
+from connector.gdpr.erasure import Subject, find_person
+from connector.gdpr.erasure_job import erasure_locks, run_lock_names
+from connector.gdpr.receipts import Receipt
+from connector.privacy.purposes import PurposesSpec
+from connector.state import StateStore, open_existing
+from connector.state.requests import RequestRow
+
+#: Lawful bases a person can object to (art. 21(1)) or withdraw (art. 7(3)) at any time.
+OBJECTABLE = frozenset({"consent", "legitimate_interest"})
+
+
+@dataclass(slots=True)
+class ObjectionOutcome:
+    """What ``sis-sync object`` found and did (keyed hashes, purpose and field names only).
+
+    ``status``: ``planned`` (no --apply), ``recorded``, or ``already`` (every hash already
+    carries every named purpose). ``hashes``: (hash, kind) recorded or to record — the given
+    identifier plus the other one local state knows for the person. ``reference``: the
+    data-subject request it was recorded under, when requests are kept.
+    """
+
+    status: str
+    hashes: list[tuple[str, str]]
+    purposes: tuple[str, ...]
+    opt_out_fields: tuple[str, ...]
+    person_known: bool
+    reference: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def default_purposes(spec: PurposesSpec) -> tuple[str, ...]:
+    """Every purpose with basis consent or legitimate interest, in purposes.yaml's order."""
+    return tuple(n for n, p in spec.purposes.items() if p.lawful_basis in OBJECTABLE)
+
+
+def resolve_purposes(spec: PurposesSpec, names: Sequence[str] | None) -> tuple[str, ...]:
+    """The purposes to object to: ``names`` checked against purposes.yaml, or the defaults.
+
+    Raises ConfigError (exit 2, nothing written) for an unknown name or an empty list.
+    """
+    if names is None:
+        chosen = default_purposes(spec)
+        if not chosen:
+            raise ConfigError(
+                "purposes.yaml has no purpose with basis consent or legitimate_interest; "
+                "name the purposes with --purposes"
+            )
+        return chosen
+    wanted = [n.strip() for n in names if n.strip()]
+    unknown = sorted(set(wanted) - set(spec.purposes))
+    if unknown:
+        known = ", ".join(spec.purposes)
+        raise ConfigError(f"--purposes: unknown purpose(s) {', '.join(unknown)} (known: {known})")
+    if not wanted:
+        raise ConfigError("--purposes: name at least one purpose")
+    return tuple(dict.fromkeys(wanted))
+
+
+def opt_out_fields(spec: PurposesSpec, purposes: Sequence[str]) -> tuple[str, ...]:
+    """The opt-out fields (``consent: {opt_out: FIELD}``) the objection sets to true."""
+    fields = {
+        p.consent.opt_out
+        for n, p in spec.purposes.items()
+        if n in purposes and p.consent is not None and p.consent.opt_out
+    }
+    return tuple(sorted(fields))
+
+
+def _person_hashes(store: StateStore, subject: Subject) -> tuple[list[tuple[str, str]], bool]:
+    """The subject's hashes plus the other identity hash local state holds for the person."""
+    hashes = list(subject.hashes)
+    try:
+        person = find_person(store, subject)
+    except UsageError:
+        # A shared family address: the e-mail hash alone covers every row with it.
+        return hashes, True
+    if person is None:
+        return hashes, False
+    for h, kind in ((person.student_hash, "student"), (person.email_hash, "email")):
+        if h and (h, kind) not in hashes:
+            hashes.append((h, kind))
+    return hashes, True
+
+
+def object_person(
+    settings: Any,
+    subject: Subject,
+    *,
+    purposes: Sequence[str] | None = None,
+    apply: bool = False,
+) -> ObjectionOutcome:
+    """The ``sis-sync object`` job: show (dry run) or record one person's objection.
+
+    Args:
+        settings: The loaded configuration.
+        subject: From :func:`~connector.gdpr.erasure.subject_of`.
+        purposes: Purpose names (``--purposes``); None for the default (consent and
+            legitimate-interest purposes).
+        apply: Record it; without it nothing is written anywhere.
+
+    Raises:
+        ConfigError: an unknown purpose (exit 2), before anything is written.
+        LockedError: a sync is running (the objection must not land between a run's read
+            and its write of the same rows).
+    """
+    from connector.mapping import load_project
+
+    project = load_project(settings.mappings)
+    chosen = resolve_purposes(project.purposes, purposes)
+    fields = opt_out_fields(project.purposes, chosen)
+    now = settings.clock()
+    store = open_existing(settings.state.url, create=apply)
+    try:
+        hashes, known = _person_hashes(store, subject)
+        have = store.objected([h for h, _ in hashes])
+        if all(set(chosen) <= have.get(h, frozenset()) for h, _ in hashes):
+            return ObjectionOutcome("already", hashes, chosen, fields, known)
+        if not apply:
+            return ObjectionOutcome("planned", hashes, chosen, fields, known)
+        with erasure_locks(store, run_lock_names(settings)):
+            request = _open_request(store, hashes, chosen, now)
+            store.add_objection(hashes, chosen, at=now, request_id=request.id)
+        outcome = ObjectionOutcome("recorded", hashes, chosen, fields, known, request.reference)
+        _finish_request(settings, store, request, outcome, now)
+        return outcome
+    finally:
+        store.close()
+
+
+def _open_request(
+    store: StateStore, hashes: list[tuple[str, str]], purposes: Sequence[str], now: datetime
+) -> RequestRow:
+    """The data-subject request the objection is recorded under (``sis-sync requests``)."""
+    return requests.open_request(store, "object", hashes, now=now, purposes=purposes)
+
+
+def _finish_request(
+    settings: Any, store: StateStore, request: RequestRow, outcome: ObjectionOutcome, now: datetime
+) -> None:
+    """Mark the request done with a receipt: the purposes and counts, nothing personal."""
+    kinds: dict[str, int] = {}
+    for _, kind in outcome.hashes:
+        kinds[kind] = kinds.get(kind, 0) + 1
+    receipt = Receipt(
+        action="objected",
+        purposes=outcome.purposes,
+        notes=(
+            "the objected purposes are never active again for this person; the next run "
+            "clears the fields they alone justified"
+            + (f" and sets {', '.join(outcome.opt_out_fields)}" if outcome.opt_out_fields else ""),
+            "identifiers recorded (keyed hashes): "
+            + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())),
+        ),
+    )
+    requests.finish(
+        store, request, receipt=receipt, now=now, folder=requests.receipts_dir(settings)
+    )

@@ -1,0 +1,153 @@
+"""Opt-outs against the emulator (GDPR art. 7(3); DESIGN §6 "The CRM owns opt-outs").
+
+A withdrawal sets the purpose's opt-out field; an opt-out staff set in the CRM survives every
+sync; a newer opt-in with proof is reported to staff as ``opt_out_conflict`` (and lifts the
+opt-out only where the purpose says ``opt_in_lifts_opt_out: true`` and the opt-in is newer than
+the Contact's last change); a mapped ``opt_out: true`` field is sent when true.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from syncfixtures import SyncProject, student
+
+from connector.demo import STUDENT_COLUMNS
+from connector.state import open_store
+from connector.sync.job import run_job
+
+NUMBER = "700001"
+ANSWER = "toestemming_nieuws_bron\n"
+
+
+def _opt_out(project: SyncProject, *, lifts: bool = False) -> None:
+    """recruitment_news names HasOptedOutOfEmail as its opt-out field."""
+    path = project.folder / "mappings" / "purposes.yaml"
+    text = path.read_text(encoding="utf-8")
+    extra = "      opt_out: HasOptedOutOfEmail\n"
+    if lifts:
+        extra += "      opt_in_lifts_opt_out: true\n"
+    assert text.count("source: " + ANSWER) == 1
+    path.write_text(text.replace("source: " + ANSWER, "source: " + ANSWER + extra), "utf-8")
+
+
+def _contact(project: SyncProject) -> dict:
+    rows = project.query(
+        "SELECT Id, LastName, HasOptedOutOfEmail, Consent_News__c FROM Contact "
+        f"WHERE SIS_Student_Number__c = '{NUMBER}'"
+    )
+    assert len(rows) == 1
+    return rows[0]
+
+
+def _rejects(project: SyncProject) -> list:
+    with open_store(f"sqlite:///{project.folder / 'state' / 'sync.db'}") as store:
+        run_id = store.recent_runs(1)[0].run_id
+        return store.list_rejects(run_id)
+
+
+def test_art7_3_withdrawal_sets_has_opted_out_of_email(project: SyncProject) -> None:
+    _opt_out(project)
+    project.write_students([student(NUMBER)])
+    project.run()
+    assert _contact(project)["HasOptedOutOfEmail"] is not True
+    assert _contact(project)["Consent_News__c"] is True
+
+    project.write_students(
+        [student(NUMBER, toestemming_nieuws="nee", toestemming_nieuws_op="2026-11-01T09:00:00Z")]
+    )
+    project.run()
+
+    contact = _contact(project)
+    assert contact["HasOptedOutOfEmail"] is True
+    assert (
+        contact["Consent_News__c"] is not True
+    )  # the consent itself is cleared (a checkbox: false)
+    assert contact["LastName"]  # the person stays
+
+
+def test_art7_3_staff_opt_out_survives_and_a_newer_opt_in_is_a_conflict(
+    project: SyncProject,
+) -> None:
+    _opt_out(project, lifts=True)  # lifting allowed, but the opt-in is older than the change
+    project.write_students([student(NUMBER)])
+    project.run()
+    client = project.emulator.client()
+    client.Contact.update(_contact(project)["Id"], {"HasOptedOutOfEmail": True})  # staff
+
+    # A newer explicit opt-in with proof, dated before the Contact's last change in Salesforce.
+    again = student(NUMBER, toestemming_nieuws_op="2026-11-19T09:00:00Z")
+    project.write_students([again])
+    report = project.run()
+
+    assert _contact(project)["HasOptedOutOfEmail"] is True  # never lifted by a sync
+    assert _contact(project)["Consent_News__c"] is True
+    assert report.exit_code() == 0  # written; a conflict is for staff, not a failed record
+    assert any("opt_out_conflict" in w for w in report.warning_lines())
+    conflicts = [r for r in _rejects(project) if r.reason.startswith("opt_out_conflict")]
+    assert [(r.column, r.line) for r in conflicts] == [("HasOptedOutOfEmail", 2)]
+    assert NUMBER not in conflicts[0].reason
+
+    # Reported again on the next run (the row is not remembered) until staff settle it.
+    project.run()
+    assert [r.reason for r in _rejects(project) if r.reason.startswith("opt_out_conflict")]
+    assert _contact(project)["HasOptedOutOfEmail"] is True
+
+
+def test_art7_3_a_newer_opt_in_lifts_the_opt_out_only_where_the_purpose_says_so(
+    project: SyncProject,
+) -> None:
+    later = {"SIS_SYNC_NOW": "2027-06-01T09:00:00+00:00"}
+    newer = student(NUMBER, toestemming_nieuws_op="2027-05-01T09:00:00Z")  # after the change
+
+    for lifts, expected in ((False, True), (True, False)):
+        project.emulator.reset()
+        (project.folder / "state" / "sync.db").unlink(missing_ok=True)
+        if lifts:
+            _opt_out(project, lifts=True)
+        else:
+            _opt_out(project)
+        project.write_students([student(NUMBER)])
+        project.run()
+        client = project.emulator.client()
+        client.Contact.update(_contact(project)["Id"], {"HasOptedOutOfEmail": True})
+        project.write_students([newer])
+        run_job(project.settings(**later), job="nightly")
+        assert _contact(project)["HasOptedOutOfEmail"] is expected, lifts
+        path = project.folder / "mappings" / "purposes.yaml"
+        path.write_text(
+            path.read_text("utf-8")
+            .replace("      opt_out: HasOptedOutOfEmail\n", "")
+            .replace("      opt_in_lifts_opt_out: true\n", ""),
+            "utf-8",
+        )
+
+
+def _students_with_opt_out_column(project: SyncProject, rows: list[dict]) -> None:
+    path = project.folder / "data" / "studenten.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.DictWriter(fh, [*STUDENT_COLUMNS, "afmelding"], delimiter=";")
+        w.writeheader()
+        w.writerows(rows)
+
+
+def test_a_mapped_opt_out_true_field_is_sent(project: SyncProject) -> None:
+    mapping: Path = project.folder / "mappings" / "students.yaml"
+    mapping.write_text(
+        mapping.read_text("utf-8")
+        + "  HasOptedOutOfEmail: {from: afmelding, opt_out: true, purposes: [enrolment]}\n",
+        "utf-8",
+    )
+    _students_with_opt_out_column(project, [{**student(NUMBER), "afmelding": "nee"}])
+    project.run()
+    assert _contact(project)["HasOptedOutOfEmail"] is not True
+
+    _students_with_opt_out_column(project, [{**student(NUMBER), "afmelding": "ja"}])
+    project.run()
+    assert _contact(project)["HasOptedOutOfEmail"] is True
+
+    # One-way: the source saying "nee" again never lifts it.
+    _students_with_opt_out_column(project, [{**student(NUMBER), "afmelding": "nee"}])
+    project.run()
+    assert _contact(project)["HasOptedOutOfEmail"] is True
