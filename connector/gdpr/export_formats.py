@@ -188,29 +188,24 @@ def _leaf(value: Json) -> Value:
 
 
 def _state_rows(export: PersonExport) -> Iterator[list[Value]]:
-    state = export.local_state
-    note = export.explanation
-    person = state.get("person")
-    for key, value in _flat("", person):
-        yield ["local_state", "person", "", key, key, value, "", note["local_state.person"]]
+    """Local state, each block's explanation on its first row only (a readable sheet)."""
+    state, note = export.local_state, export.explanation
+    blocks: list[tuple[str, Value, Json, str]] = [
+        ("person", "", state.get("person"), note["local_state.person"])
+    ]
     records = state.get("records")
     for record in records if isinstance(records, list) else []:
-        if not isinstance(record, dict):
+        if isinstance(record, dict):
+            blocks.append(
+                ("record", _leaf(record.get("sf_id")), record, note["local_state.records"])
+            )
+    blocks.append(("", "", {"suppressed": state.get("suppressed")}, note["local_state.suppressed"]))
+    for obj, rid, block, text in blocks:
+        if block is None:
+            yield ["local_state", obj, rid, "", "", "", "", "not known to local state"]
             continue
-        rid = _leaf(record.get("sf_id"))
-        for key, value in _flat("", record):
-            yield ["local_state", "record", rid, key, key, value, "", note["local_state.records"]]
-    suppressed = _leaf(state.get("suppressed"))
-    yield [
-        "local_state",
-        "",
-        "",
-        "suppressed",
-        "suppressed",
-        suppressed,
-        "",
-        note["local_state.suppressed"],
-    ]
+        for i, (key, value) in enumerate(_flat("", block)):
+            yield ["local_state", obj, rid, key, key, value, "", "" if i else text]
 
 
 def csv_rows(export: PersonExport) -> Iterator[list[Value]]:
