@@ -16,12 +16,13 @@ STUDENT_COLUMNS = (
     "geslacht", "email", "mobiel", "telefoon", "straat", "huisnummer", "postcode", "woonplaats",
     "opleiding", "crebo", "leerweg", "niveau", "status", "status_datum", "toestemming_nieuws",
     "toestemming_nieuws_op", "toestemming_nieuws_bron", "toestemming_bellen",
-    "toestemming_bellen_op", "toestemming_bellen_door", "bsn",
+    "toestemming_bellen_op", "toestemming_bellen_door", "toestemming_bellen_bron", "bsn",
 )  # fmt: skip
 COL = {name: i for i, name in enumerate(STUDENT_COLUMNS)}
 
 MINOR_SHARE = 0.15  # share of studenten.csv under 16, where a parent's consent is needed
 NEWS_SOURCES = ("aanmeldformulier", "aanmeldformulier", "open dag", "intakegesprek", "website")
+PHONE_SOURCES = ("aanmeldformulier", "intakegesprek", "telefoon studentenbalie")
 
 # One defect per malformed row: (problem code, column that is wrong; "" = the row's shape).
 STUDENT_DEFECTS = (
@@ -46,7 +47,9 @@ def student_row(
     opleiding, crebo, niveau = rng.choices(people.PROGRAMMES, people.PROGRAMME_WEIGHTS)[0]
     status, status_day = status_of(rng, today, applicant=applicant)
     news, news_at, news_source = news_consent(rng, today)
-    phone, phone_at, phone_by = phone_consent(rng, today, people.age_on(person.born, today) < 16)
+    phone, phone_at, phone_by, phone_source = phone_consent(
+        rng, today, people.age_on(person.born, today) < 16
+    )
     return [
         student_number(rng, numbers), person.achternaam, person.tussenvoegsel, person.roepnaam,
         person.voorletters, dmy(person.born), person.geslacht, people.as_typed(rng, person.email),
@@ -54,7 +57,8 @@ def student_row(
         rng.choice(pools.streets), people.house_number(rng), people.postcode(rng),
         rng.choice(pools.cities), opleiding, crebo,
         "BBL" if niveau > 1 and rng.random() < 0.2 else "BOL", str(niveau), status,
-        dmy(status_day), news, news_at, news_source, phone, phone_at, phone_by, people.bsn(rng),
+        dmy(status_day), news, news_at, news_source, phone, phone_at, phone_by, phone_source,
+        people.bsn(rng),
     ]  # fmt: skip
 
 
@@ -88,13 +92,14 @@ def news_consent(rng: random.Random, today: date) -> tuple[str, str, str]:
     return "", "", ""
 
 
-def phone_consent(rng: random.Random, today: date, minor: bool) -> tuple[str, str, str]:
-    """(toestemming_bellen, _op, _door): under 16 mostly a parent, sometimes wrongly the child."""
+def phone_consent(rng: random.Random, today: date, minor: bool) -> tuple[str, str, str, str]:
+    """(toestemming_bellen, _op, _door, _bron): under 16 mostly a parent, sometimes wrongly the
+    child; the source (the form or desk where it was given) is the art. 7(1) proof."""
     if rng.random() >= 0.4:
-        return "nee", "", ""
+        return "nee", "", "", ""
     at = "" if rng.random() < 0.05 else people.moment(rng, today)
     by = ("parent" if rng.random() < 0.85 else "self") if minor else "self"
-    return "ja", at, by
+    return "ja", at, by, rng.choice(PHONE_SOURCES)
 
 
 def student_number(rng: random.Random, numbers: set[str]) -> str:
@@ -128,6 +133,7 @@ def ensure_edge_cases(rng: random.Random, rows: list[list[str]], today: date) ->
             row = minors[index]
             row[COL["toestemming_bellen"]], row[COL["toestemming_bellen_door"]] = "ja", by
             row[COL["toestemming_bellen_op"]] = people.moment(rng, today)
+            row[COL["toestemming_bellen_bron"]] = PHONE_SOURCES[0]
     if rows and not any(
         r[COL["toestemming_nieuws"]] == "ja" and not r[COL["toestemming_nieuws_op"]] for r in rows
     ):

@@ -318,6 +318,15 @@ EVENT = [
     _b("IsAllDayEvent"),
 ]
 
+# Salesforce's consent model (Data Protection and Privacy), as the Object Reference documents it:
+# Individual (FR-Ind), ContactPointTypeConsent
+# (https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_contactpointtypeconsent.htm)
+# and DataUsePurpose
+# (https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_datausepurpose.htm).
+# Fields whose description says "Required." are required on create here (the reference lists
+# some of them as Nillable as well; a create without them is refused either way). The ``__c``
+# fields are the ones the README asks an admin to create for sis-sync: external ids for
+# idempotent upserts and who gave a consent.
 INDIVIDUAL = [
     _s("LastName", 80, req=True),
     _s("FirstName", 40),
@@ -325,11 +334,13 @@ INDIVIDUAL = [
     _t("BirthDate", "date"),
     *[_b(f) for f in _PRIVACY_FLAGS],
     _owner(),
+    _ext("SIS_Individual_Key__c", 64),
 ]
 
 CONTACT_POINT_TYPE_CONSENT = [
-    _s("Name", 255),
-    _r("PartyId", ["Individual"]),
+    # Name: "Create, Filter, Group, Sort, Update" — not nillable, no default: required.
+    _s("Name", 255, req=True),
+    _r("PartyId", ["Individual"], req=True),
     _p(
         "ContactPointType",
         ["Email", "MailingAddress", "Phone", "Social", "Web"],
@@ -339,17 +350,26 @@ CONTACT_POINT_TYPE_CONSENT = [
     _p("PrivacyConsentStatus", ["OptIn", "OptOut", "Seen", "NotSeen"], req=True, restricted=True),
     _t("CaptureDate", "datetime", req=True),
     _s("CaptureSource", 255, req=True),
-    _p("CaptureContactPointType", ["Email", "Phone", "Web", "Social"], req=True, restricted=True),
+    _p(
+        "CaptureContactPointType",
+        ["Email", "MailingAddress", "Phone", "Social", "Web"],
+        req=True,
+        restricted=True,
+    ),
+    # DataUsePurposeId: "Create, Filter, Group, Nillable, Sort, Update", not described as required.
     _r("DataUsePurposeId", ["DataUsePurpose"]),
     _t("EffectiveFrom", "datetime"),
     _t("EffectiveTo", "datetime"),
     _t("DoubleConsentCaptureDate", "datetime"),
     _owner(),
+    _p("Consent_Given_By__c", ["self", "parent"], restricted=True),
+    _ext("SIS_Consent_Key__c", 64),
 ]
 
 DATA_USE_PURPOSE = [
+    # Name: "Create, Filter, Group, idLookup, Sort, Update", "Required."
     _s("Name", 255, req=True),
-    _s("Description", 1000, "textarea"),
+    _s("Description", 255),
     _b("CanDataSubjectOptOut"),
 ]
 

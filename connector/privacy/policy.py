@@ -6,7 +6,8 @@ A field goes to Salesforce only when at least one of its purposes is active for 
   in the lifecycle phases it declares (``active_in``; default applied + enrolled), and for a
   purpose retained ``after: lifecycle_end`` also in the ended phase until its retention runs out
   (the purge removes it then); with no lifecycle declared every record is active;
-* a consent purpose is active only with a recorded *yes*, a timestamp not in the future, and —
+* a consent purpose is active only with a recorded *yes*, a timestamp not in the future, a
+  source (the form or channel: art. 7(1) proof), and —
   under the purpose's ``min_age`` (default 16, UAVG art. 5) at the moment of consent, or when the
   age is unknown — a parent as the giver. A recorded *no* is a withdrawal.
 
@@ -49,6 +50,7 @@ MINOR_WITHOUT_PARENT = "minor_without_parent_consent"
 FORBIDDEN_NUMBER = "forbidden_number"
 CRM_OWNED = "crm_owned"
 OPT_OUT_ONE_WAY = "opt_out_one_way"
+OBJECTED = "objected"
 
 REASONS = {
     NO_ACTIVE_PURPOSE: "no purpose of the field is active in the record's lifecycle phase",
@@ -61,6 +63,7 @@ REASONS = {
     FORBIDDEN_NUMBER: "the value passes the BSN/onderwijsnummer 11-check and is never sent",
     CRM_OWNED: "the CRM owns this field; the connector never overwrites it",
     OPT_OUT_ONE_WAY: "an opt-out is one-way: only an opt-out (true) is ever sent",
+    OBJECTED: "the person objected to the purpose (GDPR art. 21): never active for them again",
 }
 # Withheld for these reasons, a field that was sent before is cleared in Salesforce. Not for
 # crm_owned and opt_out_one_way: clearing those would overwrite the CRM (re-subscribe someone).
@@ -74,13 +77,18 @@ CLEARING = frozenset(
         CONSENT_WITHDRAWN,
         MINOR_WITHOUT_PARENT,
         FORBIDDEN_NUMBER,
+        OBJECTED,
     }
 )
+#: Purpose statuses that set the purpose's opt-out field (``consent: {opt_out: FIELD}``) to true.
+OPTING_OUT = frozenset({CONSENT_WITHDRAWN, OBJECTED})
 # When a field has several inactive purposes, report the most telling reason.
 _RANK = {
+    OBJECTED: -1,
     CONSENT_WITHDRAWN: 0,
     MINOR_WITHOUT_PARENT: 1,
     CONSENT_WITHOUT_TIMESTAMP: 2,
+    CONSENT_WITHOUT_SOURCE: 2,
     CONSENT_IN_FUTURE: 3,
     CONSENT_MISSING: 4,
     NO_ACTIVE_PURPOSE: 5,
@@ -373,7 +381,7 @@ class Policy:
             facts: What the policy needs to know about the record's data subject.
             today: The school's date (consents dated later do not count yet).
         """
-        key = self._statuses(facts, today) if facts.objected else self._key(facts, today)
+        key = self._key(facts, today)
         plan = self._cache.get(key) or self._plan(key)
         try:
             payload = dict(zip(plan.send, plan.take(values), strict=True))
@@ -402,6 +410,7 @@ class _Plan:
     take: Callable[[Mapping[str, Value]], tuple[Value, ...]]
     opt_outs: tuple[str, ...]
     withheld: dict[str, str]
+    opting_out: dict[str, bool]  # purpose opt-out fields set to True (withdrawn or objected)
 
 
 def _taker(fields: Sequence[str]) -> Callable[[Mapping[str, Value]], tuple[Value, ...]]:

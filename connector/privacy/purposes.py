@@ -25,6 +25,9 @@ LawfulBasis = Literal[
 ]
 Anchor = Literal["last_seen", "lifecycle_end", "event_date", "consent_withdrawn"]
 PhaseName = Literal["prospect", "applied", "enrolled", "ended"]
+# The picklist values of ContactPointTypeConsent.ContactPointType and CaptureContactPointType
+# (Object Reference, ContactPointTypeConsent).
+ContactPointType = Literal["Email", "MailingAddress", "Phone", "Social", "Web"]
 
 _DURATION = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
 
@@ -80,6 +83,15 @@ class ConsentSpec(_Strict):
         description="Salesforce field set to true on a withdrawal or objection, "
         "e.g. HasOptedOutOfEmail (the CRM's opt-out; a sync never sets it back to false)",
     )
+    contact_point_type: ContactPointType = Field(
+        default="Email",
+        description="ContactPointTypeConsent.ContactPointType the consent is for, where the org "
+        "has Salesforce's consent objects: Email | MailingAddress | Phone | Social | Web",
+    )
+    captured_via: ContactPointType = Field(
+        default="Web",
+        description="ContactPointTypeConsent.CaptureContactPointType: how the consent was captured",
+    )
     opt_in_lifts_opt_out: bool = Field(
         default=False,
         description="a newer explicit opt-in with proof lifts the opt-out field; without this "
@@ -128,6 +140,13 @@ class PurposeSpec(_Strict):
             raise ValueError("a purpose with lawful_basis consent needs a `consent:` block")
         if self.lawful_basis != "consent" and self.consent is not None:
             raise ValueError("`consent:` is only meaningful with lawful_basis consent")
+        if self.lawful_basis == "consent" and self.retention is None:
+            # GDPR art. 5(1)(e): a consent is not a licence to keep data forever; the purpose
+            # says how long after its anchor (usually consent_withdrawn or last_seen) it goes.
+            raise ValueError(
+                "a purpose with lawful_basis consent must declare `retention` "
+                "(e.g. retention: {after: consent_withdrawn, keep: P1M})"
+            )
         return self
 
     def phases(self) -> frozenset[str]:
@@ -140,13 +159,6 @@ class PurposeSpec(_Strict):
 
 
 class Party(_Strict):
-        if self.lawful_basis == "consent" and self.retention is None:
-            # GDPR art. 5(1)(e): a consent is not a licence to keep data forever; the purpose
-            # says how long after its anchor (usually consent_withdrawn or last_seen) it goes.
-            raise ValueError(
-                "a purpose with lawful_basis consent must declare `retention` "
-                "(e.g. retention: {after: consent_withdrawn, keep: P1M})"
-            )
     """Who someone is and how to reach them (controller, DPO): art. 30(1)(a)."""
 
     name: str

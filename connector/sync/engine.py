@@ -37,15 +37,19 @@ from connector.plan_examples import example_values, shown_fields
 from connector.privacy.policy import Policy
 from connector.records import Origin, Reject, SourceRecord, WriteResult
 from connector.report import MappingReport, RunReport
+from connector.salesforce.consent_objects import ConsentOrg
 from connector.salesforce.existing import existing_ids, person_contact_ids
 from connector.salesforce.record_types import RecordTypes
 from connector.salesforce.writer import Writer
 from connector.sources import open_source
 from connector.sources.base import Source
 from connector.state import StateStore
+from connector.state.anchors import export_mark
 from connector.state.rows import SourceSeen
 from connector.sync.batch_state import BatchState, PlannedPersons
+from connector.sync.consent_stage import ConsentStage
 from connector.sync.crm_opt_outs import OPT_OUT_CONFLICT, read_crm_opt_outs
+from connector.sync.export_guard import DELETES, export_ratio, guard_warning, is_full_export
 from connector.sync.fingerprint import SourceHasher
 from connector.sync.ledger import KeyLedger
 from connector.sync.plan import Item, Planner, Write
@@ -84,13 +88,28 @@ class RunContext:
     # False when the run's clock is ahead of the real one (SIS_SYNC_NOW in the future): what it
     # decides for that day must not let later real runs skip rows.
     remember_sources: bool = True
+    min_export_ratio: float | None = None  # the job's (sync.yaml); a mapping's own wins
     # Record types by DeveloperName, asked once per run (target.record_type / person_account).
     record_types: RecordTypes | None = None
+    # The org's consent model (Individual, DataUsePurpose, ContactPointTypeConsent), asked once
+    # per run when a consent needs writing; made by the first person mapping of a real run.
+    consent_org: ConsentOrg | None = None
 
     @property
     def dry_run(self) -> bool:
         """True for `sis-sync plan`: nothing is written anywhere."""
         return self.writer is None
+
+
+@dataclass(frozen=True, slots=True)
+class _Blocked:
+    """Records whose Contact write is buffered or in flight: their consents wait."""
+
+    buffer: dict[str, Write]
+    in_flight: set[str]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.buffer or key in self.in_flight
 
 
 def _batches(it: Iterator[SourceRecord | Reject], size: int) -> Iterator[list]:
@@ -185,6 +204,9 @@ class MappingRun:
         self.in_flight_keys: set[str] = set()
         self.ledger: KeyLedger | None = None
         self.file = ""  # the source file rows come from (reports name it)
+        self.present: list[str] = []  # keys held by the source but not written (this batch)
+        self.bad_rows = 0  # rows without a usable key (rejected by the source)
+        self.consents = self._consent_stage()
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -207,10 +229,31 @@ class MappingRun:
         try:
             self._read(source, school_date(ctx.now))
             self._flush()
+            if self.consents is not None:
+                self._collect(wait=True)  # the Contacts first: consents point at them
+                self.consents.finish(stopped=bool(ctx.report.stopped))
         finally:
             self._collect(wait=True)
             self.ledger.close()
+        self._close_export()
         return self.rep
+
+    def _close_export(self) -> None:
+        """A full export read to its end: past the size guard, records it no longer holds
+        count as gone (retention anchors, issue 9.6); else the run warns (export_guard.py)."""
+        rep, ctx = self.rep, self.ctx
+        if self.recorder is None or rep.error or ctx.report.stopped:
+            return
+        if not is_full_export(self.spec):
+            return
+        rows = rep.read + self.bad_rows
+        mark = export_mark(ctx.store, self.name)
+        ratio = export_ratio(self.spec, ctx.min_export_ratio)
+        warning = guard_warning(rows, mark.rows if mark else None, ratio)
+        if warning is not None:
+            rep.warnings[warning] += 1
+            return
+        self.recorder.export_complete(rows)
 
     def _record_type(self) -> bool:
         """Resolve ``target.record_type`` (or the person-account type) once per run; False,
@@ -256,7 +299,9 @@ class MappingRun:
                         bad += 1
                     elif rec.deleted:
                         self.rep.source_deleted += 1
+                        self._source_deleted(rec)
             self.rep.read += len(batch) - bad
+            self.bad_rows += bad
             self._plan(self._map(records, today, rejects), rejects)
             log.debug(
                 "%s: %d read, %d buffered for writing, %d unchanged, %d rejected so far",
@@ -312,6 +357,8 @@ class MappingRun:
             self.rep.filtered += 1
             return None
         if res.errors:
+            if res.key_hash:
+                self.present.append(res.key_hash)  # still in the source (export_guard.py)
             for err in res.errors:
                 self._reject(rejects, err, count=False)
             self.rep.rejected += 1
@@ -377,6 +424,14 @@ class MappingRun:
         """Report a superseded row: its line is not used; the record is the later line's."""
         reason = f"duplicate key: superseded by line {line}, which has other values"
         self._reject(rejects, Reject(Origin(file, old_line), self.key_column, reason))
+
+    def _source_deleted(self, rec: SourceRecord) -> None:
+        """OneRoster ``tobedeleted``: the record's lifecycle ends (lifecycle_end retention)."""
+        if self.recorder is None:
+            return
+        res = self.compiled.apply(rec)
+        if res is not None and res.key_hash:
+            self.recorder.source_deleted([res.key_hash])
 
     def _count_pending(self, source: Source) -> None:
         """The run stopped (daily API share) before this mapping: it all waits for the next run."""
@@ -475,10 +530,24 @@ class MappingRun:
             self.recorder.unchanged(
                 recognised, [*plan.unchanged, *self._alike(mapped, plan.unchanged)]
             )
+            # Held by the source, neither written nor unchanged (not justified, purged, review,
+            # rejected): last_seen moves too, or a full export would count them as gone.
+            settled = {w.key_hash for w in plan.writes}
+            settled.update(u.key_hash for u in plan.unchanged)
+            self.present.extend(k for k in mapped.items if k not in settled)
+            self.recorder.present(self.present)
+            self.present = []
+            if self.spec.source_kind in DELETES:
+                # Held again after a `tobedeleted`: the end that anchored is lifted.
+                self.recorder.revive([*recognised, *mapped.items])
         for w in plan.writes:
             # A later row of a record still waiting in the buffer replaces it: both were planned
             # against the same state, so the later one is the whole change.
             self.buffer[w.key_hash] = w
+        if self.consents is not None:
+            accepted = {w.key_hash for w in plan.writes} | {u.key_hash for u in plan.unchanged}
+            self.consents.add(items, accepted, school_date(self.ctx.now))
+            self.consents.flush(_Blocked(self.buffer, self.in_flight_keys))
         if len(self.buffer) > self.ctx.bulk_threshold:
             self.bulk = True
         if self.bulk and len(self.buffer) >= self.ctx.bulk_chunk:
@@ -499,6 +568,18 @@ class MappingRun:
             for it in rows
             if self.planner.outcome(it)[2] == token
         ]
+
+    def _consent_stage(self) -> ConsentStage | None:
+        """The consent records of a person mapping on Contact in a real run (DESIGN §6)."""
+        ctx = self.ctx
+        if ctx.writer is None or self.spec.identity is None or self.spec.target.object != "Contact":
+            return None
+        if ctx.consent_org is None:
+            ctx.consent_org = ConsentOrg(ctx.writer)
+        return ConsentStage(
+            self.name, self.policy, ctx.project.purposes, ctx.store, ctx.consent_org,
+            ctx.hasher, ctx.now, ctx.report, self.rep, ctx.bulk_threshold,
+        )  # fmt: skip
 
     # -- writing ------------------------------------------------------------------------------
 

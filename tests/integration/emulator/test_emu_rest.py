@@ -188,7 +188,14 @@ def test_upsert_by_external_id_statuses(sf):
             "ContactPointTypeConsent",
             {"ContactPointType": "Email"},
             "REQUIRED_FIELD_MISSING",
-            ["PrivacyConsentStatus", "CaptureDate", "CaptureSource", "CaptureContactPointType"],
+            [
+                "Name",
+                "PartyId",
+                "PrivacyConsentStatus",
+                "CaptureDate",
+                "CaptureSource",
+                "CaptureContactPointType",
+            ],
         ),
     ],
 )

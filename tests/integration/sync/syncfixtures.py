@@ -60,7 +60,7 @@ def student(number: str, **over: Any) -> dict[str, str]:
         status="ingeschreven", status_datum="01-09-2026", toestemming_nieuws="ja",
         toestemming_nieuws_op="2026-09-01T10:00:00+02:00", toestemming_nieuws_bron="intake",
         toestemming_bellen="ja", toestemming_bellen_op="2026-09-01T10:00:00+02:00",
-        toestemming_bellen_door="self", bsn="111222333",
+        toestemming_bellen_door="self", toestemming_bellen_bron="intake", bsn="111222333",
     )  # fmt: skip
     row.update(over)
     return row

@@ -46,6 +46,7 @@ STUDENT_HEADER = [
     "toestemming_bellen",
     "toestemming_bellen_op",
     "toestemming_bellen_door",
+    "toestemming_bellen_bron",
     "bsn",
 ]
 REGISTRATION_HEADER = [

@@ -160,6 +160,7 @@ def scenario(draw):
                 draw(st.sampled_from([True, False, None])),
                 moment,
                 draw(st.sampled_from(["self", "parent", None])),
+                draw(st.sampled_from(["aanmeldformulier", None])),
             )
     phase = draw(st.sampled_from([None, *Phase]))
     facts = SubjectFacts(
@@ -186,6 +187,8 @@ def oracle_active(p: PurposeSpec, name: str, facts: SubjectFacts) -> bool:
     if p.lawful_basis == "consent":
         c = facts.consents.get(name)
         if c is None or c.given is not True or c.at is None or c.at.date() > TODAY:
+            return False
+        if not c.source:  # art. 7(1): no source, no consent
             return False
         if p.min_age == 0 or c.by == "parent":
             return True
@@ -316,7 +319,7 @@ def test_age_boundary_is_exact(born, offset):
     )
     given_on = sixteenth + timedelta(days=offset)
     fact = ConsentFact(
-        True, datetime(given_on.year, given_on.month, given_on.day, tzinfo=UTC), "self"
+        True, datetime(given_on.year, given_on.month, given_on.day, tzinfo=UTC), "self", "form"
     )
     d = Policy(spec, {"Email": ["news"]}).decide(
         {"Email": "a@b.nl"}, SubjectFacts(birthdate=born, consents={"news": fact}), date(2030, 1, 1)

@@ -13,6 +13,7 @@ from connector.privacy.policy import (
     CONSENT_IN_FUTURE,
     CONSENT_MISSING,
     CONSENT_WITHDRAWN,
+    CONSENT_WITHOUT_SOURCE,
     CONSENT_WITHOUT_TIMESTAMP,
     CRM_OWNED,
     FORBIDDEN_NUMBER,
@@ -45,14 +46,14 @@ def register(**extra: dict) -> PurposesSpec:
         "news": {
             "lawful_basis": "consent",
             "consent": {"field": "nieuws", "at": "nieuws_op"},
+            "retention": {"after": "consent_withdrawn", "keep": "P1M"},
         },
         "phone": {
-            "retention": {"after": "consent_withdrawn", "keep": "P1M"},
             "lawful_basis": "consent",
             "consent": {"field": "bellen", "at": "bellen_op", "by": "bellen_door"},
+            "retention": {"after": "consent_withdrawn", "keep": "P1M"},
             "min_age": 16,
         },
-            "retention": {"after": "consent_withdrawn", "keep": "P1M"},
     }
     purposes.update(extra)
     return PurposesSpec.model_validate({"controller": "ROC Test", "purposes": purposes})
@@ -88,6 +89,7 @@ def test_reason_codes_are_stable_strings():
             NO_ACTIVE_PURPOSE,
             CONSENT_MISSING,
             CONSENT_WITHOUT_TIMESTAMP,
+            CONSENT_WITHOUT_SOURCE,
             CONSENT_IN_FUTURE,
             CONSENT_WITHDRAWN,
             MINOR_WITHOUT_PARENT,
@@ -101,6 +103,7 @@ def test_reason_codes_are_stable_strings():
             "no_active_purpose",
             "consent_missing",
             "consent_without_timestamp",
+            "consent_without_source",
             "consent_in_future",
             "consent_withdrawn",
             "minor_without_parent_consent",
@@ -207,13 +210,16 @@ def test_basis_status_function_matches_the_policy():
     [
         (None, CONSENT_MISSING),
         (ConsentFact(None, at(2025, 1, 1)), CONSENT_MISSING),
-        (ConsentFact(True, None, "self"), CONSENT_WITHOUT_TIMESTAMP),
-        (ConsentFact(True, at(2025, 3, 2, 0), "self"), CONSENT_IN_FUTURE),
+        (ConsentFact(True, None, "self", "form"), CONSENT_WITHOUT_TIMESTAMP),
+        # Art. 7(1): a consent the school cannot say where it was given is no consent.
+        (ConsentFact(True, at(2025, 1, 1), "self"), CONSENT_WITHOUT_SOURCE),
+        (ConsentFact(True, at(2025, 1, 1), "self", ""), CONSENT_WITHOUT_SOURCE),
+        (ConsentFact(True, at(2025, 3, 2, 0), "self", "form"), CONSENT_IN_FUTURE),
         (ConsentFact(False, at(2025, 2, 1)), CONSENT_WITHDRAWN),
         (ConsentFact(False, None), CONSENT_WITHDRAWN),  # a withdrawal needs no proof
-        (ConsentFact(True, at(2025, 3, 1, 22), "self"), ACTIVE),  # today counts (23:00 CET)
+        (ConsentFact(True, at(2025, 3, 1, 22), "self", "form"), ACTIVE),  # today (23:00 CET)
         # 23:00 UTC on 1 March is midnight in Amsterdam: the school's 2 March, not yet today.
-        (ConsentFact(True, at(2025, 3, 1, 23), "self"), CONSENT_IN_FUTURE),
+        (ConsentFact(True, at(2025, 3, 1, 23), "self", "form"), CONSENT_IN_FUTURE),
         (yes(), ACTIVE),
     ],
 )
@@ -270,7 +276,7 @@ BIRTH = date(2009, 3, 15)  # turns 16 on 2025-03-15
 def test_minor_needs_a_parent_at_the_moment_of_consent(given, by, reason):
     today = date(2025, 6, 1)
     p = policy({"MobilePhone": ["phone"]})
-    fact = ConsentFact(True, given, by)
+    fact = ConsentFact(True, given, by, "form")
     d = p.decide(
         {"MobilePhone": "+31612345678"}, facts(birthdate=BIRTH, consents={"phone": fact}), today
     )
@@ -280,7 +286,7 @@ def test_minor_needs_a_parent_at_the_moment_of_consent(given, by, reason):
 def test_a_minors_own_consent_does_not_become_valid_by_growing_older():
     # Given at 15 by the child; today the child is 17. The consent itself was never valid.
     p = policy({"MobilePhone": ["phone"]})
-    fact = ConsentFact(True, at(2024, 6, 1), "self")
+    fact = ConsentFact(True, at(2024, 6, 1), "self", "form")
     d = p.decide(
         {"MobilePhone": "+31612345678"},
         facts(birthdate=BIRTH, consents={"phone": fact}),
@@ -313,16 +319,16 @@ def test_29_february_birthdays(given, min_age, reason):
         photos={
             "lawful_basis": "consent",
             "consent": {"field": "foto", "at": "foto_op"},
+            "retention": {"after": "consent_withdrawn", "keep": "P1M"},
             "min_age": min_age,
         }
     )
     p = Policy(spec, {"Photo__c": ["photos"]})
     f = SubjectFacts(
-        birthdate=date(2008, 2, 29), consents={"photos": ConsentFact(True, given, "self")}
+        birthdate=date(2008, 2, 29), consents={"photos": ConsentFact(True, given, "self", "form")}
     )
     d = p.decide({"Photo__c": "ja"}, f, date(2025, 6, 1))
     assert d.withheld == ({} if reason == ACTIVE else {"Photo__c": reason})
-            "retention": {"after": "consent_withdrawn", "keep": "P1M"},
 
 
 def test_age_on():

@@ -1,0 +1,236 @@
+"""Consent records in Salesforce's consent model, planned (pure: no store, no I/O).
+
+Where the org has the consent objects (``connector/salesforce/consent_objects.py``), every
+consent purpose a person mapping rests on is also written as Salesforce models it (DESIGN §6,
+GDPR art. 7(1) proof, art. 7(3) withdrawal):
+
+* one ``Individual`` per Contact, upserted by ``SIS_Individual_Key__c`` = keyed hash of the
+  Contact Id, and ``Contact.IndividualId`` pointing at it; its ``LastName`` is a keyed-hash
+  label, never the person's name (the Contact holds that);
+* one ``ContactPointTypeConsent`` per Contact × purpose, upserted by ``SIS_Consent_Key__c`` =
+  keyed hash of Contact Id and purpose: ``OptIn`` while the policy holds the consent active
+  (a yes with timestamp and source; a minor's with a parent), ``OptOut`` with its date once it
+  is withdrawn or objected to (art. 21). The record stays: the change is Salesforce's history.
+  Any other status (no consent, no proof) writes nothing and changes no record.
+
+Which of them must be written is decided here against the field hashes state remembers, under
+the synced-row names ``consent:individual`` and ``consent:<purpose>``: a rerun with unchanged
+consents writes nothing and makes no Salesforce call. Salesforce ids (Individual, purpose) are
+not part of the hashes: they are filled in by the stage that writes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from connector.clock import school_date
+from connector.hashing import KeyHasher
+from connector.privacy.facts import SubjectFacts
+from connector.privacy.policy import ACTIVE, CONSENT_WITHDRAWN
+from connector.privacy.purposes import PurposesSpec
+from connector.state.rows import RECORD, KnownRow
+
+INDIVIDUALS = "consent:individual"
+OPT_IN = "OptIn"
+OPT_OUT = "OptOut"
+# The policy's status for a purpose the person objected to (art. 21); named here so that this
+# module does not depend on the objection feature being present.
+_OBJECTED = "objected"
+OBJECTION_SOURCE = "bezwaar (AVG art. 21)"
+NAME_LENGTH = 255  # ContactPointTypeConsent.Name: string 255 (Field Reference)
+_SEP = "\x1f"
+
+
+def state_name(purpose: str) -> str:
+    """The synced-row mapping name under which state remembers a purpose's consent records."""
+    return f"consent:{purpose}"
+
+
+def individual_key(hasher: KeyHasher, contact_id: str) -> str:
+    """``SIS_Individual_Key__c``: the keyed hash of the Contact Id (no personal value)."""
+    return hasher.key("sis-individual", contact_id)
+
+
+def consent_key(hasher: KeyHasher, contact_id: str, purpose: str) -> str:
+    """``SIS_Consent_Key__c``: the keyed hash of Contact Id and purpose."""
+    return hasher.key("sis-consent", contact_id + _SEP + purpose)
+
+
+def sf_datetime(moment: datetime) -> str:
+    """A moment as Salesforce's dateTime text, in UTC."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentEntry:
+    """One person's consent for one purpose, as it is to stand in Salesforce.
+
+    ``contact_key``: the record's key hash in its mapping (state gives its Contact Id).
+    ``objected``: the person objected to some purpose (``Individual.HasOptedOutSolicit``).
+    """
+
+    contact_key: str
+    purpose: str
+    status: str  # OPT_IN | OPT_OUT
+    at: datetime
+    source: str
+    by: str  # self | parent
+    objected: bool = False
+
+
+def entries_for(
+    key_hash: str,
+    facts: SubjectFacts,
+    statuses: Mapping[str, str],
+    purposes: PurposesSpec,
+    *,
+    now: datetime,
+    fallback_source: str,
+) -> list[ConsentEntry]:
+    """The consent entries of one record: one per consent purpose that is active (OptIn),
+    withdrawn or objected to (OptOut); nothing for a consent without proof.
+
+    Args:
+        key_hash: The record's key hash.
+        facts: Its subject facts (the consents and their proof).
+        statuses: The policy's status per purpose for this record (``Policy.statuses``).
+        purposes: The purposes register.
+        now: The run's clock: the date of an objection, or of a withdrawal without one.
+        fallback_source: CaptureSource of a withdrawal whose row names no source (the
+            mapping: where the school learnt it).
+    """
+    objected = bool(facts.objected)
+    out: list[ConsentEntry] = []
+    for name, status in statuses.items():
+        spec = purposes.purposes.get(name)
+        if spec is None or spec.consent is None:
+            continue
+        fact = facts.consents.get(name)
+        if status == ACTIVE and fact is not None and fact.at is not None and fact.source:
+            by = fact.by or "self"  # active without a parent: the person gave it, of age
+            out.append(ConsentEntry(key_hash, name, OPT_IN, fact.at, fact.source, by, objected))
+        elif status in (CONSENT_WITHDRAWN, _OBJECTED) or name in facts.objected:
+            if status == CONSENT_WITHDRAWN and fact is not None:
+                at = fact.at or now
+                source = fact.source or fallback_source
+            else:
+                at, source = now, OBJECTION_SOURCE
+            by = (fact.by if fact is not None else None) or "self"
+            out.append(ConsentEntry(key_hash, name, OPT_OUT, at, source, by, objected))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class IndividualWrite:
+    """An Individual to upsert (and link from its Contact) and what to remember of it."""
+
+    key: str
+    contact_id: str
+    row: dict[str, object]  # without Id: upserted by SIS_Individual_Key__c
+    hashes: str
+    known_id: str | None  # the Individual's Id when state has it
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentWrite:
+    """A ContactPointTypeConsent to upsert, without the Salesforce ids it refers to."""
+
+    key: str
+    purpose: str
+    individual: str  # the Individual's key
+    contact_key: str
+    row: dict[str, object]
+    hashes: str
+
+
+@dataclass
+class ConsentPlan:
+    """What a chunk of consent entries needs: Individuals (new, or with a new solicit flag),
+    the Individual Id of the known ones, consents to write, and the count left unchanged."""
+
+    individuals: list[IndividualWrite]
+    individual_ids: dict[str, str]  # individual key → Id, from state
+    consents: list[ConsentWrite]
+    unchanged: int = 0
+
+
+def _hashes(hasher: KeyHasher, payload: Mapping[str, object]) -> tuple[str, dict[str, str]]:
+    fresh = hasher.values(payload)
+    fresh[RECORD] = hasher.record(payload)
+    return json.dumps(fresh, separators=(",", ":")), fresh
+
+
+def plan_consents(
+    entries: Sequence[ConsentEntry],
+    contact_ids: Mapping[str, str],
+    known_individuals: Mapping[str, KnownRow],
+    known_consents: Mapping[tuple[str, str], KnownRow],
+    purposes: PurposesSpec,
+    hasher: KeyHasher,
+    *,
+    given_by: bool = True,
+) -> ConsentPlan:
+    """Plan the writes of a chunk of entries (the last entry per Contact and purpose wins).
+
+    Args:
+        entries: The chunk.
+        contact_ids: Contact key hash → Contact Id (entries without one wait: their Contact
+            did not reach Salesforce).
+        known_individuals: Individual key → what state remembers.
+        known_consents: (purpose, consent key) → what state remembers.
+        purposes: The purposes register (contact point types).
+        hasher: The keyed hasher.
+        given_by: The org has ``Consent_Given_By__c``.
+    """
+    latest: dict[tuple[str, str], ConsentEntry] = {}
+    for e in entries:
+        if e.contact_key in contact_ids:
+            latest[(contact_ids[e.contact_key], e.purpose)] = e
+    plan = ConsentPlan([], {}, [])
+    solicit: dict[str, bool] = {}
+    for (contact_id, _), e in latest.items():
+        solicit[contact_id] = solicit.get(contact_id, False) or e.objected
+    for contact_id, objected in solicit.items():
+        key = individual_key(hasher, contact_id)
+        # The label is a keyed hash: the Contact holds the name; the Individual needs none.
+        payload: dict[str, object] = {"LastName": f"sis-sync {key[:12]}", "Contact": contact_id}
+        if objected:
+            payload["HasOptedOutSolicit"] = True  # one-way: never sent as false
+        text, fresh = _hashes(hasher, payload)
+        prev = known_individuals.get(key)
+        if prev is not None and prev.sf_id and prev.field_hashes.get(RECORD) == fresh[RECORD]:
+            plan.individual_ids[key] = prev.sf_id
+            continue
+        fields = {k: v for k, v in payload.items() if k != "Contact"}
+        plan.individuals.append(
+            IndividualWrite(key, contact_id, fields, text, prev.sf_id if prev else None)
+        )
+    for (contact_id, purpose), e in latest.items():
+        spec = purposes.purposes[purpose].consent
+        assert spec is not None  # entries are made for consent purposes only
+        key = consent_key(hasher, contact_id, purpose)
+        row: dict[str, object] = {
+            # Purpose and date, no personal value (the Contact and Individual say who).
+            "Name": f"{purpose} {school_date(e.at).isoformat()}"[:NAME_LENGTH],
+            "ContactPointType": spec.contact_point_type,
+            "CaptureContactPointType": spec.captured_via,
+            "PrivacyConsentStatus": e.status,
+            "CaptureDate": sf_datetime(e.at),
+            "CaptureSource": e.source[:255],
+            "EffectiveFrom": sf_datetime(e.at),
+        }
+        if given_by:
+            row["Consent_Given_By__c"] = e.by
+        hashed = {**row, "Individual": individual_key(hasher, contact_id), "Purpose": purpose}
+        text, fresh = _hashes(hasher, hashed)
+        prev = known_consents.get((purpose, key))
+        if prev is not None and prev.field_hashes.get(RECORD) == fresh[RECORD]:
+            plan.unchanged += 1
+            continue
+        plan.consents.append(
+            ConsentWrite(key, purpose, individual_key(hasher, contact_id), e.contact_key, row, text)
+        )
+    return plan

@@ -1,0 +1,141 @@
+"""Consent in Salesforce's consent model (DESIGN §6), against the emulator with the real
+simple-salesforce client: proof of consent (GDPR art. 7(1)) and withdrawal (art. 7(3))."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from syncfixtures import SyncProject, student
+
+from connector.emulator import objects_default
+from connector.emulator.testing import running_emulator
+
+CPTC = (
+    "SELECT Id, Name, PartyId, DataUsePurposeId, ContactPointType, PrivacyConsentStatus,"
+    " CaptureDate, CaptureSource, EffectiveFrom, Consent_Given_By__c, SIS_Consent_Key__c"
+    " FROM ContactPointTypeConsent"
+)
+
+
+def _consents(project: SyncProject) -> dict[str, dict]:
+    """ContactPointTypeConsent records by their DataUsePurpose's Name."""
+    purposes = {p["Id"]: p["Name"] for p in project.query("SELECT Id, Name FROM DataUsePurpose")}
+    return {purposes[c["DataUsePurposeId"]]: c for c in project.query(CPTC)}
+
+
+def test_art_7_1_consent_with_proof_becomes_individual_purpose_and_opt_in(project):
+    project.write_students([student("400001", toestemming_bellen_door="ouder")])
+    report = project.run("students")
+    assert report.exit_code() == 0, report.summary()
+    [contact] = project.query("SELECT Id, IndividualId, LastName FROM Contact")
+    [individual] = project.query("SELECT Id, LastName, HasOptedOutSolicit FROM Individual")
+    assert contact["IndividualId"] == individual["Id"]
+    # No personal value on the consent records: the Individual's label is a keyed hash.
+    assert "Vries" not in individual["LastName"]
+    assert individual["HasOptedOutSolicit"] is False
+    names = {p["Name"] for p in project.query("SELECT Name FROM DataUsePurpose")}
+    assert names == {"recruitment_news", "phone_contact"}
+    consents = _consents(project)
+    news, phone = consents["recruitment_news"], consents["phone_contact"]
+    for c in (news, phone):
+        assert c["PartyId"] == individual["Id"]
+        assert c["PrivacyConsentStatus"] == "OptIn"
+        assert c["CaptureDate"].startswith("2026-09-01T08:00:00")
+        assert c["EffectiveFrom"].startswith("2026-09-01T08:00:00")
+        assert c["CaptureSource"] == "intake"
+        assert c["Name"].endswith("2026-09-01")
+        assert "Vries" not in c["Name"] and "Sanne" not in c["Name"]
+    assert news["ContactPointType"] == "Email" and phone["ContactPointType"] == "Phone"
+    assert news["Consent_Given_By__c"] == "self"
+    assert phone["Consent_Given_By__c"] == "parent"
+    assert report.mappings["consent:individual"].created == 1
+    assert report.mappings["consent:phone_contact"].created == 1
+
+
+def test_art_7_3_withdrawal_writes_opt_out_with_its_date_and_keeps_the_record(project):
+    project.write_students([student("400002")])
+    project.run("students")
+    before = _consents(project)["recruitment_news"]
+    project.write_students(
+        [student("400002", toestemming_nieuws="nee", toestemming_nieuws_op="2026-11-02T09:30:00Z")]
+    )
+    report = project.run("students")
+    assert report.exit_code() == 0, report.summary()
+    after = _consents(project)
+    news = after["recruitment_news"]
+    assert news["Id"] == before["Id"]  # the same record: its history stays in Salesforce
+    assert news["PrivacyConsentStatus"] == "OptOut"
+    assert news["CaptureDate"].startswith("2026-11-02T09:30:00")
+    assert news["EffectiveFrom"].startswith("2026-11-02T09:30:00")
+    assert after["phone_contact"]["PrivacyConsentStatus"] == "OptIn"  # untouched
+    assert len(project.query("SELECT Id FROM ContactPointTypeConsent")) == 2
+    assert report.mappings["consent:recruitment_news"].updated == 1
+
+
+def test_art_7_1_rerun_with_unchanged_consents_writes_nothing(project):
+    project.write_students([student(f"4001{i:02d}") for i in range(3)])
+    project.run("students")
+    before = project.api_calls()
+    again = project.run("students")
+    assert again.exit_code() == 0
+    assert not any(name.startswith("consent:") for name in again.mappings)
+    assert project.api_calls() - before == 0
+    # A row mapped again (another field changed) with the same consents: no consent write.
+    rows = [student(f"4001{i:02d}") for i in range(3)]
+    rows[0]["woonplaats"] = "Amersfoort"
+    project.write_students(rows)
+    third = project.run("students")
+    assert not any(name.startswith("consent:") for name in third.mappings)
+    assert len(project.query("SELECT Id FROM ContactPointTypeConsent")) == 6
+    assert len(project.query("SELECT Id FROM Individual")) == 3
+
+
+def test_art_7_1_replay_after_lost_state_does_not_duplicate(project, tmp_path):
+    project.write_students([student("400200")])
+    project.run("students")
+    state = project.folder / "state"
+    for f in state.glob("*.db*"):
+        f.unlink()
+    project.run("students")
+    assert len(project.query("SELECT Id FROM ContactPointTypeConsent")) == 2
+    assert len(project.query("SELECT Id FROM Individual")) == 1
+
+
+def test_art_7_1_consent_without_source_is_no_consent(project):
+    project.write_students([student("400003", toestemming_bellen_bron="", mobiel="06-11112222")])
+    report = project.run("students")
+    assert report.exit_code() == 0, report.summary()
+    [contact] = project.query("SELECT MobilePhone FROM Contact")
+    assert contact["MobilePhone"] is None  # phone_contact is not active without a source
+    assert set(_consents(project)) == {"recruitment_news"}
+    assert report.mappings["students"].withheld["consent_without_source"] >= 1
+
+
+@pytest.fixture
+def flags_only_org(tmp_path, monkeypatch) -> Iterator[object]:
+    """An org without Data Protection and Privacy: no consent objects, no Contact.IndividualId."""
+    objects = dict(objects_default.DEFAULT_OBJECTS)
+    for name in ("Individual", "ContactPointTypeConsent", "DataUsePurpose"):
+        del objects[name]
+    for name in ("Contact", "Lead"):
+        label, prefix, fields = objects[name]
+        objects[name] = (label, prefix, [f for f in fields if f.name != "IndividualId"])
+    monkeypatch.setattr(objects_default, "DEFAULT_OBJECTS", objects)
+    with running_emulator(tmp_path / "org") as emu:
+        yield emu
+
+
+def test_art_7_1_org_without_consent_objects_gets_the_flags(flags_only_org, tmp_path):
+    project = SyncProject(tmp_path / "project", flags_only_org)
+    project.write_students([student("400004")])
+    report = project.run("students")
+    assert report.exit_code() == 0, report.summary()
+    [contact] = project.query(
+        "SELECT Consent_News__c, Consent_News_At__c, Consent_News_Source__c FROM Contact"
+    )
+    assert contact["Consent_News__c"] is True
+    assert contact["Consent_News_Source__c"] == "intake"
+    assert not any(name.startswith("consent:") for name in report.mappings)
+    names = {o["name"] for o in flags_only_org.client().describe()["sobjects"]}
+    assert "ContactPointTypeConsent" not in names
