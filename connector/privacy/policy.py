@@ -381,7 +381,7 @@ class Policy:
             facts: What the policy needs to know about the record's data subject.
             today: The school's date (consents dated later do not count yet).
         """
-        key = self._key(facts, today)
+        key = self._statuses(facts, today) if facts.objected else self._key(facts, today)
         plan = self._cache.get(key) or self._plan(key)
         try:
             payload = dict(zip(plan.send, plan.take(values), strict=True))
