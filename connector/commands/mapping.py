@@ -83,8 +83,11 @@ def validate(
             highlight=False,
             soft_wrap=True,
         )
+    from connector.mapping.checks import consent_warnings
     from connector.plan_examples import generated_external_id_notes
 
+    for warning in consent_warnings(project.purposes):
+        out.print("[yellow]warning:[/yellow] " + escape(warning), highlight=False, soft_wrap=True)
     for note in generated_external_id_notes(project):
         # DESIGN §5: a mapping that does not map its external id sends the key's keyed hash.
         out.print("[yellow]note:[/yellow] " + escape(note), highlight=False, soft_wrap=True)

@@ -46,6 +46,17 @@ def check_purposes(
                 problems.append(_problem(doc, shown, path, _forbidden(reason)))
 
 
+def consent_warnings(purposes: PurposesSpec) -> list[str]:
+    """Consent purposes that can never be active: without a ``source:`` column a consent is no
+    consent (GDPR art. 7(1); the policy's ``consent_without_source``)."""
+    return [
+        f"purposes.{name}.consent: no `source:` column: without a source (form, channel) a "
+        "consent is no consent (AVG art. 7(1)), so this purpose is never active"
+        for name, purpose in purposes.purposes.items()
+        if purpose.consent is not None and not purpose.consent.source
+    ]
+
+
 def _forbidden(reason: str) -> str:
     return f"refused whatever the mapping says: {reason}"
 
