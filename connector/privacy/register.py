@@ -3,8 +3,10 @@
 Written for the privacy officer (FG), who reads the result, not the YAML: every purpose with its
 lawful basis in words and the article it rests on, the data subjects, the Salesforce fields the
 purpose justifies (with a human label and the source columns they come from), recipients,
-retention in words, the consent and age rule, the proof kept, what is never transferred, and
-the transfer to Salesforce as processor.
+retention in words, the consent and age rule, the proof kept, what is never transferred, the
+transfer to Salesforce as processor, and an overview of the items of art. 30(1) (a)–(g) in which
+an item purposes.yaml does not state reads "missing: add … to purposes.yaml", never a blank
+(:mod:`connector.privacy.register_art30`).
 
 :func:`build_register` turns a project into plain rows; :func:`render_register` prints them as
 Markdown, CSV or a standalone HTML page. Output is sorted, so the same project and date always
@@ -22,6 +24,17 @@ from connector.clock import school_date
 from connector.errors import UsageError
 from connector.privacy.identifiers import looks_forbidden
 from connector.privacy.purposes import Duration, PurposeSpec
+from connector.privacy.register_art30 import (
+    Art30Item,
+    TransferRow,
+    art30_items,
+    listed,
+    measures_text,
+    missing,
+    party_text,
+    transfer_rows,
+    transfers_text,
+)
 
 if TYPE_CHECKING:
     from connector.mapping.models import FieldSpec, MappingSpec
@@ -92,15 +105,15 @@ FORBIDDEN_RULE = (
     "about to be sent is checked: a number that passes the BSN or onderwijsnummer 11-check is "
     "withheld in any field, also in free text."
 )
-TRANSFERS = (
+PROCESSOR = (
     "Salesforce (Salesforce, Inc. and its group) processes the data as processor for the school "
     "(AVG art. 28), under the school's data processing agreement.",
-    "Hosting region of the Salesforce org and transfers outside the EEA (AVG art. 44-49, e.g. "
-    "EU-US Data Privacy Framework or standard contractual clauses): ______ "
-    "(to be completed by the school).",
-    "Security (AVG art. 30(1)(g), 32): only fields a purpose justifies are sent, over TLS; the "
-    "connector's local state keeps keyed hashes, Salesforce ids and dates, not personal values; "
-    "logs and reports name files, lines and fields, never values.",
+)
+BUILT_IN_MEASURES = (
+    "Built into sis-sync (AVG art. 25, 32): only fields a purpose justifies are sent, over TLS; "
+    "the connector's local state keeps keyed hashes, Salesforce ids and dates, not personal "
+    "values; logs and reports name files, lines and fields, never values; BSN, onderwijsnummer "
+    "and special categories are refused by name and by value."
 )
 
 
@@ -137,15 +150,22 @@ class PurposeRow:
 class Register:
     """Everything the rendered register shows."""
 
-    controller: str
-    dpo_contact: str
+    controller: str  # the name (the HTML page's title)
+    controller_text: str  # name — contact, or marked missing
+    dpo_text: str
     generated_on: date
     purposes: tuple[PurposeRow, ...]
     refused_columns: tuple[tuple[str, str, str], ...]  # (mapping, column, reason)
     read_not_sent: tuple[tuple[str, str, str], ...]  # (mapping, column, why it is read)
+    art30: tuple[Art30Item, ...] = ()
+    transfers: tuple[TransferRow, ...] = ()  # as declared in purposes.yaml
+    transfers_text: str = ""  # art. 30(1)(e) in one line, or marked missing
+    security_measures: tuple[str, ...] = ()
+    measures_text: str = ""  # art. 30(1)(g) in one line, or marked missing
     special_categories: tuple[str, ...] = SPECIAL_CATEGORIES
     forbidden_rule: str = FORBIDDEN_RULE
-    transfers: tuple[str, ...] = TRANSFERS
+    processor: tuple[str, ...] = PROCESSOR
+    built_in_measures: str = BUILT_IN_MEASURES
 
 
 def duration_words(d: Duration) -> str:
@@ -284,16 +304,25 @@ def build_register(project: Project, *, generated_on: date | None = None) -> Reg
             for fname, f in m.fields.items()
             if pname in f.purposes
         )
+        declared = p.model_fields_set
+        retention = retention_words(p)
+        if p.retention is None and p.lawful_basis != "consent":
+            retention = missing(
+                f"retention: {{after, keep}} (purposes.{pname}.retention; AVG art. 5(1)(e))"
+            )
         rows.append(
             PurposeRow(
                 name=pname,
-                description=" ".join(p.description.split()),
+                description=" ".join(p.description.split())
+                or missing(f"a description (purposes.{pname}.description)"),
                 basis=p.lawful_basis,
                 basis_words=BASIS_WORDS.get(p.lawful_basis, p.lawful_basis),
                 legal_reference=p.legal_reference or "",
-                data_subjects=", ".join(p.data_subjects) or "—",
-                recipients=", ".join(p.recipients) or "—",
-                retention=retention_words(p),
+                data_subjects=listed(
+                    p.data_subjects, "data_subjects" in declared, "data_subjects", pname
+                ),
+                recipients=listed(p.recipients, "recipients" in declared, "recipients", pname),
+                retention=retention,
                 consent=consent_words(p),
                 proof=proof_words(p),
                 fields=tuple(fields),
@@ -310,13 +339,28 @@ def build_register(project: Project, *, generated_on: date | None = None) -> Reg
             if reason:
                 refused.append((mname, column, reason))
         read_only.extend(sorted(_read_not_sent(mname, m, spec.purposes), key=lambda r: r[1]))
+    texts = {
+        r.name: {
+            "description": r.description,
+            "data_subjects": r.data_subjects,
+            "recipients": r.recipients,
+            "retention": r.retention,
+        }
+        for r in rows
+    }
     return Register(
         controller=spec.controller_party.name,
-        dpo_contact=spec.dpo_contact or "not set (add dpo_contact to purposes.yaml)",
+        controller_text=party_text(spec.controller_party, "controller"),
+        dpo_text=party_text(spec.dpo_party, "dpo"),
         generated_on=day,
         purposes=tuple(rows),
         refused_columns=tuple(refused),
         read_not_sent=tuple(read_only),
+        art30=art30_items(spec, texts),
+        transfers=transfer_rows(spec),
+        transfers_text=transfers_text(spec),
+        security_measures=tuple(spec.security_measures or ()),
+        measures_text=measures_text(spec),
     )
 
 
@@ -346,6 +390,7 @@ def render_register(project: Project, fmt: Format, *, generated_on: date | None 
 
 __all__ = [
     "BASIS_WORDS",
+    "Art30Item",
     "FieldRow",
     "PurposeRow",
     "Register",

@@ -12,6 +12,7 @@ import io
 from itertools import groupby
 
 from connector.privacy.register import FieldRow, PurposeRow, Register
+from connector.privacy.register_art30 import is_missing
 
 
 def _per_mapping(fields: tuple[FieldRow, ...]) -> list[tuple[tuple[str, str], list[FieldRow]]]:
@@ -44,14 +45,20 @@ def render_markdown(reg: Register) -> str:
     out = [
         "# Record of processing activities (AVG/GDPR art. 30)",
         "",
-        f"- **Controller:** {_md(reg.controller)}",
-        f"- **Data protection officer (FG):** {_md(reg.dpo_contact)}",
+        f"- **Controller:** {_md(reg.controller_text)}",
+        f"- **Data protection officer (FG):** {_md(reg.dpo_text)}",
         f"- **Generated on:** {reg.generated_on.isoformat()} by sis-sync from purposes.yaml "
         "and the mappings",
         "",
+        "## Art. 30(1) at a glance",
+        "",
+        "| Art. 30(1) | Item | In this register |",
+        "|---|---|---|",
     ]
+    out += [f"| ({i.letter}) | {_md(i.title)} | {_md(i.text)} |" for i in reg.art30]
+    out.append("")
     for p in reg.purposes:
-        out += [f"## Purpose: {_md(p.name)}", "", _md(p.description) or "_(no description)_", ""]
+        out += [f"## Purpose: {_md(p.name)}", "", _md(p.description), ""]
         out += ["| | |", "|---|---|"]
         out += [f"| {k} | {_md(v)} |" for k, v in _properties(p)]
         out += ["", "### Categories of personal data (Salesforce fields)", ""]
@@ -74,7 +81,21 @@ def render_markdown(reg: Register) -> str:
     out += ["", _md(reg.forbidden_rule), ""]
     out += _refused_lines(reg, bullet="- ")
     out += ["", "## Processor and transfers", ""]
-    out += [f"- {_md(t)}" for t in reg.transfers]
+    out += [f"- {_md(t)}" for t in reg.processor]
+    out += ["", "Transfers outside the EEA (AVG art. 30(1)(e), 44-49):", ""]
+    if reg.transfers:
+        out += ["| Recipient | Country | Safeguard |", "|---|---|---|"]
+        out += [
+            f"| {_md(t.recipient)} | {_md(t.country)} | {_md(t.mechanism)} |" for t in reg.transfers
+        ]
+    else:
+        out.append(_md(reg.transfers_text))
+    out += ["", "## Security measures (AVG art. 30(1)(g), 32)", ""]
+    if reg.security_measures:
+        out += [f"- {_md(m)}" for m in reg.security_measures]
+    else:
+        out.append(_md(reg.measures_text))
+    out += ["", _md(reg.built_in_measures)]
     return "\n".join(out) + "\n"
 
 
@@ -108,14 +129,23 @@ CSV_HEADER = (
     "field",
     "label",
     "source_columns",
+    "controller",
+    "data_protection_officer",
+    "third_country_transfers",
+    "security_measures",
 )
 
 
 def render_csv(reg: Register) -> str:
-    """One row per (purpose, mapping, field); a purpose without fields gets one row of its own."""
+    """One row per (purpose, mapping, field); a purpose without fields gets one row of its own.
+
+    The items of art. 30(1) that hold for the whole register (controller, DPO, transfers,
+    security measures) are repeated on every row, so a filtered sheet still shows them.
+    """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_HEADER)
+    tail = [reg.controller_text, reg.dpo_text, reg.transfers_text, reg.measures_text]
     for p in reg.purposes:
         head = [
             p.name,
@@ -130,9 +160,10 @@ def render_csv(reg: Register) -> str:
             p.proof,
         ]
         if not p.fields:
-            writer.writerow([*head, "", "", "", "", "", ""])
+            writer.writerow([*head, "", "", "", "", "", "", *tail])
         for f in p.fields:
-            writer.writerow([*head, f.mapping, f.source, f.object, f.field, f.label, f.columns])
+            row = [f.mapping, f.source, f.object, f.field, f.label, f.columns]
+            writer.writerow([*head, *row, *tail])
     return buf.getvalue()
 
 
@@ -144,7 +175,7 @@ max-width:60rem;margin:2rem auto;padding:0 1rem}
 h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #999}
 h3{font-size:1rem}table{border-collapse:collapse;width:100%;margin:.5rem 0 1rem}
 th,td{border:1px solid #bbb;padding:.3rem .5rem;text-align:left;vertical-align:top}
-th{background:#eee}table.props th{width:14rem}.blank{background:#fff8d0}
+th{background:#eee}table.props th{width:14rem}.missing{background:#fff8d0;font-weight:600}
 section{page-break-inside:avoid}
 @media print{body{margin:0;max-width:none;font-size:11px}h2{page-break-after:avoid}}
 """
@@ -152,6 +183,12 @@ section{page-break-inside:avoid}
 
 def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
+
+
+def _td(text: str) -> str:
+    """A table cell; an item purposes.yaml does not state is highlighted."""
+    css = ' class="missing"' if is_missing(text) else ""
+    return f"<td{css}>{_e(text)}</td>"
 
 
 def render_html(reg: Register) -> str:
@@ -163,17 +200,22 @@ def render_html(reg: Register) -> str:
         f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
         "<h1>Record of processing activities (AVG/GDPR art. 30)</h1>",
         '<table class="props">',
-        f"<tr><th>Controller</th><td>{_e(reg.controller)}</td></tr>",
-        f"<tr><th>Data protection officer (FG)</th><td>{_e(reg.dpo_contact)}</td></tr>",
+        f"<tr><th>Controller</th>{_td(reg.controller_text)}</tr>",
+        f"<tr><th>Data protection officer (FG)</th>{_td(reg.dpo_text)}</tr>",
         f"<tr><th>Generated on</th><td>{reg.generated_on.isoformat()} by sis-sync from "
         "purposes.yaml and the mappings</td></tr>",
         "</table>",
+        '<section id="art30"><h2>Art. 30(1) at a glance</h2>',
+        "<table><tr><th>Art. 30(1)</th><th>Item</th><th>In this register</th></tr>",
     ]
+    out += [f"<tr><td>({i.letter})</td><td>{_e(i.title)}</td>{_td(i.text)}</tr>" for i in reg.art30]
+    out.append("</table></section>")
     for p in reg.purposes:
         out.append(f'<section id="purpose-{_e(p.name)}"><h2>Purpose: {_e(p.name)}</h2>')
-        out.append(f"<p>{_e(p.description)}</p>" if p.description else "")
+        css = ' class="missing"' if is_missing(p.description) else ""
+        out.append(f"<p{css}>{_e(p.description)}</p>")
         out.append('<table class="props">')
-        out += [f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in _properties(p)]
+        out += [f"<tr><th>{_e(k)}</th>{_td(v)}</tr>" for k, v in _properties(p)]
         out.append("</table><h3>Categories of personal data (Salesforce fields)</h3>")
         if p.fields:
             for (mapping, source), rows in _per_mapping(p.fields):
@@ -207,8 +249,21 @@ def render_html(reg: Register) -> str:
     if len(refused) > 1:
         out.append("<ul>" + "".join(f"<li>{_e(line)}</li>" for line in refused[1:]) + "</ul>")
     out.append("</section><section><h2>Processor and transfers</h2><ul>")
-    for t in reg.transfers:
-        css = ' class="blank"' if "______" in t else ""
-        out.append(f"<li{css}>{_e(t)}</li>")
-    out.append("</ul></section></body></html>")
+    out += [f"<li>{_e(t)}</li>" for t in reg.processor]
+    out.append("</ul><p>Transfers outside the EEA (AVG art. 30(1)(e), 44-49):</p>")
+    if reg.transfers:
+        out.append("<table><tr><th>Recipient</th><th>Country</th><th>Safeguard</th></tr>")
+        out += [
+            f"<tr><td>{_e(t.recipient)}</td><td>{_e(t.country)}</td><td>{_e(t.mechanism)}</td></tr>"
+            for t in reg.transfers
+        ]
+        out.append("</table>")
+    else:
+        out.append(f'<p class="missing">{_e(reg.transfers_text)}</p>')
+    out.append("</section><section><h2>Security measures (AVG art. 30(1)(g), 32)</h2>")
+    if reg.security_measures:
+        out.append("<ul>" + "".join(f"<li>{_e(m)}</li>" for m in reg.security_measures) + "</ul>")
+    else:
+        out.append(f'<p class="missing">{_e(reg.measures_text)}</p>')
+    out.append(f"<p>{_e(reg.built_in_measures)}</p></section></body></html>")
     return "\n".join(line for line in out if line) + "\n"

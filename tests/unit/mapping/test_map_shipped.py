@@ -264,7 +264,7 @@ def test_register_command_renders_the_loaded_project(tmp_path, monkeypatch):
 
     def render_register(project, fmt):
         calls.append((sorted(project.mappings), fmt))
-        return f"register of {project.purposes.controller} as {fmt}\n"
+        return f"register of {project.purposes.controller_party.name} as {fmt}\n"
 
     fake = types.ModuleType("connector.privacy.register")
     fake.render_register = render_register

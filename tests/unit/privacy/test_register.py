@@ -108,7 +108,8 @@ RETENTION_WORDS = [
     "3 months after the event date",
     "until consent is withdrawn",
     "1 year and 6 months after the source system last held the record",
-    "no period set in purposes.yaml",
+    "missing: add retention: {after, keep} (purposes.planning.retention; AVG art. 5(1)(e)) "
+    "to purposes.yaml",
 ]
 FIELDS = ["SIS_Student_Number__c", "LastName", "FirstName", "Email", "MobilePhone", "Birthdate"]
 LABELS = ["Last name", "First name", "Mobile phone", "Date of birth", "Study Programme"]
@@ -143,7 +144,7 @@ def test_document_parts(project, fmt):
         "AVG art. 9",
         "11-check",
         "Processor and transfers",
-        "to be completed by the school",
+        "missing: add transfers: [{recipient, country, mechanism}] to purposes.yaml",
         "Read to apply the rules, not transferred",
         "geboortedatum",  # read for the age rule only... and also sent as Birthdate
         "status",  # lifecycle column, read but not sent
@@ -245,14 +246,14 @@ def test_default_date_is_today(project):
     assert re.search(r"\d{4}-\d{2}-\d{2}", render_register(project, "md"))
 
 
-def test_missing_dpo_contact_is_called_out(tmp_path):
+def test_art30_1_a_missing_dpo_is_called_out(tmp_path):
     folder = tmp_path / "m"
     folder.mkdir()
     (folder / "purposes.yaml").write_text(
         PURPOSES.replace("dpo_contact: fg@roc-test.example\n", ""), encoding="utf-8"
     )
     (folder / "events.yaml").write_text(EVENTS, encoding="utf-8")
-    assert "not set (add dpo_contact to purposes.yaml)" in render_register(
+    assert "missing: add dpo: {name, contact} to purposes.yaml" in render_register(
         load_project(folder), "md", generated_on=DAY
     )
 
@@ -298,3 +299,138 @@ def test_shipped_mappings_render(tmp_path):
     for name in project.purposes.purposes:
         assert f"## Purpose: {name}" in md
     assert "ROC Voorbeeld" in md
+
+
+# -- art. 30(1) (a)-(g): every item present, or marked missing ---------------------------------
+
+COMPLETE = """\
+controller: {name: ROC Test & Co, contact: "privacy@roc-test.example, Stationsplein 1, Utrecht"}
+dpo: {name: FG Janssen, contact: fg@roc-test.example}
+transfers:
+  - {recipient: Salesforce, country: US, mechanism: "EU-US Data Privacy Framework; SCCs in the DPA"}
+security_measures: [TLS 1.2+ to Salesforce, keyed hashes in local state, access by role]
+purposes:
+  enrolment:
+    description: Aanmelding en inschrijving
+    lawful_basis: legal_obligation
+    retention: {after: lifecycle_end, keep: P1M}
+    data_subjects: [aanmelders, studenten]
+    recipients: [Salesforce (verwerker), studentenbalie]
+  news:
+    description: Nieuwsbrief
+    lawful_basis: consent
+    consent: {field: nieuws, at: nieuws_op, source: nieuws_bron}
+    retention: {after: consent_withdrawn, keep: P1M}
+    data_subjects: [aankomende studenten]
+    recipients: [Salesforce (verwerker)]
+  planning:
+    description: Planning van evenementen
+    lawful_basis: public_task
+    retention: {after: event_date, keep: P2Y}
+    data_subjects: []
+    recipients: [afdeling voorlichting]
+"""
+BARE = """\
+controller: ROC Kaal
+purposes:
+  enrolment: {lawful_basis: legal_obligation}
+"""
+
+
+def _render(tmp_path: Path, purposes: str, fmt: str) -> str:
+    folder = tmp_path / f"art30-{fmt}-{abs(hash(purposes))}"
+    folder.mkdir()
+    (folder / "purposes.yaml").write_text(purposes, encoding="utf-8")
+    text = render_register(load_project(folder), fmt, generated_on=DAY)
+    if fmt == "html":
+        import html
+
+        text = html.unescape(text)
+    return text
+
+
+@pytest.mark.parametrize("fmt", ["md", "csv", "html"])
+def test_art30_1_no_item_is_blank_once_purposes_yaml_states_them(tmp_path, fmt):
+    text = _render(tmp_path, COMPLETE, fmt)
+    assert "missing:" not in text
+    for part in (
+        "privacy@roc-test.example, Stationsplein 1, Utrecht",  # (a) controller contact
+        "FG Janssen",  # (a) DPO
+        "fg@roc-test.example",
+        "Aanmelding en inschrijving",  # (b)
+        "aanmelders, studenten",  # (c)
+        "none (declared empty in purposes.yaml)",  # (c) stated as none
+        "Salesforce (verwerker), studentenbalie",  # (d)
+        "EU-US Data Privacy Framework; SCCs in the DPA",  # (e)
+        "US",
+        "1 month after the end of the enrolment",  # (f)
+        "keyed hashes in local state",  # (g)
+        "TLS 1.2+ to Salesforce",
+    ):
+        assert part in text, part
+    if fmt != "csv":
+        for letter in "abcdefg":
+            assert f"({letter})" in text, letter
+
+
+ART30_MISSING = [
+    ("a", "missing: add controller: {name, contact} (the contact) to purposes.yaml"),
+    ("a", "missing: add dpo: {name, contact} to purposes.yaml"),
+    ("b", "missing: add a description (purposes.enrolment.description) to purposes.yaml"),
+    ("c", "missing: add data_subjects (purposes.enrolment.data_subjects) to purposes.yaml"),
+    ("d", "missing: add recipients (purposes.enrolment.recipients) to purposes.yaml"),
+    ("e", "missing: add transfers: [{recipient, country, mechanism}] to purposes.yaml"),
+    ("f", "missing: add retention: {after, keep} (purposes.enrolment.retention;"),
+    ("g", "missing: add security_measures: [...] to purposes.yaml"),
+]
+
+
+@pytest.mark.parametrize("fmt", ["md", "csv", "html"])
+@pytest.mark.parametrize(("letter", "words"), ART30_MISSING)
+def test_art30_1_an_item_purposes_yaml_omits_is_marked_missing(tmp_path, fmt, letter, words):
+    text = _render(tmp_path, BARE, fmt)
+    assert words in text
+    assert "ROC Kaal" in text  # controller: NAME (a string) keeps working
+
+
+def test_art30_1_the_overview_marks_each_missing_letter(tmp_path):
+    folder = tmp_path / "bare"
+    folder.mkdir()
+    (folder / "purposes.yaml").write_text(BARE, encoding="utf-8")
+    reg = build_register(load_project(folder), generated_on=DAY)
+    assert [i.letter for i in reg.art30] == list("aabcdefg")
+    assert all(i.missing for i in reg.art30)
+    (folder / "purposes.yaml").write_text(COMPLETE, encoding="utf-8")
+    reg = build_register(load_project(folder), generated_on=DAY)
+    assert not [i for i in reg.art30 if i.missing]
+    page = render_register(load_project(folder), "html", generated_on=DAY)
+    assert 'class="missing"' not in page
+
+
+def test_art30_1_e_no_transfer_declared_as_none(tmp_path):
+    text = _render(tmp_path, BARE.replace("purposes:", "transfers: []\npurposes:"), "md")
+    assert "none: no recipient outside the EEA (declared in purposes.yaml)" in text
+
+
+def test_art30_1_a_the_older_dpo_contact_still_shows(tmp_path):
+    text = _render(
+        tmp_path, BARE.replace("purposes:", "dpo_contact: fg@kaal.example\npurposes:"), "md"
+    )
+    assert "fg@kaal.example" in text
+    assert "missing: add dpo:" not in text
+
+
+def test_art30_1_html_highlights_what_is_missing(tmp_path):
+    folder = tmp_path / "hl"
+    folder.mkdir()
+    (folder / "purposes.yaml").write_text(BARE, encoding="utf-8")
+    page = render_register(load_project(folder), "html", generated_on=DAY)
+    assert '<td class="missing">missing: add dpo:' in page
+    assert '<p class="missing">missing: add transfers:' in page
+
+
+def test_art30_1_the_shipped_purposes_leave_no_item_missing():
+    shipped = Path(__file__).resolve().parents[3] / "mappings"
+    for fmt in ("md", "csv", "html"):
+        text = render_register(load_project(shipped), fmt, generated_on=DAY)
+        assert "missing:" not in text, fmt
