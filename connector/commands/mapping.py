@@ -106,10 +106,15 @@ def validate(
 
 def _check_online(project: Project, settings: object) -> None:
     """Every mapped field exists in the org and can be written; exit 2 listing all that cannot."""
+    from connector.mapping.online import check_org_model
     from connector.salesforce import SalesforceClient
     from connector.salesforce.describe import Describer
+    from connector.salesforce.record_types import RecordTypes
+    from connector.salesforce.writer import Writer
 
-    describer = Describer(SalesforceClient(settings.salesforce))  # type: ignore[attr-defined]
+    client = SalesforceClient(settings.salesforce)  # type: ignore[attr-defined]
+    describer = Describer(client)
+    record_types = RecordTypes(Writer(client).query)
     problems: list[str] = []
     for name in project.order():
         spec = project.mappings[name]
@@ -123,6 +128,11 @@ def _check_online(project: Project, settings: object) -> None:
         # connector sends them when it creates the record and never changes them afterwards.
         found += describer.check(spec.target.object, refs, update=False)
         problems += [f"{file}: {p}" for p in found]
+        # Lookups to org records, record types, person accounts (connector/mapping/online.py).
+        shown = str(file)
+        path = file if isinstance(file, Path) else None
+        org = check_org_model(spec, path, shown, describer, record_types)
+        problems += [str(p) for p in org]
     if problems:
         _fail(problems)
     out.print("[green]online:[/green] every mapped field exists and is writable", highlight=False)

@@ -165,6 +165,11 @@ class App:
         if kind == "control":
             return handler(self, req)
         self._count(name)
+        rule = headers.get("sforce-duplicate-rule-header")
+        if rule is not None:
+            # Accepted on any write and counted in stats ("Duplicate Rule Header", REST API
+            # Developer Guide, API 52.0+); the emulator has no duplicate rules to run.
+            self._count(f"Sforce-Duplicate-Rule-Header: {rule.strip()}")
         if self.faults.latency_ms:
             time.sleep(self.faults.latency_ms / 1000)
         if kind in ("login", "open"):

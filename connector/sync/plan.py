@@ -400,9 +400,12 @@ class Planner:
             # relationship syntax (``LearningProgram.Crebo__c``; the writer nests it for JSON):
             # "Insert/upsert records using an external ID as a foreign key", REST API
             # Developer Guide, https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/dome_upsert.htm
-            # An empty one clears the lookup field itself.
-            if payload.get(fld) is not None:
+            # Hashed under that key, so a change or an emptied cell is seen; an empty one is
+            # sent as a null lookup field (_lookup_row).
+            if fld in payload:
                 payload[wire] = payload.pop(fld)
+            if fld in clear:
+                clear[wire] = clear.pop(fld)
         if self.record_type_id is not None:
             payload["RecordTypeId"] = self.record_type_id
         facts = res.facts
@@ -502,6 +505,8 @@ class Planner:
             row = dict(change.send)
             row[self.external_id] = res.values.get(self.external_id)
             operation = "upsert"
+        if self.lookups:
+            _lookup_row(row, self.lookups)
         facts = res.facts
         phase = facts.phase.value if facts.phase is not None else None
         return Write(
@@ -570,6 +575,15 @@ class Planner:
                 if sf_id is not None:
                     found[(parent, key)] = sf_id
         return found
+
+
+def _lookup_row(row: dict[str, Any], lookups: Mapping[str, str]) -> None:
+    """An emptied lookup goes as the lookup field set to null: a relationship reference
+    cannot say "no parent" (``LearningProgram.Crebo__c`` → ``LearningProgramId: None``)."""
+    for fld, wire in lookups.items():
+        if wire in row and row[wire] is None:
+            del row[wire]
+            row[fld] = None
 
 
 def sis_owned_fields(compiled: dict[str, CompiledMapping], spec: MappingSpec) -> frozenset[str]:

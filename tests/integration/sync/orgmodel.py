@@ -89,6 +89,16 @@ def edu_emulator(tmp_path_factory) -> Iterator[EmulatorHandle]:
         yield emu
 
 
+@pytest.fixture(scope="module")
+def eda_emulator(tmp_path_factory) -> Iterator[EmulatorHandle]:
+    """One EDA-schema emulator (Account record types, Crebo__c) per test module."""
+    from connector.emulator.org_schema import __file__ as schema_py
+
+    eda = Path(schema_py).parent / "schemas" / "eda.json"
+    with running_emulator(tmp_path_factory.mktemp("edaorg"), schema_file=eda) as emu:
+        yield emu
+
+
 class OrgProject:
     """A project folder with the given mapping files, wired to one emulator."""
 

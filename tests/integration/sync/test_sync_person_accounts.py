@@ -9,10 +9,10 @@ __all__ = ["edu_emulator"]
 
 
 def _project(edu_emulator, tmp_path):
-    p = org_project(
-        edu_emulator, tmp_path / "p", students=STUDENTS, events=EVENTS, members=MEMBERS
+    p = org_project(edu_emulator, tmp_path / "p", students=STUDENTS, events=EVENTS, members=MEMBERS)
+    p.data(
+        "students", ["nr", "last", "first"], [["1001", "Jansen", "Eva"], ["1002", "Bakker", "Noor"]]
     )
-    p.data("students", ["nr", "last", "first"], [["1001", "Jansen", "Eva"], ["1002", "Bakker", "Noor"]])
     p.data("members", ["event", "nr"], [["OD-1", "1001"], ["OD-1", "1002"]])
     return p
 
