@@ -88,6 +88,9 @@ class JobSettings(BaseModel):
     mappings: list[str] | None = None
     purge: bool = False
     cron: str | None = None
+    # Full exports: fewer rows than this share of the last good export do not move retention
+    # anchors (connector/sync/export_guard.py); a mapping's own min_export_ratio wins.
+    min_export_ratio: float | None = Field(default=None, gt=0, le=1)
 
     @field_validator("cron")
     @classmethod

@@ -334,6 +334,18 @@ class MappingSpec(_Strict):
         default=None, description="for age rules; not sent by itself"
     )
     filter: FilterSpec | None = None
+    full_export: bool | None = Field(
+        default=None,
+        description="the source holds every record on every run (default: file sources yes, "
+        "http no); a record missing from it then counts as gone for retention",
+    )
+    min_export_ratio: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="a full export with fewer rows than this share of the last good one warns "
+        "and moves no retention anchor (default: the job's, else 0.9)",
+    )
     duplicates: Literal["report", "last_wins"] = Field(
         default="report",
         description=(

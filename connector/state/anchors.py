@@ -89,3 +89,33 @@ def set_export_mark(store: StateStore, mapping: str, rows: int, at: datetime) ->
     with guard("remember export size"), store._db.write.begin() as conn:
         if not conn.execute(write).rowcount:
             conn.execute(sa.insert(m).values(key=_meta_key(mapping), value=value))
+
+
+ENDED_BY_SOURCE = "deleted"  # synced.lifecycle of a record its source marked deleted
+
+
+def anchor_end(store: StateStore, mapping: str, key_hashes: Sequence[str], at: datetime) -> None:
+    """The source says these records are deleted (OneRoster ``tobedeleted``): their lifecycle
+    ends at ``at`` (an end they already have stays), so ``lifecycle_end`` retention counts."""
+    t = s.synced
+    stmt = (
+        sa.update(t)
+        .where(t.c.mapping == mapping, t.c.key_hash.in_(_in), t.c.lifecycle_end_at.is_(None))
+        .values(lifecycle=ENDED_BY_SOURCE, lifecycle_end_at=at)
+    )
+    with guard("anchor ends the source marked"), store._db.write.begin() as conn:
+        for chunk in chunks(list(key_hashes)):
+            conn.execute(stmt, {"hashes": chunk})
+
+
+def revive(store: StateStore, mapping: str, key_hashes: Sequence[str]) -> None:
+    """Records a source marked deleted and now holds again: the end it anchored is lifted."""
+    t = s.synced
+    stmt = (
+        sa.update(t)
+        .where(t.c.mapping == mapping, t.c.key_hash.in_(_in), t.c.lifecycle == ENDED_BY_SOURCE)
+        .values(lifecycle=None, lifecycle_end_at=None)
+    )
+    with guard("lift ends the source marked"), store._db.write.begin() as conn:
+        for chunk in chunks(list(key_hashes)):
+            conn.execute(stmt, {"hashes": chunk})

@@ -78,6 +78,12 @@ def _lean_gc() -> Iterator[None]:
         gc.unfreeze()
 
 
+def _job_ratio(settings: Settings, job: str) -> float | None:
+    """The job's ``min_export_ratio`` from sync.yaml (None: not a job, or not set)."""
+    spec = next((j for j in settings.jobs if j.name == job), None)
+    return spec.min_export_ratio if spec is not None else None
+
+
 def _writer(settings: Settings) -> Writer:
     from connector.salesforce import connect
 
@@ -206,6 +212,7 @@ def run_job(
                 project_digest=project_digest(project),
                 remember_sources=now <= datetime.now(UTC) + timedelta(minutes=5),
                 progress=progress,
+                min_export_ratio=_job_ratio(settings, job_name),
                 # In a dry run, remember what parents would create (only mappings others refer to).
                 planned={p: set() for n in names for p in compiled[n].parents} if dry_run else {},
             )

@@ -30,6 +30,7 @@ from connector.sync.crm_opt_outs import CONFLICT_TEXT
 from connector.sync.diff import RECORD, diff
 from connector.sync.identity import Match, Person, resolve
 from connector.sync.modes import ModeAction, decide, needs_person_contact
+from connector.sync.source_content import SOURCE, ContentHasher
 
 
 @dataclass(slots=True)
@@ -154,6 +155,7 @@ class Planner:
         self.today = school_date(self.now)
         self.opt_outs: Mapping[str, str] = policy.purpose_opt_outs if policy is not None else {}
         self.external_id = spec.target.external_id
+        self.content = ContentHasher(hasher)  # source rows apart from mappings (purged records)
         self.persons = spec.identity is not None
         self.generated_id = self.external_id not in spec.fields
         self.required = [f for f, fs in spec.fields.items() if fs.required]
@@ -245,9 +247,11 @@ class Planner:
             prev = previous.get(res.key_hash)
             stale_id = None
             if prev is not None and prev.purged:
-                if prev.field_hashes.get(RECORD) == fingerprint:
+                if prev.field_hashes.get(RECORD) == fingerprint or prev.field_hashes.get(
+                    SOURCE
+                ) == self.content.of(it.rec):
                     # Purged for retention and the source still holds the same old record: it
-                    # does not come back.
+                    # does not come back, whatever mapping or code now maps it (issue 9.6).
                     out.suppressed += 1
                     continue
                 # New data or a new anchor (another event, another status): a new record.
@@ -514,7 +518,10 @@ class Planner:
             origin=it.rec.origin,
             operation=operation,
             row=row,
-            hashes=json.dumps(change.hashes, separators=(",", ":")),
+            # With the source row's own hash: what a purge compares (source_content.py).
+            hashes=json.dumps(
+                {**change.hashes, SOURCE: self.content.of(it.rec)}, separators=(",", ":")
+            ),
             token=fingerprint,
             cleared=len(change.cleared),
             known=prev is not None or sf_id is not None,

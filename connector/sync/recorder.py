@@ -13,7 +13,7 @@ from datetime import datetime
 
 from connector.records import Reject, WriteResult, WriteStatus
 from connector.report import MappingReport
-from connector.state import StateStore
+from connector.state import StateStore, anchors
 from connector.state.rows import (
     RECORD,
     NewPerson,
@@ -70,6 +70,28 @@ class Recorder:
         if mapped:
             self.store.remember_sources(self.mapping, list(mapped), at=self.now)
 
+    def present(self, key_hashes: Sequence[str]) -> None:
+        """Records the source holds that were neither written nor unchanged (rejected, not
+        justified, purged, held for review, refused): last_seen moves all the same, so a full
+        export does not count them as gone (issue 9.6)."""
+        if key_hashes:
+            self.store.touch_seen(self.mapping, list(key_hashes), at=self.now)
+
+    def source_deleted(self, key_hashes: Sequence[str]) -> None:
+        """The source marked these records deleted (OneRoster ``tobedeleted``): their
+        lifecycle ends now, so lifecycle_end retention counts (state/anchors.py)."""
+        if key_hashes:
+            anchors.anchor_end(self.store, self.mapping, key_hashes, self.now)
+
+    def revive(self, key_hashes: Sequence[str]) -> None:
+        """Records held again by a source that can mark deletions: lift the end it anchored."""
+        if key_hashes:
+            anchors.revive(self.store, self.mapping, key_hashes)
+
+    def export_complete(self, rows: int) -> None:
+        """A full export passed the size guard: records it did not hold count as gone."""
+        anchors.set_export_mark(self.store, self.mapping, rows, self.now)
+
     def sending(self, writes: Sequence[Write]) -> list[int]:
         """Outbox rows for ``writes``, marked SENT: call just before they leave."""
         ids = self.store.add_outbox(
@@ -98,6 +120,7 @@ class Recorder:
         ok_ids: list[int] = []
         errors: list[OutboxError] = []
         refused: list[Reject] = []
+        unsent: list[str] = []  # still in the source: last_seen moves (present())
         synced: list[tuple[Write, str | None]] = []
         new_people: list[tuple[Write, str | None]] = []
         updates: list[PersonUpdate] = []
@@ -105,6 +128,7 @@ class Recorder:
             status = WriteStatus.NOT_SENT if r is None else r.status
             if r is None or status is WriteStatus.NOT_SENT:
                 rep.pending += 1
+                unsent.append(w.key_hash)
                 continue
             if status is WriteStatus.FAILED:
                 code = r.error_code or "UNKNOWN"
@@ -114,6 +138,7 @@ class Recorder:
                 rej = Reject(w.origin, ",".join(r.fields), REFUSED.format(code=code), self.mapping)
                 refused.append(rej)
                 rep.add_refusal(rej)
+                unsent.append(w.key_hash)
                 continue
             ok_ids.append(oid)
             sf_id = r.sf_id or w.row.get("Id")
@@ -161,6 +186,7 @@ class Recorder:
             ],
             at=now,
         )
+        self.present(unsent)
         store.mark_outbox(ok_ids, OutboxStatus.OK)
         store.fail_outbox(errors, at=now)
         self.rejects(refused)
