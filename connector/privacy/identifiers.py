@@ -194,7 +194,8 @@ def forbidden_fields(
         values: Field → value, e.g. a payload about to be sent.
         exempt: Field → format: such a field is not reported when its whole value (as text)
             matches the format (a declared student number, see :func:`has_format`); a value
-            that does not match is checked like any other.
+            that does not match is checked like any other. Other fields are tested without
+            the record's own student number in them (an e-mail address made of it).
     """
     plain = values.values()
     # C-level passes only: the exact types, then the joined text (see _PLAIN_TYPES).
@@ -203,9 +204,23 @@ def forbidden_fields(
         if len(text) < 8 or not _text_is_forbidden(text):
             return []
     found = [k for k, v in values.items() if contains_forbidden_number(v)]
-    if exempt:
+    if exempt and found:
+        own = [str(values[k]) for k in exempt if k in values and has_format(values[k], exempt[k])]
         found = [k for k in found if k not in exempt or not has_format(values[k], exempt[k])]
+        # The record's own student number inside another value (s123456782@student.roc.nl) is
+        # that student number, not a BSN: the value is tested without it.
+        found = [k for k in found if not own or _forbidden_without(values[k], own)]
     return found
+
+
+def _forbidden_without(value: object, own: list[str]) -> bool:
+    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        return contains_forbidden_number(value)
+    for number in own:
+        value = value.replace(number, " ")
+    return contains_forbidden_number(value)
 
 
 def has_format(value: object, fmt: re.Pattern[str]) -> bool:

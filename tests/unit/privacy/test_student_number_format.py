@@ -19,6 +19,7 @@ from connector.privacy.facts import SubjectFacts
 from connector.privacy.policy import FORBIDDEN_NUMBER, Policy
 
 PASSING = "111222333"  # a 9-digit student number that happens to pass the 11-check
+BSN = "123456782"  # another number that passes it
 
 PURPOSES = """\
 controller: Testschool
@@ -86,7 +87,7 @@ def test_uavg46_a_value_outside_the_format_is_still_checked(tmp_path, value):
 def test_uavg46_other_fields_keep_the_11_check(tmp_path):
     policy = _policy(_project(tmp_path, "[0-9]{6,9}"))
     decision = _decide(
-        policy, SIS_Student_Number__c=PASSING, Other_Number__c=PASSING, Description=PASSING
+        policy, SIS_Student_Number__c=PASSING, Other_Number__c=BSN, Description=f"bsn {BSN}"
     )
     assert "SIS_Student_Number__c" in decision.payload
     assert decision.withheld["Other_Number__c"] == FORBIDDEN_NUMBER
@@ -117,3 +118,17 @@ def test_a_format_no_field_carries_is_refused(tmp_path):
         _project(tmp_path, "[0-9]{6,9}", mapping)
     assert "student_number_format" in str(info.value)
     assert "exempts nothing" in str(info.value)
+
+
+def test_uavg46_the_own_student_number_inside_another_value_is_no_bsn(tmp_path):
+    # Schools build student e-mail addresses from the student number.
+    policy = _policy(_project(tmp_path, "[0-9]{6,9}"))
+    email = f"s{PASSING}@student.roc.example"
+    decision = _decide(policy, SIS_Student_Number__c=PASSING, Description=email)
+    assert decision.payload["Description"] == email
+    # ... but only the record's own number: a BSN next to it is still found.
+    decision = _decide(policy, SIS_Student_Number__c=PASSING, Description=f"{email} bsn 123456782")
+    assert decision.withheld["Description"] == FORBIDDEN_NUMBER
+    # and without a declared format the e-mail address is withheld as before
+    decision = _decide(_policy(_project(tmp_path, None)), Description=email)
+    assert decision.withheld["Description"] == FORBIDDEN_NUMBER
