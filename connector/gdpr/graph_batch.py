@@ -159,6 +159,14 @@ def read_graphs(
     """
     rows = {p.person_id: store.person_records(p.person_id) for p in persons}
     owners = {p.person_id: owner_ids(p, rows[p.person_id]) for p in persons}
+    for p in persons:
+        # A person account's children that take a Contact (CampaignMember.ContactId, Task.WhoId)
+        # point at its PersonContactId, which state keeps beside the Account id
+        # (connector/state/person_contacts.py).
+        for row in rows[p.person_id]:
+            if row.object == "Account" and row.sf_id:
+                found_contact = store.person_contact_ids(row.mapping, [row.key_hash])
+                owners[p.person_id].setdefault("Contact", []).extend(found_contact.values())
     by_owner: dict[str, list[int]] = {}
     for person_id, own in owners.items():
         for ids in own.values():
