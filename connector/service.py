@@ -308,7 +308,9 @@ class SyncService:
         status = "partial" if outcome.exit_code else "ok"
         msg = (
             f"purged {outcome.deleted} records ({outcome.persons} persons), "
-            f"{len(outcome.failed)} refused"
+            f"fields cleared on {outcome.minimise.cleared} records, "
+            f"{len(outcome.failed) + len(outcome.minimise.failed)} refused; "
+            f"report {outcome.report_path}"
         )
         log.info("job %s: purge %s: %s", name, status, msg)
         return JobResult(name, status, started, _now(), msg, outcome.run_id, outcome.exit_code)

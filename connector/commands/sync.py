@@ -287,7 +287,8 @@ def _print_status(runs: list, rejects: list, synced: dict, pending: dict) -> Non
             r.job,
             f"{r.started_at:%m-%d %H:%M}",
             str(r.status),
-            str(c.get("created", 0) + c.get("updated", 0)),
+            # A purge writes deletes and cleared fields (issue 9.6), not creates or updates.
+            str(sum(c.get(k, 0) for k in ("created", "updated", "deleted", "minimised"))),
             str(c.get("unchanged", 0)),
             str(c.get("rejected", 0)),
             str(c.get("failed", 0)),
@@ -299,6 +300,15 @@ def _print_status(runs: list, rejects: list, synced: dict, pending: dict) -> Non
             out.print(
                 f"run {r.run_id} {r.status}: {escape(str(c))}", highlight=False, soft_wrap=True
             )
+    for r in runs[:1] if runs and runs[0].job == "purge" else []:
+        c = r.counts
+        out.print(
+            f"purge {r.run_id}: deleted {c.get('deleted', 0)} ({c.get('persons', 0)} persons), "
+            f"fields cleared {c.get('fields_cleared', 0)} on {c.get('minimised', 0)} records; "
+            f"report: {escape(str(r.report_path))}",
+            highlight=False,
+            soft_wrap=True,
+        )
     for line in runs[0].counts.get("warnings", []) if runs else []:
         out.print(
             f"warning (run {runs[0].run_id}): {escape(line)}", highlight=False, soft_wrap=True

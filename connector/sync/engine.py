@@ -247,6 +247,8 @@ class MappingRun:
         if not is_full_export(self.spec):
             return
         rows = rep.read + self.bad_rows
+        if rows == 0:
+            return  # EMPTY_EXPORT warned: an empty export never moves an anchor
         mark = export_mark(ctx.store, self.name)
         ratio = export_ratio(self.spec, ctx.min_export_ratio)
         warning = guard_warning(rows, mark.rows if mark else None, ratio)

@@ -11,7 +11,7 @@ sources (csv, oneroster, jsonl) are full exports and HTTP/API sources (increment
 key, else its job's in sync.yaml) of the rows of the last full export that passed is suspect (a
 truncated file, a half-finished export job): the run warns and the anchors do not move — the
 reference time and size stay those of the last good export, so no record counts as gone
-because of it. An empty export never passes.
+because of it. An empty export never moves them (the engine warns about it already).
 """
 
 from __future__ import annotations
@@ -40,9 +40,8 @@ def export_ratio(spec: Any, job_ratio: float | None) -> float:
 
 
 def guard_warning(rows: int, previous: int | None, ratio: float) -> str | None:
-    """Why an export of ``rows`` rows must not move the anchors, or None when it may."""
-    if rows == 0:
-        return "the export holds no rows: no record counts as gone from it"
+    """Why an export of ``rows`` rows must not move the anchors, or None when it may (an
+    empty export never does; the engine warns about it already)."""
     if previous is not None and rows < ratio * previous:
         return (
             f"the export holds {rows} rows, fewer than {ratio:.0%} of the {previous} of the last "
