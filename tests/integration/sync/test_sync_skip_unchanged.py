@@ -92,7 +92,9 @@ def test_rerun_over_unchanged_data_maps_nothing_and_calls_nothing(project, spy):
     rows["registration_tasks"] = 3
     first = project.run()
     assert first.exit_code() == 0, first.summary()
-    assert {m: r.created for m, r in first.mappings.items()} == rows
+    # The consent model's records (consent:individual, consent:<purpose>) are counted apart.
+    created = {m: r.created for m, r in first.mappings.items() if not m.startswith("consent:")}
+    assert created == rows
     mapped_first = spy.take()
     assert {m: sum(1 for name, _ in mapped_first if name == m) for m in rows} == rows
 
