@@ -33,7 +33,7 @@ from connector.gdpr.purge_plan import (
     Doomed,
     PurgePlan,
     audit_entries,
-    child_still_justified,
+    justified_children,
     mapping_rules,
     plan_purge,
 )
@@ -136,13 +136,18 @@ class _Purge:
         persons = self.store.get_persons(list(plan.persons))
         # All persons' graphs in one read: API calls grow with query chunks, not persons.
         found = read_graphs(self.store, self.writer, keys, list(persons.values()))
+        children = [
+            (i.mapping, i.key_hash)
+            for g in found.values() for i in g.items if i.mapping and i.key_hash
+        ]  # fmt: skip
+        justified = justified_children(self.store, self.rules, children, self.on)
         out = []
         for person_id, doomed in plan.persons.items():
             graph = found.get(person_id) or Graph(None)
             own = {r.key_hash for r in graph.state_rows}
             if any(
                 i.mapping and i.key_hash and i.key_hash not in own
-                and child_still_justified(self.store, self.rules, i.mapping, i.key_hash, self.on)
+                and (i.mapping, i.key_hash) in justified
                 for i in graph.items
             ):  # fmt: skip
                 plan.kept_persons += 1
@@ -186,13 +191,22 @@ class _Purge:
         # no Salesforce connection when there is nothing to delete.
         units = [items, *(graph.items for graph, _ in graphs)]
         results = delete_many(self.writer, units, hard=self.hard) if items or graphs else []
-        if items:
-            self._finish(results[0], reasons, out, run_id)
+        # State and audit for all persons at once (a few statements, not a few per person).
+        done = ErasureResult()
+        owned: dict[str, str] = {}
+        complete: dict[str, list[str]] = {}
+        for result in results:
+            done.deleted += result.deleted
+            done.already_gone += result.already_gone
+            done.failed += result.failed
         for (graph, own), result in zip(graphs, results[1:], strict=True):
-            self._finish(result, {**own, **reasons}, out, run_id)
+            owned.update(own)
             if result.complete:
                 for mapping, keys in graph.keys_by_mapping().items():
-                    store.mark_deleted(mapping, keys, at=now)
+                    complete.setdefault(mapping, []).extend(keys)
+        self._finish(done, {**owned, **reasons}, out, run_id)
+        for mapping, keys in complete.items():
+            store.mark_deleted(mapping, keys, at=now)
         # Records of other mappings referring to what was purged must be mapped again next run
         # (their parent is gone), not recognised as unchanged by their source hash.
         purged = {d.row.mapping for d in plan.records}

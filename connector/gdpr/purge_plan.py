@@ -170,11 +170,32 @@ def child_still_justified(
     store: StateStore, rules: Mapping[str, MappingRule], mapping: str, key_hash: str, on: date
 ) -> bool:
     """Whether a child record a mapping wrote (found in a person's graph) is still justified."""
-    row = store.lookup(mapping, [key_hash]).get(key_hash)
-    if row is None or row.deleted_at is not None:
-        return False
-    rule = rules.get(mapping)
-    return rule is None or rule.never_expires() is not None or not is_expired(rule.judge(row, on))
+    return bool(justified_children(store, rules, [(mapping, key_hash)], on))
+
+
+def justified_children(
+    store: StateStore,
+    rules: Mapping[str, MappingRule],
+    children: Sequence[tuple[str, str]],
+    on: date,
+) -> set[tuple[str, str]]:
+    """The (mapping, key hash) pairs of ``children`` still justified: one look-up per mapping."""
+    wanted: dict[str, list[str]] = {}
+    for mapping, key_hash in children:
+        wanted.setdefault(mapping, []).append(key_hash)
+    out: set[tuple[str, str]] = set()
+    for mapping, keys in wanted.items():
+        rule = rules.get(mapping)
+        for key_hash, row in store.lookup(mapping, list(dict.fromkeys(keys))).items():
+            if row.deleted_at is not None:
+                continue
+            if (
+                rule is None
+                or rule.never_expires() is not None
+                or not is_expired(rule.judge(row, on))
+            ):
+                out.add((mapping, key_hash))
+    return out
 
 
 def audit_entries(items: Sequence[Any], reasons: Mapping[str, str], *, now: datetime, run_id=None):
