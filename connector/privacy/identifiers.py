@@ -206,9 +206,9 @@ def forbidden_fields(
     found = [k for k, v in values.items() if contains_forbidden_number(v)]
     if exempt and found:
         own = [str(values[k]) for k in exempt if k in values and has_format(values[k], exempt[k])]
-        found = [k for k in found if k not in exempt or not has_format(values[k], exempt[k])]
-        # The record's own student number inside another value (s123456782@student.roc.nl) is
-        # that student number, not a BSN: the value is tested without it.
+        # Every value is tested without the record's own student number(s): the exempt field
+        # itself then holds nothing, and the number inside another value (an e-mail address
+        # s123456782@student.roc.nl) is that student number, not a BSN.
         found = [k for k in found if not own or _forbidden_without(values[k], own)]
     return found
 

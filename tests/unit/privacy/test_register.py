@@ -434,3 +434,10 @@ def test_art30_1_the_shipped_purposes_leave_no_item_missing():
     for fmt in ("md", "csv", "html"):
         text = render_register(load_project(shipped), fmt, generated_on=DAY)
         assert "missing:" not in text, fmt
+
+
+def test_art30_1_g_security_measures_are_listed_in_their_own_section(tmp_path):
+    md = _render(tmp_path, COMPLETE, "md").split("## Security measures")[1]
+    assert "- TLS 1.2+ to Salesforce\n- keyed hashes in local state\n- access by role\n" in md
+    page = _render(tmp_path, COMPLETE, "html").split("<h2>Security measures")[1]
+    assert "<li>keyed hashes in local state</li>" in page
