@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -11,6 +12,9 @@ from connector.commands.person_options import EmailOpt, StudentOpt, err
 from connector.commands.person_options import config_path as _config
 from connector.config import load_settings, require_secret
 from connector.hashing import KeyHasher
+
+if TYPE_CHECKING:
+    from connector.gdpr.export_model import PersonExport
 
 
 def export(
@@ -36,6 +40,9 @@ def export(
 
     The output IS the person's personal data: it goes only to stdout or the --output file,
     never to a log or report. Hand it to the data subject securely and do not keep copies.
+
+    Each export is recorded as a data-subject request (art. 12(3); `sis-sync requests`): done
+    with a receipt (counts per object, nothing personal), or failed with NOT_FOUND.
     """
     from connector.gdpr.erasure import subject_of
     from connector.gdpr.export_formats import render_csv, render_json
@@ -47,9 +54,11 @@ def export(
     data = export_person(
         settings, subject, hasher=hasher, student_number=student_number, email=email
     )
+    reference = record_export_request(settings, subject.hashes, data)
     if data is None:
         who = ", ".join(f"{kind} hash {h}" for h, kind in subject.hashes)
         err.print(f"nobody with {who} in local state or Salesforce; nothing to export")
+        err.print(f"request {reference}: failed (NOT_FOUND)")
         raise typer.Exit(1)
     # CSV ends its rows with CRLF itself (RFC 4180); JSON gets the usual final newline.
     text = render_csv(data) if fmt == "csv" else render_json(data) + "\n"
@@ -61,6 +70,53 @@ def export(
 
         write_private_text(output, text)
         err.print(f"export written to {output}")
+    err.print(f"request {reference}: done; receipt in {requests_folder(settings)}")
+
+
+def requests_folder(settings: Any) -> Path:
+    """Where receipts go (beside the state)."""
+    from connector.gdpr.requests import receipts_dir
+
+    return receipts_dir(settings)
+
+
+def record_export_request(
+    settings: Any, hashes: list[tuple[str, str]], data: PersonExport | None
+) -> str:
+    """Record the access request (art. 12(3), 15): done with a receipt counting the exported
+    records per object, or failed with NOT_FOUND. Returns its reference."""
+    from connector.gdpr import requests
+    from connector.gdpr.receipts import Receipt
+    from connector.state import open_store
+
+    now = settings.clock()
+    with open_store(settings.state.url) as store:
+        if data is None:
+            req = requests.open_request(store, "export", hashes, now=now)
+            return requests.fail(store, req, error="NOT_FOUND", now=now).reference
+        # A record two mappings write (a student who was a visitor) counts once.
+        counts = Counter(
+            obj
+            for obj, _ in {
+                (r.object, r.sf_id)
+                for r in (
+                    *data.salesforce,
+                    *data.campaign_memberships,
+                    *data.activities,
+                    *data.consent_records,
+                )
+                if r.exists
+            }
+        )
+        done = requests.record_done(
+            store,
+            "export",
+            hashes,
+            receipt=Receipt(action="exported", records=dict(counts)),
+            now=now,
+            folder=requests_folder(settings),
+        )
+        return done.reference
 
 
 def register_commands(app: typer.Typer) -> None:

@@ -22,7 +22,7 @@ from syncfixtures import (  # noqa: E402 - found through the path set above
     student,
 )
 
-from connector.commands import erase, export, purge  # noqa: E402
+from connector.commands import erase, export, purge, requests  # noqa: E402
 from connector.errors import ConnectorError  # noqa: E402
 
 __all__ = ["EMAIL", "NEEDLES", "NUMBER", "emulator", "invoke", "project_fixture", "seed"]
@@ -40,13 +40,13 @@ def _app(config: Path) -> typer.Typer:
     def main(ctx: typer.Context) -> None:
         ctx.obj = {"config": config}
 
-    for module in (erase, export, purge):
+    for module in (erase, export, purge, requests):
         module.register_commands(app)
     return app
 
 
 def invoke(project: SyncProject, *args: str) -> Any:
-    """Run ``sis-sync ARGS`` (erase/export) in-process with the project's environment.
+    """Run ``sis-sync ARGS`` (erase, export, purge, requests) in-process with the project's environment.
 
     Like ``connector.cli.main``, a connector error ends with its own exit code (2 usage).
     """

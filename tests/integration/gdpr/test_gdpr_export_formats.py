@@ -33,7 +33,7 @@ def _contact(project: SyncProject) -> str:
 def _export(project: SyncProject, *args: str) -> dict[str, Any]:
     result = invoke(project, "export", "--student-number", NUMBER, *args)
     assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 def _student(data: dict[str, Any]) -> dict[str, Any]:
@@ -239,5 +239,5 @@ def test_art20_csv_on_stdout_is_the_same_document(project: SyncProject) -> None:
     result = invoke(project, "export", "--student-number", NUMBER, "--format", "csv")
 
     assert result.exit_code == 0, result.output
-    rows = _csv(result.output)
+    rows = _csv(result.stdout)
     assert any(r["value"] == "Quispelhoorn" and r["field_api_name"] == "LastName" for r in rows)

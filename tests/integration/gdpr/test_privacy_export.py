@@ -26,7 +26,7 @@ def test_export_holds_salesforce_values_memberships_state_and_purposes(
     result = invoke(project, "export", "--student-number", NUMBER)
 
     assert result.exit_code == 0, result.output
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     student = next(r for r in data["salesforce"] if r["mapping"] == "students")
     assert student["sf_id"] == contact
     assert student["fields"]["LastName"] == "Quispelhoorn"

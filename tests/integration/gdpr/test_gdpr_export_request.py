@@ -1,0 +1,49 @@
+"""An export answers an access request (GDPR art. 12(3), 15): it is recorded as a request, done with
+a receipt that counts what was handed over (nothing personal), or failed when nobody is found."""
+
+from __future__ import annotations
+
+import json
+
+from gdprfixtures import EMAIL, NEEDLES, NUMBER, emulator, invoke, project_fixture, seed
+from syncfixtures import SyncProject
+
+__all__ = ["emulator"]
+
+project = project_fixture(SyncProject)
+
+
+def _requests(project: SyncProject) -> list[dict]:
+    result = invoke(project, "requests", "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_art12_3_an_export_is_a_done_request_with_a_receipt_of_counts(
+    project: SyncProject,
+) -> None:
+    seed(project)
+
+    result = invoke(project, "export", "--student-number", NUMBER)
+
+    assert result.exit_code == 0, result.output
+    json.loads(result.stdout)  # stdout stays the document alone
+    [req] = [r for r in _requests(project) if r["kind"] == "export"]
+    assert req["status"] == "done" and req["reference"].startswith("DSR-")
+    receipts = list((project.folder / "state" / "receipts").glob(f"{req['reference']}*"))
+    assert {p.suffix for p in receipts} == {".json", ".txt"}
+    receipt = json.loads(next(p for p in receipts if p.suffix == ".json").read_text())
+    assert receipt["exported"]["Contact"] == 1 and receipt["exported"]["CampaignMember"] == 1
+    text = "".join(p.read_text() for p in receipts)
+    for needle in (*NEEDLES, NUMBER, EMAIL):
+        assert needle not in text
+
+
+def test_art12_3_an_export_of_nobody_is_a_failed_request(project: SyncProject) -> None:
+    seed(project)
+
+    result = invoke(project, "export", "--student-number", "99999999")
+
+    assert result.exit_code == 1
+    [req] = [r for r in _requests(project) if r["kind"] == "export"]
+    assert req["status"] == "failed" and req["last_error"] == "NOT_FOUND"
