@@ -252,7 +252,9 @@ def _to_v3(conn: Connection) -> None:
     """Version 3: data-subject requests and objections (GDPR art. 12(3), 21)."""
     requests.create(conn)
     objections.create(conn)
-    conn.execute(sa.text("ALTER TABLE synced ADD COLUMN person_contact_id VARCHAR(18)"))
+    # A person account's PersonContactId (connector/state/person_contacts.py).
+    if "person_contact_id" not in {c["name"] for c in sa.inspect(conn).get_columns("synced")}:
+        conn.execute(sa.text("ALTER TABLE synced ADD COLUMN person_contact_id VARCHAR(18)"))
 
 
 #: Migration steps: ``STEPS[n]`` turns a version n-1 database into version n.

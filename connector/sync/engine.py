@@ -270,9 +270,7 @@ class MappingRun:
         if self.ctx.record_types is None:
             self.ctx.record_types = RecordTypes(self.ctx.writer.query)
         try:
-            found = self.ctx.record_types.resolve(
-                target.object, name, person=target.person_account
-            )
+            found = self.ctx.record_types.resolve(target.object, name, person=target.person_account)
         except SalesforceError as exc:
             self.rep.error = f"record type lookup failed: {exc}"
             return False
@@ -674,17 +672,16 @@ class MappingRun:
         (``connector/state/person_contacts.py``). One query per batch."""
         assert self.ctx.writer is not None
         landed = {w.key_hash: r for w, r in zip(writes, results, strict=True) if r and r.ok}
-        need = {k: r.sf_id for k, r in landed.items() if r.created and r.sf_id}
-        others = [k for k, r in landed.items() if not r.created and r.sf_id]
+        ids = {k: r.sf_id for k, r in landed.items() if r.sf_id}
+        need = {k: i for k, i in ids.items() if landed[k].created}
+        others = [k for k in ids if k not in need]
         if others:
             have = self.ctx.store.person_contact_ids(self.name, others)
-            need.update({k: landed[k].sf_id for k in others if k not in have})
+            need.update({k: ids[k] for k in others if k not in have})
         if not need:
             return
         try:
-            contacts = person_contact_ids(
-                self.ctx.writer.query, [i for i in need.values() if i is not None]
-            )
+            contacts = person_contact_ids(self.ctx.writer.query, list(need.values()))
         except SalesforceError as exc:
             # Children that need it are rejected this run and sent on the next.
             log.warning("%s: reading PersonContactId failed: %s", self.name, exc.code)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-from conftest import make_settings
 from tenacity import wait_none
 
 from connector.salesforce.bulk import columns_of, to_csv
@@ -22,7 +21,7 @@ def _ok(request):
     ]
 
 
-def test_collections_nest_a_relationship_key_and_send_the_duplicate_rule_header(org):
+def test_collections_nest_a_relationship_key_and_send_the_duplicate_rule_header(org, make_settings):
     org.route("PATCH", "composite/sobjects/IndividualApplication/Key__c", _ok)
     client = SalesforceClient(make_settings(duplicate_rules="allow_save"), retry_wait=wait_none())
     Writer(client, sleep=lambda s: None).upsert(
