@@ -105,16 +105,17 @@ def test_above_the_bulk_threshold_deletes_go_through_bulk_jobs(project: SyncProj
     settings = project.settings(SIS_SYNC_SALESFORCE__BULK_THRESHOLD="50")
     before = project.emulator.stats()["requests"]
 
-    out = run_purge(settings, apply=True, hasher=KeyHasher(SECRET), hard=True)
+    out = run_purge(settings, apply=True, hasher=KeyHasher(SECRET))
 
     after = project.emulator.stats()["requests"]
     assert out.exit_code == 0 and out.deleted == 3 * 60
     assert after.get("POST jobs/ingest", 0) - before.get("POST jobs/ingest", 0) == 3
     assert after.get("DELETE composite/sobjects", 0) == before.get("DELETE composite/sobjects", 0)
-    # hardDelete: nothing waits in the recycle bin either.
+    # A Bulk "delete" (not hardDelete): the records wait in the recycle bin.
     client = project.emulator.client()
     for obj in ("Task", "CampaignMember", "Contact"):
-        assert client.query_all(f"SELECT Id FROM {obj}", include_deleted=True)["records"] == []
+        binned = client.query_all(f"SELECT Id, IsDeleted FROM {obj}", include_deleted=True)
+        assert len(binned["records"]) == 60 and all(r["IsDeleted"] for r in binned["records"])
 
 
 def test_erase_reads_children_with_query_all_and_deletes_them_before_the_person(

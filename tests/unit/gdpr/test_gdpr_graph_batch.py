@@ -3,7 +3,7 @@ graph (pure), and deletes per object across persons with erasure's children-firs
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from connector.gdpr.erasure import GraphItem
 from connector.gdpr.graph_batch import assemble_graph, delete_many, owner_ids, plan_queries
@@ -145,3 +145,51 @@ def test_an_id_in_two_units_is_sent_once_and_counted_in_both() -> None:
 
     assert writer.calls == [("Task", ["T0"]), ("Contact", ["C1"])]
     assert [len(r.deleted) for r in results] == [1, 2]
+
+
+class _Expiry:
+    def __init__(self, expired: bool):
+        self.expired = expired
+
+
+class _Rule:
+    """A mapping's retention rule: records whose key starts with ``live`` are still justified."""
+
+    def __init__(self, never: str | None = None):
+        self.never = never
+
+    def never_expires(self):
+        return self.never
+
+    def judge(self, row, on):
+        return [_Expiry(not row.key_hash.startswith("live"))]
+
+
+class _Store:
+    def __init__(self, rows: dict[str, dict[str, SyncedRow]]):
+        self.rows, self.lookups = rows, []
+
+    def lookup(self, mapping, keys):
+        self.lookups.append((mapping, list(keys)))
+        return {k: self.rows[mapping][k] for k in keys if k in self.rows.get(mapping, {})}
+
+
+def test_children_still_justified_are_found_with_one_look_up_per_mapping() -> None:
+    from dataclasses import replace
+
+    from connector.gdpr.purge_plan import justified_children
+
+    def row(key: str, **kw) -> SyncedRow:
+        return replace(_row("tasks", "Task", key, 1), key_hash=key, **kw)
+
+    tasks = {k: row(k) for k in ("live1", "old1", "live2")}
+    tasks["live2"] = row("live2", deleted_at=T)  # purged already: justifies nothing
+    store = _Store({"tasks": tasks, "members": {"old9": row("old9")}, "kept": {"x": row("x")}})
+    rules = {"tasks": _Rule(), "members": _Rule(), "kept": _Rule(never="no retention")}
+    asked = [("tasks", "live1"), ("tasks", "old1"), ("tasks", "live2"), ("members", "old9"),
+             ("kept", "x"), ("tasks", "unknown")]  # fmt: skip
+
+    found = justified_children(store, rules, asked, date(2027, 1, 1))
+
+    assert found == {("tasks", "live1"), ("kept", "x")}
+    assert sorted(m for m, _ in store.lookups) == ["kept", "members", "tasks"]
