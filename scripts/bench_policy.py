@@ -43,7 +43,11 @@ PURPOSES = PurposesSpec.model_validate(
             },
             "recruitment_news": {
                 "lawful_basis": "consent",
-                "consent": {"field": "toestemming_nieuws", "at": "toestemming_nieuws_op"},
+                "consent": {
+                    "field": "toestemming_nieuws",
+                    "at": "toestemming_nieuws_op",
+                    "source": "toestemming_nieuws_bron",
+                },
                 "retention": {"after": "consent_withdrawn", "keep": "P1M"},
             },
             "phone_contact": {
@@ -52,7 +56,11 @@ PURPOSES = PurposesSpec.model_validate(
                     "field": "toestemming_bellen",
                     "at": "toestemming_bellen_op",
                     "by": "toestemming_bellen_door",
+                    "source": "toestemming_bellen_bron",
                 },
+                # A consent purpose must say how long its data lives (art. 5(1)(e)), as the
+                # shipped purposes.yaml does: one month after a withdrawal.
+                "retention": {"after": "consent_withdrawn", "keep": "P1M"},
             },
         },
     }
