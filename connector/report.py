@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from connector.records import Reject
-from connector.state.db import make_private_dir, write_private_text
 
 MAX_LISTED = 50  # rejects/failures listed per mapping in the report; the counts are complete
 
@@ -246,6 +245,10 @@ class RunReport:
 
         Both files are owner-only (0600), and so is ``folder`` (0700) when this creates it.
         """
+        # Imported here: the state layer pulls in SQLAlchemy, which `status` (reading reports'
+        # counts only) does not need.
+        from connector.state.db import make_private_dir, write_private_text
+
         make_private_dir(folder)
         stem = f"run-{self.run_id or 0:06d}-{self.started_at:%Y%m%dT%H%M%S}"
         path = folder / f"{stem}.json"

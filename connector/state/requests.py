@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -20,27 +19,10 @@ from sqlalchemy.exc import IntegrityError
 
 from connector.state import tables as s
 from connector.state.db import Database, guard
+from connector.state.rows import RequestRow  # defined there: status reads it without SQLAlchemy
 
 OPEN, DONE, FAILED = "open", "done", "failed"
 KINDS = frozenset({"erase", "export", "object"})
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRow:
-    """One data-subject request as stored (hashes, dates, codes; never a personal value)."""
-
-    id: int
-    reference: str
-    kind: str
-    subject: tuple[tuple[str, str], ...]  # (kind, keyed hash): student | email | probe hashes
-    purposes: tuple[str, ...]
-    received_at: datetime
-    due_on: date
-    status: str
-    attempts: int
-    last_error: str
-    done_at: datetime | None
-    receipt: str | None
 
 
 def _row(r: Any) -> RequestRow:

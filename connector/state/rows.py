@@ -259,3 +259,21 @@ class AuditEntry:
     at: datetime
     purpose: str = ""
     run_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRow:
+    """One data-subject request as stored (hashes, dates, codes; never a personal value)."""
+
+    id: int
+    reference: str
+    kind: str
+    subject: tuple[tuple[str, str], ...]  # (kind, keyed hash): student | email | probe hashes
+    purposes: tuple[str, ...]
+    received_at: datetime
+    due_on: date
+    status: str
+    attempts: int
+    last_error: str
+    done_at: datetime | None
+    receipt: str | None
