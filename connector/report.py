@@ -143,6 +143,12 @@ class RunReport:
             return 1
         return 0
 
+    def input_cause(self) -> str:
+        """Why a run that exits 2 wrote nothing, in words (for ``status``): every unusable input
+        with its mapping, file, line and column and what is wrong — never a value."""
+        bad = [f"{name}: {m.error}" for name, m in self.mappings.items() if m.input_error]
+        return "input error: " + "; ".join(bad) if bad else ""
+
     def warning_lines(self) -> list[str]:
         """``mapping: warning`` for every warning of the run (field names, never values), for
         ``status``: an empty export, truncated fields …"""

@@ -284,7 +284,7 @@ class SyncService:
             self.metrics.running.labels(name).set(0)
         code = report.exit_code()
         status = "ok" if code == 0 else "partial"
-        if report.status == "failed":  # Salesforce stopped answering part-way (exit 3)
+        if report.status == "failed" and code != 2:  # Salesforce stopped answering (exit 3)
             status, code = "failed", 3
         t = report.totals()
         log.info(

@@ -122,7 +122,12 @@ def _record_unreachable(
 
 
 def _finish(
-    settings: Settings, store: StateStore, report: RunReport, writer: Writer, status: RunStatus
+    settings: Settings,
+    store: StateStore,
+    report: RunReport,
+    writer: Writer,
+    status: RunStatus,
+    cause: str = "",
 ) -> None:
     report.finished_at = datetime.now(UTC)
     report.api_calls = getattr(writer, "api_calls", 0)
@@ -131,6 +136,8 @@ def _finish(
         report.api_usage = f"{client.api_used}/{client.api_max}"
     unreachable = _unreachable(writer)
     counts: dict[str, object] = {**report.totals(), "warnings": report.warning_lines()}
+    if cause:
+        counts["cause"] = cause
     if unreachable is not None:
         # Salesforce stopped answering part-way: what landed is kept (and counted), the rest is
         # pending; the run is failed, with the cause in words, and the command exits 3.
@@ -230,8 +237,12 @@ def run_job(
                     _finish(settings, store, report, writer, RunStatus.ABORTED)
                 raise
             if writer is not None:
-                status = RunStatus.OK if report.exit_code() == 0 else RunStatus.PARTIAL
-                _finish(settings, store, report, writer, status)
+                code = report.exit_code()
+                status = RunStatus.OK if code == 0 else RunStatus.PARTIAL
+                if code == 2:  # an unusable input: nothing written, failed with the cause in words
+                    _finish(settings, store, report, writer, RunStatus.FAILED, report.input_cause())
+                else:
+                    _finish(settings, store, report, writer, status)
             else:
                 report.status = "planned"
     finally:
