@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
@@ -15,7 +15,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from connector.config import Settings, load_settings
-from connector.report import RunReport
+
+if TYPE_CHECKING:
+    from connector.report import RunReport
 
 out = Console()
 JobArg = Annotated[
@@ -179,8 +181,10 @@ def run(ctx: typer.Context, job: JobArg = None) -> None:
         report = run_job(settings, job=job, progress=progress)
     _render(report)
     # A run that lost Salesforce part-way is recorded as failed: exit 3, like one that could
-    # not log in at all (connector.errors.SalesforceUnreachable).
-    raise typer.Exit(3 if report.status == "failed" else report.exit_code())
+    # not log in at all (connector.errors.SalesforceUnreachable). One whose input was unusable
+    # is recorded as failed too (with its cause), but stays exit 2.
+    code = report.exit_code()
+    raise typer.Exit(3 if report.status == "failed" and code != 2 else code)
 
 
 def plan(ctx: typer.Context, job: JobArg = None) -> None:
@@ -208,8 +212,6 @@ def status(
     ] = None,
 ) -> None:
     """Recent runs, rejected records by reason, pending writes and API usage."""
-    from connector.state import open_existing
-
     settings = load_settings(_config(ctx))
     if html is not None:  # the page `serve` shows at /, without a service (status_page.py)
         from connector.status_page import write_status_page
@@ -220,19 +222,17 @@ def status(
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         out.print("no runs yet (no state file)")
         return
-    store = open_existing(url)  # reads only: never migrates
-    try:
-        runs = store.recent_runs(limit)
-        rejects = store.reject_summary(runs[0].run_id) if runs else []
-        pending = store.outbox_counts()
-        synced = store.mapping_counts()
-        requests = store.list_requests(status="open")  # data-subject requests (art. 12(3))
-    finally:
-        store.close()
+    # sqlite3 over a SQLite state, the store (SQLAlchemy) otherwise: status starts fast.
+    from connector.state.status_queries import read_status
+
+    data = read_status(url, limit)
+    runs, rejects, pending, synced = data.runs, data.rejects, data.outbox, data.synced
+    requests = data.open_requests  # data-subject requests (art. 12(3))
     from connector.clock import school_date
-    from connector.commands.requests import open_request_lines, request_json
 
     today = school_date(settings.clock())
+    if requests:  # the request rules pull in the privacy package: only when there are some
+        from connector.commands.requests import open_request_lines, request_json
     if as_json:
         typer.echo(
             json.dumps(
@@ -259,14 +259,14 @@ def status(
                     ],
                     "outbox": pending,
                     "synced": synced,
-                    "open_requests": [request_json(r, today) for r in requests],
+                    "open_requests": [request_json(r, today) for r in requests] if requests else [],
                 },
                 indent=2,
             )
         )
         return
     _print_status(runs, rejects, synced, pending)
-    for line in open_request_lines(requests, today):
+    for line in open_request_lines(requests, today) if requests else []:
         out.print(f"open request {line}", highlight=False, soft_wrap=True)
 
 
