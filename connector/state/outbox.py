@@ -4,6 +4,8 @@ NEW (planned) → SENT (handed to Salesforce; ``attempts`` counts these) → OK 
 Salesforce's errorCode and message, which name fields, never values). When a later run plans a
 write for the same record, the older NEW/SENT/FAILED rows become SUPERSEDED: the newer row carries
 the retry. Rows left NEW/SENT/FAILED by earlier runs are :meth:`OutboxMixin.pending_outbox`.
+A run that lost Salesforce puts its unanswered SENT rows back to NEW (:meth:`requeue_sent`), so
+SENT left behind means a run was killed while its writes were out.
 """
 
 from __future__ import annotations
@@ -124,6 +126,23 @@ class OutboxMixin:
         with guard("mark outbox"), self._db.write.begin() as conn:
             for i in range(0, len(unique), _CHUNK):
                 conn.execute(stmt, {"ids": unique[i : i + _CHUNK]})
+
+    def requeue_sent(self, run_id: int, *, at: datetime | None = None) -> int:
+        """Put run ``run_id``'s rows still SENT back to NEW; returns how many.
+
+        For a run that lost Salesforce (exit 3): a SENT row with no answer was never
+        confirmed, so it is pending again, and the next run plans and sends it once more — a
+        replay is safe, every write is an upsert by external id or an update by Id (DESIGN §9).
+        """
+        at = at or datetime.now(UTC)
+        t = s.outbox
+        stmt = (
+            sa.update(t)
+            .where(t.c.run_id == run_id, t.c.status == OutboxStatus.SENT.value)
+            .values(status=OutboxStatus.NEW.value, updated_at=at)
+        )
+        with guard("requeue unanswered outbox rows"), self._db.write.begin() as conn:
+            return conn.execute(stmt).rowcount
 
     def fail_outbox(self, errors: Sequence[OutboxError], *, at: datetime | None = None) -> None:
         """Mark rows FAILED, each with its own Salesforce error code and message."""

@@ -143,6 +143,9 @@ def _finish(
         # pending; the run is failed, with the cause in words, and the command exits 3.
         status = RunStatus.FAILED
         counts["cause"] = unreachable.cause
+        # Writes that got no answer are pending again (NEW), not left SENT: the next run sends them.
+        assert report.run_id is not None  # _finish is only called for a run that started
+        store.requeue_sent(report.run_id, at=report.finished_at)
         report.stopped = report.stopped or str(unreachable)
     report.status = status.value
     path = report.write(settings.reports_dir())
