@@ -16,7 +16,17 @@ from connector.emulator.org_schema import TEXT_TYPES, FieldDef, ObjectDef, Schem
 from connector.emulator.refs import Finder, relationship_field, resolver
 from connector.emulator.wire import RecordError
 
-_EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
+# The Email field type: the local part takes RFC 5322's atom characters and the dot, and — since
+# Email Address Internationalization (EAI, API 49.0+; "We support the full range of characters as
+# documented in the RFCs … EAI … allows use of non-Latin based characters in email addresses",
+# help.salesforce.com article 000384328, and sales.emailadmin_eai_considerations.htm) — any
+# non-ASCII character of RFC 6532 (UTF-8, no spaces or controls), so "zoë@example.nl" is saved as
+# sent; the domain likewise in its Unicode (IDN) form. Spaces, a second "@" and a missing dot in
+# the domain stay INVALID_EMAIL_ADDRESS.
+_U = "\u00a1-\U0010ffff"  # non-ASCII, without the C1 controls and the no-break space
+_EMAIL_RE = re.compile(
+    rf"^[A-Za-z0-9.!#$%&'*+/=?^_`{{|}}~{_U}-]+@[A-Za-z0-9{_U}-]+(?:\.[A-Za-z0-9{_U}-]+)+$"
+)
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME_RE = re.compile(
     r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(\.\d+)?(Z|[+-]\d{2}:?\d{2})?$"
