@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -23,6 +24,20 @@ from connector.mapping.project import Project
 out = Console()
 err = Console(stderr=True)
 DEFAULTS = Path(__file__).resolve().parent.parent / "defaults" / "project"
+
+
+class DataModel(StrEnum):
+    """The org's data model a shipped mapping set targets (DESIGN §11)."""
+
+    contacts = "contacts"
+    education_cloud = "education-cloud"
+    eda = "eda"
+
+
+def model_folder(model: DataModel | str) -> Path:
+    """The shipped project folder of ``model`` (``contacts`` is today's ``defaults/project``)."""
+    name = DataModel(model).value
+    return DEFAULTS if name == "contacts" else DEFAULTS.parent / name
 
 
 def _config(ctx: typer.Context) -> Path | None:
@@ -212,6 +227,14 @@ def init(
             "--sample-data", help="also generate a fictitious Dutch data set in DIR/data to try it"
         ),
     ] = False,
+    model: Annotated[
+        DataModel,
+        typer.Option(
+            "--model",
+            help="the org's data model: contacts (Contact, Campaign, Task), education-cloud "
+            "(person accounts, LearnerProgram, IndividualApplication) or eda (hed__ objects)",
+        ),
+    ] = DataModel.contacts,
 ) -> None:
     """Write a working sync.yaml, purposes.yaml and example mappings to start from."""
     if directory.exists() and not directory.is_dir():
@@ -219,14 +242,15 @@ def init(
     if directory.is_dir() and any(directory.iterdir()) and not force:
         _fail([f"{directory}: folder is not empty; use --force to write into it anyway"])
     shutil.copytree(
-        DEFAULTS,
+        model_folder(model),
         directory,
         dirs_exist_ok=True,
         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
     out.print(
         f"[green]created[/green] {escape(str(directory))}: sync.yaml, README.txt, "
-        f"mappings/ ({len(list((directory / 'mappings').glob('*.yaml')))} files)",
+        f"mappings/ ({len(list((directory / 'mappings').glob('*.yaml')))} files, "
+        f"model {model.value})",
         highlight=False,
     )
     if sample_data:

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from connector.commands.mapping import DataModel
 from connector.config import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -343,11 +344,15 @@ def _print_status(runs: list, rejects: list, synced: dict, pending: dict) -> Non
 def demo(
     keep: Annotated[Path | None, typer.Option(help="keep the demo folder here")] = None,
     students: Annotated[int, typer.Option(help="students and applicants to generate")] = 300,
+    model: Annotated[
+        DataModel,
+        typer.Option("--model", help="the org's data model: contacts, education-cloud or eda"),
+    ] = DataModel.contacts,
 ) -> None:
     """One command, no set-up: emulator + a Dutch sample data set + a full sync, twice."""
     from connector.demo.run import run_demo
 
-    raise typer.Exit(run_demo(keep=keep, students=students, console=out))
+    raise typer.Exit(run_demo(keep=keep, students=students, console=out, model=model.value))
 
 
 def register_commands(app: typer.Typer) -> None:

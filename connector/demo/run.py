@@ -1,8 +1,10 @@
 """`sis-sync demo`: the whole product in one command, with nothing set up.
 
-It copies the shipped project (the same files `sis-sync init` writes), generates a realistic Dutch
-data set beside it, starts the emulator on a free port, runs the nightly job, runs it again to
-show that an unchanged source costs no writes, and prints both summaries. The demo uses a random
+It copies the shipped project of the chosen data model (the same files `sis-sync init --model M`
+writes), generates a realistic Dutch data set beside it, starts the emulator on a free port with
+that model's org shape, creates the org's programmes as its admin would (through the client, not
+through sis-sync: :mod:`connector.demo.org_setup`), runs the nightly job, runs it again to show
+that an unchanged source costs no writes, and prints both summaries. The demo uses a random
 hashing secret of its own, so it never needs SIS_SYNC_SECRET.
 """
 
@@ -17,9 +19,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from connector.clock import school_date
-from connector.commands.mapping import DEFAULTS
+from connector.commands.mapping import model_folder
 from connector.config import load_settings
 from connector.demo.dataset import generate
+from connector.demo.org_setup import Model, create_programmes, emulator_options
 from connector.emulator.testing import running_emulator
 from connector.sync.job import run_job
 
@@ -35,12 +38,18 @@ def _writes(stats: dict) -> int:
     )
 
 
-def run_demo(*, keep: Path | None = None, students: int = 300, console: Console) -> int:
-    """Run the demo; returns the exit code (0 when both runs behaved as expected)."""
+def run_demo(
+    *, keep: Path | None = None, students: int = 300, console: Console, model: Model = "contacts"
+) -> int:
+    """Run the demo on the org shape of ``model``; returns the exit code (0 when both runs
+    behaved as expected)."""
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="sis-sync-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copytree(
-        DEFAULTS, folder, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        model_folder(model),
+        folder,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
     today = school_date()
     data = generate(
@@ -50,7 +59,7 @@ def run_demo(*, keep: Path | None = None, students: int = 300, console: Console)
         registrations=students + students // 3,
         today=today,
     )
-    console.print(f"[bold]sis-sync demo[/bold] in {escape(str(folder))}")
+    console.print(f"[bold]sis-sync demo[/bold] ({model}) in {escape(str(folder))}")
     console.print(
         f"  generated {data.students} students, {data.applicants} applicants "
         f"({data.minors} under 16, {data.joins} also registered for an event), "
@@ -60,7 +69,7 @@ def run_demo(*, keep: Path | None = None, students: int = 300, console: Console)
     )
     try:
         (folder / "emulator").mkdir(exist_ok=True)
-        with running_emulator(data_dir=folder / "emulator") as emu:
+        with running_emulator(data_dir=folder / "emulator", **emulator_options(model)) as emu:
             env = {
                 "SIS_SYNC_SALESFORCE__URL": emu.url,
                 "SIS_SYNC_SALESFORCE__AUTH": "client_credentials",
@@ -70,7 +79,14 @@ def run_demo(*, keep: Path | None = None, students: int = 300, console: Console)
             }
             settings = load_settings(folder / "sync.yaml", env=env)
             secret = secrets.token_hex(32)
-            console.print(f"  emulator: {emu.url} (Salesforce on loopback, real HTTPS)\n")
+            console.print(f"  emulator: {emu.url} (Salesforce on loopback, real HTTPS)")
+            made = create_programmes(emu.client(), model)
+            if made:
+                console.print(
+                    f"  the school's admin created {made} programmes in the org (with their "
+                    "crebo); sis-sync looks them up and never creates them"
+                )
+            console.print("")
 
             before = emu.stats()
             first = run_job(settings, job="nightly", secret=secret)

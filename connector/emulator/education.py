@@ -81,6 +81,9 @@ LEARNING_PROGRAM_PLAN = [
     _r("ProviderId", ["Account"]),
     _owner(),
     _ext("SIS_Sync_Key__c", 64),
+    # The school's own: the plan new learners of a programme follow, by its crebo (LearnerProgram
+    # has no LearningProgramId, so a learner reaches a programme through its plan).
+    _ext("Crebo__c", 20),
 ]
 
 # LearnerProgram: LearnerAccountId is "Create, Filter, Group, Sort, Update" (not nillable).
