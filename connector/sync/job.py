@@ -31,7 +31,12 @@ log = logging.getLogger(__name__)
 def job_mappings(settings: Settings, project: Project, job: str | None) -> tuple[str, list[str]]:
     """The job's name and its mappings, parents first (all mappings when no job is named)."""
     if job is None:
-        return "all", project.order()
+        # Every mapping in the order the jobs list them, then the rest (parents still before
+        # children): the SIS export before the event tool's registrants, so a registrant joins
+        # the student's Contact by e-mail hash instead of creating a prospect that the student
+        # run must then find and update (DESIGN §5: the records join, never duplicate).
+        listed = [n for j in settings.jobs for n in (j.mappings or []) if n in project.mappings]
+        return "all", project.order(dict.fromkeys([*listed, *project.mappings]))
     if job in project.mappings and not any(j.name == job for j in settings.jobs):
         return job, project.order([job])
     spec = settings.job(job)
