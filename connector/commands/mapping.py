@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -17,6 +16,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+# DataModel has its own module: `demo --model` (commands/sync.py) needs it without the mapping
+# language this module imports, which `status` must not pay for.
+from connector.commands.data_model import DataModel
 from connector.errors import ConfigError, MappingError, UnknownPluginError
 from connector.mapping.loader import load_project
 from connector.mapping.project import Project
@@ -24,14 +26,6 @@ from connector.mapping.project import Project
 out = Console()
 err = Console(stderr=True)
 DEFAULTS = Path(__file__).resolve().parent.parent / "defaults" / "project"
-
-
-class DataModel(StrEnum):
-    """The org's data model a shipped mapping set targets (DESIGN §11)."""
-
-    contacts = "contacts"
-    education_cloud = "education-cloud"
-    eda = "eda"
 
 
 def model_folder(model: DataModel | str) -> Path:

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from connector.commands.mapping import DataModel
+from connector.commands.data_model import DataModel
 from connector.config import Settings, load_settings
 
 if TYPE_CHECKING:
