@@ -18,6 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 from connector.clock import school_date
+from connector.gdpr.education_graph import related_records
 from connector.gdpr.erasure import ChildKeys, Subject, find_person, person_graph
 from connector.gdpr.erasure_job import salesforce_writer
 from connector.gdpr.export_consents import consents_from_fields, consents_from_records
@@ -172,6 +173,7 @@ def export_person(
             graph = person_graph(store, writer, ChildKeys(project, compiled, store), person)
             rows = graph.state_rows
             own = own_records(reader, project, rows)
+            own += related_records(reader, project, graph, own)  # education graph, admin account
             children = graph_children(reader, project, graph)
             local = _person_state(full, rows, store.recent_runs(1000))
             identity += [h for h in (full.student_hash, full.email_hash) if h]

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
+from connector.gdpr.education_graph import OWNER_OBJECTS, add_education_records, education_rank
 from connector.gdpr.erasure import (
     _CHILDREN,
     GONE_CODES,
@@ -197,10 +198,12 @@ def read_graphs(
             item = GraphItem(obj, sf_id, mapping or f"{obj}.{relation}", mapping, kh)
             for person_id in by_owner.get(str(record.get(relation) or "")[:_ID_KEY], []):
                 children.setdefault(person_id, []).append(item)
-    return {
+    graphs = {
         p.person_id: assemble_graph(p, rows[p.person_id], children.get(p.person_id, []), live)
         for p in persons
     }
+    add_education_records(writer, keys, graphs, owners)  # EDA, Education Cloud (education_graph)
+    return graphs
 
 
 def _object_order(units: Sequence[Sequence[GraphItem]]) -> list[str]:
@@ -212,7 +215,14 @@ def _object_order(units: Sequence[Sequence[GraphItem]]) -> list[str]:
             if item.object not in seen:
                 seen.append(item.object)
     rank = {obj: n for n, (obj, _) in reversed(list(enumerate(_CHILDREN)))}
-    return sorted(seen, key=lambda o: (o in PERSON_OBJECTS, rank.get(o, len(rank))))
+    return sorted(
+        seen,
+        key=lambda o: (
+            o in PERSON_OBJECTS or o in OWNER_OBJECTS,
+            education_rank(o),
+            rank.get(o, len(rank)),
+        ),
+    )
 
 
 def delete_many(
@@ -238,7 +248,7 @@ def delete_many(
     for obj in _object_order(units):
         holders: dict[str, list[tuple[int, GraphItem]]] = {}
         for unit, items in enumerate(units):
-            if obj in PERSON_OBJECTS and out[unit].failed:
+            if (obj in PERSON_OBJECTS or obj in OWNER_OBJECTS) and out[unit].failed:
                 continue  # a child survived: keep its parent, so the next attempt finds it
             for item in items:
                 if item.object == obj and item.exists:
