@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from connector.errors import Problem, UnknownPluginError
 from connector.hashing import KeyHasher
 from connector.mapping.models import MappingSpec, check_api_name
-from connector.privacy.identifiers import looks_forbidden
+from connector.privacy.identifiers import looks_forbidden, special_category_object
 from connector.privacy.purposes import PurposesSpec
 
 if TYPE_CHECKING:
@@ -133,6 +133,9 @@ def check_mapping(
         problems.append(
             _problem(doc, shown, ("name",), f"must equal the file name without extension ({stem})")
         )
+    target_reason = special_category_object(spec.target.object)
+    if target_reason:
+        problems.append(_problem(doc, shown, ("target", "object"), _forbidden(target_reason)))
     for name, f in spec.fields.items():
         path: Path_ = ("fields", name)
         try:

@@ -63,6 +63,21 @@ _RUN = re.compile(r"\d+(?:[ .\-\u00a0/_,]\d+)*")
 _SPLIT = re.compile(r"([ .\-\u00a0/_,])")
 
 
+# Target objects that hold special-category data as such (GDPR art. 9): Education Cloud's
+# ContactProfile keeps "ethnicity, citizenship, birth place, race" (Education Cloud Developer Guide,
+# ContactProfile; UK-compliance page) and PersonDisability health data. Any other object whose
+# name the vocabulary refuses (PersonDisability, Health_Condition__c) counts too.
+_SPECIAL_OBJECTS = {
+    "ContactProfile": "ContactProfile holds ethnicity, citizenship, birth place and race: "
+    "special-category data (GDPR art. 9), not synced",
+}
+
+
+def special_category_object(name: str) -> str | None:
+    """A reason when a mapping's target object is a special-category object, else None."""
+    return _SPECIAL_OBJECTS.get(name) or looks_forbidden(name)
+
+
 def _checksum(digits: str) -> int | None:
     """The 11-check sum mod 11 of 8 or 9 decimal digits (8 get their implied leading 0)."""
     if len(digits) == 8:
@@ -237,4 +252,5 @@ __all__ = [
     "is_bsn",
     "is_onderwijsnummer",
     "looks_forbidden",
+    "special_category_object",
 ]
