@@ -6,7 +6,8 @@ person does not take them along: most of those lookups are plain lookups, which 
 clears (SetNull) and leaves the record, with its personal data, behind; the required ones
 refuse the delete (Restrict). So the graph finds them itself and deletes them first.
 
-:data:`EDUCATION_CHILDREN` is the table: (child object, lookup field to the person, whose Id the
+:data:`~connector.privacy.person_objects.EDUCATION_CHILDREN` (pure data, beside the register
+that names the objects) is the table: (child object, lookup field to the person, whose Id the
 field holds, what Salesforce does to the child when the person is deleted), in deletion order.
 Sources: EDA's field metadata (SalesforceFoundation/EDA ``force-app/main/default/objects``:
 ``hed__Affiliation__c.hed__Contact__c``, ``hed__Program_Enrollment__c.hed__Contact__c`` SetNull,
@@ -32,70 +33,21 @@ Account (SOAP API guide, person accounts).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from connector.gdpr.erasure import ChildKeys, Graph, GraphItem
+from connector.privacy.person_objects import (
+    ADMINISTRATIVE,
+    EDUCATION_CHILDREN,
+    OWNER_OBJECTS,
+    ChildLink,
+    active_links,
+    education_model,
+)
+from connector.privacy.person_objects import education_rank as education_rank  # re-exported
 from connector.salesforce.query_batch import in_list_queries
 
 _ID_KEY = 15  # the case-sensitive part of a Salesforce Id
-
-
-@dataclass(frozen=True, slots=True)
-class ChildLink:
-    """A child object that looks a person up, and what deleting the person does to it."""
-
-    object: str
-    field: str
-    owner: Literal["Contact", "Account"]
-    on_delete: Literal["SetNull", "Restrict", "Cascade"]
-
-
-#: In deletion order (a child before whatever restricts on it).
-EDUCATION_CHILDREN: tuple[ChildLink, ...] = (
-    # EDA (hed__)
-    ChildLink("hed__Course_Enrollment__c", "hed__Contact__c", "Contact", "SetNull"),
-    ChildLink("hed__Program_Enrollment__c", "hed__Contact__c", "Contact", "SetNull"),
-    ChildLink("hed__Affiliation__c", "hed__Contact__c", "Contact", "SetNull"),
-    ChildLink("hed__Address__c", "hed__Parent_Contact__c", "Contact", "SetNull"),
-    ChildLink("hed__Application__c", "hed__Applicant__c", "Contact", "SetNull"),
-    ChildLink("hed__Relationship__c", "hed__Contact__c", "Contact", "Restrict"),
-    # Education Cloud
-    ChildLink("AcademicTermEnrollment", "LearnerAccountId", "Account", "SetNull"),
-    ChildLink("AcademicTermEnrollment", "LearnerContactId", "Contact", "SetNull"),
-    ChildLink("LearnerProgram", "LearnerAccountId", "Account", "Restrict"),
-    ChildLink("LearnerProgram", "LearnerContactId", "Contact", "SetNull"),
-    ChildLink("IndividualApplication", "AccountId", "Account", "SetNull"),
-    ChildLink("ContactProfile", "ContactId", "Contact", "Restrict"),
-)
-#: Objects that are a person's own record without being a person object (Contact, Lead): a
-#: person account, EDA's Administrative Account. Deleted after the person's Contacts, and kept
-#: when one of the person's children was refused (the next attempt finds it through them).
-OWNER_OBJECTS = ("Account",)
-ADMINISTRATIVE = "Administrative"  # EDA's record type DeveloperName
-_AFTER_ALL = len(EDUCATION_CHILDREN) + 1
-
-
-def education_rank(obj: str) -> int:
-    """Deletion rank: education children in table order first, the owner objects last."""
-    if obj in OWNER_OBJECTS:
-        return _AFTER_ALL
-    ranks = [n for n, link in enumerate(EDUCATION_CHILDREN) if link.object == obj]
-    return ranks[0] if ranks else len(EDUCATION_CHILDREN)
-
-
-def active_links(org_objects: Iterable[str] | None, targets: Iterable[str]) -> list[ChildLink]:
-    """The links whose object the org has (``org_objects``, None: unknown) or a mapping targets.
-    Pure."""
-    have = set(targets) | set(org_objects or ())
-    return [link for link in EDUCATION_CHILDREN if link.object in have]
-
-
-def education_model(targets: Iterable[str]) -> bool:
-    """True when the mappings target an education org: a person account (Account), an
-    education object or an EDA (``hed__``) object. Pure."""
-    education = {link.object for link in EDUCATION_CHILDREN} | set(OWNER_OBJECTS)
-    return any(t in education or t.startswith("hed__") for t in targets)
 
 
 def org_objects(writer: Any) -> frozenset[str] | None:

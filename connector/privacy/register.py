@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Literal
 from connector.clock import school_date
 from connector.errors import UsageError
 from connector.privacy.identifiers import looks_forbidden
+from connector.privacy.person_objects import reached_objects
 from connector.privacy.purposes import Duration, PurposeSpec
 from connector.privacy.register_art30 import (
     Art30Item,
@@ -162,6 +163,7 @@ class Register:
     transfers_text: str = ""  # art. 30(1)(e) in one line, or marked missing
     security_measures: tuple[str, ...] = ()
     measures_text: str = ""  # art. 30(1)(g) in one line, or marked missing
+    person_objects: tuple[str, ...] = ()  # what erasure and the purge reach (art. 17, 5(1)(e))
     special_categories: tuple[str, ...] = SPECIAL_CATEGORIES
     forbidden_rule: str = FORBIDDEN_RULE
     processor: tuple[str, ...] = PROCESSOR
@@ -361,6 +363,7 @@ def build_register(project: Project, *, generated_on: date | None = None) -> Reg
         transfers_text=transfers_text(spec),
         security_measures=tuple(spec.security_measures or ()),
         measures_text=measures_text(spec),
+        person_objects=tuple(reached_objects(m.target.object for m in project.mappings.values())),
     )
 
 

@@ -40,6 +40,14 @@ def _md(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
+PERSON_OBJECTS_TEXT = (
+    "The Salesforce objects that hold a person's data for these mappings. Erasure (AVG art. 17) "
+    "and the retention purge (art. 5(1)(e)) delete them with the person, children first; the "
+    "export (art. 15, 20) lists them. Individual and ContactPointTypeConsent only where the org "
+    "has Salesforce's consent model."
+)
+
+
 def render_markdown(reg: Register) -> str:
     """The register as Markdown: headings, a property table per purpose, a field table."""
     out = [
@@ -76,6 +84,9 @@ def render_markdown(reg: Register) -> str:
         out += [f"| {_md(m)} | {_md(c)} | {_md(w)} |" for m, c, w in reg.read_not_sent]
     else:
         out.append("Nothing.")
+    out += ["", "## Where a person's data is held, and what erasure and the purge delete", ""]
+    out += [_md(PERSON_OBJECTS_TEXT), ""]
+    out += [f"- {_md(o)}" for o in reg.person_objects]
     out += ["", "## Never transferred", ""]
     out += [f"- {_md(s)}" for s in reg.special_categories]
     out += ["", _md(reg.forbidden_rule), ""]
@@ -133,6 +144,7 @@ CSV_HEADER = (
     "data_protection_officer",
     "third_country_transfers",
     "security_measures",
+    "objects_erasure_and_purge_reach",
 )
 
 
@@ -145,7 +157,13 @@ def render_csv(reg: Register) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_HEADER)
-    tail = [reg.controller_text, reg.dpo_text, reg.transfers_text, reg.measures_text]
+    tail = [
+        reg.controller_text,
+        reg.dpo_text,
+        reg.transfers_text,
+        reg.measures_text,
+        ", ".join(reg.person_objects),
+    ]
     for p in reg.purposes:
         head = [
             p.name,
@@ -241,7 +259,12 @@ def render_html(reg: Register) -> str:
         out.append("</table>")
     else:
         out.append("<p>Nothing.</p>")
-    out.append("</section><section><h2>Never transferred</h2><ul>")
+    out.append(
+        "</section><section><h2>Where a person's data is held, and what erasure and the purge "
+        f"delete</h2><p>{_e(PERSON_OBJECTS_TEXT)}</p><ul>"
+    )
+    out += [f"<li>{_e(o)}</li>" for o in reg.person_objects]
+    out.append("</ul></section><section><h2>Never transferred</h2><ul>")
     out += [f"<li>{_e(s)}</li>" for s in reg.special_categories]
     out.append(f"</ul><p>{_e(reg.forbidden_rule)}</p>")
     refused = _refused_lines(reg, bullet="")

@@ -4,9 +4,9 @@ org has or the mappings target; no describe call for a contacts model."""
 
 from __future__ import annotations
 
-from connector.gdpr.education_graph import active_links, education_model
 from connector.gdpr.erasure import GraphItem
 from connector.gdpr.graph_batch import _object_order
+from connector.privacy.person_objects import active_links, education_model
 
 
 def _item(obj: str, n: int) -> GraphItem:

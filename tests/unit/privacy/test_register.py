@@ -441,3 +441,32 @@ def test_art30_1_g_security_measures_are_listed_in_their_own_section(tmp_path):
     assert "- TLS 1.2+ to Salesforce\n- keyed hashes in local state\n- access by role\n" in md
     page = _render(tmp_path, COMPLETE, "html").split("<h2>Security measures")[1]
     assert "<li>keyed hashes in local state</li>" in page
+
+
+@pytest.mark.parametrize(
+    ("model", "present", "absent"),
+    [
+        ("project", {"Contact", "CampaignMember", "Task", "Individual"}, {"LearnerProgram"}),
+        (
+            "education-cloud",
+            {"Account", "LearnerProgram", "IndividualApplication", "ContactProfile"},
+            set(),
+        ),
+        ("eda", {"Contact", "hed__Affiliation__c", "hed__Program_Enrollment__c"}, set()),
+    ],
+)
+def test_art30_the_register_names_the_objects_erasure_and_the_purge_reach(
+    model: str, present: set[str], absent: set[str]
+) -> None:
+    folder = Path(__file__).resolve().parents[3] / "connector" / "defaults" / model / "mappings"
+    project = load_project(folder)
+    md = render_register(project, "md", generated_on=DAY)
+    section = md.split("## Where a person's data is held")[1].split("\n## ")[0]
+    listed = {line[2:].replace("\\", "") for line in section.splitlines() if line.startswith("- ")}
+    assert present <= listed
+    assert not absent & listed
+    assert "Campaign" not in listed  # an event is nobody's personal data
+    html = render_register(project, "html", generated_on=DAY)
+    assert all(f"<li>{o}</li>" in html for o in present)
+    rows = list(csv.DictReader(io.StringIO(render_register(project, "csv", generated_on=DAY))))
+    assert all(o in rows[0]["objects_erasure_and_purge_reach"] for o in present)
