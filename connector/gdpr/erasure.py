@@ -122,6 +122,9 @@ class Graph:
     person: PersonRow | None
     items: list[GraphItem] = field(default_factory=list)
     state_rows: list[SyncedRow] = field(default_factory=list)
+    # State rows (mapping → key hashes) forgotten with the graph but never tombstoned: the
+    # consent model's records (connector/gdpr/consent_graph.py).
+    forget: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def person_ids(self) -> dict[str, list[str]]:
@@ -157,6 +160,8 @@ class Graph:
         for item in self.items:
             if item.mapping and item.key_hash:
                 out.setdefault(item.mapping, []).append(item.key_hash)
+        for mapping, keys in self.forget.items():
+            out.setdefault(mapping, []).extend(keys)
         return {m: list(dict.fromkeys(k)) for m, k in out.items()}
 
 

@@ -25,7 +25,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from connector.gdpr.education_graph import OWNER_OBJECTS, add_education_records, education_rank
+from connector.gdpr.consent_graph import AFTER_PERSONS, add_consent_records
+from connector.gdpr.education_graph import add_education_records
 from connector.gdpr.erasure import (
     _CHILDREN,
     GONE_CODES,
@@ -35,6 +36,7 @@ from connector.gdpr.erasure import (
     Graph,
     GraphItem,
 )
+from connector.privacy.person_objects import OWNER_OBJECTS, education_rank
 from connector.salesforce.query_batch import URI_BUDGET, in_list_queries
 from connector.state import PersonRow, StateStore, SyncedRow
 
@@ -202,6 +204,7 @@ def read_graphs(
         p.person_id: assemble_graph(p, rows[p.person_id], children.get(p.person_id, []), live)
         for p in persons
     }
+    add_consent_records(writer, graphs, owners)  # Individuals, consents (consent_graph.py)
     add_education_records(writer, keys, graphs, owners)  # EDA, Education Cloud (education_graph)
     return graphs
 
@@ -218,6 +221,7 @@ def _object_order(units: Sequence[Sequence[GraphItem]]) -> list[str]:
     return sorted(
         seen,
         key=lambda o: (
+            o in AFTER_PERSONS,
             o in PERSON_OBJECTS or o in OWNER_OBJECTS,
             education_rank(o),
             rank.get(o, len(rank)),
@@ -248,7 +252,8 @@ def delete_many(
     for obj in _object_order(units):
         holders: dict[str, list[tuple[int, GraphItem]]] = {}
         for unit, items in enumerate(units):
-            if (obj in PERSON_OBJECTS or obj in OWNER_OBJECTS) and out[unit].failed:
+            parent = obj in PERSON_OBJECTS or obj in OWNER_OBJECTS or obj in AFTER_PERSONS
+            if parent and out[unit].failed:
                 continue  # a child survived: keep its parent, so the next attempt finds it
             for item in items:
                 if item.object == obj and item.exists:

@@ -82,21 +82,28 @@ def test_purging_300_persons_costs_a_few_calls_not_seven_per_person(project: Syn
     apply_calls = _calls(project, apply)
 
     assert out is not None and out.exit_code == 0 and out.persons == PERSONS
-    assert out.deleted == 3 * PERSONS
-    assert _count(project, "Contact") == _count(project, "Task") == 0
-    assert _count(project, "CampaignMember") == 0
+    # Each visitor's "nee" to the news is an OptOut ContactPointTypeConsent on an Individual
+    # (consent model): they go with the person (consent_graph.py).
+    assert out.deleted == 5 * PERSONS
+    for obj in ("Contact", "Task", "CampaignMember", "Individual", "ContactPointTypeConsent"):
+        assert _count(project, obj) == 0, obj
     # Reading: Task, Event, CampaignMember and Contact ids of 300 persons fit one IN list each,
-    # and the four queries one /composite call. Deleting: ⌈300/200⌉ collections calls per object.
+    # and the four queries one /composite call; the consent model adds two describes (cached)
+    # and two /composite calls (the Contacts' IndividualId; then other holders, consents and
+    # keys). Deleting: ⌈300/200⌉ collections calls per object.
     per_object = math.ceil(PERSONS / 200)
-    assert preview_calls <= 1, preview_calls
-    assert apply_calls <= 1 + 3 * per_object, apply_calls
-    # Children before their Contact, one delete per object across all persons.
+    assert preview_calls <= 1 + 2 + 2, preview_calls
+    assert apply_calls <= 1 + 2 + 2 + 5 * per_object, apply_calls
+    # Children before their Contact, the Individual after it; one delete per object.
     deletes = [(obj, n) for kind, obj, n, *_ in log if kind == "delete"]
-    assert [obj for obj, _ in deletes] == ["Task", "CampaignMember", "Contact"]
+    assert [obj for obj, _ in deletes] == [
+        "Task", "CampaignMember", "ContactPointTypeConsent", "Contact", "Individual",
+    ]  # fmt: skip
     assert all(n == PERSONS for _, n in deletes)
     with open_store(f"sqlite:///{project.folder / 'state' / 'sync.db'}") as store:
-        purged = [e for _, e in store.audit_log() if e.action == "purge"]
-        assert len(purged) == 3 * PERSONS == len({e.sf_id for e in purged})
+        audit = store.audit_log(limit=10 * PERSONS)
+        purged = [e for _, e in audit if e.action == "purge"]
+        assert len(purged) == 5 * PERSONS == len({e.sf_id for e in purged})
 
 
 def test_above_the_bulk_threshold_deletes_go_through_bulk_jobs(project: SyncProject) -> None:
@@ -108,8 +115,8 @@ def test_above_the_bulk_threshold_deletes_go_through_bulk_jobs(project: SyncProj
     out = run_purge(settings, apply=True, hasher=KeyHasher(SECRET))
 
     after = project.emulator.stats()["requests"]
-    assert out.exit_code == 0 and out.deleted == 3 * 60
-    assert after.get("POST jobs/ingest", 0) - before.get("POST jobs/ingest", 0) == 3
+    assert out.exit_code == 0 and out.deleted == 5 * 60  # with Individuals and consents
+    assert after.get("POST jobs/ingest", 0) - before.get("POST jobs/ingest", 0) == 5
     assert after.get("DELETE composite/sobjects", 0) == before.get("DELETE composite/sobjects", 0)
     # A Bulk "delete" (not hardDelete): the records wait in the recycle bin.
     client = project.emulator.client()
@@ -144,5 +151,7 @@ def test_erase_reads_children_with_query_all_and_deletes_them_before_the_person(
     assert any("FROM Task WHERE WhoId IN" in s for s in soqls)
     assert any("FROM Event WHERE WhoId IN" in s for s in soqls)
     objects = [obj for kind, obj, *_ in log if kind == "delete"]
-    assert objects[-1] == "Contact" and {"Task", "CampaignMember"} <= set(objects[:-1])
+    # The person's Individual after the Contact (its lookup), consents with the children.
+    assert objects[-2:] == ["Contact", "Individual"]
+    assert {"Task", "CampaignMember", "ContactPointTypeConsent"} <= set(objects[:-2])
     assert not project.query(f"SELECT Id FROM Contact WHERE Email = '{EMAIL}'")

@@ -35,6 +35,9 @@ def test_dry_run_shows_the_graph_and_deletes_nothing(project: SyncProject) -> No
     seed(project)
     graph = _graph_ids(project)
     before = {o: _ids(project, o) for o in ("Contact", "CampaignMember", "Task")}
+    # A terminal wide enough for the ContactPointTypeConsent rows (consent model) beside
+    # "students, registrants" on one line.
+    project.env["COLUMNS"] = "120"
 
     result = invoke(project, "erase", "--email", EMAIL)
 
@@ -65,15 +68,22 @@ def test_apply_by_email_erases_the_graph_and_a_run_recreates_nothing(
     with _store(project) as store:
         assert store.find_persons(student_hashes=[], email_hashes=[]).by_student == {}
         audit = [e for _, e in store.audit_log()]
-        assert {(e.object, e.sf_id) for e in audit if e.action == "erase"} == set(
-            (o, i) for o, i in graph.items()
-        )
+        erased = {(e.object, e.sf_id) for e in audit if e.action == "erase"}
+        assert set(graph.items()) <= erased
+        # With the Contact go its Individual and consents (consent_graph.py).
+        assert sorted(o for o, _ in erased - set(graph.items())) == [
+            "ContactPointTypeConsent", "ContactPointTypeConsent", "Individual",
+        ]  # fmt: skip
         assert store.mapping_counts() == {
             "students": 1,
             "events": 1,
             "registrants": 1,
             "registrations": 1,
             "registration_tasks": 1,
+            # The other student's and visitor's consent records; the person's are forgotten.
+            "consent:individual": 2,
+            "consent:recruitment_news": 2,
+            "consent:phone_contact": 1,
         }
 
     report = project.run()  # the source still holds the person: tombstones keep them out
@@ -101,7 +111,8 @@ def test_apply_by_student_number_twice_is_harmless(project: SyncProject) -> None
     assert again.exit_code == 0, again.output
     assert "already erased" in again.output
     with _store(project) as store:
-        assert len([e for _, e in store.audit_log() if e.action == "erase"]) == 3
+        # Contact, CampaignMember, Task, Individual and two ContactPointTypeConsents, once.
+        assert len([e for _, e in store.audit_log() if e.action == "erase"]) == 6
 
 
 def test_a_child_salesforce_refuses_keeps_local_state_so_erase_again_finishes(

@@ -117,6 +117,13 @@ def test_apply_deletes_audits_and_a_run_does_not_recreate(project: SyncProject) 
     student_children = _children(project, contacts[STUDENT_MAIL])
     fan = _children(project, contacts[FAN])
     assert visitor["CampaignMember"] and visitor["Task"]
+    # The visitor's "nee" is an OptOut consent on their Individual: both go with them.
+    [link] = project.query(f"SELECT IndividualId FROM Contact WHERE Id = '{contacts[VISITOR]}'")
+    ind = link["IndividualId"]
+    consent_model = {ind} | {
+        r["Id"]
+        for r in project.query(f"SELECT Id FROM ContactPointTypeConsent WHERE PartyId = '{ind}'")
+    }
     _later(project)
 
     result = invoke(project, "purge", "--apply")
@@ -130,7 +137,7 @@ def test_apply_deletes_audits_and_a_run_does_not_recreate(project: SyncProject) 
         assert not (fan[obj] | student_children[obj]) & _ids(project, obj)
     assert len(_ids(project, "Campaign")) == 1  # event_administration keeps it 2 years
     gone = {contacts[VISITOR]} | set().union(*visitor.values(), *fan.values(),
-                                              *student_children.values())  # fmt: skip
+                                              *student_children.values(), consent_model)  # fmt: skip
     with _store(project) as store:
         audit = [e for _, e in store.audit_log()]
         assert {e.sf_id for e in audit if e.action == "purge"} == gone
