@@ -23,6 +23,7 @@ from connector.commands.mapping import model_folder
 from connector.config import load_settings
 from connector.demo.dataset import generate
 from connector.demo.org_setup import Model, create_programmes, emulator_options
+from connector.demo.withdrawal import demo_withdrawal
 from connector.emulator.testing import running_emulator
 from connector.sync.job import run_job
 
@@ -99,7 +100,9 @@ def run_demo(
             console.print(escape(second.summary()), highlight=False)
             writes = _writes(after) - _writes(middle)
             console.print(f"  write calls: {writes}\n")
-            records = after.get("records", {})
+            # A withdrawal sets the opt-out and an OptOut consent record (withdrawal.py).
+            withdrawn = demo_withdrawal(emu, folder, settings, secret, console)
+            records = emu.stats().get("records", {})
             console.print(
                 "Salesforce now holds: "
                 + ", ".join(f"{n} {obj}" for obj, n in sorted(records.items()) if n),
@@ -120,4 +123,7 @@ def run_demo(
     ok = writes == 0 and t2["created"] + t2["updated"] == 0 and first.totals()["created"] > 0
     if not ok:
         console.print("[red]the second run was expected to write nothing[/red]")
+    if not withdrawn:
+        console.print("[red]the withdrawal was expected to set the opt-out[/red]")
+        ok = False
     return 0 if ok else 1

@@ -18,10 +18,18 @@ def test_demo_syncs_then_writes_nothing(tmp_path):
     assert text.count("write calls:") == 2
     assert text.rstrip().count("write calls: 0") == 1  # the second run
     reports = sorted((tmp_path / "demo" / "state" / "reports").glob("run-*.json"))
-    first, second = (json.loads(p.read_text()) for p in reports)
+    first, second, third = (json.loads(p.read_text()) for p in reports)
     assert first["totals"]["created"] > 100
     assert second["totals"]["created"] == second["totals"]["updated"] == 0
     # The deliberately malformed rows are rejected with file, line and column, never the value.
     rejects = [r for m in first["mappings"].values() for r in m["rejects"]]
     assert {r["file"] for r in rejects} >= {"data/studenten.csv", "data/aanmeldingen_opendag.csv"}
     assert all(r["line"] > 1 for r in rejects)
+    # The third run: one student withdraws the news consent (GDPR art. 7(3)). The shipped
+    # purposes.yaml names HasOptedOutOfEmail as its opt-out field, and the consent record is
+    # the same one, now OptOut (Salesforce's consent model in the emulator's org).
+    assert "HasOptedOutOfEmail = true" in text
+    assert "(recruitment_news): OptOut (the same record, updated" in text
+    assert third["mappings"]["students"]["updated"] == 1
+    assert third["mappings"]["consent:recruitment_news"]["updated"] == 1
+    assert third["mappings"]["consent:recruitment_news"]["created"] == 0

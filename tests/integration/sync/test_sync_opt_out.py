@@ -24,7 +24,8 @@ ANSWER = "toestemming_nieuws_bron\n"
 def _opt_out(project: SyncProject, *, lifts: bool = False) -> None:
     """recruitment_news names HasOptedOutOfEmail as its opt-out field."""
     path = project.folder / "mappings" / "purposes.yaml"
-    text = path.read_text(encoding="utf-8")
+    # The shipped purposes.yaml names it already (elsewhere in the block): once is enough.
+    text = path.read_text(encoding="utf-8").replace("      opt_out: HasOptedOutOfEmail\n", "")
     extra = "      opt_out: HasOptedOutOfEmail\n"
     if lifts:
         extra += "      opt_in_lifts_opt_out: true\n"
