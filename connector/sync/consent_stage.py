@@ -60,7 +60,7 @@ class ConsentStage:
         policy: Its policy (the purpose statuses decide OptIn / OptOut / nothing).
         purposes: The purposes register.
         store: The state store.
-        org: The run's view of the org's consent model.
+        org: The run's view of the org's consent model (None in a plan: consent_dry_run.py).
         hasher: The keyed hasher.
         now: The run's clock.
         report: The run report (consent counts are filed under their own names).
@@ -74,7 +74,7 @@ class ConsentStage:
         policy: Policy,
         purposes: PurposesSpec,
         store: StateStore,
-        org: ConsentOrg,
+        org: ConsentOrg | None,
         hasher: KeyHasher,
         now: datetime,
         report: RunReport,
@@ -130,8 +130,19 @@ class ConsentStage:
     # -- one chunk ------------------------------------------------------------------------------
 
     def _write(self, entries: list[ConsentEntry]) -> None:
+        plan = self._plan_chunk(entries)
+        if not plan.individuals and not plan.consents:
+            return
+        self._send_plan(plan, entries)
+
+    def _contact_ids(self, contact_keys: list[str]) -> dict[str, str]:
+        """Contact key hash → Contact Id, from state (the Contacts are written by now)."""
+        return self.store.sf_ids(self.mapping, contact_keys)
+
+    def _plan_chunk(self, entries: list[ConsentEntry]) -> ConsentPlan:
+        """What a chunk of entries needs written, against what state remembers."""
         store, hasher = self.store, self.hasher
-        contact_ids = store.sf_ids(self.mapping, sorted({e.contact_key for e in entries}))
+        contact_ids = self._contact_ids(sorted({e.contact_key for e in entries}))
         ind_keys = sorted({individual_key(hasher, c) for c in contact_ids.values()})
         known_individuals = store.known(INDIVIDUALS, ind_keys)
         by_purpose: dict[str, list[str]] = {}
@@ -144,11 +155,12 @@ class ConsentStage:
             for p, keys in by_purpose.items()
             for k, row in store.known(state_name(p), sorted(set(keys))).items()
         }
-        plan = plan_consents(
+        return plan_consents(
             entries, contact_ids, known_individuals, known_consents, self.purposes, hasher
         )
-        if not plan.individuals and not plan.consents:
-            return
+
+    def _send_plan(self, plan: ConsentPlan, entries: list[ConsentEntry]) -> None:
+        assert self.org is not None  # a plan counts instead (consent_dry_run.py)
         detection = self.org.detection()
         if detection.model is None:
             if detection.warning:
@@ -211,6 +223,7 @@ class ConsentStage:
                 c.purpose: self.purposes.purposes[c.purpose].description or c.purpose
                 for c in writes
             }
+            assert self.org is not None
             purpose_ids = self.org.purpose_ids(descriptions)
             rows = [
                 {
@@ -249,9 +262,11 @@ class ConsentStage:
     def _upsert(
         self, obj: str, key: str, rows: Sequence[Mapping[str, object]]
     ) -> list[WriteResult]:
+        assert self.org is not None
         return self.org.writer.upsert(obj, key, rows, bulk=len(rows) > self.bulk_threshold)
 
     def _update(self, obj: str, rows: Sequence[Mapping[str, object]]) -> list[WriteResult]:
+        assert self.org is not None
         return self.org.writer.update(obj, rows, bulk=len(rows) > self.bulk_threshold)
 
     def _report(self, name: str, obj: str) -> MappingReport:

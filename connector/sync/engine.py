@@ -47,6 +47,7 @@ from connector.state import StateStore
 from connector.state.anchors import export_mark
 from connector.state.rows import SourceSeen
 from connector.sync.batch_state import BatchState, PlannedPersons
+from connector.sync.consent_dry_run import PlannedConsents
 from connector.sync.consent_stage import ConsentStage
 from connector.sync.crm_opt_outs import OPT_OUT_CONFLICT, read_crm_opt_outs
 from connector.sync.export_guard import DELETES, export_ratio, guard_warning, is_full_export
@@ -570,10 +571,15 @@ class MappingRun:
         ]
 
     def _consent_stage(self) -> ConsentStage | None:
-        """The consent records of a person mapping on Contact in a real run (DESIGN §6)."""
+        """The consent records of a person mapping on Contact (DESIGN §6); a plan counts them."""
         ctx = self.ctx
-        if ctx.writer is None or self.spec.identity is None or self.spec.target.object != "Contact":
+        if self.spec.identity is None or self.spec.target.object != "Contact":
             return None
+        if ctx.writer is None:  # plan's counts = the run's counts (consent_dry_run.py)
+            return PlannedConsents(
+                self.name, self.policy, ctx.project.purposes, ctx.store, None,
+                ctx.hasher, ctx.now, ctx.report, self.rep, ctx.bulk_threshold,
+            )  # fmt: skip
         if ctx.consent_org is None:
             ctx.consent_org = ConsentOrg(ctx.writer)
         return ConsentStage(
