@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -22,9 +21,10 @@ from connector.commands.data_model import DataModel
 from connector.errors import ConfigError, MappingError, UnknownPluginError
 from connector.mapping.loader import load_project
 from connector.mapping.project import Project
+from connector.output import console
 
-out = Console()
-err = Console(stderr=True)
+out = console()
+err = console(stderr=True)
 DEFAULTS = Path(__file__).resolve().parent.parent / "defaults" / "project"
 
 

@@ -6,10 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-out = Console()
-err = Console(stderr=True)
+from connector.output import console
+
+out = console()
+err = console(stderr=True)
 
 StudentOpt = Annotated[
     str | None, typer.Option("--student-number", help="the person's SIS student number")

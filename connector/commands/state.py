@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from connector.config import load_settings
+from connector.output import console
 
-out = Console()
+out = console()
 state_app = typer.Typer(
     name="state",
     help="Recover the local state: rebuild it from the org, or copy it to another store.",

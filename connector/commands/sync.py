@@ -10,17 +10,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich import box
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from connector.commands.data_model import DataModel
 from connector.config import Settings, load_settings
+from connector.output import console
 
 if TYPE_CHECKING:
     from connector.report import RunReport
 
-out = Console()
+out = console()
 JobArg = Annotated[
     str | None,
     typer.Argument(help="a job from sync.yaml, or one mapping; default: every mapping"),
@@ -106,7 +106,7 @@ class _Progress:
                 TimeElapsedColumn(),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
-                console=Console(stderr=True),
+                console=console(stderr=True),
                 transient=False,
             )
 
