@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
+
 from connector.errors import UsageError
 from connector.hashing import KeyHasher, normalise_key
 from connector.salesforce.query_batch import in_list_queries
@@ -64,7 +66,8 @@ def subject_of(
 ) -> Subject:
     """The identity hashes of a person, normalised exactly as the mappings' ``identity`` does.
 
-    Raises UsageError unless exactly one of ``student_number`` and ``email`` is given.
+    Raises UsageError unless exactly one of ``student_number`` and ``email`` is given, or when
+    ``email`` is not an e-mail address at all (``%``, ``*``): a typo, not a request to record.
     """
     # normalise_key as the mappings do (NFKC, invisible characters, surrounding space): a
     # person exported with a full-width or zero-width character is still found.
@@ -72,10 +75,25 @@ def subject_of(
     mail = normalise_key(email or "").lower()
     if bool(student) == bool(mail):
         raise UsageError("give exactly one of --student-number and --email")
+    if mail:
+        _require_address(mail)
     return Subject(
         hasher.key("student", student) if student else None,
         hasher.key("email", mail) if mail else None,
     )
+
+
+def _require_address(mail: str) -> None:
+    """Raise UsageError (exit 2) unless ``mail`` passes email-validator's syntax check.
+
+    No DNS check, and special-use domains (``school.local``) are allowed: an address a school
+    really used must never be refused; the message does not repeat the value (it may be
+    personal data, and the library's own message can quote parts of it).
+    """
+    try:
+        validate_email(mail, check_deliverability=False, globally_deliverable=False)
+    except EmailNotValidError:
+        raise UsageError("--email is not an e-mail address (name@domain)") from None
 
 
 def find_person(store: StateStore, subject: Subject) -> PersonRow | None:

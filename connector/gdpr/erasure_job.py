@@ -11,7 +11,10 @@ the order is what makes a failure safe (GDPR art. 17, 12(3)):
    person again, even if Salesforce is down and nothing else happens today;
 2. the person is found in local state or, when state does not know them (a lost state), in
    Salesforce by the person mappings' external ids and e-mail fields
-   (:mod:`connector.gdpr.person_lookup`); what is found there is tombstoned as well;
+   (:mod:`connector.gdpr.person_lookup`); what is found there is tombstoned as well: the keys
+   of the records and the identifiers they hold (the e-mail address on a Contact found by
+   student number and the other way round, as keyed hashes), so no later sync sends the
+   person again by an identifier the request did not name;
 3. the graph is deleted children first; then local state forgets the person;
 4. the request is done and gets its receipt, or stays open with the cause as a code (Salesforce
    unreachable: exit 3; some deletes refused: exit 1) and the next ``run`` or ``serve`` tick
@@ -134,6 +137,7 @@ class ErasureContext:
     project: Any
     compiled: dict[str, Any]
     now: datetime
+    hasher: KeyHasher
     hard: bool = False
 
     @classmethod
@@ -146,7 +150,7 @@ class ErasureContext:
         compiled = {
             n: project.compile(n, hasher=hasher, today=school_date(now)) for n in project.mappings
         }
-        return cls(settings, store, project, compiled, now, hard)
+        return cls(settings, store, project, compiled, now, hasher, hard)
 
     @property
     def lock_names(self) -> list[str]:
@@ -170,7 +174,7 @@ def probes_of(request: dsr.Request) -> list[Probe]:
         if kind.startswith("probe:"):
             _, by, where = kind.split(":", 2)
             obj, _, fld = where.partition(".")
-            out.append(Probe("", obj, fld, h, by, hashed=True))
+            out.append(Probe((), obj, fld, h, by, hashed=True))
     return out
 
 
@@ -178,7 +182,8 @@ def found_graph(
     store: StateStore, writer: Any, keys: ChildKeys, found: Sequence[FoundRecord]
 ) -> tuple[Graph, list[tuple[str, str]]]:
     """The graph of person records found in Salesforce (children first, then the records),
-    and (key hash, "key") of every mapping key those records carry, for the tombstones."""
+    and (hash, kind) of every mapping key and identifier those records carry, for the
+    tombstones (:attr:`~connector.gdpr.person_lookup.FoundRecord.identities`)."""
     graph = Graph(None)
     seen: set[str] = set()
     own: list[GraphItem] = []
@@ -194,6 +199,7 @@ def found_graph(
         mapping, key_hash = rec.keys[0] if rec.keys else (None, None)
         own.append(GraphItem(rec.object, rec.sf_id, f"Salesforce {rec.via}", mapping, key_hash))
         extra.extend((kh, "key") for _, kh in rec.keys)
+        extra.extend(rec.identities)
     graph.items.extend(i for i in own if i.sf_id not in seen)
     return graph, extra
 
@@ -252,7 +258,9 @@ def attempt(
             graph = person_graph(store, writer, keys, person)
         else:
             found = (
-                find_in_salesforce(writer, probes, project=ctx.project, compiled=ctx.compiled)
+                find_in_salesforce(
+                    writer, probes, project=ctx.project, compiled=ctx.compiled, hasher=ctx.hasher
+                )
                 if probes
                 else []
             )
@@ -370,7 +378,9 @@ def _dry_run(
     if person is not None:
         graph = person_graph(ctx.store, writer, keys, person)
         return ErasureOutcome("planned", subject, graph, graph.tombstones(subject))
-    found = find_in_salesforce(writer, probes, project=ctx.project, compiled=ctx.compiled)
+    found = find_in_salesforce(
+        writer, probes, project=ctx.project, compiled=ctx.compiled, hasher=ctx.hasher
+    )
     if not found:
         done = set(hashes) <= ctx.store.suppressed(hashes)
         return ErasureOutcome("already_erased" if done else "not_found", subject)

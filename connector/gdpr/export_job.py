@@ -179,7 +179,9 @@ def export_person(
             identity += [h for h in (full.student_hash, full.email_hash) if h]
         else:
             probes = probes_for(project, compiled, student_number=student_number, email=email)
-            found = find_in_salesforce(writer, probes, project=project, compiled=compiled)
+            found = find_in_salesforce(
+                writer, probes, project=project, compiled=compiled, hasher=hasher
+            )
             if not found:
                 return None
             own = found_records(reader, project, found)

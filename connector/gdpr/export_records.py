@@ -132,9 +132,12 @@ def consent_records(reader: Reader, own: list[RecordExport]) -> list[RecordExpor
 def found_records(reader: Reader, project: Any, found: list[Any]) -> list[RecordExport]:
     """Person records found in Salesforce (not in local state), every field of each.
 
+    Like :func:`own_records`, one entry per mapping the record belongs to, with that mapping's
+    field purposes (the CSV merges them into one record with the union of the purposes).
+
     Args:
-        found: :class:`~connector.gdpr.person_lookup.FoundRecord` items; the first mapping
-            whose external id a record carries gives its field purposes.
+        found: :class:`~connector.gdpr.person_lookup.FoundRecord` items; ``mappings`` are the
+            person mappings whose external id or identity field matched the record.
     """
     by_object: dict[str, list[Any]] = {}
     for item in found:
@@ -143,23 +146,24 @@ def found_records(reader: Reader, project: Any, found: list[Any]) -> list[Record
     for obj, items in by_object.items():
         values_by_id, labels = reader.read(obj, [i.sf_id for i in items])
         for item in items:
-            mapping = item.keys[0][0] if item.keys else None
-            spec = project.mappings.get(mapping or "")
             values = values_by_id.get(item.sf_id)
-            out.append(
-                RecordExport(
-                    Section.SALESFORCE,
-                    obj,
-                    item.sf_id,
-                    values or {},
-                    labels if values else {},
-                    mapping=mapping,
-                    field_purposes={}
-                    if spec is None
-                    else {f: list(fs.purposes) for f, fs in spec.fields.items()},
-                    exists=values is not None,
+            names = [m for m in item.mappings if m in project.mappings] or [None]
+            for mapping in names:
+                spec = project.mappings.get(mapping or "")
+                out.append(
+                    RecordExport(
+                        Section.SALESFORCE,
+                        obj,
+                        item.sf_id,
+                        values or {},
+                        labels if values else {},
+                        mapping=mapping,
+                        field_purposes={}
+                        if spec is None
+                        else {f: list(fs.purposes) for f, fs in spec.fields.items()},
+                        exists=values is not None,
+                    )
                 )
-            )
     return out
 
 

@@ -14,30 +14,43 @@ field with the values escaped by simple-salesforce's ``format_soql`` (quotes and
 Salesforce "Quoted String Escape Sequences", SOQL and SOSL Reference). Salesforce compares
 strings in a WHERE clause case-insensitively, so an e-mail typed in capitals is found too.
 
-Values of probes that are not keyed hashes are personal data: they live in memory only, are
-never logged and never stored (``Probe.hashed`` says which ones may be kept in a request).
+Each record found says which mappings it belongs to (those whose probe matched it, and a mapping
+with a generated external id that equals the key hash of the record's own identity value), so
+an export credits the record to them and lists their field purposes; and it carries the keyed
+hashes of every identity value it holds (the e-mail address on a Contact found by student
+number, and the other way round), normalised as the sync normalises them, so an erasure with a
+lost state tombstones the identifiers a later sync would send the person by (GDPR art. 17, 19).
+
+Values of probes that are not keyed hashes, and the identity values read from the records, are
+personal data: they live in memory only, are never logged and never stored (``Probe.hashed``
+says which ones may be kept in a request; records carry only keyed hashes).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from simple_salesforce import format_soql
 
 from connector.errors import UsageError
+from connector.hashing import KeyHasher
+from connector.mapping.compile import identity_hashes
+from connector.mapping.transforms import TransformError
 
 
 @dataclass(frozen=True, slots=True)
 class Probe:
     """One condition: records of ``object`` whose ``field`` equals ``value``.
 
-    ``by`` is the identifier it came from (``student`` or ``email``); ``hashed`` is True when
-    ``value`` is a keyed hash (a generated external id), which may be kept in local state.
+    ``mappings`` are the person mappings whose records carry the identifier there (several
+    mappings may map one field from their identity column); ``by`` is the identifier it came
+    from (``student`` or ``email``); ``hashed`` is True when ``value`` is a keyed hash (a
+    generated external id), which may be kept in local state.
     """
 
-    mapping: str
+    mappings: tuple[str, ...]
     object: str
     field: str
     value: str
@@ -47,13 +60,21 @@ class Probe:
 
 @dataclass(frozen=True, slots=True)
 class FoundRecord:
-    """A person record found in Salesforce: its object, Id, how it was found, and the
-    (mapping, key hash) of every mapping whose external id it carries."""
+    """A person record found in Salesforce.
+
+    ``via`` says how it was found (``Object.Field``); ``keys`` are the (mapping, key hash) of
+    every mapping whose external id it carries; ``mappings`` the person mappings that matched
+    it (see the module docstring); ``identities`` the (hash, kind) of the identifiers it
+    holds: ``student`` and ``email`` identity hashes and ``key`` hashes of the mappings keyed
+    by an identity column, for the tombstones of an erasure.
+    """
 
     object: str
     sf_id: str
     via: str
     keys: tuple[tuple[str, str], ...] = ()
+    mappings: tuple[str, ...] = ()
+    identities: tuple[tuple[str, str], ...] = ()
 
 
 def _single_key(source: Mapping[str, Any]) -> str | None:
@@ -94,19 +115,26 @@ def probes_for(
             if key_column == column:
                 key = compiled[name].normalise_key(raw)
                 if key and ext in spec.fields:
-                    probe = Probe(name, obj, ext, key, by, hashed=False)
+                    _add(out, Probe((name,), obj, ext, key, by, hashed=False))
                 elif key:
-                    probe = Probe(name, obj, ext, compiled[name].hash_key(key), by, hashed=True)
+                    _add(out, Probe((name,), obj, ext, compiled[name].hash_key(key), by, True))
                 else:
                     continue
-                out.setdefault((obj, ext, probe.value), probe)
             value = raw.strip().lower() if by == "email" else raw.strip()
             for target, field_spec in spec.fields.items():
-                if target != ext and getattr(field_spec, "from_", None) == column:
-                    out.setdefault(
-                        (obj, target, value), Probe(name, obj, target, value, by, hashed=False)
-                    )
+                if getattr(field_spec, "from_", None) == column:
+                    _add(out, Probe((name,), obj, target, value, by, hashed=False))
     return list(out.values())
+
+
+def _add(out: dict[tuple[str, str, str], Probe], probe: Probe) -> None:
+    """One probe per (object, field, value), naming every mapping that carries it there."""
+    key = (probe.object, probe.field, probe.value)
+    had = out.get(key)
+    if had is None:
+        out[key] = probe
+    elif probe.mappings[0] not in had.mappings:
+        out[key] = Probe((*had.mappings, *probe.mappings), *key, had.by, had.hashed)
 
 
 def external_ids(project: Any) -> dict[str, list[tuple[str, str]]]:
@@ -136,14 +164,85 @@ def _key_hashes(
     return tuple(keys)
 
 
+@dataclass(frozen=True, slots=True)
+class IdentityField:
+    """A field where a person mapping's records carry an identifier: ``kind`` (``student`` or
+    ``email``), read from the mapping's identity ``column``; ``keyed`` when the mapping's
+    record key is that column (its key hash is then derived from the value too)."""
+
+    mapping: str
+    kind: str
+    column: str
+    field: str
+    keyed: bool
+
+
+def identity_fields(project: Any) -> dict[str, list[IdentityField]]:
+    """Object → the fields each person mapping writes from its identity columns."""
+    out: dict[str, list[IdentityField]] = {}
+    for name, spec in project.mappings.items():
+        ident = spec.identity
+        if ident is None:
+            continue
+        key_column = _single_key(spec.source)
+        for kind, column in (("student", ident.student_number), ("email", ident.email)):
+            if column is None:
+                continue
+            for target, field_spec in spec.fields.items():
+                if getattr(field_spec, "from_", None) == column:
+                    out.setdefault(spec.target.object, []).append(
+                        IdentityField(name, kind, column, target, key_column == column)
+                    )
+    return out
+
+
+def _identities(
+    record: Mapping[str, Any],
+    fields: Sequence[IdentityField],
+    compiled: Mapping[str, Any],
+    hasher: KeyHasher,
+) -> dict[str, str]:
+    """Hash → kind of the identifiers ``record`` holds, normalised as the sync normalises the
+    identity columns (:func:`~connector.mapping.compile.identity_hashes`) and record keys
+    (the mapping's ``key_transform``). The values themselves are dropped here."""
+    out: dict[str, str] = {}
+    for f in fields:
+        value = record.get(f.field)
+        if value is None or not str(value).strip():
+            continue
+        text = str(value)
+        student, email = identity_hashes(
+            hasher, text if f.kind == "student" else None, text if f.kind == "email" else None
+        )
+        for h, kind in ((student, "student"), (email, "email")):
+            if h:
+                out.setdefault(h, kind)
+        if f.keyed:
+            c = compiled[f.mapping]
+            try:
+                key = c.normalise_key(text)
+            except TransformError:
+                continue  # not a key this mapping could have sent
+            if key:
+                out.setdefault(c.hash_key(key), "key")
+    return out
+
+
+def _matched(value: Any, probe: Probe) -> bool:
+    # Salesforce compares strings in a WHERE clause case-insensitively (see module docstring).
+    return value is not None and str(value).strip().casefold() == probe.value.casefold()
+
+
 def find_in_salesforce(
     writer: Any,
     probes: Iterable[Probe],
     *,
     project: Any,
     compiled: Mapping[str, Any],
+    hasher: KeyHasher,
 ) -> list[FoundRecord]:
-    """The person records in Salesforce that the probes find (queries only, one per field).
+    """The person records in Salesforce that the probes find (queries only, one per field),
+    with the mappings that matched each and the hashes of the identifiers each holds.
 
     Raises UsageError when e-mail probes find several records of one object: a shared family
     address would erase or export the wrong people, so the student number must decide (as
@@ -153,10 +252,12 @@ def find_in_salesforce(
     for p in probes:
         by_field.setdefault((p.object, p.field), []).append(p)
     writers = external_ids(project)
+    idents = identity_fields(project)
     found: dict[str, FoundRecord] = {}
     by_email: dict[str, set[str]] = {}
     for (obj, field), group in by_field.items():
-        cols = ", ".join(dict.fromkeys(["Id", *(ext for _, ext in writers.get(obj, []))]))
+        read = [ext for _, ext in writers.get(obj, [])] + [f.field for f in idents.get(obj, [])]
+        cols = ", ".join(dict.fromkeys(["Id", field, *read]))
         values = list(dict.fromkeys(p.value for p in group))
         # Names come from validated mappings; the values are escaped by format_soql.
         text = f"SELECT {cols} FROM {obj} WHERE {field} IN {{values}}"  # noqa: S608
@@ -164,9 +265,23 @@ def find_in_salesforce(
             sf_id = str(rec["Id"])
             if any(p.by == "email" for p in group):
                 by_email.setdefault(obj, set()).add(sf_id)
-            if sf_id not in found:
-                keys = _key_hashes(rec, writers.get(obj, []), project, compiled)
-                found[sf_id] = FoundRecord(obj, sf_id, f"{obj}.{field}", keys)
+            # The probes this record matched (all of them if the comparison cannot tell).
+            hits = [p for p in group if _matched(rec.get(field), p)] or group
+            matched = [m for p in hits for m in p.mappings]
+            had = found.get(sf_id)
+            if had is not None:
+                mappings = tuple(dict.fromkeys([*had.mappings, *matched]))
+                found[sf_id] = replace(had, mappings=mappings)
+                continue
+            keys = _key_hashes(rec, writers.get(obj, []), project, compiled)
+            held = _identities(rec, idents.get(obj, []), compiled, hasher)
+            # A generated external id equal to the key hash of the record's own identity value:
+            # that mapping wrote the record (a student who registered as a visitor first).
+            matched += [m for m, kh in keys if held.get(kh) == "key"]
+            found[sf_id] = FoundRecord(
+                obj, sf_id, f"{obj}.{field}", keys,
+                tuple(dict.fromkeys(matched)), tuple(held.items()),
+            )  # fmt: skip
     for obj, ids in by_email.items():
         if len(ids) > 1:
             raise UsageError(

@@ -185,7 +185,8 @@ def test_art15_export_finds_the_person_in_salesforce_with_a_lost_state(
 
     data = _export(project)
 
-    assert [r["sf_id"] for r in data["salesforce"]] == [contact]
+    # One entry per mapping that matched it, as with local state (test_gdpr_lost_state.py).
+    assert {r["sf_id"] for r in data["salesforce"]} == {contact}
     assert data["salesforce"][0]["fields"]["Description"] == STAFF_NOTE
     assert [m["campaign_name"] for m in data["campaign_memberships"]] == [
         "Open dag Utrecht 14 november"
