@@ -34,7 +34,10 @@ def object_(
     (like an erasure tombstone, but the person stays): whatever later rows say, the next runs
     clear the fields those purposes alone justified and set their opt-out fields (e.g.
     HasOptedOutOfEmail). Nothing is deleted; registrations and enrolment go on. Without
-    --apply it only shows what it would record. Unknown purposes are exit 2.
+    --apply it only shows what it would record and how many persons it covers. By student
+    number it reaches that student and their registrations, never a sibling sharing the
+    address; an e-mail address several persons share is refused (exit 2), as are unknown
+    purposes and purposes on contract, legal obligation or vital interest.
     """
     from connector.gdpr.erasure import subject_of
     from connector.gdpr.objection import object_person
@@ -53,8 +56,14 @@ def object_(
     out.print(f"objection {verb}: {', '.join(outcome.purposes)}")
     out.print(f"  identifiers (keyed hashes): {who}")
     out.print(f"  opt-out fields set to true by the next run: {fields}")
-    if not outcome.person_known:
-        out.print("  nobody with these identifiers in local state yet: holds from their first row")
+    if outcome.persons:
+        plural = "" if outcome.persons == 1 else "s"
+        out.print(f"  covers {outcome.persons} person{plural} in local state")
+    else:
+        out.print(
+            "  covers nobody: nobody with these identifiers in local state yet, "
+            "holds from their first row"
+        )
     if outcome.reference:
         out.print(f"  request {outcome.reference} (sis-sync requests)")
 

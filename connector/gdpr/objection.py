@@ -9,7 +9,17 @@ set to true. Nothing is deleted and nothing else is blocked: registrations, enro
 the other purposes go on as before.
 
 The default purposes are those a person can object to or withdraw from at any time: every
-purpose with lawful basis ``consent`` or ``legitimate_interest`` (art. 21(1), 7(3)).
+purpose with lawful basis ``consent`` or ``legitimate_interest`` (art. 21(1), 7(3)). A purpose
+with basis ``public_task`` may be named (art. 21(1) covers art. 6(1)(e) too); ``contract``,
+``legal_obligation`` and ``vital_interest`` are refused: art. 21 gives no right to object to
+them.
+
+Who it covers: ``--student-number`` names one student. It is recorded under their student hash
+and, as ``own_email``, the address local state knows for them, which holds only for rows without
+a student number (their registrations): a sibling sharing the address is never reached.
+``--email`` for an address local state knows for several persons is refused (exit 2), as erase
+and export refuse it; for one student it records as the student number does; for a prospect or
+nobody known yet it holds for every row with the address.
 """
 
 from __future__ import annotations
@@ -21,15 +31,18 @@ from typing import Any
 
 from connector.errors import ConfigError, UsageError
 from connector.gdpr import requests
-from connector.gdpr.erasure import Subject, find_person
+from connector.gdpr.erasure import Subject
 from connector.gdpr.erasure_job import erasure_locks, run_lock_names
 from connector.gdpr.receipts import Receipt
 from connector.privacy.purposes import PurposesSpec
 from connector.state import StateStore, open_existing
+from connector.state.objections import OWN_EMAIL
 from connector.state.requests import RequestRow
 
 #: Lawful bases a person can object to (art. 21(1)) or withdraw (art. 7(3)) at any time.
 OBJECTABLE = frozenset({"consent", "legitimate_interest"})
+#: Lawful bases that may be named: art. 21(1) covers art. 6(1)(e) public task and (f).
+NAMEABLE = OBJECTABLE | {"public_task"}
 
 
 @dataclass(slots=True)
@@ -38,15 +51,16 @@ class ObjectionOutcome:
 
     ``status``: ``planned`` (no --apply), ``recorded``, or ``already`` (every hash already
     carries every named purpose). ``hashes``: (hash, kind) recorded or to record — the given
-    identifier plus the other one local state knows for the person. ``reference``: the
-    data-subject request it was recorded under, when requests are kept.
+    identifier plus the other one local state knows for the person. ``persons``: how many
+    persons of local state it covers (0 or 1: a shared address is refused). ``reference``:
+    the data-subject request it was recorded under, when requests are kept.
     """
 
     status: str
     hashes: list[tuple[str, str]]
     purposes: tuple[str, ...]
     opt_out_fields: tuple[str, ...]
-    person_known: bool
+    persons: int
     reference: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -76,6 +90,15 @@ def resolve_purposes(spec: PurposesSpec, names: Sequence[str] | None) -> tuple[s
         raise ConfigError(f"--purposes: unknown purpose(s) {', '.join(unknown)} (known: {known})")
     if not wanted:
         raise ConfigError("--purposes: name at least one purpose")
+    refused = [n for n in wanted if spec.purposes[n].lawful_basis not in NAMEABLE]
+    if refused:
+        bases = ", ".join(f"{n} ({spec.purposes[n].lawful_basis})" for n in refused)
+        raise ConfigError(
+            f"--purposes: {bases} cannot be objected to: GDPR art. 21(1) covers processing on "
+            "public task or legitimate interest (and direct marketing, 21(2)), art. 7(3) "
+            "withdraws a consent; a contract, a legal obligation or a vital interest goes on "
+            "whatever the person says"
+        )
     return tuple(dict.fromkeys(wanted))
 
 
@@ -89,20 +112,33 @@ def opt_out_fields(spec: PurposesSpec, purposes: Sequence[str]) -> tuple[str, ..
     return tuple(sorted(fields))
 
 
-def _person_hashes(store: StateStore, subject: Subject) -> tuple[list[tuple[str, str]], bool]:
-    """The subject's hashes plus the other identity hash local state holds for the person."""
-    hashes = list(subject.hashes)
-    try:
-        person = find_person(store, subject)
-    except UsageError:
-        # A shared family address: the e-mail hash alone covers every row with it.
-        return hashes, True
-    if person is None:
-        return hashes, False
-    for h, kind in ((person.student_hash, "student"), (person.email_hash, "email")):
-        if h and (h, kind) not in hashes:
-            hashes.append((h, kind))
-    return hashes, True
+def _person_hashes(store: StateStore, subject: Subject) -> tuple[list[tuple[str, str]], int]:
+    """The (hash, kind) pairs to record for ``subject`` and how many persons they cover.
+
+    Raises UsageError (exit 2) for an e-mail address local state knows for several persons.
+    """
+    matches = store.find_persons(
+        student_hashes=[subject.student_hash] if subject.student_hash else [],
+        email_hashes=[subject.email_hash] if subject.email_hash else [],
+    )
+    if subject.student_hash:
+        person = matches.by_student.get(subject.student_hash)
+        hashes = [(subject.student_hash, "student")]
+        if person is not None and person.email_hash:
+            hashes.append((person.email_hash, OWN_EMAIL))
+        return hashes, int(person is not None)
+    email = subject.email_hash or ""
+    found = matches.by_email.get(email, ())
+    if len(found) > 1:
+        raise UsageError(
+            f"the e-mail address (hash {email}) belongs to {len(found)} persons in local state "
+            "(a shared family address); an objection must not reach the others: name each "
+            "person who objects with --student-number"
+        )
+    if found and found[0].student_hash:
+        return [(found[0].student_hash, "student"), (email, OWN_EMAIL)], 1
+    # A prospect without a student number, or nobody yet: the address is all there is.
+    return [(email, "email")], len(found)
 
 
 def object_person(
@@ -122,7 +158,9 @@ def object_person(
         apply: Record it; without it nothing is written anywhere.
 
     Raises:
-        ConfigError: an unknown purpose (exit 2), before anything is written.
+        ConfigError: an unknown purpose, or one art. 21 does not cover (exit 2), before
+            anything is written.
+        UsageError: an e-mail address local state knows for several persons (exit 2).
         LockedError: a sync is running (the objection must not land between a run's read
             and its write of the same rows).
     """
@@ -134,16 +172,16 @@ def object_person(
     now = settings.clock()
     store = open_existing(settings.state.url, create=apply)
     try:
-        hashes, known = _person_hashes(store, subject)
+        hashes, persons = _person_hashes(store, subject)
         have = store.objected([h for h, _ in hashes])
         if all(set(chosen) <= have.get(h, frozenset()) for h, _ in hashes):
-            return ObjectionOutcome("already", hashes, chosen, fields, known)
+            return ObjectionOutcome("already", hashes, chosen, fields, persons)
         if not apply:
-            return ObjectionOutcome("planned", hashes, chosen, fields, known)
+            return ObjectionOutcome("planned", hashes, chosen, fields, persons)
         with erasure_locks(store, run_lock_names(settings)):
             request = _open_request(store, hashes, chosen, now)
             store.add_objection(hashes, chosen, at=now, request_id=request.id)
-        outcome = ObjectionOutcome("recorded", hashes, chosen, fields, known, request.reference)
+        outcome = ObjectionOutcome("recorded", hashes, chosen, fields, persons, request.reference)
         _finish_request(settings, store, request, outcome, now)
         return outcome
     finally:

@@ -2,14 +2,17 @@
 
 Like an erasure tombstone an objection names a person by a keyed hash (student number or
 e-mail, ``kind``), but the person stays: only the objected purposes are never active for them
-again. The engine reads the objections of a batch's persons in one set query
+again. Kinds: ``student`` and ``email`` hold for every row carrying the hash; ``own_email`` (the
+address of a person who objected by student number) holds only for rows that carry no student
+number (registrations, prospects), so that a sibling who shares the address is never reached.
+The engine reads the objections of a batch's persons in one set query per scope
 (:meth:`ObjectionsMixin.objected`); ``sis-sync object --apply`` adds them
 (:meth:`ObjectionsMixin.add_objection`). No personal value is stored.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +23,12 @@ from connector.state import tables as s
 from connector.state.db import Database, chunks, guard
 
 _in: sa.BindParameter[Any] = sa.bindparam("hashes", expanding=True)
+
+#: Kinds that hold for every row carrying the hash.
+EVERY_ROW = ("student", "email")
+#: The objector's own address, recorded with their student number: it holds only for rows
+#: without a student number (another student number is another person, whatever the address).
+OWN_EMAIL = "own_email"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +56,15 @@ class ObjectionsMixin:
         with guard("check objections"), self._db.engine.connect() as conn:
             return conn.execute(sa.select(s.objections.c.id).limit(1)).first() is not None
 
-    def objected(self, hashes: Sequence[str]) -> dict[str, frozenset[str]]:
-        """Hash → the purposes objected to under it, for the hashes of a batch that have any."""
+    def objected(
+        self, hashes: Sequence[str], *, kinds: Collection[str] | None = None
+    ) -> dict[str, frozenset[str]]:
+        """Hash → the purposes objected to under it, for the hashes of a batch that have any;
+        only objections of ``kinds`` when given."""
         t = s.objections
         q = sa.select(t.c.hash, t.c.purposes).where(t.c.hash.in_(_in))
+        if kinds is not None:
+            q = q.where(t.c.kind.in_(sorted(kinds)))
         out: dict[str, frozenset[str]] = {}
         with guard("read objections"), self._db.engine.connect() as conn:
             for chunk in chunks(sorted(set(hashes))):
@@ -81,12 +95,13 @@ class ObjectionsMixin:
         at: datetime,
         request_id: int | None = None,
     ) -> None:
-        """Record an objection under each ``(hash, kind)`` (kind: student | email).
+        """Record an objection under each ``(hash, kind)`` (kind: student | email | own_email).
 
         In the same transaction the remembered source rows of the records the hashes cover
-        (through their person, or a record keyed by the hash) are forgotten: the next run must
-        map those rows again so the policy sees the objection, instead of recognising them as
-        unchanged (``connector/sync/fingerprint.py``).
+        (through their person, or a record keyed by the hash; an ``own_email`` hash reaches
+        its person through the student hash beside it, never a sibling's) are forgotten: the
+        next run must map those rows again so the policy sees the objection, instead of
+        recognising them as unchanged (``connector/sync/fingerprint.py``).
         """
         if not hashes:
             return
@@ -97,8 +112,10 @@ class ObjectionsMixin:
             for h, kind in hashes
         ]
         only = [h for h, _ in hashes]
+        students = [h for h, kind in hashes if kind == "student"]
+        emails = [h for h, kind in hashes if kind == "email"]
         people = sa.select(pe.c.person_id).where(
-            sa.or_(pe.c.student_hash.in_(only), pe.c.email_hash.in_(only))
+            sa.or_(pe.c.student_hash.in_(students), pe.c.email_hash.in_(emails))
         )
         records = sa.select(sy.c.mapping, sy.c.key_hash).where(sy.c.person_id.in_(people))
         forget = sa.delete(r).where(

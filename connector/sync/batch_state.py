@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from connector.state import StateStore
+from connector.state.objections import EVERY_ROW, OWN_EMAIL
 from connector.state.rows import KnownRow, PersonMatches, PersonRow
 from connector.sync.crm_opt_outs import CrmOptOut
 
@@ -77,6 +78,9 @@ class BatchState:
         existing: External id → Salesforce Id of records found in the org (``target.mode``
             update_only / insert_only; filled by the engine, not from state).
         objected: Identity hash → the purposes objected to under it (GDPR art. 21).
+        objected_unnumbered: E-mail hash → the purposes its owner objected to by student
+            number: they hold only for rows without a student number (a sibling sharing the
+            address has their own; ``state/objections.py`` OWN_EMAIL).
         crm_opt_outs: Salesforce id → the opt-out fields Salesforce holds true (read by the
             engine only for records a row would opt in again: ``crm_opt_outs.py``).
     """
@@ -88,6 +92,7 @@ class BatchState:
     parent_contacts: Mapping[tuple[str, str], str] = field(default_factory=dict)
     existing: Mapping[str, str] = field(default_factory=dict)
     objected: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    objected_unnumbered: Mapping[str, frozenset[str]] = field(default_factory=dict)
     crm_opt_outs: Mapping[str, CrmOptOut] = field(default_factory=dict)
 
     def with_planned(self, planned: PlannedPersons) -> BatchState:
@@ -128,5 +133,13 @@ class BatchState:
             persons=persons,
             suppressed=frozenset(suppressed),
             parent_contacts=parent_contacts,
-            objected=store.objected(list(query.objectable)) if query.objectable else {},
+            objected=_objected(store, query.objectable, EVERY_ROW),
+            objected_unnumbered=_objected(store, query.objectable, (OWN_EMAIL,)),
         )
+
+
+def _objected(
+    store: StateStore, hashes: Sequence[str], kinds: Sequence[str]
+) -> dict[str, frozenset[str]]:
+    """The objections of ``kinds`` under ``hashes`` (no query when there is no hash)."""
+    return store.objected(list(hashes), kinds=kinds) if hashes else {}
