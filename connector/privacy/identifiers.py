@@ -21,7 +21,21 @@ slash, underscore, comma, no-break space), and tests
 * a run that is one group of 8 or 9 digits (``123456782``, ``12345678`` = ``012345678``), and
 * every span of consecutive groups with 9 digits in total, joined by one kind of separator
   (``1234.56.782``, ``123 456 782``, ``111/222/333``, ``111_222_333``, ``111,222,333``, and a
-  BSN typed next to another number with a space).
+  BSN typed next to another number with a space), and
+* a span of three groups written 3-3-3, 4-2-3 or 2-3-4 with two different separators
+  (``111 222-333``, ``1234 56-782``): the ways a BSN is written, which dates (2-2-4, 4-2-2) and
+  phone numbers (10 digits) are not.
+
+Before the groups are read, what editors put in place of the ASCII separators becomes the ASCII
+one (:data:`_LOOKALIKES`: Word's en dash ``111–222–333``, the em dash, minus sign, figure dash,
+non-breaking hyphen, fraction and fullwidth slashes, thin and narrow no-break spaces), and spaces
+around a separator go (``111 / 222 / 333`` → ``111/222/333``, two spaces → one).
+
+Mixed separators are a trade-off: any two groupings with different separators would also read a
+date followed by a number (``14-03-2008 123``) or a street number beside a postcode as a BSN one
+time in eleven. Three groups in the BSN's own groupings catch the notations people type; what
+is left to leak is a BSN cut in other places with two separators (``12-3456 782``), and what is
+withheld by mistake is text such as ``14 123-4567`` whose 9 digits pass (one in eleven).
 
 An 8-digit group inside a longer run (the subscriber part of ``06 12345678``) and grouped 8-digit
 runs (dates such as ``2008/03/14`` and ``14-03-2008``, amounts up to ``99,999,999``) are not
@@ -48,19 +62,35 @@ import phonenumbers
 from connector.privacy.forbidden_names import looks_forbidden
 
 _WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
-_SEPARATOR_CHARS = " .-\u00a0/_,"
+# Characters that look like a separator and stand for it (F4: Word turns "111-222-333" into
+# "111–222–333" with an en dash), each mapped to the ASCII separator before a number is read.
+_LOOKALIKES = str.maketrans(
+    dict.fromkeys("\u00ad\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d", "-")
+    | dict.fromkeys("\u2044\u2215\uff0f", "/")
+    | {"\uff0c": ",", "\uff0e": ".", "\uff3f": "_"}
+    | dict.fromkeys(
+        "\u00a0\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000", " "
+    )
+)
+_LOOKALIKE_CHARS = "".join(chr(c) for c in _LOOKALIKES)
+_SEPARATOR_CHARS = " .-/_,"
 _SEPARATORS = str.maketrans("", "", _SEPARATOR_CHARS)
 # A stretch of at least 8 digits and separators with a digit at both ends: every number the
 # scan tests lies inside one. A plain regex search for it is cheap (no look-around), and an E.164
 # phone number (one group of 11 digits) is dismissed by a length test right after.
-_CHUNK = re.compile(r"\d[\d .\-\u00a0/_,]{6,}\d")
+_CHUNK = re.compile(rf"\d[\d .\-/_,{_LOOKALIKE_CHARS}]{{6,}}\d")
 _CHUNK_ASCII = re.compile(r"[0-9][0-9 .\-/_,]{6,}[0-9]")  # the same for ASCII text, twice as fast
+# Spaces around a separator, and runs of spaces, do not part a number: "111 / 222 / 333".
+_SPACED = re.compile(r" +(?=[ .\-/_,])|(?<=[.\-/_,]) +")
 # Exact types forbidden_fields handles in one pass: text, and what cannot hold such a number.
 # Any other type (numbers, subclasses, the unknown) takes the slow, value-by-value path.
 _PLAIN_TYPES = frozenset({str, type(None), bool, date, datetime})
 _is_str = type.__instancecheck__.__get__(str)  # isinstance(x, str), callable from C by filter()
-_RUN = re.compile(r"\d+(?:[ .\-\u00a0/_,]\d+)*")
-_SPLIT = re.compile(r"([ .\-\u00a0/_,])")
+_RUN = re.compile(r"\d+(?:[ .\-/_,]\d+)*")
+_SPLIT = re.compile(r"([ .\-/_,])")
+# The groupings in which a BSN is written (123 456 782, 1234.56.782, 12 345 6782): only these
+# three-group spans may mix two kinds of separator (``111 222-333``); see the module docstring.
+_MIXED_GROUPINGS = frozenset({(3, 3, 3), (4, 2, 3), (2, 3, 4)})
 
 
 # Target objects that hold special-category data as such (GDPR art. 9): Education Cloud's
@@ -106,7 +136,7 @@ def _compact(value: object) -> str | None:
         text = value.strip()
     else:
         return None  # a date is no number, though "2029-12-31" has 8 digits
-    text = text.translate(_SEPARATORS)
+    text = text.translate(_LOOKALIKES).translate(_SEPARATORS)
     if not text.isdecimal() or not 8 <= len(text) <= 9:
         return None
     return text
@@ -148,11 +178,26 @@ def _run_is_forbidden(run: str) -> bool:
         size = 0
         for end in range(start, len(groups)):
             size += len(groups[end])
-            if size > 9 or (end > start and seps[end - 1] != seps[start]):
+            if size > 9:
                 break
-            if size == 9 and _forbidden_digits("".join(groups[start : end + 1])):
+            if size < 9:
+                continue
+            span = groups[start : end + 1]
+            uniform = len(set(seps[start:end])) <= 1
+            if (uniform or tuple(map(len, span)) in _MIXED_GROUPINGS) and _forbidden_digits(
+                "".join(span)
+            ):
                 return True
     return False
+
+
+def _normalise(chunk: str) -> str:
+    """``111 – 222 – 333`` → ``111-222-333``: look-alikes made ASCII, no spaces by separators."""
+    if not chunk.isascii():
+        chunk = chunk.translate(_LOOKALIKES)
+    if " " in chunk:
+        chunk = _SPACED.sub("", chunk)
+    return chunk
 
 
 def _is_phone(run: str) -> bool:
@@ -171,8 +216,10 @@ def _text_is_forbidden(text: str) -> bool:
         if chunk.isdecimal():  # one group: only 8 or 9 digits can be such a number
             if len(chunk) <= 9 and _forbidden_digits(chunk):
                 return True
-        # Grouped numbers are tested only as 9 digits, so a grouped date (8) is dismissed here.
+        # Grouped numbers are tested only as 9 digits, so a grouped date (8) is dismissed here
+        # (a look-alike still counts here, so this never dismisses what normalising would keep).
         elif len(chunk.translate(_SEPARATORS)) >= 9:
+            chunk = _normalise(chunk)
             plus = "+" if text[match.start() - 1 : match.start()] == "+" else ""
             for i, run in enumerate(_RUN.findall(chunk)):
                 # Only a run that has 9 digits passing the check is parsed as a phone number,

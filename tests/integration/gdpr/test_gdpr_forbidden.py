@@ -74,11 +74,28 @@ def test_art9_art10_art87_a_forbidden_word_in_a_mapping_fails_validate_with_exit
     assert project.api_calls() == calls
 
 
-@pytest.mark.parametrize("sep", ["/", "_", ",", ".", "-", " "], ids=repr)
+# F4: " / " (spaced), what Word writes (en dash), em dash, minus sign, figure dash, non-breaking
+# hyphen, and two kinds of separator in one BSN ("111 222-333").
+F4_WRITTEN = [
+    "111 / 222 / 333",
+    "111\u2013222\u2013333",
+    "111\u2014222\u2014333",
+    "111\u2212222\u2212333",
+    "111\u2012222\u2012333",
+    "111\u2011222\u2011333",
+    "111 \u2013 222 \u2013 333",
+    "111 222-333",
+]
+
+
+@pytest.mark.parametrize(
+    "written",
+    [sep.join(("111", "222", "333")) for sep in ["/", "_", ",", ".", "-", " "]] + F4_WRITTEN,
+    ids=repr,
+)
 def test_art87_uavg46_a_bsn_with_separators_never_reaches_the_emulator(
-    project: SyncProject, sep: str
+    project: SyncProject, written: str
 ) -> None:
-    written = sep.join(("111", "222", "333"))
     project.write_students([student("150001", huisnummer=written, woonplaats=f"Utrecht {written}")])
 
     report = project.run()

@@ -428,3 +428,147 @@ def test_has_format_takes_text_and_whole_numbers_only():
     assert not has_format(True, STUDENT_FORMAT)
     assert not has_format(123456782.0, STUDENT_FORMAT)
     assert not has_format("x123456782", STUDENT_FORMAT)
+
+
+# -- F4: dash look-alikes, spaced separators and mixed separators -------------------------------
+
+# What Word and other editors put between digits instead of "-": en dash (Word's autocorrect),
+# em dash, minus sign, figure dash, non-breaking hyphen, hyphen, horizontal bar, fullwidth
+# hyphen-minus; and the look-alikes of "/", "," and "." and of the space.
+DASHES = ["\u2013", "\u2014", "\u2212", "\u2012", "\u2011", "\u2010", "\u2015", "\uff0d"]
+LOOKALIKES = [*DASHES, "\u2044", "\u2215", "\uff0f", "\uff0c", "\uff0e", "\u202f", "\u2009"]
+SPACED = [" / ", " - ", " . ", " , ", " _ ", "/ ", " /", "  ", " \u2013 ", " \u2014 "]
+
+
+@pytest.mark.parametrize("sep", LOOKALIKES + SPACED, ids=repr)
+def test_f4_art87_a_bsn_with_dash_lookalikes_or_spaced_separators_is_found(sep):
+    written = sep.join(("111", "222", "333"))
+    assert is_bsn(written)
+    assert contains_forbidden_number(written)
+    assert contains_forbidden_number(f"Leerling {written}, graag bellen")
+    assert forbidden_fields({"Description": f"zie {written}", "FirstName": "Sanne"}) == [
+        "Description"
+    ]
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "111 222-333",  # the repro: 3-3-3 with a space and a dash
+        "111-222 333",
+        "111.222 333",
+        "111/222-333",
+        "111 / 222-333",
+        "111\u2013222 333",
+        "1234 56-782",  # 4-2-3, the notation on the passport ("1234.56.782")
+        "1234.56 782",
+        "12 345-6782",  # 2-3-4
+        "tel 0612345678 123 456-782",
+    ],
+)
+def test_f4_art87_a_bsn_in_3_3_3_4_2_3_or_2_3_4_groups_with_mixed_separators_is_found(written):
+    assert contains_forbidden_number(written)
+    assert forbidden_fields({"Description": written}) == ["Description"]
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "1 2345678-2",  # 1-7-1 is no notation of a BSN
+        "12-3456 782",  # 2-4-3 neither
+        "123-45 6782",  # 3-2-4 neither
+    ],
+)
+def test_f4_mixed_separators_count_only_in_the_three_bsn_groupings(written):
+    digits = "".join(c for c in written if c.isdigit())
+    assert is_bsn(digits), "pick digits that pass, or the row proves nothing"
+    assert contains_forbidden_number(written.replace("-", " "))  # one kind: any grouping
+    assert not contains_forbidden_number(written)
+
+
+# Rows whose digits pass the check, written as the F4 repro writes them (spaced separators, dash
+# look-alikes, mixed): dates, phone numbers, amounts and times must still go through.
+F4_FALSE_ALARMS = [
+    ("13 / 03 / 2008", "13032008"),
+    ("2008 / 03 / 11", "20080311"),
+    ("13\u201303\u20132008", "13032008"),
+    ("2008\u201303\u201311", "20080311"),
+    ("13 \u2013 03 \u2013 2008", "13032008"),
+    ("13-03 2008", "13032008"),
+    ("06\u201312345683", "612345683"),
+    ("06 - 12345683", "612345683"),
+    ("06 \u2013 1234 5683", "612345683"),
+    ("+31 6 \u2013 1234 5683", "612345683"),
+    ("+31 6 1234 5683", "612345683"),
+    ("0031 6 12345683", "612345683"),
+    ("+31 (0)6-1234 5683", "612345683"),
+    ("€ 12.345.611,00", "12345611"),
+    ("€ 12 345 611", "12345611"),
+    ("13-03-2008 12:30", "13032008"),
+    ("13-03-2008 om 12.30 uur", "13032008"),
+]
+
+
+@pytest.mark.parametrize(("value", "digits"), F4_FALSE_ALARMS)
+def test_f4_spaced_dashed_and_mixed_dates_phones_amounts_are_no_false_alarms(value, digits):
+    assert _passes(digits), "pick a row whose digits pass the check, or it proves nothing"
+    assert not contains_forbidden_number(value)
+    assert forbidden_fields({"Description": f"op {value} gebeld"}) == []
+
+
+F4_SEPARATORS = ["\u2013", "\u2014", "\u2212", " / ", " - ", " \u2013 ", "/ "]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    head=st.integers(min_value=10_000_000, max_value=99_999_999),
+    seps=st.tuples(st.sampled_from(SEPARATORS + F4_SEPARATORS), st.sampled_from(SEPARATORS)),
+    grouping=st.sampled_from([(3, 3, 3), (4, 2, 3), (2, 3, 4)]),
+)
+def test_f4_every_valid_bsn_is_found_with_any_two_separators(head, seps, grouping):
+    digits = str(head)
+    total = sum(w * int(d) for w, d in zip((9, 8, 7, 6, 5, 4, 3, 2), digits, strict=True)) % 11
+    assume(total < 10)
+    bsn = f"{digits}{total}"
+    a, b, _ = grouping
+    written = f"{bsn[:a]}{seps[0]}{bsn[a : a + b]}{seps[1]}{bsn[a + b :]}"
+    assert contains_forbidden_number(written), written
+    assert contains_forbidden_number(f"nr {written}."), written
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    day=st.dates(min_value=date(1900, 1, 1), max_value=date(2099, 12, 31)),
+    seps=st.tuples(st.sampled_from(SEPARATORS + F4_SEPARATORS), st.sampled_from(SEPARATORS)),
+    time=st.sampled_from(["", " 12:30", " 09.15 uur", " om 12:30"]),
+)
+def test_f4_no_date_with_lookalike_spaced_or_mixed_separators_is_a_false_alarm(day, seps, time):
+    for fmt in ("%Y{a}%m{b}%d", "%d{a}%m{b}%Y"):
+        written = day.strftime(fmt.format(a=seps[0], b=seps[1])) + time
+        assert not contains_forbidden_number(written), written
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    prefix=st.sampled_from(["61", "62", "63", "64", "65", "68"]),
+    rest=st.integers(min_value=0, max_value=9_999_999),
+    dash=st.sampled_from(["-", *DASHES, " - ", " \u2013 "]),
+)
+def test_f4_no_mobile_number_with_a_dash_lookalike_is_a_false_alarm(prefix, rest, dash):
+    sub = f"{prefix[1]}{rest:07d}"
+    for written in (
+        f"06{dash}{sub}",
+        f"06{dash}{sub[:4]} {sub[4:]}",
+        f"+31 6{dash}{sub[:4]} {sub[4:]}",
+        f"+31{dash}6{dash}{sub[:4]}{dash}{sub[4:]}",
+    ):
+        assert not contains_forbidden_number(written), written
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["14-03-2008", "2008/03/14", "14 / 03 / 2008", "06-12345678", "+31 6 1234 5678", "12:30"],
+)
+def test_f4_the_reported_false_alarm_examples_stay_clean(value):
+    assert not contains_forbidden_number(value)
+    assert not contains_forbidden_number(f"gesprek {value}, daarna 12:30 terugbellen")
