@@ -150,6 +150,7 @@ class SalesforceUnreachable(RetriableSalesforceError):
     def __init__(self, cause: str, *, code: str = "UNREACHABLE", status: int | None = None):
         super().__init__(cause, code=code, status=status)
         self.cause = cause
+        self.run_id: int | None = None  # the failed run recorded in the state, once it is
         self.args = (f"Salesforce could not be reached: {cause}",)
 
     def __str__(self) -> str:

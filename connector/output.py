@@ -16,7 +16,7 @@ class _Console(Console):
     """A Console whose default ``soft_wrap`` follows its stream, asked at each print: the
     commands make their consoles at import, before a test runner or a pipe replaces stdout."""
 
-    @property  # type: ignore[override]
+    @property
     def soft_wrap(self) -> bool:
         return not self.is_terminal
 

@@ -49,6 +49,7 @@ from connector.errors import (
     SalesforceUnreachable,
 )
 from connector.report import RunReport
+from connector.service_history import last_recorded
 from connector.service_metrics import JobResult, ServiceMetrics
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,9 @@ class SyncService:
         self.config_error = ""
         self.config_loaded_at = _now()
         self._config_mtime = self._mtime()
-        self.results: dict[str, JobResult] = {}
+        # A restart starts from each job's last recorded run, so /healthz still says degraded
+        # after a failed one (service_history.py); a new firing replaces it.
+        self.results: dict[str, JobResult] = last_recorded(self.settings)
         self.running: dict[str, datetime] = {}
         self._lock = threading.RLock()
         self._stopping = threading.Event()
@@ -263,7 +266,9 @@ class SyncService:
             # Not logged in at all: the run is recorded as failed in the state (job.py), and
             # /healthz says degraded until a run goes through again.
             log.error("job %s: run failed: %s", name, exc)
-            return JobResult(name, "failed", started, _now(), exc.cause, exit_code=3), None
+            return JobResult(
+                name, "failed", started, _now(), exc.cause, exc.run_id, exit_code=3
+            ), None
         except ConnectorError as exc:
             # The error tree's messages name files, fields and codes, never personal values.
             log.error("job %s: run failed: %s", name, exc)

@@ -112,7 +112,7 @@ def _record_unreachable(
     report.status = RunStatus.FAILED.value
     store = open_existing(settings.state.url, create=True)
     try:
-        report.run_id = store.start_run(job, now)
+        report.run_id = exc.run_id = store.start_run(job, now)  # /healthz names the run
         path = report.write(settings.reports_dir())
         store.finish_run(
             report.run_id,
