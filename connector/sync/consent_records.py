@@ -70,6 +70,8 @@ class ConsentEntry:
 
     ``contact_key``: the record's key hash in its mapping (state gives its Contact Id).
     ``objected``: the person objected to some purpose (``Individual.HasOptedOutSolicit``).
+    ``clocked``: ``at`` is the run's clock (an objection, or a withdrawal without a date of
+    its own), not a date from the source: see :func:`plan_consents`.
     """
 
     contact_key: str
@@ -79,6 +81,7 @@ class ConsentEntry:
     source: str
     by: str  # self | parent
     objected: bool = False
+    clocked: bool = False
 
 
 def entries_for(
@@ -114,12 +117,12 @@ def entries_for(
             out.append(ConsentEntry(key_hash, name, OPT_IN, fact.at, fact.source, by, objected))
         elif status in (CONSENT_WITHDRAWN, _OBJECTED) or name in facts.objected:
             if status == CONSENT_WITHDRAWN and fact is not None:
-                at = fact.at or now
+                at, clocked = fact.at or now, fact.at is None
                 source = fact.source or fallback_source
             else:
-                at, source = now, OBJECTION_SOURCE
+                at, source, clocked = now, OBJECTION_SOURCE, True
             by = (fact.by if fact is not None else None) or "self"
-            out.append(ConsentEntry(key_hash, name, OPT_OUT, at, source, by, objected))
+            out.append(ConsentEntry(key_hash, name, OPT_OUT, at, source, by, objected, clocked))
     return out
 
 
@@ -157,6 +160,15 @@ class ConsentPlan:
     unchanged: int = 0
 
 
+# The fields that carry an OptOut's date: a clocked OptOut (see plan_consents) ignores them.
+_DATED = frozenset({"Name", "CaptureDate", "EffectiveFrom", RECORD})
+
+
+def _same_but_date(prev: KnownRow, fresh: Mapping[str, str]) -> bool:
+    """The remembered record differs from ``fresh`` in its date fields at most."""
+    return all(prev.field_hashes.get(k) == v for k, v in fresh.items() if k not in _DATED)
+
+
 def _hashes(hasher: KeyHasher, payload: Mapping[str, object]) -> tuple[str, dict[str, str]]:
     fresh = hasher.values(payload)
     fresh[RECORD] = hasher.record(payload)
@@ -174,6 +186,11 @@ def plan_consents(
     given_by: bool = True,
 ) -> ConsentPlan:
     """Plan the writes of a chunk of entries (the last entry per Contact and purpose wins).
+
+    An OptOut dated by the run's clock (an objection, a withdrawal without its own date) is
+    dated by the first run that wrote it: while the record state remembers differs from it in
+    its date fields only (same status, source, purpose, Individual), it is unchanged, so a
+    rerun at another time writes nothing and no field of a consent record follows "now".
 
     Args:
         entries: The chunk.
@@ -227,7 +244,10 @@ def plan_consents(
         hashed = {**row, "Individual": individual_key(hasher, contact_id), "Purpose": purpose}
         text, fresh = _hashes(hasher, hashed)
         prev = known_consents.get((purpose, key))
-        if prev is not None and prev.field_hashes.get(RECORD) == fresh[RECORD]:
+        if prev is not None and (
+            prev.field_hashes.get(RECORD) == fresh[RECORD]
+            or (e.clocked and _same_but_date(prev, fresh))
+        ):
             plan.unchanged += 1
             continue
         plan.consents.append(

@@ -547,7 +547,8 @@ class MappingRun:
             self.buffer[w.key_hash] = w
         if self.consents is not None:
             accepted = {w.key_hash for w in plan.writes} | {u.key_hash for u in plan.unchanged}
-            self.consents.add(items, accepted, school_date(self.ctx.now))
+            # plan.items: decided with the person's objection (art. 21), as the Contact was.
+            self.consents.add(plan.items, accepted, school_date(self.ctx.now))
             self.consents.flush(_Blocked(self.buffer, self.in_flight_keys))
         if len(self.buffer) > self.ctx.bulk_threshold:
             self.bulk = True

@@ -88,6 +88,9 @@ class BatchPlan:
     objected: int = 0  # records decided with an art. 21 objection
     # target.mode: records left alone, by reason (``update_only: no match`` …).
     mode_skipped: dict[str, int] = field(default_factory=dict)
+    # The batch's items as planned: a person who objected (art. 21) decided with the objection.
+    # The consent stage reads these, so its records say what the Contact's flags say.
+    items: list[Item] = field(default_factory=list)
 
 
 def _as_utc(day: date | datetime | None) -> datetime | None:
@@ -221,6 +224,7 @@ class Planner:
         persons = state.persons
         if state.objected or state.objected_unnumbered:
             items = self.with_objections(items, state)
+        out.items = list(items)
 
         for it in items:
             res = it.res
