@@ -92,7 +92,8 @@ def record_export_request(
     now = settings.clock()
     with open_store(settings.state.url) as store:
         if data is None:
-            req = requests.open_request(store, "export", hashes, now=now)
+            folder = requests.receipts_dir(settings)
+            req = requests.open_request(store, "export", hashes, now=now, folder=folder)
             return requests.fail(store, req, error="NOT_FOUND", now=now).reference
         # A record two mappings write (a student who was a visitor) counts once.
         counts = Counter(

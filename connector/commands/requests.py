@@ -46,6 +46,34 @@ def open_request_lines(requests: list[Any], today: date) -> list[str]:
     return lines
 
 
+def requests_table(found: list[Any], today: date) -> Table:
+    """The requests as a table that fits 80 columns with every reference shown whole.
+
+    The reference is what the privacy officer quotes to the person: it never wraps and never
+    shrinks (no ellipsis). The other columns give way: status (with its error code) and the
+    deadline in words fold onto a second line, the kind is short.
+    """
+    from connector.gdpr.requests import when_due
+
+    table = Table(box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+    width = max(len(r.reference) for r in found)
+    table.add_column("reference", no_wrap=True, min_width=width)
+    table.add_column("kind", no_wrap=True)
+    for col in ("received", "due"):
+        table.add_column(col, no_wrap=True, min_width=10)  # ISO dates, never cut
+    table.add_column("status", overflow="fold")
+    table.add_column("deadline", overflow="fold")
+    table.add_column("tries", justify="right", no_wrap=True)
+    for r in found:
+        deadline = when_due(r, today) if r.status == "open" else f"{r.done_at:%Y-%m-%d}"
+        status = r.status + (f" {r.last_error}" if r.status != "done" and r.last_error else "")
+        table.add_row(
+            r.reference, r.kind, f"{r.received_at:%Y-%m-%d}", str(r.due_on), status, deadline,
+            str(r.attempts),
+        )  # fmt: skip
+    return table
+
+
 def read_requests(settings: Any, *, status: str | None = None) -> list[Any]:
     """The requests in the configured state (none when no state file exists); reads only."""
     from pathlib import Path
@@ -74,7 +102,6 @@ def requests(
     data) are in receipts/ beside the state.
     """
     from connector.clock import school_date
-    from connector.gdpr.requests import when_due
 
     settings = load_settings(config_path(ctx))
     today = school_date(settings.clock())
@@ -85,18 +112,7 @@ def requests(
     if not found:
         out.print("no data-subject requests recorded")
         return
-    # 80 columns: short headers, dates without time, the receipt path on its own lines.
-    table = Table(box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
-    for col in ("reference", "kind", "received", "due", "status", "deadline", "tries"):
-        table.add_column(col, no_wrap=True, justify="right" if col == "tries" else "left")
-    for r in found:
-        deadline = when_due(r, today) if r.status == "open" else f"{r.done_at:%Y-%m-%d}"
-        status = r.status + (f" {r.last_error}" if r.status != "done" and r.last_error else "")
-        table.add_row(
-            r.reference, r.kind, f"{r.received_at:%Y-%m-%d}", str(r.due_on), status, deadline,
-            str(r.attempts),
-        )  # fmt: skip
-    out.print(table)
+    out.print(requests_table(found, today))
     for r in found:
         if r.receipt:
             out.print(f"{r.reference} receipt: {r.receipt}", highlight=False, soft_wrap=True)

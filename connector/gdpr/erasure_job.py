@@ -339,8 +339,9 @@ def erase_person(
             return _dry_run(ctx, subject, person, probes, writer_factory)
         with erasure_locks(store, ctx.lock_names):
             request = dsr.find_open(store, "erase", subject.hashes) or dsr.open_request(
-                store, "erase", [*subject.hashes, *stored_probes(probes)], now=now
-            )
+                store, "erase", [*subject.hashes, *stored_probes(probes)], now=now,
+                folder=dsr.receipts_dir(settings),
+            )  # fmt: skip
             # Before anything in Salesforce: what local state knows is suppressed from now on.
             tombstones = local_tombstones(store, subject, person)
             if person is not None:

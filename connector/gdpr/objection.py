@@ -179,7 +179,7 @@ def object_person(
         if not apply:
             return ObjectionOutcome("planned", hashes, chosen, fields, persons)
         with erasure_locks(store, run_lock_names(settings)):
-            request = _open_request(store, hashes, chosen, now)
+            request = _open_request(settings, store, hashes, chosen, now)
             store.add_objection(hashes, chosen, at=now, request_id=request.id)
         outcome = ObjectionOutcome("recorded", hashes, chosen, fields, persons, request.reference)
         _finish_request(settings, store, request, outcome, now)
@@ -189,10 +189,15 @@ def object_person(
 
 
 def _open_request(
-    store: StateStore, hashes: list[tuple[str, str]], purposes: Sequence[str], now: datetime
+    settings: Any,
+    store: StateStore,
+    hashes: list[tuple[str, str]],
+    purposes: Sequence[str],
+    now: datetime,
 ) -> RequestRow:
     """The data-subject request the objection is recorded under (``sis-sync requests``)."""
-    return requests.open_request(store, "object", hashes, now=now, purposes=purposes)
+    folder = requests.receipts_dir(settings)
+    return requests.open_request(store, "object", hashes, now=now, purposes=purposes, folder=folder)
 
 
 def _finish_request(

@@ -49,6 +49,7 @@ __all__ = [
     "due_on",
     "fail",
     "finish",
+    "highest_receipt",
     "note_attempt",
     "open_erasures",
     "open_request",
@@ -75,8 +76,13 @@ def open_request(
     *,
     now: datetime,
     purposes: Sequence[str] = (),
+    folder: Path | None = None,
 ) -> Request:
     """Record a received request (status open) and return it with its reference.
+
+    With ``folder`` (:func:`receipts_dir`) the number also follows the highest reference of
+    the year among the receipts there: after a lost state a reference already quoted to a
+    person is not handed out again (:func:`highest_receipt`).
 
     Args:
         store: The state store.
@@ -86,11 +92,28 @@ def open_request(
             external ids to look the person up in Salesforce on a retry).
         now: The moment of receipt (``settings.clock()``).
         purposes: The purposes an objection names.
+        folder: The receipts folder, to number past the references issued there.
     """
     subject = [(k, h) for h, k in hashes]
+    issued = highest_receipt(folder, now.year) if folder is not None else 0
     return store.add_request(
-        kind, subject, received_at=now, due_on=due_on(now), purposes=list(purposes)
-    )
+        kind, subject, received_at=now, due_on=due_on(now), purposes=list(purposes),
+        issued=issued,
+    )  # fmt: skip
+
+
+def highest_receipt(folder: Path, year: int) -> int:
+    """The highest number of ``year`` among the receipts in ``folder`` (``DSR-2026-0007.json``
+    → 7); 0 when there are none (or no folder)."""
+    if not folder.is_dir():
+        return 0
+    stem = f"DSR-{year}-"
+    numbers = [
+        int(p.stem.removeprefix(stem))
+        for p in folder.glob(f"{stem}*")
+        if p.stem.removeprefix(stem).isdigit()
+    ]
+    return max(numbers, default=0)
 
 
 def subject_hashes(request: Request, *kinds: str) -> list[tuple[str, str]]:
@@ -132,7 +155,7 @@ def record_done(
     purposes: Sequence[str] = (),
 ) -> Request:
     """Open and finish a request in one go (a job that completes the moment it is received)."""
-    request = open_request(store, kind, hashes, now=now, purposes=purposes)
+    request = open_request(store, kind, hashes, now=now, purposes=purposes, folder=folder)
     return finish(store, request, receipt=receipt, now=now, folder=folder)
 
 

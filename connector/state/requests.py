@@ -34,6 +34,12 @@ def _row(r: Any) -> RequestRow:
     )  # fmt: skip
 
 
+def _number(reference: str, stem: str) -> int:
+    """The number of ``DSR-2026-0007`` (7); 0 for a reference of another shape."""
+    tail = reference.removeprefix(stem)
+    return int(tail) if tail.isdigit() else 0
+
+
 class RequestsMixin:
     """Request rows of :class:`~connector.state.store.StateStore`."""
 
@@ -48,8 +54,14 @@ class RequestsMixin:
         due_on: date,
         purposes: Sequence[str] = (),
         prefix: str = "DSR",
+        issued: int = 0,
     ) -> RequestRow:
-        """Create an open request; its reference numbers the requests of its year from 1."""
+        """Create an open request; its reference numbers the requests of its year from 1.
+
+        The number follows the highest of its year in state and ``issued`` (the highest one
+        known elsewhere, e.g. from the receipts files): after a lost state the numbering goes
+        on instead of handing out a reference that was already quoted to someone.
+        """
         if kind not in KINDS:
             raise ValueError(f"unknown request kind {kind!r}")
         t = s.requests
@@ -58,11 +70,12 @@ class RequestsMixin:
             try:
                 with guard("add a request"), self._db.write.begin() as conn:
                     taken = conn.execute(
-                        sa.select(sa.func.count()).where(t.c.reference.like(f"{stem}%"))
-                    ).scalar_one()
+                        sa.select(t.c.reference).where(t.c.reference.like(f"{stem}%"))
+                    ).scalars()
+                    highest = max([issued, *(_number(r, stem) for r in taken)])
                     inserted = conn.execute(
                         sa.insert(t).values(
-                            reference=f"{stem}{taken + 1:04d}",
+                            reference=f"{stem}{highest + 1:04d}",
                             kind=kind,
                             subject=json.dumps([list(p) for p in subject]),
                             purposes=",".join(purposes),
