@@ -37,6 +37,9 @@ def student(number: str, **over: str) -> dict[str, str | None]:
         status_datum="01-09-2026", opleiding="Verpleegkunde", crebo="25655",
         toestemming_bellen="ja", toestemming_bellen_op="2026-09-01T10:00:00+02:00",
         toestemming_bellen_door="self",
+        # A consent counts only with its source (art. 7(1), docs/privacy.md "Consent in
+        # Salesforce's consent model"): without it the phone consent is consent_without_source.
+        toestemming_bellen_bron="aanmeldformulier",
     )  # fmt: skip
     row.update(over)
     return row
