@@ -115,7 +115,7 @@ def validate(
 
 def _check_online(project: Project, settings: object) -> None:
     """Every mapped field exists in the org and can be written; exit 2 listing all that cannot."""
-    from connector.mapping.online import check_org_model
+    from connector.mapping.online import check_fields, check_org_model
     from connector.salesforce import SalesforceClient
     from connector.salesforce.describe import Describer
     from connector.salesforce.record_types import RecordTypes
@@ -128,20 +128,12 @@ def _check_online(project: Project, settings: object) -> None:
     for name in project.order():
         spec = project.mappings[name]
         file = project.files.get(name, name)
-        refs = [f for f, fs in spec.fields.items() if fs.ref is not None]
-        plain = [f for f in spec.fields if f not in refs]
-        found = describer.check(
-            spec.target.object, plain, external_id_field=spec.target.external_id
-        )
-        # References such as CampaignMember.CampaignId are create-only in Salesforce: the
-        # connector sends them when it creates the record and never changes them afterwards.
-        found += describer.check(spec.target.object, refs, update=False)
-        problems += [f"{file}: {p}" for p in found]
-        # Lookups to org records, record types, person accounts (connector/mapping/online.py).
-        shown = str(file)
         path = file if isinstance(file, Path) else None
-        org = check_org_model(spec, path, shown, describer, record_types)
-        problems += [str(p) for p in org]
+        # Fields, then lookups to org records, record types, person accounts: every problem
+        # once, with file, line and key (connector/mapping/online.py).
+        found = check_fields(spec, path, str(file), describer)
+        found += check_org_model(spec, path, str(file), describer, record_types)
+        problems += [str(p) for p in found]
     if problems:
         _fail(problems)
     out.print("[green]online:[/green] every mapped field exists and is writable", highlight=False)

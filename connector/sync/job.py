@@ -15,11 +15,19 @@ from datetime import UTC, datetime, timedelta
 
 from connector.clock import school_date
 from connector.config import Settings, require_secret
-from connector.errors import ConfigError, LockedError, SalesforceUnreachable
+from connector.errors import (
+    ConfigError,
+    LockedError,
+    MappingError,
+    Problem,
+    SalesforceError,
+    SalesforceUnreachable,
+)
 from connector.hashing import KeyHasher
 from connector.mapping import load_project
 from connector.mapping.project import Project
 from connector.report import RunReport
+from connector.salesforce.record_types import RecordTypes
 from connector.salesforce.writer import Writer
 from connector.state import RunStatus, StateStore, open_existing
 from connector.sync.engine import MappingRun, Progress, RunContext
@@ -99,6 +107,26 @@ def _unreachable(writer: Writer | None) -> SalesforceUnreachable | None:
     """The failure that made Salesforce count as unreachable in this run, if any."""
     found = getattr(getattr(writer, "client", None), "unreachable", None)
     return found if isinstance(found, SalesforceUnreachable) else None
+
+
+def _record_types(project: Project, names: list[str], writer: Writer) -> RecordTypes:
+    """Every record type the job's mappings name (or the person-account type), asked once;
+    MappingError (exit 2) naming file, line and key when the org lacks one. A query that fails
+    is left to the mapping's own run, which reports it."""
+    from connector.mapping.online import record_type_problems
+
+    record_types = RecordTypes(writer.query)
+    problems: list[Problem] = []
+    try:
+        for name in names:
+            file = project.files.get(name)
+            shown = str(file or name)
+            problems += record_type_problems(project.mappings[name], file, shown, record_types)
+    except SalesforceError:
+        return record_types
+    if problems:
+        raise MappingError(problems)
+    return record_types
 
 
 def _record_unreachable(
@@ -204,6 +232,9 @@ def run_job(
         _record_unreachable(settings, job_name, now, exc)
         note_unreachable(settings, exc)  # open erasures: one more failed attempt
         raise
+    # A record type or person accounts the org lacks is a configuration error: exit 2, before
+    # anything is written (not a run that stops at that mapping after its parents were written).
+    record_types = None if writer is None else _record_types(project, names, writer)
     if writer is not None:
         # Open erasures first (GDPR art. 17): their tombstones already hold; this finishes them.
         retry_open_erasures(settings, writer, hasher=hasher)
@@ -228,6 +259,7 @@ def run_job(
                 remember_sources=now <= datetime.now(UTC) + timedelta(minutes=5),
                 progress=progress,
                 min_export_ratio=_job_ratio(settings, job_name),
+                record_types=record_types,  # asked before the run: each once
                 # In a dry run, remember what parents would create (only mappings others refer to).
                 planned={p: set() for n in names for p in compiled[n].parents} if dry_run else {},
             )

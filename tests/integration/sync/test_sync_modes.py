@@ -3,8 +3,10 @@ resolved once per run, and salesforce.duplicate_rules sent as Sforce-Duplicate-R
 
 from __future__ import annotations
 
+import pytest
 from orgmodel import eda_emulator, edu_emulator, org_project
 
+from connector.errors import MappingError
 from connector.salesforce import record_types
 
 __all__ = ["eda_emulator", "edu_emulator"]
@@ -91,14 +93,17 @@ def test_record_type_is_resolved_once_per_run(eda_emulator, tmp_path, monkeypatc
     assert [r["RecordType"]["DeveloperName"] for r in rows] == ["Academic_Program"] * 2
 
 
-def test_missing_record_type_stops_the_mapping_before_writing(eda_emulator, tmp_path):
+def test_missing_record_type_is_a_configuration_error_before_writing(eda_emulator, tmp_path):
+    # a2-F7: exit 2 (MappingError) naming file, line and key, before anything is written.
     p = org_project(eda_emulator, tmp_path / "p", schools=SCHOOLS % ("schools", "Opleiding"))
     p.data("schools", ["code", "name"], [["S1", "ROC Midden"]])
-    report = p.run()
-    rep = report.mappings["schools"]
-    assert "record type Opleiding of Account not found" in rep.error
-    assert rep.created == 0 and p.query("SELECT Id FROM Account") == []
-    assert report.exit_code() != 0
+    with pytest.raises(MappingError) as caught:
+        p.run()
+    assert caught.value.exit_code == 2
+    assert "schools.yaml:3: target.record_type: Account has no record type Opleiding" in str(
+        caught.value
+    )
+    assert p.query("SELECT Id FROM Account") == []
 
 
 def test_duplicate_rules_header_is_sent(edu_emulator, tmp_path):
