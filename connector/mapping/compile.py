@@ -393,11 +393,23 @@ def _purpose_opt_outs(spec: MappingSpec, purposes: PurposesSpec) -> dict[str, st
     if spec.identity is None:
         return {}
     used = {p for f in spec.fields.values() for p in f.purposes}
+    person_account = spec.target.person_account
     return {
-        name: p.consent.opt_out
+        name: person_account_field(p.consent.opt_out) if person_account else p.consent.opt_out
         for name, p in purposes.purposes.items()
         if name in used and p.consent is not None and p.consent.opt_out
     }
+
+
+def person_account_field(contact_field: str) -> str:
+    """The Account field that holds a Contact field on a person account: one purposes.yaml
+    names the Contact field (``HasOptedOutOfEmail``) for every model. Salesforce exposes a
+    person account's standard Contact fields on Account with the prefix ``Person``
+    (``PersonHasOptedOutOfEmail``, ``PersonDoNotCall``) and its custom Contact fields with the
+    suffix ``__pc`` (Object Reference, Account: "Person Account fields")."""
+    if contact_field.endswith("__c"):
+        return contact_field[: -len("__c")] + "__pc"
+    return "Person" + contact_field
 
 
 def _same_reading(spec: MappingSpec) -> str | None:

@@ -281,3 +281,37 @@ def test_register_command_renders_the_loaded_project(tmp_path, monkeypatch):
     assert calls[0][0] == sorted([*NIGHTLY, "oneroster_users", "oneroster_enrollments"])
     result = runner.invoke(cli(), ["--config", config, "register", "--format", "pdf"])
     assert result.exit_code == 2
+
+
+def test_every_model_ships_the_same_purposes_yaml():
+    """One register for every model (a2-F1): the opt-outs are named as on Contact and a
+    person-account mapping translates them (compile.person_account_field)."""
+    models = DEFAULTS.parent
+    copies = [ROOT / "mappings" / "purposes.yaml"]
+    copies += sorted(models.glob("*/mappings/purposes.yaml"))
+    assert {p.parent.parent.name for p in copies[1:]} >= {"project", "eda", "education-cloud"}
+    texts = {p: p.read_bytes() for p in copies}
+    assert all(t == texts[copies[0]] for t in texts.values()), [
+        str(p) for p, t in texts.items() if t != texts[copies[0]]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ("project", {"recruitment_news": "HasOptedOutOfEmail", "phone_contact": "DoNotCall"}),
+        ("eda", {"recruitment_news": "HasOptedOutOfEmail", "phone_contact": "DoNotCall"}),
+        (
+            "education-cloud",  # students are person accounts: the Account's Person… fields
+            {"recruitment_news": "PersonHasOptedOutOfEmail", "phone_contact": "PersonDoNotCall"},
+        ),
+    ],
+)
+def test_withdrawal_sets_an_opt_out_in_every_model(model, expected):
+    from connector.mapping import compile_mapping
+
+    project = load_project(DEFAULTS.parent / model / "mappings")
+    students = compile_mapping(
+        project.mappings["students"], project.purposes, hasher=HASHER, today=TODAY
+    )
+    assert students.purpose_opt_outs == expected
