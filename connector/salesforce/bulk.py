@@ -19,7 +19,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from connector import errors
 from connector.records import WriteResult
@@ -38,6 +38,14 @@ RESULT_HEADERS = {"Accept": "text/csv; charset=UTF-8"}
 # 2.0 processes a job in internal batches of 10,000 records, B2-limits, several in parallel).
 ROWS_PER_SECOND = 10_000
 NOT_SENT = WriteResult(ok=False, error_code="NOT_SENT", message="not sent; left pending")
+
+
+@runtime_checkable
+class KnownColumns(Protocol):
+    """Rows that know their CSV columns (every key any row has), so a job reads them once: the
+    engine's spooled rows (``connector/sync/spool.py``) are loaded from disk as they are read."""
+
+    columns: list[str]
 
 
 def cell(value: Any) -> str:
@@ -62,20 +70,29 @@ def to_csv(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
 
 
 def csv_chunks(
-    rows: Sequence[Mapping[str, Any]], columns: Sequence[str], limit: int = MAX_JOB_BYTES
+    rows: Iterable[Mapping[str, Any]],
+    columns: Sequence[str],
+    limit: int = MAX_JOB_BYTES,
+    *,
+    keys: tuple[str, list[str]] | None = None,
 ) -> Iterator[tuple[int, int, bytes]]:
     """Split rows into CSV uploads of at most ``limit`` bytes each (header included).
 
     Yields ``(start, end, csv_bytes)`` for ``rows[start:end]``; sized by bytes, never by a row
     count. A single row bigger than ``limit`` still goes alone (Salesforce then refuses it and
-    the job's failure is reported for that row).
+    the job's failure is reported for that row). ``keys=(column, out)``: each row's cell of
+    that column is appended to ``out`` on the way (results are matched by it), so the rows are
+    read once.
     """
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(columns)
     header = buf.getvalue().encode("utf-8")
     parts, size, start = [header], len(header), 0
+    index = -1
     for index, row in enumerate(rows):
+        if keys is not None:
+            keys[1].append(cell(row.get(keys[0])))
         buf.seek(0)
         buf.truncate()
         writer.writerow([cell(row[c]) if c in row else "" for c in columns])
@@ -85,8 +102,8 @@ def csv_chunks(
             parts, size, start = [header], len(header), index
         parts.append(line)
         size += len(line)
-    if len(rows) > start:
-        yield start, len(rows), b"".join(parts)
+    if index + 1 > start:
+        yield start, index + 1, b"".join(parts)
 
 
 def columns_of(rows: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -168,12 +185,22 @@ class BulkJob:
                 that finished, ``NOT_SENT`` for the rest.
         """
         key = (external_id_field if operation == "upsert" else "Id") or "Id"
-        columns = ["Id"] if operation in ("delete", "hardDelete") else columns_of(rows)
+        if operation in ("delete", "hardDelete"):
+            columns = ["Id"]
+        elif isinstance(rows, KnownColumns):
+            columns = list(rows.columns)
+        else:
+            columns = columns_of(rows)
         results: list[WriteResult] = []
+        cells: list[str] = []
         try:
-            for start, end, data in csv_chunks(rows, columns, self.max_job_bytes):
+            for start, end, data in csv_chunks(
+                rows, columns, self.max_job_bytes, keys=(key, cells)
+            ):
                 part = rows[start:end]
-                results += self._job(obj, operation, part, data, external_id_field, key)
+                part_keys = cells[: end - start]
+                del cells[: end - start]  # in place: the generator appends to this list
+                results += self._job(obj, operation, part, part_keys, data, external_id_field, key)
         except errors.SalesforceError as exc:
             done = results + [NOT_SENT] * (len(rows) - len(results))
             exc.results = done  # type: ignore[attr-defined]
@@ -185,6 +212,7 @@ class BulkJob:
         obj: str,
         operation: str,
         rows: Sequence[Mapping[str, Any]],
+        keys: list[str],
         data: bytes,
         external_id_field: str | None,
         key: str,
@@ -208,7 +236,7 @@ class BulkJob:
         except BaseException:
             self._abort(job_id)
             raise
-        return self._results(job_id, info, operation, rows, key)
+        return self._results(job_id, info, operation, rows, keys, key)
 
     def first_poll(self, rows: int) -> float:
         """Seconds before a job's first poll: ``poll_initial`` plus a second per
@@ -260,22 +288,24 @@ class BulkJob:
         info: Mapping[str, Any],
         operation: str,
         rows: Sequence[Mapping[str, Any]],
+        keys: Sequence[str],
         key: str,
     ) -> list[WriteResult]:
+        """One result per row of a finished job. ``keys``: each row's cell of the ``key``
+        column as sent; ``rows`` are read only to redact the message of a failed row."""
         state = info.get("state")
         failed_count = int(info.get("numberRecordsFailed") or 0)
         processed = int(info.get("numberRecordsProcessed") or 0)
         complete = state == "JobComplete" and processed >= len(rows)
         if complete and failed_count == 0 and operation != "upsert":
             # Nothing failed and the Ids are known already: save the result calls.
-            return [WriteResult(ok=True, sf_id=str(row["Id"])) for row in rows]
+            return [WriteResult(ok=True, sf_id=value) for value in keys]
 
         # Key value → row index; a key sent twice (rare) queues its further rows in `again`.
         # A deque per key cost 600 bytes a row on a 50,000-row job.
         waiting: dict[str, int] = {}
         again: dict[str, deque[int]] = defaultdict(deque)
-        for index, row in enumerate(rows):
-            value = cell(row.get(key))
+        for index, value in enumerate(keys):
             if value in waiting:
                 again[value].append(index)
             else:

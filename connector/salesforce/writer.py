@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 from connector import errors
 from connector.records import WriteResult, WriteStatus
@@ -222,7 +222,10 @@ class Writer:
                     self._pool = ThreadPoolExecutor(
                         max_workers=self.max_in_flight, thread_name_prefix="sf-bulk"
                     )
-                future = self._pool.submit(self._write, op, list(rows), True)
+                # A list is copied (the caller may reuse it); another sequence (the engine's
+                # rows spooled on disk) is read as it is sent, never all at once.
+                held = list(rows) if isinstance(rows, list) else rows
+                future = self._pool.submit(self._write, op, held, True)
                 self._pending.add(future)
         except BaseException:
             self._slots.release()
@@ -254,17 +257,20 @@ class Writer:
     def _operation(
         self, kind: str, obj: str, rows: Sequence[Mapping[str, Any]], external_id_field: str | None
     ) -> Operation:
+        # Rows in memory are checked here; spooled rows (not a list or tuple) were planned
+        # with their key and are not read from disk an extra time for it.
+        checked = rows if isinstance(rows, list | tuple) else ()
         if kind == "upsert":
             if not external_id_field:
                 raise ValueError("an upsert needs its external_id_field")
-            for index, row in enumerate(rows):
+            for index, row in enumerate(checked):
                 if row.get(external_id_field) in (None, ""):
                     raise ValueError(f"row {index} has no {external_id_field}")
                 if "Id" in row:
                     raise ValueError(f"row {index}: an upsert by external id must not carry Id")
             return Operation("upsert", obj, external_id_field)
         if kind == "update":
-            for index, row in enumerate(rows):
+            for index, row in enumerate(checked):
                 if not row.get("Id"):
                     raise ValueError(f"row {index} has no Id")
             return Operation("update", obj)
@@ -283,9 +289,7 @@ class Writer:
                     len(replay),
                     op.obj,
                 )
-                again = list(rows)
-                for index, row in replay.items():
-                    again[index] = row
+                again = _Replaced(rows, replay)
                 many = len(replay) > self.bulk_threshold
                 self._rounds(op, again, list(replay), results, use_bulk and many)
         except errors.SalesforceError as exc:
@@ -332,8 +336,11 @@ class Writer:
         indices: list[int],
         results: list[WriteResult | None],
     ) -> None:
+        # Every row (a first round): the rows themselves, not a list of them (spooled rows
+        # are loaded as the step reads them).
+        batch = rows if len(indices) == len(rows) else [rows[i] for i in indices]
         try:
-            answer = step.run(op, [rows[i] for i in indices])
+            answer = step.run(op, batch)
         except errors.SalesforceError as exc:
             # Keep what landed; a row not sent this time keeps its earlier result, if any.
             for index, result in zip(indices, results_of(exc), strict=False):
@@ -379,6 +386,29 @@ class Writer:
             if len(stripped) < len(row):
                 replay[index] = stripped
         return replay
+
+
+class _Replaced(Sequence[Row]):
+    """``rows`` with some replaced (index → row): the create-only replay re-sends a few rows
+    without copying them all."""
+
+    def __init__(self, rows: Sequence[Row], replaced: dict[int, Row]):
+        self.rows, self.replaced = rows, replaced
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Row]: ...
+    def __getitem__(self, index: int | slice) -> Row | Sequence[Row]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self.rows)
+        row = self.replaced.get(index)
+        return row if row is not None else self.rows[index]
 
 
 def _strip_attributes(record: Any) -> Any:

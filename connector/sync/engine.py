@@ -21,7 +21,7 @@ OK | FAILED; a record's field hashes change in state only after Salesforce accep
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -55,6 +55,7 @@ from connector.sync.fingerprint import SourceHasher
 from connector.sync.ledger import KeyLedger
 from connector.sync.plan import Item, Planner, Write
 from connector.sync.recorder import Recorder
+from connector.sync.spool import Spooled, WriteBuffer, WriteSpool
 
 log = logging.getLogger(__name__)
 
@@ -106,11 +107,23 @@ class RunContext:
 class _Blocked:
     """Records whose Contact write is buffered or in flight: their consents wait."""
 
-    buffer: dict[str, Write]
+    buffer: WriteBuffer
     in_flight: set[str]
 
     def __contains__(self, key: object) -> bool:
         return key in self.buffer or key in self.in_flight
+
+
+def _joined(parts: list[Sequence[Write]]) -> Sequence[Write]:
+    """Writes of several jobs as one sequence: spooled ones stay on disk (the recorder reads
+    them in slices), in-memory ones are one list."""
+    spooled = [p for p in parts if isinstance(p, Spooled)]
+    if len(spooled) == len(parts) and spooled:
+        first = spooled[0]
+        refs = [r for p in spooled for r in p.refs]
+        keys = [k for p in spooled for k in p.keys]
+        return Spooled(first.spool, refs, keys, "")
+    return [w for p in parts for w in p]
 
 
 def _batches(it: Iterator[SourceRecord | Reject], size: int) -> Iterator[list]:
@@ -136,14 +149,18 @@ class Mapped:
 
 @dataclass
 class _InFlight:
-    """Writes submitted to Salesforce whose results are not recorded yet."""
+    """Writes submitted to Salesforce whose results are not recorded yet: in memory
+    (collections), or on disk (:class:`Spooled`, Bulk) with only their keys in memory."""
 
     future: Future[list[WriteResult]]
-    writes: list[Write]
+    writes: Sequence[Write]
     ids: list[int]
+    keys: list[str]
 
     def people(self) -> set[str]:
-        """Identity hashes of the persons these writes create or move."""
+        """Identity hashes of the persons these in-memory writes create or move."""
+        if isinstance(self.writes, Spooled):
+            return set()  # asked of the spool (MappingRun._people_out)
         return {
             h
             for w in self.writes
@@ -199,7 +216,8 @@ class MappingRun:
         self.report_duplicates = self.spec.duplicates == "report"
         self.shown = shown_fields(ctx.project, name) if ctx.dry_run else frozenset[str]()
         self.key_column = ",".join(self.spec.key_columns)
-        self.buffer: dict[str, Write] = {}
+        self.buffer = WriteBuffer()
+        self.spool: WriteSpool | None = None  # Bulk writes wait on disk (spool.py)
         self.bulk = False
         self.in_flight: list[_InFlight] = []
         self.in_flight_keys: set[str] = set()
@@ -236,6 +254,8 @@ class MappingRun:
         finally:
             self._collect(wait=True)
             self.ledger.close()
+            if self.spool is not None:
+                self.spool.close()
         self._close_export()
         return self.rep
 
@@ -464,7 +484,7 @@ class MappingRun:
             # A record still on its way to Salesforce: plan it against what state will hold.
             self._collect(wait=True)
         query = self.planner.query(items)
-        if self.in_flight and self._people_in_flight().intersection(query.students, query.emails):
+        if self.in_flight and self._people_out([*query.students, *query.emails]):
             # A person created or moved by a write still out is found once it is recorded.
             self._collect(wait=True)
         state = BatchState.load(self.ctx.store, query)
@@ -541,10 +561,9 @@ class MappingRun:
             if self.spec.source_kind in DELETES:
                 # Held again after a `tobedeleted`: the end that anchored is lifted.
                 self.recorder.revive([*recognised, *mapped.items])
-        for w in plan.writes:
-            # A later row of a record still waiting in the buffer replaces it: both were planned
-            # against the same state, so the later one is the whole change.
-            self.buffer[w.key_hash] = w
+        # A later row of a record still waiting in the buffer replaces it: both were planned
+        # against the same state, so the later one is the whole change.
+        self.buffer.add(plan.writes)
         if self.consents is not None:
             accepted = {w.key_hash for w in plan.writes} | {u.key_hash for u in plan.unchanged}
             # plan.items: decided with the person's objection (art. 21), as the Contact was.
@@ -552,6 +571,10 @@ class MappingRun:
             self.consents.flush(_Blocked(self.buffer, self.in_flight_keys))
         if len(self.buffer) > self.ctx.bulk_threshold:
             self.bulk = True
+        if self.bulk and not self.ctx.dry_run and self.spool is None:
+            # Up to bulk_chunk buffered plus the jobs in flight: on disk, not in memory.
+            self.spool = WriteSpool()
+            self.buffer.spill(self.spool)
         if self.bulk and len(self.buffer) >= self.ctx.bulk_chunk:
             self._flush()
 
@@ -591,50 +614,66 @@ class MappingRun:
     # -- writing ------------------------------------------------------------------------------
 
     def _flush(self) -> None:
-        writes, self.buffer = list(self.buffer.values()), {}
-        if not writes:
+        groups = self.buffer.take()  # one sequence of writes per operation
+        if not groups:
             return
         self.rep.strategy = "bulk2" if self.bulk else "collections"
         if self.ctx.dry_run:
-            self._count_plan(writes)
+            for group in groups:
+                self._count_plan(list(group))
             return
         if self.ctx.report.stopped:
-            self.rep.pending += len(writes)
+            self.rep.pending += sum(len(g) for g in groups)
+            self._release(groups)
             return
         assert self.recorder is not None
         assert self.ctx.writer is not None
         obj = self.spec.target.object
-        log.debug("%s: writing %d %s records through %s", self.name, len(writes), obj,
-                  self.rep.strategy)  # fmt: skip
-        ids = self.recorder.sending(writes)
+        log.debug("%s: writing %d %s records through %s", self.name,
+                  sum(len(g) for g in groups), obj, self.rep.strategy)  # fmt: skip
         jobs: list[_InFlight] = []
-        for operation in ("upsert", "update"):
-            index = [i for i, w in enumerate(writes) if w.operation == operation]
-            if not index:
-                continue
-            part, part_ids = [writes[i] for i in index], [ids[i] for i in index]
+        for part in groups:
+            spooled = part if isinstance(part, Spooled) else None
+            keys = spooled.keys if spooled else [w.key_hash for w in part]
+            operation = spooled.operation if spooled else part[0].operation
+            part_ids = self.recorder.sending_keys(keys, operation)
             if self.ctx.report.stopped or any(
                 isinstance(j.future.exception(), LimitReached) for j in jobs if j.future.done()
             ):
                 # The run stopped on the previous operation: these wait for the next run.
                 self.recorder.results(part, [None] * len(part), part_ids)
+                self._release([part])
                 continue
             future = self.ctx.writer.submit(
                 "upsert" if operation == "upsert" else "update",
                 obj,
-                [w.row for w in part],
+                spooled.rows() if spooled else [w.row for w in part],
                 external_id_field=self.spec.target.external_id if operation == "upsert" else None,
                 bulk=self.bulk,
             )
-            jobs.append(_InFlight(future, part, part_ids))
-            self.in_flight_keys.update(w.key_hash for w in part)
+            jobs.append(_InFlight(future, part, part_ids, keys))
+            self.in_flight_keys.update(keys)
         if self.bulk:
             self.in_flight.extend(jobs)  # Salesforce works on them while we map on
         else:
             self._record(jobs)  # collections answered at once: one record of the whole flush
 
-    def _people_in_flight(self) -> set[str]:
-        return set().union(*(job.people() for job in self.in_flight))
+    def _people_out(self, hashes: list[str]) -> bool:
+        """True when a write still out creates or moves a person with one of ``hashes``."""
+        if not hashes:
+            return False
+        if set().union(*(job.people() for job in self.in_flight)).intersection(hashes):
+            return True
+        blobs = set().union(
+            *(j.writes.blobs() for j in self.in_flight if isinstance(j.writes, Spooled))
+        )
+        return bool(blobs) and self.spool is not None and bool(self.spool.blobs_of(hashes) & blobs)
+
+    def _release(self, groups: Sequence[Sequence[Write]]) -> None:
+        """Spooled writes that are recorded leave the disk."""
+        for group in groups:
+            if isinstance(group, Spooled):
+                group.spool.release(group.refs)
 
     def _collect(self, *, wait: bool) -> None:
         """Record the results of submitted writes: the finished ones, or all (``wait``)."""
@@ -646,7 +685,7 @@ class MappingRun:
         """One recorder call for finished writes (persons they share are recorded together)."""
         if not jobs:
             return
-        writes: list[Write] = []
+        parts: list[Sequence[Write]] = []
         results: list[WriteResult | None] = []
         ids: list[int] = []
         for job in jobs:
@@ -664,16 +703,18 @@ class MappingRun:
                     self.rep.error = str(exc)
                 partial: list[WriteResult] = getattr(exc, "results", None) or []
                 got = [*partial, *[None] * (len(job.writes) - len(partial))][: len(job.writes)]
-            writes += job.writes
+            parts.append(job.writes)
             results += got
             ids += job.ids
-            self.in_flight_keys.difference_update(w.key_hash for w in job.writes)
+            self.in_flight_keys.difference_update(job.keys)
         assert self.recorder is not None
+        writes = _joined(parts)
         self.recorder.results(writes, results, ids)
         if self.spec.target.person_account:
             self._person_contacts(writes, results)
+        self._release(parts)
 
-    def _person_contacts(self, writes: list[Write], results: list[WriteResult | None]) -> None:
+    def _person_contacts(self, writes: Sequence[Write], results: list[WriteResult | None]) -> None:
         """Read back and remember the PersonContactId of person accounts this batch created
         (or that state has none of): the upsert answers with the Account id only
         (``connector/state/person_contacts.py``). One query per batch."""

@@ -101,6 +101,15 @@ class Recorder:
         self.store.mark_outbox(ids, OutboxStatus.SENT)
         return ids
 
+    def sending_keys(self, keys: Sequence[str], operation: str) -> list[int]:
+        """:meth:`sending` for writes of one operation known by their key hashes (spooled
+        writes are not read from disk for it)."""
+        ids = self.store.add_outbox(
+            self.run_id, [OutboxItem(self.mapping, k, self.obj, operation) for k in keys]
+        )
+        self.store.mark_outbox(ids, OutboxStatus.SENT)
+        return ids
+
     def results(
         self, writes: Sequence[Write], results: Sequence[WriteResult | None], ids: Sequence[int]
     ) -> None:

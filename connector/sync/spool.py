@@ -1,0 +1,263 @@
+"""Planned writes kept on disk while they wait for, or ride in, a Bulk API 2.0 job.
+
+A Bulk first load holds a buffer of up to ``bulk_chunk`` writes plus the writes of the jobs in
+flight (two of 50,000 by default): about 150,000 writes, each with its payload dict, field
+hashes and identity hashes (≈ 2.3 kB apiece, measured with ``sys.getsizeof`` over a 3,000-row
+plan) — 350 MB of a million-row run's peak. Like the key ledger (``ledger.py``) they move to a
+private temporary SQLite database (an empty file name: on disk, deleted on close,
+sqlite.org/inmemorydb.html); the process keeps an ``int`` per write. A batch of writes is one
+zlib-compressed pickle (a blob); a blob is deleted once none of its writes is queued or out.
+Nothing leaves the process: the file is unnamed and removed when the run ends.
+
+``people`` remembers the identity hashes (student, e-mail) of each blob, so the engine can ask
+whether a batch's persons are still on their way without loading the writes.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sqlite3
+import threading
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, overload
+
+from connector.sync.plan import Write
+
+_CHUNK = 900  # below SQLite's default limit of host parameters in one statement
+_SLOTS = 4096  # writes per blob at most (the ref is blob * _SLOTS + index)
+
+
+class WriteSpool:
+    """Blobs of planned writes in a temporary database; thread-safe (Bulk workers read rows)."""
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("", check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("PRAGMA cache_size=-1024")  # 1 MB: the blobs are read once, in order
+        self._db.execute("CREATE TABLE blob (id INTEGER PRIMARY KEY, data BLOB NOT NULL)")
+        self._db.execute("CREATE TABLE people (h TEXT NOT NULL, blob INTEGER NOT NULL)")
+        self._db.execute("CREATE INDEX people_h ON people (h)")
+        self._lock = threading.Lock()
+        self._live: dict[int, int] = {}  # blob → writes of it still queued or out
+        self._next = 0
+        self._local = threading.local()  # each thread's last loaded blob
+
+    def put(self, writes: Sequence[Write]) -> list[int]:
+        """Store ``writes`` (at most 4,096) as one blob; their refs, in order."""
+        if not 0 < len(writes) <= _SLOTS:
+            raise ValueError(f"a blob holds 1-{_SLOTS} writes")
+        data = zlib.compress(pickle.dumps(list(writes), pickle.HIGHEST_PROTOCOL), 1)
+        people = {
+            (h,)
+            for w in writes
+            for pair in (w.new_person, w.link_person)
+            if pair
+            for h in pair
+            if h
+        }
+        with self._lock:
+            blob = self._next
+            self._next += 1
+            self._db.execute("INSERT INTO blob VALUES (?, ?)", (blob, data))
+            self._db.executemany(f"INSERT INTO people VALUES (?, {blob})", people)  # noqa: S608
+            self._live[blob] = len(writes)
+        return [blob * _SLOTS + i for i in range(len(writes))]
+
+    def get(self, refs: Sequence[int]) -> list[Write]:
+        """The writes of ``refs``, in order (each blob is read once while refs stay in it)."""
+        out: list[Write] = []
+        for ref in refs:
+            blob, index = divmod(ref, _SLOTS)
+            out.append(self._blob(blob)[index])
+        return out
+
+    def _blob(self, blob: int) -> list[Write]:
+        cached = getattr(self._local, "cached", None)
+        if cached is not None and cached[0] == blob:
+            return cached[1]
+        with self._lock:
+            row = self._db.execute("SELECT data FROM blob WHERE id = ?", (blob,)).fetchone()
+        if row is None:
+            raise KeyError(f"spooled blob {blob} was released")
+        writes: list[Write] = pickle.loads(zlib.decompress(row[0]))  # noqa: S301 - our own file
+        self._local.cached = (blob, writes)
+        return writes
+
+    def release(self, refs: Sequence[int]) -> None:
+        """These writes are recorded (or superseded): a blob none of whose writes is left goes."""
+        gone: list[tuple[int]] = []
+        with self._lock:
+            for ref in refs:
+                blob = ref // _SLOTS
+                left = self._live.get(blob, 0) - 1
+                if left > 0:
+                    self._live[blob] = left
+                elif blob in self._live:
+                    del self._live[blob]
+                    gone.append((blob,))
+            if gone:
+                self._db.executemany("DELETE FROM blob WHERE id = ?", gone)
+                self._db.executemany("DELETE FROM people WHERE blob = ?", gone)
+        self._local.cached = None
+
+    def blobs_of(self, hashes: Sequence[str]) -> set[int]:
+        """Live blobs that create or move a person with one of these identity hashes."""
+        found: set[int] = set()
+        with self._lock:
+            for start in range(0, len(hashes), _CHUNK):
+                chunk = list(hashes[start : start + _CHUNK])
+                marks = ",".join("?" * len(chunk))
+                sql = f"SELECT DISTINCT blob FROM people WHERE h IN ({marks})"  # noqa: S608
+                found.update(b for (b,) in self._db.execute(sql, chunk))
+        return found
+
+    @property
+    def live_blobs(self) -> int:
+        """Blobs stored (a test checks that recorded writes leave the disk)."""
+        return len(self._live)
+
+    def close(self) -> None:
+        """Drop the temporary database."""
+        with self._lock:
+            self._db.close()
+
+
+class Spooled(Sequence[Write]):
+    """Writes of one operation on disk, in order: a sequence that loads them as it is read.
+
+    Args:
+        spool: Where they are.
+        refs: Their refs, in order.
+        keys: Their key hashes (kept in memory: the outbox and the in-flight set need them).
+        operation: ``upsert`` or ``update`` (``""`` for a mix).
+        columns: Every payload key of these writes (the Bulk CSV header).
+    """
+
+    def __init__(
+        self,
+        spool: WriteSpool,
+        refs: list[int],
+        keys: list[str],
+        operation: str,
+        columns: list[str] | None = None,
+    ):
+        self.spool, self.refs, self.keys, self.operation = spool, refs, keys, operation
+        self.columns = columns or []
+
+    def __len__(self) -> int:
+        return len(self.refs)
+
+    @overload
+    def __getitem__(self, index: int) -> Write: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Write]: ...
+    def __getitem__(self, index: int | slice) -> Write | list[Write]:
+        if isinstance(index, slice):
+            return self.spool.get(self.refs[index])
+        return self.spool.get([self.refs[index]])[0]
+
+    def __iter__(self) -> Iterator[Write]:
+        for start in range(0, len(self.refs), _SLOTS):
+            yield from self.spool.get(self.refs[start : start + _SLOTS])
+
+    def rows(self) -> SpooledRows:
+        """The payloads, for the writer (a Bulk job reads them once, in order)."""
+        return SpooledRows(self, self.columns)
+
+    def blobs(self) -> set[int]:
+        """The blobs these writes are in."""
+        return {ref // _SLOTS for ref in self.refs}
+
+
+class SpooledRows(Sequence[Mapping[str, Any]]):
+    """The payload rows of :class:`Spooled` writes, with the CSV columns known up front
+    (``columns``: every key any row has, so the Bulk job need not read the rows twice)."""
+
+    def __init__(self, writes: Spooled, columns: list[str]):
+        self.writes, self.columns = writes, columns
+
+    def __len__(self) -> int:
+        return len(self.writes)
+
+    @overload
+    def __getitem__(self, index: int) -> Mapping[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Mapping[str, Any]]: ...
+    def __getitem__(self, index: int | slice) -> Mapping[str, Any] | Sequence[Mapping[str, Any]]:
+        if isinstance(index, slice):
+            refs = self.writes.refs[index]
+            part = Spooled(self.writes.spool, refs, self.writes.keys[index], self.writes.operation)
+            return SpooledRows(part, self.columns)
+        return self.writes[index].row
+
+    def __iter__(self) -> Iterator[Mapping[str, Any]]:
+        for w in self.writes:
+            yield w.row
+
+
+class WriteBuffer:
+    """Planned writes waiting for the next flush, by key hash: a later row of a record replaces
+    its earlier write. In memory until :meth:`spill` (the mapping went Bulk); then on disk.
+
+    ``columns`` per operation: every payload key of the writes added since the last
+    :meth:`take` (the Bulk CSV header; a column of a write replaced since is merely empty).
+    """
+
+    def __init__(self) -> None:
+        self._mem: dict[str, Write] = {}
+        self._refs: dict[str, dict[str, int]] = {"upsert": {}, "update": {}}
+        self._columns: dict[str, dict[str, None]] = {"upsert": {}, "update": {}}
+        self.spool: WriteSpool | None = None
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._mem or any(key in refs for refs in self._refs.values())
+
+    def __len__(self) -> int:
+        return len(self._mem) + sum(len(refs) for refs in self._refs.values())
+
+    def pop(self, key: str, default: None = None) -> None:
+        """Drop the write of ``key`` (a later row needs none), if one is buffered."""
+        self._mem.pop(key, default)
+        if self.spool is not None:
+            for refs in self._refs.values():
+                ref = refs.pop(key, None)
+                if ref is not None:
+                    self.spool.release([ref])
+
+    def add(self, writes: Sequence[Write]) -> None:
+        """Buffer ``writes`` (each replaces a buffered write of its key)."""
+        if self.spool is None:
+            for w in writes:
+                self._mem[w.key_hash] = w
+            return
+        for start in range(0, len(writes), _SLOTS):
+            part = writes[start : start + _SLOTS]
+            for w in part:
+                self.pop(w.key_hash)
+                self._columns[w.operation].update(dict.fromkeys(w.row))
+            for w, ref in zip(part, self.spool.put(part), strict=True):
+                self._refs[w.operation][w.key_hash] = ref
+
+    def spill(self, spool: WriteSpool) -> None:
+        """From now on keep the writes on disk (those buffered so far move there)."""
+        if self.spool is None:
+            self.spool = spool
+            held, self._mem = list(self._mem.values()), {}
+            self.add(held)
+
+    def take(self) -> list[Sequence[Write]]:
+        """Empty the buffer: its writes, one sequence per operation (upserts first)."""
+        if self.spool is None:
+            held, self._mem = list(self._mem.values()), {}
+            return [
+                g for op in ("upsert", "update") if (g := [w for w in held if w.operation == op])
+            ]
+        out: list[Sequence[Write]] = []
+        for op in ("upsert", "update"):
+            refs, self._refs[op] = self._refs[op], {}
+            columns, self._columns[op] = list(self._columns[op]), {}
+            if refs:
+                out.append(Spooled(self.spool, list(refs.values()), list(refs), op, columns))
+        return out
