@@ -19,12 +19,29 @@ Decisions (dutch-rules-and-formats §2.2, §2.5; GDPR art. 4(14), 9, recital 51)
 * **Photos** (``pasfoto``, ``photo``) are biometric data only when processed by specific technical
   means that allow unique identification (recital 51); a CRM shows a picture and does not, so a
   photo is not refused by name. Face recognition, fingerprints and other biometric templates are.
+* **Identity-document numbers** (``paspoortnummer``, ``documentnummer``, ``id_kaart``,
+  ``rijbewijsnummer``) are refused like the BSN: a number that identifies a person in every
+  register (GDPR art. 87), on a document that also carries the BSN (UAVG art. 46), and that no
+  recruitment purpose needs (art. 5(1)(c)). ``rijbewijs`` alone (a licence category some
+  programmes ask for) and portfolios called ``loopbaanpaspoort`` pass.
+* **Pupil care and support needs** (``leerlingzorg``, ``ondersteuningsbehoefte``,
+  ``extra_ondersteuning``) in Dutch vocational education record a disability or health need
+  (passend onderwijs), so they are health data (art. 9).
+
+Names are normalised before they are matched (:func:`normalise_name`): compatibility forms and
+accents go (NFKD, combining marks dropped: ``gelóóf``, fullwidth ``ｇｅｌｏｏｆ``), invisible format
+characters go (a zero-width space or soft hyphen inside ``bs\u200bn``), and Cyrillic and Greek
+letters that look like Latin ones become those (``gelоof`` with a Cyrillic о, ``ВSN``). The
+look-alike table (:data:`_CONFUSABLES`) covers the letters the vocabulary is written in, from
+Unicode's confusables list (UTS #39); a library for it (``confusable-homoglyphs``) would bring a
+dependency and a megabyte of data for these few dozen letters.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
@@ -54,7 +71,15 @@ ECK_ID = (
     "the ECK iD is a pseudonym derived from the BSN or onderwijsnummer for the educational-content "
     "chain (Edu-K) only, and is never synced (GDPR art. 87, UAVG art. 46)"
 )
-HEALTH = "health data (incl. disability, pregnancy, medication) is a special category (GDPR art. 9)"
+ID_DOCUMENT = (
+    "an identity-document number (passport, ID card, driving licence) identifies a person in "
+    "every register and its document carries the BSN; no CRM purpose needs it, so it is never "
+    "synced (GDPR art. 87, UAVG art. 46, art. 5(1)(c))"
+)
+HEALTH = (
+    "health data (incl. disability, pregnancy, medication, pupil care and support needs) is a "
+    "special category (GDPR art. 9)"
+)
 ETHNIC = "racial or ethnic origin is a special category (GDPR art. 9) and is not synced"
 RELIGION = "religious or philosophical belief is a special category (GDPR art. 9) and is not synced"
 POLITICAL = "political opinion is a special category (GDPR art. 9) and is not synced"
@@ -106,24 +131,34 @@ TERMS: tuple[Term, ...] = tuple(
     + _terms(ONDERWIJSNUMMER, stem="persoonsgebonden")
     + _terms(ECK_ID, exact="eck", stem="eckid,ketenid", pair="keten id")
     + _terms(
+        ID_DOCUMENT,
+        exact="paspoort,passport",
+        glued="paspoortnummer,passportnumber,documentnummer,rijbewijsnummer",
+        stem="idkaart,identiteitskaart,identiteitsbewijs,identitycard",
+        pair="id kaart,identity card",
+    )
+    + _terms(
         HEALTH,
         stem="gezondheid,health,medisch,medical,medicatie,medication,medicijn,medicine,"
         "allergy,dieet,dietary,disability,disabilities,zorgbehoefte,diagnose,diagnosis,"
         "illness,dyslexia,dyscalculia,pregnant,pregnancy,autis,psychisch",
-        infix="allergie,beperking,handicap,ziekte,dyslexie,dyscalculie,zwanger",
+        infix="allergie,beperking,handicap,ziekte,dyslexie,dyscalculie,zwanger,"
+        "leerlingzorg,ondersteuningsbehoefte,begeleidingsbehoefte",
         exact="adhd,sick",
         name="diet",
+        pair="extra ondersteuning",
     )
     + _terms(
         ETHNIC,
-        stem="etniciteit,etnisch,ethnic,racial,migratieachtergrond,allochto",
+        stem="etniciteit,etnisch,ethnic,racial,migratieachtergrond,allochto,migrationbackground",
         exact="afkomst",
         name="race,ras",
+        pair="migration background,migratie achtergrond",
     )
     + _terms(
         RELIGION,
         stem="religie,religion,religious,geloof,levensovertuiging,levensbeschouw,"
-        "kerkgenootschap,godsdienst",
+        "kerk,godsdienst,faith,denominati",
         name="belief",
     )
     + _terms(POLITICAL, stem="politiek,political,politics")
@@ -144,6 +179,33 @@ TERMS: tuple[Term, ...] = tuple(
         pair="omtrent gedrag",
     )
 )
+
+# Cyrillic and Greek letters that look like the Latin letters the vocabulary is written in
+# (UTS #39 confusables.txt, and the dotless i and script g), lower and upper case.
+_CONFUSABLES = str.maketrans(
+    {
+        **dict(zip("асԁеһіјӏорԛѕԝхуҝк", "acdehijlopqswxykk", strict=True)),
+        **dict(zip("АВЕНІЈКМОРСЅТХУӀԚԜ", "ABEHIJKMOPCSTXYIQW", strict=True)),
+        **dict(zip("αικνορτυχγη", "aikvoptuxyn", strict=True)),
+        **dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧ", "ABEZHIKMNOPTYX", strict=True)),
+        "ı": "i",
+        "ɡ": "g",
+    }
+)
+
+
+def normalise_name(name: str) -> str:
+    """``gelóóf``, ``gelоof`` (Cyrillic о), ``bs\u200bn`` → ``geloof``, ``geloof``, ``bsn``.
+
+    NFKD with combining marks and format characters dropped, then look-alikes made Latin
+    (:data:`_CONFUSABLES`); an ASCII name is returned as it is.
+    """
+    if name.isascii():
+        return name
+    decomposed = unicodedata.normalize("NFKD", name)
+    kept = "".join(c for c in decomposed if unicodedata.category(c) not in ("Mn", "Cf"))
+    return kept.translate(_CONFUSABLES)
+
 
 _TOKEN = re.compile(r"[A-Z]?[a-zà-ÿ]+|[A-Z]+(?![a-z])|\d+")
 _WORDS = re.compile(r"[^0-9a-zà-ÿ]+")
@@ -176,7 +238,8 @@ class Vocabulary:
         return Vocabulary(tuple(t for t in self.terms if t.text != text))
 
     def reason(self, name: str) -> str | None:
-        """Why ``name`` (a column or field) is refused, or ``None``."""
+        """Why ``name`` (a column or field) is refused, or ``None``; see :func:`normalise_name`."""
+        name = normalise_name(name)
         toks = tokens(name)
         if not toks:
             return None

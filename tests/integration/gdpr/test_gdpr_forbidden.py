@@ -55,6 +55,17 @@ def _add_to_students(project: SyncProject, text: str, *, after: str = "fields:\n
          "fields.Department.from", "UAVG art. 46"),
         ("  Citizen_Id__c: {from: citizen_id, purposes: [enrolment]}\n",
          "fields.Citizen_Id__c", "UAVG art. 46"),
+        # F11: accents, a Cyrillic о, identity documents, pupil care, migration background.
+        ("  Description: {from: gelóóf, purposes: [enrolment]}\n",
+         "fields.Description.from", "GDPR art. 9"),
+        ("  Title: {from: gel\u043eof, purposes: [enrolment]}\n",
+         "fields.Title.from", "GDPR art. 9"),
+        ("  Paspoortnummer__c: {from: opmerking, purposes: [enrolment]}\n",
+         "fields.Paspoortnummer__c", "UAVG art. 46"),
+        ("  Department: {from: leerlingzorg, purposes: [enrolment]}\n",
+         "fields.Department.from", "GDPR art. 9"),
+        ("  Migration_Background__c: {from: opmerking, purposes: [enrolment]}\n",
+         "fields.Migration_Background__c", "GDPR art. 9"),
     ],
 )  # fmt: skip
 def test_art9_art10_art87_a_forbidden_word_in_a_mapping_fails_validate_with_exit_2(
