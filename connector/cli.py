@@ -80,7 +80,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "export": (
         "connector.commands.export",
         "register_commands",
-        "Right of access / portability: everything held about one person, as JSON.",
+        "Right of access / portability: everything held about one person, as JSON or CSV.",
     ),
     "requests": (
         "connector.commands.requests",
