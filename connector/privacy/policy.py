@@ -11,6 +11,12 @@ A field goes to Salesforce only when at least one of its purposes is active for 
   under the purpose's ``min_age`` (default 16, UAVG art. 5) at the moment of consent, or when the
   age is unknown — a parent as the giver. A recorded *no* is a withdrawal.
 
+A purpose whose retention ran out for the row is not active either (``retention_expired``):
+its anchor is one the row carries (``event_date``, or ``lifecycle_end`` in the ended phase) and
+anchor + ``keep`` lies before today — the same rule the retention purge applies, so a mapping
+edit never sends again what the purge cleared. Such fields are not cleared by the sync (the
+purge does that, audited, and keeps what Salesforce requires); they are only no longer sent.
+
 A purpose the person objected to (GDPR art. 21, ``SubjectFacts.objected``) is never active,
 whatever the row says: its status is ``objected``, and fields it alone justified are cleared.
 
@@ -51,6 +57,7 @@ FORBIDDEN_NUMBER = "forbidden_number"
 CRM_OWNED = "crm_owned"
 OPT_OUT_ONE_WAY = "opt_out_one_way"
 OBJECTED = "objected"
+RETENTION_EXPIRED = "retention_expired"
 
 REASONS = {
     NO_ACTIVE_PURPOSE: "no purpose of the field is active in the record's lifecycle phase",
@@ -64,9 +71,13 @@ REASONS = {
     CRM_OWNED: "the CRM owns this field; the connector never overwrites it",
     OPT_OUT_ONE_WAY: "an opt-out is one-way: only an opt-out (true) is ever sent",
     OBJECTED: "the person objected to the purpose (GDPR art. 21): never active for them again",
+    RETENTION_EXPIRED: "the purpose's retention ran out (event_date or lifecycle_end + keep); "
+    "the retention purge clears what Salesforce still holds",
 }
 # Withheld for these reasons, a field that was sent before is cleared in Salesforce. Not for
 # crm_owned and opt_out_one_way: clearing those would overwrite the CRM (re-subscribe someone).
+# Nor for retention_expired: the retention purge clears those fields (with an audit line, and
+# never the required ones a record that stays needs); the sync only stops sending them.
 CLEARING = frozenset(
     {
         NO_ACTIVE_PURPOSE,
@@ -86,6 +97,7 @@ OPTING_OUT = frozenset({CONSENT_WITHDRAWN, OBJECTED})
 _RANK = {
     OBJECTED: -1,
     CONSENT_WITHDRAWN: 0,
+    RETENTION_EXPIRED: 0,
     MINOR_WITHOUT_PARENT: 1,
     CONSENT_WITHOUT_TIMESTAMP: 2,
     CONSENT_WITHOUT_SOURCE: 2,
@@ -204,6 +216,68 @@ def _basis_recheck(purpose: PurposeSpec) -> Recheck | None:
     return recheck
 
 
+def _anchor_of(after: str) -> Callable[[SubjectFacts], date | None] | None:
+    """The facts' date of a retention anchor the row itself carries, or None for anchors only
+    local state knows (``last_seen``: a row in the source is seen now; ``consent_withdrawn``:
+    a withdrawal already stops the purpose)."""
+    if after == "event_date":
+        return lambda facts: facts.event_date
+    if after == "lifecycle_end":
+        return lambda facts: facts.phase_at if facts.phase == Phase.ENDED else None
+    return None
+
+
+def _retention_window(purpose: PurposeSpec) -> tuple[Callable[[SubjectFacts], date | None],
+                                                      Duration] | None:  # fmt: skip
+    retention = purpose.retention
+    if retention is None:
+        return None
+    anchor = _anchor_of(retention.after)
+    return None if anchor is None else (anchor, retention.duration)
+
+
+def _with_retention(rule: PurposeRule, purpose: PurposeSpec) -> PurposeRule:
+    """``rule``, but ``RETENTION_EXPIRED`` once the purpose's retention ran out for the row.
+
+    The retention purge judges a record by anchor + keep (``connector.privacy.retention``);
+    the policy must not send again what the purge has to clear or delete: an open-day
+    registration three months after the event is no longer justified by the visit, however
+    often the row is mapped again (a mapping edit, a new connector version).
+    """
+    window = _retention_window(purpose)
+    if window is None:
+        return rule
+    anchor, keep = window
+
+    def guarded(facts: SubjectFacts, today: date) -> str:
+        status = rule(facts, today)
+        if status != ACTIVE:
+            return status
+        start = anchor(facts)
+        if start is not None and keep.after(start) < today:
+            return RETENTION_EXPIRED
+        return status
+
+    return guarded
+
+
+def _retention_recheck(purpose: PurposeSpec) -> Recheck | None:
+    """The day after the row's retention runs out (when that is still ahead)."""
+    window = _retention_window(purpose)
+    if window is None:
+        return None
+    anchor, keep = window
+
+    def recheck(facts: SubjectFacts, today: date) -> date | None:
+        start = anchor(facts)
+        if start is None:
+            return None
+        until = keep.after(start)
+        return until + timedelta(days=1) if today <= until else None
+
+    return recheck
+
+
 def _basis_rule(purpose: PurposeSpec) -> PurposeRule:
     """The status of a purpose on another basis than consent, compiled once per policy."""
     phases = purpose.phases()
@@ -292,9 +366,12 @@ class Policy:
         )
         self._names = tuple(used)
         self._rules = tuple(
-            _consent_rule(n, self.purposes[n])
-            if self.purposes[n].lawful_basis == "consent"
-            else _basis_rule(self.purposes[n])
+            _with_retention(
+                _consent_rule(n, self.purposes[n])
+                if self.purposes[n].lawful_basis == "consent"
+                else _basis_rule(self.purposes[n]),
+                self.purposes[n],
+            )
             for n in used
         )
         self._key = _key_function(self._rules)
@@ -305,12 +382,13 @@ class Policy:
             else _basis_recheck(self.purposes[n])
             for n in used
         )
-        self._rechecks = tuple(r for r in rechecks if r is not None)
+        retained = (_retention_recheck(self.purposes[n]) for n in used)
+        self._rechecks = tuple(r for r in (*rechecks, *retained) if r is not None)
 
     def recheck_on(self, facts: SubjectFacts, today: date) -> date | None:
         """The first day after ``today`` on which :meth:`decide` may decide otherwise for the
-        same values and facts: a consent dated ahead starts to count, or an ended record's
-        retention runs out. ``None`` when nothing depends on the day."""
+        same values and facts: a consent dated ahead starts to count, or a purpose's retention
+        runs out (an ended record's, an event's). ``None`` when nothing depends on the day."""
         days = [d for r in self._rechecks if (d := r(facts, today)) is not None]
         return min(days) if days else None
 

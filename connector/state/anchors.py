@@ -1,7 +1,9 @@
 """Retention anchors kept in state beyond what a write records (issue 9.6, GDPR art. 5(1)(c),(e)).
 
 - **Cleared fields** (:func:`clear_fields`): the purge cleared fields of a record that stays;
-  their hashes become empty, so a later sync sends them again only for new source data.
+  their hashes become empty and their names are kept under ``PURGE_CLEARED``, so a later sync
+  sends them again only for new source data (another source row than the one last written:
+  ``connector.sync.plan``), not because a mapping edit changed the record hash.
 - **Full exports** (:func:`export_mark`): the size and time of a mapping's last full export that
   passed the size guard (``min_export_ratio``), one ``meta`` row per mapping. A record whose
   ``last_seen`` lies before that time has left the export: its ``last_seen`` anchor counts, and
@@ -24,6 +26,7 @@ import sqlalchemy as sa
 
 from connector.state import tables as s
 from connector.state.db import chunks, guard
+from connector.state.rows import PURGE_CLEARED, purge_cleared
 
 if TYPE_CHECKING:
     from connector.state.store import StateStore
@@ -46,7 +49,8 @@ def _meta_key(mapping: str) -> str:
 
 def clear_fields(store: StateStore, mapping: str, cleared: Mapping[str, Sequence[str]]) -> None:
     """Empty the field hashes of ``cleared`` (key hash → fields) after Salesforce cleared
-    them; the whole-record hash stays, so an unchanged source row stays unchanged."""
+    them and remember their names (``PURGE_CLEARED``); the whole-record hash stays, so an
+    unchanged source row stays unchanged."""
     if not cleared:
         return
     t = s.synced
@@ -64,6 +68,8 @@ def clear_fields(store: StateStore, mapping: str, cleared: Mapping[str, Sequence
             for key_hash, text in conn.execute(read, {"hashes": chunk}).all():
                 hashes = json.loads(text)
                 hashes.update((f, "") for f in cleared[key_hash])
+                names = purge_cleared(hashes) | set(cleared[key_hash])
+                hashes[PURGE_CLEARED] = ",".join(sorted(names))
                 params.append({"k": key_hash, "h": json.dumps(hashes, separators=(",", ":"))})
             if params:
                 conn.execute(write, params)

@@ -15,6 +15,16 @@ from typing import Any
 # Key of the whole-record hash kept beside the field hashes (no Salesforce field is called "*"):
 # it also tells which source rows still stand for what Salesforce holds (``source_rows.token``).
 RECORD = "*"
+# Key of the fields the retention purge cleared on a record that stays (art. 5(1)(c)), their
+# names joined by commas (no Salesforce field name holds one): they stay cleared while the
+# source row is the one last written (``field_hashes["#"]``), whatever a mapping edit says.
+PURGE_CLEARED = "-"
+
+
+def purge_cleared(field_hashes: Mapping[str, str]) -> frozenset[str]:
+    """The fields the retention purge cleared on this record (see ``PURGE_CLEARED``)."""
+    names = field_hashes.get(PURGE_CLEARED, "")
+    return frozenset(names.split(",")) if names else frozenset()
 
 
 class OutboxStatus(StrEnum):

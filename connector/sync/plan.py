@@ -22,9 +22,16 @@ from connector.hashing import KeyHasher
 from connector.mapping.compile import CompiledMapping, MapResult
 from connector.mapping.models import MappingSpec
 from connector.privacy.facts import Phase
-from connector.privacy.policy import ACTIVE, CLEARING, Decision, Policy
+from connector.privacy.policy import ACTIVE, CLEARING, RETENTION_EXPIRED, Decision, Policy
 from connector.records import Origin, SourceRecord
-from connector.state.rows import KnownRow, PersonMatches, PersonRow, SourceSeen
+from connector.state.rows import (
+    PURGE_CLEARED,
+    KnownRow,
+    PersonMatches,
+    PersonRow,
+    SourceSeen,
+    purge_cleared,
+)
 from connector.sync.batch_state import BatchState, StateQuery
 from connector.sync.crm_opt_outs import CONFLICT_TEXT
 from connector.sync.diff import RECORD, diff
@@ -139,6 +146,7 @@ class Planner:
         self.mapping, self.spec, self.hasher = mapping, spec, hasher
         self.record_type_id = record_type_id
         self.mode = spec.target.mode
+        self.org_asked = True  # False in a plan: target.mode matches are the run's (modes.py)
         self.lookups = compiled[mapping].lookups if mapping in compiled else spec.lookups()
         # Refs to a person-account mapping in a field that wants a Contact: PersonContactId.
         self.contact_refs = frozenset(
@@ -162,6 +170,12 @@ class Planner:
         self.persons = spec.identity is not None
         self.generated_id = self.external_id not in spec.fields
         self.required = [f for f, fs in spec.fields.items() if fs.required]
+        # Fields that carry the record's data (not its external id or parent references).
+        self.content_fields = [
+            f
+            for f, fs in spec.fields.items()
+            if fs.ref is None and f != self.external_id and fs.purposes
+        ]
         # Prospects joined to a student number in this run (person id → student hash): state
         # only learns of a join after the write, and a second student with the same e-mail
         # (a sibling) must not join the same prospect.
@@ -260,17 +274,20 @@ class Planner:
                     continue
                 # New data or a new anchor (another event, another status): a new record.
                 stale_id, prev = prev.sf_id, None
+            if prev is not None:
+                self._keep_purge_cleared(it, prev, payload, clear)
+            if self._not_justified(it.decision, prev):
+                # Before its parents: a record whose required fields no purpose justifies is
+                # not (re)written; its old data goes with the retention purge, not through a
+                # half-cleared update.
+                out.not_justified += 1
+                continue
             reject = self._resolve_refs(res.refs, parents, payload, contacts, self.contact_refs)
             if reject is None and payload.get(self.external_id) is None:
                 why = it.decision.withheld.get(self.external_id, "empty")
                 reject = (self.external_id, f"external id missing or withheld ({why})")
             if reject is not None:
                 out.rejects.append((it.rec.origin, *reject))
-                continue
-            if any(f in it.decision.withheld for f in self.required):
-                # A record whose required fields no purpose justifies is not (re)written; its
-                # old data goes with the retention purge, not through a half-cleared update.
-                out.not_justified += 1
                 continue
             if state.crm_opt_outs and self._meet_crm_opt_outs(
                 it, prev, persons, state, payload, out
@@ -284,6 +301,39 @@ class Planner:
             if write is not None:
                 out.writes.append(write)
         return out
+
+    def _not_justified(self, decision: Decision, prev: KnownRow | None) -> bool:
+        """Whether a record must not be written at all.
+
+        - a required field is withheld: Salesforce would refuse the record without it. A
+          record Salesforce holds whose required fields only a retention withholds is still
+          written (its withdrawal or opt-out must reach Salesforce): the fields stay as they
+          are, as the purge keeps them (``connector.privacy.retention``: protected fields);
+        - a new record whose every field the retention withholds: the purge would delete it
+          the next night (an open-day registration from months ago in a first load).
+        """
+        withheld = decision.withheld
+        missing = [f for f in self.required if f in withheld]
+        if missing:
+            return prev is None or any(withheld[f] != RETENTION_EXPIRED for f in missing)
+        if prev is not None or not self.content_fields:
+            return False
+        expired = [f for f in self.content_fields if withheld.get(f) == RETENTION_EXPIRED]
+        return bool(expired) and not any(f in decision.payload for f in self.content_fields)
+
+    def _keep_purge_cleared(
+        self, it: Item, prev: KnownRow, payload: dict[str, Any], clear: dict[str, str]
+    ) -> bool:
+        """Leave out the fields the retention purge cleared on ``prev`` while the source row is
+        the one last written (art. 5(1)(c)): a mapping edit or a new connector version changes
+        the record hash, not the data, and must not bring them back. True when some were."""
+        gone = purge_cleared(prev.field_hashes)
+        if not gone or prev.field_hashes.get(SOURCE) != self.content.of(it.rec):
+            return False
+        for fld in gone:
+            payload.pop(self.lookups.get(fld, fld), None)
+            clear.pop(self.lookups.get(fld, fld), None)
+        return True
 
     def with_objections(self, items: Sequence[Item], state: BatchState) -> list[Item]:
         """``items`` with every record of a person who objected (art. 21) decided again with
@@ -502,6 +552,7 @@ class Planner:
             self.mode,
             sf_id,
             existing.get(str(ext_value).casefold()) if ext_value not in (None, "") else None,
+            asked=self.org_asked or ext_value in (None, ""),  # no external id: never a match
         )
         if mode.action is ModeAction.SKIP:
             out.mode_skipped[mode.reason] = out.mode_skipped.get(mode.reason, 0) + 1
@@ -530,7 +581,7 @@ class Planner:
             row=row,
             # With the source row's own hash: what a purge compares (source_content.py).
             hashes=json.dumps(
-                {**change.hashes, SOURCE: self.content.of(it.rec)}, separators=(",", ":")
+                _with_source(change.hashes, prev, self.content.of(it.rec)), separators=(",", ":")
             ),
             token=fingerprint,
             cleared=len(change.cleared),
@@ -592,6 +643,15 @@ class Planner:
                 if sf_id is not None:
                     found[(parent, key)] = sf_id
         return found
+
+
+def _with_source(hashes: Mapping[str, str], prev: KnownRow | None, content: str) -> dict[str, str]:
+    """The field hashes to remember with the source row's hash; fields the purge cleared stay
+    marked only while the row is the same (new data may bring their purpose back)."""
+    out = {**hashes, SOURCE: content}
+    if PURGE_CLEARED in out and (prev is None or prev.field_hashes.get(SOURCE) != content):
+        del out[PURGE_CLEARED]
+    return out
 
 
 def _lookup_row(row: dict[str, Any], lookups: Mapping[str, str]) -> None:

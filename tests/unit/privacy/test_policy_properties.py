@@ -184,6 +184,24 @@ def _age(born: date, on: date) -> int:
 
 
 def oracle_active(p: PurposeSpec, name: str, facts: SubjectFacts) -> bool:
+    return _by_basis(p, name, facts) and not _retention_over(p, facts)
+
+
+def _retention_over(p: PurposeSpec, facts: SubjectFacts) -> bool:
+    """DESIGN §6 retention on an anchor the row carries: anchor + keep before today."""
+    r = p.retention
+    if r is None:
+        return False
+    if r.after == "event_date":
+        start = facts.event_date
+    elif r.after == "lifecycle_end" and facts.phase is Phase.ENDED:
+        start = facts.phase_at
+    else:
+        return False
+    return start is not None and Duration.parse(r.keep).after(start) < TODAY
+
+
+def _by_basis(p: PurposeSpec, name: str, facts: SubjectFacts) -> bool:
     if p.lawful_basis == "consent":
         c = facts.consents.get(name)
         if c is None or c.given is not True or c.at is None or c.at.date() > TODAY:

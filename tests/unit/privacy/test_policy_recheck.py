@@ -18,6 +18,7 @@ from connector.privacy.policy import (
     CONSENT_IN_FUTURE,
     MINOR_WITHOUT_PARENT,
     NO_ACTIVE_PURPOSE,
+    RETENTION_EXPIRED,
     Policy,
 )
 from connector.privacy.purposes import PurposesSpec
@@ -180,11 +181,23 @@ def test_decide_changes_on_the_retention_recheck_day_and_not_the_day_before():
         facts(phase=Phase.APPLIED),
         facts(phase=Phase.ENDED, phase_at=None),  # no end date: kept, on every day
         facts(phase=None),
-        facts(phase=Phase.PROSPECT, event_date=date(2025, 3, 10)),  # event_date is the purge's
+        facts(phase=Phase.PROSPECT),  # no event date: nothing to count from
     ],
 )
 def test_records_not_ended_or_without_an_end_date_need_no_recheck(f):
     assert policy().recheck_on(f, TODAY) is None
+
+
+def test_an_event_registration_is_rechecked_the_day_after_its_retention():
+    # event + P3M covers 10 March .. 10 June; from 11 June the visit justifies nothing
+    # (the purge's rule, connector.privacy.retention), so the policy stops sending its fields.
+    p = policy({"Campaign__c": ["event"]})
+    f = facts(phase=Phase.PROSPECT, event_date=date(2025, 3, 10))
+    assert p.recheck_on(f, TODAY) == date(2025, 6, 11)
+    assert p.statuses(f, date(2025, 6, 10)) == {"event": ACTIVE}
+    assert p.statuses(f, date(2025, 6, 11)) == {"event": RETENTION_EXPIRED}
+    assert "Campaign__c" not in p.decide(VALUES, f, date(2025, 6, 11)).payload
+    assert p.recheck_on(f, date(2025, 6, 11)) is None
 
 
 # -- several, and none -----------------------------------------------------------------------
@@ -204,7 +217,7 @@ def test_the_earliest_of_several_recheck_days_wins():
 
 
 def test_a_policy_without_a_time_dependent_purpose_never_rechecks():
-    p = policy({"Segment__c": ["interest"], "Campaign__c": ["event"]})
+    p = policy({"Segment__c": ["interest"]})
     f = facts(
         phase=Phase.ENDED,
         phase_at=date(2025, 2, 20),

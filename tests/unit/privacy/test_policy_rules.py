@@ -22,6 +22,7 @@ from connector.privacy.policy import (
     OBJECTED,
     OPT_OUT_ONE_WAY,
     REASONS,
+    RETENTION_EXPIRED,
     Decision,
     Policy,
     age_on,
@@ -97,6 +98,7 @@ def test_reason_codes_are_stable_strings():
             CRM_OWNED,
             OPT_OUT_ONE_WAY,
             OBJECTED,
+            RETENTION_EXPIRED,
         }
         == set(REASONS)
         == {
@@ -111,6 +113,7 @@ def test_reason_codes_are_stable_strings():
             "crm_owned",
             "opt_out_one_way",
             "objected",
+            "retention_expired",
         }
     )
 
@@ -118,7 +121,8 @@ def test_reason_codes_are_stable_strings():
 def test_clearing_excludes_crm_owned_and_opt_out():
     assert CRM_OWNED not in CLEARING
     assert OPT_OUT_ONE_WAY not in CLEARING
-    assert set(REASONS) - CLEARING == {CRM_OWNED, OPT_OUT_ONE_WAY}
+    # retention_expired: the purge clears (audited, required fields kept), not the sync.
+    assert set(REASONS) - CLEARING == {CRM_OWNED, OPT_OUT_ONE_WAY, RETENTION_EXPIRED}
 
 
 # -- purposes on another basis: lifecycle ----------------------------------------------------
