@@ -83,7 +83,10 @@ def test_status_after_two_runs_lists_runs_and_rejects_by_reason(project: CliProj
     assert [r["run_id"] for r in data["runs"]] == [2, 1]
     assert {r["job"] for r in data["runs"]} == {"nightly"}
     assert [r["counts"]["rejected"] for r in data["runs"]] == [1, 1]
-    assert [r["counts"]["created"] for r in data["runs"]] == [0, 4]
+    # 4 Contacts, and per Contact the consent model's records (docs/privacy.md "Consent in
+    # Salesforce's consent model": run counts include consent:individual and consent:<purpose>):
+    # one Individual and a ContactPointTypeConsent for recruitment_news and phone_contact.
+    assert [r["counts"]["created"] for r in data["runs"]] == [0, 4 + 4 * (1 + 2)]
     [reject] = data["rejects"]
     assert (reject["mapping"], reject["column"], reject["count"]) == ("students", "email", 1)
     assert reject["reason"]
