@@ -227,7 +227,7 @@ def _overview(data: StatusData, tz: ZoneInfo) -> str:
     for job, runs in data.runs.items():
         last = runs[-1]
         c = last.counts
-        written = c.get("created", 0) + c.get("updated", 0) + c.get("deleted", 0)
+        written = last.written  # as `status` counts it (a purge's cleared fields too)
         info = _job_health(data, job)
         nxt = info.get("next_run")
         cards.append(

@@ -289,7 +289,7 @@ def _print_status(runs: list, rejects: list, synced: dict, pending: dict) -> Non
             f"{r.started_at:%m-%d %H:%M}",
             str(r.status),
             # A purge writes deletes and cleared fields (issue 9.6), not creates or updates.
-            str(sum(c.get(k, 0) for k in ("created", "updated", "deleted", "minimised"))),
+            str(r.written),
             str(c.get("unchanged", 0)),
             str(c.get("rejected", 0)),
             str(c.get("failed", 0)),
@@ -330,7 +330,7 @@ def _print_status(runs: list, rejects: list, synced: dict, pending: dict) -> Non
         out.print(t)
         out.print(f"every one: sis-sync rejects --run {runs[0].run_id}", highlight=False)
     out.print(
-        "Records synced per mapping: " + ", ".join(f"{k} {v}" for k, v in synced.items()),
+        "Records in Salesforce per mapping: " + ", ".join(f"{k} {v}" for k, v in synced.items()),
         highlight=False,
         soft_wrap=True,
     )

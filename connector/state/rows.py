@@ -223,6 +223,13 @@ class RunRow:
     api_calls: int
     report_path: str | None
 
+    @property
+    def written(self) -> int:
+        """Records the run wrote: created, updated, deleted (a purge) and whose fields a purge
+        cleared (``minimised``). ``status`` and the status page both show this figure."""
+        c = self.counts
+        return sum(int(c.get(k, 0)) for k in ("created", "updated", "deleted", "minimised"))
+
 
 @dataclass(frozen=True, slots=True)
 class RejectRow:

@@ -36,7 +36,8 @@ _REJECTS = (
     ' GROUP BY mapping, "column", reason ORDER BY n DESC, mapping, "column", reason'
 )
 _OUTBOX = "SELECT status, count(*) FROM outbox GROUP BY status"
-_SYNCED = "SELECT mapping, count(*) FROM synced GROUP BY mapping"
+# Purged and erased records stay in state (deleted_at set) but are not in Salesforce.
+_SYNCED = "SELECT mapping, count(*) FROM synced WHERE deleted_at IS NULL GROUP BY mapping"
 _OPEN_REQUESTS = (
     "SELECT id, reference, kind, subject, purposes, received_at, due_on, status, attempts,"
     " last_error, done_at, receipt FROM requests WHERE status = 'open' ORDER BY id"

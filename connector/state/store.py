@@ -533,8 +533,13 @@ class StateStore(
         return removed
 
     def mapping_counts(self) -> dict[str, int]:
-        """Number of records remembered per mapping (for ``status``)."""
+        """Number of records in Salesforce per mapping (for ``status``): purged and erased
+        records (``deleted_at`` set) are remembered but no longer counted."""
         t = s.synced
-        q = sa.select(t.c.mapping, sa.func.count()).group_by(t.c.mapping)
+        q = (
+            sa.select(t.c.mapping, sa.func.count())
+            .where(t.c.deleted_at.is_(None))
+            .group_by(t.c.mapping)
+        )
         with guard("count records"), self._db.engine.connect() as conn:
             return {m: n for m, n in conn.execute(q)}
