@@ -139,3 +139,18 @@ def test_art_7_1_org_without_consent_objects_gets_the_flags(flags_only_org, tmp_
     assert not any(name.startswith("consent:") for name in report.mappings)
     names = {o["name"] for o in flags_only_org.client().describe()["sobjects"]}
     assert "ContactPointTypeConsent" not in names
+
+
+def test_a_first_load_writes_its_consent_records_through_bulk_jobs(project):
+    # 2,500 consenting students: more than the bulk threshold (2,000) of consent records per
+    # object, so they go as Bulk API 2.0 jobs, not as ~40 collections calls of 200.
+    project.write_students([student(f"5{i:05d}") for i in range(2_500)])
+    report = project.run("students")
+    assert report.exit_code() == 0, report.summary()
+    routes = project.emulator.stats()["requests"]
+    assert report.mappings["consent:individual"].created == 2_500
+    # The students themselves go in one Bulk job (2,500 > 2,000); Individuals, their Contact
+    # links and the consents in three more: none of them through sObject Collections.
+    assert routes.get("POST jobs/ingest", 0) == 4, routes
+    assert routes.get("PATCH composite/sobjects/{O}/{field}", 0) == 0, routes
+    assert routes.get("PATCH composite/sobjects", 0) == 0, routes
