@@ -75,6 +75,20 @@ def clear_fields(store: StateStore, mapping: str, cleared: Mapping[str, Sequence
                 conn.execute(write, params)
 
 
+def purged_keys(store: StateStore, mapping: str, key_hashes: Sequence[str]) -> set[str]:
+    """The key hashes of ``mapping`` among ``key_hashes`` that a purge (or an erasure that kept
+    the row) marked deleted: their Salesforce record is gone on purpose."""
+    t = s.synced
+    q = sa.select(t.c.key_hash).where(
+        t.c.mapping == mapping, t.c.key_hash.in_(_in), t.c.deleted_at.is_not(None)
+    )
+    out: set[str] = set()
+    with guard("find purged parents"), store._db.engine.connect() as conn:
+        for chunk in chunks(list(key_hashes)):
+            out.update(conn.execute(q, {"hashes": chunk}).scalars())
+    return out
+
+
 def export_mark(store: StateStore, mapping: str) -> ExportMark | None:
     """The mapping's last full export that passed the size guard (None: none yet)."""
     m = s.meta

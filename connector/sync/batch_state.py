@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from connector.state import StateStore
+from connector.state.anchors import purged_keys
 from connector.state.objections import EVERY_ROW, OWN_EMAIL
 from connector.state.rows import KnownRow, PersonMatches, PersonRow
 from connector.sync.crm_opt_outs import CrmOptOut
@@ -83,6 +84,9 @@ class BatchState:
             address has their own; ``state/objections.py`` OWN_EMAIL).
         crm_opt_outs: Salesforce id → the opt-out fields Salesforce holds true (read by the
             engine only for records a row would opt in again: ``crm_opt_outs.py``).
+        purged_parents: (parent mapping, key hash) of parents the retention purge deleted
+            (looked up only for parents without a Salesforce id): their children are skipped
+            with that reason, not rejected.
     """
 
     known: Mapping[str, KnownRow] = field(default_factory=dict)
@@ -94,6 +98,7 @@ class BatchState:
     objected: Mapping[str, frozenset[str]] = field(default_factory=dict)
     objected_unnumbered: Mapping[str, frozenset[str]] = field(default_factory=dict)
     crm_opt_outs: Mapping[str, CrmOptOut] = field(default_factory=dict)
+    purged_parents: frozenset[tuple[str, str]] = frozenset()
 
     def with_planned(self, planned: PlannedPersons) -> BatchState:
         """This state plus the persons a dry run would have created before this batch (so
@@ -114,9 +119,13 @@ class BatchState:
     def load(cls, store: StateStore, query: StateQuery) -> BatchState:
         """Run the batch's queries: one per question, each over an index (chunked IN lists)."""
         parent_ids: dict[tuple[str, str], str] = {}
+        purged: set[tuple[str, str]] = set()
         for parent, hashes in query.parents.items():
             for key_hash, sf_id in store.sf_ids(parent, list(hashes)).items():
                 parent_ids[(parent, key_hash)] = sf_id
+            missing = [h for h in hashes if (parent, h) not in parent_ids]
+            if missing:  # usually none: one more indexed query only when a parent is missing
+                purged.update((parent, h) for h in purged_keys(store, parent, missing))
         persons = (
             store.find_persons(student_hashes=list(query.students), email_hashes=list(query.emails))
             if query.persons
@@ -135,6 +144,7 @@ class BatchState:
             parent_contacts=parent_contacts,
             objected=_objected(store, query.objectable, EVERY_ROW),
             objected_unnumbered=_objected(store, query.objectable, (OWN_EMAIL,)),
+            purged_parents=frozenset(purged),
         )
 
 

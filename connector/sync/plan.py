@@ -39,6 +39,9 @@ from connector.sync.identity import Match, Person, resolve
 from connector.sync.modes import ModeAction, decide, needs_person_contact
 from connector.sync.source_content import SOURCE, ContentHasher
 
+# Why a record was skipped (run report, ``left_alone``): its parent was purged for retention.
+PARENT_PURGED = "parent purged (retention)"
+
 
 @dataclass(slots=True)
 class Item:
@@ -282,6 +285,11 @@ class Planner:
                 # half-cleared update.
                 out.not_justified += 1
                 continue
+            if state.purged_parents and self._parent_purged(res.refs, parents, state):
+                # The purge deleted its parent on purpose: nothing to write it under, and not a
+                # problem of the row (a reject would keep every nightly run at exit 1).
+                out.mode_skipped[PARENT_PURGED] = out.mode_skipped.get(PARENT_PURGED, 0) + 1
+                continue
             reject = self._resolve_refs(res.refs, parents, payload, contacts, self.contact_refs)
             if reject is None and payload.get(self.external_id) is None:
                 why = it.decision.withheld.get(self.external_id, "empty")
@@ -301,6 +309,17 @@ class Planner:
             if write is not None:
                 out.writes.append(write)
         return out
+
+    def _parent_purged(
+        self, refs: dict[str, tuple[str, str]], parents: dict[tuple[str, str], str],
+        state: BatchState,
+    ) -> bool:  # fmt: skip
+        """Whether a parent the record needs is missing because the retention purge deleted it."""
+        return any(
+            (parent, key) not in parents
+            and (parent, self.compiled[parent].hash_key(key)) in state.purged_parents
+            for parent, key in refs.values()
+        )
 
     def _not_justified(self, decision: Decision, prev: KnownRow | None) -> bool:
         """Whether a record must not be written at all.

@@ -144,3 +144,32 @@ def test_cleared_fields_stay_cleared_when_the_policy_would_allow_them_again(
     assert report.exit_code() == 0, report.summary()
     after = _contact(project)
     assert all(after[f] is None for f in CLEARED), after
+
+
+def test_a_child_whose_parent_was_purged_is_skipped_with_the_reason_not_rejected(
+    project: SyncProject,
+) -> None:
+    visitor = "kees.v@bezoeker.example"
+    old = registration("R-000001", visitor)  # no consent: the whole person goes
+    project.write_registrations([old])
+    assert project.run().exit_code() == 0
+    project.env["SIS_SYNC_NOW"] = AFTER_EVENT
+    assert invoke(project, "purge", "--apply").exit_code == 0
+    assert not project.query(f"SELECT Id FROM Contact WHERE Email = '{visitor}'")
+
+    # A membership of a later event arrives, but the person's own row (the file's last row
+    # for the address) is still the purged one: it stays purged, and so has no Contact.
+    later = registration(
+        "R-000002", visitor, evenement_id="OD-2027-03-10-UTR", evenement_naam="Open dag maart",
+        evenement_datum="2027-03-10", ingecheckt_op="2027-03-10T10:05:00+01:00",
+    )  # fmt: skip
+    project.write_registrations([later, old])
+    report = project.run()
+
+    assert report.exit_code() == 0, report.summary()
+    for name in ("registrations", "registration_tasks"):
+        m = report.mappings[name]
+        assert m.rejected == 0 and m.left_alone == {"parent purged (retention)": 1}, (
+            name, report.summary(),
+        )  # fmt: skip
+    assert "parent purged (retention) ×1" in report.summary()
