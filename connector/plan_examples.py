@@ -16,6 +16,11 @@ A value is shown when it is
   day a registration belongs to);
 - a reference to the record of a parent mapping that is itself shown, e.g. a CampaignMember's
   ``CampaignId`` (the event), never a ``ContactId``.
+- the record type (``RecordTypeId``: the plan shows its DeveloperName, it makes no call);
+- a ``lookup:`` value: the external id of an org record (a programme's crebo), sent under the
+  relationship key (``LearningProgramPlan.Crebo__c``) — unless the lookup points at a person
+  (a Contact, Lead, User, Individual, or an Account by a person-account ``__pc`` field);
+- a field the mapping declares ``personal: false`` (a programme's name from a template).
 
 Everything else is masked: names, e-mail addresses, phone numbers, birth dates, free text,
 templates (``"{voornaam} {achternaam}"``), keyed hashes and references to persons. When in
@@ -31,7 +36,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connector.hashing import mask
-from connector.mapping.models import FieldSpec, MappingSpec
+from connector.mapping.models import FieldSpec, LookupSpec, MappingSpec
 from connector.mapping.project import Project
 
 #: Objects whose records are events or groupings, not persons: all their fields are shown.
@@ -65,6 +70,15 @@ def _is_event_date(f: FieldSpec, spec: MappingSpec) -> bool:
     return spec.event_date is not None and f.from_ is not None and f.from_ == spec.event_date.from_
 
 
+#: Objects whose records are persons: a lookup to one of them is masked like a ref to a person.
+PERSON_OBJECTS = frozenset({"Contact", "Lead", "User", "Individual"})
+
+
+def _points_at_person(lookup: LookupSpec) -> bool:
+    obj, ext = lookup.object, lookup.external_id
+    return obj in PERSON_OBJECTS or (obj == "Account" and ext.lower().endswith("__pc"))
+
+
 def shown_fields(project: Project, name: str) -> frozenset[str]:
     """The target fields of mapping ``name`` whose values a plan shows as they would be sent.
 
@@ -75,7 +89,14 @@ def shown_fields(project: Project, name: str) -> frozenset[str]:
     if spec.target.object in EVENT_OBJECTS:
         return frozenset(spec.fields) | {spec.target.external_id}
     shown: set[str] = set()
+    if spec.target.record_type or spec.target.person_account:
+        shown.add("RecordTypeId")  # "(record type Academic_Program)": org configuration
+    sent_as = spec.lookups()
     for field, f in spec.fields.items():
+        if f.lookup is not None and not _points_at_person(f.lookup):
+            shown.update({field, sent_as.get(field, field)})
+        if not f.personal:
+            shown.add(field)
         if f.ref is not None:
             parent = project.mappings.get(f.ref.mapping)
             if parent is not None and parent.target.object in EVENT_OBJECTS:

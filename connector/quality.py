@@ -223,11 +223,15 @@ class _Row:
 
 
 def read_rows(spec: MappingSpec, base_dir: Any) -> Iterator[_Row]:
-    """The usable rows of a mapping's source (rejected rows are the run's rejects)."""
+    """The rows the mapping maps: rejected rows are the run's rejects, and rows its ``filter``
+    skips are not its data (an application mapping's students are not invalid applications)."""
     source = open_source(spec.source, base_dir=base_dir)
     source.check()
+    flt = spec.filter
     for item in source.read():
-        if not isinstance(item, Reject):
+        if isinstance(item, Reject) or item.deleted:
+            continue
+        if flt is None or flt.keeps(item.fields.get(flt.column)):
             yield _Row(item.fields, item.origin)
 
 

@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any
 
 from connector.records import Reject
+from connector.sync.modes import INSERT_ONLY_AT_RUN, UPDATE_ONLY_AT_RUN
 
+# A plan asks Salesforce nothing: records of an update_only / insert_only mapping that state
+# knows no Id of are matched by the run (connector/sync/modes.py), said so, not counted as 0.
+AT_RUN_WORDS = {
+    UPDATE_ONLY_AT_RUN: "update_only: %d records would be matched in Salesforce at run time "
+    "(plan makes no call): each is updated when the org holds its external id, skipped otherwise",
+    INSERT_ONLY_AT_RUN: "insert_only: %d records would be matched in Salesforce at run time "
+    "(plan makes no call): each is created unless the org holds its external id",
+}
 MAX_LISTED = 50  # rejects/failures listed per mapping in the report; the counts are complete
 
 
@@ -214,11 +223,15 @@ class RunReport:
                     "      Salesforce errors: "
                     + ", ".join(f"{k} ×{v}" for k, v in sorted(m.failures.items()))
                 )
-            if m.left_alone:
+            skipped = {k: v for k, v in m.left_alone.items() if k not in AT_RUN_WORDS}
+            if skipped:
                 lines.append(
                     "      skipped by target.mode: "
-                    + ", ".join(f"{k} ×{v}" for k, v in sorted(m.left_alone.items()))
+                    + ", ".join(f"{k} ×{v}" for k, v in sorted(skipped.items()))
                 )
+            for reason, words in AT_RUN_WORDS.items():
+                if m.left_alone.get(reason):
+                    lines.append(f"      {words % m.left_alone[reason]}")
             for text, times in sorted(m.warnings.items()):
                 lines.append(f"      warning: {text}" + (f" ×{times}" if times > 1 else ""))
             for r in m.rejects[:5]:
@@ -230,7 +243,14 @@ class RunReport:
                     f"      refused {r['file']}:{r['line']} [{r['fields']}]: {r['reason']}"
                 )
             if m.failed > 5:
-                lines.append(f"      … {m.failed - 5} more refused records in the JSON report")
+                lines.append(
+                    f"      … {m.failed - 5} more refused records: "
+                    + (
+                        f"sis-sync rejects --run {self.run_id}"
+                        if self.run_id
+                        else "a run lists every one (sis-sync rejects)"
+                    )
+                )
             if m.rejected > 5:
                 lines.append(
                     f"      … {m.rejected - 5} more: "

@@ -91,7 +91,10 @@ def write_rejects(rows: Iterator[RejectRow], fmt: Format, out: TextIO) -> int:
 
 def rejects(
     ctx: typer.Context,
-    run: Annotated[int | None, typer.Option("--run", help="run id (default: the last run)")] = None,
+    run: Annotated[
+        int | None,
+        typer.Option("--run", help="run id (default: the newest run with rejects or refusals)"),
+    ] = None,
     mapping: Annotated[str | None, typer.Option("--mapping", help="only this mapping")] = None,
     fmt: Annotated[Format, typer.Option("--format", help="text, csv or json")] = Format.text,
 ) -> None:
@@ -111,7 +114,12 @@ def rejects(
             if not last:
                 typer.echo("no runs yet", err=True)
                 raise typer.Exit(0)
-            run = last[0].run_id
+            # The last run may have failed before reading anything: list the newest run that
+            # has rejects or refusals, and say which on stderr (stdout stays the listing).
+            found = store.last_run_with_rejects()
+            run = found if found is not None else last[0].run_id
+            note = "" if run == last[0].run_id else f" (the last run, {last[0].run_id}, has none)"
+            typer.echo(f"rejects of run {run}{note}", err=True)
         n = write_rejects(iter_rejects(store, run, mapping), fmt, sys.stdout)
         if n == 0 and not any(r.run_id == run for r in store.recent_runs(1_000_000)):
             typer.echo(f"no run {run} in the state", err=True)

@@ -188,6 +188,11 @@ class FieldSpec(_Strict):
         default=False,
         description="staff own the value in the CRM: set on create, never overwritten",
     )
+    personal: bool = Field(
+        default=True,
+        description="false: the value is about no person (a programme's name); `plan` shows it "
+        "as sent instead of masked (display only: purposes still decide what is sent)",
+    )
 
     @model_validator(mode="after")
     def _one_origin(self) -> FieldSpec:
@@ -296,6 +301,15 @@ class FilterSpec(_Strict):
         if (self.in_ is None) == (self.not_in is None):
             raise ValueError("give exactly one of `in` or `not_in`")
         return self
+
+    def keeps(self, value: Any) -> bool:
+        """Whether a row whose ``column`` holds ``value`` is mapped (trimmed, any case) — the
+        rule CompiledMapping.apply runs; `sis-sync quality` counts only these rows."""
+        text = "" if value is None else str(value).strip().casefold()
+        listed = {
+            v.strip().casefold() for v in (self.in_ if self.in_ is not None else self.not_in or [])
+        }
+        return (text in listed) == (self.in_ is not None)
 
 
 class IdentitySpec(_Strict):

@@ -123,6 +123,13 @@ class HistoryMixin:
         with guard("summarise rejects"), self._db.engine.connect() as conn:
             return [RejectSummary(r.mapping, r.column, r.reason, r.n) for r in conn.execute(q)]
 
+    def last_run_with_rejects(self) -> int | None:
+        """The newest run that stored a reject or a Salesforce refusal (``sis-sync rejects``
+        without ``--run``); None when no run has any. Indexed: the max of ``rejects.run_id``."""
+        q = sa.select(sa.func.max(s.rejects.c.run_id))
+        with guard("read rejects"), self._db.engine.connect() as conn:
+            return conn.execute(q).scalar()
+
     def list_rejects(self, run_id: int, *, limit: int = 1000, offset: int = 0) -> list[RejectRow]:
         """The rejects of one run in the order they were stored (for the run report)."""
         t = s.rejects

@@ -205,6 +205,7 @@ class MappingRun:
             policy=self.policy,
             check_objections=ctx.store.has_objections(),
         )
+        self.planner.org_asked = ctx.writer is not None  # a plan asks the org nothing
         self.fingerprint = SourceHasher(ctx.hasher, ctx.project_digest, name)
         self.recorder = (
             None

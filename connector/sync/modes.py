@@ -17,6 +17,10 @@ from enum import Enum
 
 UPDATE_ONLY_NO_MATCH = "update_only: no match"
 INSERT_ONLY_EXISTS = "insert_only: exists"
+# A plan makes no Salesforce call: a record state knows no Id of is matched only by the run.
+UPDATE_ONLY_AT_RUN = "update_only: matched at run time"
+INSERT_ONLY_AT_RUN = "insert_only: matched at run time"
+AT_RUN = {"update_only": UPDATE_ONLY_AT_RUN, "insert_only": INSERT_ONLY_AT_RUN}
 
 
 class ModeAction(Enum):
@@ -39,17 +43,23 @@ class ModeDecision:
 WRITE = ModeDecision(ModeAction.WRITE)
 
 
-def decide(mode: str, known_id: str | None, found_id: str | None) -> ModeDecision:
+def decide(
+    mode: str, known_id: str | None, found_id: str | None, *, asked: bool = True
+) -> ModeDecision:
     """What ``mode`` allows for one changed record.
 
     Args:
         mode: ``upsert``, ``update_only`` or ``insert_only`` (``target.mode``).
         known_id: The record's Salesforce id as state knows it (synced before, or its person).
         found_id: The id a query by external id found in the org (records state does not know).
+        asked: False in a plan, which asks the org nothing: a record state knows no Id of is
+            then left to the run (``AT_RUN``), neither counted as written nor as skipped.
     """
     if mode == "upsert":
         return WRITE
     existing = known_id or found_id
+    if existing is None and not asked:
+        return ModeDecision(ModeAction.SKIP, reason=AT_RUN[mode])
     if mode == "update_only":
         if existing is None:
             return ModeDecision(ModeAction.SKIP, reason=UPDATE_ONLY_NO_MATCH)
