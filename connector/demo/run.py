@@ -21,6 +21,7 @@ from rich.markup import escape
 from connector.clock import school_date
 from connector.commands.mapping import model_folder
 from connector.config import load_settings
+from connector.demo import keep as kept
 from connector.demo.dataset import generate
 from connector.demo.org_setup import Model, create_programmes, emulator_options
 from connector.demo.withdrawal import demo_withdrawal
@@ -44,6 +45,9 @@ def run_demo(
 ) -> int:
     """Run the demo on the org shape of ``model``; returns the exit code (0 when both runs
     behaved as expected)."""
+    if keep is not None and (refused := kept.prepare(Path(keep))) is not None:
+        console.print("[red]error:[/red] " + escape(refused), highlight=False)
+        return 2  # never overwrite a folder the demo did not make
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="sis-sync-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copytree(
@@ -80,6 +84,14 @@ def run_demo(
             }
             settings = load_settings(folder / "sync.yaml", env=env)
             secret = secrets.token_hex(32)
+            if keep is not None:  # the state's hashes need this secret to run it again
+                env_file = kept.save(
+                    folder,
+                    secret=secret,
+                    url=emu.url,
+                    ca_file=emu.ca_file,
+                    emulator_flags=kept.emulator_flags(model),
+                )
             console.print(f"  emulator: {emu.url} (Salesforce on loopback, real HTTPS)")
             made = create_programmes(emu.client(), model)
             if made:
@@ -110,7 +122,7 @@ def run_demo(
             )
             where = (
                 f"Reports: {escape(str(settings.reports_dir()))} · state: "
-                f"{escape(settings.state.url)}"
+                f"{escape(settings.state.url)} · to run it again: {escape(str(env_file))}"
                 if keep
                 else "The demo folder is removed now; `sis-sync demo --keep DIR` keeps the "
                 "project, its data, state and run reports."
