@@ -33,6 +33,8 @@ from connector.gdpr.export_records import (
 )
 from connector.gdpr.person_lookup import find_in_salesforce, probes_for
 from connector.state import PersonRow, StateStore, SyncedRow, open_existing
+from connector.state.rows import PURGE_CLEARED, RECORD, purge_cleared
+from connector.sync.source_content import SOURCE
 
 EXPLANATION = {
     "salesforce": "records in Salesforce written by a mapping: every field Salesforce holds "
@@ -54,11 +56,15 @@ EXPLANATION = {
     "last_synced (last write to Salesforce), lifecycle and lifecycle_end_at (phase and when "
     "it ended), event_date (retention anchor of event data), consent_withdrawn_at (purpose "
     "-> when the consent was withdrawn), deleted_at (purged for retention), fields (names of "
-    "the fields whose value hash is kept to notice change; the values are not kept)",
+    "the fields whose value hash is kept to notice change; the values are not kept), "
+    "cleared_by_purge (fields the retention purge cleared on a record that stays)",
     "local_state.runs": "the sync runs that last wrote each record (run id, job, start)",
     "local_state.suppressed": "whether an erasure tombstone exists for the person",
     "purposes": "the processing register entries (purposes.yaml) the fields refer to",
 }
+
+
+_BOOKKEEPING = frozenset({RECORD, SOURCE, PURGE_CLEARED})
 
 
 def _iso(value: Any) -> Json:
@@ -92,7 +98,9 @@ def _record_state(row: SyncedRow, runs: list[Any]) -> dict[str, Json]:
         ),
         None,
     )
-    fields: list[Json] = [*sorted(row.field_hashes)]
+    # Only Salesforce field names: "*", "#" and "-" are state's own bookkeeping keys (whole
+    # record, source row, fields the purge cleared), explained apart.
+    fields: list[Json] = [*sorted(f for f in row.field_hashes if f not in _BOOKKEEPING)]
     return {
         "mapping": row.mapping,
         "key_hash": row.key_hash,
@@ -110,6 +118,7 @@ def _record_state(row: SyncedRow, runs: list[Any]) -> dict[str, Json]:
         "consent_withdrawn_at": {p: _iso(t) for p, t in row.consent_withdrawn_at.items()},
         "deleted_at": _iso(row.deleted_at),
         "fields": fields,
+        "cleared_by_purge": sorted(purge_cleared(row.field_hashes)),
     }
 
 

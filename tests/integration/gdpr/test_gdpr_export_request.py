@@ -47,3 +47,15 @@ def test_art12_3_an_export_of_nobody_is_a_failed_request(project: SyncProject) -
     assert result.exit_code == 1
     [req] = [r for r in _requests(project) if r["kind"] == "export"]
     assert req["status"] == "failed" and req["last_error"] == "NOT_FOUND"
+
+
+def test_art15_local_state_lists_field_names_not_state_bookkeeping(project: SyncProject) -> None:
+    seed(project)
+
+    result = invoke(project, "export", "--student-number", NUMBER)
+
+    records = json.loads(result.stdout)["local_state"]["records"]
+    assert records and all(r["fields"] for r in records)
+    for r in records:
+        assert not {"*", "#", "-"} & set(r["fields"]), r["fields"]
+        assert r["cleared_by_purge"] == []
