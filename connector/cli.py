@@ -82,15 +82,15 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "register_commands",
         "Right of access / portability: everything held about one person, as JSON or CSV.",
     ),
-    "requests": (
-        "connector.commands.requests",
-        "register_commands",
-        "Data-subject requests (erase, export, object): reference, received, due, status, receipt.",
-    ),
     "object": (
         "connector.commands.object",
         "register_commands",
         "Right to object (art. 21): the named purposes are never active again for this person.",
+    ),
+    "requests": (
+        "connector.commands.requests",
+        "register_commands",
+        "Data-subject requests (erase, export, object): reference, received, due, status, receipt.",
     ),
     "state": (
         "connector.commands.state",

@@ -97,7 +97,8 @@ def test_serve_once_runs_the_jobs_and_exits(project):
         err.close()
     assert project.live_records("Contact") == 2
     log = _log(project)
-    assert "job nightly: run 1 ok: 2 created" in log
+    # 2 Contacts, and for each an Individual and 2 ContactPointTypeConsents (the consent model)
+    assert "job nightly: run 1 ok: 8 created" in log
     assert leaked(log) == []
     # A job that does not exist is a configuration error: exit 2.
     proc, err = _spawn(project, "--once", "--job", "nope")

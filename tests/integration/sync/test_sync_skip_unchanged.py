@@ -199,7 +199,7 @@ def test_editing_a_mapping_or_the_purposes_maps_every_row_once(project, spy):
     # The purposes register is part of the hash too, even when the edit changes no payload.
     purposes = project.folder / "mappings" / "purposes.yaml"
     text = purposes.read_text(encoding="utf-8")
-    assert "controller: ROC Voorbeeld\n" in text
+    assert "  name: ROC Voorbeeld\n" in text  # controller: {name, contact} since art. 30(1)(a)
     purposes.write_text(text.replace("ROC Voorbeeld\n", "ROC Voorbeeld Oost\n", 1), "utf-8")
     before = project.api_calls()
     report = project.run("students")
