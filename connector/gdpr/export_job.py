@@ -101,6 +101,7 @@ def _record_state(row: SyncedRow, runs: list[Any]) -> dict[str, Json]:
     # Only Salesforce field names: "*", "#" and "-" are state's own bookkeeping keys (whole
     # record, source row, fields the purge cleared), explained apart.
     fields: list[Json] = [*sorted(f for f in row.field_hashes if f not in _BOOKKEEPING)]
+    cleared: list[Json] = [*sorted(purge_cleared(row.field_hashes))]
     return {
         "mapping": row.mapping,
         "key_hash": row.key_hash,
@@ -118,7 +119,7 @@ def _record_state(row: SyncedRow, runs: list[Any]) -> dict[str, Json]:
         "consent_withdrawn_at": {p: _iso(t) for p, t in row.consent_withdrawn_at.items()},
         "deleted_at": _iso(row.deleted_at),
         "fields": fields,
-        "cleared_by_purge": sorted(purge_cleared(row.field_hashes)),
+        "cleared_by_purge": cleared,
     }
 
 
