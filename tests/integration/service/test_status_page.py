@@ -91,7 +91,8 @@ def test_the_page_shows_runs_budget_rejects_refusals_and_audit(project):
     # Runs over time: both nightly runs as bars, the latest with its outcome and counts.
     drawn = charts(page)
     nightly = drawn["records-nightly"]
-    assert any(t.endswith("created 3") for t in nightly)  # the first run's three Contacts
+    # the first run's three Contacts, each with an Individual and two ContactPointTypeConsents
+    assert any(t.endswith("created 12") for t in nightly), nightly
     assert any(t.endswith("updated 1") for t in nightly)
     assert any(t.endswith("rejected 1") for t in nightly)
     assert [t.split(": ")[1].split(",")[0] for t in drawn["duration-nightly"]] == ["ok", "partial"]
