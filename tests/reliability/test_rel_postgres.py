@@ -33,6 +33,11 @@ def test_full_sync_on_postgresql_then_rerun_writes_nothing(
             "registrants": 40,
             "registrations": 40,
             "registration_tasks": 40,
+            # The consent model: an Individual per person (150 students + 40 prospects), a
+            # ContactPointTypeConsent per person and purpose they answered.
+            "consent:individual": 190,
+            "consent:recruitment_news": 190,
+            "consent:phone_contact": 150,
         }
         [run] = store.recent_runs(10)
         assert str(run.status) == "ok"
