@@ -196,7 +196,8 @@ def related_records(reader: Any, project: Any, graph: Graph, held: Sequence[Any]
     """Every field of the graph's education records and owner accounts an export does not hold
     yet (``held``: its RecordExports): LearnerPrograms, applications, EDA affiliations and
     enrolments, the Administrative Account, whether a mapping or staff (or EDA) made them."""
-    from connector.gdpr.export_model import RecordExport, Section
+    from connector.gdpr.export_model import Section
+    from connector.gdpr.export_records import record_export
 
     by_object: dict[str, list[GraphItem]] = {}
     for item in related_in_graph(graph, [str(r.sf_id) for r in held]):
@@ -205,19 +206,9 @@ def related_records(reader: Any, project: Any, graph: Graph, held: Sequence[Any]
     for obj, items in by_object.items():
         found, labels = reader.read(obj, [i.sf_id for i in items], fallback=["Name"])
         for item in items:
-            spec = project.mappings.get(item.mapping or "")
-            purposes = {} if spec is None else {f: list(s.purposes) for f, s in spec.fields.items()}
-            values = found.get(item.sf_id)
             out.append(
-                RecordExport(
-                    Section.SALESFORCE,
-                    obj,
-                    item.sf_id,
-                    values or {},
-                    labels if values else {},
-                    mapping=item.mapping,
-                    field_purposes=purposes,
-                    exists=values is not None,
+                record_export(
+                    project, Section.SALESFORCE, obj, item.sf_id, item.mapping, found, labels
                 )
             )
     return out

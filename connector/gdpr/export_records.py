@@ -54,6 +54,32 @@ class Reader:
         return read_records(self.writer, obj, list(labels), where, ids), labels
 
 
+def record_export(
+    project: Any,
+    section: Section,
+    obj: str,
+    sf_id: str,
+    mapping: str | None,
+    found: dict[str, dict[str, Value]],
+    labels: dict[str, str],
+) -> RecordExport:
+    """One record as Salesforce holds it (``found`` by Id; missing: it no longer exists), with
+    the purposes its mapping (if any) names per field."""
+    spec = project.mappings.get(mapping or "")
+    purposes = {} if spec is None else {f: list(fs.purposes) for f, fs in spec.fields.items()}
+    values = found.get(sf_id)
+    return RecordExport(
+        section,
+        obj,
+        sf_id,
+        values or {},
+        labels if values else {},
+        mapping=mapping,
+        field_purposes=purposes,
+        exists=values is not None,
+    )
+
+
 def own_records(reader: Reader, project: Any, rows: list[SyncedRow]) -> list[RecordExport]:
     """Each mapping's record of the person, every field as Salesforce holds it now."""
     live = [r for r in rows if r.sf_id and r.deleted_at is None and r.mapping in project.mappings]
@@ -65,18 +91,9 @@ def own_records(reader: Reader, project: Any, rows: list[SyncedRow]) -> list[Rec
         fallback = [f for r in group for f in project.mappings[r.mapping].fields]
         found, labels = reader.read(obj, [str(r.sf_id) for r in group], fallback=fallback)
         for row in group:
-            spec = project.mappings[row.mapping]
-            values = found.get(str(row.sf_id))
             out.append(
-                RecordExport(
-                    Section.SALESFORCE,
-                    obj,
-                    str(row.sf_id),
-                    values or {},
-                    labels if values else {},
-                    mapping=row.mapping,
-                    field_purposes={f: list(fs.purposes) for f, fs in spec.fields.items()},
-                    exists=values is not None,
+                record_export(
+                    project, Section.SALESFORCE, obj, str(row.sf_id), row.mapping, found, labels
                 )
             )
     return out
@@ -94,19 +111,9 @@ def graph_children(reader: Reader, project: Any, graph: Graph) -> list[RecordExp
             obj, [i.sf_id for i in items], fallback=["Subject"], parent=_PARENT_NAMES.get(obj)
         )
         for item in items:
-            spec = project.mappings.get(item.mapping or "")
-            purposes = {} if spec is None else {f: list(s.purposes) for f, s in spec.fields.items()}
-            values = found.get(item.sf_id)
             out.append(
-                RecordExport(
-                    _CHILD_SECTIONS[obj],
-                    obj,
-                    item.sf_id,
-                    values or {},
-                    labels if values else {},
-                    mapping=item.mapping,
-                    field_purposes=purposes,
-                    exists=values is not None,
+                record_export(
+                    project, _CHILD_SECTIONS[obj], obj, item.sf_id, item.mapping, found, labels
                 )
             )
     return out
