@@ -23,6 +23,7 @@ from syncfixtures import (  # noqa: E402 - found through the path set above
 )
 
 from connector.commands import erase, export, purge, requests  # noqa: E402
+from connector.commands import object as object_command  # noqa: E402
 from connector.errors import ConnectorError  # noqa: E402
 
 __all__ = ["EMAIL", "NEEDLES", "NUMBER", "emulator", "invoke", "project_fixture", "seed"]
@@ -40,7 +41,7 @@ def _app(config: Path) -> typer.Typer:
     def main(ctx: typer.Context) -> None:
         ctx.obj = {"config": config}
 
-    for module in (erase, export, purge, requests):
+    for module in (erase, export, purge, requests, object_command):
         module.register_commands(app)
     return app
 

@@ -4,13 +4,10 @@ their other data alone."""
 
 from __future__ import annotations
 
-import typer
 from gdprfixtures import EMAIL, NEEDLES, NUMBER, emulator, project_fixture, seed
+from gdprfixtures import invoke as run_command
 from syncfixtures import SyncProject, registration, student
-from typer.testing import CliRunner
 
-from connector.commands import object as object_command
-from connector.errors import ConnectorError
 from connector.state import open_store
 
 __all__ = ["emulator"]
@@ -27,17 +24,8 @@ def _opt_out(project: SyncProject) -> None:
 
 
 def invoke(project: SyncProject, *args: str):
-    app = typer.Typer()
-
-    @app.callback()
-    def main(ctx: typer.Context) -> None:
-        ctx.obj = {"config": project.folder / "sync.yaml"}
-
-    object_command.register_commands(app)
-    result = CliRunner().invoke(app, ["object", *args], env=project.env)
-    if isinstance(result.exception, ConnectorError):
-        result.exit_code = result.exception.exit_code
-    return result
+    """``sis-sync object ARGS`` in-process (the gdpr fixtures' app)."""
+    return run_command(project, "object", *args)
 
 
 def _contact(project: SyncProject) -> dict:

@@ -7,13 +7,10 @@ An objection by one of them must never reach the other.
 
 from __future__ import annotations
 
-import typer
 from gdprfixtures import emulator, project_fixture
+from gdprfixtures import invoke as run_command
 from syncfixtures import SyncProject, registration, student
-from typer.testing import CliRunner
 
-from connector.commands import object as object_command
-from connector.errors import ConnectorError
 from connector.state import open_store
 
 __all__ = ["emulator"]
@@ -25,17 +22,8 @@ SHARED = "noa2002@gmail.example"
 
 
 def invoke(project: SyncProject, *args: str):
-    app = typer.Typer()
-
-    @app.callback()
-    def main(ctx: typer.Context) -> None:
-        ctx.obj = {"config": project.folder / "sync.yaml"}
-
-    object_command.register_commands(app)
-    result = CliRunner().invoke(app, ["object", *args], env=project.env)
-    if isinstance(result.exception, ConnectorError):
-        result.exit_code = result.exception.exit_code
-    return result
+    """``sis-sync object ARGS`` in-process (the gdpr fixtures' app)."""
+    return run_command(project, "object", *args)
 
 
 def _contact(project: SyncProject, number: str) -> dict:
