@@ -160,8 +160,11 @@ class ConsentPlan:
     unchanged: int = 0
 
 
+# What state remembers of a consent record besides its field hashes: the moment its proof was
+# captured (UTC, to the second). Not a personal value: it orders proofs (see plan_consents).
+CAPTURED = "@"
 # The fields that carry an OptOut's date: a clocked OptOut (see plan_consents) ignores them.
-_DATED = frozenset({"Name", "CaptureDate", "EffectiveFrom", RECORD})
+_DATED = frozenset({"Name", "CaptureDate", "EffectiveFrom", RECORD, CAPTURED})
 
 
 def _same_but_date(prev: KnownRow, fresh: Mapping[str, str]) -> bool:
@@ -169,10 +172,21 @@ def _same_but_date(prev: KnownRow, fresh: Mapping[str, str]) -> bool:
     return all(prev.field_hashes.get(k) == v for k, v in fresh.items() if k not in _DATED)
 
 
-def _hashes(hasher: KeyHasher, payload: Mapping[str, object]) -> tuple[str, dict[str, str]]:
+def _hashes(
+    hasher: KeyHasher, payload: Mapping[str, object], captured: datetime | None = None
+) -> tuple[str, dict[str, str]]:
     fresh = hasher.values(payload)
     fresh[RECORD] = hasher.record(payload)
+    if captured is not None:
+        fresh[CAPTURED] = sf_datetime(captured)
     return json.dumps(fresh, separators=(",", ":")), fresh
+
+
+def _holds_a_newer_proof(prev: KnownRow, fresh: Mapping[str, str]) -> bool:
+    """State remembers a proof captured after this one (same format, so text order is time
+    order). Records remembered before the capture moment was kept compare as before."""
+    held = prev.field_hashes.get(CAPTURED)
+    return held is not None and held > fresh[CAPTURED]
 
 
 def plan_consents(
@@ -186,6 +200,12 @@ def plan_consents(
     given_by: bool = True,
 ) -> ConsentPlan:
     """Plan the writes of a chunk of entries (the last entry per Contact and purpose wins).
+
+    The latest capture stands: a consent record state remembers with a proof captured after
+    this entry's is unchanged. Two mappings may hold a proof for one Contact and purpose (a
+    student who also answered an open day's registration: "ja" at intake, "nee" in November);
+    without this rule the older one would overwrite the newer whenever its row changed, and an
+    opt-in from September would undo a withdrawal from November (art. 7(3)).
 
     An OptOut dated by the run's clock (an objection, a withdrawal without its own date) is
     dated by the first run that wrote it: while the record state remembers differs from it in
@@ -242,11 +262,12 @@ def plan_consents(
         if given_by:
             row["Consent_Given_By__c"] = e.by
         hashed = {**row, "Individual": individual_key(hasher, contact_id), "Purpose": purpose}
-        text, fresh = _hashes(hasher, hashed)
+        text, fresh = _hashes(hasher, hashed, e.at)
         prev = known_consents.get((purpose, key))
         if prev is not None and (
             prev.field_hashes.get(RECORD) == fresh[RECORD]
             or (e.clocked and _same_but_date(prev, fresh))
+            or _holds_a_newer_proof(prev, fresh)
         ):
             plan.unchanged += 1
             continue

@@ -89,7 +89,7 @@ class RebuildWriter(Writer):
                     continue
                 found = _index(records, key)
                 for i in chunk:
-                    results[i] = _answer(rows[i], key, found, types)
+                    results[i] = _answer(rows[i], key, found, types, obj=op.obj)
         except errors.SalesforceError as exc:
             exc.results = [r or NOT_SENT for r in results]  # type: ignore[attr-defined]
             raise
@@ -172,6 +172,8 @@ def _answer(
     key: str,
     found: Mapping[str, list[dict[str, Any]]],
     types: Mapping[str, Mapping[str, Any]],
+    *,
+    obj: str = "",
 ) -> WriteResult:
     raw = str(row[key])
     candidates = found.get(_id15(raw) if key == "Id" else raw.casefold(), [])
@@ -184,6 +186,8 @@ def _answer(
     record = candidates[0]
     differing = differences(row, record, types, skip=key)
     sf_id = str(record.get("id"))
+    if differing and obj == _CONSENT and _holds_a_newer_proof(row, record, differing):
+        differing = []
     if differing:
         return WriteResult(
             ok=False,
@@ -193,6 +197,35 @@ def _answer(
             fields=tuple(differing),
         )
     return WriteResult(ok=True, sf_id=sf_id, created=False)
+
+
+# ContactPointTypeConsent (Salesforce's consent model, consent_records.py): one record per
+# Contact and purpose, which two mappings may both write (a student who also answered an open
+# day's registration). A run lets the latest capture stand (plan_consents), so the org may hold
+# another mapping's proof; the rebuild may meet the older one first. An org record for the same
+# party and purpose captured later than the proof this mapping would write is the person's later
+# word: it matches (a rebuild never plans to replace a newer proof by an older one). With the same
+# status, a capture at the same moment matches too.
+_CONSENT = "ContactPointTypeConsent"
+_PROOF_FIELDS = frozenset({"name", "capturedate", "capturesource", "effectivefrom",
+                           "consent_given_by__c"})  # fmt: skip
+_STATUS = "privacyconsentstatus"
+
+
+def _holds_a_newer_proof(
+    row: Mapping[str, Any], record: Mapping[str, Any], differing: Sequence[str]
+) -> bool:
+    fields = {name.lower() for name in differing}
+    if not fields <= _PROOF_FIELDS | {_STATUS}:
+        return False  # another party, purpose or contact point: the difference is real
+    try:
+        sent = _norm(row.get("CaptureDate"), "datetime", None)
+        held = _norm(record.get("capturedate"), "datetime", None)
+    except (ValueError, TypeError):
+        return False
+    if sent is None or held is None:
+        return False
+    return held > sent or (held == sent and _STATUS not in fields)
 
 
 def differences(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from syncfixtures import SyncProject, student
+from syncfixtures import SyncProject, registration, student
 
 from connector.emulator import objects_default
 from connector.emulator.testing import running_emulator
@@ -89,6 +89,35 @@ def test_art_7_1_rerun_with_unchanged_consents_writes_nothing(project):
     assert not any(name.startswith("consent:") for name in third.mappings)
     assert len(project.query("SELECT Id FROM ContactPointTypeConsent")) == 6
     assert len(project.query("SELECT Id FROM Individual")) == 3
+
+
+def test_art_7_3_an_older_opt_in_of_another_mapping_never_undoes_a_newer_withdrawal(project):
+    # "ja" at intake (1 September, the students mapping), "nee" on the open day's form (the
+    # registrants mapping, dated by the run: November): one consent record, the newer word.
+    project.write_students([student("400300")])
+    project.write_registrations([registration("REG-000300", "s400300@school.example")])
+    assert project.run().exit_code() == 0
+    assert _consents(project)["recruitment_news"]["PrivacyConsentStatus"] == "OptOut"
+    # The student's row changes (a move): mapped again, its September proof is older than the
+    # withdrawal the record holds, so it is not written.
+    project.write_students([student("400300", woonplaats="Amersfoort")])
+    report = project.run()
+    assert report.exit_code() == 0, report.summary()
+    assert report.mappings["students"].updated == 1
+    news = _consents(project)["recruitment_news"]
+    assert news["PrivacyConsentStatus"] == "OptOut"
+    assert "consent:recruitment_news" not in report.mappings
+    # A newer "ja" with its proof stands (the person consents again, in December).
+    project.write_students(
+        [
+            student(
+                "400300", woonplaats="Amersfoort", toestemming_nieuws_op="2026-12-01T10:00:00+01:00"
+            )
+        ]
+    )
+    project.env["SIS_SYNC_NOW"] = "2026-12-02T09:00:00+00:00"
+    assert project.run().exit_code() == 0
+    assert _consents(project)["recruitment_news"]["PrivacyConsentStatus"] == "OptIn"
 
 
 def test_art_7_1_replay_after_lost_state_does_not_duplicate(project, tmp_path):
