@@ -25,6 +25,9 @@ AT_RUN_WORDS = {
     INSERT_ONLY_AT_RUN: "insert_only: %d records would be matched in Salesforce at run time "
     "(plan makes no call): each is created unless the org holds its external id",
 }
+# left_alone reasons of target.mode (modes.py); the others (a parent purged for retention, plan.py)
+# are not the mode's doing.
+_MODES = ("update_only", "insert_only")
 MAX_LISTED = 50  # rejects/failures listed per mapping in the report; the counts are complete
 
 
@@ -224,11 +227,14 @@ class RunReport:
                     + ", ".join(f"{k} ×{v}" for k, v in sorted(m.failures.items()))
                 )
             skipped = {k: v for k, v in m.left_alone.items() if k not in AT_RUN_WORDS}
-            if skipped:
-                lines.append(
-                    "      skipped by target.mode: "
-                    + ", ".join(f"{k} ×{v}" for k, v in sorted(skipped.items()))
-                )
+            by_mode = {k: v for k, v in skipped.items() if k.startswith(_MODES)}
+            for label, part in (
+                ("skipped by target.mode", by_mode),
+                ("skipped", {k: v for k, v in skipped.items() if k not in by_mode}),
+            ):
+                if part:
+                    listed = ", ".join(f"{k} ×{v}" for k, v in sorted(part.items()))
+                    lines.append(f"      {label}: {listed}")
             for reason, words in AT_RUN_WORDS.items():
                 if m.left_alone.get(reason):
                     lines.append(f"      {words % m.left_alone[reason]}")

@@ -33,8 +33,10 @@ from connector.report import RunReport
 from connector.state import open_store
 from connector.sync import fingerprint
 from connector.sync.job import run_job
+from connector.sync.plan import PARENT_PURGED
 
 DAY_BEFORE = "2026-11-19T09:00:00+00:00"  # syncfixtures.NOW is 2026-11-20T09:00Z
+MAY = "2026-05-01T09:00:00+00:00"
 FAR_FUTURE = "2099-06-01T09:00:00+00:00"
 
 
@@ -98,15 +100,14 @@ def test_a_suppress_only_tombstone_on_a_synced_student_is_seen_by_the_next_run(p
     m = report.mappings["students"]
     assert m.suppressed == 1  # the planner saw the tombstone: not recognised as unchanged
     assert counts(report) == (0, 0, 1, 1)  # only the other student is skipped
-    # Its last_seen stays that of the last run that synced it (the other one's moves).
-    seen_before = datetime.fromisoformat(DAY_BEFORE)
-    assert last_seen(project, "students", "210001") == seen_before
+    # The export still holds its row: last_seen moves as for every row the source holds but
+    # the run does not write (recorder.present), so a full export does not count it as gone.
+    assert last_seen(project, "students", "210001") == datetime.fromisoformat(NOW)
     assert last_seen(project, "students", "210002") == datetime.fromisoformat(NOW)
-    # And it stays so: a suppressed row is never remembered as unchanged.
+    # And it stays suppressed: a suppressed row is never remembered as unchanged.
     again = run_at(project, NOW)
     assert again.mappings["students"].suppressed == 1
     assert counts(again) == (0, 0, 1, 1)
-    assert last_seen(project, "students", "210001") == seen_before
 
 
 def test_an_address_two_students_then_share_puts_the_registrant_on_the_review_list(project):
@@ -132,9 +133,11 @@ def test_an_address_two_students_then_share_puts_the_registrant_on_the_review_li
 
 
 def test_a_purged_parent_makes_its_children_be_mapped_again(project):
-    # The export names event OD-1 with two dates: the last row's (2024) is the Campaign's,
-    # so it is past event_administration's P2Y, while the earlier visitor's registration
-    # (2026-11-14, event_registration P3M) is still justified and stays.
+    # The export names event OD-1 with two dates: the last row's (2024-06-01) is the Campaign's.
+    # In May 2026 it is within event_administration's P2Y and is written; by NOW (November) it
+    # is past it and the purge takes it, while the earlier visitor's registration (2026-11-14,
+    # event_registration P3M) is still justified and stays. (A record already past its
+    # retention when first seen is never written at all: the first runs are in May.)
     project.write_registrations(
         [
             registration("REG-230001", "blijft.230001@mail.example", evenement_id="OD-1"),
@@ -146,25 +149,30 @@ def test_a_purged_parent_makes_its_children_be_mapped_again(project):
             ),
         ]
     )
-    first = project.run()
+    first = run_at(project, MAY, job="nightly")
     assert first.exit_code() == 0, first.summary()
-    second = project.run()
-    assert counts(second, "registrations") == (0, 0, 2, 2)
-    assert counts(second, "registration_tasks") == (0, 0, 2, 2)
+    assert first.mappings["events"].created == 1
+    second = run_at(project, MAY, job="nightly")
+    assert counts(second, "registrations") == (0, 0, 1, 1)
+    assert counts(second, "registration_tasks") == (0, 0, 1, 1)
 
     purged = cli(project, "purge", "--apply")  # as of NOW (syncfixtures' clock)
     assert purged.exit_code == 0, purged.output
     assert not project.query("SELECT Id FROM Campaign")
-    # The 2024 visitor went with the Campaign; the other registration stays live in state.
+    # The Campaign is gone; the other visitor's registration stays live in state.
     assert live(project, "registrations") == 1 and live(project, "events") == 0
 
     report = project.run()
-    # The surviving registration is mapped again, and refused: its Campaign is gone.
     reg = report.mappings["registrations"]
-    assert (reg.skipped, reg.unchanged, reg.rejected) == (0, 0, 1)
-    assert [r["column"] for r in reg.rejects] == ["CampaignId"]
+    # Mapped again (not recognised by its source hash) and left alone: its Campaign is gone,
+    # which is retention doing its work, not an error.
+    assert (reg.skipped, reg.unchanged, reg.rejected) == (0, 0, 0)
+    assert reg.left_alone == {PARENT_PURGED: 1}
     assert report.mappings["registration_tasks"].skipped == 0
-    assert report.exit_code() == 1
+    assert report.mappings["registration_tasks"].left_alone == {PARENT_PURGED: 1}
+    assert "skipped: parent purged (retention) ×1" in report.summary()
+    assert "target.mode" not in report.summary()
+    assert report.exit_code() == 0
 
 
 def test_a_run_with_its_clock_ahead_of_the_real_one_lets_no_later_run_skip(project):
