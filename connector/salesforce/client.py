@@ -109,6 +109,15 @@ class LimitGuard:
             )
 
 
+def default_retry_wait() -> wait_base:
+    """The wait between retries of one call: exponential from 0.5 s up to 30 s, plus up to 1 s
+    of jitter so that parallel writers do not retry in step (a row lock is held by another
+    transaction for a moment; a 503 is an overloaded instance)."""
+    from tenacity import wait_exponential, wait_random
+
+    return wait_exponential(multiplier=0.5, max=30) + wait_random(0, 1)
+
+
 class SalesforceClient:
     """An authenticated session with a limit guard, one refresh per call and bounded retries.
 
@@ -135,7 +144,6 @@ class SalesforceClient:
         retry_wait: wait_base | None = None,
     ):
         import requests
-        from tenacity import wait_exponential, wait_random
 
         self.settings = settings
         self.session = session or requests.Session()
@@ -146,7 +154,7 @@ class SalesforceClient:
             self.session.trust_env = False
         self.session.hooks["response"].append(self._on_response)
         self.guard = LimitGuard(settings.daily_api_share)
-        self.retry_wait = retry_wait or wait_exponential(multiplier=0.5, max=30) + wait_random(0, 1)
+        self.retry_wait = retry_wait or default_retry_wait()
         self.api_used: int | None = None
         self.api_max: int | None = None
         self.calls_made = 0

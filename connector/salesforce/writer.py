@@ -50,6 +50,7 @@ from connector.salesforce.steps import (
 log = logging.getLogger(__name__)
 
 LOCKED = "UNABLE_TO_LOCK_ROW"
+LOCK_BACKOFF = 0.5  # seconds before the first re-send of row-locked records
 NOT_WRITABLE = "INVALID_FIELD_FOR_INSERT_UPDATE"
 _Op = Operation  # the name subclasses of Writer used before the steps module existed
 
@@ -67,7 +68,8 @@ class Writer:
             default the client's ``max_retries``.
         sleep: Sleep function (tests pass a no-op).
         poll_initial: Seconds before the first Bulk job poll (doubles, up to 15 s).
-        lock_backoff: Seconds before the first re-send of locked records (doubles per round).
+        lock_backoff: Seconds before the first re-send of locked records (doubles per round);
+            default :data:`LOCK_BACKOFF`.
         max_in_flight: Bulk writes from :meth:`submit` outstanding at once; ``submit`` blocks
             while this many are queued or running.
     """
@@ -81,7 +83,7 @@ class Writer:
         lock_attempts: int | None = None,
         sleep: Callable[[float], None] = time.sleep,
         poll_initial: float = 0.5,
-        lock_backoff: float = 0.5,
+        lock_backoff: float | None = None,
         max_in_flight: int = 2,
     ):
         if max_in_flight < 1:
@@ -90,7 +92,7 @@ class Writer:
         self.bulk_threshold = bulk_threshold
         self.lock_attempts = client.settings.max_retries if lock_attempts is None else lock_attempts
         self.sleep = sleep
-        self.lock_backoff = lock_backoff
+        self.lock_backoff = LOCK_BACKOFF if lock_backoff is None else lock_backoff
         self.bulk = BulkJob(client, sleep=sleep, poll_initial=poll_initial)
         self.collections_step: WriteStep = CollectionsStep(client, batch_size=batch_size)
         self.bulk_step: WriteStep = BulkStep(client, job=self.bulk)

@@ -3,9 +3,13 @@ a failure part-way, the ambiguous e-mail and no personal value in what it leaves
 
 from __future__ import annotations
 
+import pytest
 from gdprfixtures import EMAIL, NEEDLES, NUMBER, emulator, invoke, project_fixture, seed
 from syncfixtures import SyncProject, registration, student
+from tenacity import wait_none
 
+from connector.salesforce import client as sf_client
+from connector.salesforce import writer as sf_writer
 from connector.state import open_store
 
 __all__ = ["emulator"]
@@ -116,8 +120,11 @@ def test_apply_by_student_number_twice_is_harmless(project: SyncProject) -> None
 
 
 def test_a_child_salesforce_refuses_keeps_local_state_so_erase_again_finishes(
-    project: SyncProject,
+    project: SyncProject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Every retry of a refused write is waited out, not the point here (about 45 s).
+    monkeypatch.setattr(sf_client, "default_retry_wait", wait_none)
+    monkeypatch.setattr(sf_writer, "LOCK_BACKOFF", 0.0)
     seed(project, others=False)
     graph = _graph_ids(project)
     # Every record write refused with UNABLE_TO_LOCK_ROW (after the writer's retries).

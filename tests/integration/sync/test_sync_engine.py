@@ -6,8 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 from syncfixtures import SECRET, registration, student
+from tenacity import wait_none
 
 from connector.hashing import KeyHasher
+from connector.salesforce import client as sf_client
+from connector.salesforce import writer as sf_writer
 
 
 def test_full_sync_then_rerun_writes_nothing(project):
@@ -205,7 +208,11 @@ def test_token_expiring_mid_run_is_refreshed(project):
     assert len(project.query("SELECT Id FROM Contact")) == 15
 
 
-def test_retries_on_503_and_lock_errors(project):
+def test_retries_on_503_and_lock_errors(project, monkeypatch):
+    # The retries themselves are under test, not their back-off (exponential, up to 30 s each:
+    # about 75 s of waiting here).
+    monkeypatch.setattr(sf_client, "default_retry_wait", wait_none)
+    monkeypatch.setattr(sf_writer, "LOCK_BACKOFF", 0.0)
     project.write_students([student(f"80{i:04d}") for i in range(300)])
     project.emulator.faults(http_503_rate=0.3, lock_error_rate=0.2, seed=7)
     report = project.run("students")
