@@ -21,6 +21,7 @@ not part of the hashes: they are filled in by the stage that writes.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -62,6 +63,16 @@ def consent_key(hasher: KeyHasher, contact_id: str, purpose: str) -> str:
 def sf_datetime(moment: datetime) -> str:
     """A moment as Salesforce's dateTime text, in UTC."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+# A load holds few distinct consent moments (intake days, a form's timestamps repeat): their
+# text is made once. Bounded, as the moments of one run are.
+stamp = functools.lru_cache(maxsize=4096)(sf_datetime)
+
+
+@functools.lru_cache(maxsize=4096)
+def _school_day(moment: datetime) -> str:
+    return school_date(moment).isoformat()
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,12 +184,12 @@ def _same_but_date(prev: KnownRow, fresh: Mapping[str, str]) -> bool:
 
 
 def _hashes(
-    hasher: KeyHasher, payload: Mapping[str, object], captured: datetime | None = None
+    hasher: KeyHasher, payload: Mapping[str, object], captured: str | None = None
 ) -> tuple[str, dict[str, str]]:
     fresh = hasher.values(payload)
     fresh[RECORD] = hasher.record(payload)
     if captured is not None:
-        fresh[CAPTURED] = sf_datetime(captured)
+        fresh[CAPTURED] = captured
     return json.dumps(fresh, separators=(",", ":")), fresh
 
 
@@ -249,20 +260,21 @@ def plan_consents(
         spec = purposes.purposes[purpose].consent
         assert spec is not None  # entries are made for consent purposes only
         key = consent_key(hasher, contact_id, purpose)
+        captured = stamp(e.at)
         row: dict[str, object] = {
             # Purpose and date, no personal value (the Contact and Individual say who).
-            "Name": f"{purpose} {school_date(e.at).isoformat()}"[:NAME_LENGTH],
+            "Name": f"{purpose} {_school_day(e.at)}"[:NAME_LENGTH],
             "ContactPointType": spec.contact_point_type,
             "CaptureContactPointType": spec.captured_via,
             "PrivacyConsentStatus": e.status,
-            "CaptureDate": sf_datetime(e.at),
+            "CaptureDate": captured,
             "CaptureSource": e.source[:255],
-            "EffectiveFrom": sf_datetime(e.at),
+            "EffectiveFrom": captured,
         }
         if given_by:
             row["Consent_Given_By__c"] = e.by
         hashed = {**row, "Individual": individual_key(hasher, contact_id), "Purpose": purpose}
-        text, fresh = _hashes(hasher, hashed, e.at)
+        text, fresh = _hashes(hasher, hashed, captured)
         prev = known_consents.get((purpose, key))
         if prev is not None and (
             prev.field_hashes.get(RECORD) == fresh[RECORD]
