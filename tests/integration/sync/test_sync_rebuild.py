@@ -221,6 +221,42 @@ TYPES = {
 }
 
 
+_CONSENT_SENT = {
+    "SIS_Consent_Key__c": "k1",
+    "PrivacyConsentStatus": "OptIn",
+    "CaptureDate": "2026-09-01T08:00:00.000Z",
+    "EffectiveFrom": "2026-09-01T08:00:00.000Z",
+    "CaptureSource": "intake",
+    "PartyId": "0PK000000000001",
+}
+
+
+@pytest.mark.parametrize(
+    ("held", "matches"),
+    [
+        # A later capture with the other status: the person's later word (a withdrawal).
+        ({"privacyconsentstatus": "OptOut", "capturedate": "2026-11-20T09:00:00.000+0000"}, True),
+        # A later capture with the same status (a newer proof of the same consent).
+        ({"capturesource": "open dag", "capturedate": "2026-10-01T09:00:00.000+0000"}, True),
+        # The same moment, another status: a real difference.
+        ({"privacyconsentstatus": "OptOut"}, False),
+        # An older capture in the org: this mapping's newer proof is to be written.
+        ({"privacyconsentstatus": "OptOut", "capturedate": "2026-08-01T09:00:00.000+0000"}, False),
+        # Another party: never a match, whatever the dates.
+        ({"partyid": "0PK000000000002", "capturedate": "2026-11-20T09:00:00.000+0000"}, False),
+    ],
+)
+def test_a_consent_record_holding_a_newer_proof_matches(held: dict, matches: bool) -> None:
+    from connector.sync.rebuild_writer import _answer
+
+    record = {k.lower(): v for k, v in _CONSENT_SENT.items()} | {"id": "0ZY000000000001"} | held
+    found = {"k1": [record]}
+    result = _answer(_CONSENT_SENT, "SIS_Consent_Key__c", found, {}, obj="ContactPointTypeConsent")
+    assert result.ok is matches, result.message
+    # Any other object compares field by field: every record here differs from the row.
+    assert not _answer(_CONSENT_SENT, "SIS_Consent_Key__c", found, {}, obj="Contact").ok
+
+
 def test_values_equal_as_salesforce_stores_them() -> None:
     row = {
         "Birthdate": date(2004, 3, 14),
