@@ -36,6 +36,11 @@ class SourceRecord:
 
     __slots__ = ("_at", "_cells", "_fields", "_header", "_origin", "deleted", "key", "signature")
 
+    # Set only by from_row, and read only while ``_fields`` / ``_origin`` are still None.
+    _header: list[str]
+    _cells: list[str]
+    _at: tuple[str, int]
+
     def __init__(
         self,
         key: str,
@@ -94,7 +99,7 @@ class SourceRecord:
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not SourceRecord:
             return NotImplemented
-        return self._astuple() == other._astuple()  # type: ignore[attr-defined]
+        return self._astuple() == other._astuple()
 
     __hash__ = None  # type: ignore[assignment]  # mutable mapping inside, as with a dataclass
 

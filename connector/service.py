@@ -245,7 +245,9 @@ class SyncService:
     ) -> tuple[JobResult, RunReport | None]:
         run = self._run
         if run is None:
-            from connector.sync.job import run_job as run
+            from connector.sync.job import run_job
+
+            run = run_job
         with self._lock:
             self.running[name] = started
         self.metrics.running.labels(name).set(1)

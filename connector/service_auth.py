@@ -94,7 +94,7 @@ def guard(app: WsgiApp, token: str | None) -> WsgiApp:
 
     def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         if _authorized(environ, token):
-            return app(environ, start_response)  # type: ignore[no-any-return]
+            return app(environ, start_response)
         if environ.get("PATH_INFO", "") == "/healthz":
             return _status_only(app, environ, start_response)
         body = b"unauthorized: send Authorization: Bearer <SIS_SYNC_SERVE__TOKEN>\n"

@@ -41,7 +41,7 @@ def health(service: SyncService) -> tuple[int, dict[str, Any]]:
     with service._lock:
         schedule = service._schedule
         names = list(dict.fromkeys([*schedule, *service.results]))
-        body_jobs = []
+        body_jobs: list[dict[str, Any]] = []
         for name in names:
             job = jobs.get(name)
             last = service.results.get(name)

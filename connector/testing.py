@@ -19,7 +19,7 @@ the same in a mapping. Nothing here touches Salesforce, state or the network.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -45,6 +45,11 @@ __all__ = [
     "sis_sync_plugins",
 ]
 
+# A transform spec as a mapping's ``transform:`` holds it: one entry, or a list (or tuple) of them.
+_Spec = (
+    str | Mapping[str, Any] | list[str | Mapping[str, Any]] | tuple[str | Mapping[str, Any], ...]
+)
+
 #: A fixed secret for keyed hashes in tests (64 hex characters, like a generated one).
 TEST_SECRET = "0" * 64
 
@@ -58,7 +63,7 @@ class TransformRun:
 
 
 def run_transform_full(
-    spec: str | Mapping[str, Any] | Sequence[str | Mapping[str, Any]],
+    spec: _Spec,
     value: Any,
     *,
     today: date | None = None,
@@ -84,7 +89,7 @@ def run_transform_full(
 
 
 def run_transform(
-    spec: str | Mapping[str, Any] | Sequence[str | Mapping[str, Any]],
+    spec: _Spec,
     value: Any,
     *,
     today: date | None = None,

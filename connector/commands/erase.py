@@ -104,6 +104,8 @@ def _print_request(outcome: ErasureOutcome) -> None:
 
 def _render(outcome: ErasureOutcome, *, apply: bool) -> None:
     graph = outcome.graph
+    if graph is None:  # planned, erased and incomplete outcomes always carry the graph
+        raise ValueError(f"an erase outcome of status {outcome.status!r} has no graph to show")
     title = "Erased" if apply else "Would erase (dry run; add --apply)"
     who = f"person {graph.person.person_id}" if graph.person else "person found in Salesforce"
     table = Table(title=f"{title}: {who}")
@@ -115,8 +117,10 @@ def _render(outcome: ErasureOutcome, *, apply: bool) -> None:
     for item in graph.items:
         if item.sf_id in failed:
             status = f"refused: {failed[item.sf_id]}"
-        elif not item.exists or (result and item.sf_id not in deleted):
-            status = "already gone" if not item.exists or result.complete else "kept"
+        elif not item.exists:
+            status = "already gone"
+        elif result and item.sf_id not in deleted:
+            status = "already gone" if result.complete else "kept"
         else:
             status = "deleted" if apply else "would delete"
         table.add_row(item.object, item.sf_id, item.via, status)

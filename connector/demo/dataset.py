@@ -226,8 +226,8 @@ def generate_students_csv(
         dmy(people.birthdate(rng, today, 16, rng.choice((17, 18, 19, 20, 21, 26))))
         for _ in range(8_000)
     ]
-    statuses = [status_of(rng, today, applicant=i % 3 == 0) for i in range(4_000)]
-    statuses = [(status, dmy(day)) for status, day in statuses]
+    drawn = [status_of(rng, today, applicant=i % 3 == 0) for i in range(4_000)]
+    statuses = [(status, dmy(day)) for status, day in drawn]
     domains = [domain for domain, weight in people.EMAIL_DOMAINS for _ in range(weight)]
     stride = max(1, min(8, (9_999_999 - 1_000_000) // max(rows, 1)))
 

@@ -165,7 +165,8 @@ def plan_registrations(
         key=lambda row: (datetime.fromisoformat(row[_COL["aangemeld_op"]]), row[_COL["qr_code"]])
     )
 
-    rows, report = good, ()
+    rows: list[list[str]] = good
+    report: tuple[MalformedRow, ...] = ()
     if malformed:
         bad = [_defect(rng, pools, today, taken, events, codes, d[0]) for d in REGISTRATION_DEFECTS]
         rows, report = insert_defects(rng, good, bad, REGISTRATIONS_FILE, REGISTRATION_DEFECTS)

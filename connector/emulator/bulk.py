@@ -268,9 +268,10 @@ def _row(
                 False,
             )
         elif op == "upsert":
-            rid, created = dml.upsert(
-                o, job.external_id, raw.get(job.external_id), raw, txn, csv=True
-            )
+            ext = job.external_id
+            if ext is None:  # create_job names the field of every upsert job
+                raise RecordError("INVALID_FIELD", "This upsert job has no external ID field", [])
+            rid, created = dml.upsert(o, ext, raw.get(ext), raw, txn, csv=True)
         else:
             rid, created = (
                 dml.delete(raw["Id"], txn, obj=o, hard=op == "hardDelete", missing_status=400),
@@ -287,6 +288,7 @@ def results(app: App, req: Request, job_id: str, which: str) -> Response:
     """``GET .../successfulResults|failedResults|unprocessedrecords`` → CSV."""
     job = _job(app, job_id)
     which = which.lower()
+    rows: Sequence[Sequence[str]]
     if which == "successfulresults":
         header, rows = ["sf__Id", "sf__Created", *job.header], job.ok
     elif which == "failedresults":
@@ -354,7 +356,7 @@ def create_query_job(app: App, req: Request) -> Response:
         processed_any=True,
     )
     job.header = [
-        (o.field(n).name if o.field(n) else relations.resolve_path(app.schema, o, n).name)
+        (f.name if (f := o.field(n)) else relations.resolve_path(app.schema, o, n).name)
         for n in parsed.fields
     ]
     job.rows = [[_csv_value(r.get(h)) for h in job.header] for r in found]

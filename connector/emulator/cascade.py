@@ -86,7 +86,7 @@ class Cascade:
             old = self.store.data[child.name][cid]
             if old.get(field) is None:
                 continue
-            changes = {field: None, "LastModifiedDate": now, "SystemModstamp": now}
+            changes: dict[str, Any] = {field: None, "LastModifiedDate": now, "SystemModstamp": now}
             self.store.change(child.name, old, {**old, **changes}, changes, txn)
         for o, r in doomed:
             current = self.store.data[o.name].get(r["Id"])

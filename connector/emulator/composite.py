@@ -237,7 +237,9 @@ def tree(app: App, req: Request, obj: str) -> Response:
         rels = _children(app, name)
         for rec in records:
             attrs = rec.get("attributes") if isinstance(rec, dict) else None
-            ref = attrs.get("referenceId") if isinstance(attrs, dict) else None
+            if not isinstance(attrs, dict):
+                attrs = {}  # no referenceId: refused below
+            ref = attrs.get("referenceId")
             if not ref or attrs.get("type", "").lower() != name.lower():
                 raise ApiError(
                     400, "INVALID_INPUT", "Each record needs attributes with type and referenceId"
@@ -270,12 +272,13 @@ def tree(app: App, req: Request, obj: str) -> Response:
     with app.store.lock:
         txn = Txn(app.store)
         for ref, name, values, field, parent in flat:
-            preset = {field: ids[parent]} if field and parent is not None else {}
+            parent_id = ids[parent] if field and parent is not None else None
+            preset = {field: parent_id} if field and parent_id is not None else {}
             try:
                 target = app.schema.get(name)
                 if target is None:
                     raise RecordError("INVALID_TYPE", "sObject type is not supported.")
-                if preset and not preset[field]:
+                if parent_id == "":
                     ids.append("")  # the parent failed: its error is reported, not this one's
                     continue
                 ids.append(app.dml.create(target, {**values, **preset}, txn))

@@ -31,6 +31,10 @@ class Faults:
     """Injected faults; rates are probabilities in [0, 1]."""
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """No faults: every rate zero, no seed, a fresh lock and the seed-0 random sequence."""
         self.latency_ms = 0
         self.http_503_rate = 0.0
         self.lock_error_rate = 0.0
@@ -117,7 +121,7 @@ def reset(app: App, req: Request) -> Response:
         app.store.reset()
         app.jobs.clear()
         app.cursors.open.clear()
-    app.faults.__init__()
+    app.faults.reset()
     app.limits.daily_limit = app.config.daily_api_limit
     app.limits.reset()
     with app.stats_lock:

@@ -27,7 +27,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypedDict
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -244,8 +244,22 @@ def _urls(base: str) -> dict[str, str]:
     return {"sobject": base, "describe": f"{base}/describe", "rowTemplate": f"{base}/{{ID}}"}
 
 
+class _SystemFlags(TypedDict):
+    """The FieldDef flags every system field shares (passed as ``**ro``)."""
+
+    createable: bool
+    updateable: bool
+    nillable: bool
+    defaulted: bool
+
+
 def _system_fields(obj: str) -> list[FieldDef]:
-    ro = {"createable": False, "updateable": False, "nillable": False, "defaulted": True}
+    ro: _SystemFlags = {
+        "createable": False,
+        "updateable": False,
+        "nillable": False,
+        "defaulted": True,
+    }
     return [
         FieldDef("Id", "id", f"{obj} ID", 18, **ro),
         FieldDef("IsDeleted", "boolean", "Deleted", default=False, **ro),

@@ -54,7 +54,9 @@ def resolver(
         else:
             if not isinstance(value, dict):
                 raise _invalid(f"Cannot deserialize the value of {f.name}'s relationship", f.name)
-            attrs = value.get("attributes") if isinstance(value.get("attributes"), dict) else {}
+            attrs = value.get("attributes")
+            if not isinstance(attrs, dict):
+                attrs = {}
             parent_name = attrs.get("type") or (
                 f.reference_to[0] if len(f.reference_to) == 1 else None
             )

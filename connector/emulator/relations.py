@@ -158,7 +158,8 @@ def nest(flat: dict[str, Any], paths: dict[str, Path], store: Any, rec: dict, ve
         if path is None:
             out[key] = value
             continue
-        node, current = out, rec
+        node = out
+        current: dict[str, Any] | None = rec
         for depth, (lookup, name, parent) in enumerate(path.steps):
             rid = current.get(lookup) if current is not None else None
             current = store.get(rid) if rid else None

@@ -31,7 +31,12 @@ def parse_json(body: bytes) -> Any:
     try:
         return json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError) as exc:
-        where = f" at [line:{exc.lineno}, column:{exc.colno}]" if hasattr(exc, "lineno") else ""
+        # Only a JSONDecodeError (a ValueError) knows where the body went wrong.
+        where = (
+            f" at [line:{exc.lineno}, column:{exc.colno}]"
+            if isinstance(exc, json.JSONDecodeError)
+            else ""
+        )
         raise ApiError(
             400, "JSON_PARSER_ERROR", f"Unexpected character in JSON body{where}"
         ) from None
@@ -174,8 +179,7 @@ def delete(app: App, req: Request, obj: str, rid: str) -> Response:
 
 def _ext_field(o: ObjectDef, name: str, *, for_get: bool) -> str:
     f = o.field(name)
-    usable = f is not None and (f.external_id or f.name == "Id" or (for_get and f.type == "email"))
-    if not usable:
+    if f is None or not (f.external_id or f.name == "Id" or (for_get and f.type == "email")):
         raise ApiError(
             404,
             "NOT_FOUND",
@@ -204,6 +208,8 @@ def get_by_external_id(app: App, req: Request, obj: str, field: str, value: str)
         if len(ids) > 1:
             return json_response(300, [record_url(req.version, o.name, i) for i in ids])
         rec = app.store.get(ids[0])
+        if rec is None:  # not reached: ids holds live records, read under this lock
+            raise not_found()
     return json_response(200, render(req.version, o.name, rec, _fields_param(o, req)))
 
 

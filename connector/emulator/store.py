@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from connector.emulator.identity import USER_RECORD
 from connector.emulator.ids import IdFactory, sf_datetime
@@ -62,7 +62,7 @@ class Journal:
 
     def __init__(self, directory: Path):
         self.path = directory / JOURNAL
-        self._fh = None
+        self._fh: TextIO | None = None
 
     def replay(self) -> Iterator[dict[str, Any]]:
         """Every entry written so far, oldest first (a torn last line is ignored)."""
@@ -189,7 +189,9 @@ class Store:
         # (object, field) → match key → ids. Tuples, not sets: almost every key has one id, and
         # the garbage collector stops scanning a tuple of strings, but never a set.
         self.indexes: dict[tuple[str, str], dict[Any, tuple[str, ...]]] = {}
-        self.members: dict[tuple[str, str], str] = {}  # (CampaignId, person id) → member id
+        # (CampaignId, person id) → member id. Validation requires the person (ContactId or
+        # LeadId), but a stored record is a plain dict, so the key's type admits None.
+        self.members: dict[tuple[str, str | None], str] = {}
         self.outer: Txn | None = None  # an all-or-none request's transaction (see Txn.commit)
         # Per object: (field, case-sensitive) of every indexed field, looked up once. Lookups
         # are indexed too (ids: case-sensitive), so a delete finds its children (cascade.py).

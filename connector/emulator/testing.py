@@ -107,7 +107,7 @@ def running_emulator(
         The running emulator's handle.
     """
     temp = data_dir is None
-    directory = Path(tempfile.mkdtemp(prefix="sfemu-")) if temp else Path(data_dir)
+    directory = Path(tempfile.mkdtemp(prefix="sfemu-")) if data_dir is None else Path(data_dir)
     handle = EmulatorHandle(EmulatorConfig(data_dir=directory, port=0, **options))
     try:
         yield handle

@@ -133,7 +133,8 @@ def _data_path(data: Any, prefix: Path_, loc: tuple[Any, ...], missing: bool) ->
     # keep only the parts that exist in the data, plus the last one of a missing key.
     cur: Any = data
     for part in prefix:
-        cur = cur[part] if isinstance(cur, dict | list) else None
+        in_list = isinstance(cur, list) and isinstance(part, int)
+        cur = cur[part] if isinstance(cur, dict) or in_list else None
     path: list[str | int] = list(prefix)
     for i, part in enumerate(loc):
         in_dict = isinstance(cur, dict) and part in cur

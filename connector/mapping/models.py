@@ -32,6 +32,11 @@ DEVELOPER_NAME = re.compile(rf"^{_API_PART}$")
 TransformItem = str | dict[str, Any]
 
 
+def _strip_keys() -> list[TransformItem]:
+    """The default ``key_transform``: strip the key's surrounding white space."""
+    return ["strip"]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -335,7 +340,7 @@ class MappingSpec(_Strict):
     )
     target: TargetSpec
     key_transform: list[TransformItem] = Field(
-        default_factory=lambda: ["strip"],
+        default_factory=_strip_keys,
         description="normalises the record key before hashing",
     )
     key_namespace: str | None = Field(

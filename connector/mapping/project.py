@@ -62,7 +62,9 @@ class Project:
                     children[parent].append(name)
                     pending[name] += 1
         given = list(names) if names is not None else []
-        rank = {n: (0, i) for i, n in enumerate(given)}
+        rank: dict[str, tuple[int, int] | tuple[int, str]] = {
+            n: (0, i) for i, n in enumerate(given)
+        }
         rank.update({n: (1, n) for n in sorted(self.mappings) if n not in rank})
         ready = [(rank[n], n) for n, count in pending.items() if count == 0]
         heapq.heapify(ready)
