@@ -69,7 +69,17 @@ main()
 SERVER = """
 import sys
 from pathlib import Path
+from connector.emulator import objects_default
 from connector.emulator.server import EmulatorConfig, make_server
+if sys.argv[2:] == ["flags-only"]:
+    # An org without Data Protection and Privacy: no consent objects, no Contact.IndividualId.
+    objects = dict(objects_default.DEFAULT_OBJECTS)
+    for name in ("Individual", "ContactPointTypeConsent", "DataUsePurpose"):
+        del objects[name]
+    for name in ("Contact", "Lead"):
+        label, prefix, fields = objects[name]
+        objects[name] = (label, prefix, [f for f in fields if f.name != "IndividualId"])
+    objects_default.DEFAULT_OBJECTS = objects
 server, app = make_server(EmulatorConfig(data_dir=Path(sys.argv[1]), port=0))
 print(app.base_url, flush=True)
 try:
@@ -101,13 +111,17 @@ class Emulator:
 
     Args:
         data_dir: where the org lives (a fresh, empty folder).
+        consent_model: the org has Salesforce's consent model (Individual, DataUsePurpose,
+            ContactPointTypeConsent), as a default org has; False: an org without it, where a
+            person mapping writes only its Contacts.
     """
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, *, consent_model: bool = True):
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", SERVER, str(data_dir)], stdout=subprocess.PIPE, text=True
-        )
+        argv = [sys.executable, "-c", SERVER, str(data_dir)]
+        if not consent_model:
+            argv.append("flags-only")
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
         self.url = (self.proc.stdout.readline() if self.proc.stdout else "").strip()
         if not self.url:
             self.close()
