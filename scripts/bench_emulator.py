@@ -9,7 +9,9 @@ do not share one interpreter lock, then drives it with real clients:
 - Bulk 2.0 ingest: one upsert job of ``--bulk-rows`` rows, driven with requests and polled every
   5 ms. Rows/s from job creation to the first poll that reports ``JobComplete`` — create, CSV
   upload, ``UploadComplete``, processing and the emulator's one deliberate ``InProgress`` poll
-  included, client think-time not. Again as inserts, then as updates of the same keys.
+  included, client think-time not. Again as inserts, then as updates of the same keys; then
+  inserts of Contacts that all name one Account (a lookup value every row shares, as every
+  CampaignMember of one open day or every consent of one purpose does).
 - Bulk 2.0 through simple-salesforce (``sf.bulk2.Contact.upsert``): the same job as the client
   runs it. Its poll loop sleeps ``wait + e^n / 1000`` seconds after the n-th poll, so this figure
   measures the client's back-off as much as the emulator.
@@ -127,18 +129,33 @@ def collections_phase(url: str, ca: str, total: int, threads: int) -> Callable[[
     return run
 
 
-def _bulk_csv(rows: int) -> bytes:
-    lines = ["LastName,FirstName,Email,SIS_Sync_Key__c\n"]
-    lines.extend(f"Bulk{i},F,b{i}@example.org,b{i}\n" for i in range(rows))
+def _bulk_csv(rows: int, account_id: str | None = None) -> bytes:
+    if account_id is None:
+        lines = ["LastName,FirstName,Email,SIS_Sync_Key__c\n"]
+        lines.extend(f"Bulk{i},F,b{i}@example.org,b{i}\n" for i in range(rows))
+    else:  # every Contact under one Account: one lookup value shared by all rows
+        lines = ["LastName,FirstName,Email,SIS_Sync_Key__c,AccountId\n"]
+        lines.extend(f"Kind{i},F,k{i}@example.org,k{i},{account_id}\n" for i in range(rows))
     return "".join(lines).encode()
 
 
-def bulk_phase(url: str, ca: str, rows: int) -> Callable[[], None]:
-    """A phase that runs one Bulk 2.0 upsert job of ``rows`` rows, polling every 10 ms."""
+def bulk_phase(url: str, ca: str, rows: int, *, one_parent: bool = False) -> Callable[[], None]:
+    """A phase that runs one Bulk 2.0 upsert job of ``rows`` rows, polling every 10 ms.
+
+    ``one_parent``: every row's ``AccountId`` is one Account (created first): the emulator's
+    lookup index then holds all rows under one value (quadratic while it copied the bucket).
+    """
     s = _session(ca)
     s.headers["Authorization"] = f"Bearer {_token(s, url)}"
     base = f"{url}/services/data/{VERSION}/jobs/ingest"
-    data = _bulk_csv(rows)
+    account_id = None
+    if one_parent:
+        made = s.post(
+            f"{url}/services/data/{VERSION}/sobjects/Account", json={"Name": "Bench"}, timeout=30
+        )
+        made.raise_for_status()
+        account_id = made.json()["id"]
+    data = _bulk_csv(rows, account_id)
 
     def run() -> None:
         job = s.post(
@@ -227,6 +244,13 @@ def main() -> None:
                 rows,
                 "rows",
                 bulk_phase(url, ca, rows),
+            )
+            _measure(
+                pid,
+                "Bulk 2.0 ingest, all rows under one Account (insert)",
+                rows,
+                "rows",
+                bulk_phase(url, ca, rows, one_parent=True),
             )
             if not args.skip_simple_salesforce_bulk:
                 _measure(

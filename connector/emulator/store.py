@@ -188,7 +188,8 @@ class Store:
         self.where: dict[str, str] = {}  # id → object name
         # (object, field) → match key → ids. Tuples, not sets: almost every key has one id, and
         # the garbage collector stops scanning a tuple of strings, but never a set.
-        self.indexes: dict[tuple[str, str], dict[Any, tuple[str, ...]]] = {}
+        # (object, field) → value → ids of the live records holding it (an ordered set).
+        self.indexes: dict[tuple[str, str], dict[Any, dict[str, None]]] = {}
         # (CampaignId, person id) → member id. Validation requires the person (ContactId or
         # LeadId), but a stored record is a plain dict, so the key's type admits None.
         self.members: dict[tuple[str, str | None], str] = {}
@@ -318,7 +319,7 @@ class Store:
 
     def children(self, obj: str, field: str, parent_id: str) -> tuple[str, ...]:
         """Ids of live ``obj`` records whose lookup ``field`` is ``parent_id``."""
-        return self.indexes.get((obj, field), {}).get(parent_id, ())
+        return tuple(self.indexes.get((obj, field), {}).get(parent_id, ()))
 
     def member_of(self, campaign_id: str | None, person_id: str | None) -> str | None:
         """Id of the live campaign member for (campaign, person), or None."""
@@ -350,19 +351,21 @@ class Store:
             bucket = self.indexes.get((obj, name))
             if bucket is None:
                 bucket = self.indexes[(obj, name)] = {}
+            # A bucket is an insertion-ordered set (dict keys): many records share a lookup
+            # value (100,000 CampaignMembers of one Campaign, every consent of one purpose), so
+            # adding and removing one id must not copy the others.
             if before is not None:
                 ids = bucket.get(before)
                 if ids is not None and rid in ids:
-                    if len(ids) == 1:
+                    del ids[rid]
+                    if not ids:
                         del bucket[before]
-                    else:
-                        bucket[before] = tuple(i for i in ids if i != rid)
             if after is not None:
                 ids = bucket.get(after)
                 if ids is None:
-                    bucket[after] = (rid,)
-                elif rid not in ids:
-                    bucket[after] = (*ids, rid)
+                    bucket[after] = {rid: None}
+                else:
+                    ids[rid] = None
         if obj == "CampaignMember":
             if old is not None:
                 self.members.pop(
