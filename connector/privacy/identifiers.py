@@ -204,6 +204,10 @@ def _is_phone(run: str) -> bool:
     """True when a run of 10 or more digits is a valid phone number (``+31 6 1234 5678``)."""
     if sum(c.isdigit() for c in run) < 10:  # a Dutch number has 10 digits, a BSN 9
         return False
+    if _SPLIT.split(run, maxsplit=1)[0] == "0":
+        # The trunk 0 is written with its area code ("010 …", "06 …"), never alone: in
+        # "0 123456782" the nine digits stand as a number of their own.
+        return False
     try:
         return phonenumbers.is_valid_number(phonenumbers.parse(run, "NL"))
     except phonenumbers.NumberParseException:

@@ -343,6 +343,13 @@ def test_a_bsn_next_to_a_phone_number_is_still_found():
     assert contains_forbidden_number("0031 6 12345678 111/222/333")
 
 
+def test_a_bsn_after_a_lone_zero_is_no_phone_number():
+    # Found by test_policy_properties: "0 100000009" parses as a Rotterdam number (010), but a
+    # trunk 0 is never written alone; the nine digits are a number of their own.
+    assert contains_forbidden_number("0 100000009 ")
+    assert not contains_forbidden_number("010 0000009")  # the same digits as a phone number
+
+
 @settings(max_examples=400, deadline=None)
 @given(day=st.dates(min_value=date(1900, 1, 1), max_value=date(2099, 12, 31)))
 def test_no_date_in_any_notation_is_a_false_alarm(day):
