@@ -18,6 +18,10 @@ class Origin:
     def __str__(self) -> str:
         return f"{self.file}:{self.line}"
 
+    def __reduce__(self) -> tuple[type[Origin], tuple[str, int]]:
+        # Pickled with every spooled write (sync/spool.py): plainer than the dataclass state.
+        return (Origin, (self.file, self.line))
+
 
 class SourceRecord:
     """One record as a source read it.

@@ -12,8 +12,9 @@ are unit-tested with hand-built states (tests/unit/sync/test_sync_planner.py).
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -79,6 +80,14 @@ class Write:
     consent_withdrawn_at: dict[str, datetime] = field(default_factory=dict)
     source_hash: str | None = None
     recheck_on: date | None = None
+
+    def __reduce__(self) -> tuple[type[Write], tuple[Any, ...]]:
+        # The write spool (spool.py) pickles every write of a Bulk load: a positional tuple
+        # is much cheaper than a slotted dataclass's default state (fields() per object).
+        return (Write, _write_state(self))
+
+
+_write_state = operator.attrgetter(*(f.name for f in fields(Write)))
 
 
 @dataclass
