@@ -92,7 +92,7 @@ def validate(
             highlight=False,
             soft_wrap=True,
         )
-    from connector.mapping.checks import consent_warnings
+    from connector.mapping.checks import consent_warnings, never_active_warnings, register_warnings
     from connector.plan_examples import generated_external_id_notes
 
     for warning in consent_warnings(project.purposes):
@@ -100,9 +100,9 @@ def validate(
     for note in generated_external_id_notes(project):
         # DESIGN §5: a mapping that does not map its external id sends the key's keyed hash.
         out.print("[yellow]note:[/yellow] " + escape(note), highlight=False, soft_wrap=True)
-    from connector.mapping.checks import never_active_warnings
-
     for warning in never_active_warnings(project):  # issue 9.6: it used to block the purge
+        out.print("[yellow]warning:[/yellow] " + escape(warning), highlight=False, soft_wrap=True)
+    for warning in register_warnings(project.purposes):
         out.print("[yellow]warning:[/yellow] " + escape(warning), highlight=False, soft_wrap=True)
     if online:
         _check_online(project, settings)

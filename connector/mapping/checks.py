@@ -57,6 +57,20 @@ def consent_warnings(purposes: PurposesSpec) -> list[str]:
     ]
 
 
+def register_warnings(purposes: PurposesSpec) -> list[str]:
+    """What the record of processing activities (``sis-sync register``) would leave blank that
+    the school must declare: third-country transfers (art. 30(1)(e)). Salesforce is a service
+    of a US company, so a register without the key is incomplete, not "no transfers"."""
+    if purposes.transfers is None:
+        return [
+            "purposes.yaml has no `transfers:`: the register's third-country transfers (AVG "
+            "art. 30(1)(e)) stay blank. Salesforce is a US company's service: declare it "
+            "(recipient, country, mechanism, e.g. the EU-US Data Privacy Framework or standard "
+            "contractual clauses), or `transfers: []` when the org's data stays in the EEA"
+        ]
+    return []
+
+
 def _forbidden(reason: str) -> str:
     return f"refused whatever the mapping says: {reason}"
 

@@ -470,3 +470,16 @@ def test_art30_the_register_names_the_objects_erasure_and_the_purge_reach(
     assert all(f"<li>{o}</li>" in html for o in present)
     rows = list(csv.DictReader(io.StringIO(render_register(project, "csv", generated_on=DAY))))
     assert all(o in rows[0]["objects_erasure_and_purge_reach"] for o in present)
+
+
+def test_validate_warns_when_the_register_would_leave_transfers_blank(project):
+    from connector.mapping.checks import register_warnings
+
+    # This file declares no `transfers:`: the register marks art. 30(1)(e) missing.
+    [warning] = register_warnings(project.purposes)
+    assert "transfers:" in warning and "30(1)(e)" in warning
+    # Declared (here: none outside the EEA), nothing to warn about; the shipped file declares it.
+    declared = project.purposes.model_copy(update={"transfers": []})
+    assert register_warnings(declared) == []
+    shipped = load_project(Path(__file__).resolve().parents[3] / "mappings")
+    assert register_warnings(shipped.purposes) == []
