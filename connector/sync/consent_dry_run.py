@@ -29,7 +29,11 @@ class PlannedConsents(ConsentStage):
         known = super()._contact_ids(contact_keys)
         return {k: known.get(k) or PLANNED + k for k in contact_keys}
 
-    def _send_plan(self, plan: ConsentPlan, entries: list[ConsentEntry]) -> None:
+    def _confirm(self, contact_keys: set[str]) -> None:
+        """A plan writes no state: nothing is held back to be remembered."""
+        self.deferred.clear()
+
+    def _send_plan(self, plan: ConsentPlan, entries: list[ConsentEntry]) -> set[str]:
         """Count what :meth:`ConsentStage._send` would write: created unless state knows it."""
         if plan.individuals:
             rep = self._report(INDIVIDUALS, INDIVIDUAL)
@@ -49,3 +53,4 @@ class PlannedConsents(ConsentStage):
                     rep.updated += 1
                 else:
                     rep.created += 1
+        return set()

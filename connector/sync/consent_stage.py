@@ -9,15 +9,18 @@ by ``SIS_Consent_Key__c``). Its counts appear in the run report as the mappings
 
 It is the recorder of these records: what Salesforce accepted is remembered in state under
 those names (keyed hashes and ids only). A consent that did not land has its source rows
-forgotten, so the next run maps the row again and retries. An org without the consent objects
-is asked once per run (describe), and only when a consent needs writing; then nothing is
-written here and the mapping's flags are all there is.
+forgotten, so the next run maps the row again and retries. That holds for a crash too: the
+source row of a record with consent entries is remembered only once its consents are written
+(:meth:`ConsentStage.defer`), so a run killed between the Contacts and their consents leaves
+those rows to be mapped again — the Contacts unchanged, the consents written. An org without
+the consent objects is asked once per run (describe), and only when a consent needs writing;
+then nothing is written here and the mapping's flags are all there is.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Container, Iterator, Mapping, Sequence
 from datetime import date, datetime
 
 from connector.errors import LimitReached, SalesforceError
@@ -45,7 +48,7 @@ from connector.sync.consent_records import (
     plan_consents,
     state_name,
 )
-from connector.sync.plan import Item
+from connector.sync.plan import Item, Write
 
 log = logging.getLogger(__name__)
 
@@ -96,15 +99,19 @@ class ConsentStage:
         )
         self.pending: list[ConsentEntry] = []
         self.fallback_source = f"sis-sync {mapping}"
+        # Source rows held back until their records' consents are written (see defer).
+        self.deferred: dict[str, SourceSeen] = {}
 
-    def add(self, items: Sequence[Item], accepted: Container[str], today: date) -> None:
-        """Collect the consent entries of the records of a batch the plan accepted."""
+    def add(self, items: Sequence[Item], accepted: Container[str], today: date) -> set[str]:
+        """Collect the consent entries of the records of a batch the plan accepted; the key
+        hashes of the records that have some."""
+        held: set[str] = set()
         for it in items:
             facts = it.res.facts
             if it.res.key_hash not in accepted or not (facts.consents or facts.objected):
                 continue
             statuses = self.policy.statuses(facts, today)
-            self.pending += entries_for(
+            entries = entries_for(
                 it.res.key_hash,
                 facts,
                 {p: s for p, s in statuses.items() if p in self.consent_purposes},
@@ -112,15 +119,62 @@ class ConsentStage:
                 now=self.now,
                 fallback_source=self.fallback_source,
             )
+            if entries:
+                self.pending += entries
+                held.add(it.res.key_hash)
+        return held
+
+    def defer(
+        self, writes: Sequence[Write], unchanged: Sequence[SourceSeen], held: Container[str]
+    ) -> list[SourceSeen]:
+        """Hold back the source rows of the ``held`` records until their consents are written.
+
+        A write then records its Contact without its source row, and an unchanged record
+        moves only its last_seen (the returned list replaces ``unchanged``): were the run killed
+        before the consents land, the next run maps these rows again instead of skipping them.
+        :meth:`_confirm` remembers the rows once the consents are in Salesforce (or need no
+        write).
+        """
+        for w in writes:
+            if w.key_hash in held and w.source_hash is not None:
+                self.deferred[w.key_hash] = SourceSeen(
+                    w.key_hash, w.source_hash, w.recheck_on, w.token
+                )
+                w.source_hash = None
+        out: list[SourceSeen] = []
+        for seen in unchanged:
+            if seen.key_hash in held and seen.token is not None:
+                self.deferred[seen.key_hash] = seen
+                out.append(SourceSeen(seen.key_hash, None, None, None))
+            else:
+                out.append(seen)
+        return out
+
+    def not_landed(self, contact_keys: Sequence[str]) -> None:
+        """These records' writes did not land (refused, not sent): their rows stay
+        unremembered, so the next run maps them again and retries the write."""
+        for key in contact_keys:
+            self.deferred.pop(key, None)
 
     def flush(self, blocked: Container[str]) -> None:
-        """Write the pending entries whose Contact is in Salesforce, once there are enough."""
+        """Write the pending entries whose Contact is in Salesforce, once there are enough.
+
+        Entries arrive in batch order and Contacts are written in that order, so the ready
+        ones are the front of the list: it is read up to the first entry still waiting for
+        its Contact (not all of it on every batch, which cost a 200k load seconds).
+        """
         if len(self.pending) < CHUNK:
             return
-        ready = [e for e in self.pending if e.contact_key not in blocked]
-        self.pending = [e for e in self.pending if e.contact_key in blocked]
-        for start in range(0, len(ready), CHUNK):
-            self._write(ready[start : start + CHUNK])
+        ready = 0
+        for e in self.pending:
+            if e.contact_key in blocked:
+                break
+            ready += 1
+        if ready < CHUNK:
+            return
+        done, self.pending = self.pending[:ready], self.pending[ready:]
+        for chunk in _chunks(done):
+            self._write(chunk)
 
     def finish(self, *, stopped: bool = False) -> None:
         """Write every pending entry (the mapping's own writes are all recorded by now); when
@@ -129,24 +183,41 @@ class ConsentStage:
         if stopped:
             if pending:
                 self._retry_later({e.contact_key for e in pending})
+            self.deferred.clear()  # those rows stay unremembered: the next run maps them
             return
-        for start in range(0, len(pending), CHUNK):
-            self._write(pending[start : start + CHUNK])
+        for chunk in _chunks(pending):
+            self._write(chunk)
 
     # -- one chunk ------------------------------------------------------------------------------
 
     def _write(self, entries: list[ConsentEntry]) -> None:
-        plan = self._plan_chunk(entries)
-        if not plan.individuals and not plan.consents:
-            return
-        self._send_plan(plan, entries)
+        plan, landed = self._plan_chunk(entries)
+        keys = {e.contact_key for e in entries}
+        for key in keys - landed:
+            # Its Contact did not reach Salesforce: the write failed and is retried next run
+            # from its row, which therefore must not be remembered.
+            self.deferred.pop(key, None)
+        retry: set[str] = set()
+        if plan.individuals or plan.consents:
+            retry = self._send_plan(plan, entries)
+        for key in retry:
+            self.deferred.pop(key, None)
+        self._confirm(landed - retry)
+
+    def _confirm(self, contact_keys: set[str]) -> None:
+        """These records' consents are in Salesforce (or need no write): remember the source
+        rows held back for them, so the next run may skip the rows."""
+        rows = [seen for k in contact_keys if (seen := self.deferred.pop(k, None)) is not None]
+        if rows:
+            self.store.remember_sources(self.mapping, rows, at=self.now)
 
     def _contact_ids(self, contact_keys: list[str]) -> dict[str, str]:
         """Contact key hash → Contact Id, from state (the Contacts are written by now)."""
         return self.store.sf_ids(self.mapping, contact_keys)
 
-    def _plan_chunk(self, entries: list[ConsentEntry]) -> ConsentPlan:
-        """What a chunk of entries needs written, against what state remembers."""
+    def _plan_chunk(self, entries: list[ConsentEntry]) -> tuple[ConsentPlan, set[str]]:
+        """What a chunk of entries needs written, against what state remembers; and the
+        contact keys whose Contact is in Salesforce (the others wait)."""
         store, hasher = self.store, self.hasher
         contact_ids = self._contact_ids(sorted({e.contact_key for e in entries}))
         ind_keys = sorted({individual_key(hasher, c) for c in contact_ids.values()})
@@ -161,31 +232,34 @@ class ConsentStage:
             for p, keys in by_purpose.items()
             for k, row in store.known(state_name(p), sorted(set(keys))).items()
         }
-        return plan_consents(
+        plan = plan_consents(
             entries, contact_ids, known_individuals, known_consents, self.purposes, hasher
         )
+        return plan, set(contact_ids)
 
-    def _send_plan(self, plan: ConsentPlan, entries: list[ConsentEntry]) -> None:
+    def _send_plan(self, plan: ConsentPlan, entries: list[ConsentEntry]) -> set[str]:
+        """Send a chunk's plan; the contact keys whose consents did not land (retried next
+        run)."""
         assert self.org is not None  # a plan counts instead (consent_dry_run.py)
         detection = self.org.detection()
         if detection.model is None:
             if detection.warning:
                 self.mapping_report.warnings[detection.warning] += 1
-            return
+            return set()  # nothing can be written here: the rows may be skipped next time
         if not detection.model.given_by:
             for w in plan.consents:
                 w.row.pop("Consent_Given_By__c", None)
         try:
-            self._send(plan)
+            return self._send(plan)
         except (LimitReached, SalesforceError) as exc:
             if isinstance(exc, LimitReached):
                 self.report.stopped = self.report.stopped or f"daily API share reached ({exc})"
             self._report(INDIVIDUALS, INDIVIDUAL).error = str(exc)
-            self._retry_later(
-                {w.contact_key for w in plan.consents} | {e.contact_key for e in entries}
-            )
+            failed = {w.contact_key for w in plan.consents} | {e.contact_key for e in entries}
+            self._retry_later(failed)
+            return failed
 
-    def _send(self, plan: ConsentPlan) -> None:
+    def _send(self, plan: ConsentPlan) -> set[str]:
         ids = dict(plan.individual_ids)
         failed_contacts: set[str] = set()
         if plan.individuals:
@@ -262,6 +336,7 @@ class ConsentStage:
             self._retry_later(retry)
         if failed_contacts:
             log.debug("%s: %d Individuals not written", self.mapping, len(failed_contacts))
+        return retry
 
     # -- helpers --------------------------------------------------------------------------------
 
@@ -301,3 +376,15 @@ class ConsentStage:
             self.mapping, [SourceSeen(k, None, None, None) for k in sorted(contact_keys)],
             at=self.now,
         )  # fmt: skip
+
+
+def _chunks(entries: list[ConsentEntry]) -> Iterator[list[ConsentEntry]]:
+    """Slices of about :data:`CHUNK` entries that never split one record's entries (they are
+    adjacent): a record's source row is remembered once all of them are written."""
+    start = 0
+    while start < len(entries):
+        end = min(start + CHUNK, len(entries))
+        while end < len(entries) and entries[end].contact_key == entries[end - 1].contact_key:
+            end += 1
+        yield entries[start:end]
+        start = end

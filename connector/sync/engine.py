@@ -227,6 +227,8 @@ class MappingRun:
         self.present: list[str] = []  # keys held by the source but not written (this batch)
         self.bad_rows = 0  # rows without a usable key (rejected by the source)
         self.consents = self._consent_stage()
+        if self.consents is not None and self.recorder is not None:
+            self.recorder.not_landed = self.consents.not_landed
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -540,6 +542,12 @@ class MappingRun:
                         "reason": f"e-mail matches {candidates} persons",
                     }
                 )
+        if self.consents is not None:
+            accepted = {w.key_hash for w in plan.writes} | {u.key_hash for u in plan.unchanged}
+            # plan.items: decided with the person's objection (art. 21), as the Contact was.
+            held = self.consents.add(plan.items, accepted, school_date(self.ctx.now))
+            if held:
+                plan.unchanged = self.consents.defer(plan.writes, plan.unchanged, held)
         self.rep.unchanged += len(plan.unchanged) + len(recognised)
         self.rep.skipped += len(recognised)
         for key_hash in recognised:
@@ -566,9 +574,6 @@ class MappingRun:
         # against the same state, so the later one is the whole change.
         self.buffer.add(plan.writes)
         if self.consents is not None:
-            accepted = {w.key_hash for w in plan.writes} | {u.key_hash for u in plan.unchanged}
-            # plan.items: decided with the person's objection (art. 21), as the Contact was.
-            self.consents.add(plan.items, accepted, school_date(self.ctx.now))
             self.consents.flush(_Blocked(self.buffer, self.in_flight_keys))
         if len(self.buffer) > self.ctx.bulk_threshold:
             self.bulk = True

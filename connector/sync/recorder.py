@@ -8,7 +8,7 @@ change only after Salesforce accepted the write; what did not land is planned ag
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from connector.records import Reject, WriteResult, WriteStatus
@@ -56,6 +56,9 @@ class Recorder:
     ):
         self.store, self.mapping, self.obj = store, mapping, obj
         self.run_id, self.now, self.rep = run_id, now, report
+        # Told the key hashes of writes that did not land (failed, not sent): the consent
+        # stage then never remembers their rows (ConsentStage.defer).
+        self.not_landed: Callable[[Sequence[str]], None] | None = None
 
     def rejects(self, rejects: Sequence[Reject]) -> None:
         """File rejected rows under the run (their count is already in the report)."""
@@ -196,6 +199,8 @@ class Recorder:
             at=now,
         )
         self.present(unsent)
+        if unsent and self.not_landed is not None:
+            self.not_landed(unsent)
         store.mark_outbox(ok_ids, OutboxStatus.OK)
         store.fail_outbox(errors, at=now)
         self.rejects(refused)

@@ -113,6 +113,48 @@ def test_killed_bulk_run_replays_without_duplicates(project: CliProject) -> None
     _replay_and_check(project, "bulk2", **env)
 
 
+def _consent_model(project: CliProject) -> dict[str, int]:
+    """Individuals, their Contact links and ContactPointTypeConsents, and the duplicates."""
+    individuals = project.external_ids("Individual", "SIS_Individual_Key__c")
+    consents = project.external_ids("ContactPointTypeConsent", "SIS_Consent_Key__c")
+    linked = [r["IndividualId"] for r in project.query("SELECT IndividualId FROM Contact")]
+    return {
+        "Individual": len(individuals),
+        "linked": sum(1 for i in linked if i),
+        "ContactPointTypeConsent": len(consents),
+        "duplicates": len(individuals) - len(set(individuals)) + len(consents) - len(set(consents)),
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", ["Individual", "ContactPointTypeConsent"])
+def test_killed_while_writing_consents_converges(project: CliProject, moment: str) -> None:
+    _write_data(project)
+    # Every student has both consents with proof (OptIn ×2), every visitor said "nee" to the
+    # news (OptOut ×1): one Individual each. The Contacts land first, then the consent model:
+    # kill once its first Bulk job (Individuals, or the consents) has landed, before the run
+    # records it — the Contacts' rows were already synced.
+    persons = STUDENTS + VISITORS
+    expected = {
+        "Individual": persons,
+        "linked": persons,
+        "ContactPointTypeConsent": 2 * STUDENTS + VISITORS,
+        "duplicates": 0,
+    }
+    env = {"SIS_SYNC_SALESFORCE__BULK_THRESHOLD": "500"}
+    project.emulator.faults(latency_ms=50)
+    _kill_part_way(project, lambda: project.live_records(moment) >= 1, **env)
+    assert _consent_model(project) != expected  # really part-way
+
+    project.emulator.faults(latency_ms=0)
+    again = project.cli("run", "nightly", **env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _consent_model(project) == expected
+    before = project.api_calls()
+    assert project.cli("run", "nightly", **env).returncode == 0
+    assert project.api_calls() == before  # converged: nothing left to write
+
+
 def test_killed_run_is_not_reported_as_running_after_the_next_run(project: CliProject) -> None:
     # The run lock is free again once its holder died, so a run row still "running" without a
     # holder is a dead run; `sis-sync status` must not keep showing it as in progress.
