@@ -186,7 +186,7 @@ def _answer(
     record = candidates[0]
     differing = differences(row, record, types, skip=key)
     sf_id = str(record.get("id"))
-    if differing and obj == _CONSENT and _holds_a_newer_proof(row, record, differing):
+    if differing and obj == _CONSENT and _holds_this_consent(row, record, differing):
         differing = []
     if differing:
         return WriteResult(
@@ -206,16 +206,21 @@ def _answer(
 # party and purpose captured later than the proof this mapping would write is the person's later
 # word: it matches (a rebuild never plans to replace a newer proof by an older one). With the same
 # status, a capture at the same moment matches too.
+# A record that differs in its dates alone (same status, source, party and purpose) is the same
+# consent: an OptOut without a date of its own is dated by the first run that saw it, and a
+# rebuild (later, with another clock) must not re-date it.
 _CONSENT = "ContactPointTypeConsent"
-_PROOF_FIELDS = frozenset({"name", "capturedate", "capturesource", "effectivefrom",
-                           "consent_given_by__c"})  # fmt: skip
+_DATES = frozenset({"name", "capturedate", "effectivefrom"})
+_PROOF_FIELDS = _DATES | {"capturesource", "consent_given_by__c"}
 _STATUS = "privacyconsentstatus"
 
 
-def _holds_a_newer_proof(
+def _holds_this_consent(
     row: Mapping[str, Any], record: Mapping[str, Any], differing: Sequence[str]
 ) -> bool:
     fields = {name.lower() for name in differing}
+    if fields <= _DATES:
+        return True
     if not fields <= _PROOF_FIELDS | {_STATUS}:
         return False  # another party, purpose or contact point: the difference is real
     try:

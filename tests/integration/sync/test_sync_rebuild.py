@@ -15,6 +15,7 @@ from syncfixtures import SECRET, SyncProject, registration, student
 
 from connector.errors import ConfigError
 from connector.state import open_existing
+from connector.sync.job import run_job
 from connector.sync.rebuild import DIFFERS, NOT_IN_ORG, rebuild_state
 from connector.sync.rebuild_writer import (
     MAX_ENCODED,
@@ -94,6 +95,33 @@ def test_rebuild_restores_a_state_the_next_run_finds_unchanged(project: SyncProj
     mapped = {name: n for name, n in synced.items() if not name.startswith("consent:")}
     assert totals["unchanged"] == sum(mapped.values())
     assert project.api_calls() == calls  # nothing to write, not one call
+
+
+def test_a_rebuild_on_a_later_day_keeps_the_date_of_an_undated_withdrawal(
+    project: SyncProject,
+) -> None:
+    # The visitors' "nee" has no date of its own: the first run's clock dates the OptOut.
+    _data(project, students=3)
+    assert project.run().exit_code() == 0
+    dated = {
+        r["SIS_Consent_Key__c"]: r["CaptureDate"]
+        for r in project.query(
+            "SELECT SIS_Consent_Key__c, CaptureDate FROM ContactPointTypeConsent"
+        )
+    }
+    _lose_state(project)
+    later = {"SIS_SYNC_NOW": "2027-02-01T09:00:00+00:00"}
+
+    result = rebuild_state(project.settings(**later), job="nightly")
+    assert result.exit_code() == 0, result.summary()
+    assert result.report.mappings["consent:recruitment_news"].failures == {}
+    # Months later some rows are due for a recheck (retention, age) and are mapped again, but
+    # nothing is written: the withdrawals keep the date the first run gave them.
+    again = run_job(project.settings(**later), job="nightly")
+    assert again.exit_code() == 0
+    assert again.totals()["created"] + again.totals()["updated"] == 0
+    after = project.query("SELECT SIS_Consent_Key__c, CaptureDate FROM ContactPointTypeConsent")
+    assert {r["SIS_Consent_Key__c"]: r["CaptureDate"] for r in after} == dated
 
 
 def test_a_record_changed_in_the_org_is_listed_and_the_next_run_fixes_it(
@@ -238,6 +266,16 @@ _CONSENT_SENT = {
         ({"privacyconsentstatus": "OptOut", "capturedate": "2026-11-20T09:00:00.000+0000"}, True),
         # A later capture with the same status (a newer proof of the same consent).
         ({"capturesource": "open dag", "capturedate": "2026-10-01T09:00:00.000+0000"}, True),
+        # Only the dates differ (an undated "nee" dated by an earlier run's clock): the same
+        # consent, which a rebuild must not re-date.
+        (
+            {
+                "capturedate": "2026-08-01T09:00:00.000+0000",
+                "effectivefrom": "2026-08-01T09:00:00.000+0000",
+                "name": "recruitment_news 2026-08-01",
+            },
+            True,
+        ),
         # The same moment, another status: a real difference.
         ({"privacyconsentstatus": "OptOut"}, False),
         # An older capture in the org: this mapping's newer proof is to be written.
