@@ -71,15 +71,10 @@ import sys
 from pathlib import Path
 from connector.emulator import objects_default
 from connector.emulator.server import EmulatorConfig, make_server
-if sys.argv[2:] == ["flags-only"]:
-    # An org without Data Protection and Privacy: no consent objects, no Contact.IndividualId.
-    objects = dict(objects_default.DEFAULT_OBJECTS)
-    for name in ("Individual", "ContactPointTypeConsent", "DataUsePurpose"):
-        del objects[name]
-    for name in ("Contact", "Lead"):
-        label, prefix, fields = objects[name]
-        objects[name] = (label, prefix, [f for f in fields if f.name != "IndividualId"])
-    objects_default.DEFAULT_OBJECTS = objects
+if sys.argv[2:] == ["flags-only"]:  # an org without the consent model
+    objects_default.DEFAULT_OBJECTS = objects_default.without_consent_model(
+        objects_default.DEFAULT_OBJECTS
+    )
 server, app = make_server(EmulatorConfig(data_dir=Path(sys.argv[1]), port=0))
 print(app.base_url, flush=True)
 try:

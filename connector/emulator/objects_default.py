@@ -430,3 +430,18 @@ DEFAULT_OBJECTS: dict[str, tuple[str, str, list[FieldDef]]] = {
     "User": ("User", "005", USER),
     "RecordType": ("Record Type", "012", RECORD_TYPE),
 }
+
+# Salesforce's consent model (Data Protection and Privacy): the objects and the lookup to them.
+CONSENT_MODEL_OBJECTS = ("Individual", "ContactPointTypeConsent", "DataUsePurpose")
+
+
+def without_consent_model(
+    objects: dict[str, tuple[str, str, list[FieldDef]]],
+) -> dict[str, tuple[str, str, list[FieldDef]]]:
+    """``objects`` as an org without Data Protection and Privacy has them: no consent objects,
+    no ``IndividualId`` on Contact and Lead (tests and benchmarks of such an org)."""
+    out = {name: spec for name, spec in objects.items() if name not in CONSENT_MODEL_OBJECTS}
+    for name in ("Contact", "Lead"):
+        label, prefix, fields = out[name]
+        out[name] = (label, prefix, [f for f in fields if f.name != "IndividualId"])
+    return out

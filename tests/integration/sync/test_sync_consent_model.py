@@ -144,12 +144,7 @@ def test_art_7_1_consent_without_source_is_no_consent(project):
 @pytest.fixture
 def flags_only_org(tmp_path, monkeypatch) -> Iterator[object]:
     """An org without Data Protection and Privacy: no consent objects, no Contact.IndividualId."""
-    objects = dict(objects_default.DEFAULT_OBJECTS)
-    for name in ("Individual", "ContactPointTypeConsent", "DataUsePurpose"):
-        del objects[name]
-    for name in ("Contact", "Lead"):
-        label, prefix, fields = objects[name]
-        objects[name] = (label, prefix, [f for f in fields if f.name != "IndividualId"])
+    objects = objects_default.without_consent_model(objects_default.DEFAULT_OBJECTS)
     monkeypatch.setattr(objects_default, "DEFAULT_OBJECTS", objects)
     with running_emulator(tmp_path / "org") as emu:
         yield emu
