@@ -41,14 +41,17 @@ def _cli(project, monkeypatch, *args: str):
     return CliRunner().invoke(app, list(args))
 
 
+def _errors(project, output: str) -> list[str]:
+    """The `error:` lines of ``output``, with paths relative to the mappings folder."""
+    folder = str(project.folder / "mappings") + "/"
+    return [ln.replace(folder, "") for ln in output.splitlines() if ln.startswith("error:")]
+
+
 def test_every_online_problem_once_with_file_line_and_key(eda_emulator, tmp_path, monkeypatch):
     project = org_project(eda_emulator, tmp_path / "p", enrolments=ENROLMENTS)
     result = _cli(project, monkeypatch, "validate", "--online")
     assert result.exit_code == 2, result.output
-    folder = str(project.folder / "mappings") + "/"
-    errors = [
-        ln.replace(folder, "") for ln in result.output.splitlines() if ln.startswith("error:")
-    ]
+    errors = _errors(project, result.output)
     assert errors == [
         "error: enrolments.yaml:5: fields.Geen_Veld__c: "
         "hed__Program_Enrollment__c.Geen_Veld__c: no such field",
@@ -62,10 +65,7 @@ def test_a_missing_object_is_said_once(eda_emulator, tmp_path, monkeypatch):
     project = org_project(eda_emulator, tmp_path / "p", enrolments=text)
     result = _cli(project, monkeypatch, "validate", "--online")
     assert result.exit_code == 2, result.output
-    folder = str(project.folder / "mappings") + "/"
-    errors = [
-        ln.replace(folder, "") for ln in result.output.splitlines() if ln.startswith("error:")
-    ]
+    errors = _errors(project, result.output)
     assert errors == [
         "error: enrolments.yaml:3: target.object: Geen_Object__c: no such object in the org"
     ], result.output

@@ -81,6 +81,16 @@ fields:
     purposes: [enrolment]
 """
 
+# A Contact mapping with target.mode left to fill in (%s): update_only / insert_only tests.
+MODE_CONTACTS = """\
+name: contacts
+source: {kind: csv, path: data/contacts.csv, key: nr}
+target: {object: Contact, external_id: SIS_Student_Number__c, mode: %s}
+fields:
+  SIS_Student_Number__c: {from: nr, purposes: [enrolment]}
+  LastName: {from: last, required: true, purposes: [enrolment]}
+"""
+
 
 @pytest.fixture(scope="module")
 def edu_emulator(tmp_path_factory) -> Iterator[EmulatorHandle]:

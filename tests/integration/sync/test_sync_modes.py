@@ -4,21 +4,13 @@ resolved once per run, and salesforce.duplicate_rules sent as Sforce-Duplicate-R
 from __future__ import annotations
 
 import pytest
+from orgmodel import MODE_CONTACTS as CONTACTS
 from orgmodel import eda_emulator, edu_emulator, org_project
 
 from connector.errors import MappingError
 from connector.salesforce import record_types
 
 __all__ = ["eda_emulator", "edu_emulator"]
-
-CONTACTS = """\
-name: contacts
-source: {kind: csv, path: data/contacts.csv, key: nr}
-target: {object: Contact, external_id: SIS_Student_Number__c, mode: %s}
-fields:
-  SIS_Student_Number__c: {from: nr, purposes: [enrolment]}
-  LastName: {from: last, required: true, purposes: [enrolment]}
-"""
 
 SCHOOLS = """\
 name: %s

@@ -4,20 +4,12 @@ updated, nor as skipped for want of a match. What state knows, the plan counts a
 
 from __future__ import annotations
 
+from orgmodel import MODE_CONTACTS as CONTACTS
 from orgmodel import edu_emulator, org_project
 
 from connector.sync.job import run_job
 
 __all__ = ["edu_emulator"]
-
-CONTACTS = """\
-name: contacts
-source: {kind: csv, path: data/contacts.csv, key: nr}
-target: {object: Contact, external_id: SIS_Student_Number__c, mode: %s}
-fields:
-  SIS_Student_Number__c: {from: nr, purposes: [enrolment]}
-  LastName: {from: last, required: true, purposes: [enrolment]}
-"""
 
 ROWS = [["1001", "Jansen"], ["1002", "Bakker"], ["1003", "Smit"]]
 
