@@ -34,6 +34,7 @@ from connector.gdpr.export_records import (
 from connector.gdpr.person_lookup import find_in_salesforce, probes_for
 from connector.state import PersonRow, StateStore, SyncedRow, open_existing
 from connector.state.rows import PURGE_CLEARED, RECORD, purge_cleared
+from connector.sync.crm_opt_outs import OPT_IN_SENT
 from connector.sync.source_content import SOURCE
 
 EXPLANATION = {
@@ -100,7 +101,9 @@ def _record_state(row: SyncedRow, runs: list[Any]) -> dict[str, Json]:
     )
     # Only Salesforce field names: "*", "#" and "-" are state's own bookkeeping keys (whole
     # record, source row, fields the purge cleared), explained apart.
-    fields: list[Json] = [*sorted(f for f in row.field_hashes if f not in _BOOKKEEPING)]
+    fields: list[Json] = [
+        *sorted(f for f in row.field_hashes if f not in _BOOKKEEPING and f[:1] != OPT_IN_SENT)
+    ]
     cleared: list[Json] = [*sorted(purge_cleared(row.field_hashes))]
     return {
         "mapping": row.mapping,

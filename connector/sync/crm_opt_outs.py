@@ -10,7 +10,15 @@ field every object has: an opt-in dated before it may be older than the opt-out,
 raises the conflict).
 
 :func:`read_crm_opt_outs` is the I/O (one SOQL query per 200 records, only for the few mapped
-rows of known persons that carry an active opt-in); the rest is pure.
+rows of known persons that carry an opt-in not yet written to that record); the rest is pure.
+
+Which opt-ins are new: a record written with an opt-in the CRM did not contradict keeps, in its
+state field hashes, ``+FIELD`` (:func:`sent_key`) → a keyed hash of that opt-in (its purposes and
+capture moments). A row whose opt-in still has that hash brings nothing the CRM has not seen:
+an opt-out set since is staff's newer word, not a conflict, and no read is made (a nightly run
+of changed phone numbers asks the CRM nothing). A new opt-in (another capture moment, or one
+after a withdrawal) reads; a conflict keeps no mark, so the row is read and reported again each
+run until staff settle it.
 """
 
 from __future__ import annotations
@@ -28,6 +36,14 @@ CONFLICT_TEXT = (
 #: Ids per query: 200 fifteen-to-eighteen-character ids keep the SOQL well under its length
 #: limit (100,000 characters, "SOQL and SOSL Limits").
 CHUNK = 200
+#: Prefix of the field-hash keys that mark an opt-in written to a record (no Salesforce field
+#: name holds "+"; beside RECORD "*" and SOURCE "#").
+OPT_IN_SENT = "+"
+
+
+def sent_key(field: str) -> str:
+    """The field-hash key marking the opt-in written behind opt-out field ``field``."""
+    return OPT_IN_SENT + field
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,7 +34,7 @@ from connector.state.rows import (
     purge_cleared,
 )
 from connector.sync.batch_state import BatchState, StateQuery
-from connector.sync.crm_opt_outs import CONFLICT_TEXT
+from connector.sync.crm_opt_outs import CONFLICT_TEXT, OPT_IN_SENT, sent_key
 from connector.sync.diff import RECORD, diff
 from connector.sync.identity import Match, Person, resolve
 from connector.sync.modes import ModeAction, decide, needs_person_contact
@@ -306,15 +306,19 @@ class Planner:
             if reject is not None:
                 out.rejects.append((it.rec.origin, *reject))
                 continue
-            if state.crm_opt_outs and self._meet_crm_opt_outs(
-                it, prev, persons, state, payload, out
-            ):
-                # Not remembered: the row is mapped again next run, and the conflict reported
-                # again, until staff settle it.
-                it = replace(it, source_hash=None)
+            marks = self.opt_in_marks(it) if self.opt_outs else {}
+            if state.crm_opt_outs:
+                conflicts = self._meet_crm_opt_outs(it, prev, persons, state, payload, out)
+                if conflicts:
+                    # Not remembered, and its opt-in not marked as written: the row is mapped
+                    # and read again next run, and the conflict reported again, until staff
+                    # settle it.
+                    it = replace(it, source_hash=None)
+                    marks = {k: v for k, v in marks.items() if k[1:] not in conflicts}
             write = self._plan_one(
-                it, payload, prev, persons, out, clear, fingerprint, stale_id, state.existing
-            )
+                it, payload, prev, persons, out, clear, fingerprint, stale_id, state.existing,
+                marks,
+            )  # fmt: skip
             if write is not None:
                 out.writes.append(write)
         return out
@@ -403,20 +407,36 @@ class Planner:
             return {}
         wanted: dict[str, frozenset[str]] = {}
         for it in self.with_objections(items, state):
-            fields = self._opt_in_fields(it)
-            if not fields:
+            marks = self.opt_in_marks(it)
+            if not marks:
                 continue
             prev = state.known.get(it.res.key_hash)
+            held = prev.field_hashes if prev is not None and not prev.purged else {}
+            # An opt-in this record was written with before is nothing new to the CRM
+            # (crm_opt_outs.py): no read.
+            fields = frozenset(k[1:] for k, mark in marks.items() if held.get(k) != mark)
+            if not fields:
+                continue
             sf_id = self._known_sf_id(it, prev, state.persons)
             if sf_id is not None:
                 wanted[sf_id] = wanted.get(sf_id, frozenset()) | fields
         return wanted
 
-    def _opt_in_fields(self, it: Item) -> frozenset[str]:
-        """The opt-out fields of the purposes this record's row actively opts in to."""
-        assert self.policy is not None
+    def opt_in_marks(self, it: Item) -> dict[str, str]:
+        """``sent_key(opt-out field)`` → keyed hash of the active opt-ins behind it (purposes
+        and capture moments) for the opt-out fields of the purposes this row opts in to."""
+        if not self.opt_outs or self.policy is None:
+            return {}
         statuses = self.policy.statuses(it.res.facts, self.today)
-        return frozenset(f for p, f in self.opt_outs.items() if statuses.get(p) == ACTIVE)
+        consents = it.res.facts.consents
+        moments: dict[str, list[str]] = {}
+        for purpose, fld in self.opt_outs.items():
+            if statuses.get(purpose) != ACTIVE:
+                continue
+            fact = consents.get(purpose)
+            at = fact.at.isoformat() if fact is not None and fact.at is not None else ""
+            moments.setdefault(fld, []).append(f"{purpose}={at}")
+        return {sent_key(fld): self.hasher.value("|".join(sorted(m))) for fld, m in moments.items()}
 
     def _known_sf_id(
         self, it: Item, prev: KnownRow | None, persons: PersonMatches | None
@@ -441,17 +461,18 @@ class Planner:
         state: BatchState,
         payload: dict[str, Any],
         out: BatchPlan,
-    ) -> bool:
+    ) -> frozenset[str]:
         """A row that opts in where the CRM holds the opt-out: lift it (the purpose allows it
         and the opt-in is newer than the record's last change in Salesforce) or report the
-        conflict. True when a conflict was reported."""
+        conflict. Returns the opt-out fields in conflict."""
         sf_id = self._known_sf_id(it, prev, persons)
         crm = state.crm_opt_outs.get(sf_id) if sf_id is not None else None
         if crm is None or not crm.fields:
-            return False
+            return frozenset()
         assert self.policy is not None
-        opted_in = self._opt_in_fields(it)
-        conflict = False
+        statuses = self.policy.statuses(it.res.facts, self.today)
+        opted_in = {f for p, f in self.opt_outs.items() if statuses.get(p) == ACTIVE}
+        conflict: set[str] = set()
         for purpose, fld in sorted(self.opt_outs.items()):
             if fld not in crm.fields or fld not in opted_in or payload.get(fld) is True:
                 continue  # not opted out there, no opt-in here, or the row opts out itself
@@ -468,8 +489,8 @@ class Planner:
                 out.lifted += 1
             else:
                 out.conflicts.append((it.rec.origin, fld, CONFLICT_TEXT))
-                conflict = True
-        return conflict
+                conflict.add(fld)
+        return frozenset(conflict)
 
     def outcome(self, it: Item) -> tuple[dict[str, Any], dict[str, str], str]:
         """What one record would send: payload, fields to clear, and its fingerprint — the
@@ -522,6 +543,7 @@ class Planner:
         fingerprint: str,
         stale_id: str | None,
         existing: Mapping[str, str],
+        marks: Mapping[str, str],
     ) -> Write | None:
         res = it.res
         person: Person | None = None
@@ -609,7 +631,8 @@ class Planner:
             row=row,
             # With the source row's own hash: what a purge compares (source_content.py).
             hashes=json.dumps(
-                _with_source(change.hashes, prev, self.content.of(it.rec)), separators=(",", ":")
+                _with_source(change.hashes, prev, self.content.of(it.rec), marks),
+                separators=(",", ":"),
             ),
             token=fingerprint,
             cleared=len(change.cleared),
@@ -673,12 +696,19 @@ class Planner:
         return found
 
 
-def _with_source(hashes: Mapping[str, str], prev: KnownRow | None, content: str) -> dict[str, str]:
-    """The field hashes to remember with the source row's hash; fields the purge cleared stay
-    marked only while the row is the same (new data may bring their purpose back)."""
+def _with_source(
+    hashes: Mapping[str, str], prev: KnownRow | None, content: str, marks: Mapping[str, str]
+) -> dict[str, str]:
+    """The field hashes to remember with the source row's hash and the opt-ins written
+    (``marks``, crm_opt_outs.py: earlier marks go); fields the purge cleared stay marked only
+    while the row is the same (new data may bring their purpose back)."""
     out = {**hashes, SOURCE: content}
     if PURGE_CLEARED in out and (prev is None or prev.field_hashes.get(SOURCE) != content):
         del out[PURGE_CLEARED]
+    if prev is not None:
+        for key in [k for k in out if k[0] == OPT_IN_SENT]:
+            del out[key]
+    out.update(marks)
     return out
 
 

@@ -96,6 +96,37 @@ def test_art7_3_staff_opt_out_survives_and_a_newer_opt_in_is_a_conflict(
     assert _contact(project)["HasOptedOutOfEmail"] is True
 
 
+def test_an_opt_out_staff_set_after_the_opt_in_was_written_is_their_newer_word(
+    project: SyncProject,
+) -> None:
+    """The row still brings the opt-in the Contact was written with: nothing new to the CRM.
+    Another change of the row (a new address) writes it without reading the CRM's opt-outs and
+    reports no conflict; a new opt-in (another capture moment) reads them again."""
+    _opt_out(project, lifts=True)
+    project.write_students([student(NUMBER)])
+    project.run()
+    client = project.emulator.client()
+    client.Contact.update(_contact(project)["Id"], {"HasOptedOutOfEmail": True})  # staff
+
+    project.write_students([student(NUMBER, woonplaats="Amersfoort")])
+    before = project.api_calls()
+    report = project.run()
+    assert project.api_calls() - before == 1  # the update; no SOQL read of the opt-outs
+    assert not [r for r in _rejects(project) if r.reason.startswith("opt_out_conflict")]
+    assert _contact(project)["HasOptedOutOfEmail"] is True
+    assert report.exit_code() == 0
+
+    # Withdrawn, then given again: a new opt-in, read against the CRM and reported.
+    project.write_students([student(NUMBER, woonplaats="Amersfoort", toestemming_nieuws="nee")])
+    project.run()
+    again = student(NUMBER, woonplaats="Amersfoort", toestemming_nieuws_op="2026-11-19T09:00:00Z")
+    project.write_students([again])
+    project.run()
+    conflicts = [r for r in _rejects(project) if r.reason.startswith("opt_out_conflict")]
+    assert [(r.column, r.line) for r in conflicts] == [("HasOptedOutOfEmail", 2)]
+    assert _contact(project)["HasOptedOutOfEmail"] is True
+
+
 def test_art7_3_a_newer_opt_in_lifts_the_opt_out_only_where_the_purpose_says_so(
     project: SyncProject,
 ) -> None:

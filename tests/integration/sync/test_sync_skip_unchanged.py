@@ -124,9 +124,9 @@ def test_one_changed_row_among_unchanged_is_the_only_one_mapped_and_updated(proj
     report = project.run("students")
     assert spy.keys() == ["120002"]
     assert counts(report) == (0, 1, 5, 5)
-    # One collections call for the one update, and one read of the opt-out fields the CRM
-    # holds for its opt-ins (the shipped purposes name opt_out fields: crm_opt_outs.py).
-    assert project.api_calls() - before == 2
+    # One collections call for the one update. No read of the opt-out fields the CRM holds:
+    # the row's opt-ins are the ones this Contact was written with (crm_opt_outs.py).
+    assert project.api_calls() - before == 1
     cities = {n: c["MailingCity"] for n, c in contacts(project, "MailingCity").items()}
     assert cities == {f"12{i:04d}": "Amersfoort" if i == 2 else "Utrecht" for i in range(6)}
 
@@ -205,7 +205,7 @@ def test_editing_a_mapping_or_the_purposes_maps_every_row_once(project, spy):
     report = project.run("students")
     assert len(spy.keys()) == 4
     assert counts(report) == (0, 0, 4, 0)
-    assert project.api_calls() == before + 1  # only the CRM opt-out read (crm_opt_outs.py)
+    assert project.api_calls() == before  # no read: its opt-ins are written (crm_opt_outs.py)
     report = project.run("students")
     assert spy.keys() == []
     assert counts(report) == (0, 0, 4, 4)
@@ -263,9 +263,9 @@ def test_an_older_row_of_a_record_in_an_earlier_batch_writes_nothing(project, sp
             # one, whose record an earlier row of the run changed; nothing is written.
             assert spy.keys() == ["160001", "160001"], run
             assert counts(report) == (0, 0, 3, 2), run
-            # Nothing written: only the CRM opt-out reads for the mapped rows' opt-ins, one per
-            # batch (the two rows are in different batches here).
-            assert project.api_calls() == before + 2, run
+            # Nothing written, nothing read: the mapped rows' opt-ins are the ones the Contact
+            # was written with (crm_opt_outs.py).
+            assert project.api_calls() == before, run
         else:
             report = first
         m = report.mappings["students"]
@@ -302,7 +302,7 @@ def test_a_state_from_before_source_hashes_maps_once_then_skips(project, spy):
     report = project.run("students")
     assert len(spy.keys()) == 5
     assert counts(report) == (0, 0, 5, 0)
-    assert project.api_calls() == before + 1  # only the CRM opt-out read (crm_opt_outs.py)
+    assert project.api_calls() == before  # no read: its opt-ins are written (crm_opt_outs.py)
     assert remembered() == 5
     report = project.run("students")
     assert spy.keys() == []
@@ -331,7 +331,7 @@ def test_an_ended_student_is_mapped_again_the_day_after_retention_runs_out(proje
     assert spy.keys() == ["180001"]
     assert counts(report) == (0, 0, 1, 1)
     assert report.mappings["students"].not_justified == 1
-    assert project.api_calls() == before + 1  # only the CRM opt-out read (crm_opt_outs.py)
+    assert project.api_calls() == before  # no read: its opt-ins are written (crm_opt_outs.py)
     # Not remembered as unchanged: still decided every run until the purge removes it.
     report = run_at(project, DAY_3)
     assert spy.keys() == ["180001"]
