@@ -54,6 +54,11 @@ def detect(writer: Writer) -> Detection:
     writer's describer) and say whether consent records can be written."""
     describer = writer.describer
     contact = describer.fields("Contact") or {}
+    if "IndividualId" not in contact:
+        # Contact.IndividualId exists exactly where Data Protection and Privacy is enabled
+        # (Object Reference, Contact): no model, and no describe of objects the org lacks (the
+        # Contact's describe is the mapping's own, cached: this costs no call).
+        return Detection(None)
     individual = describer.fields(INDIVIDUAL)
     consent = describer.fields(CONSENT)
     purpose = describer.fields(PURPOSE)

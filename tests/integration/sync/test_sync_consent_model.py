@@ -161,6 +161,9 @@ def test_art_7_1_org_without_consent_objects_gets_the_flags(flags_only_org, tmp_
     assert contact["Consent_News__c"] is True
     assert contact["Consent_News_Source__c"] == "intake"
     assert not any(name.startswith("consent:") for name in report.mappings)
+    # Contact.IndividualId is missing: the stage asks the org nothing more (one describe, the
+    # Contact's own, not one per consent object the org lacks).
+    assert flags_only_org.stats()["requests"]["GET sobjects/{O}/describe"] == 1
     names = {o["name"] for o in flags_only_org.client().describe()["sobjects"]}
     assert "ContactPointTypeConsent" not in names
 
