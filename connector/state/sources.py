@@ -93,6 +93,17 @@ class SourcesMixin:
         """For unchanged records mapped this run: last_seen = ``at``, and their source rows
         with the record hash (``token``) and recheck day. A record without a token has its
         remembered rows forgotten (mapped next run)."""
+        self._remember_seen(mapping, rows, at)
+
+    def keep_sources(self, mapping: str, rows: Sequence[SourceSeen]) -> None:
+        """:meth:`remember_sources` for records whose last_seen this run has moved already
+        (written, or unchanged and touched): only their source rows (a consent stage that held
+        them back until their consents landed remembers them so)."""
+        self._remember_seen(mapping, rows, None)
+
+    def _remember_seen(
+        self, mapping: str, rows: Sequence[SourceSeen], at: datetime | None
+    ) -> None:
         if not rows:
             return
         t, r = s.synced, s.source_rows
@@ -103,7 +114,8 @@ class SourcesMixin:
         )
         by_key = sa.delete(r).where(r.c.mapping == mapping, r.c.key_hash == sa.bindparam("k"))
         with guard("touch seen"), self._db.write.begin() as conn:
-            conn.execute(stmt, [{"k": seen.key_hash} for seen in rows])
+            if at is not None:
+                conn.execute(stmt, [{"k": seen.key_hash} for seen in rows])
             untokened = [{"k": seen.key_hash} for seen in rows if seen.token is None]
             if untokened:
                 conn.execute(by_key, untokened)

@@ -40,7 +40,8 @@ API (``from connector.state import ...``; times are timezone-aware UTC, naive on
     record_synced(Sequence[SyncedUpdate], *, at);  touch_seen(mapping, key_hashes, *, at)
     unchanged_rows(mapping, source_hashes, *, today) -> {source_hash: (key_hash, token)}
     unchanged_sources(mapping, source_hashes, *, today) -> {source_hash: key_hash}
-    remember_sources(mapping, Sequence[SourceSeen], *, at);  forget_sources(mapping)
+    remember_sources(mapping, Sequence[SourceSeen], *, at);  keep_sources(mapping, rows)
+    forget_sources(mapping)
     mark_deleted(mapping, key_hashes, *, at);  mapping_counts() -> {mapping: n}
     expired(mapping, anchor, cutoff, *, purpose=None, lifecycle=None, batch_size=2000)
         -> Iterator[list[ExpiredRow]]

@@ -209,7 +209,8 @@ class ConsentStage:
         rows held back for them, so the next run may skip the rows."""
         rows = [seen for k in contact_keys if (seen := self.deferred.pop(k, None)) is not None]
         if rows:
-            self.store.remember_sources(self.mapping, rows, at=self.now)
+            # Their last_seen moved when they were written or found unchanged (defer).
+            self.store.keep_sources(self.mapping, rows)
 
     def _contact_ids(self, contact_keys: list[str]) -> dict[str, str]:
         """Contact key hash → Contact Id, from state (the Contacts are written by now)."""

@@ -163,3 +163,18 @@ def test_a_tombstone_clears_the_source_hashes_of_what_it_covers(store: StateStor
     assert store.unchanged_sources("registrants", every, today=TODAY) == {}
     store.add_suppression(h(4), "key", "erasure", T0)
     assert store.unchanged_sources("students", every, today=TODAY) == {src(3): h(3)}
+
+
+def test_keep_sources_remembers_rows_and_leaves_last_seen_where_it_is(store: StateStore):
+    """The consent stage's rows: written (or touched) earlier in the run, remembered later."""
+    store.record_synced([upd(1), upd(2)], at=T0)
+    store.keep_sources(
+        "students",
+        [SourceSeen(h(1), src(1), None, "r1"), SourceSeen(h(99), src(99), None, "r99")],
+    )
+    # Only the record state holds is remembered: a row standing for nothing never skips.
+    assert store.unchanged_sources("students", [src(1), src(99)], today=TODAY) == {src(1): h(1)}
+    seen = {k: row.last_seen for k, row in store.lookup("students", [h(1), h(2)]).items()}
+    assert seen == {h(1): T0, h(2): T0}
+    store.remember_sources("students", [SourceSeen(h(2), src(2), None, "r2")], at=T0 + DAY)
+    assert store.lookup("students", [h(2)])[h(2)].last_seen == T0 + DAY
