@@ -30,8 +30,7 @@ def report_data(outcome: Any) -> dict[str, Any]:
         "persons": outcome.persons,
         "kept_persons": outcome.kept_persons,
         "groups": [
-            {**asdict(g), "until": g.until.isoformat() if g.until else None}
-            for g in outcome.groups
+            {**asdict(g), "until": g.until.isoformat() if g.until else None} for g in outcome.groups
         ],
         "minimised": {
             "records": m.cleared,

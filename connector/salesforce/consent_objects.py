@@ -56,8 +56,7 @@ def detect(writer: Writer) -> Detection:
     contact = describer.fields("Contact") or {}
     if "IndividualId" not in contact:
         # Contact.IndividualId exists exactly where Data Protection and Privacy is enabled
-        # (Object Reference, Contact): no model, and no describe of objects the org lacks (the
-        # Contact's describe is the mapping's own, cached: this costs no call).
+        # (Object Reference, Contact): no model, and no describe of the objects the org lacks.
         return Detection(None)
     individual = describer.fields(INDIVIDUAL)
     consent = describer.fields(CONSENT)

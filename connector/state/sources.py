@@ -101,9 +101,7 @@ class SourcesMixin:
         them back until their consents landed remembers them so)."""
         self._remember_seen(mapping, rows, None)
 
-    def _remember_seen(
-        self, mapping: str, rows: Sequence[SourceSeen], at: datetime | None
-    ) -> None:
+    def _remember_seen(self, mapping: str, rows: Sequence[SourceSeen], at: datetime | None) -> None:
         if not rows:
             return
         t, r = s.synced, s.source_rows

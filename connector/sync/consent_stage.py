@@ -98,14 +98,29 @@ class ConsentStage:
             n for n, p in purposes.purposes.items() if p.consent is not None
         )
         self.pending: list[ConsentEntry] = []
+        self.no_model = False  # the org was asked and has no consent model (ask_org)
         self.fallback_source = f"sis-sync {mapping}"
         # Source rows held back until their records' consents are written (see defer).
         self.deferred: dict[str, SourceSeen] = {}
+
+    def ask_org(self) -> None:
+        """Ask the org for its consent model now (a large run: the describes its first chunk
+        would make anyway). Without one, no more entries are collected: the mapping's flags are
+        all there is, and its rows are remembered as they are written."""
+        if self.org is None:
+            return
+        detection = self.org.detection()
+        if detection.model is None:
+            self.no_model = True
+            if detection.warning and not self.pending:
+                self.mapping_report.warnings[detection.warning] += 1
 
     def add(self, items: Sequence[Item], accepted: Container[str], today: date) -> set[str]:
         """Collect the consent entries of the records of a batch the plan accepted; the key
         hashes of the records that have some."""
         held: set[str] = set()
+        if self.no_model:
+            return held
         for it in items:
             facts = it.res.facts
             if it.res.key_hash not in accepted or not (facts.consents or facts.objected):

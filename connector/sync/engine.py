@@ -575,8 +575,12 @@ class MappingRun:
         self.buffer.add(plan.writes)
         if self.consents is not None:
             self.consents.flush(_Blocked(self.buffer, self.in_flight_keys))
-        if len(self.buffer) > self.ctx.bulk_threshold:
+        if len(self.buffer) > self.ctx.bulk_threshold and not self.bulk:
             self.bulk = True
+            if self.consents is not None:
+                # A large run: whether the org models consent is asked now, not after the
+                # first chunk of entries was collected for an org that has no model.
+                self.consents.ask_org()
         if self.bulk and not self.ctx.dry_run and self.spool is None:
             # Up to bulk_chunk buffered plus the jobs in flight: on disk, not in memory.
             self.spool = WriteSpool()

@@ -24,8 +24,12 @@ def test_default_run_is_the_newest_with_rejects(tmp_path: Path) -> None:
         project.write_students(
             [student("420001", email="fout"), student("420002", achternaam=LONG_NAME)]
         )
-        assert project.cli("run", "students", timeout=300).returncode == 1  # run 1: a reject, a refusal
-    assert project.cli("run", "students", timeout=300, **FAST).returncode == 3  # run 2: read nothing
+        assert (
+            project.cli("run", "students", timeout=300).returncode == 1
+        )  # run 1: a reject, a refusal
+    assert (
+        project.cli("run", "students", timeout=300, **FAST).returncode == 3
+    )  # run 2: read nothing
 
     result = project.cli("rejects", "--format", "csv")
     assert result.returncode == 0, result.stderr

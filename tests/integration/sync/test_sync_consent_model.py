@@ -10,6 +10,9 @@ from syncfixtures import SyncProject, registration, student
 
 from connector.emulator import objects_default
 from connector.emulator.testing import running_emulator
+from connector.sync import consent_stage, engine
+from connector.sync.consent_records import entries_for
+from connector.sync.job import run_job
 
 CPTC = (
     "SELECT Id, Name, PartyId, DataUsePurposeId, ContactPointType, PrivacyConsentStatus,"
@@ -161,11 +164,36 @@ def test_art_7_1_org_without_consent_objects_gets_the_flags(flags_only_org, tmp_
     assert contact["Consent_News__c"] is True
     assert contact["Consent_News_Source__c"] == "intake"
     assert not any(name.startswith("consent:") for name in report.mappings)
-    # Contact.IndividualId is missing: the stage asks the org nothing more (one describe, the
-    # Contact's own, not one per consent object the org lacks).
+    # Contact.IndividualId is missing: one describe (the Contact's) tells, not one per consent
+    # object the org lacks.
     assert flags_only_org.stats()["requests"]["GET sobjects/{O}/describe"] == 1
     names = {o["name"] for o in flags_only_org.client().describe()["sobjects"]}
     assert "ContactPointTypeConsent" not in names
+
+
+def test_a_large_run_into_an_org_without_the_model_stops_collecting_consents(
+    flags_only_org, tmp_path, monkeypatch
+):
+    """Once a run goes to Bulk, the org is asked whether it models consent; without a model no
+    more consent entries are made (a first load of 100k paid for a chunk of 25,000 before)."""
+    monkeypatch.setattr(engine, "BATCH", 10)
+    made: list[str] = []
+
+    def spy(contact_key, *args, **kwargs):
+        made.append(contact_key)
+        return entries_for(contact_key, *args, **kwargs)
+
+    monkeypatch.setattr(consent_stage, "entries_for", spy)
+    project = SyncProject(tmp_path / "project", flags_only_org)
+    project.write_students([student(f"4100{i:02d}") for i in range(40)])
+    report = run_job(project.settings(SIS_SYNC_SALESFORCE__BULK_THRESHOLD="15"), job="students")
+    assert report.exit_code() == 0, report.summary()
+    assert report.mappings["students"].created == 40
+    assert len(made) == 20  # two batches of 10: the buffer passed 15, the org was asked
+    assert flags_only_org.stats()["requests"]["GET sobjects/{O}/describe"] == 1
+    # The rows are remembered all the same: the next run maps and writes nothing.
+    again = project.run("students")
+    assert again.mappings["students"].skipped == 40
 
 
 def test_a_first_load_writes_its_consent_records_through_bulk_jobs(project):
