@@ -18,6 +18,7 @@ from connector.config import Settings, load_settings
 from connector.output import console
 
 if TYPE_CHECKING:
+    from connector.mapping.project import Project
     from connector.report import RunReport
 
 out = console()
@@ -48,9 +49,10 @@ def count_rows(path: Path) -> int | None:
     return max(0, lines - (1 if path.suffix.lower() in (".csv", ".tsv", ".txt") else 0))
 
 
-def source_totals(settings: Settings, job: str | None) -> dict[str, int]:
-    """Rows per mapping of ``job`` whose source is a local file (for the ETA); others have no
-    total. Never raises: run_job reports every configuration problem itself."""
+def source_totals(settings: Settings, job: str | None) -> tuple[dict[str, int], Project | None]:
+    """Rows per mapping of ``job`` whose source is a local file (for the ETA; others have no
+    total), and the project they were read from (run_job need not load it again). Never raises:
+    run_job reports every configuration problem itself."""
     try:
         from connector.mapping import load_project
         from connector.sync.job import job_mappings
@@ -58,7 +60,7 @@ def source_totals(settings: Settings, job: str | None) -> dict[str, int]:
         project = load_project(settings.mappings)
         _, names = job_mappings(settings, project, job)
     except Exception:  # noqa: BLE001 - run_job names the problem, with its exit code
-        return {}
+        return {}, None
     totals: dict[str, int] = {}
     for name in names:
         path = project.mappings[name].source.get("path")
@@ -66,7 +68,7 @@ def source_totals(settings: Settings, job: str | None) -> dict[str, int]:
             rows = count_rows(settings.project_dir / path)
             if rows is not None:
                 totals[name] = rows
-    return totals
+    return totals, project
 
 
 class _Progress:
@@ -178,8 +180,9 @@ def run(ctx: typer.Context, job: JobArg = None) -> None:
 
     settings = load_settings(_config(ctx))
     json_lines = (ctx.obj or {}).get("log_format") == "json"
-    with _Progress(source_totals(settings, job), json_lines=json_lines) as progress:
-        report = run_job(settings, job=job, progress=progress)
+    totals, project = source_totals(settings, job)
+    with _Progress(totals, json_lines=json_lines) as progress:
+        report = run_job(settings, job=job, progress=progress, project=project)
     _render(report)
     # A run that lost Salesforce part-way is recorded as failed: exit 3, like one that could
     # not log in at all (connector.errors.SalesforceUnreachable). One whose input was unusable

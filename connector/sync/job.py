@@ -201,6 +201,7 @@ def run_job(
     progress: Progress | None = None,
     secret: str | None = None,
     writer_factory: Callable[[Settings], Writer] | None = None,
+    project: Project | None = None,
 ) -> RunReport:
     """Run (or plan) one job and return its report.
 
@@ -211,9 +212,11 @@ def run_job(
         progress: Called with (mapping, records read so far) after each batch.
         secret: The keyed-hash secret; default SIS_SYNC_SECRET (required).
         writer_factory: Builds the Salesforce writer (tests and the demo may pass their own).
+        project: The project of ``settings.mappings`` when the caller loaded it already.
     """
     hasher = KeyHasher(secret or require_secret(settings))
-    project = load_project(settings.mappings)
+    if project is None:
+        project = load_project(settings.mappings)
     job_name, names = job_mappings(settings, project, job)
     now = settings.clock()
     today = school_date(now)
