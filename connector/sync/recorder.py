@@ -154,7 +154,10 @@ class Recorder:
                 continue
             ok_ids.append(oid)
             sf_id = r.sf_id or w.row.get("Id")
-            if w.known and status is WriteStatus.UPDATED:
+            # Salesforce's word, not state's: an upsert of a record state did not know (a lost
+            # state, a replay after a crash) that matched an existing one is an update
+            # ("created": false in the upsert result; sf__Created in a Bulk job's results).
+            if status is WriteStatus.UPDATED:
                 rep.updated += 1
             else:
                 rep.created += 1

@@ -148,9 +148,10 @@ def test_a_record_changed_in_the_org_is_listed_and_the_next_run_fixes_it(
     contacts = len(project.query("SELECT Id FROM Contact"))
     fix = project.run()
     assert fix.exit_code() == 0
-    # One write (an upsert of the record state did not know: the report counts it as created,
-    # although Salesforce updated the existing Contact, as the count below shows).
+    # One write: an upsert of the record state did not know, which Salesforce matched to the
+    # existing Contact: an update, as Salesforce says, not a creation.
     assert fix.mappings["students"].written == 1
+    assert (fix.mappings["students"].created, fix.mappings["students"].updated) == (0, 1)
     [fixed] = project.query(
         f"SELECT FirstName, MobilePhone FROM Contact WHERE Id = '{contact['Id']}'"
     )
