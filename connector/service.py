@@ -49,7 +49,7 @@ from connector.errors import (
     SalesforceUnreachable,
 )
 from connector.report import RunReport
-from connector.service_history import last_recorded
+from connector.service_history import recorded_history
 from connector.service_metrics import JobResult, ServiceMetrics
 
 log = logging.getLogger(__name__)
@@ -103,8 +103,11 @@ class SyncService:
         self.config_loaded_at = _now()
         self._config_mtime = self._mtime()
         # A restart starts from each job's last recorded run, so /healthz still says degraded
-        # after a failed one (service_history.py); a new firing replaces it.
-        self.results: dict[str, JobResult] = last_recorded(self.settings)
+        # and /metrics still has sis_sync_last_run_failed 1 after a failed one
+        # (service_history.py); a new firing replaces both.
+        history = recorded_history(self.settings)
+        self.results: dict[str, JobResult] = dict(history.last)
+        self.metrics.restore(history.last, history.last_success)
         self.running: dict[str, datetime] = {}
         self._lock = threading.RLock()
         self._stopping = threading.Event()

@@ -1,14 +1,16 @@
-"""What /healthz knows after a restart: the last recorded run of each job, read from the state.
+"""What /healthz and /metrics know after a restart: each job's last recorded runs, from the state.
 
-The service keeps each job's last outcome in memory (``SyncService.results``). Without this, a
-restart would forget that last night's run failed: /healthz would answer 200 ``ok`` with
-``last_run: null`` while ``status`` and the page at ``/`` say the job failed. The state is the
-truth, so the service starts from it and a new firing replaces it as before.
+The service keeps each job's last outcome in memory (``SyncService.results``) and in its gauges.
+Without this, a restart would forget that last night's run failed: /healthz would answer 200
+``ok`` with ``last_run: null`` and /metrics would have no ``sis_sync_last_run_failed`` series
+(so the alert of docs/operations.md stops firing), while ``status`` and the page at ``/`` say the
+job failed. The state is the truth, so the service starts from it and a new firing replaces it.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -20,7 +22,17 @@ if TYPE_CHECKING:
     from connector.state.rows import RunRow
 
 log = logging.getLogger("connector.service")
-SEARCH = 5  # runs looked at per job for the newest finished one (a killed run stays "running")
+# Runs looked at per job for the newest finished one (a killed run stays "running") and the
+# newest that went through: one indexed query of at most this many rows per job.
+SEARCH = 50
+
+
+@dataclass(frozen=True)
+class History:
+    """Per job name: its last finished run, and when its last run that went through ended."""
+
+    last: dict[str, JobResult] = field(default_factory=dict)
+    last_success: dict[str, datetime] = field(default_factory=dict)
 
 
 def _aware(at: datetime) -> datetime:
@@ -41,12 +53,14 @@ def result_of(job: str, row: RunRow) -> JobResult:
     return JobResult(job, status, _aware(row.started_at), finished, cause, row.run_id, code)
 
 
-def last_recorded(settings: Settings) -> dict[str, JobResult]:
-    """Per job of sync.yaml, its last finished run in the state (a purge job's runs are
-    recorded as ``purge``). Never raises: a state that cannot be read gives no history."""
+def recorded_history(settings: Settings) -> History:
+    """Per job of sync.yaml, its last finished run in the state and the end of its last run
+    that went through (``ok``/``partial``, as :meth:`ServiceMetrics.observe` counts it), among
+    its newest ``SEARCH`` runs (a purge job's runs are recorded as ``purge``). Never raises: a
+    state that cannot be read gives no history."""
     from connector.state import open_existing
 
-    found: dict[str, JobResult] = {}
+    found = History()
     try:
         store = open_existing(settings.state.url)
     except ConnectorError as exc:
@@ -55,9 +69,12 @@ def last_recorded(settings: Settings) -> dict[str, JobResult]:
     try:
         for spec in settings.jobs:
             rows = store.recent_runs(SEARCH, job="purge" if spec.purge else spec.name)
-            done = next((r for r in rows if r.status.value != "running"), None)
-            if done is not None:
-                found[spec.name] = result_of(spec.name, done)
+            done = [result_of(spec.name, r) for r in rows if r.status.value != "running"]
+            if done:
+                found.last[spec.name] = done[0]
+            good = next((r for r in done if r.status in ("ok", "partial")), None)
+            if good is not None:
+                found.last_success[spec.name] = good.finished_at
     except ConnectorError as exc:
         log.warning("last runs not read from the state: %s", exc)
     finally:

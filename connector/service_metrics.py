@@ -114,3 +114,16 @@ class ServiceMetrics:
             for action in ACTIONS:
                 self.records.labels(job, action).inc(totals[action])
             self.api_calls.labels(job).inc(report.api_calls)
+
+    def restore(self, last: dict[str, JobResult], last_success: dict[str, datetime]) -> None:
+        """Set the last-run gauges from runs recorded before this process started.
+
+        A restart must not forget a failed run: the ``sis_sync_last_run_failed == 1`` alert of
+        docs/operations.md keeps firing until a run goes through. Counters and the duration
+        histogram start at zero, as Prometheus expects of a restarted process.
+        """
+        for job, result in last.items():
+            self.last_run.labels(job).set(result.finished_at.timestamp())
+            self.last_failed.labels(job).set(1 if result.status == "failed" else 0)
+        for job, at in last_success.items():
+            self.last_success.labels(job).set(at.timestamp())

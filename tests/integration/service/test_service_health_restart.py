@@ -1,18 +1,47 @@
-"""/healthz after a restart (a2-F5): the service starts from each job's last recorded run, so a
-failed run is not forgotten (503 degraded, its run id and cause), and a failed run served live
+"""/healthz and /metrics after a restart (a2-F5, issue 12 item 4): the service starts from each
+job's last recorded run, so a failed run is not forgotten (503 degraded, its run id and cause;
+``sis_sync_last_run_failed`` 1, the alert of docs/operations.md), and a failed run served live
 names the run the state recorded — the one `status` shows."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from relfixtures import CliProject, student
-from svcfixtures import make_service
+from svcfixtures import get, health, make_service, serving
 
 from connector.emulator.testing import running_emulator
+from connector.state import open_existing
 
 FAST = {"SIS_SYNC_SALESFORCE__MAX_RETRIES": "1"}  # one retry: the test does not wait 15 s
+
+
+def _samples(text: str) -> dict[str, float]:
+    """The samples of a /metrics scrape, by name and labels (prometheus_client's own parser)."""
+    return {
+        s.name
+        + (
+            "{" + ",".join(f'{k}="{v}"' for k, v in s.labels.items()) + "}" if s.labels else ""
+        ): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def _finished(project: CliProject, run_id: int) -> float:
+    """When run ``run_id`` ended, as the state recorded it (``status --json`` does not say)."""
+    store = open_existing(project.settings().state.url)
+    try:
+        row = next(r for r in store.recent_runs(10) if r.run_id == run_id)
+    finally:
+        store.close()
+    assert row.finished_at is not None
+    at = row.finished_at
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()  # SQLite: naive UTC
 
 
 def _runs(project: CliProject) -> list[dict]:
@@ -35,16 +64,23 @@ def test_a_failed_run_survives_a_restart_with_its_run_id(tmp_path: Path) -> None
     assert failed.run_id == recorded["run_id"] and failed.run_id is not None
 
     restarted = make_service(project)  # nothing has run since
-    restarted.start()  # the scheduler runs; nightly's cron is hours away
-    try:
-        code, body = restarted.health()
-    finally:
-        restarted.stop(timeout=5)
+    with serving(restarted) as base:  # the scheduler runs; nightly's cron is hours away
+        code, body = health(base)
+        metrics = _samples(get(base + "/metrics")[1])
     job = next(j for j in body["jobs"] if j["name"] == "nightly")
     assert (code, body["status"], body["degraded_jobs"]) == (503, "degraded", ["nightly"])
     last = job["last_run"]
     assert (last["status"], last["run_id"], last["exit_code"]) == ("failed", failed.run_id, 3)
     assert f"connection refused by {url}" in last["message"]
+    # The metrics remember it too: the alert on sis_sync_last_run_failed keeps firing, and the
+    # last success is the good first run, not "never".
+    assert metrics['sis_sync_last_run_failed{job="nightly"}'] == 1.0
+    ended = datetime.fromisoformat(last["finished_at"]).timestamp()
+    assert metrics['sis_sync_last_run_timestamp_seconds{job="nightly"}'] == pytest.approx(ended)
+    good = _finished(project, recorded["run_id"] - 1)  # the first, good run
+    assert metrics['sis_sync_last_success_timestamp_seconds{job="nightly"}'] == pytest.approx(good)
+    assert good < ended
+    assert not any(k.startswith("sis_sync_runs_total{") for k in metrics)  # counters start at 0
 
 
 def test_a_restart_after_a_good_run_is_ok_with_that_run(tmp_path: Path) -> None:
@@ -53,11 +89,14 @@ def test_a_restart_after_a_good_run_is_ok_with_that_run(tmp_path: Path) -> None:
         project.write_students([student("310002")])
         assert project.cli("run", "nightly").returncode == 0
         restarted = make_service(project)
-        restarted.start()
-        try:
-            code, body = restarted.health()
-        finally:
-            restarted.stop(timeout=5)
+        with serving(restarted) as base:
+            code, body = health(base)
+            metrics = _samples(get(base + "/metrics")[1])
+    assert metrics['sis_sync_last_run_failed{job="nightly"}'] == 0.0
+    assert (
+        metrics['sis_sync_last_success_timestamp_seconds{job="nightly"}']
+        == metrics['sis_sync_last_run_timestamp_seconds{job="nightly"}']
+    )
     job = next(j for j in body["jobs"] if j["name"] == "nightly")
     assert (code, body["status"], job["last_run"]["status"], job["last_run"]["run_id"]) == (
         200,
