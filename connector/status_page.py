@@ -206,7 +206,7 @@ def _header(data: StatusData, tz: ZoneInfo) -> str:
     line = f"Generated {_local(data.generated_at, tz, '%Y-%m-%d %H:%M:%S')} ({escape(str(tz))})"
     health = data.health
     if health:
-        state = "ok" if health.get("status") == "ok" else "failed"
+        state = str(health.get("status") or "failing")  # the word /healthz says
         line += f" · service {ui.badge(state)} scheduler {escape(str(health.get('scheduler')))}"
         if health.get("failing_jobs"):
             line += " · failing: " + escape(", ".join(health["failing_jobs"]))

@@ -6,6 +6,7 @@ names the run the state recorded — the one `status` shows."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,6 +68,7 @@ def test_a_failed_run_survives_a_restart_with_its_run_id(tmp_path: Path) -> None
     with serving(restarted) as base:  # the scheduler runs; nightly's cron is hours away
         code, body = health(base)
         metrics = _samples(get(base + "/metrics")[1])
+        page = get(base + "/")[1]
     job = next(j for j in body["jobs"] if j["name"] == "nightly")
     assert (code, body["status"], body["degraded_jobs"]) == (503, "degraded", ["nightly"])
     last = job["last_run"]
@@ -76,11 +78,17 @@ def test_a_failed_run_survives_a_restart_with_its_run_id(tmp_path: Path) -> None
     # last success is the good first run, not "never".
     assert metrics['sis_sync_last_run_failed{job="nightly"}'] == 1.0
     ended = datetime.fromisoformat(last["finished_at"]).timestamp()
-    assert metrics['sis_sync_last_run_timestamp_seconds{job="nightly"}'] == pytest.approx(ended)
+    assert metrics['sis_sync_last_run_timestamp_seconds{job="nightly"}'] == pytest.approx(
+        ended, abs=0.01
+    )
     good = _finished(project, recorded["run_id"] - 1)  # the first, good run
-    assert metrics['sis_sync_last_success_timestamp_seconds{job="nightly"}'] == pytest.approx(good)
+    assert metrics['sis_sync_last_success_timestamp_seconds{job="nightly"}'] == pytest.approx(
+        good, abs=0.01
+    )
     assert good < ended
     assert not any(k.startswith("sis_sync_runs_total{") for k in metrics)  # counters start at 0
+    # The page's header says the word /healthz says (it said "service failed").
+    assert re.search(r"service <span [^>]*>degraded</span> scheduler running", page), page[:2000]
 
 
 def test_a_restart_after_a_good_run_is_ok_with_that_run(tmp_path: Path) -> None:
