@@ -80,6 +80,10 @@ def enable_person_accounts(schema: Schema) -> None:
     # A business account needs Name; a person account gets it from First/Last name (checked in
     # PersonRules), so Name is no longer required by itself.
     account.fields["Name"] = dataclasses.replace(account.fields["Name"], nillable=True)
+    # Field look-ups by name (relationship paths such as ``Contact.IsPersonAccount``, DML
+    # checks) read the objects' index, not ``fields``: rebuild it after adding fields.
+    for obj in (account, contact):
+        obj.reindex()
     for name, (label, prefix, fields) in EDUCATION_OBJECTS.items():
         all_fields = {f.name: f for f in _system_fields(name)}
         all_fields.update({f.name: f for f in fields})
