@@ -16,15 +16,23 @@ Three parts, gathered by :func:`gather` and rendered by ``connector/commands/qua
 Nothing here holds a value from the data in its output: counts, field names, file and line;
 bounce reasons become categories (the reason text often quotes the address); persons appear
 as their Salesforce Id and a masked address.
+
+The status page makes no Salesforce call, so ``sis-sync quality`` keeps the last bounce figures
+it read, counts by reason and age only (no Id, no address), in ``bounces.json`` beside the run
+reports (:func:`save_bounce_figures`, owner-only); the page shows them with their time.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from string import Formatter
 from typing import Any
 
@@ -38,6 +46,20 @@ from connector.records import Reject
 from connector.sources.base import open_source
 
 PAGE = 2000  # records per query page: the REST API's largest batchSize (Sforce-Query-Options)
+BOUNCES_FILE = "bounces.json"  # the last bounce figures, in the reports folder
+
+
+def percent(value: float | None) -> str:
+    """A share for people: ``100 %`` only when it is 100, else one decimal rounded down.
+
+    ``99.96`` is ``99.9 %``, never ``100 %``: a field with one bad value in 2,500 must not
+    look perfect (issue 12). ``None`` (not checked) is ``n/a``.
+    """
+    if value is None:
+        return "n/a"
+    if value >= 100.0:
+        return "100 %"
+    return f"{math.floor(value * 10) / 10:.1f} %"
 
 
 @dataclass
@@ -337,6 +359,63 @@ def _bounce(r: dict[str, Any]) -> Bounce:
         str(r.get("Id")), mask(r.get("Email")), bounce_category(r.get("EmailBouncedReason")),
         day, channels,
     )  # fmt: skip
+
+
+# -- the last bounce figures, for the status page ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class BounceFigures:
+    """Bounced Contacts counted by reason category and by age band, as read at ``as_of``."""
+
+    as_of: datetime
+    total: int
+    reasons: dict[str, int]
+    ages: dict[str, int]
+
+
+def bounce_figures(q: Quality, as_of: datetime) -> BounceFigures | None:
+    """The counts of ``q``'s bounces (None when they were not read): no Id, no address."""
+    if q.bounces is None:
+        return None
+    return BounceFigures(
+        as_of, len(q.bounces), dict(q.bounce_reasons().most_common()),
+        dict(q.bounce_ages().most_common()),
+    )  # fmt: skip
+
+
+def save_bounce_figures(figures: BounceFigures, folder: Path) -> Path:
+    """Write ``folder/bounces.json`` owner-only (0600), replacing the last one in one step."""
+    from connector.state.db import make_private_dir, write_private_text  # SQLAlchemy: late
+
+    make_private_dir(folder)
+    path = folder / BOUNCES_FILE
+    text = json.dumps(
+        {"as_of": figures.as_of.isoformat(), "total": figures.total,
+         "reasons": figures.reasons, "ages": figures.ages},
+        indent=2,
+    )  # fmt: skip
+    tmp = path.with_name(f".{BOUNCES_FILE}.{os.getpid()}")
+    write_private_text(tmp, text + "\n")
+    os.replace(tmp, path)  # the page never reads half a file
+    return path
+
+
+def load_bounce_figures(folder: Path) -> tuple[BounceFigures | None, str]:
+    """The figures ``quality`` last kept in ``folder`` and a problem in words; (None, "") when
+    it never read bounces."""
+    path = folder / BOUNCES_FILE
+    try:
+        raw = json.loads(path.read_text("utf-8"))
+        return BounceFigures(
+            datetime.fromisoformat(raw["as_of"]), int(raw["total"]),
+            {str(k): int(v) for k, v in raw["reasons"].items()},
+            {str(k): int(v) for k, v in raw["ages"].items()},
+        ), ""  # fmt: skip
+    except FileNotFoundError:
+        return None, ""
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        return None, f"{path.name} could not be read ({type(exc).__name__})"
 
 
 # -- everything ----------------------------------------------------------------------------------

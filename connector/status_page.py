@@ -2,11 +2,13 @@
 
 Served at ``/`` by ``sis-sync serve`` (``service_http.py``) and written by
 ``sis-sync status --html FILE``. It reads the state store only (runs, rejects, outbox, audit)
-plus the API usage in the latest run reports, and shows: runs over time per job (outcome,
-duration, records by action), the org's daily API budget used and left, rejected rows by reason,
-Salesforce refusals by error code, the purge and erasure audit, the outbox and records per
-mapping. Charts are inline SVG drawn here (``status_page_assets.py``); the page needs no script
-and no network, and reloads itself every minute (``<meta http-equiv="refresh">``).
+plus the API usage in the latest run reports and the bounce counts beside them (never
+Salesforce), and shows: runs over time per job (outcome, duration, records by action), the
+org's daily API budget used and left, rejected rows by reason, Salesforce refusals by error
+code, the purge and erasure audit, open data-subject requests, the data quality of the sources,
+the bounce counts ``sis-sync quality`` last read from Salesforce (``bounces.json``), the outbox
+and records per mapping. Charts are inline SVG drawn here (``status_page_assets.py``); the page
+needs no script and no network, and reloads itself every minute (``<meta http-equiv="refresh">``).
 
 Like every report it names jobs, mappings, files, columns, reasons and Salesforce error codes,
 and holds counts; never a personal value, a record key or a Salesforce id.
@@ -28,6 +30,7 @@ import sqlalchemy as sa
 from connector import status_page_assets as ui
 from connector.config import Settings
 from connector.errors import ConnectorError
+from connector.quality import load_bounce_figures, percent
 from connector.state import RejectSummary, RunRow, StateStore, open_existing
 from connector.state import tables as s
 from connector.state.db import guard, write_private_text
@@ -77,6 +80,8 @@ class StatusData:
     quality: Any = None  # connector.quality.Quality of the sources, when that module exists
     quality_error: str = ""
     open_requests: list[Any] = field(default_factory=list)  # data-subject requests (art. 12(3))
+    bounces: Any = None  # connector.quality.BounceFigures that `quality` last kept, if any
+    bounces_error: str = ""
 
 
 def collect(
@@ -178,6 +183,7 @@ def render(data: StatusData, *, refresh: int | None = REFRESH_SECONDS) -> str:
         _audit_section(data, tz),
         _requests_section(data),
         _quality_section(data),
+        _bounces_section(data, tz),
         _outbox(data),
         '</main><footer class="muted">This page shows job, mapping, file and field names, '
         "counts, reasons and Salesforce error codes: no personal data. "
@@ -429,10 +435,11 @@ def _quality_section(data: StatusData) -> str:
         (f for f in q.fields if f.rows and min(f.filled_pct, f.valid_pct or 100.0) < 100.0),
         key=lambda f: (f.valid_pct if f.valid_pct is not None else 100.0, f.filled_pct),
     )[:QUALITY_LISTED]
+    # One decimal rounded down below 100 (quality.percent): 99.8 % valid is not "100 %".
     rows = "".join(
         f"<tr><td>{escape(f.mapping)}</td><td>{escape(f.field)}</td>"
-        f'<td class="n">{f.rows:,}</td><td class="n">{f.filled_pct:.0f} %</td>'
-        f'<td class="n">{"–" if f.valid_pct is None else f"{f.valid_pct:.0f} %"}</td></tr>'
+        f'<td class="n">{f.rows:,}</td><td class="n">{percent(f.filled_pct)}</td>'
+        f'<td class="n">{"–" if f.valid_pct is None else percent(f.valid_pct)}</td></tr>'
         for f in worst
     )
     gaps = "".join(
@@ -445,8 +452,8 @@ def _quality_section(data: StatusData) -> str:
     if worst:
         out.append(
             ui.hbars("quality", "Valid values, % of the filled ones, worst fields first",
-                     [(f"{f.mapping}.{f.field}", round(f.valid_pct or 0)) for f in worst
-                      if f.valid_pct is not None], "#1565c0", suffix=" %")
+                     [(f"{f.mapping}.{f.field}", f.valid_pct) for f in worst
+                      if f.valid_pct is not None], "#1565c0", shown=percent, peak=100.0)
             + '<div class="scroll"><table><thead><tr><th>mapping</th><th>field</th>'
             '<th class="n">rows</th><th class="n">filled</th><th class="n">valid</th></tr>'
             f"</thead><tbody>{rows}</tbody></table></div>"
@@ -460,11 +467,40 @@ def _quality_section(data: StatusData) -> str:
             f"</thead><tbody>{gaps}</tbody></table></div>"
         )
     out += [f'<p class="muted">Unreadable: {escape(m)}: {escape(w)}</p>' for m, w in q.unreadable]
-    out.append(
-        '<p class="muted">Bounced e-mail addresses are read from Salesforce by '
-        "<code>sis-sync quality</code>; this page makes no Salesforce call.</p>"
-    )
     return "".join(out)
+
+
+def _bounces_section(data: StatusData, tz: ZoneInfo) -> str:
+    """The bounce counts `sis-sync quality` last read (this page makes no Salesforce call)."""
+    head = '<h2 id="bounces">Bounced e-mail addresses</h2>'
+    b = data.bounces
+    if b is None:
+        why = f"Not available: {escape(data.bounces_error)}. " if data.bounces_error else ""
+        return head + (
+            f'<p class="muted" id="bounces-unknown">{why}Not read yet: this page makes no '
+            "Salesforce call. Run <code>sis-sync quality</code>: it reads the bounced addresses "
+            "from Salesforce, lists them masked with their Salesforce Ids, and keeps the counts "
+            "for this page.</p>"
+        )
+    as_of = (
+        f'<p class="muted" id="bounces-as-of">as of {_local(b.as_of, tz)}, read by '
+        "<code>sis-sync quality</code> (who they are: run it again)</p>"
+    )
+    if not b.total:
+        return head + "<p>None: no Contact this connector syncs has a bounced address.</p>" + as_of
+    ages = "".join(
+        f'<tr><td>{escape(k)}</td><td class="n">{v:,}</td></tr>' for k, v in b.ages.items()
+    )
+    return (
+        head
+        + f'<p><span class="big" id="bounces-total">{b.total:,}</span> Contacts with a bounced '
+        "address</p>"
+        + ui.hbars("bounces", "Bounced e-mail addresses by reason", list(b.reasons.items()),
+                   "#6d4c41")
+        + '<div class="scroll"><table><thead><tr><th>age of the bounce</th>'
+        f'<th class="n">contacts</th></tr></thead><tbody>{ages}</tbody></table></div>'
+        + as_of
+    )  # fmt: skip
 
 
 # -- entry points ----------------------------------------------------------------------------
@@ -479,6 +515,7 @@ def status_page(settings: Settings, *, health: dict[str, Any] | None = None) -> 
         store.close()
     latest = max((r.run_id for runs in data.runs.values() for r in runs), default=0)
     data.quality, data.quality_error = source_quality(settings, latest)
+    data.bounces, data.bounces_error = load_bounce_figures(settings.reports_dir())
     return render(data)
 
 

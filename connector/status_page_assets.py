@@ -8,7 +8,7 @@ names and counts only: whatever a caller passes is escaped here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from html import escape
 
 # Outcome and action colours; the same hue means the same thing in every chart and badge.
@@ -137,23 +137,35 @@ def outcome_bars(
 
 
 def hbars(
-    name: str, title: str, items: Sequence[tuple[str, int]], colour: str, *, suffix: str = ""
+    name: str,
+    title: str,
+    items: Sequence[tuple[str, float]],
+    colour: str,
+    *,
+    shown: Callable[[float], str] = "{:,}".format,
+    peak: float | None = None,
 ) -> str:
-    """Horizontal bars, one per labelled count, in the order given; each label sits above its
-    bar at full width, so a long reason stays legible on a phone."""
+    """Horizontal bars, one per labelled value, in the order given; each label sits above its
+    bar at full width, so a long reason stays legible on a phone.
+
+    ``shown`` writes a value as text (a percentage: ``quality.percent``, so 99.8 is never drawn
+    as "100 %"); bars are as long as value / ``peak`` (default: the largest value; 100 for
+    percentages, so 99.8 % is not a full bar).
+    """
     row, width = 40, 400
     height = max(len(items), 1) * row + 4
-    peak = max((v for _, v in items), default=0) or 1
+    top = peak or max((v for _, v in items), default=0) or 1
     parts = []
     for i, (label, value) in enumerate(items):
         y = 2 + i * row
-        w = max((width - 2) * value / peak, 1.5)
+        w = max((width - 2) * min(value / top, 1.0), 1.5)
         short = label if len(label) <= 46 else label[:45] + "…"
+        text = escape(shown(value))
         parts.append(
             f'<text x="1" y="{y + 14}">{escape(short)}</text>'
-            f'<text x="{width - 1}" y="{y + 14}" text-anchor="end">{value:,}{suffix}</text>'
+            f'<text x="{width - 1}" y="{y + 14}" text-anchor="end">{text}</text>'
             f'<rect class="bar" x="1" y="{y + 20}" width="{w:.1f}" height="14" rx="2" '
-            f'fill="{colour}"><title>{escape(label)}: {value:,}{suffix}</title></rect>'
+            f'fill="{colour}"><title>{escape(label)}: {text}</title></rect>'
         )
     return _svg(name, title, width, height, parts)
 

@@ -2,7 +2,8 @@
 
 Renders :class:`~connector.quality.Quality` as Markdown (default), HTML or CSV. Output holds
 counts, field names, file:line, bounce categories and, for bounced addresses, Salesforce Ids
-with masked addresses: staff open the record by its Id; no value leaves in clear.
+with masked addresses: staff open the record by its Id; no value leaves in clear. The bounce
+counts (by reason and age, nothing else) are also kept for the status page (``bounces.json``).
 """
 
 from __future__ import annotations
@@ -11,15 +12,12 @@ import csv
 import io
 from html import escape
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
 from connector.quality import Quality
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.1f} %"
+from connector.quality import percent as _pct
 
 
 def _tables(q: Quality) -> list[tuple[str, list[str], list[list[str]]]]:
@@ -159,7 +157,8 @@ def quality(
     (one pass over each source), the last run's rejects by reason, consents that say yes
     without their proof, and the bounced e-mail addresses Salesforce holds for the persons
     this connector syncs (by reason and age; masked, with Salesforce Ids so staff can reach
-    them through another channel). Writes nothing to Salesforce or the state.
+    them through another channel). Writes nothing to Salesforce or the state; keeps the bounce
+    counts (no Id, no address) in bounces.json beside the run reports for the status page.
     """
     from connector.clock import school_date
     from connector.config import load_settings
@@ -191,6 +190,7 @@ def quality(
         )
     finally:
         store.close()
+    _keep_bounce_figures(q, settings)
     text = {"md": render_md, "html": render_html, "csv": render_csv}[fmt](q)
     if output is None:
         typer.echo(text)
@@ -199,6 +199,20 @@ def quality(
 
     write_private_text(output, text)  # Salesforce Ids and masked addresses: owner-only
     typer.echo(f"data quality written to {output}")
+
+
+def _keep_bounce_figures(q: Quality, settings: Any) -> None:
+    """Keep the bounce counts where the status page reads them; a failure only warns."""
+    from connector.quality import bounce_figures, save_bounce_figures
+
+    figures = bounce_figures(q, settings.clock())
+    if figures is None:
+        return  # --offline: the figures the page has stay as they were
+    try:
+        save_bounce_figures(figures, settings.reports_dir())
+    except OSError as exc:
+        typer.echo(f"warning: bounce figures not kept for the status page ({exc.strerror})",
+                   err=True)  # fmt: skip
 
 
 def register_commands(app: typer.Typer) -> None:

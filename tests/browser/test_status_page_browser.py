@@ -13,6 +13,7 @@ import subprocess
 import sys
 import zlib
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from html import escape
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from relfixtures import CliProject  # noqa: E402 - found through the path set ab
 from svcfixtures import get, leaked, make_service, serving  # noqa: E402
 from syncfixtures import emulator, project_fixture, student  # noqa: E402
 
+from connector.clock import school_date  # noqa: E402
+from connector.state import open_store  # noqa: E402
 from connector.status_page_assets import ACTION_COLOURS, OUTCOME_COLOURS  # noqa: E402
 
 __all__ = ["emulator", "project"]
@@ -136,6 +139,13 @@ def _seed(project: CliProject) -> None:
          student("700004", email="fout")]
     )  # fmt: skip
     assert service.run_now("nightly").status == "partial"
+    # An erasure Salesforce could not finish yet: an open request, due in 29 days by the real
+    # clock (the page's, whatever SIS_SYNC_NOW says).
+    with open_store(f"sqlite:///{project.state_file}") as store:
+        store.add_request(
+            "erase", [("student_number", "9f" * 32)], received_at=datetime.now(UTC),
+            due_on=school_date() + timedelta(days=29),
+        )  # fmt: skip
 
 
 def test_the_served_page_renders_on_a_phone_and_a_desktop(project, chromium, tmp_path):
@@ -153,10 +163,19 @@ def test_the_served_page_renders_on_a_phone_and_a_desktop(project, chromium, tmp
             shots[width] = shot
 
     # The DOM the browser built: every section, the charts as SVG with their bars.
-    for section in ("overview", "api", "runs", "rejects", "refusals", "audit", "records"):
+    for section in ("overview", "api", "runs", "rejects", "refusals", "audit", "requests",
+                    "quality", "bounces", "records"):  # fmt: skip
         assert f'id="{section}"' in dom
     charts = re.findall(r'<svg class="chart" data-chart="([^"]+)"', dom)
-    assert {"records-nightly", "duration-nightly", "api-budget", "rejects"} <= set(charts)
+    assert {"records-nightly", "duration-nightly", "api-budget", "rejects", "quality"} <= set(
+        charts
+    )
+    # The open request with its deadline, the fields to fix (the bad address: 3 valid of 4
+    # filled), and how to get the bounce counts.
+    assert re.search(r"<td>DSR-\d{4}-\d{4}</td><td>erase</td><td>[\d-]+</td>"
+                     r"<td>29 days left</td>", dom)  # fmt: skip
+    assert "<title>students.Email: 75.0 %</title>" in dom
+    assert 'id="bounces-unknown"' in dom
     assert dom.count('class="bar"') >= 6
     assert leaked(dom) == [] and "fout" not in re.sub(r"<[^>]+>", " ", dom).split()
 

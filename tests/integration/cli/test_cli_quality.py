@@ -13,7 +13,7 @@ from syncfixtures import student
 from typer.testing import CliRunner
 
 from connector.commands import quality as quality_command
-from connector.quality import PAGE, age_band, bounce_category, read_bounces
+from connector.quality import PAGE, age_band, bounce_category, percent, read_bounces
 
 PERSONAL = ["Vries", "Sanne", "s100001@school.example", "s100002@school.example", "geen-adres",
             "Dorpsstraat", "06-12345678", "14-03-2004"]  # fmt: skip
@@ -89,7 +89,7 @@ def test_quality_names_the_bounced_addresses_and_the_fields_to_fix(project: CliP
     }
     fields = {r[1]: r for r in _rows(text, "Fields: filled and valid") if r[0] == "students"}
     assert fields["Email"][2:] == ["7", "85.7 %", "83.3 %"]  # 6 of 7 filled, 5 of 6 valid
-    assert fields["LastName"][2:] == ["7", "100.0 %", "100.0 %"]
+    assert fields["LastName"][2:] == ["7", "100 %", "100 %"]
     gaps = {(r[1], r[2]): r for r in _rows(text, "Consents without proof")}
     assert gaps[("recruitment_news", "timestamp")][3] == "1"
     assert gaps[("recruitment_news", "source")][3] == "1"
@@ -106,7 +106,7 @@ def test_quality_formats_and_offline(project: CliProject, tmp_path):
     md = _quality(project, "--offline")
     assert project.api_calls() == calls  # offline: not one call
     assert "# Data quality, 2026-11-20" in md and "not read (--offline)" in md
-    assert "| students | Email | 1 | 100.0 % | 0.0 % |" in md
+    assert "| students | Email | 1 | 100 % | 0.0 % |" in md
     # a mapping whose input is missing is named, and the others are still measured
     assert "| oneroster_users | data/oneroster: OneRoster folder not found |" in md
     out = tmp_path / "q.html"
@@ -158,3 +158,10 @@ def test_bounce_reasons_become_categories_without_the_text():
     assert age_band(date(2026, 11, 1), today) == "under 30 days"
     assert age_band(date(2025, 1, 1), today) == "over 1 year"
     assert age_band(None, today) == "date unknown"
+
+
+def test_a_share_below_100_never_reads_100():
+    # One decimal rounded down: one bad value in 2,500 is 99.9 %, not "100.0 %" (issue 12).
+    assert percent(100 * 2499 / 2500) == "99.9 %"
+    assert percent(99.8) == "99.8 %" and percent(100 * 5 / 6) == "83.3 %"
+    assert percent(100.0) == "100 %" and percent(0.0) == "0.0 %" and percent(None) == "n/a"

@@ -108,8 +108,8 @@ def test_the_page_shows_runs_budget_rejects_refusals_and_audit(project):
     assert sum(int(t.rsplit(" ", 1)[1]) for t in drawn["audit"]) >= 1
     # Data quality of the sources: the bad address makes students.Email 4 valid of 5 filled.
     assert re.search(r"<td>students</td><td>Email</td><td class=\"n\">5</td>"
-                     r"<td class=\"n\">100 %</td><td class=\"n\">80 %</td>", page)  # fmt: skip
-    assert "students.Email: 80 %" in drawn["quality"]
+                     r"<td class=\"n\">100 %</td><td class=\"n\">80.0 %</td>", page)  # fmt: skip
+    assert "students.Email: 80.0 %" in drawn["quality"]
     # Records per mapping and the outbox.
     assert "<td>students</td>" in page and 'id="records"' in page
     # Nothing personal: no test value, no rejected or refused value, no Salesforce id, no hash.
