@@ -78,6 +78,12 @@ class StateSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     url: str = "sqlite:///state/sync.db"
+    # The folder for files kept beside the state (data-subject request receipts, run reports
+    # unless ``reports`` says otherwise). Unset: the SQLite file's folder, or ``state/`` next to
+    # sync.yaml for PostgreSQL — read-only under the shipped systemd unit, which sets it.
+    dir: Path | None = Field(
+        default=None, description="folder for files beside the state (receipts, reports)"
+    )
 
 
 class JobSettings(BaseModel):
@@ -175,7 +181,11 @@ class Settings(BaseSettings):
         raise ConfigError(f"no job {name!r} in the configuration; known jobs: {known}")
 
     def state_dir(self) -> Path:
-        """A folder for local files (reports, locks) beside the state."""
+        """The folder for local files beside the state (receipts, reports): ``state.dir``
+        (``SIS_SYNC_STATE__DIR``) when set, else the SQLite file's folder, else ``state/``
+        next to sync.yaml (PostgreSQL state)."""
+        if self.state.dir is not None:
+            return self.state.dir
         url = self.state.url
         if url.startswith("sqlite:///"):
             return Path(url.removeprefix("sqlite:///")).parent
@@ -343,6 +353,7 @@ def load_settings(
     settings.project_dir = base
     settings.mappings = _resolve(base, settings.mappings) or base / "mappings"
     settings.reports = _resolve(base, settings.reports)
+    settings.state.dir = _resolve(base, settings.state.dir)
     sf = settings.salesforce
     sf.private_key_file = _resolve(base, sf.private_key_file)
     sf.ca_bundle = _resolve(base, sf.ca_bundle)

@@ -65,7 +65,8 @@ def due_on(received_at: datetime) -> date:
 
 
 def receipts_dir(settings: Any) -> Path:
-    """The ``receipts/`` folder beside the state (``state/receipts`` for the default SQLite)."""
+    """The ``receipts/`` folder beside the state: in ``state.dir`` (``SIS_SYNC_STATE__DIR``)
+    when set, else ``state/receipts`` for the default SQLite (``Settings.state_dir``)."""
     return Path(settings.state_dir()) / "receipts"
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from connector.config import load_settings, require_secret
 from connector.errors import ConfigError
+from connector.gdpr.requests import receipts_dir
 
 GOOD = """\
 mappings: ./mappings
@@ -60,6 +61,29 @@ def test_environment_overrides_file(tmp_path):
     assert require_secret(s) == "hash-key-0123456789abcdef0123456789"
     assert s.clock().isoformat() == "2027-01-31T10:00:00+01:00"
     assert "s3cret" not in repr(s)
+
+
+def test_state_dir_holds_receipts_and_reports_whatever_the_state_store(tmp_path):
+    pg = {**SECRET_ENV, "SIS_SYNC_STATE__URL": "postgresql://127.0.0.1/test"}
+    # Unset: the SQLite file's folder, or state/ next to sync.yaml for PostgreSQL.
+    assert load_settings(write(tmp_path, GOOD), env=SECRET_ENV).state_dir() == tmp_path / "state"
+    assert load_settings(write(tmp_path, GOOD), env=pg).state_dir() == tmp_path / "state"
+    # Set (SIS_SYNC_STATE__DIR or state.dir): that folder, relative to sync.yaml's.
+    s = load_settings(write(tmp_path, GOOD), env={**pg, "SIS_SYNC_STATE__DIR": "/var/lib/x"})
+    assert s.state_dir() == Path("/var/lib/x")
+    assert s.reports_dir() == Path("/var/lib/x/reports")
+    assert receipts_dir(s) == Path("/var/lib/x/receipts")
+    filed = GOOD.replace('state: {url: "sqlite:///state/sync.db"}', "state: {dir: ./files}")
+    s = load_settings(write(tmp_path, filed), env=SECRET_ENV)
+    assert (s.state_dir(), s.state.url) == (
+        tmp_path / "files",
+        f"sqlite:///{tmp_path}/state/sync.db",
+    )
+    # An explicit reports folder still wins for reports.
+    s = load_settings(
+        write(tmp_path, GOOD), env={**pg, "SIS_SYNC_STATE__DIR": "/a", "SIS_SYNC_REPORTS": "/b"}
+    )
+    assert (s.reports_dir(), receipts_dir(s)) == (Path("/b"), Path("/a/receipts"))
 
 
 def test_secret_from_file(tmp_path):

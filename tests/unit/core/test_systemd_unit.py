@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from connector.commands.mapping import DEFAULTS
+from connector.config import load_settings
+from connector.gdpr.requests import receipts_dir
+
 ROOT = Path(__file__).resolve().parents[3]
 UNIT = ROOT / "deploy" / "sis-sync.service"
 ENV = ROOT / "deploy" / "sis-sync.env"
@@ -58,6 +62,30 @@ def test_state_lives_in_the_state_directory_and_config_stays_read_only():
     assert d["Service.UMask"] == ["0077"]  # state and reports owner-only
     assert d["Service.ExecStart"][0].endswith("sis-sync serve")
     assert d["Service.ExecReload"] == ["/bin/kill -HUP $MAINPID"]
+
+
+@pytest.mark.parametrize(
+    "state_url",
+    [None, "postgresql://sis_sync@db.school.example/sis_sync"],
+    ids=["shipped-sqlite", "postgresql-from-the-environment-file"],
+)
+def test_everything_written_beside_the_state_lands_in_the_state_directory(tmp_path, state_url):
+    # What the connector writes outside the database (reports, data-subject request receipts)
+    # goes to Settings.state_dir()/reports_dir(): under the unit both must be in the folder
+    # systemd makes writable (StateDirectory=), also when sis-sync.env switches to PostgreSQL
+    # (EnvironmentFile= overrides Environment=, systemd.exec). They were /etc/sis-sync/state.
+    d = _directives(UNIT.read_text("utf-8"))
+    env = _env(d["Service.Environment"])
+    if state_url:
+        env["SIS_SYNC_STATE__URL"] = state_url
+    etc = tmp_path / "etc" / "sis-sync"  # stands in for the read-only /etc/sis-sync
+    shutil.copytree(DEFAULTS, etc)  # what `sis-sync init` writes: a relative SQLite state
+    settings = load_settings(etc / "sync.yaml", env=env)
+    writable = Path("/var/lib") / d["Service.StateDirectory"][0]
+    assert env["SIS_SYNC_STATE__DIR"] == str(writable)
+    for folder in (settings.state_dir(), settings.reports_dir(), receipts_dir(settings)):
+        assert folder.is_relative_to(writable), folder
+        assert not folder.is_relative_to(etc)
 
 
 def test_the_environment_file_is_the_one_the_unit_reads_and_holds_no_secret():
