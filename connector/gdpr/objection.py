@@ -4,9 +4,16 @@ Like an erasure tombstone the objection is a keyed hash of what identifies the p
 number, e-mail address), but the person stays: only the named purposes are never active for
 them again, whatever later rows say (the policy's ``objected`` status, applied by the sync's
 planner to every row carrying one of the hashes). Fields those purposes alone justified are
-cleared by the next run, and the purposes' opt-out fields (``consent: {opt_out: FIELD}``) are
-set to true. Nothing is deleted and nothing else is blocked: registrations, enrolment data and
-the other purposes go on as before.
+cleared by the next run. The purposes' opt-out fields (``consent: {opt_out: FIELD}``) and
+``Individual.HasOptedOutSolicit`` are set to true at once, on the person's records in
+Salesforce found through local state and, for a person local state does not know (a lost
+state, a Contact staff made), by the person mappings' external ids and e-mail fields
+(:mod:`connector.gdpr.objection_reach`): the objection reaches Salesforce now, not only when a
+later run maps a row. Order, as for an erasure: the request and the local objection are
+recorded first; Salesforce unreachable leaves the request open (exit 3), a refused record
+leaves it open with the error code (exit 1); asking again continues it. Nothing is deleted
+and nothing else is blocked: registrations, enrolment data and the other purposes go on as
+before.
 
 The default purposes are those a person can object to or withdraw from at any time: every
 purpose with lawful basis ``consent`` or ``legitimate_interest`` (art. 21(1), 7(3)). A purpose
@@ -17,25 +24,30 @@ them.
 Who it covers: ``--student-number`` names one student. It is recorded under their student hash
 and, as ``own_email``, the address local state knows for them, which holds only for rows without
 a student number (their registrations): a sibling sharing the address is never reached.
-``--email`` for an address local state knows for several persons is refused (exit 2), as erase
-and export refuse it; for one student it records as the student number does; for a prospect or
-nobody known yet it holds for every row with the address.
+``--email`` for an address local state, or Salesforce, knows for several persons is refused
+(exit 2), as erase and export refuse it; for one student it records as the student number
+does; for a prospect or nobody known yet it holds for every row with the address.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from connector.errors import ConfigError, UsageError
+from connector.clock import school_date
+from connector.errors import ConfigError, SalesforceUnreachable, UsageError
 from connector.gdpr import requests
 from connector.gdpr.erasure import Subject
-from connector.gdpr.erasure_job import erasure_locks, run_lock_names
+from connector.gdpr.erasure_job import erasure_locks, run_lock_names, salesforce_writer
+from connector.gdpr.objection_reach import Marks, apply_marks, flags_set, local_targets, plan_marks
+from connector.gdpr.person_lookup import find_in_salesforce, probes_for
 from connector.gdpr.receipts import Receipt
+from connector.hashing import KeyHasher
 from connector.privacy.purposes import PurposesSpec
-from connector.state import StateStore, open_existing
+from connector.state import PersonRow, StateStore, open_existing
 from connector.state.objections import OWN_EMAIL
 from connector.state.requests import RequestRow
 
@@ -47,13 +59,17 @@ NAMEABLE = OBJECTABLE | {"public_task"}
 
 @dataclass(slots=True)
 class ObjectionOutcome:
-    """What ``sis-sync object`` found and did (keyed hashes, purpose and field names only).
+    """What ``sis-sync object`` found and did (keyed hashes, object and field names only).
 
-    ``status``: ``planned`` (no --apply), ``recorded``, or ``already`` (every hash already
-    carries every named purpose). ``hashes``: (hash, kind) recorded or to record — the given
-    identifier plus the other one local state knows for the person. ``persons``: how many
-    persons of local state it covers (0 or 1: a shared address is refused). ``reference``:
-    the data-subject request it was recorded under, when requests are kept.
+    ``status``: ``planned`` (no --apply), ``recorded``, ``already`` (every hash already
+    carries every named purpose and Salesforce has every flag set), ``open`` (Salesforce
+    could not be reached: recorded locally, the request stays open; ``cause`` says why) or
+    ``incomplete`` (Salesforce refused a record: ``failed`` names object and error code).
+    ``hashes``: (hash, kind) recorded or to record — the given identifier plus the other one
+    local state knows for the person. ``persons``: how many persons of local state it covers
+    (0 or 1: a shared address is refused). ``found``: the person's records in Salesforce per
+    object (Individuals included); ``changes``: records whose flags are (to be) set, per
+    object. ``reference``/``request``: the data-subject request it was recorded under.
     """
 
     status: str
@@ -63,6 +79,16 @@ class ObjectionOutcome:
     persons: int
     reference: str | None = None
     notes: list[str] = field(default_factory=list)
+    found: dict[str, int] = field(default_factory=dict)
+    changes: dict[str, int] = field(default_factory=dict)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    request: RequestRow | None = None
+    cause: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        """0 recorded, planned or already; 1 a record refused; 3 Salesforce unreachable."""
+        return {"open": 3, "incomplete": 1}.get(self.status, 0)
 
 
 def default_purposes(spec: PurposesSpec) -> tuple[str, ...]:
@@ -112,8 +138,11 @@ def opt_out_fields(spec: PurposesSpec, purposes: Sequence[str]) -> tuple[str, ..
     return tuple(sorted(fields))
 
 
-def _person_hashes(store: StateStore, subject: Subject) -> tuple[list[tuple[str, str]], int]:
-    """The (hash, kind) pairs to record for ``subject`` and how many persons they cover.
+def _person_hashes(
+    store: StateStore, subject: Subject
+) -> tuple[list[tuple[str, str]], list[PersonRow]]:
+    """The (hash, kind) pairs to record for ``subject`` and the persons of local state they
+    cover (none or one: a shared address is refused).
 
     Raises UsageError (exit 2) for an e-mail address local state knows for several persons.
     """
@@ -126,7 +155,7 @@ def _person_hashes(store: StateStore, subject: Subject) -> tuple[list[tuple[str,
         hashes = [(subject.student_hash, "student")]
         if person is not None and person.email_hash:
             hashes.append((person.email_hash, OWN_EMAIL))
-        return hashes, int(person is not None)
+        return hashes, [person] if person is not None else []
     email = subject.email_hash or ""
     found = matches.by_email.get(email, ())
     if len(found) > 1:
@@ -136,9 +165,9 @@ def _person_hashes(store: StateStore, subject: Subject) -> tuple[list[tuple[str,
             "person who objects with --student-number"
         )
     if found and found[0].student_hash:
-        return [(found[0].student_hash, "student"), (email, OWN_EMAIL)], 1
+        return [(found[0].student_hash, "student"), (email, OWN_EMAIL)], list(found)
     # A prospect without a student number, or nobody yet: the address is all there is.
-    return [(email, "email")], len(found)
+    return [(email, "email")], list(found)
 
 
 def object_person(
@@ -147,77 +176,165 @@ def object_person(
     *,
     purposes: Sequence[str] | None = None,
     apply: bool = False,
+    hasher: KeyHasher,
+    student_number: str | None = None,
+    email: str | None = None,
+    writer_factory: Any = None,
 ) -> ObjectionOutcome:
-    """The ``sis-sync object`` job: show (dry run) or record one person's objection.
+    """The ``sis-sync object`` job: show (dry run) or record one person's objection, and set
+    the opt-out flags on the person's records in Salesforce (:mod:`objection_reach`).
 
     Args:
         settings: The loaded configuration.
         subject: From :func:`~connector.gdpr.erasure.subject_of`.
         purposes: Purpose names (``--purposes``); None for the default (consent and
             legitimate-interest purposes).
-        apply: Record it; without it nothing is written anywhere.
+        apply: Record it and mark the records; without it nothing is written anywhere
+            (Salesforce is only queried, when it can be reached).
+        hasher: The keyed hasher (to compile the mappings for the Salesforce look-up).
+        student_number: The identifier as given (memory only), to find the person's records
+            in Salesforce by the person mappings' external ids and fields.
+        email: Likewise.
+        writer_factory: Builds the Salesforce writer (default: the configured org).
 
     Raises:
         ConfigError: an unknown purpose, or one art. 21 does not cover (exit 2), before
             anything is written.
-        UsageError: an e-mail address local state knows for several persons (exit 2).
+        UsageError: an e-mail address local state, or Salesforce, knows for several persons
+            (exit 2), before anything is written.
         LockedError: a sync is running (the objection must not land between a run's read
             and its write of the same rows).
     """
     from connector.mapping import load_project
 
     project = load_project(settings.mappings)
-    chosen = resolve_purposes(project.purposes, purposes)
+    chosen = resolve_purposes(project.purposes, purposes)  # exit 2 before anything is opened
     fields = opt_out_fields(project.purposes, chosen)
-    now = settings.clock()
     store = open_existing(settings.state.url, create=apply)
     try:
+        now = settings.clock()
+        compiled = {
+            n: project.compile(n, hasher=hasher, today=school_date(now)) for n in project.mappings
+        }
         hashes, persons = _person_hashes(store, subject)
         have = store.objected([h for h, _ in hashes])
-        if all(set(chosen) <= have.get(h, frozenset()) for h, _ in hashes):
-            return ObjectionOutcome("already", hashes, chosen, fields, persons)
-        if not apply:
-            return ObjectionOutcome("planned", hashes, chosen, fields, persons)
-        with erasure_locks(store, run_lock_names(settings)):
-            request = _open_request(settings, store, hashes, chosen, now)
-            store.add_objection(hashes, chosen, at=now, request_id=request.id)
-        outcome = ObjectionOutcome("recorded", hashes, chosen, fields, persons, request.reference)
-        _finish_request(settings, store, request, outcome, now)
-        return outcome
+        recorded = all(set(chosen) <= have.get(h, frozenset()) for h, _ in hashes)
+        probes = probes_for(project, compiled, student_number=student_number, email=email)
+        targets = local_targets(store, project, persons)
+        base = ObjectionOutcome("planned", hashes, chosen, fields, len(persons))
+        with contextlib.ExitStack() as locks:
+            if apply:
+                locks.enter_context(erasure_locks(store, run_lock_names(settings)))
+            try:
+                writer = (writer_factory or salesforce_writer)(settings)
+                found = find_in_salesforce(
+                    writer, probes, project=project, compiled=compiled, hasher=hasher
+                )
+                targets += [(r.object, r.sf_id) for r in found]
+                marks = plan_marks(writer, targets, fields)
+            except SalesforceUnreachable as exc:
+                base.cause = exc.cause
+                if not apply:
+                    return base
+                return _unreachable(settings, store, base, exc, now)
+            base.found, base.changes = dict(marks.found), marks.changes()
+            pending = requests.find_open(store, "object", _named(hashes)) if apply else None
+            if recorded and not base.changes and pending is None:
+                base.status = "already"
+                return base
+            if not apply:
+                return base
+            return _record(settings, store, writer, base, marks, pending, now)
     finally:
         store.close()
 
 
-def _open_request(
-    settings: Any,
-    store: StateStore,
-    hashes: list[tuple[str, str]],
-    purposes: Sequence[str],
+def _named(hashes: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The hashes an open request is found by (the kinds the officer can name)."""
+    return [(h, k) for h, k in hashes if k in ("student", "email")]
+
+
+def _start(
+    settings: Any, store: StateStore, outcome: ObjectionOutcome, pending: RequestRow | None,
     now: datetime,
-) -> RequestRow:
-    """The data-subject request the objection is recorded under (``sis-sync requests``)."""
-    folder = requests.receipts_dir(settings)
-    return requests.open_request(store, "object", hashes, now=now, purposes=purposes, folder=folder)
+) -> RequestRow:  # fmt: skip
+    """Continue the open request (or open one) and record the durable objection under it,
+    before anything in Salesforce changes."""
+    request = pending or requests.open_request(
+        store, "object", outcome.hashes, now=now, purposes=outcome.purposes,
+        folder=requests.receipts_dir(settings),
+    )  # fmt: skip
+    store.add_objection(outcome.hashes, outcome.purposes, at=now, request_id=request.id)
+    outcome.reference = request.reference
+    return request
+
+
+def _unreachable(
+    settings: Any, store: StateStore, outcome: ObjectionOutcome, exc: SalesforceUnreachable,
+    now: datetime,
+) -> ObjectionOutcome:  # fmt: skip
+    """Salesforce is down: the objection holds locally, the request stays open (exit 3)."""
+    pending = requests.find_open(store, "object", _named(outcome.hashes))
+    request = _start(settings, store, outcome, pending, now)
+    outcome.request = requests.note_attempt(store, request, error=exc.code or "UNREACHABLE")
+    outcome.status = "open"
+    return outcome
+
+
+def _record(
+    settings: Any, store: StateStore, writer: Any, outcome: ObjectionOutcome, marks: Marks,
+    pending: RequestRow | None, now: datetime,
+) -> ObjectionOutcome:  # fmt: skip
+    """Record the objection, set the flags in Salesforce, and finish the request (or keep it
+    open with the cause when Salesforce refused a record or went down half-way)."""
+    request = _start(settings, store, outcome, pending, now)
+    try:
+        changed, failed = apply_marks(writer, marks)
+    except SalesforceUnreachable as exc:
+        outcome.cause = exc.cause
+        outcome.request = requests.note_attempt(store, request, error=exc.code or "UNREACHABLE")
+        outcome.status = "open"
+        return outcome
+    outcome.changes = changed
+    if failed:
+        outcome.failed = failed
+        outcome.request = requests.note_attempt(store, request, error=failed[0][1])
+        outcome.status = "incomplete"
+        return outcome
+    outcome.status = "recorded"
+    outcome.request = _finish_request(settings, store, request, outcome, marks, now)
+    return outcome
 
 
 def _finish_request(
-    settings: Any, store: StateStore, request: RequestRow, outcome: ObjectionOutcome, now: datetime
-) -> None:
-    """Mark the request done with a receipt: the purposes and counts, nothing personal."""
+    settings: Any,
+    store: StateStore,
+    request: RequestRow,
+    outcome: ObjectionOutcome,
+    marks: Marks,
+    now: datetime,
+) -> RequestRow:
+    """Mark the request done with a receipt: objects, counts and field names, nothing personal."""
     kinds: dict[str, int] = {}
     for _, kind in outcome.hashes:
         kinds[kind] = kinds.get(kind, 0) + 1
+    flags = flags_set(marks)
+    notes = [
+        "the objected purposes are never active again for this person; the next run "
+        "clears the fields they alone justified",
+        "identifiers recorded (keyed hashes): "
+        + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())),
+    ]
+    if flags:
+        notes.append(
+            "set to true in Salesforce where not yet: "
+            + "; ".join(f"{obj} {', '.join(f)}" for obj, f in sorted(flags.items()))
+        )
+    if not marks.found:
+        notes.append("no record of this person in Salesforce yet: the flags follow their first row")
     receipt = Receipt(
-        action="objected",
-        purposes=outcome.purposes,
-        notes=(
-            "the objected purposes are never active again for this person; the next run "
-            "clears the fields they alone justified"
-            + (f" and sets {', '.join(outcome.opt_out_fields)}" if outcome.opt_out_fields else ""),
-            "identifiers recorded (keyed hashes): "
-            + ", ".join(f"{k} {n}" for k, n in sorted(kinds.items())),
-        ),
+        action="marked", records=outcome.changes, purposes=outcome.purposes, notes=tuple(notes)
     )
-    requests.finish(
+    return requests.finish(
         store, request, receipt=receipt, now=now, folder=requests.receipts_dir(settings)
     )
