@@ -47,7 +47,7 @@ from connector.state import StateStore
 from connector.state.anchors import export_mark
 from connector.state.rows import SourceSeen
 from connector.sync.batch_state import BatchState, PlannedPersons
-from connector.sync.consent_dry_run import PlannedConsents
+from connector.sync.consent_dry_run import PlannedConsents, PlannedRecords
 from connector.sync.consent_stage import ConsentStage
 from connector.sync.crm_opt_outs import OPT_OUT_CONFLICT, read_crm_opt_outs
 from connector.sync.export_guard import DELETES, export_ratio, guard_warning, is_full_export
@@ -86,6 +86,8 @@ class RunContext:
     planned: dict[str, set[str]] = field(default_factory=dict)
     # Dry run only: persons the plan creates, so later mappings match them as the run will.
     planned_persons: PlannedPersons = field(default_factory=PlannedPersons)
+    # Dry run only: the consent records the plan counted, so later mappings see them as known.
+    planned_consents: PlannedRecords = field(default_factory=PlannedRecords)
     project_digest: bytes = b""  # fingerprint.project_digest(project): keys the source hashes
     # False when the run's clock is ahead of the real one (SIS_SYNC_NOW in the future): what it
     # decides for that day must not let later real runs skip rows.
@@ -613,6 +615,7 @@ class MappingRun:
             return PlannedConsents(
                 self.name, self.policy, ctx.project.purposes, ctx.store, None,
                 ctx.hasher, ctx.now, ctx.report, self.rep, ctx.bulk_threshold,
+                persons=ctx.planned_persons, records=ctx.planned_consents,
             )  # fmt: skip
         if ctx.consent_org is None:
             ctx.consent_org = ConsentOrg(ctx.writer)
