@@ -122,6 +122,11 @@ class _Purge:
             self._writer = self.writer_factory(self.settings)
         return self._writer
 
+    def api_calls(self) -> int:
+        """Salesforce API calls this purge made (graph reads, deletes, clears); 0 when it never
+        connected (nothing to read or delete)."""
+        return int(getattr(self._writer, "api_calls", 0)) if self._writer is not None else 0
+
     def graphs(self, plan: PurgePlan) -> list[tuple[Graph, dict[str, str]]]:
         """The graph of every person to purge whose Salesforce children are expired too."""
         if not plan.persons:
@@ -140,7 +145,7 @@ class _Purge:
             (i.mapping, i.key_hash)
             for g in found.values() for i in g.items if i.mapping and i.key_hash
         ]  # fmt: skip
-        justified = justified_children(self.store, self.rules, children, self.on)
+        justified = justified_children(self.store, self.rules, children, self.on, person_goes=True)
         out = []
         for person_id, doomed in plan.persons.items():
             graph = found.get(person_id) or Graph(None)
@@ -224,7 +229,8 @@ class _Purge:
 
         out.report_path = str(write_purge_report(out, self.settings.reports_dir(), now))
         store.finish_run(
-            run_id, status=status, counts=counts, api_calls=0, report_path=out.report_path,
+            run_id, status=status, counts=counts, api_calls=self.api_calls(),
+            report_path=out.report_path,
             finished_at=self.settings.clock(),
         )  # fmt: skip
 

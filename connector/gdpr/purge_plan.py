@@ -178,8 +178,15 @@ def justified_children(
     rules: Mapping[str, MappingRule],
     children: Sequence[tuple[str, str]],
     on: date,
+    *,
+    person_goes: bool = False,
 ) -> set[tuple[str, str]]:
-    """The (mapping, key hash) pairs of ``children`` still justified: one look-up per mapping."""
+    """The (mapping, key hash) pairs of ``children`` still justified: one look-up per mapping.
+
+    ``person_goes``: the children are in the graph of a person the purge deletes; a purpose
+    anchored on what the child's mapping never sets (a LearnerProgram has no lifecycle end of
+    its own) follows the person and does not keep them
+    (:meth:`~connector.privacy.retention.MappingRule.judge_with_person`)."""
     wanted: dict[str, list[str]] = {}
     for mapping, key_hash in children:
         wanted.setdefault(mapping, []).append(key_hash)
@@ -192,7 +199,9 @@ def justified_children(
             if (
                 rule is None
                 or rule.never_expires() is not None
-                or not is_expired(rule.judge(row, on))
+                or not is_expired(
+                    rule.judge_with_person(row, on) if person_goes else rule.judge(row, on)
+                )
             ):
                 out.add((mapping, key_hash))
     return out

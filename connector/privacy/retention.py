@@ -25,6 +25,16 @@ children of the person that a mapping wrote are expired too; then the person's w
 children first (:func:`connector.gdpr.erasure.person_graph`). Unlike erasure there is no
 tombstone: the purged rows are marked deleted in state (a later sync does not recreate them).
 
+**A record without an anchor of its own follows its person** (issue #10.4): a purpose anchored
+on ``lifecycle_end`` in a mapping without ``lifecycle:`` (or on ``event_date`` without
+``event_date:``) is never reached by the record itself: a LearnerProgram, IndividualApplication,
+Affiliation or Program Enrollment learns nothing of the student's end. Such a purpose takes its
+person's: on its own the record never expires (nothing to anchor on), and in the graph of a
+person the purge deletes it counts as expired with them
+(:meth:`MappingRule.judge_with_person`), so it neither keeps its person alive nor stays behind.
+A record that does carry the anchor (it left a guarded full export, or its mapping has a
+lifecycle) is judged on its own date, and a consent it holds still counts.
+
 **Per-field minimisation** (GDPR art. 5(1)(c)): a record that stays (another purpose still
 holds) loses the fields whose every purpose has expired (:func:`expired_fields`): an ended
 student with a news consent keeps the consent's fields, not their address or birth date. The
@@ -111,6 +121,29 @@ def consent_held(row: SyncedRow, purpose: str, fields: frozenset[str]) -> bool:
     """Whether a consent purpose ever covered this record: one of its fields is in Salesforce
     (a non-empty field hash) or a withdrawal is recorded."""
     return purpose in row.consent_withdrawn_at or any(row.field_hashes.get(f) for f in fields)
+
+
+def own_anchor(mapping: Any, anchor: str) -> bool:
+    """Whether records of ``mapping`` can carry ``anchor`` themselves: ``lifecycle_end`` needs a
+    ``lifecycle:``, ``event_date`` an ``event_date:`` (``last_seen`` and a withdrawal are always
+    the record's own). A purpose anchored elsewhere follows the record's person."""
+    if anchor == "lifecycle_end":
+        return getattr(mapping, "lifecycle", None) is not None
+    if anchor == "event_date":
+        return getattr(mapping, "event_date", None) is not None
+    return True
+
+
+def with_person(expiries: Sequence[Expiry], borrowed: frozenset[str]) -> list[Expiry]:
+    """``expiries`` of a child record whose person the purge deletes: each ``borrowed`` purpose
+    (anchored on what the record's mapping never sets) whose anchor the record does not carry
+    counts as expired with its person. Pure."""
+    return [
+        Expiry(e.purpose, e.anchor, None, True, f"with its person (no {e.anchor} of its own)")
+        if e.purpose in borrowed and not e.expired and e.expires_on is None and e.anchor
+        else e
+        for e in expiries
+    ]
 
 
 def possible_phases(mapping: Any) -> frozenset[str] | None:
@@ -282,6 +315,14 @@ class MappingRule:
             p: why for p, s in self.purposes.items() if (why := never_active(s, spec)) is not None
         }
         self.is_person = getattr(spec, "identity", None) is not None
+        # Purposes anchored on what this (child) mapping never sets: they follow the person.
+        self.borrowed = frozenset(
+            p
+            for p, s in self.purposes.items()
+            if not self.is_person
+            and s.retention is not None
+            and not own_anchor(spec, s.retention.after)
+        )
         self.object = spec.target.object
         self.field_purposes = {f: tuple(fs.purposes) for f, fs in spec.fields.items()}
         self.protected = frozenset(
@@ -328,6 +369,11 @@ class MappingRule:
     def judge(self, row: SyncedRow, on: date) -> list[Expiry]:
         """The record's expiries on ``on``."""
         return record_expiries(row, self.purposes, self.fields, on, self.inert, self.left_before)
+
+    def judge_with_person(self, row: SyncedRow, on: date) -> list[Expiry]:
+        """The expiries on ``on`` of a record in the graph of a person the purge deletes:
+        purposes without an anchor of the record's own go with the person (:func:`with_person`)."""
+        return with_person(self.judge(row, on), self.borrowed)
 
     def fields_to_clear(self, row: SyncedRow, on: date) -> tuple[list[str], list[Expiry]]:
         """Fields of a record that stays to clear on ``on`` (art. 5(1)(c)), with its expiries."""
