@@ -107,6 +107,8 @@ def test_the_guide_shows_the_shipped_unit():
     guide = DOC.read_text("utf-8")
     assert "deploy/sis-sync.service" in guide and "StateDirectory=sis-sync" in guide
     assert "/etc/sis-sync/state" not in guide
+    # The guide's copies are the shipped files, word for word (they drifted once).
+    assert UNIT.read_text("utf-8") in guide and ENV.read_text("utf-8") in guide
 
 
 @pytest.mark.skipif(
