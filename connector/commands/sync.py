@@ -71,23 +71,29 @@ def source_totals(settings: Settings, job: str | None) -> tuple[dict[str, int], 
     return totals, project
 
 
-class _Progress:
-    """Progress of a run: a Rich bar with count, total, percentage, elapsed time and ETA per
-    mapping on a terminal; on a pipe or in cron a plain line (or a JSON object with
-    ``--log-format json``) every 10,000 records, never redrawn or wrapped.
+WRITE_LABELS = {"records": "written", "consents": "consents"}  # the write lines' names
 
-    The engine calls it after each batch with the records read so far; a batch is mapped,
-    planned and written (collections) before that call, so the count covers all three.
+
+class _Progress:
+    """Progress of a run: on a terminal a Rich bar per mapping for the records read (count,
+    total, percentage, elapsed time, ETA) and one per writing stage for the writes done of
+    those submitted (``students written``: its records, Bulk jobs included;
+    ``students consents``: Individuals, Contact links and consent records). On a pipe or in
+    cron a plain line (or a JSON object with ``--log-format json``) per line of progress at
+    its first report, every 10,000 records and at its end, never redrawn or wrapped.
+
+    The engine calls it after each batch with the records read so far, and
+    :meth:`written` after each flush, Bulk job recorded or consent write (never per row).
     """
 
     def __init__(self, totals: dict[str, int] | None = None, *, json_lines: bool = False):
         self.tty = sys.stderr.isatty()
         self.totals = dict(totals or {})
         self.json_lines = json_lines
-        self.tasks: dict[str, int] = {}
-        self.started: dict[str, float] = {}
+        self.tasks: dict[tuple[str, str], int] = {}  # (mapping, "read" or a write stage)
+        self.started: dict[tuple[str, str], float] = {}
         self.mark = time.monotonic()  # a mapping starts when the previous one last reported
-        self.last: dict[str, int] = {}
+        self.last: dict[tuple[str, str], int] = {}
         self.bar: Any = None
         if self.tty:
             from rich.progress import (
@@ -129,37 +135,82 @@ class _Progress:
         return total
 
     def _finish_others(self, current: str | None) -> None:
-        # A mapping whose successor started has written everything: show it complete.
-        for name, task in self.tasks.items():
-            if name != current:
+        # A mapping whose successor started has read everything: show its reading complete
+        # (the total was a line-count estimate). Write lines keep their own counts: one that
+        # stopped short (the run stopped, a write failed) stays short.
+        for (name, stage), task in self.tasks.items():
+            if name != current and stage == "read":
                 done = self.bar.tasks[task].completed
                 self.bar.update(task, total=done, completed=done)
 
-    def __call__(self, mapping: str, read: int) -> None:
+    def __call__(self, mapping: str, read: int, /) -> None:
+        """Records of ``mapping`` read (and mapped) so far."""
         total = self._total(mapping, read)
         now = time.monotonic()
-        self.started.setdefault(mapping, self.mark)
+        self.started.setdefault((mapping, "read"), self.mark)
         self.mark = now
         if self.bar:
-            if mapping not in self.tasks:
+            if (mapping, "read") not in self.tasks:
                 self._finish_others(mapping)
-                self.tasks[mapping] = self.bar.add_task(mapping, total=total)
-            self.bar.update(self.tasks[mapping], completed=read, total=total)
+            self._draw(mapping, "read", mapping, read, total)
             return
-        if mapping in self.last and read - self.last[mapping] < PLAIN_EVERY and read != total:
+        if not self._due(mapping, "read", read, total):
             return
-        self.last[mapping] = read
-        elapsed = now - self.started[mapping]
-        eta = elapsed / read * (total - read) if total and read and elapsed > 0 else None
+        eta = self._eta(mapping, "read", read, total, now)
         if self.json_lines:
             line = {"event": "progress", "mapping": mapping, "read": read, "total": total}
             line["eta_seconds"] = round(eta, 1) if eta is not None else None
             sys.stderr.write(json.dumps(line) + "\n")
             return
         text = f"{mapping}: {read} of {total} records" if total else f"{mapping}: {read} records"
-        if total:
-            text += f" ({read / total:.0%})" + (f", ETA {eta:.0f} s" if eta is not None else "")
-        sys.stderr.write(text + "\n")
+        sys.stderr.write(text + self._share(read, total, eta) + "\n")
+
+    def written(self, mapping: str, stage: str, done: int, total: int) -> None:
+        """Writes of ``mapping``'s ``stage`` (``records`` or ``consents``) done, accepted or
+        refused, of the ``total`` submitted so far (it grows as Bulk chunks are submitted)."""
+        now = time.monotonic()
+        self.started.setdefault((mapping, stage), now)
+        self.mark = now
+        label = f"{mapping} {WRITE_LABELS.get(stage, stage)}"
+        if self.bar:
+            self._draw(mapping, stage, label, done, total)
+            return
+        if done == 0 or not self._due(mapping, stage, done, total):
+            return  # nothing written yet: a line would say nothing
+        eta = self._eta(mapping, stage, done, total, now)
+        if self.json_lines:
+            obj = {"event": "write_progress", "mapping": mapping, "stage": stage, "done": done}
+            obj |= {"total": total, "eta_seconds": round(eta, 1) if eta is not None else None}
+            sys.stderr.write(json.dumps(obj) + "\n")
+            return
+        sys.stderr.write(f"{label}: {done} of {total} writes done{self._share(done, total, eta)}\n")
+
+    def _draw(self, mapping: str, stage: str, label: str, done: int, total: int | None) -> None:
+        key = (mapping, stage)
+        if key not in self.tasks:
+            self.tasks[key] = self.bar.add_task(label, total=total)
+        self.bar.update(self.tasks[key], completed=done, total=total)
+
+    def _due(self, mapping: str, stage: str, done: int, total: int | None) -> bool:
+        """A plain line is due: the first, 10,000 records after the last, or the end."""
+        key = (mapping, stage)
+        last = self.last.get(key)
+        if last is not None and (done == last or (done - last < PLAIN_EVERY and done != total)):
+            return False
+        self.last[key] = done
+        return True
+
+    def _eta(
+        self, mapping: str, stage: str, done: int, total: int | None, now: float
+    ) -> float | None:
+        elapsed = now - self.started[(mapping, stage)]
+        return elapsed / done * (total - done) if total and done and elapsed > 0 else None
+
+    @staticmethod
+    def _share(done: int, total: int | None, eta: float | None) -> str:
+        if not total:
+            return ""
+        return f" ({done / total:.0%})" + (f", ETA {eta:.0f} s" if eta is not None else "")
 
 
 def _render(report: RunReport) -> None:

@@ -20,7 +20,7 @@ then nothing is written here and the mapping's flags are all there is.
 from __future__ import annotations
 
 import logging
-from collections.abc import Container, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, Sequence
 from datetime import date, datetime
 
 from connector.errors import LimitReached, SalesforceError
@@ -75,6 +75,8 @@ class ConsentStage:
         report: The run report (consent counts are filed under their own names).
         mapping_report: The mapping's report (warnings about the org).
         bulk_threshold: More rows than this in one write go through Bulk API 2.0.
+        progress: Told ``(done, total)`` writes of this stage (Individuals, Contact links,
+            consent records) after each of its Salesforce writes, never per row.
     """
 
     def __init__(
@@ -89,11 +91,15 @@ class ConsentStage:
         report: RunReport,
         mapping_report: MappingReport,
         bulk_threshold: int = 2_000,
+        *,
+        progress: Callable[[int, int], None] | None = None,
     ):
         self.mapping, self.policy, self.purposes = mapping, policy, purposes
         self.store, self.org, self.hasher, self.now = store, org, hasher, now
         self.report, self.mapping_report = report, mapping_report
         self.bulk_threshold = bulk_threshold
+        self.progress = progress
+        self.writes_sent = self.writes_done = 0  # this stage's writes, for the progress
         self.consent_purposes = frozenset(
             n for n, p in purposes.purposes.items() if p.consent is not None
         )
@@ -278,6 +284,8 @@ class ConsentStage:
     def _send(self, plan: ConsentPlan) -> set[str]:
         ids = dict(plan.individual_ids)
         failed_contacts: set[str] = set()
+        # Individuals, their Contact links, consent records: what this chunk will write.
+        self._tell(sent=2 * len(plan.individuals) + len(plan.consents))
         if plan.individuals:
             rep = self._report(INDIVIDUALS, INDIVIDUAL)
             results = self._upsert(INDIVIDUAL, INDIVIDUAL_KEY, [
@@ -293,7 +301,10 @@ class ConsentStage:
                 ids[w.key] = sf_id
                 links.append({"Id": w.contact_id, "IndividualId": sf_id})
                 linked.append((w, r, sf_id))
+            self._tell(done=len(results))
             link_results = self._update("Contact", links) if links else []
+            # A link not sent (its Individual failed) is done too: the stage moves past it.
+            self._tell(done=len(plan.individuals))
             synced = []
             for (w, r, sf_id), lr in zip(linked, link_results, strict=True):
                 if not lr.ok:
@@ -314,6 +325,7 @@ class ConsentStage:
             self.store.record_synced(synced, at=self.now)
         writes = [c for c in plan.consents if c.individual in ids]
         retry = {c.contact_key for c in plan.consents if c.individual not in ids}
+        skipped = len(plan.consents) - len(writes)  # no Individual: left to the next run
         if writes:
             descriptions = {
                 c.purpose: self.purposes.purposes[c.purpose].description or c.purpose
@@ -348,6 +360,7 @@ class ConsentStage:
                 else:
                     retry.add(c.contact_key)
             self.store.record_synced(synced, at=self.now)
+        self._tell(done=len(writes) + skipped)
         if retry:
             self._retry_later(retry)
         if failed_contacts:
@@ -355,6 +368,13 @@ class ConsentStage:
         return retry
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def _tell(self, *, sent: int = 0, done: int = 0) -> None:
+        """Count this stage's writes and tell the progress (once per Salesforce write)."""
+        self.writes_sent += sent
+        self.writes_done += done
+        if self.progress is not None:
+            self.progress(self.writes_done, self.writes_sent)
 
     def _upsert(
         self, obj: str, key: str, rows: Sequence[Mapping[str, object]]

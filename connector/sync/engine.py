@@ -21,12 +21,14 @@ OK | FAILED; a record's field hashes change in state only after Salesforce accep
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
+from functools import partial
 from itertools import islice
 from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
 
 from connector.clock import school_date
 from connector.errors import InputError, LimitReached, SalesforceError, SalesforceUnreachable
@@ -64,7 +66,22 @@ BULK_CHUNK = 50_000  # records per Bulk API 2.0 job the engine submits (the writ
 EXAMPLES = 3
 EMPTY_EXPORT = "the export holds no rows (empty or header only): nothing was changed"
 
-Progress = Callable[[str, int], None]
+WriteStage = Literal["records", "consents"]
+
+
+class Progress(Protocol):
+    """Told after each batch of a mapping: the records read so far (never per row)."""
+
+    def __call__(self, mapping: str, read: int, /) -> None: ...
+
+
+@runtime_checkable
+class WriteProgress(Progress, Protocol):
+    """A progress that follows the writes too: ``written`` is told after each flush, each
+    Bulk job recorded and each step of the consent stage (never per row) how many writes of
+    ``stage`` are done (accepted or refused) of those submitted so far."""
+
+    def written(self, mapping: str, stage: WriteStage, done: int, total: int) -> None: ...
 
 
 @dataclass
@@ -228,6 +245,9 @@ class MappingRun:
         self.file = ""  # the source file rows come from (reports name it)
         self.present: list[str] = []  # keys held by the source but not written (this batch)
         self.bad_rows = 0  # rows without a usable key (rejected by the source)
+        progress = ctx.progress
+        self.writes_told = progress if isinstance(progress, WriteProgress) else None
+        self.writes_sent = self.writes_done = 0  # records submitted / recorded (progress)
         self.consents = self._consent_stage()
         if self.consents is not None and self.recorder is not None:
             self.recorder.not_landed = self.consents.not_landed
@@ -619,9 +639,11 @@ class MappingRun:
             )  # fmt: skip
         if ctx.consent_org is None:
             ctx.consent_org = ConsentOrg(ctx.writer)
+        told = self.writes_told
         return ConsentStage(
             self.name, self.policy, ctx.project.purposes, ctx.store, ctx.consent_org,
             ctx.hasher, ctx.now, ctx.report, self.rep, ctx.bulk_threshold,
+            progress=None if told is None else partial(told.written, self.name, "consents"),
         )  # fmt: skip
 
     # -- writing ------------------------------------------------------------------------------
@@ -666,6 +688,9 @@ class MappingRun:
             )
             jobs.append(_InFlight(future, part, part_ids, keys))
             self.in_flight_keys.update(keys)
+            self.writes_sent += len(keys)
+        if self.writes_told is not None and jobs:
+            self.writes_told.written(self.name, "records", self.writes_done, self.writes_sent)
         if self.bulk:
             self.in_flight.extend(jobs)  # Salesforce works on them while we map on
         else:
@@ -720,12 +745,15 @@ class MappingRun:
             results += got
             ids += job.ids
             self.in_flight_keys.difference_update(job.keys)
+            self.writes_done += len(job.keys)
         assert self.recorder is not None
         writes = _joined(parts)
         self.recorder.results(writes, results, ids)
         if self.spec.target.person_account:
             self._person_contacts(writes, results)
         self._release(parts)
+        if self.writes_told is not None:  # per flush or per Bulk job recorded, never per row
+            self.writes_told.written(self.name, "records", self.writes_done, self.writes_sent)
 
     def _person_contacts(self, writes: Sequence[Write], results: list[WriteResult | None]) -> None:
         """Read back and remember the PersonContactId of person accounts this batch created
