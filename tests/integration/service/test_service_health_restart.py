@@ -16,6 +16,7 @@ from relfixtures import CliProject, student
 from svcfixtures import get, health, make_service, serving
 
 from connector.emulator.testing import running_emulator
+from connector.service_auth import TOKEN_VAR
 from connector.state import open_existing
 
 FAST = {"SIS_SYNC_SALESFORCE__MAX_RETRIES": "1"}  # one retry: the test does not wait 15 s
@@ -89,6 +90,14 @@ def test_a_failed_run_survives_a_restart_with_its_run_id(tmp_path: Path) -> None
     assert not any(k.startswith("sis_sync_runs_total{") for k in metrics)  # counters start at 0
     # The page's header says the word /healthz says (it said "service failed").
     assert re.search(r"service <span [^>]*>degraded</span> scheduler running", page), page[:2000]
+    # With a serve token, a caller without it still gets the word (and the 503), nothing else.
+    tokened = make_service(project, env={TOKEN_VAR: "t" * 40})
+    with serving(tokened) as base:
+        code, text = get(base + "/healthz")
+    assert (code, json.loads(text)) == (503, {"status": "degraded"})
+    # `serve --once` exits with the run's code: 3, Salesforce could not be reached.
+    once = project.cli("serve", "--once", "--job", "nightly", **FAST)
+    assert once.returncode == 3, once.stderr
 
 
 def test_a_restart_after_a_good_run_is_ok_with_that_run(tmp_path: Path) -> None:
