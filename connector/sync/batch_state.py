@@ -9,9 +9,10 @@ the same handful of indexed statements however large the state is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from connector.mapping.compile import CompiledMapping
 from connector.state import StateStore
 from connector.state.anchors import purged_keys
 from connector.state.objections import EVERY_ROW, OWN_EMAIL
@@ -87,6 +88,9 @@ class BatchState:
         purged_parents: (parent mapping, key hash) of parents the retention purge deleted
             (looked up only for parents without a Salesforce id): their children are skipped
             with that reason, not rejected.
+        withheld_parents: (parent mapping, key hash) of parents without a Salesforce id that
+            the policy did not write in this run (not justified: :class:`WithheldParents`):
+            their children are skipped too.
     """
 
     known: Mapping[str, KnownRow] = field(default_factory=dict)
@@ -99,6 +103,7 @@ class BatchState:
     objected_unnumbered: Mapping[str, frozenset[str]] = field(default_factory=dict)
     crm_opt_outs: Mapping[str, CrmOptOut] = field(default_factory=dict)
     purged_parents: frozenset[tuple[str, str]] = frozenset()
+    withheld_parents: frozenset[tuple[str, str]] = frozenset()
 
     def with_planned(self, planned: PlannedPersons) -> BatchState:
         """This state plus the persons a dry run would have created before this batch (so
@@ -116,16 +121,23 @@ class BatchState:
         return replace(self, persons=PersonMatches(by_student, by_email))
 
     @classmethod
-    def load(cls, store: StateStore, query: StateQuery) -> BatchState:
-        """Run the batch's queries: one per question, each over an index (chunked IN lists)."""
+    def load(
+        cls, store: StateStore, query: StateQuery, withheld: WithheldParents | None = None
+    ) -> BatchState:
+        """Run the batch's queries: one per question, each over an index (chunked IN lists).
+
+        ``withheld``: what the run's parent mappings did not write (in memory, no query)."""
         parent_ids: dict[tuple[str, str], str] = {}
         purged: set[tuple[str, str]] = set()
+        held: set[tuple[str, str]] = set()
         for parent, hashes in query.parents.items():
             for key_hash, sf_id in store.sf_ids(parent, list(hashes)).items():
                 parent_ids[(parent, key_hash)] = sf_id
             missing = [h for h in hashes if (parent, h) not in parent_ids]
             if missing:  # usually none: one more indexed query only when a parent is missing
                 purged.update((parent, h) for h in purged_keys(store, parent, missing))
+                if withheld is not None:
+                    held.update((parent, h) for h in withheld.among(parent, missing))
         persons = (
             store.find_persons(student_hashes=list(query.students), email_hashes=list(query.emails))
             if query.persons
@@ -145,7 +157,43 @@ class BatchState:
             objected=_objected(store, query.objectable, EVERY_ROW),
             objected_unnumbered=_objected(store, query.objectable, (OWN_EMAIL,)),
             purged_parents=frozenset(purged),
+            withheld_parents=frozenset(held),
         )
+
+
+class WithheldParents:
+    """Run-wide: the records of parent mappings the policy did not write (not justified).
+
+    State holds nothing of a record that was never written, so a child cannot tell a student
+    withheld on purpose (retention ran out before the first sync) from one missing for a real
+    problem (a rejected row, a refusal, a key no row has). Mappings run parents first within a
+    job: the parent's run notes here what it withheld, and its children's batches read it
+    (:meth:`BatchState.load`) to skip those rows instead of rejecting them. Only mappings that
+    another mapping refers to are kept (key hashes: no personal value). A child run in a job
+    without its parent mapping learns nothing here and rejects such rows.
+    """
+
+    def __init__(self, parents: Iterable[str] = ()):
+        self._keys: dict[str, set[str]] = {p: set() for p in parents}
+
+    @classmethod
+    def of(cls, compiled: Mapping[str, CompiledMapping]) -> WithheldParents:
+        """One for a run of ``compiled``: kept for the mappings their refs point at."""
+        return cls(p for c in compiled.values() for p in c.parents)
+
+    def note(self, mapping: str, withheld: Iterable[str], written: Iterable[str]) -> None:
+        """A batch of ``mapping`` withheld these key hashes and planned writes for those: a
+        record a later row of the same run writes is no longer withheld."""
+        keys = self._keys.get(mapping)
+        if keys is None:
+            return
+        keys.difference_update(written)
+        keys.update(withheld)
+
+    def among(self, mapping: str, key_hashes: Iterable[str]) -> list[str]:
+        """The ``key_hashes`` of ``mapping`` it withheld in this run."""
+        keys = self._keys.get(mapping)
+        return [h for h in key_hashes if h in keys] if keys else []
 
 
 def _objected(

@@ -48,7 +48,7 @@ from connector.sources.base import Source
 from connector.state import StateStore
 from connector.state.anchors import export_mark
 from connector.state.rows import SourceSeen
-from connector.sync.batch_state import BatchState, PlannedPersons
+from connector.sync.batch_state import BatchState, PlannedPersons, WithheldParents
 from connector.sync.consent_dry_run import PlannedConsents, PlannedRecords
 from connector.sync.consent_stage import ConsentStage
 from connector.sync.crm_opt_outs import OPT_OUT_CONFLICT, read_crm_opt_outs
@@ -103,6 +103,9 @@ class RunContext:
     planned: dict[str, set[str]] = field(default_factory=dict)
     # Dry run only: persons the plan creates, so later mappings match them as the run will.
     planned_persons: PlannedPersons = field(default_factory=PlannedPersons)
+    # Records of parent mappings the policy did not write this run: their children are skipped
+    # with that reason, not rejected (batch_state.WithheldParents; made from ``compiled``).
+    withheld: WithheldParents = field(init=False)
     # Dry run only: the consent records the plan counted, so later mappings see them as known.
     planned_consents: PlannedRecords = field(default_factory=PlannedRecords)
     project_digest: bytes = b""  # fingerprint.project_digest(project): keys the source hashes
@@ -115,6 +118,9 @@ class RunContext:
     # The org's consent model (Individual, DataUsePurpose, ContactPointTypeConsent), asked once
     # per run when a consent needs writing; made by the first person mapping of a real run.
     consent_org: ConsentOrg | None = None
+
+    def __post_init__(self) -> None:
+        self.withheld = WithheldParents.of(self.compiled)
 
     @property
     def dry_run(self) -> bool:
@@ -512,7 +518,7 @@ class MappingRun:
         if self.in_flight and self._people_out([*query.students, *query.emails]):
             # A person created or moved by a write still out is found once it is recorded.
             self._collect(wait=True)
-        state = BatchState.load(self.ctx.store, query)
+        state = BatchState.load(self.ctx.store, query, self.ctx.withheld)
         if self.ctx.dry_run:
             state = state.with_planned(self.ctx.planned_persons)
         wanted = self.planner.opt_out_check(items, state)
@@ -551,6 +557,7 @@ class MappingRun:
         self.rep.suppressed += plan.suppressed
         self.rep.joined += plan.joined
         self.rep.not_justified += plan.not_justified
+        self.ctx.withheld.note(self.name, plan.withheld, (w.key_hash for w in plan.writes))
         self.rep.left_alone.update(plan.mode_skipped)
         for origin, column, reason in plan.rejects:
             self._reject(rejects, Reject(origin, column, reason))

@@ -42,6 +42,9 @@ from connector.sync.source_content import SOURCE, ContentHasher
 
 # Why a record was skipped (run report, ``left_alone``): its parent was purged for retention.
 PARENT_PURGED = "parent purged (retention)"
+# … or its parent was never written because the privacy policy withholds it (not justified,
+# e.g. a student whose retention ran out before the first sync): the same case, not an error.
+PARENT_WITHHELD = "parent withheld (privacy policy)"
 
 
 @dataclass(slots=True)
@@ -105,6 +108,9 @@ class BatchPlan:
     conflicts: list[tuple[Origin, str, str]] = field(default_factory=list)
     lifted: int = 0  # opt-outs a newer opt-in lifted (opt_in_lifts_opt_out)
     objected: int = 0  # records decided with an art. 21 objection
+    # Key hashes of the records the policy does not write (not justified): a child mapping's
+    # rows under them are skipped, not rejected (batch_state.WithheldParents).
+    withheld: list[str] = field(default_factory=list)
     # target.mode: records left alone, by reason (``update_only: no match`` …).
     mode_skipped: dict[str, int] = field(default_factory=dict)
     # The batch's items as planned: a person who objected (art. 21) decided with the objection.
@@ -293,11 +299,14 @@ class Planner:
                 # not (re)written; its old data goes with the retention purge, not through a
                 # half-cleared update.
                 out.not_justified += 1
+                out.withheld.append(res.key_hash)
                 continue
-            if state.purged_parents and self._parent_purged(res.refs, parents, state):
-                # The purge deleted its parent on purpose: nothing to write it under, and not a
-                # problem of the row (a reject would keep every nightly run at exit 1).
-                out.mode_skipped[PARENT_PURGED] = out.mode_skipped.get(PARENT_PURGED, 0) + 1
+            why = self._parent_left_out(res.refs, parents, state)
+            if why is not None:
+                # The purge deleted its parent, or the policy never wrote it, on purpose:
+                # nothing to write it under, and not a problem of the row (a reject would keep
+                # every nightly run at exit 1).
+                out.mode_skipped[why] = out.mode_skipped.get(why, 0) + 1
                 continue
             reject = self._resolve_refs(res.refs, parents, payload, contacts, self.contact_refs)
             if reject is None and payload.get(self.external_id) is None:
@@ -323,16 +332,25 @@ class Planner:
                 out.writes.append(write)
         return out
 
-    def _parent_purged(
+    def _parent_left_out(
         self, refs: dict[str, tuple[str, str]], parents: dict[tuple[str, str], str],
         state: BatchState,
-    ) -> bool:  # fmt: skip
-        """Whether a parent the record needs is missing because the retention purge deleted it."""
-        return any(
-            (parent, key) not in parents
-            and (parent, self.compiled[parent].hash_key(key)) in state.purged_parents
-            for parent, key in refs.values()
-        )
+    ) -> str | None:  # fmt: skip
+        """Why a parent the record needs is missing on purpose (:data:`PARENT_PURGED`: the
+        retention purge deleted it; :data:`PARENT_WITHHELD`: the policy did not write it this
+        run), or None: every parent is there, or one is missing for a real problem (its row was
+        rejected, Salesforce refused it, no row has its key) and the record is rejected."""
+        if not state.purged_parents and not state.withheld_parents:
+            return None
+        for parent, key in refs.values():
+            if (parent, key) in parents:
+                continue
+            wanted = (parent, self.compiled[parent].hash_key(key))
+            if wanted in state.purged_parents:
+                return PARENT_PURGED
+            if wanted in state.withheld_parents:
+                return PARENT_WITHHELD
+        return None
 
     def _not_justified(self, decision: Decision, prev: KnownRow | None) -> bool:
         """Whether a record must not be written at all.
