@@ -52,14 +52,16 @@ def serve(
     sync.yaml; so does every firing, and a change on disk is noticed within a minute. A broken
     edit is logged and the previous settings stay in use.
 
-    Serves GET /healthz (JSON; 503 when the scheduler is down or a job's last run raised) and
+    Serves GET /healthz (JSON; 503 "degraded" when a job's last run could not reach Salesforce,
+    503 "failing" when the scheduler is down or a job's last run raised) and
     GET /metrics (Prometheus) on service.host:service.port, 127.0.0.1:9464 by default. Bound
     beyond loopback, it needs SIS_SYNC_SERVE__TOKEN, a bearer token for /, /metrics and the
     details of /healthz, and refuses to start without it (exit 2; connector/service_auth.py).
 
     --once runs the jobs once now (every cron job, or those named with --job, cron or not) and
     exits with the worst exit code: 0 ok or deliberately skipped (e.g. running elsewhere), 1 a
-    run rejected or failed something or raised, 2 configuration error.
+    run rejected or failed something or raised, 2 configuration or input error, 3 Salesforce
+    could not be reached or kept failing.
     """
     from connector.service import SyncService
 
@@ -114,11 +116,13 @@ HELP = "\n\n".join(
         "SIGTERM / Ctrl-C stop it (exit 0; a running job stops at its next batch). SIGHUP, "
         "every firing and a change on disk reload sync.yaml; a broken edit is logged and the "
         "previous settings stay in use.",
-        "Serves GET /healthz (JSON; 503 when the scheduler is down or a job's last run raised) "
+        "Serves GET /healthz (JSON; 503 degraded when a job's last run could not reach "
+        "Salesforce, 503 failing when the scheduler is down or a job's last run raised) "
         "and GET /metrics (Prometheus) on service.host:service.port (127.0.0.1:9464). Any "
         "address beyond loopback needs a bearer token in SIS_SYNC_SERVE__TOKEN (exit 2 without).",
         "--once runs the jobs once now and exits 0 (ok or skipped), 1 (something rejected, "
-        "failed or raised) or 2 (configuration error). See docs/service.md.",
+        "failed or raised), 2 (configuration or input error) or 3 (Salesforce could not be "
+        "reached or kept failing). See docs/service.md.",
     ]
 )
 
