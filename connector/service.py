@@ -222,8 +222,9 @@ class SyncService:
     def run_now(self, name: str) -> JobResult:
         """Run job ``name`` with the current settings, record the outcome and return it.
 
-        Never raises for a failed run: the outcome (``ok``, ``partial``, ``error``, ``aborted``,
-        ``locked``, ``skipped``) is logged, counted in the metrics and shown by /healthz.
+        Never raises for a failed run: the outcome (``ok``, ``partial``, ``failed``, ``error``,
+        ``aborted``, ``locked``, ``skipped``) is logged, counted in the metrics and shown by
+        /healthz.
         """
         settings = self.settings
         started = _now()

@@ -6,7 +6,9 @@ scheduler's health in its header; it is built per request (the state is the trut
 page reloads itself every minute).
 
 ``/healthz`` answers 200 with the scheduler state and, per job, the next run and the last
-result, or 503 when the scheduler is not running or a job's last run ended in an exception.
+result, or 503: ``failing`` when the scheduler is not running or a job's last run ended in an
+exception (``error``), ``degraded`` when a job's last run ``failed`` (Salesforce unreachable;
+``SyncService.health`` adds that).
 ``/metrics`` is prometheus_client's own WSGI app over the service's registry. The server runs
 in a background thread; it logs under ``connector.service`` like the rest of the service.
 """
