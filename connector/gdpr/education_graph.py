@@ -20,6 +20,12 @@ about objects it does not have. The call and the queries are made only for an ed
 mappings that target a person account, an education object or an EDA (``hed__``) object
 (:func:`education_model`); a contacts model costs no extra call.
 
+**Whose record it is**: an object with a required (Restrict) lookup to a person belongs to that
+person. A LearnerProgram found only through its ``LearnerContactId`` whose ``LearnerAccountId``
+names another account is that other learner's (a hand-made, inconsistent record): it is left
+alone, not deleted, and Salesforce clears its ``LearnerContactId`` when the person goes
+(SetNull), so nothing of the person stays on it (:func:`owned_by_another`).
+
 Left out on purpose: ``IndividualApplication.ContactId`` (the person who *prepares* an
 application, e.g. a parent: their erasure must not delete their child's application) and
 ``hed__Application__c.hed__Preparer__c`` likewise.
@@ -74,6 +80,27 @@ def _query(obj: str, where: str, fields: Sequence[str], ids: Sequence[str]) -> l
     return in_list_queries(template, list(dict.fromkeys(ids)))
 
 
+def owner_links(link: ChildLink, links: Sequence[ChildLink]) -> list[ChildLink]:
+    """The required (Restrict) lookups of ``link``'s object other than ``link`` itself: they
+    say whose record it is. Pure."""
+    return [o for o in links if o.object == link.object and o.on_delete == "Restrict" and o != link]
+
+
+def owned_by_another(
+    person_id: int,
+    record: Mapping[str, Any],
+    owners: Sequence[ChildLink],
+    by_kind: Mapping[str, Mapping[str, Sequence[int]]],
+) -> bool:
+    """Whether a record found through one lookup of ``person_id`` names someone else in a
+    required lookup (``owners``): then it is that other person's, not this one's. Pure."""
+    for link in owners:
+        value = str(record.get(link.field) or "")[:_ID_KEY]
+        if value and person_id not in by_kind[link.owner].get(value, ()):
+            return True
+    return False
+
+
 def add_education_records(
     writer: Any,
     keys: ChildKeys,
@@ -101,7 +128,8 @@ def add_education_records(
     for link in links:
         ids = list(by_kind[link.owner])
         if ids:
-            fields = [link.field, *keys.fields(link.object)]
+            owner_fields = [o.field for o in owner_links(link, links)]
+            fields = [link.field, *owner_fields, *keys.fields(link.object)]
             queries += [(link, q) for q in _query(link.object, link.field, fields, ids)]
     found: dict[ChildLink, list[dict[str, Any]]] = {}
     if queries:
@@ -110,6 +138,7 @@ def add_education_records(
     added: dict[int, list[GraphItem]] = {}
     for link in links:
         records = found.get(link, [])
+        owners_of = owner_links(link, links)
         resolved = keys.resolve_many(link.object, records) if records else {}
         for record in records:
             sf_id = str(record["Id"])
@@ -119,7 +148,8 @@ def add_education_records(
             )
             owner = str(record.get(link.field) or "")[:_ID_KEY]
             for person_id in by_kind[link.owner].get(owner, []):
-                added.setdefault(person_id, []).append(item)
+                if not owned_by_another(person_id, record, owners_of, by_kind):
+                    added.setdefault(person_id, []).append(item)
     if objects is not None and "hed__Affiliation__c" in objects:
         for person_id, item in _administrative_accounts(writer, owners):
             added.setdefault(person_id, []).append(item)

@@ -27,7 +27,9 @@ class ChildLink:
     on_delete: Literal["SetNull", "Restrict", "Cascade"]
 
 
-#: In deletion order (a child before whatever restricts on it).
+#: In deletion order (a child before whatever restricts on it). A required (Restrict) lookup says
+#: whose record it is: a LearnerProgram whose LearnerAccountId names another learner is theirs,
+#: even when its LearnerContactId names the person (connector.gdpr.education_graph).
 EDUCATION_CHILDREN: tuple[ChildLink, ...] = (
     # EDA (hed__)
     ChildLink("hed__Course_Enrollment__c", "hed__Contact__c", "Contact", "SetNull"),

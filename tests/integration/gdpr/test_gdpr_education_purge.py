@@ -5,6 +5,8 @@ affiliations, program_enrollments) have no lifecycle of their own: their records
 person (:func:`connector.privacy.retention.with_person`). An ended student and a rejected
 applicant without consent go, with their education records; a person whose consent still
 holds stays; an enrolled student is untouched. The purge run records the API calls it made.
+And erasure leaves another learner's LearnerProgram that only names the person in its
+LearnerContactId (Salesforce clears that lookup when the person goes).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from connector.config import Settings, load_settings
 from connector.demo.dataset import generate
 from connector.demo.org_setup import create_programmes, emulator_options
 from connector.emulator.testing import EmulatorHandle, running_emulator
+from connector.gdpr.erasure import subject_of
+from connector.gdpr.erasure_job import erase_person
 from connector.gdpr.purge_job import run_purge
 from connector.hashing import KeyHasher
 from connector.state import open_existing
@@ -190,3 +194,29 @@ def test_purge_records_the_api_calls_it_made(ec_org, tmp_path) -> None:
     finally:
         store.close()
     assert run.api_calls == used
+
+
+def test_erase_leaves_another_learners_program_that_names_the_person_as_contact(
+    ec_org, tmp_path
+) -> None:
+    p = Project("education-cloud", ec_org, tmp_path / "p")
+    accounts = p.q("SELECT Id, PersonContactId, SIS_Student_Number__pc FROM Account "
+                   "WHERE IsPersonAccount = true")  # fmt: skip
+    by_number = {a["SIS_Student_Number__pc"]: a for a in accounts}
+    erased, other = by_number[ENROLLED], by_number[CONSENTED]
+    [plan] = p.q("SELECT LearningProgramPlanId FROM LearnerProgram LIMIT 1")
+    # Hand-made and inconsistent: the other learner's programme, the erased one as contact.
+    theirs = p.sf.LearnerProgram.create({
+        "Name": "x", "LearnerAccountId": other["Id"], "LearnerContactId": erased["PersonContactId"],
+        "LearningProgramPlanId": plan["LearningProgramPlanId"],
+    })["id"]  # fmt: skip
+    hasher = KeyHasher(SECRET)
+    out = erase_person(p.settings(SYNCED), subject_of(hasher, student_number=ENROLLED),
+                       apply=True, hasher=hasher, student_number=ENROLLED)  # fmt: skip
+
+    assert out.status == "erased", out.cause
+    assert not p.alive("Account", [erased["Id"]])
+    assert theirs not in {i.sf_id for i in out.graph.items}
+    [kept] = p.q(f"SELECT LearnerAccountId, LearnerContactId FROM LearnerProgram "
+                 f"WHERE Id = '{theirs}'")  # fmt: skip
+    assert kept["LearnerAccountId"] == other["Id"] and kept["LearnerContactId"] is None
