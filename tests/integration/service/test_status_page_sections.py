@@ -78,6 +78,8 @@ def test_what_is_not_100_percent_never_shows_as_100(tmp_path):
     assert {v: float(k) for k, v in widths.items()} == {
         "students.Email": 397.2, "students.Phone": 397.8, "students.LastName": 398.0
     }  # fmt: skip
+    alone = _quality_page(tmp_path, FieldQuality("students", "Email", 1000, 1000, 998))
+    assert re.search(r'width="397.2"[^>]*><title>students\.Email: 99.8 %', alone)
 
 
 def test_bounces_never_read_say_how_to_get_them(tmp_path):
