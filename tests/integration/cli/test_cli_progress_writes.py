@@ -122,3 +122,24 @@ def test_terminal_bars_show_writes_and_consents(project: CliProject) -> None:
     assert re.search(rf"students consents\s.*{4 * ROWS}/{4 * ROWS}\s+100%", shown)
     # While the Bulk job ran, the write bar stood at 0 of the records submitted.
     assert re.search(rf"students written\s.*\b0/{ROWS}\s+0%", shown)
+
+
+def test_a_write_bar_that_stopped_short_stays_short(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The next mapping starting completes the previous one's read bar (its total was a line
+    # count), never its write bars: writes the run did not finish are not shown as done.
+    from rich.progress import Progress
+
+    monkeypatch.setattr(sync_command.sys.stderr, "isatty", lambda: False, raising=False)
+    progress = sync_command._Progress({"students": 3_000})
+    progress.bar = Progress(disable=True)
+    progress("students", 2_500)
+    progress.written("students", "records", 1_000, 2_500)
+    progress.written("students", "consents", 0, 4_000)
+    progress("teachers", 10)
+    tasks = {t.description: (t.completed, t.total) for t in progress.bar.tasks}
+    assert tasks == {
+        "students": (2_500, 2_500),
+        "students written": (1_000, 2_500),
+        "students consents": (0, 4_000),
+        "teachers": (10, None),
+    }
