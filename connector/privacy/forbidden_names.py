@@ -150,10 +150,13 @@ TERMS: tuple[Term, ...] = tuple(
     )
     + _terms(
         ETHNIC,
-        stem="etniciteit,etnisch,ethnic,racial,migratieachtergrond,allochto,migrationbackground",
+        stem="etniciteit,etnisch,ethnic,racial,migratieachtergrond,allochto,migrationbackground,"
+        "skincolour,skincolor,skintone",
         exact="afkomst",
+        # Skin colour reveals racial or ethnic origin (art. 9(1)); glued: leerlinghuidskleur.
+        infix="huidskleur",
         name="race,ras",
-        pair="migration background,migratie achtergrond",
+        pair="migration background,migratie achtergrond,skin colour,skin color,skin tone",
     )
     + _terms(
         RELIGION,

@@ -111,6 +111,13 @@ ETHNIC = {
     "migratie achtergrond": ["leerling_migratie_achtergrond"],
     "race": ["race"],
     "ras": ["ras"],
+    "huidskleur": ["huidskleur", "Huidskleur__c", "leerling_huidskleur", "leerlinghuidskleur"],
+    "skincolour": ["skincolour", "SkinColour__c", "skin_colour", "Skin_Colour__c"],
+    "skincolor": ["skincolor", "skin_color"],
+    "skintone": ["skintone", "skinTone", "Skin_Tone__c"],
+    "skin colour": ["Student_Skin_Colour__c"],
+    "skin color": ["student-skin-color"],
+    "skin tone": ["student_skin_tone"],
 }
 RELIGION = {
     "religie": ["religie", "religieuze_voorkeur", "Religieuze_voorkeur"],
@@ -237,6 +244,8 @@ def test_every_term_has_a_row():
         "diet_coke",
         "racefiets",
         "jobsnumber",
+        "skin_care_programme",  # a beauty programme, not a colour
+        "huid_en_haar",
     ],
 )
 def test_ordinary_names_pass(name):
