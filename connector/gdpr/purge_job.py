@@ -12,7 +12,7 @@ next purge finds it again; a person whose child was refused keeps their Contact 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -33,12 +33,13 @@ from connector.gdpr.purge_plan import (
     Doomed,
     PurgePlan,
     audit_entries,
+    expired_purposes,
     justified_children,
     mapping_rules,
     plan_purge,
 )
 from connector.hashing import KeyHasher
-from connector.privacy.retention import MappingRule
+from connector.privacy.retention import MappingRule, is_expired, reason_of
 from connector.state import RunStatus, StateStore, open_existing
 
 EXAMPLES = 3  # Salesforce ids shown per group
@@ -127,10 +128,7 @@ class _Purge:
         connected (nothing to read or delete)."""
         return int(getattr(self._writer, "api_calls", 0)) if self._writer is not None else 0
 
-    def graphs(self, plan: PurgePlan) -> list[tuple[Graph, dict[str, str]]]:
-        """The graph of every person to purge whose Salesforce children are expired too."""
-        if not plan.persons:
-            return []
+    def _read(self, person_ids: list[int]) -> dict[int, Graph]:
         if self.hasher is None:
             raise UsageError("the purge of persons needs SIS_SYNC_SECRET (to read their graph)")
         compiled = {
@@ -138,9 +136,42 @@ class _Purge:
             for n in self.project.mappings
         }
         keys = ChildKeys(self.project, compiled, self.store)
-        persons = self.store.get_persons(list(plan.persons))
+        persons = self.store.get_persons(person_ids)
         # All persons' graphs in one read: API calls grow with query chunks, not persons.
-        found = read_graphs(self.store, self.writer, keys, list(persons.values()))
+        return read_graphs(self.store, self.writer, keys, list(persons.values()))
+
+    def followers(self, plan: PurgePlan) -> list[Doomed]:
+        """Children of persons who stay that follow their person (no anchor of their own) and
+        whose every purpose expired with the person's: an ended student whose news consent
+        holds keeps their Account, not their LearnerProgram (retention.py)."""
+        if not plan.kept or not any(r.borrowed for r in self.rules.values()):
+            return []
+        out: list[Doomed] = []
+        for graph in self._read(sorted(plan.kept)).values():
+            gone = expired_purposes(graph.state_rows, self.rules, self.on)
+            own = {r.key_hash for r in graph.state_rows}
+            wanted: dict[str, dict[str, str]] = {}  # mapping → key hash → Salesforce id
+            for i in graph.items:
+                rule = self.rules.get(i.mapping or "")
+                if rule and i.key_hash and i.key_hash not in own and rule.borrowed & gone:
+                    wanted.setdefault(rule.name, {})[i.key_hash] = i.sf_id
+            for mapping, ids in wanted.items():
+                rule = self.rules[mapping]
+                for key_hash, row in self.store.lookup(mapping, list(ids)).items():
+                    expiries = rule.judge_with_person(row, self.on, gone)
+                    if row.deleted_at is None and is_expired(expiries):
+                        row = replace(row, sf_id=row.sf_id or ids[key_hash])
+                        out.append(Doomed(row, reason_of(expiries),
+                                          reason_of(expiries, dates=False), None))  # fmt: skip
+        return out
+
+    def graphs(self, plan: PurgePlan) -> list[tuple[Graph, dict[str, str]]]:
+        """The graph of every person to purge whose Salesforce children are expired too; the
+        children that follow a person who stays join ``plan.records`` (:meth:`followers`)."""
+        plan.records.extend(self.followers(plan))
+        if not plan.persons:
+            return []
+        found = self._read(list(plan.persons))
         children = [
             (i.mapping, i.key_hash)
             for g in found.values() for i in g.items if i.mapping and i.key_hash

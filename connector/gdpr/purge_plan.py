@@ -88,6 +88,8 @@ class PurgePlan:
     kept_persons: int = 0
     notes: dict[str, str] = field(default_factory=dict)
     minimise: list[Minimise] = field(default_factory=list)
+    # Persons who stay although a purpose of theirs expired: children that follow them may go.
+    kept: set[int] = field(default_factory=set)
 
 
 def plan_purge(store: StateStore, project: Any, on: date) -> PurgePlan:
@@ -126,8 +128,29 @@ def plan_purge(store: StateStore, project: Any, on: date) -> PurgePlan:
             plan.persons[person_id] = records
         else:
             plan.kept_persons += 1
+            plan.kept.add(person_id)
     plan.minimise = plan_minimise(store, rules, on)
+    plan.kept.update(
+        m.row.person_id
+        for m in plan.minimise
+        if m.row.person_id is not None and rules[m.row.mapping].is_person
+    )
     return plan
+
+
+def expired_purposes(
+    rows: Sequence[SyncedRow], rules: Mapping[str, MappingRule], on: date
+) -> frozenset[str]:
+    """The purposes expired on every live record of one person that names them: a child record
+    that follows its person loses them (:meth:`MappingRule.judge_with_person`)."""
+    named: dict[str, bool] = {}
+    for row in rows:
+        rule = rules.get(row.mapping)
+        if row.deleted_at is not None or rule is None:
+            continue
+        for e in rule.judge(row, on):
+            named[e.purpose] = named.get(e.purpose, True) and e.expired
+    return frozenset(p for p, gone in named.items() if gone)
 
 
 def _field_reason(fields: list[str], expiries: list[Expiry]) -> str:

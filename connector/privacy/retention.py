@@ -370,10 +370,14 @@ class MappingRule:
         """The record's expiries on ``on``."""
         return record_expiries(row, self.purposes, self.fields, on, self.inert, self.left_before)
 
-    def judge_with_person(self, row: SyncedRow, on: date) -> list[Expiry]:
-        """The expiries on ``on`` of a record in the graph of a person the purge deletes:
-        purposes without an anchor of the record's own go with the person (:func:`with_person`)."""
-        return with_person(self.judge(row, on), self.borrowed)
+    def judge_with_person(
+        self, row: SyncedRow, on: date, gone: frozenset[str] | None = None
+    ) -> list[Expiry]:
+        """The expiries on ``on`` of a record in the graph of a person: purposes without an
+        anchor of the record's own go with the person (:func:`with_person`). ``gone``: the
+        purposes expired for the person who stays; None: the purge deletes the person."""
+        borrowed = self.borrowed if gone is None else self.borrowed & gone
+        return with_person(self.judge(row, on), borrowed)
 
     def fields_to_clear(self, row: SyncedRow, on: date) -> tuple[list[str], list[Expiry]]:
         """Fields of a record that stays to clear on ``on`` (art. 5(1)(c)), with its expiries."""

@@ -4,7 +4,8 @@ The child mappings of the Education Cloud and EDA sets (learner_programs, applic
 affiliations, program_enrollments) have no lifecycle of their own: their records follow their
 person (:func:`connector.privacy.retention.with_person`). An ended student and a rejected
 applicant without consent go, with their education records; a person whose consent still
-holds stays; an enrolled student is untouched. The purge run records the API calls it made.
+holds stays (without their education records: enrolment expired for them too); an enrolled
+student is untouched. The purge run records the API calls it made.
 And erasure leaves another learner's LearnerProgram that only names the person in its
 LearnerContactId (Salesforce clears that lookup when the person goes).
 """
@@ -147,7 +148,7 @@ def test_education_cloud_purge_takes_ended_persons_with_their_education_records(
 
     assert out.exit_code == 0 and out.persons == 2, out
     assert p.alive("Account", list(account.values())) == {account[CONSENTED], account[ENROLLED]}
-    assert not p.alive("LearnerProgram", programs[ENDED])
+    assert not p.alive("LearnerProgram", [*programs[ENDED], *programs[CONSENTED]])
     assert not p.alive("IndividualApplication", apps[REJECTED])
     assert p.alive("LearnerProgram", programs[ENROLLED]) == set(programs[ENROLLED])
     [kept] = p.q(f"SELECT FirstName, PersonEmail, Consent_News__pc FROM Account "
@@ -174,9 +175,9 @@ def test_eda_purge_takes_ended_persons_with_their_affiliations_and_enrolments(
 
     assert out.exit_code == 0 and out.persons == 2, out
     assert p.alive("Contact", list(contact.values())) == {contact[CONSENTED], contact[ENROLLED]}
-    gone = [*affiliations[ENDED], *affiliations[REJECTED]]
+    gone = [*affiliations[ENDED], *affiliations[REJECTED], *affiliations[CONSENTED]]
     assert not p.alive("hed__Affiliation__c", gone)
-    assert not p.alive("hed__Program_Enrollment__c", enrolments[ENDED])
+    assert not p.alive("hed__Program_Enrollment__c", [*enrolments[ENDED], *enrolments[CONSENTED]])
     assert not p.alive("Account", [admin[ENDED], admin[REJECTED]])  # the Administrative ones
     assert p.alive("hed__Affiliation__c", affiliations[ENROLLED]) == set(affiliations[ENROLLED])
     assert p.alive("hed__Program_Enrollment__c", enrolments[ENROLLED])

@@ -74,3 +74,20 @@ def test_a_child_with_its_own_anchor_or_consent_is_judged_on_it() -> None:
 
 def test_a_person_mapping_borrows_nothing() -> None:
     assert MappingRule("students", _spec(identity=object()), PURPOSES).borrowed == frozenset()
+
+
+def test_a_purpose_is_gone_for_a_person_only_when_every_record_naming_it_expired() -> None:
+    from connector.gdpr.purge_plan import expired_purposes
+
+    person = MappingRule("students", _spec(identity=object(), news=True), PURPOSES)
+    ended = _row(mapping="students", lifecycle_end_at=T0, field_hashes={"Status": "h"})
+    enrolled = _row(mapping="students", key_hash="k2", field_hashes={"Status": "h"})
+    rules = {"students": person}
+    # News never given: gone; enrolment ended 1 December + P1M.
+    assert expired_purposes([ended], rules, ON) == {"enrolment", "news"}
+    # Another record of the person still enrolled: enrolment holds, the child stays.
+    assert expired_purposes([ended, enrolled], rules, ON) == {"news"}
+    child = MappingRule("learner_programs", _spec(), PURPOSES)
+    gone = expired_purposes([ended, enrolled], rules, ON)
+    assert not is_expired(child.judge_with_person(_row(), ON, gone))
+    assert is_expired(child.judge_with_person(_row(), ON, frozenset({"enrolment"})))
