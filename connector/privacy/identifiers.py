@@ -61,6 +61,13 @@ import phonenumbers
 
 from connector.privacy.forbidden_names import looks_forbidden
 
+#: Why a record whose key was withheld as a forbidden number is rejected: it names the setting
+#: that fixes it for real student numbers, never the value.
+KEY_LOOKS_LIKE_BSN = (
+    "the key looks like a BSN/onderwijsnummer (it passes the 11-check); if your student numbers "
+    "look like this, set student_number_format in the mapping (docs/privacy.md)"
+)
+
 _WEIGHTS = (9, 8, 7, 6, 5, 4, 3, 2, -1)
 # Characters that look like a separator and stand for it (F4: Word turns "111-222-333" into
 # "111–222–333" with an en dash), each mapped to the ASCII separator before a number is read.
@@ -297,6 +304,7 @@ def has_format(value: object, fmt: re.Pattern[str]) -> bool:
 
 
 __all__ = [
+    "KEY_LOOKS_LIKE_BSN",
     "contains_forbidden_number",
     "forbidden_fields",
     "has_format",

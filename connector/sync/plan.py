@@ -23,7 +23,15 @@ from connector.hashing import KeyHasher
 from connector.mapping.compile import CompiledMapping, MapResult
 from connector.mapping.models import MappingSpec
 from connector.privacy.facts import Phase
-from connector.privacy.policy import ACTIVE, CLEARING, RETENTION_EXPIRED, Decision, Policy
+from connector.privacy.identifiers import KEY_LOOKS_LIKE_BSN
+from connector.privacy.policy import (
+    ACTIVE,
+    CLEARING,
+    FORBIDDEN_NUMBER,
+    RETENTION_EXPIRED,
+    Decision,
+    Policy,
+)
 from connector.records import Origin, SourceRecord
 from connector.state.rows import (
     PURGE_CLEARED,
@@ -311,6 +319,8 @@ class Planner:
             reject = self._resolve_refs(res.refs, parents, payload, contacts, self.contact_refs)
             if reject is None and payload.get(self.external_id) is None:
                 why = it.decision.withheld.get(self.external_id, "empty")
+                if why == FORBIDDEN_NUMBER:
+                    why = f"{why}: {KEY_LOOKS_LIKE_BSN}"
                 reject = (self.external_id, f"external id missing or withheld ({why})")
             if reject is not None:
                 out.rejects.append((it.rec.origin, *reject))

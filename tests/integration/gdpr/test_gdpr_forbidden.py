@@ -149,3 +149,7 @@ def test_uavg46_without_the_format_the_11_check_rejects_them(project: SyncProjec
 
     assert before.mappings["students"].rejected == len(PASSING_NUMBERS), before.summary()
     assert project.query("SELECT Id FROM Contact") == []
+    # The reason names the setting that fixes it, never the value.
+    rejects = before.mappings["students"].rejects
+    assert rejects and all("set student_number_format" in r["reason"] for r in rejects)
+    assert not [n for r in rejects for n in PASSING_NUMBERS if n in str(r)]
