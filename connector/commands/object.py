@@ -71,6 +71,11 @@ def object_(
     if outcome.persons:
         plural = "" if outcome.persons == 1 else "s"
         out.print(f"  covers {outcome.persons} person{plural} in local state")
+    elif outcome.found:
+        out.print(
+            "  covers nobody in local state (a lost state, or records made in Salesforce): "
+            "the records found in Salesforce are marked, and it holds from the next row"
+        )
     else:
         out.print(
             "  covers nobody: nobody with these identifiers in local state yet, "

@@ -158,3 +158,21 @@ def test_art21_objection_while_salesforce_is_down_stays_open_and_finishes_later(
     with _store(project) as store:
         [request] = store.list_requests()  # the same request, continued
         assert request.status == "done"
+
+
+def test_art21_dry_run_with_a_lost_state_shows_what_it_would_set_and_writes_nothing(
+    project: SyncProject,
+) -> None:
+    _students(project)
+    shutil.rmtree(project.folder / "state")
+
+    result = invoke(project, "--email", EMAIL)
+
+    assert result.exit_code == 0, result.output
+    assert "would set flags on: Contact 1, Individual 1" in result.output
+    assert _contact(project)["HasOptedOutOfEmail"] is False
+    assert not (project.folder / "state" / "sync.db").exists()
+
+    down = invoke(project, "--email", EMAIL, **_down())
+    assert down.exit_code == 0, down.output  # a dry run: nothing to keep open
+    assert "could not be reached" in down.output
