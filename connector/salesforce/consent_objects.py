@@ -2,9 +2,21 @@
 
 Where Data Protection and Privacy is enabled, an org has ``Individual``, ``DataUsePurpose`` and
 ``ContactPointTypeConsent`` (Object Reference: "This object is available if Data Protection
-and Privacy is enabled") and ``Contact.IndividualId``. sis-sync writes consents there (DESIGN
-§6, GDPR art. 7(1)) only when describe shows all of them *and* the two external-id fields the
-README asks an admin to create (``Individual.SIS_Individual_Key__c``,
+and Privacy is enabled") and the field that links a person record to its Individual:
+``Contact.IndividualId``, and for person accounts ``Account.PersonIndividualId``.
+
+"Data privacy records are associated with related leads, contacts, person accounts, and users"
+(Object Reference, Individual,
+https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_individual.htm);
+a person account's link is its ``PersonIndividualId`` ("ID of the data privacy record
+associated with this person's account", Object Reference, Account,
+https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_account.htm),
+the person contact's ``IndividualId`` seen from the Account. It is written on the Account:
+the person contact cannot be updated directly (``connector/emulator/person.py``).
+
+sis-sync writes consents there (DESIGN §6, GDPR art. 7(1)) only when describe shows the
+objects, the link field of the mapping's person object (:class:`PersonLink`) *and* the two
+external-id fields the README asks an admin to create (``Individual.SIS_Individual_Key__c``,
 ``ContactPointTypeConsent.SIS_Consent_Key__c``): without them an upsert could not be replayed
 without duplicates. ``Consent_Given_By__c`` (self | parent) is sent where the org has it.
 
@@ -32,6 +44,27 @@ DESCRIPTION_LENGTH = 255
 
 
 @dataclass(frozen=True, slots=True)
+class PersonLink:
+    """Where a person record points at its Individual: the object written and its field."""
+
+    object: str
+    field: str
+
+
+#: A Contact's Individual (Object Reference, Contact: ``IndividualId``).
+CONTACT_LINK = PersonLink("Contact", "IndividualId")
+#: A person account's Individual (Object Reference, Account: ``PersonIndividualId``).
+PERSON_ACCOUNT_LINK = PersonLink("Account", "PersonIndividualId")
+
+
+def link_of(obj: str, person_account: bool) -> PersonLink | None:
+    """The link of a person mapping's target: Contact, or a person account; else None."""
+    if person_account and obj == PERSON_ACCOUNT_LINK.object:
+        return PERSON_ACCOUNT_LINK
+    return CONTACT_LINK if obj == CONTACT_LINK.object else None
+
+
+@dataclass(frozen=True, slots=True)
 class ConsentModel:
     """The org has Salesforce's consent objects and our external ids on them.
 
@@ -49,19 +82,21 @@ class Detection:
     warning: str | None = None
 
 
-def detect(writer: Writer) -> Detection:
-    """Describe Contact, Individual, DataUsePurpose and ContactPointTypeConsent (cached by the
-    writer's describer) and say whether consent records can be written."""
+def detect(writer: Writer, link: PersonLink = CONTACT_LINK) -> Detection:
+    """Describe the person object of ``link``, Individual, DataUsePurpose and
+    ContactPointTypeConsent (cached by the writer's describer) and say whether consent records
+    can be written for persons linked through ``link``."""
     describer = writer.describer
-    contact = describer.fields("Contact") or {}
-    if "IndividualId" not in contact:
-        # Contact.IndividualId exists exactly where Data Protection and Privacy is enabled
-        # (Object Reference, Contact): no model, and no describe of the objects the org lacks.
+    person = describer.fields(link.object) or {}
+    if link.field not in person:
+        # Contact.IndividualId and Account.PersonIndividualId exist exactly where Data
+        # Protection and Privacy is enabled (Object Reference, Contact and Account): no model,
+        # and no describe of the objects the org lacks.
         return Detection(None)
     individual = describer.fields(INDIVIDUAL)
     consent = describer.fields(CONSENT)
     purpose = describer.fields(PURPOSE)
-    if individual is None or consent is None or purpose is None or "IndividualId" not in contact:
+    if individual is None or consent is None or purpose is None:
         return Detection(None)  # no Data Protection and Privacy: the flags, as always
     missing = [
         f"{obj}.{name}"
@@ -82,7 +117,8 @@ def detect(writer: Writer) -> Detection:
 
 
 class ConsentOrg:
-    """One run's view of the org's consent model: detected once, purposes looked up once.
+    """One run's view of the org's consent model: detected once per person link, purposes
+    looked up once.
 
     Args:
         writer: The run's writer (its describer caches describe answers).
@@ -90,15 +126,17 @@ class ConsentOrg:
 
     def __init__(self, writer: Writer):
         self.writer = writer
-        self._detection: Detection | None = None
+        self._detections: dict[PersonLink, Detection] = {}
         self._purpose_ids: dict[str, str] = {}
         self._looked_up = False
 
-    def detection(self) -> Detection:
-        """The org's consent model (describe on first use)."""
-        if self._detection is None:
-            self._detection = detect(self.writer)
-        return self._detection
+    def detection(self, link: PersonLink = CONTACT_LINK) -> Detection:
+        """The org's consent model for persons linked through ``link`` (describe on first
+        use)."""
+        found = self._detections.get(link)
+        if found is None:
+            found = self._detections[link] = detect(self.writer, link)
+        return found
 
     def purpose_ids(self, purposes: Mapping[str, str]) -> dict[str, str]:
         """DataUsePurpose Id per purpose name; ``purposes`` maps name → description.

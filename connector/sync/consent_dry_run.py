@@ -16,6 +16,8 @@ and makes no Salesforce call:
   (:class:`PlannedRecords`, shared by the run's mappings): a later mapping's consent for the same
   Contact and purpose is then an update, or nothing when it is the same or an older proof,
   as the run decides against the state its earlier mapping wrote;
+* a person-account mapping counts the same records (its person record is the Account; the
+  link it would write is ``Account.PersonIndividualId``, which the plan does not count apart);
 * the plan cannot ask the org whether it has Salesforce's consent objects (describe is a call):
   it counts them as an org that has them receives them. In an org without them the run writes
   the consent fields only, and its counts have no ``consent:*`` lines (docs/privacy.md).

@@ -13,6 +13,10 @@ GDPR art. 7(1) proof, art. 7(3) withdrawal):
   is withdrawn or objected to (art. 21). The record stays: the change is Salesforce's history.
   Any other status (no consent, no proof) writes nothing and changes no record.
 
+For a person-account mapping (``target.person_account``) "Contact" reads person account: its
+records are keyed by the Account Id state holds, and ``Account.PersonIndividualId`` is the link
+(``connector/salesforce/consent_objects.py``, :class:`PersonLink`).
+
 Which of them must be written is decided here against the field hashes state remembers, under
 the synced-row names ``consent:individual`` and ``consent:<purpose>``: a rerun with unchanged
 consents writes nothing and makes no Salesforce call. Salesforce ids (Individual, purpose) are

@@ -1,11 +1,16 @@
 """The consent stage of a person mapping: writes consent records where the org models them.
 
 :class:`ConsentStage` collects :class:`~connector.sync.consent_records.ConsentEntry` values from
-every batch's accepted records, and writes them once the Contacts they belong to are in
-Salesforce: Individuals (upsert by ``SIS_Individual_Key__c``), ``Contact.IndividualId``,
-DataUsePurposes (found by Name, the missing ones created) and ContactPointTypeConsents (upsert
-by ``SIS_Consent_Key__c``). Its counts appear in the run report as the mappings
-``consent:individual`` and ``consent:<purpose>``.
+every batch's accepted records, and writes them once the person records they belong to are in
+Salesforce: Individuals (upsert by ``SIS_Individual_Key__c``), the person record's link to it
+(``Contact.IndividualId``, or a person account's ``Account.PersonIndividualId``: see
+:class:`~connector.salesforce.consent_objects.PersonLink`), DataUsePurposes (found by Name, the
+missing ones created) and ContactPointTypeConsents (upsert by ``SIS_Consent_Key__c``). Its counts
+appear in the run report as the mappings ``consent:individual`` and ``consent:<purpose>``.
+
+"Contact" below stands for the mapping's person record: a Contact, or a person Account (the
+records are keyed by the Id state holds for it, the Account Id; the Account carries the link,
+because Salesforce does not let the person contact be updated directly).
 
 It is the recorder of these records: what Salesforce accepted is remembered in state under
 those names (keyed hashes and ids only). A consent that did not land has its source rows
@@ -32,9 +37,11 @@ from connector.report import MappingReport, RunReport
 from connector.salesforce.consent_objects import (
     CONSENT,
     CONSENT_KEY,
+    CONTACT_LINK,
     INDIVIDUAL,
     INDIVIDUAL_KEY,
     ConsentOrg,
+    PersonLink,
 )
 from connector.state import StateStore
 from connector.state.rows import RECORD, SourceSeen, SyncedUpdate
@@ -77,6 +84,8 @@ class ConsentStage:
         bulk_threshold: More rows than this in one write go through Bulk API 2.0.
         progress: Told ``(done, total)`` writes of this stage (Individuals, Contact links,
             consent records) after each of its Salesforce writes, never per row.
+        link: Where the mapping's person record points at its Individual (Contact's
+            ``IndividualId``, or a person account's ``PersonIndividualId``).
     """
 
     def __init__(
@@ -93,12 +102,14 @@ class ConsentStage:
         bulk_threshold: int = 2_000,
         *,
         progress: Callable[[int, int], None] | None = None,
+        link: PersonLink = CONTACT_LINK,
     ):
         self.mapping, self.policy, self.purposes = mapping, policy, purposes
         self.store, self.org, self.hasher, self.now = store, org, hasher, now
         self.report, self.mapping_report = report, mapping_report
         self.bulk_threshold = bulk_threshold
         self.progress = progress
+        self.link = link
         self.writes_sent = self.writes_done = 0  # this stage's writes, for the progress
         self.consent_purposes = frozenset(
             n for n, p in purposes.purposes.items() if p.consent is not None
@@ -115,7 +126,7 @@ class ConsentStage:
         all there is, and its rows are remembered as they are written."""
         if self.org is None:
             return
-        detection = self.org.detection()
+        detection = self.org.detection(self.link)
         if detection.model is None:
             self.no_model = True
             if detection.warning and not self.pending:
@@ -263,7 +274,7 @@ class ConsentStage:
         """Send a chunk's plan; the contact keys whose consents did not land (retried next
         run)."""
         assert self.org is not None  # a plan counts instead (consent_dry_run.py)
-        detection = self.org.detection()
+        detection = self.org.detection(self.link)
         if detection.model is None:
             if detection.warning:
                 self.mapping_report.warnings[detection.warning] += 1
@@ -299,10 +310,12 @@ class ConsentStage:
                     failed_contacts.add(w.contact_id)
                     continue
                 ids[w.key] = sf_id
-                links.append({"Id": w.contact_id, "IndividualId": sf_id})
+                links.append({"Id": w.contact_id, self.link.field: sf_id})
                 linked.append((w, r, sf_id))
             self._tell(done=len(results))
-            link_results = self._update("Contact", links) if links else []
+            # A person account's link is written on the Account (PersonIndividualId): its person
+            # contact refuses updates (PersonLink, consent_objects.py).
+            link_results = self._update(self.link.object, links) if links else []
             # A link not sent (its Individual failed) is done too: the stage moves past it.
             self._tell(done=len(plan.individuals))
             synced = []

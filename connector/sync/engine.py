@@ -39,7 +39,7 @@ from connector.plan_examples import example_values, shown_fields
 from connector.privacy.policy import Policy
 from connector.records import Origin, Reject, SourceRecord, WriteResult
 from connector.report import MappingReport, RunReport
-from connector.salesforce.consent_objects import ConsentOrg
+from connector.salesforce.consent_objects import ConsentOrg, link_of
 from connector.salesforce.existing import existing_ids, person_contact_ids
 from connector.salesforce.record_types import RecordTypes
 from connector.salesforce.writer import Writer
@@ -634,15 +634,18 @@ class MappingRun:
         ]
 
     def _consent_stage(self) -> ConsentStage | None:
-        """The consent records of a person mapping on Contact (DESIGN §6); a plan counts them."""
+        """The consent records of a person mapping on Contact or on person accounts (DESIGN §6);
+        a plan counts them."""
         ctx = self.ctx
-        if self.spec.identity is None or self.spec.target.object != "Contact":
+        target = self.spec.target
+        link = link_of(target.object, target.person_account)
+        if self.spec.identity is None or link is None:
             return None
         if ctx.writer is None:  # plan's counts = the run's counts (consent_dry_run.py)
             return PlannedConsents(
                 self.name, self.policy, ctx.project.purposes, ctx.store, None,
                 ctx.hasher, ctx.now, ctx.report, self.rep, ctx.bulk_threshold,
-                persons=ctx.planned_persons, records=ctx.planned_consents,
+                persons=ctx.planned_persons, records=ctx.planned_consents, link=link,
             )  # fmt: skip
         if ctx.consent_org is None:
             ctx.consent_org = ConsentOrg(ctx.writer)
@@ -651,6 +654,7 @@ class MappingRun:
             self.name, self.policy, ctx.project.purposes, ctx.store, ctx.consent_org,
             ctx.hasher, ctx.now, ctx.report, self.rep, ctx.bulk_threshold,
             progress=None if told is None else partial(told.written, self.name, "consents"),
+            link=link,
         )  # fmt: skip
 
     # -- writing ------------------------------------------------------------------------------
