@@ -5,8 +5,9 @@
 - children: the CampaignMembers (with ``Campaign.Name``), Tasks and Events of the person's graph
   (:func:`connector.gdpr.erasure.person_graph`), or, for a person local state does not know,
   those whose ``WhoId``/``ContactId``/``LeadId`` is one of the records found in Salesforce;
-- consent records: the ``Individual`` of ``IndividualId`` and its ``ContactPointTypeConsent``
-  records (with ``DataUsePurpose.Name``), when the org's describe has those objects.
+- consent records: the ``Individual`` of ``IndividualId`` (a person account's
+  ``PersonIndividualId``) and its ``ContactPointTypeConsent`` records (with
+  ``DataUsePurpose.Name``), when the org's describe has those objects.
 
 One read per object (every field, :mod:`connector.gdpr.export_read`), never one per record.
 """
@@ -28,6 +29,11 @@ _CHILD_SECTIONS = {
 }
 _PARENT_NAMES = {"CampaignMember": ("Campaign.Name", "Campaign name")}
 _CONSENT_PURPOSE = ("DataUsePurpose.Name", "Data use purpose name")
+# Where a person record names its Individual: Contact and Lead by IndividualId, a person
+# account by PersonIndividualId (Object Reference, Account: "ID of the data privacy record
+# associated with this person's account",
+# https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_account.htm).
+_INDIVIDUAL_LINKS = ("IndividualId", "PersonIndividualId")
 
 
 class Reader:
@@ -121,7 +127,7 @@ def graph_children(reader: Reader, project: Any, graph: Graph) -> list[RecordExp
 
 def consent_records(reader: Reader, own: list[RecordExport]) -> list[RecordExport]:
     """The person's Individual and ContactPointTypeConsent records, when the org has them."""
-    parties = sorted({str(r.fields["IndividualId"]) for r in own if r.fields.get("IndividualId")})
+    parties = sorted({str(r.fields[f]) for r in own for f in _INDIVIDUAL_LINKS if r.fields.get(f)})
     if not parties:
         return []
     out = []
