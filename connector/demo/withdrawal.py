@@ -8,8 +8,8 @@ moment and where the school learnt it, in ``data/studenten.csv``. The next run t
   as its ``opt_out`` field), or ``PersonHasOptedOutOfEmail`` on their person account (Education
   Cloud), and clears the consent fields, and
 - updates the same ``ContactPointTypeConsent`` to ``OptOut`` with the withdrawal's date, so
-  Salesforce keeps the history (where the org has the consent objects and the students are
-  Contacts: person accounts get no consent records yet, docs/privacy.md).
+  Salesforce keeps the history (where the org has the consent objects; a person account's
+  through its ``PersonIndividualId``, docs/privacy.md).
 
 :func:`withdraw_one` edits the file; :func:`seen_in_org` reads the outcome back through the
 plain client, as a privacy officer would look. Only Salesforce Ids are shown, never the person.
