@@ -92,7 +92,12 @@ def validate(
             highlight=False,
             soft_wrap=True,
         )
-    from connector.mapping.checks import consent_warnings, never_active_warnings, register_warnings
+    from connector.mapping.checks import (
+        consent_warnings,
+        never_active_warnings,
+        register_warnings,
+        student_number_warnings,
+    )
     from connector.plan_examples import generated_external_id_notes
 
     for warning in consent_warnings(project.purposes):
@@ -102,7 +107,7 @@ def validate(
         out.print("[yellow]note:[/yellow] " + escape(note), highlight=False, soft_wrap=True)
     for warning in never_active_warnings(project):  # issue 9.6: it used to block the purge
         out.print("[yellow]warning:[/yellow] " + escape(warning), highlight=False, soft_wrap=True)
-    for warning in register_warnings(project.purposes):
+    for warning in [*register_warnings(project.purposes), *student_number_warnings(project)]:
         out.print("[yellow]warning:[/yellow] " + escape(warning), highlight=False, soft_wrap=True)
     if online:
         _check_online(project, settings)

@@ -104,6 +104,8 @@ def test_validate_says_in_words_that_designs_example_gets_hashes(project: CliPro
     assert len(lines) == 1, done.stdout
     assert "SIS_Student_Number__c will hold the keyed hash of the key" in lines[0]
     assert "{from: studentnummer" in lines[0]
+    # The shipped student_number_format now exempts nothing: a warning, not exit 2.
+    assert "warning: students: student_number_format:" in done.stdout
 
 
 def test_plan_says_it_too(project: CliProject, tmp_path):

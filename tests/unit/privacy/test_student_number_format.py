@@ -15,6 +15,7 @@ import pytest
 
 from connector.errors import MappingError
 from connector.mapping import load_project
+from connector.mapping.checks import student_number_warnings
 from connector.privacy.facts import SubjectFacts
 from connector.privacy.policy import FORBIDDEN_NUMBER, Policy
 
@@ -110,14 +111,18 @@ def test_a_bad_format_is_refused_naming_file_line_and_key(tmp_path):
     assert ":5" in text  # the line of the key
 
 
-def test_a_format_no_field_carries_is_refused(tmp_path):
+def test_a_format_no_field_carries_is_a_warning_not_an_error(tmp_path):
+    # DESIGN §5's example leaves the student number unmapped; the shipped format then exempts
+    # nothing: validate says so, and the mapping still loads (exit 0, not 2).
     mapping = MAPPING.replace(
         "  SIS_Student_Number__c: {from: studentnummer, purposes: [enrolment]}\n", ""
     )
-    with pytest.raises(MappingError) as info:
-        _project(tmp_path, "[0-9]{6,9}", mapping)
-    assert "student_number_format" in str(info.value)
-    assert "exempts nothing" in str(info.value)
+    project = _project(tmp_path, "[0-9]{6,9}", mapping)
+    [warning] = student_number_warnings(project)
+    assert warning.startswith("students: student_number_format:")
+    assert "exempts nothing" in warning
+    (tmp_path / "ok").mkdir()
+    assert student_number_warnings(_project(tmp_path / "ok", "[0-9]{6,9}")) == []
 
 
 def test_uavg46_the_own_student_number_inside_another_value_is_no_bsn(tmp_path):
