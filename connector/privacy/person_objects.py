@@ -82,7 +82,11 @@ def reached_objects(targets: Iterable[str]) -> list[str]:
     education model its children). Pure; sorted, for the register."""
     wanted = set(targets)
     names = wanted | set(ACTIVITY_CHILDREN) | set(CONSENT_OBJECTS)
-    if education_model(wanted):
-        names |= {link.object for link in EDUCATION_CHILDREN}
+    eda = {link.object for link in EDUCATION_CHILDREN if link.object.startswith("hed__")}
+    if any(t.startswith("hed__") for t in wanted):
+        # EDA: its children, and the Administrative Account erasure and the purge delete.
+        names |= eda | set(OWNER_OBJECTS)
+    elif education_model(wanted):
+        names |= {link.object for link in EDUCATION_CHILDREN} - eda  # Education Cloud
     names.discard("Campaign")  # an event, not a person's data
     return sorted(names)

@@ -696,6 +696,10 @@ class Planner:
         for fld, (parent, parent_key) in refs.items():
             if fld in contact_refs:
                 sf_id = (contacts or {}).get((parent, parent_key))
+                if sf_id is None and (parent, parent_key) not in parents:
+                    # No person account at all (its row was rejected, Salesforce refused it):
+                    # the next run does not mend that by itself, unlike a contact not read yet.
+                    return fld, f"parent record of mapping {parent!r} is not in Salesforce"
                 if sf_id is None:
                     return fld, f"person contact of mapping {parent!r} is not known yet"
                 payload[fld] = sf_id

@@ -450,9 +450,14 @@ def test_art30_1_g_security_measures_are_listed_in_their_own_section(tmp_path):
         (
             "education-cloud",
             {"Account", "LearnerProgram", "IndividualApplication", "ContactProfile"},
-            set(),
+            {"hed__Affiliation__c", "hed__Program_Enrollment__c"},
         ),
-        ("eda", {"Contact", "hed__Affiliation__c", "hed__Program_Enrollment__c"}, set()),
+        (
+            "eda",
+            # Account: EDA's Administrative Account, deleted with the person.
+            {"Contact", "Account", "hed__Affiliation__c", "hed__Program_Enrollment__c"},
+            {"LearnerProgram", "IndividualApplication", "ContactProfile"},
+        ),
     ],
 )
 def test_art30_the_register_names_the_objects_erasure_and_the_purge_reach(

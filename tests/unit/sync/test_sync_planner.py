@@ -190,3 +190,20 @@ def test_the_query_asks_only_for_what_the_batch_names(mapping: str) -> None:
     assert list(q.keys) == [its[0].res.key_hash]
     assert q.persons is (mapping == "students")
     assert bool(q.parents) is (mapping == "registrations")
+
+
+def test_a_person_account_parent_missing_altogether_is_not_a_contact_not_read_yet() -> None:
+    """CampaignMember.ContactId of a person-account registrant: without the Account itself (its
+    row rejected, Salesforce refused it) the reason must not promise the next run mends it."""
+    refs = {"ContactId": ("registrants", "k1")}
+    contact_refs = frozenset({"ContactId"})
+    payload: dict[str, object] = {}
+    gone = Planner._resolve_refs(refs, {}, payload, {}, contact_refs)
+    assert gone == ("ContactId", "parent record of mapping 'registrants' is not in Salesforce")
+    unread = Planner._resolve_refs(refs, {("registrants", "k1"): "001A"}, payload, {}, contact_refs)
+    assert unread == ("ContactId", "person contact of mapping 'registrants' is not known yet")
+    done = Planner._resolve_refs(
+        refs, {("registrants", "k1"): "001A"}, payload, {("registrants", "k1"): "003B"},
+        contact_refs,
+    )  # fmt: skip
+    assert done is None and payload == {"ContactId": "003B"}
