@@ -41,8 +41,12 @@ def erase(
     is looked up in Salesforce by external id and e-mail. Tombstones come first: when
     Salesforce cannot be reached (exit 3) the request stays open and the next run finishes it.
 
-    With --apply, while holding every job's run lock: Tasks and Events (archived
-    too) and CampaignMembers of the person first, then their other records, then the Contact.
+    With --apply, while holding every job's run lock, in this order (the table lists the
+    records in it): the person's other records first (education records, Tasks and Events,
+    archived too, CampaignMembers, consents), then the person record itself: the Contact (with
+    EDA, then its Administrative Account when no other Contact is in it) or, for a person
+    account, the Account (its person contact goes with it); last their Individual, unless
+    another person's record points at it.
     An e-mail address several persons share is refused: use --student-number.
     """
     from connector.gdpr.erasure import subject_of
@@ -103,18 +107,20 @@ def _print_request(outcome: ErasureOutcome) -> None:
 
 
 def _render(outcome: ErasureOutcome, *, apply: bool) -> None:
+    from connector.gdpr.graph_batch import in_deletion_order
+
     graph = outcome.graph
     if graph is None:  # planned, erased and incomplete outcomes always carry the graph
         raise ValueError(f"an erase outcome of status {outcome.status!r} has no graph to show")
     title = "Erased" if apply else "Would erase (dry run; add --apply)"
     who = f"person {graph.person.person_id}" if graph.person else "person found in Salesforce"
-    table = Table(title=f"{title}: {who}")
+    table = Table(title=f"{title}: {who}", caption="deleted in this order, top to bottom")
     for col in ("object", "Salesforce id", "found via", "status"):
         table.add_column(col)
     result = outcome.result
     failed = {i.sf_id: code for i, code in result.failed} if result else {}
     deleted = {i.sf_id for i in result.deleted} if result else set()
-    for item in graph.items:
+    for item in in_deletion_order(graph.items):
         if item.sf_id in failed:
             status = f"refused: {failed[item.sf_id]}"
         elif not item.exists:

@@ -229,6 +229,15 @@ def _object_order(units: Sequence[Sequence[GraphItem]]) -> list[str]:
     )
 
 
+def in_deletion_order(items: Sequence[GraphItem]) -> list[GraphItem]:
+    """``items`` (one person's graph) in the order :func:`delete_many` deletes them: object by
+    object as :func:`_object_order` ranks them, the records of one object as listed. Pure; for
+    showing a graph (the erase preview), which lists education children and an EDA
+    Administrative Account in the order they were found."""
+    rank = {obj: n for n, obj in enumerate(_object_order([items]))}
+    return sorted(items, key=lambda i: rank[i.object])
+
+
 def delete_many(
     writer: Any,
     units: Sequence[Sequence[GraphItem]],

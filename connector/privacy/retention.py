@@ -134,12 +134,19 @@ def own_anchor(mapping: Any, anchor: str) -> bool:
     return True
 
 
-def with_person(expiries: Sequence[Expiry], borrowed: frozenset[str]) -> list[Expiry]:
+def with_person(
+    expiries: Sequence[Expiry], borrowed: frozenset[str], *, person_stays: bool = False
+) -> list[Expiry]:
     """``expiries`` of a child record whose person the purge deletes: each ``borrowed`` purpose
     (anchored on what the record's mapping never sets) whose anchor the record does not carry
-    counts as expired with its person. Pure."""
+    counts as expired with its person. ``person_stays``: the purpose expired for a person who
+    stays (a consent still holds), and the reason says so. Pure."""
+    if person_stays:
+        note = "expired for its person (no {} of its own); the person stays"
+    else:
+        note = "with its person (no {} of its own)"
     return [
-        Expiry(e.purpose, e.anchor, None, True, f"with its person (no {e.anchor} of its own)")
+        Expiry(e.purpose, e.anchor, None, True, note.format(e.anchor))
         if e.purpose in borrowed and not e.expired and e.expires_on is None and e.anchor
         else e
         for e in expiries
@@ -377,7 +384,7 @@ class MappingRule:
         anchor of the record's own go with the person (:func:`with_person`). ``gone``: the
         purposes expired for the person who stays; None: the purge deletes the person."""
         borrowed = self.borrowed if gone is None else self.borrowed & gone
-        return with_person(self.judge(row, on), borrowed)
+        return with_person(self.judge(row, on), borrowed, person_stays=gone is not None)
 
     def fields_to_clear(self, row: SyncedRow, on: date) -> tuple[list[str], list[Expiry]]:
         """Fields of a record that stays to clear on ``on`` (art. 5(1)(c)), with its expiries."""

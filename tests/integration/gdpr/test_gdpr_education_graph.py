@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from gdprfixtures import _app
+from typer.testing import CliRunner
 
 from connector.commands.mapping import model_folder
 from connector.config import Settings, load_settings
@@ -61,8 +63,8 @@ class Synced:
         with (folder / "data" / "studenten.csv").open(encoding="utf-8-sig", newline="") as f:
             self.rows = list(csv.DictReader(f, delimiter=";"))
 
-    def settings(self) -> Settings:
-        env = {
+    def env(self) -> dict[str, str]:
+        return {
             "SIS_SYNC_SALESFORCE__URL": self.emu.url,
             "SIS_SYNC_SALESFORCE__AUTH": "client_credentials",
             "SIS_SYNC_SALESFORCE__CLIENT_ID": "t",
@@ -71,7 +73,20 @@ class Synced:
             "SIS_SYNC_SECRET": SECRET,
             "SIS_SYNC_NOW": NOW,
         }
-        return load_settings(self.folder / "sync.yaml", env=env)
+
+    def settings(self) -> Settings:
+        return load_settings(self.folder / "sync.yaml", env=self.env())
+
+    def preview(self, number: str) -> list[str]:
+        """``sis-sync erase --student-number N`` (dry run): the objects its table lists, in
+        order (issue #10: the order they are deleted in)."""
+        app = _app(self.folder / "sync.yaml")
+        env = {**self.env(), "COLUMNS": "250"}  # no wrapped cells
+        result = CliRunner().invoke(app, ["erase", "--student-number", number], env=env)
+        assert result.exit_code == 0, result.output
+        assert "deleted in this order, top to bottom" in result.output
+        rows = [line.split("│") for line in result.output.splitlines() if line.startswith("│")]
+        return [cells[1].strip() for cells in rows if len(cells) > 2 and cells[1].strip()]
 
     def enrolled(self) -> list[str]:
         return [r["studentnummer"] for r in self.rows if r["status"] == "ingeschreven"]
@@ -126,6 +141,13 @@ def test_education_cloud_erase_leaves_nothing_of_the_person(ec_org, tmp_path) ->
     assert {"Account", "LearnerProgram", "AcademicTermEnrollment", "ContactProfile",
             "IndividualApplication"} <= objects, objects  # fmt: skip
 
+    shown = s.preview(number)
+    # The person account after every education child, the Individual (when any) after it.
+    assert shown.index("Account") > max(shown.index(o) for o in ("LearnerProgram",
+            "AcademicTermEnrollment", "ContactProfile", "IndividualApplication")), shown  # fmt: skip
+    assert all(o == "Individual" for o in shown[shown.index("Account") + 1 :]), shown
+    assert "Contact" not in shown  # the person contact goes with the Account
+
     outcome = s.erase(number)
     assert outcome.status == "erased", outcome.status
     gone = {
@@ -178,6 +200,11 @@ def test_eda_erase_deletes_set_null_children_and_the_administrative_account(
     objects = {r.object for r in exported.salesforce}
     assert {"Contact", "hed__Affiliation__c", "hed__Program_Enrollment__c",
             "hed__Course_Enrollment__c", "hed__Address__c", "Account"} <= objects, objects  # fmt: skip
+
+    shown = s.preview(number)
+    # Found after the Contact's children, deleted after the Contact: listed after it too.
+    assert shown.index("hed__Affiliation__c") < shown.index("Contact") < shown.index("Account")
+    assert shown.index("hed__Program_Enrollment__c") < shown.index("hed__Affiliation__c")
 
     outcome = s.erase(number)
     assert outcome.status == "erased", outcome.status

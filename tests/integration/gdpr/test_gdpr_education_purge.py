@@ -29,6 +29,7 @@ from connector.emulator.testing import EmulatorHandle, running_emulator
 from connector.gdpr.erasure import subject_of
 from connector.gdpr.erasure_job import erase_person
 from connector.gdpr.purge_job import run_purge
+from connector.gdpr.purge_report import report_data, report_text
 from connector.hashing import KeyHasher
 from connector.state import open_existing
 from connector.sync.job import run_job
@@ -155,6 +156,11 @@ def test_education_cloud_purge_takes_ended_persons_with_their_education_records(
                  f"WHERE Id = '{account[CONSENTED]}'")  # fmt: skip
     assert kept["Consent_News__pc"] is True  # the consent still holds: the person stays
     assert kept["FirstName"] is None and kept["PersonEmail"] is None  # enrolment's fields go
+    # The report says what happened to the kept person's LearnerProgram (issue #10 re-audit).
+    reasons = {g.reason for g in out.groups if g.object == "LearnerProgram"}
+    assert any("expired for its person" in r and "the person stays" in r for r in reasons), reasons
+    lines = [x for x in report_text(report_data(out)).splitlines() if "(LearnerProgram)" in x]
+    assert any("the person stays" in x and "with its person" not in x for x in lines), lines
 
 
 def test_eda_purge_takes_ended_persons_with_their_affiliations_and_enrolments(
@@ -181,6 +187,8 @@ def test_eda_purge_takes_ended_persons_with_their_affiliations_and_enrolments(
     assert not p.alive("Account", [admin[ENDED], admin[REJECTED]])  # the Administrative ones
     assert p.alive("hed__Affiliation__c", affiliations[ENROLLED]) == set(affiliations[ENROLLED])
     assert p.alive("hed__Program_Enrollment__c", enrolments[ENROLLED])
+    kept_reasons = {g.reason for g in out.groups if g.object == "hed__Affiliation__c"}
+    assert any("the person stays" in r for r in kept_reasons), kept_reasons
 
 
 def test_purge_records_the_api_calls_it_made(ec_org, tmp_path) -> None:
