@@ -3,7 +3,8 @@
 Exit codes (DESIGN §4): 0 everything synced or deliberately skipped; 1 the run finished but
 something was rejected or failed; 2 configuration or input error, nothing written; 3 Salesforce
 could not be reached or kept failing (connection, TLS, 5xx after the retries), the run recorded
-as failed with its cause. Any other code is a bug.
+as failed with its cause. Any other code is a bug: 70 (EX_SOFTWARE) for an exception nobody
+expected, a plugin's included, reported by its type only (its text may hold a value).
 
 Start-up is lazy: a command's module (and with it pydantic, SQLAlchemy, simple-salesforce, the
 emulator …) is imported only when that command runs, so `sis-sync --help` lists the commands from
@@ -273,6 +274,9 @@ def main_options(
     ctx.obj["log_format"] = log_format.value
     _log_format = log_format
     configure_logging(verbose=verbose, log_format=log_format)
+    from connector.output import set_json_stderr  # every stderr console, not just log lines
+
+    set_json_stderr(log_format is LogFormat.json)
 
 
 def _print_error(message: str, exit_code: int) -> None:
@@ -298,13 +302,36 @@ def main() -> None:
     """Entry point of the console script: maps the error tree onto exit codes.
 
     Typer's standalone mode handles usage errors (exit 2) and ``typer.Exit``; the connector's
-    own errors carry their exit code (2 usage, 1 run, 3 Salesforce unreachable) and are printed
-    without a traceback (as one JSON object with ``--log-format json``).
+    own errors carry their exit code (2 usage, 1 run, 3 Salesforce unreachable, 70 a plugin bug)
+    and are printed without a traceback (as one JSON object with ``--log-format json``).
     """
-    from connector.errors import ConnectorError
+    from connector.errors import BUG_EXIT, ConnectorError
 
     try:
         app()
     except ConnectorError as exc:
         _print_error(str(exc), exc.exit_code)
         sys.exit(exc.exit_code)
+    except Exception as exc:  # noqa: BLE001 - a bug (a plugin's or ours): still no value shown
+        # Its text may quote a value (KeyError('0612345678')): the type only, and the frames
+        # without the message under -v. A source plugin's is a PluginError above (engine.py).
+        _log_frames(exc)
+        _print_error(
+            f"unexpected {type(exc).__name__} (a bug; run with -v for where it happened)", BUG_EXIT
+        )
+        sys.exit(BUG_EXIT)
+
+
+def _log_frames(exc: BaseException) -> None:
+    """Under ``-v``: where ``exc`` was raised, frame by frame, its message withheld."""
+    log = logging.getLogger("connector.cli")
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    import traceback
+
+    frames = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)))
+    log.debug(
+        "%s.%s raised (message withheld: it may hold a value)\n"
+        "Traceback (most recent call last):\n%s",
+        type(exc).__module__, type(exc).__qualname__, frames.rstrip(),
+    )  # fmt: skip

@@ -17,13 +17,16 @@
         │                                  (connection, TLS, 5xx); ``cause`` says it in words
         ├── StateError         the state store failed
         └── LockedError        another run of the same job holds the lock
+    PluginError               → exit 70: a source plugin raised something it should not (a bug)
 
 Marker mixin ``Retriable``: raised for a transient condition (connection error, 5xx,
 UNABLE_TO_LOCK_ROW); the retry policy retries exactly these, except ``SalesforceUnreachable``,
 which is what is left once the retries are used up.
 
 Exit codes: 0 all synced, 1 the run finished with record-level problems, 2 configuration or
-input, 3 Salesforce could not be reached or kept failing (the run is recorded as failed).
+input, 3 Salesforce could not be reached or kept failing (the run is recorded as failed), 70
+(sysexits' EX_SOFTWARE) a bug: a plugin's or the connector's unexpected exception (DESIGN §4:
+"anything else is a bug").
 
 Messages never carry personal values: they name files, lines, fields, Salesforce error codes and
 keyed hashes, never the data itself.
@@ -155,3 +158,23 @@ class SalesforceUnreachable(RetriableSalesforceError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+# DESIGN §4 keeps 0-3 for outcomes an admin acts on (records, configuration, Salesforce); "anything
+# else is a bug". A bug gets sysexits' EX_SOFTWARE, so cron and CI tell it apart from those.
+BUG_EXIT = 70
+
+
+class PluginError(ConnectorError):
+    """A source plugin raised an exception that is not part of its contract (not an InputError,
+    SourceError …): a bug in the plugin. The message names the plugin and the exception type,
+    never the exception's text, which may quote a value (``KeyError('0612345678')``)."""
+
+    exit_code = BUG_EXIT
+    # A run stopped by it is recorded (state, status, /healthz) with its message as the cause;
+    # the prefix tells that cause apart from an input error or an unreachable Salesforce.
+    PREFIX = "source plugin "
+
+    def __init__(self, kind: str, exc: BaseException):
+        self.kind, self.exc_type = kind, type(exc).__name__
+        super().__init__(f"{self.PREFIX}{kind} failed ({self.exc_type})")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from html import escape
 
+from connector.quality import percent
+
 # Outcome and action colours; the same hue means the same thing in every chart and badge.
 OUTCOME_COLOURS = {
     "ok": "#2e7d32",
@@ -176,12 +178,14 @@ def meter(name: str, title: str, used: int, total: int) -> str:
     share = min(used / total, 1.0) if total > 0 else 0.0
     colour = "#2e7d32" if share < 0.75 else "#ef8f00" if share < 0.9 else "#c62828"
     w = max((width - 2) * share, 1.5)
+    # quality.percent's rule: 99.6 % used is not "100 %" (the org is not yet out of calls).
+    shown = percent(used / total * 100 if total > 0 else 0.0)
     parts = [
         f'<rect x="1" y="4" width="{width - 2}" height="26" rx="4" fill="#eceff1" '
         'stroke="#cfd8dc"/>',
         f'<rect class="bar" x="1" y="4" width="{w:.1f}" height="26" rx="4" fill="{colour}">'
         f"<title>{used:,} of {total:,} used</title></rect>",
-        f'<text x="{width / 2}" y="22" text-anchor="middle">{share:.0%} used</text>',
+        f'<text x="{width / 2}" y="22" text-anchor="middle">{shown} used</text>',
     ]
     return _svg(name, title, width, height, parts)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -21,7 +22,7 @@ from connector.commands.data_model import DataModel
 from connector.errors import ConfigError, MappingError, UnknownPluginError
 from connector.mapping.loader import load_project
 from connector.mapping.project import Project
-from connector.output import console
+from connector.output import console, json_line, json_stderr
 
 out = console()
 err = console(stderr=True)
@@ -57,7 +58,11 @@ def _fail(lines: list[str]) -> None:
     count = sum(line.count("\n") + 1 for line in lines)
     for line in lines:
         err.print("[red]error:[/red] " + escape(line), highlight=False, soft_wrap=True)
-    err.print(f"[red]{count} problem(s); nothing was written.[/red]", highlight=False)
+    summary = f"{count} problem(s); nothing was written."
+    if json_stderr():  # the closing line of an error, like connector/cli.py's, with its code
+        sys.stderr.write(json_line(summary, level="ERROR", exit_code=2) + "\n")
+    else:
+        err.print(f"[red]{escape(summary)}[/red]", highlight=False)
     raise typer.Exit(2)
 
 

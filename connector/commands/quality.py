@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
+from connector.output import say
 from connector.quality import Quality
 from connector.quality import percent as _pct
 
@@ -211,8 +212,7 @@ def _keep_bounce_figures(q: Quality, settings: Any) -> None:
     try:
         save_bounce_figures(figures, settings.reports_dir())
     except OSError as exc:
-        typer.echo(f"warning: bounce figures not kept for the status page ({exc.strerror})",
-                   err=True)  # fmt: skip
+        say(f"warning: bounce figures not kept for the status page ({exc.strerror})")
 
 
 def register_commands(app: typer.Typer) -> None:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
+from connector.output import say
+
 if TYPE_CHECKING:
     from connector.state import StateStore
     from connector.state.rows import RejectRow
@@ -105,24 +107,24 @@ def rejects(
     settings = load_settings((ctx.obj or {}).get("config"))
     url = settings.state.url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        typer.echo("no runs yet (no state file)", err=True)
+        say("no runs yet (no state file)")
         raise typer.Exit(0)
     store = open_existing(url)  # reads only: never migrates
     try:
         if run is None:
             last = store.recent_runs(1)
             if not last:
-                typer.echo("no runs yet", err=True)
+                say("no runs yet")
                 raise typer.Exit(0)
             # The last run may have failed before reading anything: list the newest run that
             # has rejects or refusals, and say which on stderr (stdout stays the listing).
             found = store.last_run_with_rejects()
             run = found if found is not None else last[0].run_id
             note = "" if run == last[0].run_id else f" (the last run, {last[0].run_id}, has none)"
-            typer.echo(f"rejects of run {run}{note}", err=True)
+            say(f"rejects of run {run}{note}")
         n = write_rejects(iter_rejects(store, run, mapping), fmt, sys.stdout)
         if n == 0 and not any(r.run_id == run for r in store.recent_runs(1_000_000)):
-            typer.echo(f"no run {run} in the state", err=True)
+            say(f"no run {run} in the state")
             raise typer.Exit(2)
     finally:
         store.close()

@@ -60,8 +60,8 @@ def serve(
 
     --once runs the jobs once now (every cron job, or those named with --job, cron or not) and
     exits with the worst exit code: 0 ok or deliberately skipped (e.g. running elsewhere), 1 a
-    run rejected or failed something or raised, 2 configuration or input error, 3 Salesforce
-    could not be reached or kept failing.
+    run rejected or failed something or was stopped, 2 configuration or input error, 3 Salesforce
+    could not be reached or kept failing, 70 a bug (an unexpected error, a plugin's included).
     """
     from connector.service import SyncService
 
@@ -121,8 +121,8 @@ HELP = "\n\n".join(
         "and GET /metrics (Prometheus) on service.host:service.port (127.0.0.1:9464). Any "
         "address beyond loopback needs a bearer token in SIS_SYNC_SERVE__TOKEN (exit 2 without).",
         "--once runs the jobs once now and exits 0 (ok or skipped), 1 (something rejected, "
-        "failed or raised), 2 (configuration or input error) or 3 (Salesforce could not be "
-        "reached or kept failing). See docs/service.md.",
+        "failed or stopped), 2 (configuration or input error), 3 (Salesforce could not be "
+        "reached or kept failing) or 70 (a bug: an unexpected error). See docs/service.md.",
     ]
 )
 

@@ -94,6 +94,7 @@ class _Progress:
         self.started: dict[tuple[str, str], float] = {}
         self.mark = time.monotonic()  # a mapping starts when the previous one last reported
         self.last: dict[tuple[str, str], int] = {}
+        self.reading: dict[str, int] = {}  # plain mode: records read so far, until reading ends
         self.bar: Any = None
         if self.tty:
             from rich.progress import (
@@ -124,6 +125,8 @@ class _Progress:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if not self.bar:
+            self._end_reads(None)  # the run is over: every mapping has read what it will
         if self.bar:
             self._finish_others(None)
             self.bar.stop()
@@ -154,9 +157,27 @@ class _Progress:
                 self._finish_others(mapping)
             self._draw(mapping, "read", mapping, read, total)
             return
+        self._end_reads(mapping)
+        self.reading[mapping] = read
         if not self._due(mapping, "read", read, total):
             return
-        eta = self._eta(mapping, "read", read, total, now)
+        self._read_line(mapping, read, total, self._eta(mapping, "read", read, total, now))
+
+    def _end_reads(self, current: str | None) -> None:
+        """Plain mode: the last read line of every mapping but ``current`` whose reading ended
+        since its last line. Rejected rows keep ``read`` below the line-count total, so the
+        10,000 rule's "the end" (done == total) alone would never log it; the reading ended
+        when the next mapping reports or the run is over. Like the bar, the end is 100%."""
+        for name, read in list(self.reading.items()):
+            if name != current:
+                del self.reading[name]
+                # Unless its last line already said all of it (read == total, 100%).
+                if self.last.get((name, "read")) != read or self.totals.get(name) != read:
+                    self.last[(name, "read")] = read
+                    self._read_line(name, read, read, 0.0)
+
+    def _read_line(self, mapping: str, read: int, total: int | None, eta: float | None) -> None:
+        """One plain line (or JSON object) of ``mapping``'s reading."""
         if self.json_lines:
             line = {"event": "progress", "mapping": mapping, "read": read, "total": total}
             line["eta_seconds"] = round(eta, 1) if eta is not None else None
@@ -172,6 +193,8 @@ class _Progress:
         self.started.setdefault((mapping, stage), now)
         self.mark = now
         label = f"{mapping} {WRITE_LABELS.get(stage, stage)}"
+        if not self.bar:
+            self._end_reads(mapping)  # another mapping writes: earlier ones have read all
         if self.bar:
             self._draw(mapping, stage, label, done, total)
             return
@@ -208,9 +231,12 @@ class _Progress:
 
     @staticmethod
     def _share(done: int, total: int | None, eta: float | None) -> str:
+        """`` (96%), ETA 3 s``: whole percents rounded down, as ``quality.percent`` does: 454
+        of 456 is 99%, never "100%" before the last record (100 only when done)."""
         if not total:
             return ""
-        return f" ({done / total:.0%})" + (f", ETA {eta:.0f} s" if eta is not None else "")
+        share = 100 if done >= total else done * 100 // total
+        return f" ({share}%)" + (f", ETA {eta:.0f} s" if eta is not None else "")
 
 
 def _render(report: RunReport) -> None:
@@ -340,7 +366,7 @@ def _print_status(runs: list, rejects: list, synced: dict, pending: dict) -> Non
         table.add_row(
             str(r.run_id),
             r.job,
-            f"{r.started_at:%m-%d %H:%M}",
+            f"{r.started_at:%d-%m %H:%M}",  # day first, as the status page and Dutch readers
             str(r.status),
             # A purge writes deletes and cleared fields (issue 9.6), not creates or updates.
             str(r.written),

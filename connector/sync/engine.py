@@ -21,7 +21,7 @@ OK | FAILED; a record's field hashes change in state only after Salesforce accep
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -31,7 +31,14 @@ from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 from connector.clock import school_date
-from connector.errors import InputError, LimitReached, SalesforceError, SalesforceUnreachable
+from connector.errors import (
+    ConnectorError,
+    InputError,
+    LimitReached,
+    PluginError,
+    SalesforceError,
+    SalesforceUnreachable,
+)
 from connector.hashing import KeyHasher
 from connector.mapping.compile import CompiledMapping
 from connector.mapping.project import Project
@@ -60,6 +67,45 @@ from connector.sync.recorder import Recorder
 from connector.sync.spool import Spooled, WriteBuffer, WriteSpool
 
 log = logging.getLogger(__name__)
+plugin_log = logging.getLogger("connector.plugins")
+
+
+def _plugin_failed(source: Source, exc: Exception) -> PluginError:
+    """A source's unexpected exception as a value-free PluginError; its frames under ``-v``."""
+    kind = getattr(source, "kind", type(source).__name__)
+    if plugin_log.isEnabledFor(logging.DEBUG):
+        import traceback  # only under -v
+
+        frames = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)))
+        plugin_log.debug(
+            "source %s raised %s.%s (message withheld: it may hold a value)\n"
+            "Traceback (most recent call last):\n%s",
+            kind, type(exc).__module__, type(exc).__qualname__, frames.rstrip(),
+        )  # fmt: skip
+    return PluginError(kind, exc)
+
+
+def _plugin_call(source: Source, call: Callable[[], object]) -> None:
+    """``call()`` of a source (its ``check``): its contract errors pass, anything else is a
+    plugin bug whose message may quote a value (issue #12), so it is replaced."""
+    try:
+        call()
+    except ConnectorError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any other exception is a plugin bug
+        raise _plugin_failed(source, exc) from None
+
+
+def _plugin_rows(source: Source) -> Iterator[SourceRecord | Reject]:
+    """The rows of ``source.read()``; an unexpected exception while reading, as in
+    :func:`_plugin_call`. Exceptions of the loop that consumes the rows do not pass here."""
+    try:
+        yield from source.read()
+    except ConnectorError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any other exception is a plugin bug
+        raise _plugin_failed(source, exc) from None
+
 
 BATCH = 2_000
 BULK_CHUNK = 50_000  # records per Bulk API 2.0 job the engine submits (the writer splits by bytes)
@@ -265,7 +311,7 @@ class MappingRun:
         ctx = self.ctx
         try:
             source = open_source(self.spec.source, base_dir=ctx.base_dir)
-            source.check()
+            _plugin_call(source, source.check)
         except InputError as exc:
             self.rep.error = str(exc)
             self.rep.input_error = True
@@ -339,7 +385,7 @@ class MappingRun:
 
     def _read(self, source: Source, today: date) -> None:
         rows = 0
-        for batch in _batches(iter(source.read()), BATCH):
+        for batch in _batches(_plugin_rows(source), BATCH):
             rows += len(batch)
             rejects: list[Reject] = []
             records = [r for r in batch if r.__class__ is not Reject and not r.deleted]

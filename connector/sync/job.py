@@ -19,6 +19,7 @@ from connector.errors import (
     ConfigError,
     LockedError,
     MappingError,
+    PluginError,
     Problem,
     SalesforceError,
     SalesforceUnreachable,
@@ -274,10 +275,15 @@ def run_job(
                         # Later mappings count their writes as pending instead of each waiting
                         # through the retries again.
                         report.stopped = str(unreachable)
-            except BaseException:
+            except BaseException as exc:
                 if report.run_id is not None and writer is not None:
-                    # Record the run as aborted (with what it did so far), then let it surface.
-                    _finish(settings, store, report, writer, RunStatus.ABORTED)
+                    # Record the run as aborted (with what it did so far), then let it surface;
+                    # a plugin bug is a failed run with its value-free cause (status shows it).
+                    if isinstance(exc, PluginError):
+                        report.stopped = report.stopped or str(exc)
+                        _finish(settings, store, report, writer, RunStatus.FAILED, str(exc))
+                    else:
+                        _finish(settings, store, report, writer, RunStatus.ABORTED)
                 raise
             if writer is not None:
                 code = report.exit_code()

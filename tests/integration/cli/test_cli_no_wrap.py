@@ -41,7 +41,9 @@ def test_every_command_console_is_made_in_one_place() -> None:
         for attr in ("out", "err"):
             made = getattr(module, attr, None)
             if made is not None:
-                assert type(made) is type(console()), f"connector.commands.{name}.{attr}"
+                # stderr's console also writes JSON lines under --log-format json (output.py)
+                expected = console(stderr=attr == "err")
+                assert type(made) is type(expected), f"connector.commands.{name}.{attr}"
 
 
 def test_plan_notes_are_whole_lines_on_a_pipe(project: CliProject, tmp_path) -> None:
