@@ -42,6 +42,7 @@ from apscheduler.triggers.cron import CronTrigger
 from connector import service_http
 from connector.config import Settings, load_settings
 from connector.errors import (
+    BUG_EXIT,
     ConfigError,
     ConnectorError,
     LockedError,
@@ -287,7 +288,7 @@ class SyncService:
             log.error("job %s: run failed with an unexpected %s", name, type(exc).__name__)
             log.debug("job %s: traceback", name, exc_info=True)
             msg = f"unexpected {type(exc).__name__}; see the service log"
-            return JobResult(name, "error", started, _now(), msg, exit_code=1), None
+            return JobResult(name, "error", started, _now(), msg, exit_code=BUG_EXIT), None
         finally:
             with self._lock:
                 self.running.pop(name, None)
@@ -295,8 +296,9 @@ class SyncService:
             self.metrics.running.labels(name).set(0)
         code = report.exit_code()
         status = "ok" if code == 0 else "partial"
-        if report.status == "failed" and code != 2:  # Salesforce stopped answering (exit 3)
-            status, code = "failed", 3
+        if report.status == "failed":  # recorded as failed: never a success (issue #12)
+            # An unusable input keeps its exit 2; else Salesforce stopped answering (exit 3).
+            status, code = "failed", (2 if code == 2 else 3)
         t = report.totals()
         log.info(
             "job %s: run %s %s: %d created, %d updated, %d unchanged, %d rejected, %d failed, "
@@ -304,7 +306,8 @@ class SyncService:
             name, report.run_id, status, t["created"], t["updated"], t["unchanged"],
             t["rejected"], t["failed"], report.api_calls,
         )  # fmt: skip
-        msg = report.stopped or ""
+        # A failed run's cause in words, as the run history keeps it (status, the page).
+        msg = report.stopped or (report.input_cause() if status == "failed" else "")
         return JobResult(name, status, started, _now(), msg, report.run_id, code), report
 
     @staticmethod

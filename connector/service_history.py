@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from connector.errors import ConnectorError
+from connector.errors import ConnectorError, PluginError
 from connector.service_metrics import JobResult
 
 if TYPE_CHECKING:
@@ -42,13 +42,17 @@ def _aware(at: datetime) -> datetime:
 def result_of(job: str, row: RunRow) -> JobResult:
     """The JobResult a finished run ``row`` stands for, with the codes a live firing gives it
     (SyncService._execute): a failed run is exit 3 (Salesforce could not be reached or kept
-    failing) unless its input was unusable (exit 2, shown as ``partial``)."""
+    failing) unless its input was unusable (exit 2, still ``failed``: a missing export is no
+    success, so /healthz and ``sis_sync_last_success_timestamp_seconds`` must not say it is),
+    or a source plugin raised (``error``, exit 70, as the live firing reports it)."""
     cause = str(row.counts.get("cause") or "")
     status, code = {"ok": ("ok", 0), "partial": ("partial", 1), "aborted": ("aborted", 1)}.get(
         row.status.value, ("failed", 3)
     )
     if status == "failed" and cause.startswith("input error"):
-        status, code = "partial", 2
+        code = 2
+    elif status == "failed" and cause.startswith(PluginError.PREFIX):
+        status, code = "error", PluginError.exit_code
     finished = _aware(row.finished_at or row.started_at)
     return JobResult(job, status, _aware(row.started_at), finished, cause, row.run_id, code)
 

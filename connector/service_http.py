@@ -7,8 +7,8 @@ page reloads itself every minute).
 
 ``/healthz`` answers 200 with the scheduler state and, per job, the next run and the last
 result, or 503: ``failing`` when the scheduler is not running or a job's last run ended in an
-exception (``error``), ``degraded`` when a job's last run ``failed`` (Salesforce unreachable;
-``SyncService.health`` adds that).
+exception (``error``), ``degraded`` when a job's last run ``failed`` (Salesforce unreachable, or
+an unusable input such as a missing export; ``SyncService.health`` adds that).
 ``/metrics`` is prometheus_client's own WSGI app over the service's registry. The server runs
 in a background thread; it logs under ``connector.service`` like the rest of the service.
 """
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from connector.service import SyncService
 
 log = logging.getLogger("connector.service")
+HOUSEKEEPING = frozenset({"_config"})  # scheduler ids of SyncService.start's own checks
 
 
 def health(service: SyncService) -> tuple[int, dict[str, Any]]:
@@ -79,7 +80,9 @@ def refresh_gauges(service: SyncService) -> None:
     up = service.scheduler.state == STATE_RUNNING
     service.metrics.scheduler_up.set(1 if up else 0)
     for job in service.scheduler.get_jobs() if up else []:
-        if job.next_run_time is not None:
+        # The service's own housekeeping (the minutely sync.yaml check) is no job of sync.yaml:
+        # an admin's dashboards and alerts list jobs only.
+        if job.next_run_time is not None and job.id not in HOUSEKEEPING:
             service.metrics.next_run.labels(job.id).set(job.next_run_time.timestamp())
 
 

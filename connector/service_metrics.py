@@ -15,9 +15,11 @@ from connector.report import RunReport
 
 ACTIONS = ("created", "updated", "unchanged", "rejected", "failed")
 # ok/partial: the run finished (partial = some records rejected or failed, exit 1); failed:
-# Salesforce could not be reached or kept failing (exit 3, recorded in state); error: it
-# raised; aborted: stopped by a shutdown; locked: running elsewhere; skipped: not run on purpose;
-# missed: the firing came more than misfire_grace_time late (busy or suspended) and was dropped.
+# Salesforce could not be reached or kept failing (exit 3) or an input was unusable (exit 2,
+# e.g. a missing export; nothing written), recorded in state as failed and never a success;
+# error: it raised; aborted: stopped by a shutdown; locked: running elsewhere; skipped: not run
+# on purpose; missed: the firing came more than misfire_grace_time late (busy, suspended) and
+# was dropped.
 STATUSES = ("ok", "partial", "failed", "error", "aborted", "locked", "skipped", "missed")
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
 
@@ -89,7 +91,8 @@ class ServiceMetrics:
         )
         self.last_failed = Gauge(
             "sis_sync_last_run_failed",
-            "1 when the job's last run failed: Salesforce could not be reached or kept failing",
+            "1 when the job's last run failed: Salesforce could not be reached or an input was "
+            "unusable",
             ["job"],
             registry=r,
         )
