@@ -87,7 +87,8 @@ class _Progress:
     """
 
     def __init__(self, totals: dict[str, int] | None = None, *, json_lines: bool = False):
-        self.tty = sys.stderr.isatty()
+        # --log-format json asks for JSON lines on stderr: no bar, even on a terminal.
+        self.tty = sys.stderr.isatty() and not json_lines
         self.totals = dict(totals or {})
         self.json_lines = json_lines
         self.tasks: dict[tuple[str, str], int] = {}  # (mapping, "read" or a write stage)

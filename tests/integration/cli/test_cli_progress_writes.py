@@ -143,3 +143,14 @@ def test_a_write_bar_that_stopped_short_stays_short(monkeypatch: pytest.MonkeyPa
         "students consents": (0, 4_000),
         "teachers": (10, None),
     }
+
+
+def test_log_format_json_on_a_terminal_writes_json_lines_not_bars(project: CliProject) -> None:
+    # --log-format json is for services and cron that may still hand sis-sync a terminal: every
+    # progress line is then a JSON object, never a redrawn bar.
+    _students(project)
+    shown = _pty_run(project, "--log-format", "json", "run", "students", env=BULK)
+    lines = [ln.strip() for ln in shown.splitlines() if ln.strip()]
+    progress = [json.loads(ln) for ln in lines if '"progress"' in ln or '"write_progress"' in ln]
+    assert progress and all(isinstance(p, dict) for p in progress)
+    assert "\x1b[" not in shown  # no cursor movement: nothing redrawn
