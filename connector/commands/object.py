@@ -67,6 +67,10 @@ def object_(
     out.print(f"objection {verbs.get(outcome.status, 'recorded')}: {', '.join(outcome.purposes)}")
     out.print(f"  identifiers (keyed hashes): {who}")
     out.print(f"  opt-out fields: {fields}")
+    if outcome.flags:
+        # Per object, as Salesforce names them there (a person account's Person… fields).
+        where = "; ".join(f"{obj} {', '.join(f)}" for obj, f in sorted(outcome.flags.items()))
+        out.print(f"  set on: {where}", highlight=False, soft_wrap=True)
     _print_salesforce(outcome)
     if outcome.persons:
         plural = "" if outcome.persons == 1 else "s"
@@ -111,10 +115,20 @@ def _print_salesforce(outcome: ObjectionOutcome) -> None:
     verb = "set flags on" if outcome.status in ("recorded", "incomplete") else "would set flags on"
     out.print(f"  {verb}: {_counts(outcome.changes)}")
     if outcome.failed:
+        from connector.gdpr.objection_reach import FIELD_MISSING, NOT_SET
+
         detail = ", ".join(f"{obj}: {code}" for obj, code in outcome.failed)
+        unset = {code for _, code in outcome.failed} <= {FIELD_MISSING, NOT_SET}
+        what = (
+            f"{len(outcome.failed)} flags are not set in Salesforce ({detail}; FIELD_MISSING: "
+            "the object lacks an opt-out field the sync sets there, NOT_SET: an accepted update "
+            "did not make it true)"
+            if unset
+            else f"Salesforce refused {len(outcome.failed)} updates ({detail})"
+        )
         err.print(
-            f"Salesforce refused {len(outcome.failed)} updates ({detail}); the objection holds "
-            "locally and the request stays open: run this command again to finish",
+            f"{what}; the objection holds locally and the request stays open: run this command "
+            "again to finish",
             highlight=False,
             soft_wrap=True,
         )

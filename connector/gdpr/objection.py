@@ -4,14 +4,18 @@ Like an erasure tombstone the objection is a keyed hash of what identifies the p
 number, e-mail address), but the person stays: only the named purposes are never active for
 them again, whatever later rows say (the policy's ``objected`` status, applied by the sync's
 planner to every row carrying one of the hashes). Fields those purposes alone justified are
-cleared by the next run. The purposes' opt-out fields (``consent: {opt_out: FIELD}``) and
-``Individual.HasOptedOutSolicit`` are set to true at once, on the person's records in
+cleared by the next run. The purposes' opt-out fields (``consent: {opt_out: FIELD}``; on a
+person account the Account's ``Person…``/``…__pc`` fields, as the sync maps them) and
+``Individual.HasOptedOutSolicit`` (behind ``IndividualId``, on a person account
+``PersonIndividualId``) are set to true at once, on the person's records in
 Salesforce found through local state and, for a person local state does not know (a lost
 state, a Contact staff made), by the person mappings' external ids and e-mail fields
 (:mod:`connector.gdpr.objection_reach`): the objection reaches Salesforce now, not only when a
 later run maps a row. Order, as for an erasure: the request and the local objection are
 recorded first; Salesforce unreachable leaves the request open (exit 3), a refused record
-leaves it open with the error code (exit 1); asking again continues it. Nothing is deleted
+leaves it open with the error code (exit 1), and so does a flag that is still not true when
+read back, or one the sync sets that the object lacks (``NOT_SET``, ``FIELD_MISSING``): a
+request is done only when what it had to set is set. Asking again continues it. Nothing is deleted
 and nothing else is blocked: registrations, enrolment data and the other purposes go on as
 before.
 
@@ -27,6 +31,10 @@ a student number (their registrations): a sibling sharing the address is never r
 ``--email`` for an address local state, or Salesforce, knows for several persons is refused
 (exit 2), as erase and export refuse it; for one student it records as the student number
 does; for a prospect or nobody known yet it holds for every row with the address.
+The identifiers held by the records found in Salesforce are recorded too (keyed hashes, as an
+erasure tombstones them): after a lost state, the e-mail address on the student's record
+(``own_email``) and, for ``--email``, the student number there, so a later registration with
+that address is held by the objection instead of raising an opt-out conflict.
 """
 
 from __future__ import annotations
@@ -42,8 +50,17 @@ from connector.errors import ConfigError, SalesforceUnreachable, UsageError
 from connector.gdpr import requests
 from connector.gdpr.erasure import Subject
 from connector.gdpr.erasure_job import erasure_locks, run_lock_names, salesforce_writer
-from connector.gdpr.objection_reach import Marks, apply_marks, flags_set, local_targets, plan_marks
-from connector.gdpr.person_lookup import find_in_salesforce, probes_for
+from connector.gdpr.objection_reach import (
+    Marks,
+    ObjectFlags,
+    apply_marks,
+    flags_set,
+    local_targets,
+    object_flags,
+    plan_marks,
+    unset_after,
+)
+from connector.gdpr.person_lookup import FoundRecord, find_in_salesforce, probes_for
 from connector.gdpr.receipts import Receipt
 from connector.hashing import KeyHasher
 from connector.privacy.purposes import PurposesSpec
@@ -64,12 +81,14 @@ class ObjectionOutcome:
     ``status``: ``planned`` (no --apply), ``recorded``, ``already`` (every hash already
     carries every named purpose and Salesforce has every flag set), ``open`` (Salesforce
     could not be reached: recorded locally, the request stays open; ``cause`` says why) or
-    ``incomplete`` (Salesforce refused a record: ``failed`` names object and error code).
-    ``hashes``: (hash, kind) recorded or to record — the given identifier plus the other one
-    local state knows for the person. ``persons``: how many persons of local state it covers
+    ``incomplete`` (Salesforce refused a record, or a flag is not set when read back:
+    ``failed`` names object and error code). ``hashes``: (hash, kind) recorded or to record —
+    the given identifier plus the other one local state knows for the person and those the
+    records found in Salesforce hold. ``persons``: how many persons of local state it covers
     (0 or 1: a shared address is refused). ``found``: the person's records in Salesforce per
     object (Individuals included); ``changes``: records whose flags are (to be) set, per
-    object. ``reference``/``request``: the data-subject request it was recorded under.
+    object; ``flags``: object → the fields set there (a person account's ``Person…`` names).
+    ``reference``/``request``: the data-subject request it was recorded under.
     """
 
     status: str
@@ -82,6 +101,7 @@ class ObjectionOutcome:
     found: dict[str, int] = field(default_factory=dict)
     changes: dict[str, int] = field(default_factory=dict)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    flags: dict[str, tuple[str, ...]] = field(default_factory=dict)
     request: RequestRow | None = None
     cause: str = ""
 
@@ -170,6 +190,28 @@ def _person_hashes(
     return [(email, "email")], list(found)
 
 
+def with_found(
+    hashes: Sequence[tuple[str, str]], found: Sequence[FoundRecord]
+) -> list[tuple[str, str]]:
+    """``hashes`` plus the identifiers the person's records in Salesforce hold (keyed hashes,
+    :attr:`~connector.gdpr.person_lookup.FoundRecord.identities`), kinds as for local state:
+    with a student number (given or found) an address is ``own_email`` (rows without a student
+    number only: a sibling sharing it is never reached), without one it is ``email``. Mapping
+    key hashes are not identities a row is matched by and are left out."""
+    held = [(h, k) for rec in found for h, k in rec.identities if k in ("student", "email")]
+    numbered = any(k == "student" for _, k in [*hashes, *held])
+    out = dict(hashes)
+    for h, k in held:
+        if h not in out or (out[h] == "email" and numbered):
+            out[h] = OWN_EMAIL if k == "email" and numbered else k
+    if numbered:
+        # An address given with --email whose record turned out to be a student's: recorded as
+        # local state records it (``_person_hashes``), never for a sibling's numbered rows.
+        out = {h: OWN_EMAIL if k == "email" else k for h, k in out.items()}
+    # Student hashes first: the request's subject reads as the person, then their address.
+    return sorted(out.items(), key=lambda hk: hk[1] != "student")
+
+
 def object_person(
     settings: Any,
     subject: Subject,
@@ -216,9 +258,8 @@ def object_person(
         compiled = {
             n: project.compile(n, hasher=hasher, today=school_date(now)) for n in project.mappings
         }
+        per_object = object_flags(project, compiled, chosen, fields)
         hashes, persons = _person_hashes(store, subject)
-        have = store.objected([h for h, _ in hashes])
-        recorded = all(set(chosen) <= have.get(h, frozenset()) for h, _ in hashes)
         probes = probes_for(project, compiled, student_number=student_number, email=email)
         targets = local_targets(store, project, persons)
         base = ObjectionOutcome("planned", hashes, chosen, fields, len(persons))
@@ -231,22 +272,38 @@ def object_person(
                     writer, probes, project=project, compiled=compiled, hasher=hasher
                 )
                 targets += [(r.object, r.sf_id) for r in found]
-                marks = plan_marks(writer, targets, fields)
+                marks = plan_marks(writer, targets, fields, per_object)
             except SalesforceUnreachable as exc:
                 base.cause = exc.cause
                 if not apply:
                     return base
                 return _unreachable(settings, store, base, exc, now)
             base.found, base.changes = dict(marks.found), marks.changes()
-            pending = requests.find_open(store, "object", _named(hashes)) if apply else None
-            if recorded and not base.changes and pending is None:
+            base.flags = dict(flags_set(marks))
+            base.hashes = with_found(hashes, found)
+            have = store.objected([h for h, _ in base.hashes])
+            recorded = all(set(chosen) <= have.get(h, frozenset()) for h, _ in base.hashes)
+            pending = _pending(store, base.hashes, hashes) if apply else None
+            if recorded and not base.changes and not marks.missing and pending is None:
                 base.status = "already"
                 return base
             if not apply:
                 return base
-            return _record(settings, store, writer, base, marks, pending, now)
+            return _record(
+                settings, store, writer, base, marks, pending, now, (targets, per_object)
+            )
     finally:
         store.close()
+
+
+def _pending(
+    store: StateStore, hashes: Sequence[tuple[str, str]], local: Sequence[tuple[str, str]]
+) -> RequestRow | None:
+    """The open request to continue: by every identifier now known, or by those local state
+    alone named when it was opened (Salesforce was down then, so it found nothing more)."""
+    return requests.find_open(store, "object", _named(hashes)) or requests.find_open(
+        store, "object", _named(local)
+    )
 
 
 def _named(hashes: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -284,12 +341,19 @@ def _unreachable(
 def _record(
     settings: Any, store: StateStore, writer: Any, outcome: ObjectionOutcome, marks: Marks,
     pending: RequestRow | None, now: datetime,
+    reach: tuple[list[tuple[str, str]], dict[str, ObjectFlags]],
 ) -> ObjectionOutcome:  # fmt: skip
-    """Record the objection, set the flags in Salesforce, and finish the request (or keep it
-    open with the cause when Salesforce refused a record or went down half-way)."""
+    """Record the objection, set the flags in Salesforce, read them back, and finish the
+    request (or keep it open with the cause when Salesforce refused a record, went down
+    half-way, or a flag it had to set is not set)."""
     request = _start(settings, store, outcome, pending, now)
+    targets, per_object = reach
     try:
         changed, failed = apply_marks(writer, marks)
+        if not failed:
+            # Done means set: an accepted update a trigger undid, or a flag the sync sets that
+            # the object lacks, must not close the request (issue #9: a person account).
+            failed = unset_after(writer, targets, outcome.opt_out_fields, per_object)
     except SalesforceUnreachable as exc:
         outcome.cause = exc.cause
         outcome.request = requests.note_attempt(store, request, error=exc.code or "UNREACHABLE")
