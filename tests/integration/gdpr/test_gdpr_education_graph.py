@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import csv
 import shutil
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pytest
 from gdprfixtures import _app
 from typer.testing import CliRunner
 
 from connector.commands.mapping import model_folder
 from connector.config import Settings, load_settings
 from connector.demo.dataset import generate
-from connector.demo.org_setup import create_programmes, emulator_options
-from connector.emulator.testing import EmulatorHandle, running_emulator
+from connector.demo.org_setup import create_programmes
+from connector.emulator.testing import EmulatorHandle
 from connector.gdpr.erasure import subject_of
 from connector.gdpr.erasure_job import erase_person
 from connector.gdpr.export_job import export_person
@@ -31,21 +29,6 @@ from connector.sync.job import run_job
 SECRET = "education-graph-test-secret-0123456789abcdef"
 TODAY = date(2026, 11, 20)
 NOW = "2026-11-20T09:00:00+00:00"
-
-
-@pytest.fixture(scope="module")
-def ec_org(tmp_path_factory) -> Iterator[EmulatorHandle]:
-    """An Education Cloud org shape (person accounts)."""
-    opts = emulator_options("education-cloud")
-    with running_emulator(tmp_path_factory.mktemp("ec"), **opts) as emu:
-        yield emu
-
-
-@pytest.fixture(scope="module")
-def eda_org(tmp_path_factory) -> Iterator[EmulatorHandle]:
-    """The shipped EDA schema."""
-    with running_emulator(tmp_path_factory.mktemp("eda"), **emulator_options("eda")) as emu:
-        yield emu
 
 
 class Synced:

@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import csv
 import shutil
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from connector.commands.mapping import model_folder
 from connector.config import Settings, load_settings
 from connector.demo.dataset import generate
-from connector.demo.org_setup import create_programmes, emulator_options
-from connector.emulator.testing import EmulatorHandle, running_emulator
+from connector.demo.org_setup import create_programmes
+from connector.emulator.testing import EmulatorHandle
 from connector.gdpr.erasure import subject_of
 from connector.gdpr.erasure_job import erase_person
 from connector.gdpr.purge_job import run_purge
@@ -52,21 +49,6 @@ PEOPLE = {
     "100004": ("ingeschreven", "01-09-2026", {}),
 }
 ENDED, REJECTED, CONSENTED, ENROLLED = PEOPLE
-
-
-@pytest.fixture(scope="module")
-def ec_org(tmp_path_factory) -> Iterator[EmulatorHandle]:
-    """An Education Cloud org shape (person accounts)."""
-    opts = emulator_options("education-cloud")
-    with running_emulator(tmp_path_factory.mktemp("ec"), **opts) as emu:
-        yield emu
-
-
-@pytest.fixture(scope="module")
-def eda_org(tmp_path_factory) -> Iterator[EmulatorHandle]:
-    """The shipped EDA schema."""
-    with running_emulator(tmp_path_factory.mktemp("eda"), **emulator_options("eda")) as emu:
-        yield emu
 
 
 class Project:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,8 @@ import pytest
 from connector.commands.mapping import model_folder
 from connector.config import Settings, load_settings
 from connector.demo import REGISTRATION_COLUMNS, STUDENT_COLUMNS
-from connector.demo.org_setup import create_programmes, emulator_options
-from connector.emulator.testing import EmulatorHandle, running_emulator
+from connector.demo.org_setup import create_programmes
+from connector.emulator.testing import EmulatorHandle
 from connector.gdpr.erasure import subject_of
 from connector.gdpr.objection import object_person
 from connector.hashing import KeyHasher
@@ -48,15 +47,6 @@ FLAGS = "PersonHasOptedOutOfEmail, PersonDoNotCall, PersonIndividualId"
 
 def _email(number: str) -> str:
     return f"p{number}@voorbeeld.example"
-
-
-@pytest.fixture(scope="module")
-def ec_org(tmp_path_factory) -> Iterator[EmulatorHandle]:
-    """An Education Cloud org shape: person accounts and Data Protection and Privacy."""
-    with running_emulator(
-        tmp_path_factory.mktemp("ec"), **emulator_options("education-cloud")
-    ) as emu:
-        yield emu
 
 
 class Project:

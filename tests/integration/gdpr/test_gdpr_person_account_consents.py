@@ -11,17 +11,14 @@ from __future__ import annotations
 
 import csv
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from connector.commands.mapping import model_folder
 from connector.config import Settings, load_settings
 from connector.demo import REGISTRATION_COLUMNS, STUDENT_COLUMNS
-from connector.demo.org_setup import create_programmes, emulator_options
-from connector.emulator.testing import EmulatorHandle, running_emulator
+from connector.demo.org_setup import create_programmes
+from connector.emulator.testing import EmulatorHandle
 from connector.gdpr.erasure import subject_of
 from connector.gdpr.erasure_job import erase_person
 from connector.gdpr.export_job import export_person
@@ -57,14 +54,6 @@ PEOPLE = {
     "600003": ("uitgeschreven", "01-12-2026", WITHDRAWN),  # purged with its OptOut
 }
 ERASED, KEPT, ENDED = PEOPLE
-
-
-@pytest.fixture(scope="module")
-def ec_org(tmp_path_factory) -> Iterator[EmulatorHandle]:
-    """An Education Cloud org shape: person accounts and Data Protection and Privacy."""
-    opts = emulator_options("education-cloud")
-    with running_emulator(tmp_path_factory.mktemp("ec"), **opts) as emu:
-        yield emu
 
 
 class Project:

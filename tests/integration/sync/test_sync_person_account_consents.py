@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,8 @@ from syncfixtures import REGISTRATION_COLUMNS, STUDENT_COLUMNS, registration, st
 
 from connector.commands.mapping import model_folder
 from connector.config import Settings, load_settings
-from connector.demo.org_setup import create_programmes, emulator_options
-from connector.emulator.testing import EmulatorHandle, running_emulator
+from connector.demo.org_setup import create_programmes
+from connector.emulator.testing import EmulatorHandle
 from connector.report import RunReport
 from connector.salesforce.consent_objects import (
     CONTACT_LINK,
@@ -41,14 +40,6 @@ CPTC = (
 # 500001: news and phone consents; 500002: news; 500003: none. A visitor (registrant, a new
 # prospect person account) with the news consent; one registration of 500002 (joins them).
 VISITOR = "bezoeker@mail.example"
-
-
-@pytest.fixture(scope="module")
-def ec_org(tmp_path_factory) -> Iterator[EmulatorHandle]:
-    """An Education Cloud org shape: person accounts and Data Protection and Privacy."""
-    opts = emulator_options("education-cloud")
-    with running_emulator(tmp_path_factory.mktemp("ec"), **opts) as emu:
-        yield emu
 
 
 class Project:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import shutil
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -24,27 +23,14 @@ from connector.commands.mapping import model_folder
 from connector.config import Settings, load_settings
 from connector.demo import REGISTRATION_COLUMNS, STUDENT_COLUMNS
 from connector.demo.dataset import generate
-from connector.demo.org_setup import create_programmes, emulator_options
-from connector.emulator.testing import EmulatorHandle, running_emulator
+from connector.demo.org_setup import create_programmes
+from connector.emulator.testing import EmulatorHandle
 from connector.report import RunReport
 from connector.sync.batch_state import WithheldParents
 from connector.sync.job import run_job
 from connector.sync.plan import PARENT_WITHHELD
 
 NOT_IN_SF = "parent record of mapping 'students' is not in Salesforce"
-
-
-@pytest.fixture(scope="module")
-def ec_org(tmp_path_factory) -> Iterator[EmulatorHandle]:
-    opts = emulator_options("education-cloud")
-    with running_emulator(tmp_path_factory.mktemp("ec"), **opts) as emu:
-        yield emu
-
-
-@pytest.fixture(scope="module")
-def eda_org(tmp_path_factory) -> Iterator[EmulatorHandle]:
-    with running_emulator(tmp_path_factory.mktemp("eda"), **emulator_options("eda")) as emu:
-        yield emu
 
 
 def _project(model: str, emu: EmulatorHandle, folder: Path, *, jobs: str = "") -> Settings:
