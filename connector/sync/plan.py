@@ -435,18 +435,16 @@ class Planner:
             return {}
         wanted: dict[str, frozenset[str]] = {}
         for it in self.with_objections(items, state):
-            marks = self.opt_in_marks(it)
-            if not marks:
-                continue
             prev = state.known.get(it.res.key_hash)
+            sf_id = self._known_sf_id(it, prev, state.persons)
+            if sf_id is None:
+                continue  # a new person: the CRM holds nothing of them (a first load's rows)
+            marks = self.opt_in_marks(it)
             held = prev.field_hashes if prev is not None and not prev.purged else {}
             # An opt-in this record was written with before is nothing new to the CRM
             # (crm_opt_outs.py): no read.
             fields = frozenset(k[1:] for k, mark in marks.items() if held.get(k) != mark)
-            if not fields:
-                continue
-            sf_id = self._known_sf_id(it, prev, state.persons)
-            if sf_id is not None:
+            if fields:
                 wanted[sf_id] = wanted.get(sf_id, frozenset()) | fields
         return wanted
 
