@@ -33,6 +33,17 @@ class EmulatorHandle:
         )
         self._thread.start()
 
+    def sync_env(self, client_id: str = "t") -> dict[str, str]:
+        """The ``SIS_SYNC_SALESFORCE__*`` settings that point a sis-sync project at this
+        emulator (client credentials: the emulator accepts any client id and secret)."""
+        return {
+            "SIS_SYNC_SALESFORCE__URL": self.url,
+            "SIS_SYNC_SALESFORCE__AUTH": "client_credentials",
+            "SIS_SYNC_SALESFORCE__CLIENT_ID": client_id,
+            "SIS_SYNC_SALESFORCE__CLIENT_SECRET": client_id,
+            "SIS_SYNC_SALESFORCE__CA_BUNDLE": self.ca_file,
+        }
+
     def session(self) -> requests.Session:
         """A requests session that trusts the emulator's CA.
 

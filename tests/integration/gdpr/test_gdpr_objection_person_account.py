@@ -89,11 +89,7 @@ class Project:
 
     def settings(self) -> Settings:
         env = {
-            "SIS_SYNC_SALESFORCE__URL": self.emu.url,
-            "SIS_SYNC_SALESFORCE__AUTH": "client_credentials",
-            "SIS_SYNC_SALESFORCE__CLIENT_ID": "t",
-            "SIS_SYNC_SALESFORCE__CLIENT_SECRET": "t",
-            "SIS_SYNC_SALESFORCE__CA_BUNDLE": self.emu.ca_file,
+            **self.emu.sync_env(),
             "SIS_SYNC_SECRET": SECRET,
             "SIS_SYNC_NOW": NOW,
         }

@@ -8,9 +8,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC
 from typing import Any
 
 from connector.service import SyncService
+from connector.state import open_existing
 
 # Values the test rows hold (syncfixtures.student / registration defaults); none may leak.
 PERSONAL = [
@@ -75,3 +77,16 @@ def metric(text: str, name: str, **labels: str) -> float | None:
 def leaked(text: str) -> list[str]:
     """The personal test values that occur in ``text``."""
     return [v for v in PERSONAL if v.lower() in text.lower()]
+
+
+def finished_at(project: Any, run_id: int) -> float:
+    """When run ``run_id`` ended, as the state recorded it (``status --json`` does not say), as a
+    POSIX timestamp."""
+    store = open_existing(project.settings().state.url)
+    try:
+        row = next(r for r in store.recent_runs(10) if r.run_id == run_id)
+    finally:
+        store.close()
+    assert row.finished_at is not None
+    at = row.finished_at
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()  # SQLite: naive UTC

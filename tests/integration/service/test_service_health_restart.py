@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from relfixtures import CliProject, student
-from svcfixtures import get, health, make_service, serving
+from svcfixtures import finished_at, get, health, make_service, serving
 
 from connector.emulator.testing import running_emulator
 from connector.service_auth import TOKEN_VAR
-from connector.state import open_existing
 
 FAST = {"SIS_SYNC_SALESFORCE__MAX_RETRIES": "1"}  # one retry: the test does not wait 15 s
 
@@ -32,18 +31,6 @@ def _samples(text: str) -> dict[str, float]:
         for family in text_string_to_metric_families(text)
         for s in family.samples
     }
-
-
-def _finished(project: CliProject, run_id: int) -> float:
-    """When run ``run_id`` ended, as the state recorded it (``status --json`` does not say)."""
-    store = open_existing(project.settings().state.url)
-    try:
-        row = next(r for r in store.recent_runs(10) if r.run_id == run_id)
-    finally:
-        store.close()
-    assert row.finished_at is not None
-    at = row.finished_at
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()  # SQLite: naive UTC
 
 
 def _runs(project: CliProject) -> list[dict]:
@@ -82,7 +69,7 @@ def test_a_failed_run_survives_a_restart_with_its_run_id(tmp_path: Path) -> None
     assert metrics['sis_sync_last_run_timestamp_seconds{job="nightly"}'] == pytest.approx(
         ended, abs=0.01
     )
-    good = _finished(project, recorded["run_id"] - 1)  # the first, good run
+    good = finished_at(project, recorded["run_id"] - 1)  # the first, good run
     assert metrics['sis_sync_last_success_timestamp_seconds{job="nightly"}'] == pytest.approx(
         good, abs=0.01
     )

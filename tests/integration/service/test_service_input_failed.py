@@ -4,25 +4,9 @@ a day" alert is not silenced by it. /metrics lists jobs only, not the service's 
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from relfixtures import CliProject
-from svcfixtures import get, health, job_health, make_service, metric, serving
+from svcfixtures import finished_at, get, health, job_health, make_service, metric, serving
 from syncfixtures import registration, student
-
-from connector.state import open_existing
-
-
-def _finished(project: CliProject, run_id: int) -> float:
-    """When run ``run_id`` ended, as the state recorded it."""
-    store = open_existing(project.settings().state.url)
-    try:
-        row = next(r for r in store.recent_runs(10) if r.run_id == run_id)
-    finally:
-        store.close()
-    assert row.finished_at is not None
-    at = row.finished_at
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).timestamp()  # SQLite: naive UTC
 
 
 def test_a_missing_export_is_a_failed_run_for_healthz_and_metrics(project: CliProject) -> None:
@@ -60,5 +44,5 @@ def test_a_missing_export_is_a_failed_run_for_healthz_and_metrics(project: CliPr
         assert (last["status"], last["exit_code"], last["run_id"]) == ("failed", 2, bad.run_id)
         text = get(base + "/metrics")[1]
         assert metric(text, "sis_sync_last_run_failed", job="nightly") == 1
-        recorded_ok = _finished(project, good.run_id)  # not the failed run's end
+        recorded_ok = finished_at(project, good.run_id)  # not the failed run's end
         assert metric(text, "sis_sync_last_success_timestamp_seconds", job="nightly") == recorded_ok

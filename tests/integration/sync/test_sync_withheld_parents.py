@@ -43,11 +43,7 @@ def _project(model: str, emu: EmulatorHandle, folder: Path, *, jobs: str = "") -
         (folder / "sync.yaml").write_text(text.replace("jobs:\n", "jobs:\n" + jobs, 1))
     create_programmes(emu.client(), model)
     env = {
-        "SIS_SYNC_SALESFORCE__URL": emu.url,
-        "SIS_SYNC_SALESFORCE__AUTH": "client_credentials",
-        "SIS_SYNC_SALESFORCE__CLIENT_ID": "t",
-        "SIS_SYNC_SALESFORCE__CLIENT_SECRET": "t",
-        "SIS_SYNC_SALESFORCE__CA_BUNDLE": emu.ca_file,
+        **emu.sync_env(),
         "SIS_SYNC_SECRET": SECRET,
         "SIS_SYNC_NOW": NOW,  # 2026-11-20
     }
