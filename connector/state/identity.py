@@ -16,10 +16,15 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.state import tables as s
-from connector.state.db import Database, chunks, guard
+from connector.state.db import Database, chunks, guard, rows_in
 from connector.state.rows import NewPerson, PersonMatches, PersonRow, PersonUpdate
 
 _in: sa.BindParameter[Any] = sa.bindparam("hashes", expanding=True)
+# The engine's per-batch look-ups, in raw SQL for ``rows_in`` (db.py says why).
+_PERSON = "SELECT person_id, sf_id, student_hash, email_hash FROM persons WHERE "
+_BY_STUDENT = _PERSON + "student_hash {in}"
+_BY_EMAIL = _PERSON + "email_hash {in}"
+_SUPPRESSED = "SELECT hash FROM suppressions WHERE hash {in}"
 
 
 def _forget_rows_of(people: sa.Select[Any], *, key_hash: str | None = None) -> sa.Delete:
@@ -50,19 +55,15 @@ class IdentityMixin:
         On the engine's hot path: only the four identity columns are read (the rows carry no
         ``created_at``/``updated_at``; use :meth:`get_persons` for those).
         """
-        p = s.persons
-        cols = (p.c.person_id, p.c.sf_id, p.c.student_hash, p.c.email_hash)
         by_student: dict[str, PersonRow] = {}
         by_email: dict[str, list[PersonRow]] = {}
+        dialect = self._db.dialect
         with guard("find persons"), self._db.engine.connect() as conn:
-            for chunk in chunks(student_hashes):
-                q = sa.select(*cols).where(p.c.student_hash.in_(_in))
-                for pid, sf_id, sh, eh in conn.execute(q, {"hashes": chunk}).all():
-                    by_student[sh] = PersonRow(pid, sf_id, sh, eh, None, None)
-            for chunk in chunks(email_hashes):
-                q = sa.select(*cols).where(p.c.email_hash.in_(_in)).order_by(p.c.person_id)
-                for pid, sf_id, sh, eh in conn.execute(q, {"hashes": chunk}).all():
-                    by_email.setdefault(eh, []).append(PersonRow(pid, sf_id, sh, eh, None, None))
+            for pid, sf_id, sh, eh in rows_in(conn, dialect, _BY_STUDENT, student_hashes):
+                by_student[sh] = PersonRow(pid, sf_id, sh, eh, None, None)
+            found = rows_in(conn, dialect, _BY_EMAIL, email_hashes)
+            for pid, sf_id, sh, eh in sorted(found):  # by person_id: oldest first
+                by_email.setdefault(eh, []).append(PersonRow(pid, sf_id, sh, eh, None, None))
         return PersonMatches(by_student, {h: tuple(rows) for h, rows in by_email.items()})
 
     def get_persons(self, person_ids: Sequence[int]) -> dict[int, PersonRow]:
@@ -161,13 +162,8 @@ class IdentityMixin:
 
     def suppressed(self, hashes: Sequence[str]) -> set[str]:
         """The hashes of a batch that carry an erasure tombstone."""
-        t = s.suppressions
-        q = sa.select(t.c.hash).where(t.c.hash.in_(_in))
-        out: set[str] = set()
         with guard("check suppressions"), self._db.engine.connect() as conn:
-            for chunk in chunks(hashes):
-                out.update(conn.execute(q, {"hashes": chunk}).scalars())
-        return out
+            return {h for (h,) in rows_in(conn, self._db.dialect, _SUPPRESSED, hashes)}
 
     def forget_shared_sources(self, email_hashes: Sequence[str]) -> None:
         """Forget the remembered source rows of every person who shares one of

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.state import tables as s
-from connector.state.db import Database, chunks, guard
+from connector.state.db import Database, chunks, guard, rows_in
 
 _in: sa.BindParameter[Any] = sa.bindparam("hashes", expanding=True)
 
@@ -61,15 +61,15 @@ class ObjectionsMixin:
     ) -> dict[str, frozenset[str]]:
         """Hash → the purposes objected to under it, for the hashes of a batch that have any;
         only objections of ``kinds`` when given."""
-        t = s.objections
-        q = sa.select(t.c.hash, t.c.purposes).where(t.c.hash.in_(_in))
+        sql, wanted = "SELECT hash, purposes FROM objections WHERE ", sorted(kinds or ())
         if kinds is not None:
-            q = q.where(t.c.kind.in_(sorted(kinds)))
+            sql += "kind IN (" + ",".join("?" * len(wanted)) + ") AND "
+        sql += "hash {in}"
         out: dict[str, frozenset[str]] = {}
         with guard("read objections"), self._db.engine.connect() as conn:
-            for chunk in chunks(sorted(set(hashes))):
-                for h, purposes in conn.execute(q, {"hashes": chunk}).all():
-                    out[h] = out.get(h, frozenset()) | _purposes(purposes)
+            found = rows_in(conn, self._db.dialect, sql, sorted(set(hashes)), *wanted)
+            for h, purposes in found:
+                out[h] = out.get(h, frozenset()) | _purposes(purposes)
         return out
 
     def objections_of(self, hashes: Sequence[str]) -> list[ObjectionRow]:

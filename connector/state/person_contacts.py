@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.state import tables as s
-from connector.state.db import Database, chunks, guard
+from connector.state.db import Database, guard, rows_in
 
 _in: sa.BindParameter[Any] = sa.bindparam("hashes", expanding=True)
 
@@ -29,20 +29,12 @@ class PersonContactsMixin:
 
     def person_contact_ids(self, mapping: str, key_hashes: Sequence[str]) -> dict[str, str]:
         """Key hash → PersonContactId of ``mapping``'s live records, where known."""
-        t = s.synced
-        q = sa.select(t.c.key_hash, t.c.person_contact_id).where(
-            t.c.mapping == mapping,
-            t.c.key_hash.in_(_in),
-            t.c.person_contact_id.is_not(None),
-            t.c.deleted_at.is_(None),
+        sql = (
+            "SELECT key_hash, person_contact_id FROM synced WHERE mapping = ?"
+            " AND person_contact_id IS NOT NULL AND deleted_at IS NULL AND key_hash {in}"
         )
-        out: dict[str, str] = {}
         with guard("resolve person contacts"), self._db.engine.connect() as conn:
-            for chunk in chunks(key_hashes):
-                out.update(
-                    (r.key_hash, r.person_contact_id) for r in conn.execute(q, {"hashes": chunk})
-                )
-        return out
+            return dict(rows_in(conn, self._db.dialect, sql, key_hashes, mapping))
 
     def set_person_contact_ids(self, mapping: str, contacts: Mapping[str, str]) -> None:
         """Remember key hash → PersonContactId of records already in ``synced``."""

@@ -17,15 +17,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.state import tables as s
-from connector.state.db import Database, chunks, guard
+from connector.state.db import Database, guard, rows_in
 from connector.state.rows import RECORD, SourceSeen
 
 _SOURCES = (
-    "SELECT source_hash, key_hash, token FROM source_rows"
-    " WHERE mapping = {m} AND source_hash {cond} AND (recheck_on IS NULL OR recheck_on > {d})"
+    "SELECT source_hash, key_hash, token FROM source_rows WHERE mapping = ?"
+    " AND (recheck_on IS NULL OR recheck_on > ?) AND source_hash {in}"
 )
-_SQLITE_SOURCES = _SOURCES.format(m="?", cond="IN ({})", d="?")  # then .format("?,?,…")
-_PG_SOURCES = sa.text(_SOURCES.format(m=":m", cond="= ANY(:h)", d=":d"))
 _SQLITE_REMEMBER = (
     "INSERT INTO source_rows (mapping, source_hash, key_hash, token, recheck_on)"
     " VALUES (?, ?, ?, ?, ?) ON CONFLICT (mapping, source_hash) DO UPDATE SET"
@@ -66,21 +64,13 @@ class SourcesMixin:
         A row qualifies when it is remembered in ``source_rows`` (a write of other content, a
         purge, a tombstone, a shared address or forgetting deletes it) and its recheck day, if
         any, is after ``today``. The nightly hot path: one statement per batch on the primary
-        key (SQLite keeps the table in it: one b-tree), with the ``IN``
-        list written out for SQLite and an array for PostgreSQL (SQLAlchemy's expanding
-        parameters cost more than the look-up itself at 2,000 hashes).
+        key (SQLite keeps the table in it: one b-tree), through ``rows_in``.
         """
-        out: dict[str, tuple[str, str]] = {}
-        pg = self._db.dialect == "postgresql"
         with guard("lookup"), self._db.engine.connect() as conn:
-            for chunk in chunks(source_hashes):
-                if pg:
-                    rows = conn.execute(_PG_SOURCES, {"m": mapping, "h": chunk, "d": today})
-                else:
-                    sql = _SQLITE_SOURCES.format(",".join("?" * len(chunk)))
-                    rows = conn.exec_driver_sql(sql, (mapping, *chunk, today.isoformat()))
-                out.update((h, (k, t)) for h, k, t in rows.all())
-        return out
+            # The day as stored (ISO text on SQLite, a date column on PostgreSQL).
+            day: object = today if self._db.dialect == "postgresql" else today.isoformat()
+            rows = rows_in(conn, self._db.dialect, _SOURCES, source_hashes, mapping, day)
+        return {h: (k, t) for h, k, t in rows}
 
     def forget_sources(self, mapping: str) -> None:
         """Forget every remembered source row of ``mapping``: its next run maps every row again

@@ -85,7 +85,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from connector.errors import StateError
 from connector.state import tables as s
-from connector.state.db import Database, chunks, connect, guard
+from connector.state.db import Database, chunks, connect, guard, rows_in
 from connector.state.history import HistoryMixin
 from connector.state.identity import IdentityMixin
 from connector.state.lock import run_lock
@@ -230,6 +230,16 @@ def _sqlite_synced(p: dict[str, Any]) -> tuple[Any, ...]:
 
 _SQLITE_TOUCH = "UPDATE synced SET last_seen = ? WHERE mapping = ? AND key_hash IN ({})"
 
+# The engine's per-batch look-ups, in raw SQL for ``rows_in`` (db.py says why).
+_KNOWN = (
+    "SELECT key_hash, sf_id, person_id, field_hashes, deleted_at IS NOT NULL FROM synced"
+    " WHERE mapping = ? AND key_hash {in}"
+)
+_SF_IDS = (
+    "SELECT key_hash, sf_id FROM synced WHERE mapping = ? AND sf_id IS NOT NULL"
+    " AND deleted_at IS NULL AND key_hash {in}"
+)
+
 _SELECT_SYNCED = sa.select(*(s.synced.c[name] for name in _SYNCED_COLUMNS))
 
 
@@ -302,35 +312,18 @@ class StateStore(
 
         A lean :meth:`lookup` for the engine's hot path: five columns and no date decoding.
         """
-        t = s.synced
-        q = sa.select(
-            t.c.key_hash, t.c.sf_id, t.c.person_id, t.c.field_hashes, t.c.deleted_at.is_not(None)
-        ).where(t.c.mapping == mapping, t.c.key_hash.in_(_in))
         loads = json.loads
-        out: dict[str, KnownRow] = {}
         with guard("lookup"), self._db.engine.connect() as conn:
-            for chunk in chunks(key_hashes):
-                for kh, sf_id, pid, fields, purged in conn.execute(q, {"hashes": chunk}).all():
-                    out[kh] = KnownRow(sf_id, pid, loads(fields), bool(purged))
-        return out
+            rows = rows_in(conn, self._db.dialect, _KNOWN, key_hashes, mapping)
+        return {kh: KnownRow(sf_id, pid, loads(f), bool(gone)) for kh, sf_id, pid, f, gone in rows}
 
     def sf_ids(self, mapping: str, key_hashes: Sequence[str]) -> dict[str, str]:
         """Salesforce ids of a batch of (parent) records: key hash → sf_id, where known.
 
         Purged records are left out: their Salesforce record is gone.
         """
-        t = s.synced
-        q = sa.select(t.c.key_hash, t.c.sf_id).where(
-            t.c.mapping == mapping,
-            t.c.key_hash.in_(_in),
-            t.c.sf_id.is_not(None),
-            t.c.deleted_at.is_(None),
-        )
-        out: dict[str, str] = {}
         with guard("resolve Salesforce ids"), self._db.engine.connect() as conn:
-            for chunk in chunks(key_hashes):
-                out.update((r.key_hash, r.sf_id) for r in conn.execute(q, {"hashes": chunk}))
-        return out
+            return dict(rows_in(conn, self._db.dialect, _SF_IDS, key_hashes, mapping))
 
     def record_synced(self, rows: Sequence[SyncedUpdate], *, at: datetime) -> None:
         """Upsert what Salesforce accepted: first_seen on insert; last_seen = last_synced = at.

@@ -1,0 +1,83 @@
+"""The engine's per-batch look-ups (``db.rows_in``) on SQLite and PostgreSQL (see conftest.py).
+
+They are raw driver SQL with the IN list written out (SQLite) or passed as one array
+(PostgreSQL): each must find exactly the rows of its filter, across chunk boundaries, with
+parameters before the list kept in order.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from connector.state import NewPerson, StateStore, SyncedUpdate
+from connector.state.db import CHUNK, rows_in
+from connector.state.objections import EVERY_ROW, OWN_EMAIL
+
+T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+
+
+def h(i: int) -> str:
+    return f"{i:032x}"
+
+
+def test_rows_in_spans_chunks_drops_repeats_and_keeps_leading_parameters(store: StateStore):
+    n = CHUNK + 30
+    store.record_synced(
+        [
+            SyncedUpdate(
+                "students",
+                h(i),
+                "Contact",
+                field_hashes={},
+                sf_id=f"003{i:015d}" if i % 2 else None,
+            )
+            for i in range(n)
+        ],
+        at=T0,
+    )
+    store.record_synced(
+        [SyncedUpdate("other", h(1), "Contact", field_hashes={}, sf_id="003OTHEROTHEROTHER")], at=T0
+    )
+    asked = [h(i) for i in range(n + 10)] + [h(1), h(CHUNK + 1)]  # unknowns and repeats
+    sql = "SELECT key_hash, sf_id FROM synced WHERE mapping = ? AND sf_id IS NOT NULL AND key_hash {in}"
+    with store._db.engine.connect() as conn:
+        rows = rows_in(conn, store._db.dialect, sql, asked, "students")
+    assert sorted(rows) == [(h(i), f"003{i:015d}") for i in range(n) if i % 2]
+    assert store.sf_ids("students", asked) == dict(rows)
+    assert set(store.known("students", asked)) == {h(i) for i in range(n)}
+    assert store.known("students", []) == {}
+
+
+def test_objections_are_read_by_kind(store: StateStore):
+    store.add_objection([("s1", "student"), ("e1", OWN_EMAIL)], ["news"], at=T0)
+    store.add_objection([("e2", "email")], ["news", "phone"], at=T0)
+    hashes = ["s1", "e1", "e2", "x9"]
+    assert store.objected(hashes) == {
+        "s1": frozenset({"news"}),
+        "e1": frozenset({"news"}),
+        "e2": frozenset({"news", "phone"}),
+    }
+    assert set(store.objected(hashes, kinds=EVERY_ROW)) == {"s1", "e2"}
+    assert set(store.objected(hashes, kinds=(OWN_EMAIL,))) == {"e1"}
+    assert store.objected([], kinds=EVERY_ROW) == {}
+
+
+def test_persons_behind_one_address_come_oldest_first_and_contacts_only_live(store: StateStore):
+    ids = store.add_persons(
+        [NewPerson(email_hash="e1"), NewPerson(student_hash="s2", email_hash="e1")], at=T0
+    )
+    found = store.find_persons(email_hashes=["e1", "e1"], student_hashes=["s2"])
+    assert [p.person_id for p in found.by_email["e1"]] == ids
+    assert found.by_student["s2"].person_id == ids[1]
+    store.record_synced(
+        [
+            SyncedUpdate("students", h(i), "Account", field_hashes={}, sf_id=f"001{i:015d}")
+            for i in (1, 2)
+        ],
+        at=T0,
+    )
+    store.set_person_contact_ids(
+        "students", {h(1): "003000000000000001", h(2): "003000000000000002"}
+    )
+    store.mark_deleted("students", [h(2)], at=T0)
+    assert store.person_contact_ids("students", [h(1), h(2), h(3)]) == {h(1): "003000000000000001"}
