@@ -429,14 +429,18 @@ class MappingRun:
         known = self.ctx.store.unchanged_rows(self.name, sources, today=today) if sources else {}
         earlier = self.ledger.lookup([kt[0] for kt in known.values()]) if known else {}
         out = Mapped()
+        lines, recognised = out.lines, out.recognised
         for rec, source_hash in zip(records, sources, strict=True):
             hit = known.get(source_hash)
             # Skip it, unless an earlier batch's row of the record had other values.
             seen = earlier.get(hit[0]) if hit is not None else None
             if hit is not None and (seen is None or seen[1] == hit[1]):
                 key_hash, token = hit
-                self._supersede(out, key_hash, token, rec, rejects)
-                out.recognised[key_hash] = token
+                if key_hash in lines:
+                    self._supersede(out, key_hash, token, rec, rejects)
+                else:  # the nightly's common case, inline: the record's first row here
+                    lines[key_hash] = rec.line
+                recognised[key_hash] = token
                 continue
             item = self._map_one(rec, source_hash, today, rejects)
             if item is None:
