@@ -7,10 +7,11 @@ A source is read in batches of ``BATCH`` rows. Each batch goes through:
    policy-checked into an :class:`~connector.sync.plan.Item`;
 2. **load** (:meth:`BatchState.load`): every state read the batch needs, a few indexed queries;
 3. **plan** (:meth:`Planner.plan`, pure): writes, unchanged records, suppressions, rejects;
-4. **write** (:class:`~connector.salesforce.writer.Writer`): buffered per mapping; up to the
-   bulk threshold (default 2,000 changed records per object and run) through sObject
-   Collections when the mapping ends, above it as Bulk API 2.0 jobs of ``bulk_chunk`` records
-   that Salesforce processes while the next batches are mapped;
+4. **write** (:class:`~connector.sync.write_stage.WriteStage` over the
+   :class:`~connector.salesforce.writer.Writer`): buffered per mapping; up to the bulk
+   threshold (default 2,000 changed records per object and run) through sObject Collections
+   when the mapping ends, above it as Bulk API 2.0 jobs of ``bulk_chunk`` records that
+   Salesforce processes while the next batches are mapped;
 5. **record** (:class:`~connector.sync.recorder.Recorder`): the only code that writes state.
 
 Crash safety: every write is an upsert by external id (or an update by Salesforce Id for a
@@ -21,8 +22,7 @@ OK | FAILED; a record's field hashes change in state only after Salesforce accep
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import partial
@@ -34,20 +34,18 @@ from connector.clock import school_date
 from connector.errors import (
     ConnectorError,
     InputError,
-    LimitReached,
     PluginError,
     SalesforceError,
-    SalesforceUnreachable,
 )
 from connector.hashing import KeyHasher
 from connector.mapping.compile import CompiledMapping
 from connector.mapping.project import Project
-from connector.plan_examples import example_values, shown_fields
+from connector.plan_examples import shown_fields
 from connector.privacy.policy import Policy
-from connector.records import Origin, Reject, SourceRecord, WriteResult
+from connector.records import Origin, Reject, SourceRecord
 from connector.report import MappingReport, RunReport
 from connector.salesforce.consent_objects import ConsentOrg, link_of
-from connector.salesforce.existing import existing_ids, person_contact_ids
+from connector.salesforce.existing import existing_ids
 from connector.salesforce.record_types import RecordTypes
 from connector.salesforce.writer import Writer
 from connector.sources import open_source
@@ -62,9 +60,9 @@ from connector.sync.crm_opt_outs import OPT_OUT_CONFLICT, read_crm_opt_outs
 from connector.sync.export_guard import DELETES, export_ratio, guard_warning, is_full_export
 from connector.sync.fingerprint import SourceHasher
 from connector.sync.ledger import KeyLedger
-from connector.sync.plan import Item, Planner, Write
+from connector.sync.plan import Item, Planner
 from connector.sync.recorder import Recorder
-from connector.sync.spool import Spooled, WriteBuffer, WriteSpool
+from connector.sync.write_stage import WriteStage
 
 log = logging.getLogger(__name__)
 plugin_log = logging.getLogger("connector.plugins")
@@ -109,10 +107,9 @@ def _plugin_rows(source: Source) -> Iterator[SourceRecord | Reject]:
 
 BATCH = 2_000
 BULK_CHUNK = 50_000  # records per Bulk API 2.0 job the engine submits (the writer splits by bytes)
-EXAMPLES = 3
 EMPTY_EXPORT = "the export holds no rows (empty or header only): nothing was changed"
 
-WriteStage = Literal["records", "consents"]
+WriteKind = Literal["records", "consents"]  # which writes a progress line counts
 
 
 class Progress(Protocol):
@@ -127,7 +124,7 @@ class WriteProgress(Progress, Protocol):
     Bulk job recorded and each step of the consent stage (never per row) how many writes of
     ``stage`` are done (accepted or refused) of those submitted so far."""
 
-    def written(self, mapping: str, stage: WriteStage, done: int, total: int) -> None: ...
+    def written(self, mapping: str, stage: WriteKind, done: int, total: int) -> None: ...
 
 
 @dataclass
@@ -174,29 +171,6 @@ class RunContext:
         return self.writer is None
 
 
-@dataclass(frozen=True, slots=True)
-class _Blocked:
-    """Records whose Contact write is buffered or in flight: their consents wait."""
-
-    buffer: WriteBuffer
-    in_flight: set[str]
-
-    def __contains__(self, key: object) -> bool:
-        return key in self.buffer or key in self.in_flight
-
-
-def _joined(parts: list[Sequence[Write]]) -> Sequence[Write]:
-    """Writes of several jobs as one sequence: spooled ones stay on disk (the recorder reads
-    them in slices), in-memory ones are one list."""
-    spooled = [p for p in parts if isinstance(p, Spooled)]
-    if len(spooled) == len(parts) and spooled:
-        first = spooled[0]
-        refs = [r for p in spooled for r in p.refs]
-        keys = [k for p in spooled for k in p.keys]
-        return Spooled(first.spool, refs, keys, "")
-    return [w for p in parts for w in p]
-
-
 def _batches(it: Iterator[SourceRecord | Reject], size: int) -> Iterator[list]:
     while batch := list(islice(it, size)):
         yield batch
@@ -216,30 +190,6 @@ class Mapped:
     recognised: dict[str, str] = field(default_factory=dict)
     superseded: dict[str, list[Item]] = field(default_factory=dict)
     lines: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class _InFlight:
-    """Writes submitted to Salesforce whose results are not recorded yet: in memory
-    (collections), or on disk (:class:`Spooled`, Bulk) with only their keys in memory."""
-
-    future: Future[list[WriteResult]]
-    writes: Sequence[Write]
-    ids: list[int]
-    keys: list[str]
-
-    def people(self) -> set[str]:
-        """Identity hashes of the persons these in-memory writes create or move."""
-        if isinstance(self.writes, Spooled):
-            return set()  # asked of the spool (MappingRun._people_out)
-        return {
-            h
-            for w in self.writes
-            for pair in (w.new_person, w.link_person)
-            if pair is not None
-            for h in pair
-            if h
-        }
 
 
 class MappingRun:
@@ -288,18 +238,15 @@ class MappingRun:
         self.report_duplicates = self.spec.duplicates == "report"
         self.shown = shown_fields(ctx.project, name) if ctx.dry_run else frozenset[str]()
         self.key_column = ",".join(self.spec.key_columns)
-        self.buffer = WriteBuffer()
-        self.spool: WriteSpool | None = None  # Bulk writes wait on disk (spool.py)
-        self.bulk = False
-        self.in_flight: list[_InFlight] = []
-        self.in_flight_keys: set[str] = set()
         self.ledger: KeyLedger | None = None
         self.file = ""  # the source file rows come from (reports name it)
         self.present: list[str] = []  # keys held by the source but not written (this batch)
         self.bad_rows = 0  # rows without a usable key (rejected by the source)
         progress = ctx.progress
         self.writes_told = progress if isinstance(progress, WriteProgress) else None
-        self.writes_sent = self.writes_done = 0  # records submitted / recorded (progress)
+        self.writes = WriteStage(
+            ctx, name, self.spec, self.rep, self.recorder, self.shown, self.writes_told
+        )
         self.consents = self._consent_stage()
         if self.consents is not None and self.recorder is not None:
             self.recorder.not_landed = self.consents.not_landed
@@ -324,15 +271,13 @@ class MappingRun:
         self.ledger = KeyLedger()
         try:
             self._read(source, school_date(ctx.now))
-            self._flush()
+            self.writes.flush()
             if self.consents is not None:
-                self._collect(wait=True)  # the Contacts first: consents point at them
+                self.writes.collect(wait=True)  # the Contacts first: consents point at them
                 self.consents.finish(stopped=bool(ctx.report.stopped))
         finally:
-            self._collect(wait=True)
             self.ledger.close()
-            if self.spool is not None:
-                self.spool.close()
+            self.writes.close()
         self._close_export()
         return self.rep
 
@@ -403,13 +348,14 @@ class MappingRun:
             self._plan(self._map(records, today, rejects), rejects)
             log.debug(
                 "%s: %d read, %d buffered for writing, %d unchanged, %d rejected so far",
-                self.name, self.rep.read, len(self.buffer), self.rep.unchanged, self.rep.rejected,
+                self.name, self.rep.read, len(self.writes.buffer), self.rep.unchanged,
+                self.rep.rejected,
             )  # fmt: skip
             if self.ctx.progress:
                 self.ctx.progress(self.name, self.rep.read)
             if self.recorder is not None:
                 self.recorder.rejects(rejects)
-            self._collect(wait=False)
+            self.writes.collect(wait=False)
         if rows == 0:
             # A header-only or empty export is a warning, never a reason to change anything.
             self.rep.warnings[EMPTY_EXPORT] += 1
@@ -558,16 +504,11 @@ class MappingRun:
     def _plan(self, mapped: Mapped, rejects: list[Reject]) -> None:
         items = list(mapped.items.values())
         recognised = list(mapped.recognised)
-        if self.in_flight_keys and (
-            not self.in_flight_keys.isdisjoint(mapped.items)
-            or not self.in_flight_keys.isdisjoint(recognised)
-        ):
-            # A record still on its way to Salesforce: plan it against what state will hold.
-            self._collect(wait=True)
         query = self.planner.query(items)
-        if self.in_flight and self._people_out([*query.students, *query.emails]):
-            # A person created or moved by a write still out is found once it is recorded.
-            self._collect(wait=True)
+        # A record or person still on its way to Salesforce: planned once it is recorded.
+        self.writes.settle(
+            mapped.items.keys() | mapped.recognised.keys(), [*query.students, *query.emails]
+        )
         state = BatchState.load(self.ctx.store, query, self.ctx.withheld)
         if self.ctx.dry_run:
             state = state.with_planned(self.ctx.planned_persons)
@@ -629,12 +570,10 @@ class MappingRun:
                 plan.unchanged = self.consents.defer(plan.writes, plan.unchanged, held)
         self.rep.unchanged += len(plan.unchanged) + len(recognised)
         self.rep.skipped += len(recognised)
-        for key_hash in recognised:
-            # A later row equal to what Salesforce holds supersedes an earlier row of the same
-            # record still waiting in the buffer: the newest row wins, and it needs no write.
-            self.buffer.pop(key_hash, None)
-        for seen in plan.unchanged:
-            self.buffer.pop(seen.key_hash, None)
+        # A later row equal to what Salesforce holds supersedes an earlier row of the same
+        # record still waiting in the buffer: the newest row wins, and it needs no write.
+        self.writes.drop(recognised)
+        self.writes.drop(seen.key_hash for seen in plan.unchanged)
         if self.recorder is not None:
             self.recorder.unchanged(
                 recognised, [*plan.unchanged, *self._alike(mapped, plan.unchanged)]
@@ -651,21 +590,14 @@ class MappingRun:
                 self.recorder.revive([*recognised, *mapped.items])
         # A later row of a record still waiting in the buffer replaces it: both were planned
         # against the same state, so the later one is the whole change.
-        self.buffer.add(plan.writes)
+        self.writes.add(plan.writes)
         if self.consents is not None:
-            self.consents.flush(_Blocked(self.buffer, self.in_flight_keys))
-        if len(self.buffer) > self.ctx.bulk_threshold and not self.bulk:
-            self.bulk = True
-            if self.consents is not None:
-                # A large run: whether the org models consent is asked now, not after the
-                # first chunk of entries was collected for an org that has no model.
-                self.consents.ask_org()
-        if self.bulk and not self.ctx.dry_run and self.spool is None:
-            # Up to bulk_chunk buffered plus the jobs in flight: on disk, not in memory.
-            self.spool = WriteSpool()
-            self.buffer.spill(self.spool)
-        if self.bulk and len(self.buffer) >= self.ctx.bulk_chunk:
-            self._flush()
+            self.consents.flush(self.writes.blocked)
+        if self.writes.to_bulk() and self.consents is not None:
+            # A large run: whether the org models consent is asked now, not after the
+            # first chunk of entries was collected for an org that has no model.
+            self.consents.ask_org()
+        self.writes.send_full()
 
     def _alike(self, mapped: Mapped, unchanged: list[SourceSeen]) -> list[SourceSeen]:
         """Superseded rows of records that ended unchanged and that map to the same outcome:
@@ -706,157 +638,3 @@ class MappingRun:
             progress=None if told is None else partial(told.written, self.name, "consents"),
             link=link,
         )  # fmt: skip
-
-    # -- writing ------------------------------------------------------------------------------
-
-    def _flush(self) -> None:
-        groups = self.buffer.take()  # one sequence of writes per operation
-        if not groups:
-            return
-        self.rep.strategy = "bulk2" if self.bulk else "collections"
-        if self.ctx.dry_run:
-            for group in groups:
-                self._count_plan(list(group))
-            return
-        if self.ctx.report.stopped:
-            self.rep.pending += sum(len(g) for g in groups)
-            self._release(groups)
-            return
-        assert self.recorder is not None
-        assert self.ctx.writer is not None
-        obj = self.spec.target.object
-        log.debug("%s: writing %d %s records through %s", self.name,
-                  sum(len(g) for g in groups), obj, self.rep.strategy)  # fmt: skip
-        jobs: list[_InFlight] = []
-        for part in groups:
-            spooled = part if isinstance(part, Spooled) else None
-            keys = spooled.keys if spooled else [w.key_hash for w in part]
-            operation = spooled.operation if spooled else part[0].operation
-            part_ids = self.recorder.sending_keys(keys, operation)
-            if self.ctx.report.stopped or any(
-                isinstance(j.future.exception(), LimitReached) for j in jobs if j.future.done()
-            ):
-                # The run stopped on the previous operation: these wait for the next run.
-                self.recorder.results(part, [None] * len(part), part_ids)
-                self._release([part])
-                continue
-            future = self.ctx.writer.submit(
-                "upsert" if operation == "upsert" else "update",
-                obj,
-                spooled.rows() if spooled else [w.row for w in part],
-                external_id_field=self.spec.target.external_id if operation == "upsert" else None,
-                bulk=self.bulk,
-            )
-            jobs.append(_InFlight(future, part, part_ids, keys))
-            self.in_flight_keys.update(keys)
-            self.writes_sent += len(keys)
-        if self.writes_told is not None and jobs:
-            self.writes_told.written(self.name, "records", self.writes_done, self.writes_sent)
-        if self.bulk:
-            self.in_flight.extend(jobs)  # Salesforce works on them while we map on
-        else:
-            self._record(jobs)  # collections answered at once: one record of the whole flush
-
-    def _people_out(self, hashes: list[str]) -> bool:
-        """True when a write still out creates or moves a person with one of ``hashes``."""
-        if not hashes:
-            return False
-        if set().union(*(job.people() for job in self.in_flight)).intersection(hashes):
-            return True
-        blobs = set().union(
-            *(j.writes.blobs() for j in self.in_flight if isinstance(j.writes, Spooled))
-        )
-        return bool(blobs) and self.spool is not None and bool(self.spool.blobs_of(hashes) & blobs)
-
-    def _release(self, groups: Sequence[Sequence[Write]]) -> None:
-        """Spooled writes that are recorded leave the disk."""
-        for group in groups:
-            if isinstance(group, Spooled):
-                group.spool.release(group.refs)
-
-    def _collect(self, *, wait: bool) -> None:
-        """Record the results of submitted writes: the finished ones, or all (``wait``)."""
-        done = [j for j in self.in_flight if wait or j.future.done()]
-        self.in_flight = [j for j in self.in_flight if j not in done]
-        self._record(done)
-
-    def _record(self, jobs: list[_InFlight]) -> None:
-        """One recorder call for finished writes (persons they share are recorded together)."""
-        if not jobs:
-            return
-        parts: list[Sequence[Write]] = []
-        results: list[WriteResult | None] = []
-        ids: list[int] = []
-        for job in jobs:
-            try:
-                got: list[WriteResult | None] = list(job.future.result())
-            except (LimitReached, SalesforceError) as exc:
-                # Keep what landed: the writer's exception carries the results of the write
-                # that stopped, in its rows' order; what was never sent stays pending.
-                if isinstance(exc, LimitReached):
-                    self.ctx.report.stopped = f"daily API share reached ({exc.code or 'limit'})"
-                elif isinstance(exc, SalesforceUnreachable):
-                    # Stop here: every later batch would wait through the retries again.
-                    self.ctx.report.stopped = self.ctx.report.stopped or str(exc)
-                else:
-                    self.rep.error = str(exc)
-                partial: list[WriteResult] = getattr(exc, "results", None) or []
-                got = [*partial, *[None] * (len(job.writes) - len(partial))][: len(job.writes)]
-            parts.append(job.writes)
-            results += got
-            ids += job.ids
-            self.in_flight_keys.difference_update(job.keys)
-            self.writes_done += len(job.keys)
-        assert self.recorder is not None
-        writes = _joined(parts)
-        self.recorder.results(writes, results, ids)
-        if self.spec.target.person_account:
-            self._person_contacts(writes, results)
-        self._release(parts)
-        if self.writes_told is not None:  # per flush or per Bulk job recorded, never per row
-            self.writes_told.written(self.name, "records", self.writes_done, self.writes_sent)
-
-    def _person_contacts(self, writes: Sequence[Write], results: list[WriteResult | None]) -> None:
-        """Read back and remember the PersonContactId of person accounts this batch created
-        (or that state has none of): the upsert answers with the Account id only
-        (``connector/state/person_contacts.py``). One query per batch."""
-        assert self.ctx.writer is not None
-        landed = {w.key_hash: r for w, r in zip(writes, results, strict=True) if r and r.ok}
-        ids = {k: r.sf_id for k, r in landed.items() if r.sf_id}
-        need = {k: i for k, i in ids.items() if landed[k].created}
-        others = [k for k in ids if k not in need]
-        if others:
-            have = self.ctx.store.person_contact_ids(self.name, others)
-            need.update({k: ids[k] for k in others if k not in have})
-        if not need:
-            return
-        try:
-            contacts = person_contact_ids(self.ctx.writer.query, list(need.values()))
-        except SalesforceError as exc:
-            # Children that need it are rejected this run and sent on the next.
-            log.warning("%s: reading PersonContactId failed: %s", self.name, exc.code)
-            return
-        self.ctx.store.set_person_contact_ids(
-            self.name, {k: contacts[i] for k, i in need.items() if i in contacts}
-        )
-
-    def _count_plan(self, writes: list[Write]) -> None:
-        remember = self.ctx.planned.get(self.name)
-        for w in writes:
-            if remember is not None:  # a parent its children may refer to (created or not)
-                remember.add(w.key_hash)
-            if w.known:
-                self.rep.updated += 1
-            else:
-                self.rep.created += 1
-            self.rep.fields_cleared += w.cleared
-            if len(self.rep.examples) < EXAMPLES:
-                self.rep.examples.append(
-                    {
-                        "key": w.key_hash[:12],
-                        "action": "update" if w.known else "create",
-                        # Booleans, picklists, events as they would be sent; personal values
-                        # masked (plan_examples.py).
-                        "fields": example_values(w.row, self.shown),
-                    }
-                )

@@ -7,7 +7,7 @@ the next run maps them again (and decides them differently where the outcome cha
 
 - a ``--suppress-only`` tombstone on a synced student (``IdentityMixin.add_suppression``);
 - two students enrolling with an address a synced registrant uses: the registrant's match
-  became ambiguous (``engine._record`` → ``forget_shared_sources``);
+  became ambiguous (``Recorder.results`` → ``forget_shared_sources``);
 - a retention purge of a parent record (``retention_job._Purge.apply`` → ``forget_sources``);
 - a run whose clock (``SIS_SYNC_NOW``) is ahead of the real one (``remember_sources``);
 - a change in the connector's own code (``fingerprint._code_digest`` in the project digest).
