@@ -271,6 +271,8 @@ class MappingRun:
         self.ledger = KeyLedger()
         try:
             self._read(source, school_date(ctx.now))
+            if self.recorder is not None:
+                self.recorder.flush_seen()
             self.writes.flush()
             if self.consents is not None:
                 self.writes.collect(wait=True)  # the Contacts first: consents point at them

@@ -202,3 +202,18 @@ def test_a_change_in_the_connectors_code_maps_every_row_once(project, monkeypatc
     assert report.exit_code() == 0, report.summary()
     assert counts(report) == (0, 0, 3, 0)
     assert counts(project.run("students")) == (0, 0, 3, 3)
+
+
+def test_recognised_rows_of_an_export_the_size_guard_holds_back_still_move_last_seen(project):
+    """last_seen moves in sets (recorder.flush_seen): also when no export mark follows, as for
+    an export that shrank past the guard (its missing records do not count as gone)."""
+    numbers = [f"2100{i:02d}" for i in range(10)]
+    project.write_students([student(n) for n in numbers])
+    assert counts(run_at(project, DAY_BEFORE)) == (10, 0, 0, 0)
+    assert counts(run_at(project, DAY_BEFORE)) == (0, 0, 10, 10)
+    project.write_students([student(n) for n in numbers[:2]])  # 2 of 10: below the guard
+    report = run_at(project, NOW)
+    assert counts(report) == (0, 0, 2, 2)
+    assert any("export" in w for w in report.mappings["students"].warnings)
+    assert last_seen(project, "students", numbers[0]) == datetime.fromisoformat(NOW)
+    assert last_seen(project, "students", numbers[5]) == datetime.fromisoformat(DAY_BEFORE)
