@@ -53,13 +53,25 @@ class Database:
     path: Path | None
 
 
-CHUNK = 5_000  # hashes per IN list; the engine's batches (≤ 2,000) always fit in one
+CHUNK = 4_096  # hashes per IN list (a power of two: see padded); a 2,000-row batch fits in one
 
 
 def chunks(items: Sequence[Any]) -> list[list[Any]]:
     """``items`` without repeats, in lists of at most :data:`CHUNK` (one ``IN`` list each)."""
     unique = list(dict.fromkeys(items))
     return [unique[i : i + CHUNK] for i in range(0, len(unique), CHUNK)]
+
+
+def padded(chunk: list[Any]) -> list[Any]:
+    """``chunk`` filled up to the next power of two with its last item (for an ``IN`` list).
+
+    Every length of an ``IN`` list is another SQL text, so another prepared statement in the
+    SQLite driver's cache (128 a connection), which keeps its program and its last bound
+    values: batches of any length filled that cache over a large load (memray). Powers of two
+    make a dozen texts a statement; a repeated item changes nothing an ``IN`` list matches.
+    """
+    size = 1 << max(len(chunk) - 1, 0).bit_length()
+    return chunk + [chunk[-1]] * (size - len(chunk)) if chunk else chunk
 
 
 def rows_in(
@@ -82,6 +94,7 @@ def rows_in(
         if pg:
             out.extend(conn.exec_driver_sql(query, (*params, chunk)).all())
         else:
+            chunk = padded(chunk)
             query = sql.format(**{"in": f"IN ({','.join('?' * len(chunk))})"})
             out.extend(conn.exec_driver_sql(query, (*params, *chunk)).all())
     return out

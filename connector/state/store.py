@@ -85,7 +85,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from connector.errors import StateError
 from connector.state import tables as s
-from connector.state.db import Database, chunks, connect, guard, rows_in
+from connector.state.db import Database, chunks, connect, guard, padded, rows_in
 from connector.state.history import HistoryMixin
 from connector.state.identity import IdentityMixin
 from connector.state.lock import run_lock
@@ -400,6 +400,7 @@ class StateStore(
                 if sqlite:
                     # The nightly hot path: the IN list written out (an expanding parameter
                     # re-renders the statement on every call).
+                    chunk = padded(chunk)  # a dozen statement texts (db.padded)
                     marks = ",".join("?" * len(chunk))
                     sql = _SQLITE_TOUCH.format(marks)
                     conn.exec_driver_sql(sql, (when, mapping, *chunk))

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
+
 from connector.state import NewPerson, StateStore, SyncedUpdate
-from connector.state.db import CHUNK, rows_in
+from connector.state.db import CHUNK, padded, rows_in
 from connector.state.objections import EVERY_ROW, OWN_EMAIL
 
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -81,3 +83,27 @@ def test_persons_behind_one_address_come_oldest_first_and_contacts_only_live(sto
     )
     store.mark_deleted("students", [h(2)], at=T0)
     assert store.person_contact_ids("students", [h(1), h(2), h(3)]) == {h(1): "003000000000000001"}
+
+
+def test_in_lists_come_in_a_dozen_lengths_so_the_driver_caches_few_statements(store: StateStore):
+    """Every IN-list length is a statement the SQLite driver caches with its bound values:
+    look-ups of 1 … 3,000 keys use at most 13 texts (powers of two), and find the same."""
+    store.record_synced(
+        [SyncedUpdate("students", h(i), "Contact", field_hashes={}, sf_id=None) for i in range(50)],
+        at=T0,
+    )
+    texts: set[str] = set()
+
+    def seen(conn, cursor, statement, *args):
+        if statement.startswith("SELECT key_hash, sf_id, person_id"):
+            texts.add(statement)
+
+    sa.event.listen(store._db.engine, "before_cursor_execute", seen)
+    try:
+        for n in range(1, 3_001, 7):
+            assert len(store.known("students", [h(i) for i in range(n)])) == min(n, 50)
+    finally:
+        sa.event.remove(store._db.engine, "before_cursor_execute", seen)
+    if store._db.dialect == "sqlite":
+        assert len(texts) <= 13
+    assert padded([1, 2, 3]) == [1, 2, 3, 3] and padded([]) == [] and padded([1]) == [1]
