@@ -26,13 +26,12 @@ not part of the hashes: they are filled in by the stage that writes.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from connector.clock import school_date
-from connector.hashing import KeyHasher
+from connector.hashing import KeyHasher, hashes_json
 from connector.privacy.facts import SubjectFacts
 from connector.privacy.policy import ACTIVE, CONSENT_WITHDRAWN
 from connector.privacy.purposes import PurposesSpec
@@ -194,7 +193,7 @@ def _hashes(
     fresh[RECORD] = hasher.record(payload)
     if captured is not None:
         fresh[CAPTURED] = captured
-    return json.dumps(fresh, separators=(",", ":")), fresh
+    return hashes_json(fresh), fresh
 
 
 def _holds_a_newer_proof(prev: KnownRow, fresh: Mapping[str, str]) -> bool:

@@ -11,7 +11,6 @@ are unit-tested with hand-built states (tests/unit/sync/test_sync_planner.py).
 
 from __future__ import annotations
 
-import json
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -19,7 +18,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from connector.clock import school_date
-from connector.hashing import KeyHasher
+from connector.hashing import KeyHasher, hashes_json
 from connector.mapping.compile import CompiledMapping, MapResult
 from connector.mapping.models import MappingSpec
 from connector.privacy.facts import Phase
@@ -656,9 +655,8 @@ class Planner:
             operation=operation,
             row=row,
             # With the source row's own hash: what a purge compares (source_content.py).
-            hashes=json.dumps(
-                _with_source(change.hashes, prev, self.content.of(it.rec), marks),
-                separators=(",", ":"),
+            hashes=hashes_json(
+                _with_source(change.hashes, prev, self.content.of(it.rec), marks)
             ),
             token=fingerprint,
             cleared=len(change.cleared),
