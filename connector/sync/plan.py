@@ -452,7 +452,7 @@ class Planner:
         and capture moments) for the opt-out fields of the purposes this row opts in to."""
         if not self.opt_outs or self.policy is None:
             return {}
-        statuses = self.policy.statuses(it.res.facts, self.today)
+        statuses = self.policy.statuses_of(it.decision, it.res.facts, self.today)
         consents = it.res.facts.consents
         moments: dict[str, list[str]] = {}
         for purpose, fld in self.opt_outs.items():
@@ -495,7 +495,7 @@ class Planner:
         if crm is None or not crm.fields:
             return frozenset()
         assert self.policy is not None
-        statuses = self.policy.statuses(it.res.facts, self.today)
+        statuses = self.policy.statuses_of(it.decision, it.res.facts, self.today)
         opted_in = {f for p, f in self.opt_outs.items() if statuses.get(p) == ACTIVE}
         conflict: set[str] = set()
         for purpose, fld in sorted(self.opt_outs.items()):
