@@ -244,8 +244,10 @@ def plan_consents(
     solicit: dict[str, bool] = {}
     for (contact_id, _), e in latest.items():
         solicit[contact_id] = solicit.get(contact_id, False) or e.objected
+    # Each Contact's Individual key once: its consent records name it twice each.
+    ind_keys = {contact_id: individual_key(hasher, contact_id) for contact_id in solicit}
     for contact_id, objected in solicit.items():
-        key = individual_key(hasher, contact_id)
+        key = ind_keys[contact_id]
         # The label is a keyed hash: the Contact holds the name; the Individual needs none.
         payload: dict[str, object] = {"LastName": f"sis-sync {key[:12]}", "Contact": contact_id}
         if objected:
@@ -276,7 +278,8 @@ def plan_consents(
         }
         if given_by:
             row["Consent_Given_By__c"] = e.by
-        hashed = {**row, "Individual": individual_key(hasher, contact_id), "Purpose": purpose}
+        individual = ind_keys[contact_id]
+        hashed = {**row, "Individual": individual, "Purpose": purpose}
         text, fresh = _hashes(hasher, hashed, captured)
         prev = known_consents.get((purpose, key))
         if prev is not None and (
@@ -286,7 +289,5 @@ def plan_consents(
         ):
             plan.unchanged += 1
             continue
-        plan.consents.append(
-            ConsentWrite(key, purpose, individual_key(hasher, contact_id), e.contact_key, row, text)
-        )
+        plan.consents.append(ConsentWrite(key, purpose, individual, e.contact_key, row, text))
     return plan

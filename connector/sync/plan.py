@@ -655,9 +655,7 @@ class Planner:
             operation=operation,
             row=row,
             # With the source row's own hash: what a purge compares (source_content.py).
-            hashes=hashes_json(
-                _with_source(change.hashes, prev, self.content.of(it.rec), marks)
-            ),
+            hashes=hashes_json(_with_source(change.hashes, prev, self.content.of(it.rec), marks)),
             token=fingerprint,
             cleared=len(change.cleared),
             known=prev is not None or sf_id is not None,
