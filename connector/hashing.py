@@ -24,6 +24,11 @@ _SEP = "\x1f"  # unit separator: joins namespace and composite key parts unambig
 _IPAD = bytes(x ^ 0x36 for x in range(256))
 _OPAD = bytes(x ^ 0x5C for x in range(256))
 _SHA256_BLOCK = 64
+# Field-value hashes remembered per hasher (KeyHasher.values): most values of a load repeat
+# (statuses, programmes, cities, booleans, every consent record's purpose, type and capture
+# date), and a dict look-up costs a tenth of a keyed BLAKE2b. Emptied when full: bounded
+# memory, and the values that repeat are back after a few rows.
+VALUE_CACHE = 8192
 
 
 def normalise_key(text: str) -> str:
@@ -63,7 +68,7 @@ def _text_of(value: object) -> str:
 class KeyHasher:
     """HMAC-SHA256 under one secret, for record keys and field values."""
 
-    __slots__ = ("_hmac", "_inner", "_mac", "_mac_key", "_outer")
+    __slots__ = ("_hmac", "_inner", "_mac", "_mac_key", "_outer", "_seen")
 
     def __init__(self, secret: str | bytes):
         if isinstance(secret, str):
@@ -81,6 +86,7 @@ class KeyHasher:
         self._mac_key = hmac.new(secret, b"sis-sync field values", hashlib.sha256).digest()
         # Keyed once, copied per value: keying BLAKE2b costs a whole compression per call.
         self._mac = hashlib.blake2b(key=self._mac_key, digest_size=8)
+        self._seen: dict[str, str] = {}  # value text → its hash (values(); VALUE_CACHE)
 
     def derive(self, label: str) -> bytes:
         """A 32-byte key for another keyed hash, derived from the secret and ``label``."""
@@ -106,16 +112,27 @@ class KeyHasher:
         return mac.hexdigest()
 
     def values(self, payload: Mapping[str, object]) -> dict[str, str]:
-        """:meth:`value` of every field of ``payload`` (one loop for a new record's hashes)."""
-        base, text_of = self._mac, _text_of
+        """:meth:`value` of every field of ``payload`` (one loop for a new record's hashes).
+
+        A value's hash depends on its text alone, so it is looked up by the text first
+        (``VALUE_CACHE``): never by the value itself, as ``True == 1`` and their texts differ.
+        """
+        base, text_of, seen = self._mac, _text_of, self._seen
         out: dict[str, str] = {}
         for name, value in payload.items():
             if value is None:
                 out[name] = ""
                 continue
-            mac = base.copy()
-            mac.update((value if value.__class__ is str else text_of(value)).encode("utf-8"))
-            out[name] = mac.hexdigest()
+            text = value if value.__class__ is str else text_of(value)
+            digest = seen.get(text)
+            if digest is None:
+                mac = base.copy()
+                mac.update(text.encode("utf-8"))
+                digest = mac.hexdigest()
+                if len(seen) >= VALUE_CACHE:
+                    seen.clear()
+                seen[text] = digest
+            out[name] = digest
         return out
 
     def record(
@@ -130,6 +147,30 @@ class KeyHasher:
         mac = self._mac.copy()
         mac.update(text.encode("utf-8"))
         return mac.hexdigest()
+
+
+def hashes_json(hashes: Mapping[str, str]) -> str:
+    """``json.dumps(hashes, separators=(",", ":"))`` of a field-hash map, as state stores it.
+
+    Field names and hex hashes need no escaping: the text is joined directly (half the cost
+    of ``json.dumps``, which builds an encoder per call — and a first load stores one such map
+    per record and per consent record). Anything that would need escaping (a quote, a
+    backslash, a control or non-ASCII character) goes through ``json.dumps``, so the text is
+    always exactly what it produces.
+    """
+    try:
+        text = '{"' + '","'.join(map('":"'.join, hashes.items())) + '"}'
+    except TypeError:  # a value that is not text: json.dumps says what it is
+        return json.dumps(hashes, separators=(",", ":"))
+    # Exactly two quotes a key and two a value (an empty map fails this too: '{""}').
+    if (
+        text.isascii()
+        and text.isprintable()
+        and "\\" not in text
+        and text.count('"') == 4 * len(hashes)
+    ):
+        return text
+    return json.dumps(hashes, separators=(",", ":"))
 
 
 def join_key(parts: list[str] | tuple[str, ...]) -> str:

@@ -38,6 +38,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from operator import itemgetter
+from types import MappingProxyType
 from typing import Any, TypeAlias
 
 from connector.clock import school_date
@@ -124,6 +125,10 @@ class Decision:
 
     payload: dict[str, Value]
     withheld: dict[str, str]
+    # Each used purpose's status that decided it (:meth:`Policy.statuses` of the same facts
+    # and day), kept so the planner and the consent stage need not work them out again;
+    # ``None`` on a decision made without them.
+    statuses: Mapping[str, str] | None = None
 
 
 PurposeRule = Callable[[SubjectFacts, date], str]
@@ -396,6 +401,14 @@ class Policy:
         """Each used purpose's status for this record: ``ACTIVE`` or a reason code."""
         return dict(zip(self._names, self._statuses(facts, today), strict=True))
 
+    def statuses_of(
+        self, decision: Decision, facts: SubjectFacts, today: date
+    ) -> Mapping[str, str]:
+        """:meth:`statuses` of the facts and day ``decision`` was made for: the ones it kept
+        (no rule runs again), else worked out."""
+        kept = decision.statuses
+        return kept if kept is not None else self.statuses(facts, today)
+
     def _statuses(self, facts: SubjectFacts, today: date) -> tuple[str, ...]:
         key = self._key(facts, today)
         objected = facts.objected
@@ -447,6 +460,7 @@ class Policy:
             tuple(f for f in send if f in self.opt_out),
             withheld,
             opting_out,
+            MappingProxyType(statuses),  # shared by every decision of this key: read-only
         )
         self._cache[key] = plan
         return plan
@@ -477,7 +491,7 @@ class Policy:
         for fld in forbidden_fields(payload, self.student_numbers):
             del payload[fld]
             withheld[fld] = FORBIDDEN_NUMBER
-        return Decision(payload, withheld)
+        return Decision(payload, withheld, plan.statuses)
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,6 +503,7 @@ class _Plan:
     opt_outs: tuple[str, ...]
     withheld: dict[str, str]
     opting_out: dict[str, bool]  # purpose opt-out fields set to True (withdrawn or objected)
+    statuses: Mapping[str, str]  # purpose → status of this combination (Decision.statuses)
 
 
 def _taker(fields: Sequence[str]) -> Callable[[Mapping[str, Value]], tuple[Value, ...]]:

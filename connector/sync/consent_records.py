@@ -26,13 +26,12 @@ not part of the hashes: they are filled in by the stage that writes.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from connector.clock import school_date
-from connector.hashing import KeyHasher
+from connector.hashing import KeyHasher, hashes_json
 from connector.privacy.facts import SubjectFacts
 from connector.privacy.policy import ACTIVE, CONSENT_WITHDRAWN
 from connector.privacy.purposes import PurposesSpec
@@ -194,7 +193,7 @@ def _hashes(
     fresh[RECORD] = hasher.record(payload)
     if captured is not None:
         fresh[CAPTURED] = captured
-    return json.dumps(fresh, separators=(",", ":")), fresh
+    return hashes_json(fresh), fresh
 
 
 def _holds_a_newer_proof(prev: KnownRow, fresh: Mapping[str, str]) -> bool:
@@ -245,8 +244,10 @@ def plan_consents(
     solicit: dict[str, bool] = {}
     for (contact_id, _), e in latest.items():
         solicit[contact_id] = solicit.get(contact_id, False) or e.objected
+    # Each Contact's Individual key once: its consent records name it twice each.
+    ind_keys = {contact_id: individual_key(hasher, contact_id) for contact_id in solicit}
     for contact_id, objected in solicit.items():
-        key = individual_key(hasher, contact_id)
+        key = ind_keys[contact_id]
         # The label is a keyed hash: the Contact holds the name; the Individual needs none.
         payload: dict[str, object] = {"LastName": f"sis-sync {key[:12]}", "Contact": contact_id}
         if objected:
@@ -277,7 +278,8 @@ def plan_consents(
         }
         if given_by:
             row["Consent_Given_By__c"] = e.by
-        hashed = {**row, "Individual": individual_key(hasher, contact_id), "Purpose": purpose}
+        individual = ind_keys[contact_id]
+        hashed = {**row, "Individual": individual, "Purpose": purpose}
         text, fresh = _hashes(hasher, hashed, captured)
         prev = known_consents.get((purpose, key))
         if prev is not None and (
@@ -287,7 +289,5 @@ def plan_consents(
         ):
             plan.unchanged += 1
             continue
-        plan.consents.append(
-            ConsentWrite(key, purpose, individual_key(hasher, contact_id), e.contact_key, row, text)
-        )
+        plan.consents.append(ConsentWrite(key, purpose, individual, e.contact_key, row, text))
     return plan

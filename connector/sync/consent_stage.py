@@ -142,7 +142,7 @@ class ConsentStage:
             facts = it.res.facts
             if it.res.key_hash not in accepted or not (facts.consents or facts.objected):
                 continue
-            statuses = self.policy.statuses(facts, today)
+            statuses = self.policy.statuses_of(it.decision, facts, today)
             entries = entries_for(
                 it.res.key_hash,
                 facts,

@@ -11,7 +11,6 @@ are unit-tested with hand-built states (tests/unit/sync/test_sync_planner.py).
 
 from __future__ import annotations
 
-import json
 import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -19,7 +18,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from connector.clock import school_date
-from connector.hashing import KeyHasher
+from connector.hashing import KeyHasher, hashes_json
 from connector.mapping.compile import CompiledMapping, MapResult
 from connector.mapping.models import MappingSpec
 from connector.privacy.facts import Phase
@@ -453,7 +452,7 @@ class Planner:
         and capture moments) for the opt-out fields of the purposes this row opts in to."""
         if not self.opt_outs or self.policy is None:
             return {}
-        statuses = self.policy.statuses(it.res.facts, self.today)
+        statuses = self.policy.statuses_of(it.decision, it.res.facts, self.today)
         consents = it.res.facts.consents
         moments: dict[str, list[str]] = {}
         for purpose, fld in self.opt_outs.items():
@@ -496,7 +495,7 @@ class Planner:
         if crm is None or not crm.fields:
             return frozenset()
         assert self.policy is not None
-        statuses = self.policy.statuses(it.res.facts, self.today)
+        statuses = self.policy.statuses_of(it.decision, it.res.facts, self.today)
         opted_in = {f for p, f in self.opt_outs.items() if statuses.get(p) == ACTIVE}
         conflict: set[str] = set()
         for purpose, fld in sorted(self.opt_outs.items()):
@@ -656,10 +655,7 @@ class Planner:
             operation=operation,
             row=row,
             # With the source row's own hash: what a purge compares (source_content.py).
-            hashes=json.dumps(
-                _with_source(change.hashes, prev, self.content.of(it.rec), marks),
-                separators=(",", ":"),
-            ),
+            hashes=hashes_json(_with_source(change.hashes, prev, self.content.of(it.rec), marks)),
             token=fingerprint,
             cleared=len(change.cleared),
             known=prev is not None or sf_id is not None,

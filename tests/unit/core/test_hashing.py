@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.hashing import KeyHasher, join_key, mask, normalise_key
+from connector import hashing
+from connector.hashing import KeyHasher, hashes_json, join_key, mask, normalise_key
 from connector.privacy.facts import Phase
 
 
@@ -207,3 +208,56 @@ def test_normalise_key_keeps_accented_keys_composed():
     # NFKC composes; a format character between a letter and its accent does not split them.
     assert normalise_key("jose\u0301@school.nl") == "jos\u00e9@school.nl"
     assert normalise_key("jose\u200b\u0301") == "jos\u00e9"
+
+
+# hashes_json joins a field-hash map directly instead of json.dumps: it must stay exactly the
+# text json.dumps gives (state compares and parses it), whatever the keys and values hold.
+@pytest.mark.parametrize(
+    "hashes",
+    [
+        {},
+        {"*": "0123456789abcdef", "LastName": "", "~": "fedcba9876543210"},
+        {'Quo"te': "ab"},  # a quote in a name
+        {"a": 'b","c":"d'},  # a value that looks like more entries
+        {"back\\slash": "x"},
+        {"tab\there": "x", "nl": "a\nb"},
+        {"Naïve__c": "é"},  # non-ASCII is escaped by json.dumps
+        {"del": "\x7f"},
+        {"\u2028": "x"},
+    ],
+)
+def test_hashes_json_is_json_dumps(hashes):
+    assert hashes_json(hashes) == json.dumps(hashes, separators=(",", ":"))
+    assert json.loads(hashes_json(hashes)) == hashes
+
+
+def test_hashes_json_of_a_value_that_is_not_text_is_json_dumps():
+    odd = {"n": 1, "b": None}
+    assert hashes_json(odd) == json.dumps(odd, separators=(",", ":"))  # type: ignore[arg-type]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), st.text(max_size=6), max_size=5))
+def test_hashes_json_matches_json_dumps_for_any_text(hashes):
+    assert hashes_json(hashes) == json.dumps(hashes, separators=(",", ":"))
+
+
+# KeyHasher.values remembers value hashes by their text (VALUE_CACHE): a remembered hash must
+# be what the value hashes to under this secret, whatever was hashed before it.
+def test_remembered_value_hashes_are_the_hashes_of_the_value():
+    one, other = KeyHasher("one"), KeyHasher("two")
+    payload = {"a": "Enrolled", "b": True, "c": 1, "d": "true", "e": "1", "f": date(2020, 1, 2)}
+    first = one.values(payload)
+    assert other.values(payload) == {k: other.value(v) for k, v in payload.items()}
+    assert one.values(payload) == first == {k: one.value(v) for k, v in payload.items()}
+    # True and 1 are equal keys of a dict; their texts ("true", "1") and hashes are not.
+    assert one.values({"x": 1})["x"] == one.value(1) != one.value(True)
+    assert one.values({"x": True})["x"] == one.value(True)
+
+
+def test_remembered_value_hashes_stay_bounded(monkeypatch):
+    monkeypatch.setattr(hashing, "VALUE_CACHE", 50)
+    h = KeyHasher("s")
+    for i in range(500):
+        assert h.values({"n": f"value {i}"}) == {"n": h.value(f"value {i}")}
+        assert len(h._seen) <= 50

@@ -11,8 +11,10 @@ for CRM-owned and opt-out fields never clear anything.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -319,6 +321,26 @@ def test_every_field_is_sent_or_explained_and_opt_outs_are_never_cleared(case):
             assert decision.withheld[field] not in CLEARING
     for field, value in decision.payload.items():
         assert values[field] is value  # sent as given, never altered
+
+
+# decide() keeps the purpose statuses it decided by (Decision.statuses): the planner's opt-in
+# marks and the consent stage read them instead of running every purpose rule again, so they
+# must be exactly what statuses() says of the same facts and day, objections included.
+@PROPERTY
+@given(scenario(), scenario(), st.data())
+def test_a_decision_keeps_the_statuses_it_was_made_by(case, other, data):
+    *_, values, _forb, facts, policy = case
+    names = sorted(policy.statuses(facts, TODAY))
+    objected = frozenset(data.draw(st.lists(st.sampled_from(names), unique=True)) if names else ())
+    facts = replace(facts, objected=objected)
+    other_facts = other[-2]
+    first = policy.decide(values, facts, TODAY)
+    policy.decide(values, other_facts, TODAY)  # another record's decision in between
+    policy.decide(values, facts, TODAY + timedelta(days=400))  # and another day's
+    assert dict(first.statuses) == policy.statuses(facts, TODAY)
+    assert policy.statuses_of(first, facts, TODAY) == policy.statuses(facts, TODAY)
+    with pytest.raises(TypeError):
+        first.statuses["p0"] = "active"  # shared by every decision of the same statuses
 
 
 @settings(max_examples=100, deadline=None)
