@@ -215,17 +215,21 @@ _SQLITE_RECORD = (
 )
 
 
-def _sqlite_synced(p: dict[str, Any]) -> tuple[Any, ...]:
-    """One ``record_synced`` parameter dict as the positional row of ``_SQLITE_RECORD``."""
-    at = s.sqlite_datetime(p["first_seen"])
-    day = p["event_date"]
-    withdrawn = p["consent_withdrawn_at"]
+def _sqlite_synced(u: SyncedUpdate, when: str | None) -> tuple[Any, ...]:
+    """One record of ``record_synced`` as the positional row of ``_SQLITE_RECORD``; ``when``:
+    the run's time as SQLite stores it (converted once, not per row)."""
+    day, withdrawn = u.event_date, u.consent_withdrawn_at
     return (
-        p["mapping"], p["key_hash"], p["object"], p["sf_id"], p["person_id"], p["field_hashes"],
-        at, at, at, p["lifecycle"], s.sqlite_datetime(p["lifecycle_end_at"]),
+        u.mapping, u.key_hash, u.object, u.sf_id, u.person_id, _fields_json(u),
+        when, when, when, u.lifecycle, s.sqlite_datetime(u.lifecycle_end_at),
         day.isoformat() if day is not None else None,
-        json.dumps(withdrawn) if withdrawn is not None else None,
+        json.dumps({k: _iso(v) for k, v in withdrawn.items()}) if withdrawn else None,
     )  # fmt: skip
+
+
+def _fields_json(u: SyncedUpdate) -> str:
+    """The record's field hashes as stored (the planner's JSON text when it has one)."""
+    return u.field_hashes_json or json.dumps(dict(u.field_hashes), separators=(",", ":"))
 
 
 _SQLITE_TOUCH = "UPDATE synced SET last_seen = ? WHERE mapping = ? AND key_hash IN ({})"
@@ -334,6 +338,21 @@ class StateStore(
         if not latest:
             return
         with guard("record synced"):
+            if self._db.dialect == "sqlite":
+                when = s.sqlite_datetime(at)
+                with self._db.write.begin() as conn:
+                    conn.exec_driver_sql(
+                        _SQLITE_RECORD, [_sqlite_synced(u, when) for u in latest.values()]
+                    )
+                    self._remember_rows(
+                        conn,
+                        [
+                            (u.mapping, u.key_hash, u.source_hash, u.recheck_on, u.field_hashes)
+                            for u in latest.values()
+                        ],
+                        written=True,
+                    )
+                return
             params = [
                 {
                     "mapping": u.mapping,
@@ -341,8 +360,7 @@ class StateStore(
                     "object": u.object,
                     "sf_id": u.sf_id,
                     "person_id": u.person_id,
-                    "field_hashes": u.field_hashes_json
-                    or json.dumps(dict(u.field_hashes), separators=(",", ":")),
+                    "field_hashes": _fields_json(u),
                     "first_seen": at,
                     "last_seen": at,
                     "last_synced": at,
@@ -359,18 +377,6 @@ class StateStore(
                 for u in latest.values()
             ]
             t = s.synced
-            if self._db.dialect == "sqlite":
-                with self._db.write.begin() as conn:
-                    conn.exec_driver_sql(_SQLITE_RECORD, [_sqlite_synced(p) for p in params])
-                    self._remember_rows(
-                        conn,
-                        [
-                            (u.mapping, u.key_hash, u.source_hash, u.recheck_on, u.field_hashes)
-                            for u in latest.values()
-                        ],
-                        written=True,
-                    )
-                return
             ins = self._insert(t)
             keep = {"mapping", "key_hash", "first_seen", "person_id"}
             update = {c.name: ins.excluded[c.name] for c in t.columns if c.name not in keep}
