@@ -25,7 +25,7 @@ then nothing is written here and the mapping's flags are all there is.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Container, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from datetime import date, datetime
 
 from connector.errors import LimitReached, SalesforceError
@@ -45,6 +45,7 @@ from connector.salesforce.consent_objects import (
 )
 from connector.state import StateStore
 from connector.state.rows import RECORD, SourceSeen, SyncedUpdate
+from connector.sync.consent_queue import DeferredRows, EntryQueue
 from connector.sync.consent_records import (
     INDIVIDUALS,
     ConsentEntry,
@@ -66,6 +67,7 @@ log = logging.getLogger(__name__)
 # the pending entries (a few hundred bytes each). A nightly run stays under it and writes at the
 # end of the mapping, through collections.
 CHUNK = 25_000
+SLICE = 2_000  # synced rows recorded per state transaction (as the recorder does)
 
 
 class ConsentStage:
@@ -114,11 +116,11 @@ class ConsentStage:
         self.consent_purposes = frozenset(
             n for n, p in purposes.purposes.items() if p.consent is not None
         )
-        self.pending: list[ConsentEntry] = []
+        self.pending = EntryQueue()  # on disk: consent_queue.py
         self.no_model = False  # the org was asked and has no consent model (ask_org)
         self.fallback_source = f"sis-sync {mapping}"
         # Source rows held back until their records' consents are written (see defer).
-        self.deferred: dict[str, SourceSeen] = {}
+        self.deferred = DeferredRows()
 
     def ask_org(self) -> None:
         """Ask the org for its consent model now (a large run: the describes its first chunk
@@ -138,6 +140,7 @@ class ConsentStage:
         held: set[str] = set()
         if self.no_model:
             return held
+        batch: list[ConsentEntry] = []
         for it in items:
             facts = it.res.facts
             if it.res.key_hash not in accepted or not (facts.consents or facts.objected):
@@ -152,8 +155,9 @@ class ConsentStage:
                 fallback_source=self.fallback_source,
             )
             if entries:
-                self.pending += entries
+                batch += entries
                 held.add(it.res.key_hash)
+        self.pending.add(batch)
         return held
 
     def defer(
@@ -167,79 +171,76 @@ class ConsentStage:
         :meth:`_confirm` remembers the rows once the consents are in Salesforce (or need no
         write).
         """
+        rows: list[SourceSeen] = []
         for w in writes:
             if w.key_hash in held and w.source_hash is not None:
-                self.deferred[w.key_hash] = SourceSeen(
-                    w.key_hash, w.source_hash, w.recheck_on, w.token
-                )
+                rows.append(SourceSeen(w.key_hash, w.source_hash, w.recheck_on, w.token))
                 w.source_hash = None
         out: list[SourceSeen] = []
         for seen in unchanged:
             if seen.key_hash in held and seen.token is not None:
-                self.deferred[seen.key_hash] = seen
+                rows.append(seen)
                 out.append(SourceSeen(seen.key_hash, None, None, None))
             else:
                 out.append(seen)
+        self.deferred.put(rows)
         return out
 
     def not_landed(self, contact_keys: Sequence[str]) -> None:
         """These records' writes did not land (refused, not sent): their rows stay
         unremembered, so the next run maps them again and retries the write."""
-        for key in contact_keys:
-            self.deferred.pop(key, None)
+        self.deferred.pop(contact_keys)
 
     def flush(self, blocked: Container[str]) -> None:
         """Write the pending entries whose Contact is in Salesforce, once there are enough.
 
         Entries arrive in batch order and Contacts are written in that order, so the ready
-        ones are the front of the list: it is read up to the first entry still waiting for
-        its Contact (not all of it on every batch, which cost a 200k load seconds).
+        ones are the front of the queue: it is read up to the first entry still waiting for
+        its Contact, or a chunk's worth (not all of it on every batch, which cost a 200k load
+        seconds). A chunk is written at a time; the next batch writes the next.
         """
         if len(self.pending) < CHUNK:
             return
-        ready = 0
-        for e in self.pending:
-            if e.contact_key in blocked:
-                break
-            ready += 1
+        ready = self.pending.ready(blocked, CHUNK)
         if ready < CHUNK:
             return
-        done, self.pending = self.pending[:ready], self.pending[ready:]
-        for chunk in _chunks(done):
+        for chunk in self.pending.take(ready, CHUNK):
             self._write(chunk)
 
     def finish(self, *, stopped: bool = False) -> None:
         """Write every pending entry (the mapping's own writes are all recorded by now); when
         the run has ``stopped`` (API share, Salesforce unreachable), leave them to the next."""
-        pending, self.pending = self.pending, []
-        if stopped:
-            if pending:
-                self._retry_later({e.contact_key for e in pending})
-            self.deferred.clear()  # those rows stay unremembered: the next run maps them
-            return
-        for chunk in _chunks(pending):
-            self._write(chunk)
+        try:
+            if stopped:
+                if len(self.pending):
+                    self._retry_later(self.pending.contact_keys())
+                self.pending.clear()
+                self.deferred.clear()  # those rows stay unremembered: the next run maps them
+                return
+            for chunk in self.pending.take(len(self.pending), CHUNK):
+                self._write(chunk)
+        finally:
+            self.pending.close()
+            self.deferred.close()
 
     # -- one chunk ------------------------------------------------------------------------------
 
     def _write(self, entries: list[ConsentEntry]) -> None:
         plan, landed = self._plan_chunk(entries)
         keys = {e.contact_key for e in entries}
-        for key in keys - landed:
-            # Its Contact did not reach Salesforce: the write failed and is retried next run
-            # from its row, which therefore must not be remembered.
-            self.deferred.pop(key, None)
+        # Its Contact did not reach Salesforce: the write failed and is retried next run
+        # from its row, which therefore must not be remembered.
+        self.deferred.pop(keys - landed)
         retry: set[str] = set()
         if plan.individuals or plan.consents:
             retry = self._send_plan(plan, entries)
-        for key in retry:
-            self.deferred.pop(key, None)
+        self.deferred.pop(retry)
         self._confirm(landed - retry)
 
     def _confirm(self, contact_keys: set[str]) -> None:
         """These records' consents are in Salesforce (or need no write): remember the source
         rows held back for them, so the next run may skip the rows."""
-        rows = [seen for k in contact_keys if (seen := self.deferred.pop(k, None)) is not None]
+        rows = self.deferred.pop(contact_keys)
         if rows:
             # Their last_seen moved when they were written or found unchanged (defer).
             self.store.keep_sources(self.mapping, rows)
@@ -335,7 +336,8 @@ class ConsentStage:
                         field_hashes_json=w.hashes,
                     )
                 )
-            self.store.record_synced(synced, at=self.now)
+                self._record_some(synced)
+            self._record_some(synced, last=True)
         writes = [c for c in plan.consents if c.individual in ids]
         retry = {c.contact_key for c in plan.consents if c.individual not in ids}
         skipped = len(plan.consents) - len(writes)  # no Individual: left to the next run
@@ -370,9 +372,10 @@ class ConsentStage:
                             field_hashes_json=c.hashes,
                         )
                     )
+                    self._record_some(synced)
                 else:
                     retry.add(c.contact_key)
-            self.store.record_synced(synced, at=self.now)
+            self._record_some(synced, last=True)
         self._tell(done=len(writes) + skipped)
         if retry:
             self._retry_later(retry)
@@ -381,6 +384,14 @@ class ConsentStage:
         return retry
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def _record_some(self, synced: list[SyncedUpdate], *, last: bool = False) -> None:
+        """Record ``synced`` in state once it holds :data:`SLICE` rows (all of it: ``last``),
+        then empty it: the statement parameters of a whole chunk at once were ~20 MB of a
+        first load's peak."""
+        if synced and (last or len(synced) >= SLICE):
+            self.store.record_synced(synced, at=self.now)
+            synced.clear()
 
     def _tell(self, *, sent: int = 0, done: int = 0) -> None:
         """Count this stage's writes and tell the progress (once per Salesforce write)."""
@@ -425,15 +436,3 @@ class ConsentStage:
             self.mapping, [SourceSeen(k, None, None, None) for k in sorted(contact_keys)],
             at=self.now,
         )  # fmt: skip
-
-
-def _chunks(entries: list[ConsentEntry]) -> Iterator[list[ConsentEntry]]:
-    """Slices of about :data:`CHUNK` entries that never split one record's entries (they are
-    adjacent): a record's source row is remembered once all of them are written."""
-    start = 0
-    while start < len(entries):
-        end = min(start + CHUNK, len(entries))
-        while end < len(entries) and entries[end].contact_key == entries[end - 1].contact_key:
-            end += 1
-        yield entries[start:end]
-        start = end

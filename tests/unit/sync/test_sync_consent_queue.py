@@ -1,0 +1,135 @@
+"""What the consent stage holds while Contacts are on their way (connector/sync/consent_queue.py):
+on disk, in order, and little of it in the process."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import tracemalloc
+from datetime import UTC, date, datetime
+
+from connector.state.rows import SourceSeen
+from connector.sync.consent_queue import DeferredRows, EntryQueue
+from connector.sync.consent_records import OPT_IN, ConsentEntry
+
+AT = datetime(2026, 9, 1, 8, 30, tzinfo=UTC)
+
+
+def key(i: int) -> str:
+    return hashlib.sha256(str(i).encode()).hexdigest()
+
+
+def entries(first: int, persons: int, per_person: int = 2) -> list[ConsentEntry]:
+    """``per_person`` adjacent entries (purposes) for each of ``persons`` records."""
+    return [
+        ConsentEntry(key(i), f"purpose{p}", OPT_IN, AT, f"intake form {i}", "self")
+        for i in range(first, first + persons)
+        for p in range(per_person)
+    ]
+
+
+def test_entries_come_back_in_order_and_whole():
+    q = EntryQueue()
+    q.add(entries(0, 10))
+    q.add([])
+    q.add(entries(10, 10))
+    assert len(q) == 40
+    chunks = list(q.take(len(q), 15))
+    # Chunks of about 15 that never split a record's two entries.
+    assert [len(c) for c in chunks] == [16, 16, 8]
+    assert [e for c in chunks for e in c] == entries(0, 20)
+    assert len(q) == 0
+    q.close()
+
+
+def test_ready_stops_at_the_first_blocked_contact_and_the_rest_waits():
+    q = EntryQueue()
+    q.add(entries(0, 10))
+    q.add(entries(10, 10))
+    blocked = {key(13), key(15)}
+    assert q.ready(blocked, 1000) == 26  # persons 0-12, two entries each
+    assert q.ready(set(), 5) == 20  # a whole part, then enough
+    taken = [e for c in q.take(26, 100) for e in c]
+    assert taken == entries(0, 13)
+    assert len(q) == 14 and q.contact_keys() == {key(i) for i in range(13, 20)}
+    assert [e for c in q.take(len(q), 100) for e in c] == entries(13, 7)
+    q.close()
+
+
+def test_queued_entries_take_little_memory():
+    q = EntryQueue()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for b in range(20):  # 40,000 entries, made here: what the queue keeps of them counts
+            q.add(entries(b * 1000, 1000))
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # The compressed contact keys only (~35 bytes an entry); as objects, ~300 bytes an entry.
+    assert held < 50 * len(q), held
+    q.close()
+
+
+def test_deferred_rows_round_trip_and_are_popped_once():
+    rows = DeferredRows()
+    rows.put([SourceSeen(key(1), "s1", date(2027, 8, 1), "t1"), SourceSeen(key(2), "s2", None)])
+    rows.put([SourceSeen(key(1), "s1b", None, "t1b")])  # a later row of the record replaces it
+    assert len(rows) == 2
+    assert rows.pop([key(3)]) == []
+    assert sorted(rows.pop([key(2), key(1)]), key=lambda r: r.key_hash) == sorted(
+        [SourceSeen(key(1), "s1b", None, "t1b"), SourceSeen(key(2), "s2", None, None)],
+        key=lambda r: r.key_hash,
+    )
+    assert len(rows) == 0 and rows.pop([key(1)]) == []
+    rows.put([SourceSeen(key(4), "s4", date(2027, 8, 1), "t4")])
+    assert rows.pop([key(4)]) == [SourceSeen(key(4), "s4", date(2027, 8, 1), "t4")]
+    rows.put([SourceSeen(key(5), "s5", None, "t5")])
+    rows.clear()
+    assert rows.pop([key(5)]) == []
+    rows.close()
+    assert rows.pop([key(5)]) == []  # after close: nothing held
+
+
+def test_deferred_rows_take_little_memory():
+    rows = DeferredRows()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for b in range(20):  # 20,000 rows, ~300 bytes each as objects
+            rows.put(SourceSeen(key(i), key(-i), date(2027, 8, 1), key(i)[:32])
+                     for i in range(b * 1000, b * 1000 + 1000))  # fmt: skip
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(rows) == 20_000
+    assert held < 10 * len(rows), held
+    rows.close()
+
+
+class _Store:
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    def record_synced(self, rows: list, *, at: datetime) -> None:
+        self.sizes.append(len(rows))
+
+
+def test_the_stage_records_synced_consent_rows_in_slices():
+    from connector.state.rows import SyncedUpdate
+    from connector.sync import consent_stage
+
+    stage = consent_stage.ConsentStage.__new__(consent_stage.ConsentStage)
+    stage.store, stage.now = _Store(), AT  # type: ignore[assignment]
+    synced: list[SyncedUpdate] = []
+    for i in range(consent_stage.SLICE * 2 + 7):
+        synced.append(SyncedUpdate("consent:news", key(i), "ContactPointTypeConsent", "0ZY", {}))
+        stage._record_some(synced)
+    stage._record_some(synced, last=True)
+    slice_ = consent_stage.SLICE
+    assert stage.store.sizes == [slice_, slice_, 7]  # type: ignore[attr-defined]
+    assert synced == []
