@@ -64,9 +64,10 @@ log = logging.getLogger(__name__)
 # that a first load's consent records go through Bulk API 2.0 (a chunk of more than the bulk
 # threshold rows per object: ~3 jobs instead of ~30 collections calls per 2,000 persons; a 10k
 # load measured 168 collections calls with chunks of 2,000), small enough to bound the memory of
-# the pending entries (a few hundred bytes each). A nightly run stays under it and writes at the
-# end of the mapping, through collections.
-CHUNK = 25_000
+# a chunk's plan: ~1.8 kB an entry (its consent row, its field-hash JSON, state's rows of it,
+# the statements that read them), 45 MB of a 100k load's peak with 25,000 (memray). A nightly
+# run stays under it and writes at the end of the mapping, through collections.
+CHUNK = 10_000
 SLICE = 2_000  # synced rows recorded per state transaction (as the recorder does)
 
 
@@ -241,9 +242,10 @@ class ConsentStage:
         """These records' consents are in Salesforce (or need no write): remember the source
         rows held back for them, so the next run may skip the rows."""
         rows = self.deferred.pop(contact_keys)
-        if rows:
-            # Their last_seen moved when they were written or found unchanged (defer).
-            self.store.keep_sources(self.mapping, rows)
+        # Their last_seen moved when they were written or found unchanged (defer). In slices:
+        # a chunk's rows in one statement cost SQLite ~20 MB to compile (memray, 100k load).
+        for start in range(0, len(rows), SLICE):
+            self.store.keep_sources(self.mapping, rows[start : start + SLICE])
 
     def _contact_ids(self, contact_keys: list[str]) -> dict[str, str]:
         """Contact key hash → Contact Id, from state (the Contacts are written by now)."""

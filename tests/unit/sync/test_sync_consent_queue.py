@@ -118,6 +118,9 @@ class _Store:
     def record_synced(self, rows: list, *, at: datetime) -> None:
         self.sizes.append(len(rows))
 
+    def keep_sources(self, mapping: str, rows: list) -> None:
+        self.sizes.append(len(rows))
+
 
 def test_the_stage_records_synced_consent_rows_in_slices():
     from connector.state.rows import SyncedUpdate
@@ -133,3 +136,17 @@ def test_the_stage_records_synced_consent_rows_in_slices():
     slice_ = consent_stage.SLICE
     assert stage.store.sizes == [slice_, slice_, 7]  # type: ignore[attr-defined]
     assert synced == []
+
+
+def test_the_stage_remembers_confirmed_source_rows_in_slices():
+    from connector.sync import consent_stage
+
+    stage = consent_stage.ConsentStage.__new__(consent_stage.ConsentStage)
+    stage.store, stage.mapping = _Store(), "students"  # type: ignore[assignment]
+    stage.deferred = DeferredRows()
+    n = consent_stage.SLICE + 3
+    stage.deferred.put(SourceSeen(key(i), key(-i), None, "t") for i in range(n))
+    stage._confirm({key(i) for i in range(n)})
+    assert stage.store.sizes == [consent_stage.SLICE, 3]  # type: ignore[attr-defined]
+    assert len(stage.deferred) == 0
+    stage.deferred.close()
