@@ -65,24 +65,30 @@ class WriteSpool:
             self._live[blob] = len(writes)
         return [blob * _SLOTS + i for i in range(len(writes))]
 
-    def get(self, refs: Sequence[int]) -> list[Write]:
-        """The writes of ``refs``, in order (each blob is read once while refs stay in it)."""
+    def get(self, refs: Sequence[int], *, keep: bool = True) -> list[Write]:
+        """The writes of ``refs``, in order (each blob is read once while refs stay in it).
+
+        ``keep``: the thread keeps the last blob read for its next call (single writes read
+        one by one); ``False`` for a pass that reads its blobs once (``Spooled.__iter__``,
+        slices): a blob of a batch's writes is ~4.6 MB loaded, and a Bulk worker kept its last
+        one for as long as the job ran.
+        """
         out: list[Write] = []
+        cached = getattr(self._local, "cached", None)
         for ref in refs:
             blob, index = divmod(ref, _SLOTS)
-            out.append(self._blob(blob)[index])
+            if cached is None or cached[0] != blob:
+                cached = (blob, self._load(blob))
+            out.append(cached[1][index])
+        self._local.cached = cached if keep else None
         return out
 
-    def _blob(self, blob: int) -> list[Write]:
-        cached = getattr(self._local, "cached", None)
-        if cached is not None and cached[0] == blob:
-            return cached[1]
+    def _load(self, blob: int) -> list[Write]:
         with self._lock:
             row = self._db.execute("SELECT data FROM blob WHERE id = ?", (blob,)).fetchone()
         if row is None:
             raise KeyError(f"spooled blob {blob} was released")
         writes: list[Write] = pickle.loads(zlib.decompress(row[0]))  # noqa: S301 - our own file
-        self._local.cached = (blob, writes)
         return writes
 
     def release(self, refs: Sequence[int]) -> None:
@@ -155,12 +161,12 @@ class Spooled(Sequence[Write]):
     def __getitem__(self, index: slice) -> list[Write]: ...
     def __getitem__(self, index: int | slice) -> Write | list[Write]:
         if isinstance(index, slice):
-            return self.spool.get(self.refs[index])
+            return self.spool.get(self.refs[index], keep=False)
         return self.spool.get([self.refs[index]])[0]
 
     def __iter__(self) -> Iterator[Write]:
         for start in range(0, len(self.refs), _SLOTS):
-            yield from self.spool.get(self.refs[start : start + _SLOTS])
+            yield from self.spool.get(self.refs[start : start + _SLOTS], keep=False)
 
     def rows(self) -> SpooledRows:
         """The payloads, for the writer (a Bulk job reads them once, in order)."""
