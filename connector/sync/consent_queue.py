@@ -104,16 +104,22 @@ class EntryQueue:
         return ready
 
     def take(self, count: int, size: int) -> Iterator[list[ConsentEntry]]:
-        """Remove the first ``count`` entries, as lists of about ``size`` that never split one
-        record's adjacent entries; each list is loaded as it is asked for."""
+        """Remove the first ``count`` entries (and the rest of the last one's record), as lists
+        of about ``size`` that never split one record's adjacent entries; each list is loaded
+        as it is asked for."""
         out: list[ConsentEntry] = []
         while count > 0 and self._parts:
             part = self._parts.popleft()
             entries = self._load(part)
             self._len -= part.count
-            if part.count > count:  # the rest waits at the front
-                self._put(entries[count:], front=True)
-                entries = entries[:count]
+            if part.count > count:  # the rest waits at the front (a record is not split)
+                while count < part.count and (
+                    entries[count].contact_key == entries[count - 1].contact_key
+                ):
+                    count += 1
+                if count < part.count:
+                    self._put(entries[count:], front=True)
+                    entries = entries[:count]
             count -= len(entries)
             out += entries
             while len(out) >= size:

@@ -202,10 +202,11 @@ class ConsentStage:
         """
         if len(self.pending) < CHUNK:
             return
-        ready = self.pending.ready(blocked, CHUNK)
-        if ready < CHUNK:
+        if self.pending.ready(blocked, CHUNK) < CHUNK:
             return
-        for chunk in self.pending.take(ready, CHUNK):
+        # One whole chunk: a remainder of a few hundred entries would go through collections
+        # (below the bulk threshold), ~10 calls per object instead of one Bulk job.
+        for chunk in self.pending.take(CHUNK, CHUNK):
             self._write(chunk)
 
     def finish(self, *, stopped: bool = False) -> None:

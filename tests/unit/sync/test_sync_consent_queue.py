@@ -52,7 +52,9 @@ def test_ready_stops_at_the_first_blocked_contact_and_the_rest_waits():
     taken = [e for c in q.take(26, 100) for e in c]
     assert taken == entries(0, 13)
     assert len(q) == 14 and q.contact_keys() == {key(i) for i in range(13, 20)}
-    assert [e for c in q.take(len(q), 100) for e in c] == entries(13, 7)
+    # A count that ends inside a record takes the rest of it too (persons 13-15).
+    assert [e for c in q.take(5, 100) for e in c] == entries(13, 3)
+    assert [e for c in q.take(len(q), 100) for e in c] == entries(16, 4)
     q.close()
 
 
@@ -150,3 +152,24 @@ def test_the_stage_remembers_confirmed_source_rows_in_slices():
     assert stage.store.sizes == [consent_stage.SLICE, 3]  # type: ignore[attr-defined]
     assert len(stage.deferred) == 0
     stage.deferred.close()
+
+
+def test_a_flush_writes_whole_chunks_only(monkeypatch):
+    """A remainder below a chunk waits for more (written alone it would go through
+    collections, ~10 calls per object instead of one Bulk job)."""
+    from connector.sync import consent_stage
+
+    monkeypatch.setattr(consent_stage, "CHUNK", 20)
+    stage = consent_stage.ConsentStage.__new__(consent_stage.ConsentStage)
+    stage.pending = EntryQueue()
+    written: list[int] = []
+    stage._write = lambda chunk: written.append(len(chunk))  # type: ignore[method-assign]
+    for b in range(5):
+        stage.pending.add(entries(b * 7, 7))  # 70 entries, all ready
+    stage.flush(set())
+    assert written == [20]
+    stage.flush({key(30)})  # persons 10-29 ready: one chunk of them, not all
+    assert written == [20, 20]
+    stage.flush({key(20)})  # persons 20-34 wait
+    assert written == [20, 20] and len(stage.pending) == 30
+    stage.pending.close()
