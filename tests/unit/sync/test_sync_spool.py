@@ -113,6 +113,7 @@ def test_reading_spooled_writes_through_keeps_no_blob_loaded() -> None:
     try:
         before = tracemalloc.get_traced_memory()[0]
         assert sum(1 for _ in part.rows()) == 2_000  # as the Bulk CSV reads them
+        reading = tracemalloc.get_traced_memory()[1] - before
         assert len(part[100:1_900]) == 1_800  # as the recorder reads its slices
         gc.collect()
         kept = tracemalloc.get_traced_memory()[0] - before
@@ -120,3 +121,5 @@ def test_reading_spooled_writes_through_keeps_no_blob_loaded() -> None:
         tracemalloc.stop()
         spool.close()
     assert kept < 200_000, f"{kept:,} bytes kept after reading"
+    # A pass holds one blob of 500 writes at a time (~1.2 MB), not the batch's 2,000.
+    assert reading < 2_000_000, f"{reading:,} bytes at the peak of a pass"
