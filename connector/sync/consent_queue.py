@@ -20,11 +20,31 @@ from collections import deque
 from collections.abc import Container, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 from connector.state.rows import SourceSeen
 from connector.sync.consent_records import ConsentEntry
 
+T = TypeVar("T")
 _CHUNK = 900  # below SQLite's default limit of host parameters in one statement
+# Lengths of the key lists the consent stage gives the state store (see pieces).
+PIECES = (2000, 1000, 500, 250, 128, 64, 32, 16, 8, 4, 2, 1)
+
+
+def pieces(keys: Sequence[T]) -> Iterator[Sequence[T]]:
+    """``keys`` (without repeats) in slices whose lengths are all in :data:`PIECES`.
+
+    Each length of an ``IN`` list is another SQL text, so another prepared statement in the
+    SQLite driver's cache (128 per connection), which keeps its program and its last bound
+    values: up to ~0.5 MB for a list of thousands. The consent stage's lists have any length
+    (per chunk and purpose), and over a large load the cache filled with them; with these
+    lengths a query has at most a dozen statements.
+    """
+    start = 0
+    for size in PIECES:
+        while len(keys) - start >= size:
+            yield keys[start : start + size]
+            start += size
 
 
 def _temp_db() -> sqlite3.Connection:

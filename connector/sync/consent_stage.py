@@ -44,8 +44,8 @@ from connector.salesforce.consent_objects import (
     PersonLink,
 )
 from connector.state import StateStore
-from connector.state.rows import RECORD, SourceSeen, SyncedUpdate
-from connector.sync.consent_queue import DeferredRows, EntryQueue
+from connector.state.rows import RECORD, KnownRow, SourceSeen, SyncedUpdate
+from connector.sync.consent_queue import DeferredRows, EntryQueue, pieces
 from connector.sync.consent_records import (
     INDIVIDUALS,
     ConsentEntry,
@@ -245,20 +245,30 @@ class ConsentStage:
         rows = self.deferred.pop(contact_keys)
         # Their last_seen moved when they were written or found unchanged (defer). In slices:
         # a chunk's rows in one statement cost SQLite ~20 MB to compile (memray, 100k load).
-        for start in range(0, len(rows), SLICE):
-            self.store.keep_sources(self.mapping, rows[start : start + SLICE])
+        for part in pieces(rows):
+            self.store.keep_sources(self.mapping, list(part))
 
     def _contact_ids(self, contact_keys: list[str]) -> dict[str, str]:
         """Contact key hash → Contact Id, from state (the Contacts are written by now)."""
-        return self.store.sf_ids(self.mapping, contact_keys)
+        out: dict[str, str] = {}
+        for part in pieces(contact_keys):
+            out.update(self.store.sf_ids(self.mapping, part))
+        return out
+
+    def _known(self, name: str, keys: list[str]) -> dict[str, KnownRow]:
+        """What state remembers of these records of ``name`` (in :func:`pieces`)."""
+        out: dict[str, KnownRow] = {}
+        for part in pieces(keys):
+            out.update(self.store.known(name, part))
+        return out
 
     def _plan_chunk(self, entries: list[ConsentEntry]) -> tuple[ConsentPlan, set[str]]:
         """What a chunk of entries needs written, against what state remembers; and the
         contact keys whose Contact is in Salesforce (the others wait)."""
-        store, hasher = self.store, self.hasher
+        hasher = self.hasher
         contact_ids = self._contact_ids(sorted({e.contact_key for e in entries}))
         ind_keys = sorted({individual_key(hasher, c) for c in contact_ids.values()})
-        known_individuals = store.known(INDIVIDUALS, ind_keys)
+        known_individuals = self._known(INDIVIDUALS, ind_keys)
         by_purpose: dict[str, list[str]] = {}
         for e in entries:
             cid = contact_ids.get(e.contact_key)
@@ -267,7 +277,7 @@ class ConsentStage:
         known_consents = {
             (p, k): row
             for p, keys in by_purpose.items()
-            for k, row in store.known(state_name(p), sorted(set(keys))).items()
+            for k, row in self._known(state_name(p), sorted(set(keys))).items()
         }
         plan = plan_consents(
             entries, contact_ids, known_individuals, known_consents, self.purposes, hasher
@@ -393,7 +403,8 @@ class ConsentStage:
         then empty it: the statement parameters of a whole chunk at once were ~20 MB of a
         first load's peak."""
         if synced and (last or len(synced) >= SLICE):
-            self.store.record_synced(synced, at=self.now)
+            for part in pieces(synced):
+                self.store.record_synced(list(part), at=self.now)
             synced.clear()
 
     def _tell(self, *, sent: int = 0, done: int = 0) -> None:

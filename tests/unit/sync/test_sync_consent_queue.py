@@ -9,7 +9,7 @@ import tracemalloc
 from datetime import UTC, date, datetime
 
 from connector.state.rows import SourceSeen
-from connector.sync.consent_queue import DeferredRows, EntryQueue
+from connector.sync.consent_queue import PIECES, DeferredRows, EntryQueue, pieces
 from connector.sync.consent_records import OPT_IN, ConsentEntry
 
 AT = datetime(2026, 9, 1, 8, 30, tzinfo=UTC)
@@ -123,6 +123,14 @@ class _Store:
     def keep_sources(self, mapping: str, rows: list) -> None:
         self.sizes.append(len(rows))
 
+    def sf_ids(self, mapping: str, keys: list) -> dict:
+        self.sizes.append(len(keys))
+        return {}
+
+    def known(self, mapping: str, keys: list) -> dict:
+        self.sizes.append(len(keys))
+        return {}
+
 
 def test_the_stage_records_synced_consent_rows_in_slices():
     from connector.state.rows import SyncedUpdate
@@ -136,7 +144,7 @@ def test_the_stage_records_synced_consent_rows_in_slices():
         stage._record_some(synced)
     stage._record_some(synced, last=True)
     slice_ = consent_stage.SLICE
-    assert stage.store.sizes == [slice_, slice_, 7]  # type: ignore[attr-defined]
+    assert stage.store.sizes == [slice_, slice_, 4, 2, 1]  # type: ignore[attr-defined]
     assert synced == []
 
 
@@ -149,7 +157,7 @@ def test_the_stage_remembers_confirmed_source_rows_in_slices():
     n = consent_stage.SLICE + 3
     stage.deferred.put(SourceSeen(key(i), key(-i), None, "t") for i in range(n))
     stage._confirm({key(i) for i in range(n)})
-    assert stage.store.sizes == [consent_stage.SLICE, 3]  # type: ignore[attr-defined]
+    assert stage.store.sizes == [consent_stage.SLICE, 2, 1]  # type: ignore[attr-defined]
     assert len(stage.deferred) == 0
     stage.deferred.close()
 
@@ -173,3 +181,24 @@ def test_a_flush_writes_whole_chunks_only(monkeypatch):
     stage.flush({key(20)})  # persons 20-34 wait
     assert written == [20, 20] and len(stage.pending) == 30
     stage.pending.close()
+
+
+def test_key_lists_for_state_come_in_a_dozen_lengths():
+    """Each IN-list length is a prepared statement the SQLite driver caches with its bound
+    values; lists of any length filled that cache over a large load."""
+    lengths: set[int] = set()
+    for n in (0, 1, 7, 1999, 2000, 6873, 10_001):
+        parts = list(pieces(list(range(n))))
+        assert [k for p in parts for k in p] == list(range(n))
+        lengths.update(len(p) for p in parts)
+    assert lengths <= set(PIECES) and len(PIECES) <= 12
+
+
+def test_the_stage_asks_state_in_pieces():
+    from connector.sync import consent_stage
+
+    stage = consent_stage.ConsentStage.__new__(consent_stage.ConsentStage)
+    stage.store, stage.mapping = _Store(), "students"  # type: ignore[assignment]
+    stage._contact_ids([key(i) for i in range(2_003)])
+    stage._known("consent:news", [key(i) for i in range(1_001)])
+    assert stage.store.sizes == [2000, 2, 1, 1000, 1]  # type: ignore[attr-defined]
