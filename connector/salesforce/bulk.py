@@ -84,27 +84,42 @@ def csv_chunks(
     the job's failure is reported for that row). ``keys=(column, out)``: each row's cell of
     that column is appended to ``out`` on the way (results are matched by it), so the rows are
     read once.
+
+    An upload is held once: its lines go into one growing buffer whose bytes are handed over
+    as they are (``BytesIO.getvalue`` of an unshared buffer is not a copy), and the generator
+    keeps no reference while the caller runs the job (a list of line parts joined at the
+    yield held a job's CSV twice, for as long as the job ran).
     """
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
     writer.writerow(columns)
-    header = buf.getvalue().encode("utf-8")
-    parts, size, start = [header], len(header), 0
+    header = text.getvalue().encode("utf-8")
+    out = [io.BytesIO()]  # a box: _taken swaps the buffer, so this frame keeps no reference
+    out[0].write(header)
+    size, start = len(header), 0
     index = -1
     for index, row in enumerate(rows):
         if keys is not None:
             keys[1].append(cell(row.get(keys[0])))
-        buf.seek(0)
-        buf.truncate()
+        text.seek(0)
+        text.truncate()
         writer.writerow([cell(row[c]) if c in row else "" for c in columns])
-        line = buf.getvalue().encode("utf-8")
+        line = text.getvalue().encode("utf-8")
         if size + len(line) > limit and index > start:
-            yield start, index, b"".join(parts)
-            parts, size, start = [header], len(header), index
-        parts.append(line)
+            yield start, index, _taken(out)
+            out[0].write(header)
+            size, start = len(header), index
+        out[0].write(line)
         size += len(line)
     if index + 1 > start:
-        yield start, index + 1, b"".join(parts)
+        yield start, index + 1, _taken(out)
+
+
+def _taken(box: list[io.BytesIO]) -> bytes:
+    """The bytes of the buffer in ``box``, which gets a fresh one: the caller's, unshared."""
+    data = box[0].getvalue()
+    box[0] = io.BytesIO()
+    return data
 
 
 def columns_of(rows: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -201,7 +216,11 @@ class BulkJob:
                 part = rows[start:end]
                 part_keys = cells[: end - start]
                 del cells[: end - start]  # in place: the generator appends to this list
-                results += self._job(obj, operation, part, part_keys, data, external_id_field, key)
+                upload = [data]
+                del data  # _job lets go of the CSV once it is uploaded (Upload)
+                results += self._job(
+                    obj, operation, part, part_keys, upload, external_id_field, key
+                )
         except errors.SalesforceError as exc:
             done = results + [NOT_SENT] * (len(rows) - len(results))
             exc.results = done  # type: ignore[attr-defined]
@@ -214,10 +233,12 @@ class BulkJob:
         operation: str,
         rows: Sequence[Mapping[str, Any]],
         keys: list[str],
-        data: bytes,
+        upload: list[bytes],
         external_id_field: str | None,
         key: str,
     ) -> list[WriteResult]:
+        """One job. ``upload`` holds its CSV and is emptied once Salesforce has it: the bytes
+        (up to ``max_job_bytes``) are not kept while the job runs and its results are read."""
         body: dict[str, Any] = {
             "object": obj,
             "operation": operation,
@@ -230,8 +251,9 @@ class BulkJob:
         job_id = self.client.json("POST", "jobs/ingest", json=body)["id"]
         try:
             self.client.request(
-                "PUT", f"jobs/ingest/{job_id}/batches", data=data, headers=CSV_HEADERS
+                "PUT", f"jobs/ingest/{job_id}/batches", data=upload[0], headers=CSV_HEADERS
             )
+            upload.clear()
             self.client.request("PATCH", f"jobs/ingest/{job_id}", json={"state": "UploadComplete"})
             info = self._wait(job_id, len(rows))
         except BaseException:

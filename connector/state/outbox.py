@@ -71,22 +71,6 @@ class OutboxMixin:
             )
             .values(status=OutboxStatus.SUPERSEDED.value, updated_at=at)
         )
-        params = [
-            {
-                "run_id": run_id,
-                "mapping": i.mapping,
-                "key_hash": i.key_hash,
-                "object": i.object,
-                "operation": i.operation,
-                "status": OutboxStatus.NEW.value,
-                "error_code": "",
-                "error_message": "",
-                "attempts": 0,
-                "created_at": at,
-                "updated_at": at,
-            }
-            for i in items
-        ]
         insert = sa.insert(t).returning(t.c.id, sort_by_parameter_order=True)
         with guard("add outbox"), self._db.write.begin() as conn:
             for mapping, keys in by_mapping.items():
@@ -95,6 +79,23 @@ class OutboxMixin:
                     conn.execute(supersede, {"m": mapping, "keys": unique[i : i + _CHUNK]})
             if self._db.dialect == "sqlite":
                 return _sqlite_insert_outbox(conn, run_id, items, at)
+            # Built only here: a dict per row (~650 bytes) was made for SQLite too, unused.
+            params = [
+                {
+                    "run_id": run_id,
+                    "mapping": i.mapping,
+                    "key_hash": i.key_hash,
+                    "object": i.object,
+                    "operation": i.operation,
+                    "status": OutboxStatus.NEW.value,
+                    "error_code": "",
+                    "error_message": "",
+                    "attempts": 0,
+                    "created_at": at,
+                    "updated_at": at,
+                }
+                for i in items
+            ]
             return list(conn.execute(insert, params).scalars())
 
     def mark_outbox(

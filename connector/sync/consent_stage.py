@@ -25,7 +25,7 @@ then nothing is written here and the mapping's flags are all there is.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Container, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from datetime import date, datetime
 
 from connector.errors import LimitReached, SalesforceError
@@ -44,7 +44,8 @@ from connector.salesforce.consent_objects import (
     PersonLink,
 )
 from connector.state import StateStore
-from connector.state.rows import RECORD, SourceSeen, SyncedUpdate
+from connector.state.rows import RECORD, KnownRow, SourceSeen, SyncedUpdate
+from connector.sync.consent_queue import DeferredRows, EntryQueue, pieces
 from connector.sync.consent_records import (
     INDIVIDUALS,
     ConsentEntry,
@@ -63,9 +64,11 @@ log = logging.getLogger(__name__)
 # that a first load's consent records go through Bulk API 2.0 (a chunk of more than the bulk
 # threshold rows per object: ~3 jobs instead of ~30 collections calls per 2,000 persons; a 10k
 # load measured 168 collections calls with chunks of 2,000), small enough to bound the memory of
-# the pending entries (a few hundred bytes each). A nightly run stays under it and writes at the
-# end of the mapping, through collections.
-CHUNK = 25_000
+# a chunk's plan: ~1.8 kB an entry (its consent row, its field-hash JSON, state's rows of it,
+# the statements that read them), 45 MB of a 100k load's peak with 25,000 (memray). A nightly
+# run stays under it and writes at the end of the mapping, through collections.
+CHUNK = 10_000
+SLICE = 2_000  # synced rows recorded per state transaction (as the recorder does)
 
 
 class ConsentStage:
@@ -114,11 +117,11 @@ class ConsentStage:
         self.consent_purposes = frozenset(
             n for n, p in purposes.purposes.items() if p.consent is not None
         )
-        self.pending: list[ConsentEntry] = []
+        self.pending = EntryQueue()  # on disk: consent_queue.py
         self.no_model = False  # the org was asked and has no consent model (ask_org)
         self.fallback_source = f"sis-sync {mapping}"
         # Source rows held back until their records' consents are written (see defer).
-        self.deferred: dict[str, SourceSeen] = {}
+        self.deferred = DeferredRows()
 
     def ask_org(self) -> None:
         """Ask the org for its consent model now (a large run: the describes its first chunk
@@ -138,6 +141,7 @@ class ConsentStage:
         held: set[str] = set()
         if self.no_model:
             return held
+        batch: list[ConsentEntry] = []
         for it in items:
             facts = it.res.facts
             if it.res.key_hash not in accepted or not (facts.consents or facts.objected):
@@ -152,8 +156,9 @@ class ConsentStage:
                 fallback_source=self.fallback_source,
             )
             if entries:
-                self.pending += entries
+                batch += entries
                 held.add(it.res.key_hash)
+        self.pending.add(batch)
         return held
 
     def defer(
@@ -167,94 +172,103 @@ class ConsentStage:
         :meth:`_confirm` remembers the rows once the consents are in Salesforce (or need no
         write).
         """
+        rows: list[SourceSeen] = []
         for w in writes:
             if w.key_hash in held and w.source_hash is not None:
-                self.deferred[w.key_hash] = SourceSeen(
-                    w.key_hash, w.source_hash, w.recheck_on, w.token
-                )
+                rows.append(SourceSeen(w.key_hash, w.source_hash, w.recheck_on, w.token))
                 w.source_hash = None
         out: list[SourceSeen] = []
         for seen in unchanged:
             if seen.key_hash in held and seen.token is not None:
-                self.deferred[seen.key_hash] = seen
+                rows.append(seen)
                 out.append(SourceSeen(seen.key_hash, None, None, None))
             else:
                 out.append(seen)
+        self.deferred.put(rows)
         return out
 
     def not_landed(self, contact_keys: Sequence[str]) -> None:
         """These records' writes did not land (refused, not sent): their rows stay
         unremembered, so the next run maps them again and retries the write."""
-        for key in contact_keys:
-            self.deferred.pop(key, None)
+        self.deferred.pop(contact_keys)
 
     def flush(self, blocked: Container[str]) -> None:
         """Write the pending entries whose Contact is in Salesforce, once there are enough.
 
         Entries arrive in batch order and Contacts are written in that order, so the ready
-        ones are the front of the list: it is read up to the first entry still waiting for
-        its Contact (not all of it on every batch, which cost a 200k load seconds).
+        ones are the front of the queue: it is read up to the first entry still waiting for
+        its Contact, or a chunk's worth (not all of it on every batch, which cost a 200k load
+        seconds). A chunk is written at a time; the next batch writes the next.
         """
         if len(self.pending) < CHUNK:
             return
-        ready = 0
-        for e in self.pending:
-            if e.contact_key in blocked:
-                break
-            ready += 1
-        if ready < CHUNK:
+        if self.pending.ready(blocked, CHUNK) < CHUNK:
             return
-        done, self.pending = self.pending[:ready], self.pending[ready:]
-        for chunk in _chunks(done):
+        # One whole chunk: a remainder of a few hundred entries would go through collections
+        # (below the bulk threshold), ~10 calls per object instead of one Bulk job.
+        for chunk in self.pending.take(CHUNK, CHUNK):
             self._write(chunk)
 
     def finish(self, *, stopped: bool = False) -> None:
         """Write every pending entry (the mapping's own writes are all recorded by now); when
         the run has ``stopped`` (API share, Salesforce unreachable), leave them to the next."""
-        pending, self.pending = self.pending, []
-        if stopped:
-            if pending:
-                self._retry_later({e.contact_key for e in pending})
-            self.deferred.clear()  # those rows stay unremembered: the next run maps them
-            return
-        for chunk in _chunks(pending):
-            self._write(chunk)
+        try:
+            if stopped:
+                if len(self.pending):
+                    self._retry_later(self.pending.contact_keys())
+                self.pending.clear()
+                self.deferred.clear()  # those rows stay unremembered: the next run maps them
+                return
+            for chunk in self.pending.take(len(self.pending), CHUNK):
+                self._write(chunk)
+        finally:
+            self.pending.close()
+            self.deferred.close()
 
     # -- one chunk ------------------------------------------------------------------------------
 
     def _write(self, entries: list[ConsentEntry]) -> None:
         plan, landed = self._plan_chunk(entries)
         keys = {e.contact_key for e in entries}
-        for key in keys - landed:
-            # Its Contact did not reach Salesforce: the write failed and is retried next run
-            # from its row, which therefore must not be remembered.
-            self.deferred.pop(key, None)
+        # Its Contact did not reach Salesforce: the write failed and is retried next run
+        # from its row, which therefore must not be remembered.
+        self.deferred.pop(keys - landed)
         retry: set[str] = set()
         if plan.individuals or plan.consents:
             retry = self._send_plan(plan, entries)
-        for key in retry:
-            self.deferred.pop(key, None)
+        self.deferred.pop(retry)
         self._confirm(landed - retry)
 
     def _confirm(self, contact_keys: set[str]) -> None:
         """These records' consents are in Salesforce (or need no write): remember the source
         rows held back for them, so the next run may skip the rows."""
-        rows = [seen for k in contact_keys if (seen := self.deferred.pop(k, None)) is not None]
-        if rows:
-            # Their last_seen moved when they were written or found unchanged (defer).
-            self.store.keep_sources(self.mapping, rows)
+        rows = self.deferred.pop(contact_keys)
+        # Their last_seen moved when they were written or found unchanged (defer). In slices:
+        # a chunk's rows in one statement cost SQLite ~20 MB to compile (memray, 100k load).
+        for part in pieces(rows):
+            self.store.keep_sources(self.mapping, list(part))
 
     def _contact_ids(self, contact_keys: list[str]) -> dict[str, str]:
         """Contact key hash → Contact Id, from state (the Contacts are written by now)."""
-        return self.store.sf_ids(self.mapping, contact_keys)
+        out: dict[str, str] = {}
+        for part in pieces(contact_keys):
+            out.update(self.store.sf_ids(self.mapping, part))
+        return out
+
+    def _known(self, name: str, keys: list[str]) -> dict[str, KnownRow]:
+        """What state remembers of these records of ``name`` (in :func:`pieces`)."""
+        out: dict[str, KnownRow] = {}
+        for part in pieces(keys):
+            out.update(self.store.known(name, part))
+        return out
 
     def _plan_chunk(self, entries: list[ConsentEntry]) -> tuple[ConsentPlan, set[str]]:
         """What a chunk of entries needs written, against what state remembers; and the
         contact keys whose Contact is in Salesforce (the others wait)."""
-        store, hasher = self.store, self.hasher
+        hasher = self.hasher
         contact_ids = self._contact_ids(sorted({e.contact_key for e in entries}))
         ind_keys = sorted({individual_key(hasher, c) for c in contact_ids.values()})
-        known_individuals = store.known(INDIVIDUALS, ind_keys)
+        known_individuals = self._known(INDIVIDUALS, ind_keys)
         by_purpose: dict[str, list[str]] = {}
         for e in entries:
             cid = contact_ids.get(e.contact_key)
@@ -263,7 +277,7 @@ class ConsentStage:
         known_consents = {
             (p, k): row
             for p, keys in by_purpose.items()
-            for k, row in store.known(state_name(p), sorted(set(keys))).items()
+            for k, row in self._known(state_name(p), sorted(set(keys))).items()
         }
         plan = plan_consents(
             entries, contact_ids, known_individuals, known_consents, self.purposes, hasher
@@ -335,7 +349,8 @@ class ConsentStage:
                         field_hashes_json=w.hashes,
                     )
                 )
-            self.store.record_synced(synced, at=self.now)
+                self._record_some(synced)
+            self._record_some(synced, last=True)
         writes = [c for c in plan.consents if c.individual in ids]
         retry = {c.contact_key for c in plan.consents if c.individual not in ids}
         skipped = len(plan.consents) - len(writes)  # no Individual: left to the next run
@@ -370,9 +385,10 @@ class ConsentStage:
                             field_hashes_json=c.hashes,
                         )
                     )
+                    self._record_some(synced)
                 else:
                     retry.add(c.contact_key)
-            self.store.record_synced(synced, at=self.now)
+            self._record_some(synced, last=True)
         self._tell(done=len(writes) + skipped)
         if retry:
             self._retry_later(retry)
@@ -381,6 +397,15 @@ class ConsentStage:
         return retry
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def _record_some(self, synced: list[SyncedUpdate], *, last: bool = False) -> None:
+        """Record ``synced`` in state once it holds :data:`SLICE` rows (all of it: ``last``),
+        then empty it: the statement parameters of a whole chunk at once were ~20 MB of a
+        first load's peak."""
+        if synced and (last or len(synced) >= SLICE):
+            for part in pieces(synced):
+                self.store.record_synced(list(part), at=self.now)
+            synced.clear()
 
     def _tell(self, *, sent: int = 0, done: int = 0) -> None:
         """Count this stage's writes and tell the progress (once per Salesforce write)."""
@@ -425,15 +450,3 @@ class ConsentStage:
             self.mapping, [SourceSeen(k, None, None, None) for k in sorted(contact_keys)],
             at=self.now,
         )  # fmt: skip
-
-
-def _chunks(entries: list[ConsentEntry]) -> Iterator[list[ConsentEntry]]:
-    """Slices of about :data:`CHUNK` entries that never split one record's entries (they are
-    adjacent): a record's source row is remembered once all of them are written."""
-    start = 0
-    while start < len(entries):
-        end = min(start + CHUNK, len(entries))
-        while end < len(entries) and entries[end].contact_key == entries[end - 1].contact_key:
-            end += 1
-        yield entries[start:end]
-        start = end

@@ -18,7 +18,10 @@ import sqlite3
 from collections.abc import Sequence
 
 _CHUNK = 900  # below SQLite's default limit of host parameters in one statement
-MEMORY_KEYS = 100_000  # keys kept in a dict (about 20 MB) before the ledger moves to disk
+# Keys kept in a dict (~200 bytes each: about 4 MB) before the ledger moves to disk. 100,000
+# held 20 MB at the peak of every load past that size, a fifth of the 100 MB that a million-row
+# load may add to a 10,000-row one (issue 8); a lookup on disk is one indexed query per batch.
+MEMORY_KEYS = 20_000
 
 
 def _int64(hex_hash: str) -> int:
@@ -30,7 +33,7 @@ def _int64(hex_hash: str) -> int:
 class KeyLedger:
     """Latest line and record hash (token) per key of one mapping run.
 
-    Most exports fit in memory (a school of 30,000 students); past ``memory_keys`` keys the
+    A small export fits in memory (a school of 10,000 students); past ``memory_keys`` keys the
     ledger moves to its temporary database, so a run of millions of rows stays flat in memory.
     """
 

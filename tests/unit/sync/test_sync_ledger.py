@@ -32,3 +32,20 @@ def test_moving_to_disk_keeps_every_key() -> None:
     assert ledger.on_disk
     assert len(ledger.lookup([h(i) for i in range(101)])) == 101
     ledger.close()
+
+
+def test_a_default_ledger_moves_to_disk_past_twenty_thousand_keys() -> None:
+    """Issue 8: a large load's peak memory stays near a small one's; a dict of 100,000 keys
+    was 20 MB of it."""
+    import hashlib
+
+    def k(i: int) -> str:
+        return hashlib.sha256(str(i).encode()).hexdigest()
+
+    ledger = KeyLedger()
+    ledger.store([(k(i), i, "t") for i in range(20_000)])
+    assert not ledger.on_disk
+    ledger.store([(k(20_000), 20_002, "t")])
+    assert ledger.on_disk
+    assert ledger.lookup([k(7)]) == {k(7): (7, "t")}
+    ledger.close()

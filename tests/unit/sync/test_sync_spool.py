@@ -98,3 +98,28 @@ def test_recorded_writes_leave_the_disk_and_persons_out_are_found() -> None:
     assert spool.live_blobs == 0
     assert not spool.blobs_of([student])
     spool.close()
+
+
+def test_reading_spooled_writes_through_keeps_no_blob_loaded() -> None:
+    """A Bulk worker reads its job's writes once (the CSV), then waits for the job: it must not
+    keep the last blob it loaded (~4.6 MB for a batch of 2,000 writes) all that time."""
+    buffer, spool = WriteBuffer(), WriteSpool()
+    buffer.spill(spool)
+    buffer.add([write(i) for i in range(2_000)])
+    (part,) = buffer.take()
+    assert isinstance(part, Spooled)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        assert sum(1 for _ in part.rows()) == 2_000  # as the Bulk CSV reads them
+        reading = tracemalloc.get_traced_memory()[1] - before
+        assert len(part[100:1_900]) == 1_800  # as the recorder reads its slices
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+        spool.close()
+    assert kept < 200_000, f"{kept:,} bytes kept after reading"
+    # A pass holds one blob of 500 writes at a time (~1.2 MB), not the batch's 2,000.
+    assert reading < 2_000_000, f"{reading:,} bytes at the peak of a pass"

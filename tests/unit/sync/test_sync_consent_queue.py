@@ -1,0 +1,204 @@
+"""What the consent stage holds while Contacts are on their way (connector/sync/consent_queue.py):
+on disk, in order, and little of it in the process."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import tracemalloc
+from datetime import UTC, date, datetime
+
+from connector.state.rows import SourceSeen
+from connector.sync.consent_queue import PIECES, DeferredRows, EntryQueue, pieces
+from connector.sync.consent_records import OPT_IN, ConsentEntry
+
+AT = datetime(2026, 9, 1, 8, 30, tzinfo=UTC)
+
+
+def key(i: int) -> str:
+    return hashlib.sha256(str(i).encode()).hexdigest()
+
+
+def entries(first: int, persons: int, per_person: int = 2) -> list[ConsentEntry]:
+    """``per_person`` adjacent entries (purposes) for each of ``persons`` records."""
+    return [
+        ConsentEntry(key(i), f"purpose{p}", OPT_IN, AT, f"intake form {i}", "self")
+        for i in range(first, first + persons)
+        for p in range(per_person)
+    ]
+
+
+def test_entries_come_back_in_order_and_whole():
+    q = EntryQueue()
+    q.add(entries(0, 10))
+    q.add([])
+    q.add(entries(10, 10))
+    assert len(q) == 40
+    chunks = list(q.take(len(q), 15))
+    # Chunks of about 15 that never split a record's two entries.
+    assert [len(c) for c in chunks] == [16, 16, 8]
+    assert [e for c in chunks for e in c] == entries(0, 20)
+    assert len(q) == 0
+    q.close()
+
+
+def test_ready_stops_at_the_first_blocked_contact_and_the_rest_waits():
+    q = EntryQueue()
+    q.add(entries(0, 10))
+    q.add(entries(10, 10))
+    blocked = {key(13), key(15)}
+    assert q.ready(blocked, 1000) == 26  # persons 0-12, two entries each
+    assert q.ready(set(), 5) == 20  # a whole part, then enough
+    taken = [e for c in q.take(26, 100) for e in c]
+    assert taken == entries(0, 13)
+    assert len(q) == 14 and q.contact_keys() == {key(i) for i in range(13, 20)}
+    # A count that ends inside a record takes the rest of it too (persons 13-15).
+    assert [e for c in q.take(5, 100) for e in c] == entries(13, 3)
+    assert [e for c in q.take(len(q), 100) for e in c] == entries(16, 4)
+    q.close()
+
+
+def test_queued_entries_take_little_memory():
+    q = EntryQueue()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for b in range(20):  # 40,000 entries, made here: what the queue keeps of them counts
+            q.add(entries(b * 1000, 1000))
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    # The compressed contact keys only (~35 bytes an entry); as objects, ~300 bytes an entry.
+    assert held < 50 * len(q), held
+    q.close()
+
+
+def test_deferred_rows_round_trip_and_are_popped_once():
+    rows = DeferredRows()
+    rows.put([SourceSeen(key(1), "s1", date(2027, 8, 1), "t1"), SourceSeen(key(2), "s2", None)])
+    rows.put([SourceSeen(key(1), "s1b", None, "t1b")])  # a later row of the record replaces it
+    assert len(rows) == 2
+    assert rows.pop([key(3)]) == []
+    assert sorted(rows.pop([key(2), key(1)]), key=lambda r: r.key_hash) == sorted(
+        [SourceSeen(key(1), "s1b", None, "t1b"), SourceSeen(key(2), "s2", None, None)],
+        key=lambda r: r.key_hash,
+    )
+    assert len(rows) == 0 and rows.pop([key(1)]) == []
+    rows.put([SourceSeen(key(4), "s4", date(2027, 8, 1), "t4")])
+    assert rows.pop([key(4)]) == [SourceSeen(key(4), "s4", date(2027, 8, 1), "t4")]
+    rows.put([SourceSeen(key(5), "s5", None, "t5")])
+    rows.clear()
+    assert rows.pop([key(5)]) == []
+    rows.close()
+    assert rows.pop([key(5)]) == []  # after close: nothing held
+
+
+def test_deferred_rows_take_little_memory():
+    rows = DeferredRows()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        for b in range(20):  # 20,000 rows, ~300 bytes each as objects
+            rows.put(SourceSeen(key(i), key(-i), date(2027, 8, 1), key(i)[:32])
+                     for i in range(b * 1000, b * 1000 + 1000))  # fmt: skip
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert len(rows) == 20_000
+    assert held < 10 * len(rows), held
+    rows.close()
+
+
+class _Store:
+    def __init__(self) -> None:
+        self.sizes: list[int] = []
+
+    def record_synced(self, rows: list, *, at: datetime) -> None:
+        self.sizes.append(len(rows))
+
+    def keep_sources(self, mapping: str, rows: list) -> None:
+        self.sizes.append(len(rows))
+
+    def sf_ids(self, mapping: str, keys: list) -> dict:
+        self.sizes.append(len(keys))
+        return {}
+
+    def known(self, mapping: str, keys: list) -> dict:
+        self.sizes.append(len(keys))
+        return {}
+
+
+def test_the_stage_records_synced_consent_rows_in_slices():
+    from connector.state.rows import SyncedUpdate
+    from connector.sync import consent_stage
+
+    stage = consent_stage.ConsentStage.__new__(consent_stage.ConsentStage)
+    stage.store, stage.now = _Store(), AT  # type: ignore[assignment]
+    synced: list[SyncedUpdate] = []
+    for i in range(consent_stage.SLICE * 2 + 7):
+        synced.append(SyncedUpdate("consent:news", key(i), "ContactPointTypeConsent", "0ZY", {}))
+        stage._record_some(synced)
+    stage._record_some(synced, last=True)
+    slice_ = consent_stage.SLICE
+    assert stage.store.sizes == [slice_, slice_, 4, 2, 1]  # type: ignore[attr-defined]
+    assert synced == []
+
+
+def test_the_stage_remembers_confirmed_source_rows_in_slices():
+    from connector.sync import consent_stage
+
+    stage = consent_stage.ConsentStage.__new__(consent_stage.ConsentStage)
+    stage.store, stage.mapping = _Store(), "students"  # type: ignore[assignment]
+    stage.deferred = DeferredRows()
+    n = consent_stage.SLICE + 3
+    stage.deferred.put(SourceSeen(key(i), key(-i), None, "t") for i in range(n))
+    stage._confirm({key(i) for i in range(n)})
+    assert stage.store.sizes == [consent_stage.SLICE, 2, 1]  # type: ignore[attr-defined]
+    assert len(stage.deferred) == 0
+    stage.deferred.close()
+
+
+def test_a_flush_writes_whole_chunks_only(monkeypatch):
+    """A remainder below a chunk waits for more (written alone it would go through
+    collections, ~10 calls per object instead of one Bulk job)."""
+    from connector.sync import consent_stage
+
+    monkeypatch.setattr(consent_stage, "CHUNK", 20)
+    stage = consent_stage.ConsentStage.__new__(consent_stage.ConsentStage)
+    stage.pending = EntryQueue()
+    written: list[int] = []
+    stage._write = lambda chunk: written.append(len(chunk))  # type: ignore[method-assign]
+    for b in range(5):
+        stage.pending.add(entries(b * 7, 7))  # 70 entries, all ready
+    stage.flush(set())
+    assert written == [20]
+    stage.flush({key(30)})  # persons 10-29 ready: one chunk of them, not all
+    assert written == [20, 20]
+    stage.flush({key(20)})  # persons 20-34 wait
+    assert written == [20, 20] and len(stage.pending) == 30
+    stage.pending.close()
+
+
+def test_key_lists_for_state_come_in_a_dozen_lengths():
+    """Each IN-list length is a prepared statement the SQLite driver caches with its bound
+    values; lists of any length filled that cache over a large load."""
+    lengths: set[int] = set()
+    for n in (0, 1, 7, 1999, 2000, 6873, 10_001):
+        parts = list(pieces(list(range(n))))
+        assert [k for p in parts for k in p] == list(range(n))
+        lengths.update(len(p) for p in parts)
+    assert lengths <= set(PIECES) and len(PIECES) <= 12
+
+
+def test_the_stage_asks_state_in_pieces():
+    from connector.sync import consent_stage
+
+    stage = consent_stage.ConsentStage.__new__(consent_stage.ConsentStage)
+    stage.store, stage.mapping = _Store(), "students"  # type: ignore[assignment]
+    stage._contact_ids([key(i) for i in range(2_003)])
+    stage._known("consent:news", [key(i) for i in range(1_001)])
+    assert stage.store.sizes == [2000, 2, 1, 1000, 1]  # type: ignore[attr-defined]
