@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from connector.errors import StateError
 from connector.records import Origin, Reject
@@ -18,6 +19,7 @@ from connector.state import (
     RunStatus,
     StateStore,
     SyncedUpdate,
+    tables,
 )
 
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -299,6 +301,25 @@ def test_outbox_new_plan_supersedes_pending_rows_of_the_same_record(store: State
     assert [r.id for r in store.pending_outbox("other")] == [old[2]]
     page = store.pending_outbox(limit=2)
     assert [r.id for r in store.pending_outbox(after_id=page[-1].id)] == [new[0]]
+
+
+def test_outbox_supersede_closes_pending_rows_only(store: StateStore) -> None:
+    """NEW, SENT and FAILED rows of a record planned again become SUPERSEDED; an OK row is
+    history and stays, as do rows of other records (both dialects: PostgreSQL finds the pending
+    rows key by key, SQLite in one statement)."""
+    run1 = store.start_run("nightly", T0)
+    ok, sent, failed, _new, other = store.add_outbox(run1, [_item(i) for i in range(1, 6)], at=T0)
+    store.mark_outbox([ok], "OK", at=T0)
+    store.mark_outbox([sent], "SENT", at=T0)
+    store.mark_outbox([failed], "FAILED", at=T0)
+    run2 = store.start_run("nightly", T0 + DAY)
+    keys = [_item(i) for i in range(1, 5)] * 2  # a key twice in one plan changes nothing
+    store.add_outbox(run2, keys, at=T0 + DAY)
+    assert store.outbox_counts(run1) == {"OK": 1, "SUPERSEDED": 3, "NEW": 1}
+    assert [r.id for r in store.pending_outbox() if r.run_id == run1] == [other]
+    with store._db.write.begin() as conn:  # no reader gives a closed row's time
+        when = dict(conn.execute(sa.select(tables.outbox.c.id, tables.outbox.c.updated_at)).all())
+    assert (when[sent], when[ok]) == (T0 + DAY, T0)
 
 
 # -- runs, rejects, audit -------------------------------------------------------------------
