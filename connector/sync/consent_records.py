@@ -177,12 +177,15 @@ class ConsentPlan:
 # What state remembers of a consent record besides its field hashes: the moment its proof was
 # captured (UTC, to the second). Not a personal value: it orders proofs (see plan_consents).
 CAPTURED = "@"
-# The fields that carry an OptOut's date: a clocked OptOut (see plan_consents) ignores them.
-_DATED = frozenset({"Name", "CaptureDate", "EffectiveFrom", RECORD, CAPTURED})
+# The fields that say when and where the school learnt of an OptOut: a clocked OptOut (see
+# plan_consents) ignores them. CaptureSource is among them: two mappings that both learn of a
+# withdrawal without its date (a student export and an open-day export of one person) would
+# otherwise overwrite each other's source every run, forever.
+_DATED = frozenset({"Name", "CaptureDate", "EffectiveFrom", "CaptureSource", RECORD, CAPTURED})
 
 
 def _same_but_date(prev: KnownRow, fresh: Mapping[str, str]) -> bool:
-    """The remembered record differs from ``fresh`` in its date fields at most."""
+    """The remembered record differs from ``fresh`` in its date and source fields at most."""
     return all(prev.field_hashes.get(k) == v for k, v in fresh.items() if k not in _DATED)
 
 
@@ -203,6 +206,26 @@ def _holds_a_newer_proof(prev: KnownRow, fresh: Mapping[str, str]) -> bool:
     return held is not None and held > fresh[CAPTURED]
 
 
+def _holds_another_proof_of_this_moment(
+    prev: KnownRow, fresh: Mapping[str, str], *, opt_out: bool
+) -> bool:
+    """State remembers a proof captured at the same moment from another source, and this entry
+    does not turn it into an OptOut.
+
+    Two mappings may carry one consent with one capture moment but different sources (the
+    intake form in the student export, the open-day form in the registrations). Neither is
+    newer; writing whichever ran last would flip the record every run. The remembered one
+    stands, except that an OptOut wins a tie with an OptIn (the safer reading of two
+    simultaneous answers, and then stable: the OptIn no longer wins it back).
+    """
+    if prev.field_hashes.get(CAPTURED) != fresh[CAPTURED]:
+        return False
+    if prev.field_hashes.get("CaptureSource") == fresh["CaptureSource"]:
+        return False  # the same source corrects its own proof: written
+    same_status = prev.field_hashes.get("PrivacyConsentStatus") == fresh["PrivacyConsentStatus"]
+    return same_status or not opt_out
+
+
 def plan_consents(
     entries: Sequence[ConsentEntry],
     contact_ids: Mapping[str, str],
@@ -216,15 +239,18 @@ def plan_consents(
     """Plan the writes of a chunk of entries (the last entry per Contact and purpose wins).
 
     The latest capture stands: a consent record state remembers with a proof captured after
-    this entry's is unchanged. Two mappings may hold a proof for one Contact and purpose (a
-    student who also answered an open day's registration: "ja" at intake, "nee" in November);
-    without this rule the older one would overwrite the newer whenever its row changed, and an
-    opt-in from September would undo a withdrawal from November (art. 7(3)).
+    this entry's is unchanged; at the same capture moment from another source, the remembered
+    one stands unless this entry is an OptOut over its OptIn. Two mappings may hold a proof for
+    one Contact and purpose (a student who also answered an open day's registration: "ja" at
+    intake, "nee" in November); without this rule the older one would overwrite the newer
+    whenever its row changed, and an opt-in from September would undo a withdrawal from
+    November (art. 7(3)).
 
     An OptOut dated by the run's clock (an objection, a withdrawal without its own date) is
     dated by the first run that wrote it: while the record state remembers differs from it in
-    its date fields only (same status, source, purpose, Individual), it is unchanged, so a
-    rerun at another time writes nothing and no field of a consent record follows "now".
+    its date and source fields only (same status, purpose, Individual, giver), it is unchanged,
+    so a rerun at another time writes nothing, no field of a consent record follows "now", and
+    two mappings that learn of the same undated withdrawal do not take turns writing it.
 
     Args:
         entries: The chunk.
@@ -286,6 +312,7 @@ def plan_consents(
             prev.field_hashes.get(RECORD) == fresh[RECORD]
             or (e.clocked and _same_but_date(prev, fresh))
             or _holds_a_newer_proof(prev, fresh)
+            or _holds_another_proof_of_this_moment(prev, fresh, opt_out=e.status == OPT_OUT)
         ):
             plan.unchanged += 1
             continue

@@ -151,3 +151,63 @@ def test_validate_warns_about_a_consent_purpose_without_a_source_column():
     [warning] = consent_warnings(spec)
     assert "purposes.news.consent" in warning and "source" in warning
     assert consent_warnings(PURPOSES) == []
+
+
+def _remember(plan) -> tuple[dict, dict]:
+    """What state holds after ``plan`` was written (Individuals and consents by key)."""
+    inds = {i.key: KnownRow("0PK1", None, json.loads(i.hashes), False) for i in plan.individuals}
+    cons = {
+        (c.purpose, c.key): KnownRow("0ZY1", None, json.loads(c.hashes), False)
+        for c in plan.consents
+    }
+    return inds, cons
+
+
+def _run(entries, known_ind, known_c):
+    """One run over ``entries`` in mapping order, each written and remembered as it goes."""
+    writes = 0
+    for e in entries:
+        plan = plan_consents([e], {"k1": "003A"}, known_ind, known_c, PURPOSES, H)
+        writes += len(plan.consents)
+        inds, cons = _remember(plan)
+        known_ind, known_c = {**known_ind, **inds}, {**known_c, **cons}
+    return writes, known_ind, known_c
+
+
+def _from(mapping: str, fact: ConsentFact, status: str, now: datetime = NOW):
+    facts = SubjectFacts(consents={"news": fact})
+    [e] = entries_for("k1", facts, {"news": status}, PURPOSES, now=now, fallback_source=mapping)
+    return e
+
+
+def test_art_7_3_two_mappings_learning_one_undated_withdrawal_do_not_take_turns():
+    """The student and the open-day export both say "withdrawn", without a date: the first
+    mapping writes the OptOut, dated by the run; neither this run nor a later one writes again
+    (they once overwrote each other's CaptureSource every run)."""
+    undated = ConsentFact(False)
+    first = [_from(m, undated, CONSENT_WITHDRAWN) for m in ("sis-sync students", "sis-sync reg")]
+    writes, ind, cons = _run(first, {}, {})
+    assert writes == 1
+    later = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+    again = [
+        _from(m, undated, CONSENT_WITHDRAWN, later) for m in ("sis-sync students", "sis-sync reg")
+    ]
+    assert _run(again, ind, cons)[0] == 0
+
+
+def test_art_7_1_one_capture_moment_from_two_sources_is_written_once_an_opt_out_wins_the_tie():
+    intake = _from("m", ConsentFact(True, GIVEN, "self", "intake"), ACTIVE)
+    open_day = _from("m", ConsentFact(True, GIVEN, "self", "open day"), ACTIVE)
+    writes, ind, cons = _run([intake, open_day], {}, {})
+    assert writes == 1
+    assert _run([intake, open_day], ind, cons)[0] == 0
+    # The same moment, one says "nee": the OptOut is written, and stays.
+    refused = _from("m", ConsentFact(False, GIVEN, "self", "open day"), CONSENT_WITHDRAWN)
+    writes, ind, cons = _run([refused, intake], ind, cons)
+    assert writes == 1
+    [(_, row)] = cons.items()
+    assert row.field_hashes["PrivacyConsentStatus"] == H.value(OPT_OUT)
+    assert _run([intake, refused], ind, cons)[0] == 0
+    # The same source correcting its own proof of that moment (another giver) is written.
+    corrected = _from("m", ConsentFact(False, GIVEN, "parent", "open day"), CONSENT_WITHDRAWN)
+    assert _run([corrected], ind, cons)[0] == 1
