@@ -177,16 +177,23 @@ class ConsentPlan:
 # What state remembers of a consent record besides its field hashes: the moment its proof was
 # captured (UTC, to the second). Not a personal value: it orders proofs (see plan_consents).
 CAPTURED = "@"
-# The fields that say when and where the school learnt of an OptOut: a clocked OptOut (see
-# plan_consents) ignores them. CaptureSource is among them: two mappings that both learn of a
-# withdrawal without its date (a student export and an open-day export of one person) would
-# otherwise overwrite each other's source every run, forever.
-_DATED = frozenset({"Name", "CaptureDate", "EffectiveFrom", "CaptureSource", RECORD, CAPTURED})
+# What a clocked OptOut (see plan_consents) ignores of the record state remembers: when, by
+# whom and where the school learnt of it; only the status and what the purpose's settings decide
+# count. Otherwise two mappings that both learn of a withdrawal without its date (a student
+# export and an open-day export of one person, one naming a parent, one nobody) would overwrite
+# each other's source or giver every run, forever. An objection keeps its CaptureSource (the
+# art. 21 proof), which replaces a plain withdrawal's once.
+_WHEN_WHO = frozenset(
+    {"Name", "CaptureDate", "EffectiveFrom", "Consent_Given_By__c", RECORD, CAPTURED}
+)
+_WHEN_WHO_WHERE = _WHEN_WHO | {"CaptureSource"}
 
 
-def _same_but_date(prev: KnownRow, fresh: Mapping[str, str]) -> bool:
-    """The remembered record differs from ``fresh`` in its date and source fields at most."""
-    return all(prev.field_hashes.get(k) == v for k, v in fresh.items() if k not in _DATED)
+def _same_opt_out(prev: KnownRow, fresh: Mapping[str, str], *, objection: bool) -> bool:
+    """The remembered record is this OptOut, but for when, by whom and (unless ``fresh`` is
+    an objection) where it was learnt."""
+    ignored = _WHEN_WHO if objection else _WHEN_WHO_WHERE
+    return all(prev.field_hashes.get(k) == v for k, v in fresh.items() if k not in ignored)
 
 
 def _hashes(
@@ -207,7 +214,7 @@ def _holds_a_newer_proof(prev: KnownRow, fresh: Mapping[str, str]) -> bool:
 
 
 def _holds_another_proof_of_this_moment(
-    prev: KnownRow, fresh: Mapping[str, str], *, opt_out: bool
+    prev: KnownRow, fresh: Mapping[str, str], *, opt_out: bool, objection: bool
 ) -> bool:
     """State remembers a proof captured at the same moment from another source, and this entry
     does not turn it into an OptOut.
@@ -216,8 +223,11 @@ def _holds_another_proof_of_this_moment(
     intake form in the student export, the open-day form in the registrations). Neither is
     newer; writing whichever ran last would flip the record every run. The remembered one
     stands, except that an OptOut wins a tie with an OptIn (the safer reading of two
-    simultaneous answers, and then stable: the OptIn no longer wins it back).
+    simultaneous answers, and then stable: the OptIn no longer wins it back), and an objection
+    wins a tie with a plain withdrawal (its source is the art. 21 proof).
     """
+    if objection:
+        return False
     if prev.field_hashes.get(CAPTURED) != fresh[CAPTURED]:
         return False
     if prev.field_hashes.get("CaptureSource") == fresh["CaptureSource"]:
@@ -248,9 +258,11 @@ def plan_consents(
 
     An OptOut dated by the run's clock (an objection, a withdrawal without its own date) is
     dated by the first run that wrote it: while the record state remembers differs from it in
-    its date and source fields only (same status, purpose, Individual, giver), it is unchanged,
-    so a rerun at another time writes nothing, no field of a consent record follows "now", and
-    two mappings that learn of the same undated withdrawal do not take turns writing it.
+    its date, giver and source only (same status, purpose, Individual; the source counts for an
+    objection), it is unchanged, so a rerun at another time writes nothing, no field of
+    a consent record follows "now", and two mappings that learn of the same undated withdrawal
+    do not take turns writing their own source or giver into it. An objection's source counts: it
+    replaces a plain withdrawal's once.
 
     Args:
         entries: The chunk.
@@ -308,11 +320,14 @@ def plan_consents(
         hashed = {**row, "Individual": individual, "Purpose": purpose}
         text, fresh = _hashes(hasher, hashed, captured)
         prev = known_consents.get((purpose, key))
+        objection = e.source == OBJECTION_SOURCE
         if prev is not None and (
             prev.field_hashes.get(RECORD) == fresh[RECORD]
-            or (e.clocked and _same_but_date(prev, fresh))
+            or (e.clocked and _same_opt_out(prev, fresh, objection=objection))
             or _holds_a_newer_proof(prev, fresh)
-            or _holds_another_proof_of_this_moment(prev, fresh, opt_out=e.status == OPT_OUT)
+            or _holds_another_proof_of_this_moment(
+                prev, fresh, opt_out=e.status == OPT_OUT, objection=objection
+            )
         ):
             plan.unchanged += 1
             continue

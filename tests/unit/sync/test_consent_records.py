@@ -181,16 +181,20 @@ def _from(mapping: str, fact: ConsentFact, status: str, now: datetime = NOW):
 
 
 def test_art_7_3_two_mappings_learning_one_undated_withdrawal_do_not_take_turns():
-    """The student and the open-day export both say "withdrawn", without a date: the first
-    mapping writes the OptOut, dated by the run; neither this run nor a later one writes again
-    (they once overwrote each other's CaptureSource every run)."""
-    undated = ConsentFact(False)
-    first = [_from(m, undated, CONSENT_WITHDRAWN) for m in ("sis-sync students", "sis-sync reg")]
+    """The student and the open-day export both say "withdrawn", without a date (one names a
+    parent): the first mapping writes the OptOut, dated by the run; neither this run nor a
+    later one writes again (they once overwrote each other's CaptureSource every run)."""
+    by_parent, undated = ConsentFact(False, None, "parent"), ConsentFact(False)
+    first = [
+        _from("sis-sync students", by_parent, CONSENT_WITHDRAWN),
+        _from("sis-sync reg", undated, CONSENT_WITHDRAWN),
+    ]
     writes, ind, cons = _run(first, {}, {})
     assert writes == 1
     later = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
     again = [
-        _from(m, undated, CONSENT_WITHDRAWN, later) for m in ("sis-sync students", "sis-sync reg")
+        _from("sis-sync students", by_parent, CONSENT_WITHDRAWN, later),
+        _from("sis-sync reg", undated, CONSENT_WITHDRAWN, later),
     ]
     assert _run(again, ind, cons)[0] == 0
 
@@ -211,3 +215,24 @@ def test_art_7_1_one_capture_moment_from_two_sources_is_written_once_an_opt_out_
     # The same source correcting its own proof of that moment (another giver) is written.
     corrected = _from("m", ConsentFact(False, GIVEN, "parent", "open day"), CONSENT_WITHDRAWN)
     assert _run([corrected], ind, cons)[0] == 1
+
+
+def test_art_21_an_objection_replaces_an_undated_withdrawal_once_with_its_own_source():
+    """A plain "nee" without a date was written first; the objection's OptOut carries the
+    art. 21 source: written once (another source is not ignored for it), then stable."""
+    withdrawn = _from("sis-sync reg", ConsentFact(False), CONSENT_WITHDRAWN)
+    writes, ind, cons = _run([withdrawn], {}, {})
+    assert writes == 1
+    facts = SubjectFacts(consents={}, objected=frozenset({"news"}))
+    [objection] = entries_for(
+        "k1", facts, {"news": "objected"}, PURPOSES, now=NOW, fallback_source="sis-sync m"
+    )
+    writes, ind, cons = _run([objection, withdrawn], ind, cons)
+    assert writes == 1
+    [(_, row)] = cons.items()
+    assert row.field_hashes["CaptureSource"] == H.value("bezwaar (AVG art. 21)")
+    later = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+    [objection] = entries_for(
+        "k1", facts, {"news": "objected"}, PURPOSES, now=later, fallback_source="sis-sync m"
+    )
+    assert _run([objection, withdrawn], ind, cons)[0] == 0
