@@ -54,8 +54,12 @@ def _env(emu: EmulatorHandle) -> dict[str, str]:
         "SIS_SYNC_SALESFORCE__CLIENT_SECRET": "school",
         "SIS_SYNC_SALESFORCE__CA_BUNDLE": emu.ca_file,
         "SIS_SYNC_SECRET": SECRET,
-        # One clock for both runs (the sample data is dated relative to today).
-        "SIS_SYNC_NOW": f"{date.today().isoformat()}T09:00:00+00:00",
+        # One clock for both runs (the sample data is dated relative to today), ahead of the
+        # real one whatever the hour CI runs at: a run whose clock is ahead remembers no source
+        # rows (fingerprint.py), so the rerun maps every row again and must still write
+        # nothing. At 09:00 the test took that path only before 09:00 real time, and hid a
+        # consent record two mappings rewrote every run.
+        "SIS_SYNC_NOW": f"{date.today().isoformat()}T23:59:00+00:00",
     }
 
 
