@@ -217,7 +217,7 @@ def _holds_another_proof_of_this_moment(
     prev: KnownRow, fresh: Mapping[str, str], *, opt_out: bool, objection: bool
 ) -> bool:
     """State remembers a proof captured at the same moment from another source, and this entry
-    does not turn it into an OptOut.
+    is neither an OptOut over its OptIn nor an objection: the remembered one stands.
 
     Two mappings may carry one consent with one capture moment but different sources (the
     intake form in the student export, the open-day form in the registrations). Neither is
