@@ -97,6 +97,11 @@ class ConsentEntry:
     objected: bool = False
     clocked: bool = False
 
+    @property
+    def objection(self) -> bool:
+        """This entry is the OptOut of an objection (art. 21), not of a withdrawal."""
+        return self.source == OBJECTION_SOURCE
+
 
 def entries_for(
     key_hash: str,
@@ -250,11 +255,11 @@ def plan_consents(
 
     The latest capture stands: a consent record state remembers with a proof captured after
     this entry's is unchanged; at the same capture moment from another source, the remembered
-    one stands unless this entry is an OptOut over its OptIn. Two mappings may hold a proof for
-    one Contact and purpose (a student who also answered an open day's registration: "ja" at
-    intake, "nee" in November); without this rule the older one would overwrite the newer
-    whenever its row changed, and an opt-in from September would undo a withdrawal from
-    November (art. 7(3)).
+    one stands unless this entry is an OptOut over its OptIn or an objection. Two mappings may
+    hold a proof for one Contact and purpose (a student who also answered an open day's
+    registration: "ja" at intake, "nee" in November); without this rule the older one would
+    overwrite the newer whenever its row changed, and an opt-in from September would undo a
+    withdrawal from November (art. 7(3)).
 
     An OptOut dated by the run's clock (an objection, a withdrawal without its own date) is
     dated by the first run that wrote it: while the record state remembers differs from it in
@@ -320,13 +325,12 @@ def plan_consents(
         hashed = {**row, "Individual": individual, "Purpose": purpose}
         text, fresh = _hashes(hasher, hashed, captured)
         prev = known_consents.get((purpose, key))
-        objection = e.source == OBJECTION_SOURCE
         if prev is not None and (
             prev.field_hashes.get(RECORD) == fresh[RECORD]
-            or (e.clocked and _same_opt_out(prev, fresh, objection=objection))
+            or (e.clocked and _same_opt_out(prev, fresh, objection=e.objection))
             or _holds_a_newer_proof(prev, fresh)
             or _holds_another_proof_of_this_moment(
-                prev, fresh, opt_out=e.status == OPT_OUT, objection=objection
+                prev, fresh, opt_out=e.status == OPT_OUT, objection=e.objection
             )
         ):
             plan.unchanged += 1
