@@ -24,7 +24,6 @@ from connector.mapping.models import MappingSpec
 from connector.privacy.facts import Phase
 from connector.privacy.identifiers import KEY_LOOKS_LIKE_BSN
 from connector.privacy.policy import (
-    ACTIVE,
     CLEARING,
     FORBIDDEN_NUMBER,
     RETENTION_EXPIRED,
@@ -36,15 +35,15 @@ from connector.state.rows import (
     PURGE_CLEARED,
     KnownRow,
     PersonMatches,
-    PersonRow,
     SourceSeen,
     purge_cleared,
 )
 from connector.sync.batch_state import BatchState, StateQuery
-from connector.sync.crm_opt_outs import CONFLICT_TEXT, OPT_IN_SENT, sent_key
+from connector.sync.crm_opt_outs import OPT_IN_SENT
 from connector.sync.diff import RECORD, diff
-from connector.sync.identity import Match, Person, resolve
 from connector.sync.modes import ModeAction, decide, needs_person_contact
+from connector.sync.plan_opt_outs import OptOutRules
+from connector.sync.plan_persons import PersonRules
 from connector.sync.source_content import SOURCE, ContentHasher
 
 # Why a record was skipped (run report, ``left_alone``): its parent was purged for retention.
@@ -133,8 +132,11 @@ def _as_utc(day: date | datetime | None) -> datetime | None:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-class Planner:
+class Planner(OptOutRules, PersonRules):
     """Plans the writes of one mapping, batch by batch (pure: no store, no I/O).
+
+    Its person rules live in ``plan_persons.py`` and its objection and CRM opt-out rules in
+    ``plan_opt_outs.py`` (mixed in), each a few hundred lines a module.
 
     Args:
         mapping: The mapping's name.
@@ -394,129 +396,6 @@ class Planner:
             clear.pop(self.lookups.get(fld, fld), None)
         return True
 
-    def with_objections(self, items: Sequence[Item], state: BatchState) -> list[Item]:
-        """``items`` with every record of a person who objected (art. 21) decided again with
-        those purposes objected: never active, whatever the row says.
-
-        An objection made by e-mail address (nobody known, or a prospect without a student
-        number) holds for every row with that address. One made by student number holds for
-        the student's rows and, through their address (``objected_unnumbered``), only for rows
-        without a student number (their registrations): a sibling who shares the address has
-        a student number of their own and is never reached.
-        """
-        objected, unnumbered = state.objected, state.objected_unnumbered
-        if (not objected and not unnumbered) or self.policy is None:
-            return list(items)
-        out: list[Item] = []
-        for it in items:
-            res = it.res
-            student_hash, email_hash = res.identity
-            hits = [objected.get(h, frozenset[str]()) for h in res.identity if h]
-            if email_hash and not student_hash:
-                hits.append(unnumbered.get(email_hash, frozenset[str]()))
-            purposes = frozenset[str]().union(*hits)
-            if not purposes or purposes <= res.facts.objected:
-                out.append(it)
-                continue
-            facts = replace(res.facts, objected=res.facts.objected | purposes)
-            decision = self.policy.decide(res.values, facts, self.today)
-            out.append(Item(it.rec, replace(res, facts=facts), decision, it.source_hash,
-                            it.recheck_on))  # fmt: skip
-        return out
-
-    def opt_out_check(self, items: Sequence[Item], state: BatchState) -> dict[str, frozenset[str]]:
-        """Salesforce id → the opt-out fields to read from Salesforce before :meth:`plan`: those
-        of the known persons in ``items`` whose row opts in to a purpose with an opt-out field.
-
-        Empty (no query) for mappings without such purposes and for new persons.
-        """
-        if not self.opt_outs or self.policy is None:
-            return {}
-        wanted: dict[str, frozenset[str]] = {}
-        for it in self.with_objections(items, state):
-            prev = state.known.get(it.res.key_hash)
-            sf_id = self._known_sf_id(it, prev, state.persons)
-            if sf_id is None:
-                continue  # a new person: the CRM holds nothing of them (a first load's rows)
-            marks = self.opt_in_marks(it)
-            held = prev.field_hashes if prev is not None and not prev.purged else {}
-            # An opt-in this record was written with before is nothing new to the CRM
-            # (crm_opt_outs.py): no read.
-            fields = frozenset(k[1:] for k, mark in marks.items() if held.get(k) != mark)
-            if fields:
-                wanted[sf_id] = wanted.get(sf_id, frozenset()) | fields
-        return wanted
-
-    def opt_in_marks(self, it: Item) -> dict[str, str]:
-        """``sent_key(opt-out field)`` → keyed hash of the active opt-ins behind it (purposes
-        and capture moments) for the opt-out fields of the purposes this row opts in to."""
-        if not self.opt_outs or self.policy is None:
-            return {}
-        statuses = self.policy.statuses_of(it.decision, it.res.facts, self.today)
-        consents = it.res.facts.consents
-        moments: dict[str, list[str]] = {}
-        for purpose, fld in self.opt_outs.items():
-            if statuses.get(purpose) != ACTIVE:
-                continue
-            fact = consents.get(purpose)
-            at = fact.at.isoformat() if fact is not None and fact.at is not None else ""
-            moments.setdefault(fld, []).append(f"{purpose}={at}")
-        return {sent_key(fld): self.hasher.value("|".join(sorted(m))) for fld, m in moments.items()}
-
-    def _known_sf_id(
-        self, it: Item, prev: KnownRow | None, persons: PersonMatches | None
-    ) -> str | None:
-        """The record's Salesforce id as state knows it (its own, or its person's)."""
-        if prev is not None and prev.sf_id and not prev.purged:
-            return prev.sf_id
-        if persons is None:
-            return None
-        student_hash, email_hash = it.res.identity
-        row = persons.by_student.get(student_hash) if student_hash else None
-        if row is None and email_hash:
-            found = persons.by_email.get(email_hash, ())
-            row = found[0] if len(found) == 1 else None
-        return row.sf_id if row is not None and row.sf_id != "(new)" else None
-
-    def _meet_crm_opt_outs(
-        self,
-        it: Item,
-        prev: KnownRow | None,
-        persons: PersonMatches | None,
-        state: BatchState,
-        payload: dict[str, Any],
-        out: BatchPlan,
-    ) -> frozenset[str]:
-        """A row that opts in where the CRM holds the opt-out: lift it (the purpose allows it
-        and the opt-in is newer than the record's last change in Salesforce) or report the
-        conflict. Returns the opt-out fields in conflict."""
-        sf_id = self._known_sf_id(it, prev, persons)
-        crm = state.crm_opt_outs.get(sf_id) if sf_id is not None else None
-        if crm is None or not crm.fields:
-            return frozenset()
-        assert self.policy is not None
-        statuses = self.policy.statuses_of(it.decision, it.res.facts, self.today)
-        opted_in = {f for p, f in self.opt_outs.items() if statuses.get(p) == ACTIVE}
-        conflict: set[str] = set()
-        for purpose, fld in sorted(self.opt_outs.items()):
-            if fld not in crm.fields or fld not in opted_in or payload.get(fld) is True:
-                continue  # not opted out there, no opt-in here, or the row opts out itself
-            consent = self.policy.purposes[purpose].consent
-            fact = it.res.facts.consents.get(purpose)
-            newer = (
-                fact is not None
-                and fact.at is not None
-                and crm.modified is not None
-                and fact.at > crm.modified
-            )
-            if consent is not None and consent.opt_in_lifts_opt_out and newer:
-                payload[fld] = False
-                out.lifted += 1
-            else:
-                out.conflicts.append((it.rec.origin, fld, CONFLICT_TEXT))
-                conflict.add(fld)
-        return frozenset(conflict)
-
     def outcome(self, it: Item) -> tuple[dict[str, Any], dict[str, str], str]:
         """What one record would send: payload, fields to clear, and its fingerprint — the
         keyed hash of both (parents by key, not by Salesforce id) and its retention anchors.
@@ -571,48 +450,10 @@ class Planner:
         marks: Mapping[str, str],
     ) -> Write | None:
         res = it.res
-        person: Person | None = None
-        new_person: tuple[str | None, str | None] | None = None
-        link: tuple[str | None, str | None] | None = None
-        if persons is not None:
-            student_hash, email_hash = res.identity
-            by_student = persons.by_student.get(student_hash) if student_hash else None
-            by_email = persons.by_email.get(email_hash, ()) if email_hash else ()
-            resolution = resolve(
-                student_hash, email_hash, _p(by_student), [_person(p) for p in by_email]
-            )
-            if resolution.match is Match.AMBIGUOUS:
-                out.review.append((it.rec.origin, resolution.candidates))
-                return None
-            person = resolution.person
-            if resolution.match is Match.NEW and prev is not None and prev.person_id is not None:
-                # Nothing to match on (no SIS number, no e-mail): the record's own history says
-                # who it is.
-                person = Person(prev.person_id, prev.sf_id, student_hash, email_hash)
-            elif resolution.match is Match.NEW:
-                new_person = (student_hash, email_hash)
-            elif (
-                resolution.match is Match.JOIN
-                and person is not None
-                and student_hash is not None
-                and self.claimed.get(person.person_id, student_hash) != student_hash
-            ):
-                person, new_person = None, (student_hash, email_hash)  # a sibling: a new person
-            elif resolution.match is Match.JOIN and person is not None and student_hash:
-                out.joined += 1
-                link = (student_hash, email_hash)
-                self.claimed[person.person_id] = student_hash
-            elif person is not None and email_hash and person.email_hash != email_hash:
-                link = (None, email_hash)  # same person, new address: follow it
-            if person is not None and person.student_hash and not student_hash and self.sis_fields:
-                # An event registration of a student: the SIS is the record of what it holds
-                # (name, status, address); this mapping adds only what the SIS does not map.
-                for fld in self.sis_fields:
-                    payload.pop(fld, None)
-                    clear.pop(fld, None)
-            if person is not None and stale_id is not None and person.sf_id == stale_id:
-                # The person's Contact was purged: they come back as a new Contact.
-                person = Person(person.person_id, None, person.student_hash, person.email_hash)
+        who = self._who(it, prev, persons, out, payload, clear, stale_id)
+        if who is None:
+            return None  # ambiguous: held for review
+        person, new_person, link = who.person, who.new_person, who.link
 
         change = diff(payload, clear, prev.field_hashes if prev else None, self.hasher, fingerprint)
         sf_id = (person.sf_id if person else None) or (prev.sf_id if prev else None)
@@ -759,11 +600,3 @@ def sis_owned_fields(compiled: dict[str, CompiledMapping], spec: MappingSpec) ->
         and c.spec.target.object == spec.target.object
         for f in c.spec.fields
     ) - {spec.target.external_id}
-
-
-def _person(row: PersonRow) -> Person:
-    return Person(row.person_id, row.sf_id, row.student_hash, row.email_hash)
-
-
-def _p(row: PersonRow | None) -> Person | None:
-    return None if row is None else _person(row)

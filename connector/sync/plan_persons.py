@@ -1,0 +1,110 @@
+"""The planner's person rules: which person a record belongs to, before its write is planned.
+
+Part of the pure planning stage (``plan.py``: :class:`~connector.sync.plan.Planner` mixes
+these in): no store, no I/O. :func:`connector.sync.identity.resolve` matches a record to the
+persons state knows by student number and e-mail; these rules add what one batch needs on
+top: a sibling who shares an e-mail address is a person of their own, a registration of a
+student leaves the SIS's fields alone, and a person whose Contact was purged comes back new.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from connector.state.rows import KnownRow, PersonMatches, PersonRow
+from connector.sync.identity import Match, Person, resolve
+
+if TYPE_CHECKING:  # plan.py imports this module: its types only for the checker
+    from connector.sync.plan import BatchPlan, Item
+
+Hashes = tuple[str | None, str | None]  # (student hash, e-mail hash)
+
+
+@dataclass(frozen=True, slots=True)
+class Who:
+    """The person a record is written for.
+
+    ``person``: a person state knows (None: none, or a new one); ``new_person``: the identity
+    of a person this write creates; ``link``: the identity hashes this write adds to
+    ``person`` (a prospect joined to a student number, or a new e-mail address).
+    """
+
+    person: Person | None
+    new_person: Hashes | None = None
+    link: Hashes | None = None
+
+
+class PersonRules:
+    """Person rules of :class:`~connector.sync.plan.Planner`; it sets these attributes."""
+
+    # Prospects joined to a student number in this run (person id → student hash).
+    claimed: dict[int, str]
+    # Fields an SIS mapping writes on the same object: the SIS owns them for a student.
+    sis_fields: frozenset[str]
+
+    def _who(
+        self,
+        it: Item,
+        prev: KnownRow | None,
+        persons: PersonMatches | None,
+        out: BatchPlan,
+        payload: dict[str, Any],
+        clear: dict[str, str],
+        stale_id: str | None,
+    ) -> Who | None:
+        """The person ``it`` is written for; None when the match is ambiguous (the record is
+        held for review, in ``out.review``). Drops the SIS's fields from ``payload`` and
+        ``clear`` for a registration of a student; counts joins in ``out.joined``."""
+        if persons is None:
+            return Who(None)
+        res = it.res
+        new_person: Hashes | None = None
+        link: Hashes | None = None
+        student_hash, email_hash = res.identity
+        by_student = persons.by_student.get(student_hash) if student_hash else None
+        by_email = persons.by_email.get(email_hash, ()) if email_hash else ()
+        resolution = resolve(
+            student_hash, email_hash, _p(by_student), [_person(p) for p in by_email]
+        )
+        if resolution.match is Match.AMBIGUOUS:
+            out.review.append((it.rec.origin, resolution.candidates))
+            return None
+        person = resolution.person
+        if resolution.match is Match.NEW and prev is not None and prev.person_id is not None:
+            # Nothing to match on (no SIS number, no e-mail): the record's own history says
+            # who it is.
+            person = Person(prev.person_id, prev.sf_id, student_hash, email_hash)
+        elif resolution.match is Match.NEW:
+            new_person = (student_hash, email_hash)
+        elif (
+            resolution.match is Match.JOIN
+            and person is not None
+            and student_hash is not None
+            and self.claimed.get(person.person_id, student_hash) != student_hash
+        ):
+            person, new_person = None, (student_hash, email_hash)  # a sibling: a new person
+        elif resolution.match is Match.JOIN and person is not None and student_hash:
+            out.joined += 1
+            link = (student_hash, email_hash)
+            self.claimed[person.person_id] = student_hash
+        elif person is not None and email_hash and person.email_hash != email_hash:
+            link = (None, email_hash)  # same person, new address: follow it
+        if person is not None and person.student_hash and not student_hash and self.sis_fields:
+            # An event registration of a student: the SIS is the record of what it holds
+            # (name, status, address); this mapping adds only what the SIS does not map.
+            for fld in self.sis_fields:
+                payload.pop(fld, None)
+                clear.pop(fld, None)
+        if person is not None and stale_id is not None and person.sf_id == stale_id:
+            # The person's Contact was purged: they come back as a new Contact.
+            person = Person(person.person_id, None, person.student_hash, person.email_hash)
+        return Who(person, new_person, link)
+
+
+def _person(row: PersonRow) -> Person:
+    return Person(row.person_id, row.sf_id, row.student_hash, row.email_hash)
+
+
+def _p(row: PersonRow | None) -> Person | None:
+    return None if row is None else _person(row)
