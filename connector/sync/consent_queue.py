@@ -2,7 +2,7 @@
 
 A first load's consent entries wait until their Contacts are recorded (``consent_stage.py``):
 those of the Bulk buffer and of the jobs in flight, up to ~150,000 persons with two writes in
-flight of 50,000 (``engine.BULK_CHUNK``). Kept as objects, the entries (~300 bytes each, 1.4 a
+flight of 50,000 (``run_context.BULK_CHUNK``). Kept as objects, the entries (~300 bytes each, 1.4 a
 person) and the source rows held back for them (:class:`DeferredRows`, ~300 bytes a person) were
 ~100 MB of a large load's peak memory. Like the write spool (``spool.py``) they go to a private
 temporary SQLite database (an empty file name: on disk, deleted on close,

@@ -22,39 +22,31 @@ OK | FAILED; a record's field hashes change in state only after Salesforce accep
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date
 from functools import partial
 from itertools import islice
-from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
 
 from connector.clock import school_date
 from connector.errors import (
-    ConnectorError,
     InputError,
-    PluginError,
     SalesforceError,
 )
-from connector.hashing import KeyHasher
-from connector.mapping.compile import CompiledMapping
-from connector.mapping.project import Project
 from connector.plan_examples import shown_fields
 from connector.privacy.policy import Policy
 from connector.records import Origin, Reject, SourceRecord
-from connector.report import MappingReport, RunReport
+from connector.report import MappingReport
 from connector.salesforce.consent_objects import ConsentOrg, link_of
 from connector.salesforce.existing import existing_ids
 from connector.salesforce.record_types import RecordTypes
-from connector.salesforce.writer import Writer
 from connector.sources import open_source
 from connector.sources.base import Source
-from connector.state import StateStore
+from connector.sources.plugin_calls import plugin_call, plugin_rows
 from connector.state.anchors import export_mark
 from connector.state.rows import SourceSeen
-from connector.sync.batch_state import BatchState, PlannedPersons, WithheldParents
-from connector.sync.consent_dry_run import PlannedConsents, PlannedRecords
+from connector.sync.batch_state import BatchState
+from connector.sync.consent_dry_run import PlannedConsents
 from connector.sync.consent_stage import ConsentStage
 from connector.sync.crm_opt_outs import OPT_OUT_CONFLICT, read_crm_opt_outs
 from connector.sync.export_guard import DELETES, export_ratio, guard_warning, is_full_export
@@ -62,113 +54,14 @@ from connector.sync.fingerprint import SourceHasher
 from connector.sync.ledger import KeyLedger
 from connector.sync.plan import Item, Planner
 from connector.sync.recorder import Recorder
+from connector.sync.run_context import RunContext, WriteProgress
 from connector.sync.write_stage import WriteStage
 
 log = logging.getLogger(__name__)
-plugin_log = logging.getLogger("connector.plugins")
-
-
-def _plugin_failed(source: Source, exc: Exception) -> PluginError:
-    """A source's unexpected exception as a value-free PluginError; its frames under ``-v``."""
-    kind = getattr(source, "kind", type(source).__name__)
-    if plugin_log.isEnabledFor(logging.DEBUG):
-        import traceback  # only under -v
-
-        frames = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__)))
-        plugin_log.debug(
-            "source %s raised %s.%s (message withheld: it may hold a value)\n"
-            "Traceback (most recent call last):\n%s",
-            kind, type(exc).__module__, type(exc).__qualname__, frames.rstrip(),
-        )  # fmt: skip
-    return PluginError(kind, exc)
-
-
-def _plugin_call(source: Source, call: Callable[[], object]) -> None:
-    """``call()`` of a source (its ``check``): its contract errors pass, anything else is a
-    plugin bug whose message may quote a value (issue #12), so it is replaced."""
-    try:
-        call()
-    except ConnectorError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any other exception is a plugin bug
-        raise _plugin_failed(source, exc) from None
-
-
-def _plugin_rows(source: Source) -> Iterator[SourceRecord | Reject]:
-    """The rows of ``source.read()``; an unexpected exception while reading, as in
-    :func:`_plugin_call`. Exceptions of the loop that consumes the rows do not pass here."""
-    try:
-        yield from source.read()
-    except ConnectorError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any other exception is a plugin bug
-        raise _plugin_failed(source, exc) from None
 
 
 BATCH = 2_000
-BULK_CHUNK = 50_000  # records per Bulk API 2.0 job the engine submits (the writer splits by bytes)
 EMPTY_EXPORT = "the export holds no rows (empty or header only): nothing was changed"
-
-WriteKind = Literal["records", "consents"]  # which writes a progress line counts
-
-
-class Progress(Protocol):
-    """Told after each batch of a mapping: the records read so far (never per row)."""
-
-    def __call__(self, mapping: str, read: int, /) -> None: ...
-
-
-@runtime_checkable
-class WriteProgress(Progress, Protocol):
-    """A progress that follows the writes too: ``written`` is told after each flush, each
-    Bulk job recorded and each step of the consent stage (never per row) how many writes of
-    ``stage`` are done (accepted or refused) of those submitted so far."""
-
-    def written(self, mapping: str, stage: WriteKind, done: int, total: int) -> None: ...
-
-
-@dataclass
-class RunContext:
-    """What every mapping of a run shares."""
-
-    project: Project
-    base_dir: Path  # relative source paths resolve against the folder of sync.yaml
-    compiled: dict[str, CompiledMapping]
-    store: StateStore
-    writer: Writer | None  # None for a dry run
-    hasher: KeyHasher
-    now: datetime
-    report: RunReport
-    bulk_threshold: int = 2_000
-    bulk_chunk: int = BULK_CHUNK
-    progress: Progress | None = None
-    # Dry run only: key hashes a parent mapping would create, so children count as creates too.
-    planned: dict[str, set[str]] = field(default_factory=dict)
-    # Dry run only: persons the plan creates, so later mappings match them as the run will.
-    planned_persons: PlannedPersons = field(default_factory=PlannedPersons)
-    # Records of parent mappings the policy did not write this run: their children are skipped
-    # with that reason, not rejected (batch_state.WithheldParents; made from ``compiled``).
-    withheld: WithheldParents = field(init=False)
-    # Dry run only: the consent records the plan counted, so later mappings see them as known.
-    planned_consents: PlannedRecords = field(default_factory=PlannedRecords)
-    project_digest: bytes = b""  # fingerprint.project_digest(project): keys the source hashes
-    # False when the run's clock is ahead of the real one (SIS_SYNC_NOW in the future): what it
-    # decides for that day must not let later real runs skip rows.
-    remember_sources: bool = True
-    min_export_ratio: float | None = None  # the job's (sync.yaml); a mapping's own wins
-    # Record types by DeveloperName, asked once per run (target.record_type / person_account).
-    record_types: RecordTypes | None = None
-    # The org's consent model (Individual, DataUsePurpose, ContactPointTypeConsent), asked once
-    # per run when a consent needs writing; made by the first person mapping of a real run.
-    consent_org: ConsentOrg | None = None
-
-    def __post_init__(self) -> None:
-        self.withheld = WithheldParents.of(self.compiled)
-
-    @property
-    def dry_run(self) -> bool:
-        """True for `sis-sync plan`: nothing is written anywhere."""
-        return self.writer is None
 
 
 def _batches(it: Iterator[SourceRecord | Reject], size: int) -> Iterator[list]:
@@ -258,7 +151,7 @@ class MappingRun:
         ctx = self.ctx
         try:
             source = open_source(self.spec.source, base_dir=ctx.base_dir)
-            _plugin_call(source, source.check)
+            plugin_call(source, source.check)
         except InputError as exc:
             self.rep.error = str(exc)
             self.rep.input_error = True
@@ -332,7 +225,7 @@ class MappingRun:
 
     def _read(self, source: Source, today: date) -> None:
         rows = 0
-        for batch in _batches(_plugin_rows(source), BATCH):
+        for batch in _batches(plugin_rows(source), BATCH):
             rows += len(batch)
             rejects: list[Reject] = []
             records = [r for r in batch if r.__class__ is not Reject and not r.deleted]

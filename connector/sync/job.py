@@ -31,8 +31,9 @@ from connector.report import RunReport
 from connector.salesforce.record_types import RecordTypes
 from connector.salesforce.writer import Writer
 from connector.state import RunStatus, StateStore, open_existing
-from connector.sync.engine import MappingRun, Progress, RunContext
+from connector.sync.engine import MappingRun
 from connector.sync.fingerprint import project_digest
+from connector.sync.run_context import Progress, RunContext
 
 log = logging.getLogger(__name__)
 

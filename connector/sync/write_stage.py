@@ -32,8 +32,8 @@ from connector.sync.spool import Spooled, WriteBuffer, WriteSpool
 if TYPE_CHECKING:
     from connector.mapping.models import MappingSpec
     from connector.report import MappingReport
-    from connector.sync.engine import RunContext, WriteProgress
     from connector.sync.recorder import Recorder
+    from connector.sync.run_context import RunContext, WriteProgress
 
 log = logging.getLogger("connector.sync.engine")  # one logger name for the run's messages
 
