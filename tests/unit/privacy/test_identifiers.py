@@ -350,6 +350,26 @@ def test_a_bsn_after_a_lone_zero_is_no_phone_number():
     assert not contains_forbidden_number("010 0000009")  # the same digits as a phone number
 
 
+def test_a_bsn_with_a_group_after_it_is_no_phone_number():
+    # Found by test_policy_properties: "010000008 0" parses as a Rotterdam number (010 000 0080),
+    # but no phone number is written with its nine last digits before another group; the BSN
+    # stands as a number of its own, grouped or not.
+    assert is_bsn("010000008")
+    assert contains_forbidden_number(" 010000008 0")
+    assert contains_forbidden_number("010 000 008 0")
+    assert contains_forbidden_number("bel 010-000-008-0 terug")
+    assert not contains_forbidden_number("0100000080")  # ten digits in one group: a phone number
+    assert not contains_forbidden_number("010 0000080")
+
+
+def test_a_bsn_after_a_digit_without_trunk_or_plus_is_no_phone_number():
+    # Found the same way: "8 000000012" reads as 0800 000 0012 to phonenumbers; a phone number
+    # is written from its trunk 0, its 00 or its +.
+    assert is_bsn("000000012")
+    assert contains_forbidden_number("8 000000012 ")
+    assert not contains_forbidden_number("+31 6 1234 5683")  # its 612345683 passes the check too
+
+
 @settings(max_examples=400, deadline=None)
 @given(day=st.dates(min_value=date(1900, 1, 1), max_value=date(2099, 12, 31)))
 def test_no_date_in_any_notation_is_a_false_alarm(day):
