@@ -115,6 +115,20 @@ def mapping_columns(spec: MappingSpec) -> Iterator[tuple[Path_, str]]:
         yield ("filter", "column"), spec.filter.column
 
 
+def columns_read(spec: MappingSpec, purposes: PurposesSpec) -> list[str]:
+    """Every source column a run of ``spec`` reads, each once: the mapping's own
+    (:func:`mapping_columns`) and the consent columns of the purposes its fields rest on."""
+    out = dict.fromkeys(column for _, column in mapping_columns(spec))
+    used = {p for f in spec.fields.values() for p in f.purposes}
+    for name, purpose in purposes.purposes.items():
+        consent = purpose.consent
+        if consent is not None and name in used:
+            for column in (consent.field, consent.at, consent.by, consent.source):
+                if column:
+                    out[column] = None
+    return list(out)
+
+
 def transform_chains(spec: MappingSpec) -> Iterator[tuple[Path_, list[Any]]]:
     """Every transform list of a mapping, with its key path."""
     yield ("key_transform",), spec.key_transform

@@ -23,7 +23,7 @@ import codecs
 import os
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -103,6 +103,15 @@ class Source(ABC):
     @abstractmethod
     def read(self) -> Iterator[SourceRecord | Reject]:
         """Stream the records; a bad row becomes a Reject and reading continues."""
+
+    def require_columns(self, columns: Collection[str]) -> None:  # noqa: B027 - a default, not abstract
+        """Refuse (InputError) an input with a fixed header that lacks one of ``columns``.
+
+        The engine calls it after :meth:`check` with every column the mapping reads: a column
+        renamed or left out of an export would otherwise read as empty on every row and clear
+        its field in Salesforce for everyone. The default checks nothing: records of JSON or
+        an API may each hold other fields, and an absent one is an empty value.
+        """
 
     # helpers for file sources -------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import csv
 import logging
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Collection, Generator, Iterator, Mapping
 from contextlib import closing
 from pathlib import Path
 from typing import Literal
@@ -207,6 +207,7 @@ class CsvSource(FileSource):
 
     options: CsvOptions
     _scan: Scan | None = None
+    _header: list[str] | None = None  # read by check()
 
     def _layout(self) -> tuple[str, str]:
         name = self.display_name(self.path)
@@ -236,7 +237,23 @@ class CsvSource(FileSource):
             self.path, name, encoding=o.encoding, delimiter=delimiter, quotechar=o.quotechar
         )
         with closing(rows):
-            key_indices(read_header(rows, name), o.key_columns, name)
+            self._header = read_header(rows, name)
+            key_indices(self._header, o.key_columns, name)
+
+    def require_columns(self, columns: Collection[str]) -> None:
+        """Every column the mapping reads is in the header :meth:`check` read (InputError)."""
+        header = self._header
+        if header is None:
+            return
+        for column in columns:
+            if column not in header:
+                raise InputError(
+                    self.display_name(self.path),
+                    "a column the mapping reads is not in the header (renamed, or left out "
+                    "of the export? an empty column would clear its field in Salesforce)",
+                    line=1,
+                    column=column,
+                )
 
     def read(self) -> Iterator[SourceRecord | Reject]:
         """Stream the rows as SourceRecords (Rejects for ragged rows, empty keys and NULs).

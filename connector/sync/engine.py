@@ -33,6 +33,7 @@ from connector.errors import (
     InputError,
     SalesforceError,
 )
+from connector.mapping.checks import columns_read
 from connector.plan_examples import shown_fields
 from connector.privacy.policy import Policy
 from connector.records import Origin, Reject, SourceRecord
@@ -152,6 +153,8 @@ class MappingRun:
         try:
             source = open_source(self.spec.source, base_dir=ctx.base_dir)
             plugin_call(source, source.check)
+            read = columns_read(self.spec, ctx.project.purposes)
+            plugin_call(source, partial(source.require_columns, read))
         except InputError as exc:
             self.rep.error = str(exc)
             self.rep.input_error = True
