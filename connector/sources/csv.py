@@ -138,7 +138,7 @@ def parse_header(
     :mod:`connector.sources.base`: removed, and a NUL is an InputError.
     """
     names: list[str] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     scrubbed = scrub_cells(cells)
     if isinstance(scrubbed, int):
         raise InputError(display, f"header column {scrubbed + 1} holds a NUL character", line=1)
@@ -152,8 +152,12 @@ def parse_header(
                 continue
             raise InputError(display, f"header column {i} has no name", line=1)
         if name in seen:
-            raise InputError(display, "duplicate header name", line=1, column=name)
-        seen.add(name)
+            # By position, never by its text: in an export without a header line, line 1 is
+            # a person's row, and two equal cells (a phone number twice) would show it.
+            raise InputError(
+                display, f"header columns {seen[name]} and {i} have the same name", line=1
+            )
+        seen[name] = i
         names.append(name)
     return names
 

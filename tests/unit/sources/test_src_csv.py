@@ -155,9 +155,20 @@ def test_missing_key_column_refused_at_check(tmp_path):
 
 def test_duplicate_header_refused(tmp_path):
     name = write(tmp_path, "id,a, a\n1,x,y\n")
-    with pytest.raises(InputError, match="duplicate header") as err:
+    with pytest.raises(InputError, match="header columns 2 and 3 have the same name") as err:
         src(tmp_path, name).check()
-    assert err.value.column == "a"
+    assert err.value.line == 1
+
+
+def test_an_export_without_header_line_never_shows_its_first_row_in_the_error(tmp_path):
+    # Found attacking issue 8: line 1 is a person's row; its mobile number twice (also the
+    # phone column) made the error, the run report, state and `status` show the number.
+    name = write(tmp_path, "100011,Jan,+31622851025,+31622851025\n100012,Piet,,\n")
+    with pytest.raises(InputError) as err:
+        src(tmp_path, name).check()
+    assert "31622851025" not in str(err.value)
+    assert not err.value.column
+    assert "header columns 3 and 4 have the same name" in str(err.value)
 
 
 def test_missing_and_empty_files_refused(tmp_path):
