@@ -10,11 +10,12 @@ Sources never log or raise with values: messages name the file, line and column 
 Control characters (the one rule every source applies, through :func:`scrub_cells` and
 :func:`scrub_fields`): a value holding a NUL character rejects its row, naming file, line and
 column (``NUL_REASON``); every other C0 control character except tab, CR and LF, DEL, the C1
-controls (U+0080–U+009F) and the line/paragraph separators U+2028/U+2029 are removed from the
-value. Why: none of them is text a person typed; XML 1.0 (the SOAP API, and Salesforce's own
-storage of text) cannot carry C0 controls at all, and the others are invisible in Salesforce's
-UI while still making two values differ. Header names follow the same rule (a NUL in a header
-is an InputError).
+controls (U+0080–U+009F), the line/paragraph separators U+2028/U+2029 and the invisible format
+characters of :data:`CONTROL` (zero-width space, bidi marks, embeddings, overrides and isolates,
+word joiner, a BOM inside text) are removed from the value. Why: none of them is text a person
+typed; XML 1.0 (the SOAP API, and Salesforce's own storage of text) cannot carry C0 controls at
+all, and the others are invisible in Salesforce's UI while still making two values differ.
+Header names follow the same rule (a NUL in a header is an InputError).
 """
 
 from __future__ import annotations
@@ -37,10 +38,21 @@ from connector.registry import Registry
 EMPTY_KEY = "empty key"
 NUL_REASON = "NUL character in the value"
 #: What is removed from values (tab, CR and LF are kept; NUL rejects the row instead).
-CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
+# Also the invisible format characters that change what a value looks like or which values
+# look alike: zero-width space U+200B, LRM/RLM U+200E/F, the bidi embeddings and overrides
+# U+202A-202E ("\u202eaidaN" shows as "Nadia"), the word joiner U+2060, the bidi isolates
+# U+2066-2069 and a BOM (U+FEFF) inside the text (a file's own BOM goes with utf-8-sig).
+# Zero-width (non-)joiners U+200C/D stay: scripts and emoji sequences need them.
+CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029"
+    "\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]"
+)
 # The same characters in UTF-8 bytes, searched in what is left of a chunk once the plain
 # printable ASCII is deleted (bytes.translate runs at memory speed, the str regex does not).
-_CONTROL_UTF8 = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]|\xe2\x80[\xa8\xa9]")
+_CONTROL_UTF8 = re.compile(
+    rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\xc2[\x80-\x9f]"
+    rb"|\xe2\x80[\x8b\x8e\x8f\xa8-\xae]|\xe2\x81[\xa0\xa6-\xa9]|\xef\xbb\xbf"
+)
 _PLAIN_ASCII = bytes([9, 10, 13, *range(0x20, 0x7F)])
 
 

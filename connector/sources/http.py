@@ -293,7 +293,7 @@ class HttpSource(Source):
             resp = self._get(session, url, params, page)
             try:
                 body = resp.json()
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deeply
                 raise SourceError(f"{self.where}: response is not JSON on page {page}") from None
             items = self._items(body, page)
             yield page, items

@@ -10,6 +10,7 @@ removed), also when they arrive as ``\\u`` escapes.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -29,6 +30,27 @@ from connector.sources.base import (
     scrub_fields,
 )
 
+KEY_NOT_SCALAR = (
+    "the key is not a text or a whole number (a list, an object, true/false, a fraction)"
+)
+
+
+def _has_surrogate(value: object) -> bool:
+    """True when a string in ``value`` (also inside lists and objects) holds a lone surrogate."""
+    if isinstance(value, str):
+        if value.isascii():
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(v) for v in value.values())
+    return False
+
 
 class JsonLinesOptions(SourceOptions):
     """Options of ``kind: jsonl``.
@@ -44,6 +66,39 @@ class JsonLinesOptions(SourceOptions):
     encoding: str = "utf-8-sig"
 
     _check_encoding = field_validator("encoding")(check_encoding)
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError("NaN and Infinity are no JSON numbers")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400
+        raise ValueError("a number too large for a float")
+    return value
+
+
+def loads_line(text: str) -> object:
+    """One JSON value, or ValueError with a reason that never quotes the text.
+
+    Stricter than ``json.loads``: ``NaN``/``Infinity`` (not JSON, RFC 8259 §6) and numbers
+    that overflow to infinity are refused, and the errors ``json.loads`` raises past its
+    syntax errors — an integer of more than 4,300 digits (Python's conversion limit), a
+    value nested deeper than the interpreter's recursion limit — become a reason too: the
+    line is rejected and reading goes on, where they stopped the whole run.
+    """
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except json.JSONDecodeError as exc:
+        # exc.msg names the syntax problem and position, never the content.
+        raise ValueError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise ValueError("invalid JSON: nested too deeply") from None
+    except ValueError as exc:
+        if "NaN" in str(exc) or "too large" in str(exc):
+            raise ValueError(f"invalid JSON: {exc}") from None
+        raise ValueError("invalid JSON: a number with too many digits") from None
 
 
 def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -70,10 +125,23 @@ def record_from_object(
     """
     if not isinstance(obj, dict):
         return Reject(origin, "", f"not a JSON object (a {type(obj).__name__})")
-    scrubbed = scrub_fields(flatten(obj))
+    try:
+        flat = flatten(obj)
+    except RecursionError:  # objects nested deeper than the interpreter's limit
+        return Reject(origin, "", "nested too deeply")
+    scrubbed = scrub_fields(flat)
     if isinstance(scrubbed, str):
         return Reject(origin, scrubbed, NUL_REASON)
     fields = scrubbed
+    for name, value in fields.items():
+        if not isinstance(value, int | float | None) and _has_surrogate(value):
+            # "\ud800" decodes to a str no encoder can write (UTF-8, the hashes, Salesforce).
+            return Reject(origin, name, "a lone surrogate escape (\\ud800-\\udfff) is no character")
+    for column in key_columns:
+        value = fields.get(column)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
+            # str(true) is "True", str([…]) a Python list: no key a person's record has.
+            return Reject(origin, column, KEY_NOT_SCALAR)
     key, bad = build_key([fields.get(c) for c in key_columns], key_columns)
     if key is None:
         return empty_key(origin, bad)
@@ -96,8 +164,8 @@ class JsonLinesSource(FileSource):
         with self.path.open(encoding=self.options.encoding) as fh:
             for line, text in enumerate(fh, start=1):
                 try:
-                    obj = json.loads(text) if text.strip() else None
-                except json.JSONDecodeError:
+                    obj = loads_line(text) if text.strip() else None
+                except ValueError:
                     continue  # read() rejects this line; a later line may be fine
                 if not isinstance(obj, dict):
                     continue
@@ -122,10 +190,9 @@ class JsonLinesSource(FileSource):
                         continue
                     origin = Origin(name, line)
                     try:
-                        obj = json.loads(text)
-                    except json.JSONDecodeError as exc:
-                        # exc.msg names the syntax problem and position, never the content.
-                        yield Reject(origin, "", f"invalid JSON: {exc.msg} at column {exc.colno}")
+                        obj = loads_line(text)
+                    except ValueError as exc:
+                        yield Reject(origin, "", str(exc))
                         continue
                     yield record_from_object(obj, origin, key_cols)
         except UnicodeDecodeError:

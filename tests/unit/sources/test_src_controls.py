@@ -27,6 +27,18 @@ STRIPPED = [
     "\x9f",
     "\u2028",
     "\u2029",
+    # Invisible format characters (found attacking issue 8: "\u202eaidaN" reached Salesforce,
+    # shown as "Nadia"): zero-width space, LRM/RLM, bidi embeddings/overrides/isolates, word
+    # joiner, a BOM inside text.
+    "\u200b",
+    "\u200e",
+    "\u200f",
+    "\u202a",
+    "\u202e",
+    "\u2060",
+    "\u2066",
+    "\u2069",
+    "\ufeff",
 ]
 
 
@@ -45,7 +57,8 @@ def test_every_stripped_character_is_found_and_removed(ch):
 
 
 def test_tab_cr_lf_and_ordinary_text_are_kept_untouched():
-    cells = ["1", "a\tb", "two\r\nlines", "Zoë ’t Hooft €", "\u00a0nbsp"]
+    # Zero-width (non-)joiners stay: scripts and emoji sequences need them.
+    cells = ["1", "a\tb", "two\r\nlines", "Zoë ’t Hooft €", "\u00a0nbsp", "👩\u200d🎓", "a\u200cb"]
     assert not has_controls("".join(cells))
     assert scrub_cells(cells) is cells
     fields = {"a": "a\tb", "n": 3, "l": ["x", None], "o": {"k": "v"}}
@@ -190,3 +203,18 @@ def test_reject_texts_never_carry_the_value(tmp_path):
     (rej,) = list(s.read())
     assert isinstance(rej, Reject) and "Geheim" not in str(rej) and "naam" not in str(rej)
     assert Path(tmp_path / "in.csv").is_file()
+
+
+def test_csv_bidi_override_in_a_value_and_a_second_bom_in_the_header_are_removed(tmp_path):
+    # A BOM written twice: utf-8-sig drops one, the other stuck to the first header name and
+    # the key column was "not in the header".
+    text = "\ufeffid;roepnaam\n1;\u202eaidaN\n2;Jan\u200b\n"
+    (tmp_path / "in.csv").write_text(text, encoding="utf-8-sig")
+    s = open_source({"kind": "csv", "path": "in.csv", "key": "id"}, base_dir=tmp_path)
+    s.check()
+    recs, rejs = split(s.read())
+    assert rejs == []
+    assert [r.fields for r in recs] == [
+        {"id": "1", "roepnaam": "aidaN"},
+        {"id": "2", "roepnaam": "Jan"},
+    ]

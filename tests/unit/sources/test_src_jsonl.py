@@ -7,7 +7,7 @@ import pytest
 from connector.errors import InputError
 from connector.records import Reject, SourceRecord
 from connector.sources import open_source
-from connector.sources.jsonl import flatten
+from connector.sources.jsonl import KEY_NOT_SCALAR, flatten
 
 
 def src(tmp_path, text: str | bytes, **opts):
@@ -67,3 +67,43 @@ def test_check_refuses_missing_key_field_and_undecodable_file(tmp_path):
     assert err.value.line == 2
     with pytest.raises(InputError, match="file not found"):
         open_source({"kind": "jsonl", "path": "x.jsonl", "key": "id"}, base_dir=tmp_path).check()
+
+
+def test_hostile_lines_are_rejected_with_their_line_and_reading_goes_on(tmp_path):
+    # Found attacking issue 8: each of the first four stopped the whole run with exit 70 (a
+    # ValueError past 4,300 digits, RecursionError, UnicodeEncodeError while hashing), and
+    # NaN / 1e400 / a list / true became external ids ("nan", "inf", "['S1']", "True").
+    lines = [
+        '{"id": "1", "n": ' + "9" * 5000 + "}",
+        "[" * 100_000 + "]" * 100_000,
+        '{"a":' * 5000 + "1" + "}" * 5000,
+        '{"id": "4", "x": "\\ud800"}',
+        '{"id": "5", "tags": ["ok", "\\udfff"]}',
+        '{"id": NaN}',
+        '{"id": 1e400}',
+        '{"id": -Infinity}',
+        '{"id": ["S1"]}',
+        '{"id": true}',
+        '{"id": 7.5}',
+        '{"id": "ok", "x": "fine"}',
+        '{"id": 12}',
+    ]
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    s = open_source({"kind": "jsonl", "path": "in.jsonl", "key": "id"}, base_dir=tmp_path)
+    s.check()
+    items = list(s.read())
+    got = [(i.origin.line, i.column, i.reason) for i in items if isinstance(i, Reject)]
+    assert got == [
+        (1, "", "invalid JSON: a number with too many digits"),
+        (2, "", "invalid JSON: nested too deeply"),
+        (3, "", "invalid JSON: nested too deeply"),
+        (4, "x", "a lone surrogate escape (\\ud800-\\udfff) is no character"),
+        (5, "tags", "a lone surrogate escape (\\ud800-\\udfff) is no character"),
+        (6, "", "invalid JSON: NaN and Infinity are no JSON numbers"),
+        (7, "", "invalid JSON: a number too large for a float"),
+        (8, "", "invalid JSON: NaN and Infinity are no JSON numbers"),
+        (9, "id", KEY_NOT_SCALAR),
+        (10, "id", KEY_NOT_SCALAR),
+        (11, "id", KEY_NOT_SCALAR),
+    ]
+    assert [i.key for i in items if isinstance(i, SourceRecord)] == ["ok", "12"]
