@@ -134,6 +134,16 @@ class StateError(RunError):
     """The state store failed."""
 
 
+class StateDamaged(StateError):
+    """The SQLite state file is not a database any more (truncated, overwritten): exit 2.
+
+    Found when the store opens, before anything is written; the message names the file and
+    the way back (move it aside, ``sis-sync state rebuild``: docs/recovery.md).
+    """
+
+    exit_code = 2
+
+
 class LockedError(RunError):
     """Another run of the same job holds the run lock."""
 

@@ -222,6 +222,15 @@ def _sqlite(url: URL) -> Database:
     return Database(engine, write, "sqlite", path)
 
 
+# SQLite's words for a file that is no database (any more): sqlite.org/rescode.html SQLITE_NOTADB,
+# SQLITE_CORRUPT.
+DAMAGED = ("file is not a database", "database disk image is malformed")
+RECOVER = (
+    "the state file is damaged: move it aside and rebuild it from the org with "
+    "`sis-sync state rebuild` (docs/recovery.md)"
+)
+
+
 @contextmanager
 def guard(operation: str) -> Iterator[None]:
     """Turn a database failure into StateError naming ``operation`` and the driver's first line.
@@ -235,6 +244,8 @@ def guard(operation: str) -> Iterator[None]:
         orig = getattr(exc, "orig", None)
         text = str(orig if orig is not None else exc.__class__.__name__).strip().splitlines()
         detail = text[0][:200] if text else exc.__class__.__name__
+        if any(sign in detail for sign in DAMAGED):
+            detail += f" — {RECOVER}"
         raise StateError(f"state store: {operation} failed: {detail}") from None
     except ValueError as exc:
         raise StateError(f"state store: {operation} failed: {exc}") from None

@@ -83,9 +83,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from connector.errors import StateError
+from connector.errors import StateDamaged, StateError
 from connector.state import tables as s
-from connector.state.db import Database, chunks, connect, guard, padded, rows_in
+from connector.state.db import RECOVER, Database, chunks, connect, guard, padded, rows_in
 from connector.state.history import HistoryMixin
 from connector.state.identity import IdentityMixin
 from connector.state.lock import run_lock
@@ -119,6 +119,12 @@ def open_store(url: str) -> StateStore:
                 # Two processes opening a fresh database at once must not both create tables.
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(0x5_15_5_C)))
             s.migrate(conn)
+    except StateError as exc:
+        db.engine.dispose()
+        if db.path is not None and RECOVER in str(exc):
+            # Before anything is written: exit 2, with the file (a path, no personal data).
+            raise StateDamaged(f"state store {db.path}: {str(exc).split(': ', 2)[-1]}") from None
+        raise
     except BaseException:
         db.engine.dispose()
         raise

@@ -139,3 +139,26 @@ def test_refused_credentials_exit_2_and_write_nothing(tmp_path: Path) -> None:
         assert not project.state_dir.exists(), sorted(
             str(p.relative_to(project.folder)) for p in project.state_dir.rglob("*")
         )
+
+
+@pytest.mark.parametrize("damage", ["garbage", "half"])
+def test_a_damaged_state_file_exits_2_naming_the_file_and_the_way_back(project: CliProject, damage):
+    # Found attacking issue 8: a truncated or overwritten sync.db gave exit 1 ("some records
+    # failed") with no file and no word of recovery.
+    project.write_students([student("610001"), student("610002")])
+    assert project.cli("run", "nightly").returncode == 0
+    state = project.state_file
+    if damage == "garbage":
+        state.write_bytes(b"not a database at all " * 200)
+    else:
+        data = state.read_bytes()
+        state.write_bytes(b"\0" * 100 + data[100 : len(data) // 2])  # header gone, half left
+    for suffix in ("-wal", "-shm"):
+        Path(f"{state}{suffix}").unlink(missing_ok=True)
+    before = project.emulator.stats()["api_calls"]
+    result = project.cli("run", "nightly")
+    out = result.stdout + result.stderr
+    assert result.returncode == 2, out
+    assert str(state.resolve()) in out and "sis-sync state rebuild" in out, out
+    assert NO_TRACEBACK not in out
+    assert project.emulator.stats()["api_calls"] == before
