@@ -100,9 +100,32 @@ def compose(
         if node is None:
             return empty, None
         check_expansion(node)
-        return parser.construct_document(node), node
+        try:
+            return parser.construct_document(node), node
+        except ValueError:
+            # int() of a scalar past Python's 4,300-digit limit (docs.python.org/3/library/
+            # stdtypes.html#int-max-str-digits): a YAML error with its line, not a crash.
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                "a number too long to read (more than 4,300 digits)",
+                _long_number(node) or node.start_mark,
+            ) from None
     finally:
         parser.dispose()
+
+
+def _long_number(root: yaml.Node) -> yaml.Mark | None:
+    """Where the first scalar of more than 4,300 digits starts, if any."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.ScalarNode):
+            if sum(c.isdigit() for c in str(node.value)) > 4300:
+                return node.start_mark
+        else:
+            stack.extend(reversed(_children(node)))
+    return None
 
 
 def safe_load(text: str) -> Any:

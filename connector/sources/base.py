@@ -138,6 +138,8 @@ class Source(ABC):
             return Path(os.path.relpath(path.resolve(), self.base_dir.resolve())).as_posix()
         except ValueError:  # another drive (Windows): no relative path exists
             return path.as_posix()
+        except (RuntimeError, OSError):  # a symlink loop: require_file names the problem
+            return Path(os.path.relpath(path, self.base_dir)).as_posix()
 
 
 class FileSource(Source):
@@ -281,6 +283,10 @@ def scan_decodable(
 def require_file(path: Path, display: str) -> None:
     """InputError unless ``path`` is an existing, readable regular file."""
     if not path.is_file():
+        if path.exists():
+            raise InputError(display, "not a regular file (a folder, device or pipe)")
+        if path.is_symlink():
+            raise InputError(display, "a symbolic link that leads nowhere (or to itself)")
         raise InputError(display, "file not found")
     if not os.access(path, os.R_OK):
         raise InputError(display, "file not readable")

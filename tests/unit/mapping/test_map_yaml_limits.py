@@ -107,3 +107,16 @@ def test_a_bomb_in_sync_yaml_is_a_config_error_with_file_and_line(tmp_path):
         load_settings(path, env={})
     assert time.perf_counter() - t0 < 1.0
     assert info.value.exit_code == 2
+
+
+def test_a_number_past_pythons_digit_limit_is_a_yaml_error_with_its_line(tmp_path: Path):
+    # Found attacking issue 8: int() of 5,000 digits raised ValueError through construction,
+    # and `validate` / `run` crashed with exit 70 instead of naming the line.
+    with pytest.raises(yaml.MarkedYAMLError, match="more than 4,300 digits") as info:
+        yamlsafe.safe_load("a: 1\nb:\n  c: " + "9" * 5000 + "\n")
+    assert info.value.problem_mark is not None and info.value.problem_mark.line == 2
+    path = tmp_path / "sync.yaml"
+    path.write_text("mappings: ./mappings\nlimits:\n  daily_api_share: 1" + "0" * 5000 + "\n")
+    with pytest.raises(ConfigError, match=r"sync.yaml:3: not valid YAML: a number too long") as err:
+        load_settings(path, env={})
+    assert err.value.exit_code == 2

@@ -197,3 +197,20 @@ def test_hundred_thousand_rows_read_fast(tmp_path):
     n = sum(1 for _ in s.read())
     assert n == 100_000
     assert time.perf_counter() - t0 < 3.0  # measured ~0.4 s; generous for a busy CI box
+
+
+def test_a_symlink_loop_a_device_and_a_folder_are_input_errors_that_say_what_they_are(tmp_path):
+    # Found attacking issue 8: a link to itself crashed the run (RuntimeError, exit 70) and a
+    # link to /dev/zero said "file not found".
+    (tmp_path / "loop.csv").symlink_to("loop.csv")
+    (tmp_path / "zero.csv").symlink_to("/dev/zero")
+    (tmp_path / "dir.csv").mkdir()
+    expected = {
+        "loop.csv": "loop.csv: a symbolic link that leads nowhere (or to itself)",
+        "zero.csv": "not a regular file (a folder, device or pipe)",
+        "dir.csv": "dir.csv: not a regular file (a folder, device or pipe)",
+    }
+    for name, message in expected.items():
+        with pytest.raises(InputError) as err:
+            src(tmp_path, name).check()
+        assert message in str(err.value)
