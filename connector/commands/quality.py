@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
+from connector.csv_cells import safe_row
 from connector.output import say
 from connector.quality import Quality
 from connector.quality import percent as _pct
@@ -104,9 +105,9 @@ def render_csv(q: Quality) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["section", "c1", "c2", "c3", "c4", "c5"])
     for title, header, rows in _tables(q):
-        w.writerow([title, *header])
+        w.writerow(safe_row([title, *header]))
         for row in rows:
-            w.writerow([title, *row])
+            w.writerow(safe_row([title, *row]))
     return buf.getvalue()
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
+from connector.csv_cells import formula_safe
 from connector.output import say
 
 if TYPE_CHECKING:
@@ -75,7 +76,9 @@ def write_rejects(rows: Iterator[RejectRow], fmt: Format, out: TextIO) -> int:
         writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow(_as_dict(row))
+            writer.writerow(
+                {k: formula_safe(v) if isinstance(v, str) else v for k, v in _as_dict(row).items()}
+            )
             n += 1
     elif fmt is Format.json:
         # One JSON array, streamed: a run with a million rejects does not build it in memory.

@@ -26,6 +26,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import replace
 
+from connector.csv_cells import formula_safe
 from connector.gdpr.export_model import (
     ConsentProof,
     Json,
@@ -47,7 +48,6 @@ CSV_COLUMNS = (
 )
 BOM = "\ufeff"
 # OWASP CSV Injection: "Ensure that no cells begin with any of the following characters".
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _PARENT_NAME = "Campaign.Name"
 
 
@@ -114,7 +114,7 @@ def safe_cell(value: Value) -> str:
         text = "true" if value else "false"
     else:
         text = str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+    return formula_safe(text)
 
 
 def _merged(records: list[RecordExport]) -> Iterator[tuple[RecordExport, list[str]]]:

@@ -11,6 +11,7 @@ import html
 import io
 from itertools import groupby
 
+from connector.csv_cells import safe_row
 from connector.privacy.register import FieldRow, PurposeRow, Register
 from connector.privacy.register_art30 import is_missing
 
@@ -36,8 +37,10 @@ def _properties(p: PurposeRow) -> list[tuple[str, str]]:
 
 
 def _md(text: str) -> str:
-    """A table cell: one line, pipes escaped."""
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """A table cell or line: one line, pipes escaped, and no HTML (``<``, ``>`` and ``&`` as
+    entities): a Markdown viewer renders inline HTML, and the controller's name or a purpose's
+    description must not become an ``<img onerror=…>``."""
+    return html.escape(" ".join(str(text).split()), quote=False).replace("|", "\\|")
 
 
 PERSON_OBJECTS_TEXT = (
@@ -178,10 +181,10 @@ def render_csv(reg: Register) -> str:
             p.proof,
         ]
         if not p.fields:
-            writer.writerow([*head, "", "", "", "", "", "", *tail])
+            writer.writerow(safe_row([*head, "", "", "", "", "", "", *tail]))
         for f in p.fields:
             row = [f.mapping, f.source, f.object, f.field, f.label, f.columns]
-            writer.writerow([*head, *row, *tail])
+            writer.writerow(safe_row([*head, *row, *tail]))
     return buf.getvalue()
 
 

@@ -488,3 +488,20 @@ def test_validate_warns_when_the_register_would_leave_transfers_blank(project):
     assert register_warnings(declared) == []
     shipped = load_project(Path(__file__).resolve().parents[3] / "mappings")
     assert register_warnings(shipped.purposes) == []
+
+
+def test_markdown_and_csv_carry_no_html_and_no_formula(project, tmp_path):
+    # Found attacking issue 8: `register --format md` copied the controller's <img onerror> and
+    # the purposes' HTML as is, and `--format csv` began a cell with =HYPERLINK(…).
+    folder = tmp_path / "m3"
+    folder.mkdir()
+    text = PURPOSES.replace("Open dagen", '=HYPERLINK("http://evil.example","x")')
+    (folder / "purposes.yaml").write_text(text, encoding="utf-8")
+    (folder / "events.yaml").write_text(EVENTS, encoding="utf-8")
+    loaded = load_project(folder)
+    md = render_register(loaded, "md", generated_on=DAY)
+    assert "<script>" not in md and "&lt;script&gt;" in md
+    rows = list(csv.reader(io.StringIO(render_register(loaded, "csv", generated_on=DAY))))
+    cells = [c for r in rows for c in r]
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@"))]
+    assert any(c.startswith("'=HYPERLINK(") for c in cells)
