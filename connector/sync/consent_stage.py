@@ -122,6 +122,9 @@ class ConsentStage:
         self.fallback_source = f"sis-sync {mapping}"
         # Source rows held back until their records' consents are written (see defer).
         self.deferred = DeferredRows()
+        # Told the consent records Salesforce refused (contact key, report name, result): the
+        # engine files them as rejects at their person's row (file, line, fields, code).
+        self.refused: Callable[[Sequence[tuple[str, str, WriteResult]]], None] | None = None
 
     def ask_org(self) -> None:
         """Ask the org for its consent model now (a large run: the describes its first chunk
@@ -372,6 +375,7 @@ class ConsentStage:
             ]
             results = self._upsert(CONSENT, CONSENT_KEY, rows)
             synced = []
+            refused: list[tuple[str, str, WriteResult]] = []
             for c, r in zip(writes, results, strict=True):
                 self._count(self._report(state_name(c.purpose), CONSENT), r)
                 if r.ok:
@@ -388,7 +392,11 @@ class ConsentStage:
                     self._record_some(synced)
                 else:
                     retry.add(c.contact_key)
+                    if r.status is WriteStatus.FAILED:
+                        refused.append((c.contact_key, state_name(c.purpose), r))
             self._record_some(synced, last=True)
+            if refused and self.refused is not None:
+                self.refused(refused)
         self._tell(done=len(writes) + skipped)
         if retry:
             self._retry_later(retry)

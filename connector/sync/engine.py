@@ -22,7 +22,7 @@ OK | FAILED; a record's field hashes change in state only after Salesforce accep
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import partial
@@ -36,7 +36,7 @@ from connector.errors import (
 from connector.mapping.checks import columns_read
 from connector.plan_examples import shown_fields
 from connector.privacy.policy import Policy
-from connector.records import Origin, Reject, SourceRecord
+from connector.records import Origin, Reject, SourceRecord, WriteResult
 from connector.report import MappingReport
 from connector.salesforce.consent_objects import ConsentOrg, link_of
 from connector.salesforce.existing import existing_ids
@@ -54,7 +54,7 @@ from connector.sync.export_guard import DELETES, export_ratio, guard_warning, is
 from connector.sync.fingerprint import SourceHasher
 from connector.sync.ledger import KeyLedger
 from connector.sync.plan import Item, Planner
-from connector.sync.recorder import Recorder
+from connector.sync.recorder import REFUSED, Recorder
 from connector.sync.run_context import RunContext, WriteProgress
 from connector.sync.write_stage import WriteStage
 
@@ -144,6 +144,7 @@ class MappingRun:
         self.consents = self._consent_stage()
         if self.consents is not None and self.recorder is not None:
             self.recorder.not_landed = self.consents.not_landed
+            self.consents.refused = self._consents_refused
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -178,6 +179,23 @@ class MappingRun:
             self.writes.close()
         self._close_export()
         return self.rep
+
+    def _consents_refused(self, refused: Sequence[tuple[str, str, WriteResult]]) -> None:
+        """File the consent records Salesforce refused as rejects at their person's row (the
+        line the ledger holds for the key), as the recorder files the mapping's own: a
+        ``state rebuild`` lists them and ``status`` shows them with file, line and fields."""
+        assert self.ledger is not None
+        assert self.recorder is not None
+        lines = self.ledger.lookup([key for key, _, _ in refused])
+        rejects = []
+        for key, name, r in refused:
+            line = lines[key][0] if key in lines else 0
+            reason = REFUSED.format(code=r.error_code or "UNKNOWN")
+            rej = Reject(Origin(self.file, line), ",".join(r.fields), reason, name)
+            rejects.append(rej)
+            if name in self.ctx.report.mappings:
+                self.ctx.report.mappings[name].add_refusal(rej)
+        self.recorder.rejects(rejects)
 
     def _close_export(self) -> None:
         """A full export read to its end: past the size guard, records it no longer holds

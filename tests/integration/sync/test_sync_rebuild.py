@@ -409,3 +409,38 @@ def test_unmatched_rows_are_placed_by_their_source_when_the_engine_files_no_refu
         settings, rebuild_module.load_project(settings.mappings), result.report, SECRET
     )
     assert [(u.mapping, u.file, u.line, u.reason) for u in again] == expected
+
+
+def test_a_consent_record_changed_in_the_org_is_listed_at_its_persons_row(
+    project: SyncProject,
+) -> None:
+    # Found attacking issue 8: a rebuild counted consent records that differ in the org
+    # ("differs in the org 30") but listed none of them; now each is a refusal filed at the
+    # row of its person, as the mapping's own records are.
+    _data(project, students=3)
+    assert project.run().exit_code() == 0
+    sf = project.emulator.client()
+    [contact] = project.query(
+        "SELECT IndividualId FROM Contact WHERE SIS_Student_Number__c = '300002'"
+    )
+    consents = project.query(
+        "SELECT Id FROM ContactPointTypeConsent "
+        f"WHERE PartyId = '{contact['IndividualId']}' AND PrivacyConsentStatus = 'OptIn'"
+    )
+    assert consents
+    sf.ContactPointTypeConsent.update(consents[0]["Id"], {"PrivacyConsentStatus": "OptOut"})
+    _lose_state(project)
+
+    result = rebuild_state(project.settings(), job="nightly")
+
+    assert result.exit_code() == 0
+    rows = [u for u in result.unmatched if u.mapping.startswith("consent:")]
+    assert [(u.file, u.line, u.reason) for u in rows] == [
+        ("data/studenten.csv", 4, "differs in the org: PrivacyConsentStatus")
+    ]
+    assert "300002" not in result.summary()
+    fix = project.run()
+    assert fix.exit_code() == 0
+    assert fix.totals()["updated"] == 1
+    final = project.run().totals()
+    assert final["created"] + final["updated"] == 0
