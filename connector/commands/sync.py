@@ -281,7 +281,8 @@ def plan(ctx: typer.Context, job: JobArg = None) -> None:
     # Say in words where an external id will hold the keyed hash of the key (DESIGN §5).
     for note in generated_external_id_notes(load_project(settings.mappings)):
         out.print(f"note: {note}", highlight=False)
-    raise typer.Exit(0 if report.exit_code() == 0 else 1)
+    # The exit code the run would give (DESIGN §4): 2 for an unusable input, as `run`.
+    raise typer.Exit(report.exit_code())
 
 
 def status(

@@ -162,3 +162,15 @@ def test_a_damaged_state_file_exits_2_naming_the_file_and_the_way_back(project: 
     assert str(state.resolve()) in out and "sis-sync state rebuild" in out, out
     assert NO_TRACEBACK not in out
     assert project.emulator.stats()["api_calls"] == before
+
+
+def test_plan_gives_the_exit_code_of_the_run_it_previews(project: CliProject) -> None:
+    # Found attacking issue 8: an unterminated quote made `run` exit 2 and `plan` exit 1.
+    path = project.write_students([student(f"16{i:04d}") for i in range(3)])
+    lines = path.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    lines[2] = lines[2].replace(";", ';"', 1)
+    path.write_text("".join(lines), encoding="utf-8-sig")
+    planned = project.cli("plan", "nightly")
+    ran = project.cli("run", "nightly")
+    assert "unterminated quote" in planned.stdout + planned.stderr
+    assert (planned.returncode, ran.returncode) == (2, 2), planned.stdout + ran.stdout
