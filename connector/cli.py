@@ -335,3 +335,7 @@ def _log_frames(exc: BaseException) -> None:
         "Traceback (most recent call last):\n%s",
         type(exc).__module__, type(exc).__qualname__, frames.rstrip(),
     )  # fmt: skip
+
+
+if __name__ == "__main__":  # `python -m connector.cli` as `python -m connector`
+    main()
