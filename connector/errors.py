@@ -131,7 +131,12 @@ class LimitReached(SalesforceError):
 
 
 class StateError(RunError):
-    """The state store failed."""
+    """The state store failed. ``damaged``: SQLite's reason when the file is no database any
+    more (``file is not a database`` …), else ""."""
+
+    def __init__(self, message: str, *, damaged: str = ""):
+        super().__init__(message)
+        self.damaged = damaged
 
 
 class StateDamaged(StateError):

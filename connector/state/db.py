@@ -245,7 +245,9 @@ def guard(operation: str) -> Iterator[None]:
         text = str(orig if orig is not None else exc.__class__.__name__).strip().splitlines()
         detail = text[0][:200] if text else exc.__class__.__name__
         if any(sign in detail for sign in DAMAGED):
-            detail += f" — {RECOVER}"
+            raise StateError(
+                f"state store: {operation} failed: {detail} — {RECOVER}", damaged=detail
+            ) from None
         raise StateError(f"state store: {operation} failed: {detail}") from None
     except ValueError as exc:
         raise StateError(f"state store: {operation} failed: {exc}") from None

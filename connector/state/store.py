@@ -121,9 +121,9 @@ def open_store(url: str) -> StateStore:
             s.migrate(conn)
     except StateError as exc:
         db.engine.dispose()
-        if db.path is not None and RECOVER in str(exc):
+        if db.path is not None and exc.damaged:
             # Before anything is written: exit 2, with the file (a path, no personal data).
-            raise StateDamaged(f"state store {db.path}: {str(exc).split(': ', 2)[-1]}") from None
+            raise StateDamaged(f"state store {db.path}: {exc.damaged} — {RECOVER}") from None
         raise
     except BaseException:
         db.engine.dispose()
