@@ -94,10 +94,10 @@ class SourcesMixin:
     def _remember_seen(self, mapping: str, rows: Sequence[SourceSeen], at: datetime | None) -> None:
         if not rows:
             return
-        t, r = s.synced, s.source_rows
+        t, r, seen = s.synced, s.source_rows, s.seen
         stmt = (
-            sa.update(t)
-            .where(t.c.mapping == mapping, t.c.key_hash == sa.bindparam("k"))
+            sa.update(seen)
+            .where(seen.c.mapping == mapping, seen.c.key_hash == sa.bindparam("k"))
             .values(last_seen=at)
         )
         by_key = sa.delete(r).where(r.c.mapping == mapping, r.c.key_hash == sa.bindparam("k"))

@@ -5,10 +5,12 @@ SQLAlchemy Core over SQLite (default, WAL) or PostgreSQL. Tables (``connector/st
 =============== ==========================================================================
 ``meta``         ``schema_version`` (see ``schema.migrate``)
 ``synced``       one row per (mapping, key_hash): object, sf_id, person_id, field_hashes (compact
-                 JSON: target field → value hash), first_seen, last_seen (last run whose source
-                 held the record), last_synced, lifecycle, lifecycle_end_at, event_date,
-                 consent_withdrawn_at (JSON purpose → time), deleted_at (purged in Salesforce;
-                 the row stays so a source still holding the record does not recreate it)
+                 JSON: target field → value hash), first_seen, last_synced, lifecycle,
+                 lifecycle_end_at, event_date, consent_withdrawn_at (JSON purpose → time),
+                 deleted_at (purged in Salesforce; the row stays so a source still holding the
+                 record does not recreate it)
+``seen``         (mapping, key_hash) → last_seen: the last run whose source held the record, one
+                 row per ``synced`` row, in a narrow table because every run moves it (v4)
 ``source_rows``  mapping, source_hash → key_hash, token (record hash), recheck_on: source rows
                  that map to what Salesforce holds, and the day the policy may first decide
                  otherwise for them; deleted by whatever could change that (sync/fingerprint.py)
@@ -205,16 +207,21 @@ _SYNCED_COLUMNS = (
     "last_seen", "last_synced", "lifecycle", "lifecycle_end_at", "event_date",
     "consent_withdrawn_at", "deleted_at",
 )  # fmt: skip
+# last_seen is read from `seen` (tables.py says why it has a table of its own).
+_WITH_SEEN = s.synced.join(
+    s.seen,
+    sa.and_(s.seen.c.mapping == s.synced.c.mapping, s.seen.c.key_hash == s.synced.c.key_hash),
+)
 # record_synced on SQLite, written out: SQLAlchemy's per-value bind processing of five
 # datetimes a row was a third of a first load's state cost. Same semantics as the generic
 # upsert: first_seen kept, person_id kept unless given, deleted_at cleared.
 _SQLITE_RECORD = (
     "INSERT INTO synced (mapping, key_hash, object, sf_id, person_id, field_hashes, first_seen,"
-    " last_seen, last_synced, lifecycle, lifecycle_end_at, event_date, deleted_at,"
-    " consent_withdrawn_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)"
+    " last_synced, lifecycle, lifecycle_end_at, event_date, deleted_at,"
+    " consent_withdrawn_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, ?)"
     " ON CONFLICT (mapping, key_hash) DO UPDATE SET object = excluded.object,"
     " sf_id = excluded.sf_id, person_id = COALESCE(excluded.person_id, synced.person_id),"
-    " field_hashes = excluded.field_hashes, last_seen = excluded.last_seen,"
+    " field_hashes = excluded.field_hashes,"
     " last_synced = excluded.last_synced, lifecycle = excluded.lifecycle,"
     " lifecycle_end_at = excluded.lifecycle_end_at, event_date = excluded.event_date,"
     " deleted_at = NULL, consent_withdrawn_at = excluded.consent_withdrawn_at"
@@ -227,7 +234,7 @@ def _sqlite_synced(u: SyncedUpdate, when: str | None) -> tuple[Any, ...]:
     day, withdrawn = u.event_date, u.consent_withdrawn_at
     return (
         u.mapping, u.key_hash, u.object, u.sf_id, u.person_id, _fields_json(u),
-        when, when, when, u.lifecycle, s.sqlite_datetime(u.lifecycle_end_at),
+        when, when, u.lifecycle, s.sqlite_datetime(u.lifecycle_end_at),
         day.isoformat() if day is not None else None,
         json.dumps({k: _iso(v) for k, v in withdrawn.items()}) if withdrawn else None,
     )  # fmt: skip
@@ -238,7 +245,11 @@ def _fields_json(u: SyncedUpdate) -> str:
     return u.field_hashes_json or json.dumps(dict(u.field_hashes), separators=(",", ":"))
 
 
-_SQLITE_TOUCH = "UPDATE synced SET last_seen = ? WHERE mapping = ? AND key_hash IN ({})"
+_SQLITE_TOUCH = "UPDATE seen SET last_seen = ? WHERE mapping = ? AND key_hash IN ({})"
+_SQLITE_SEEN = (
+    "INSERT INTO seen (mapping, key_hash, last_seen) VALUES (?, ?, ?)"
+    " ON CONFLICT (mapping, key_hash) DO UPDATE SET last_seen = excluded.last_seen"
+)
 
 # The engine's per-batch look-ups, in raw SQL for ``rows_in`` (db.py says why).
 _KNOWN = (
@@ -250,7 +261,9 @@ _SF_IDS = (
     " AND deleted_at IS NULL AND key_hash {in}"
 )
 
-_SELECT_SYNCED = sa.select(*(s.synced.c[name] for name in _SYNCED_COLUMNS))
+_SELECT_SYNCED = sa.select(
+    *((s.seen if name == "last_seen" else s.synced).c[name] for name in _SYNCED_COLUMNS)
+).select_from(_WITH_SEEN)
 
 
 def _synced_row(r: Any) -> SyncedRow:
@@ -350,6 +363,9 @@ class StateStore(
                     conn.exec_driver_sql(
                         _SQLITE_RECORD, [_sqlite_synced(u, when) for u in latest.values()]
                     )
+                    conn.exec_driver_sql(
+                        _SQLITE_SEEN, [(u.mapping, u.key_hash, when) for u in latest.values()]
+                    )
                     self._remember_rows(
                         conn,
                         [
@@ -368,7 +384,6 @@ class StateStore(
                     "person_id": u.person_id,
                     "field_hashes": _fields_json(u),
                     "first_seen": at,
-                    "last_seen": at,
                     "last_synced": at,
                     "lifecycle": u.lifecycle,
                     "lifecycle_end_at": u.lifecycle_end_at,
@@ -390,8 +405,20 @@ class StateStore(
             stmt = ins.on_conflict_do_update(
                 index_elements=[t.c.mapping, t.c.key_hash], set_=update
             )
+            seen = self._insert(s.seen)
+            seen = seen.on_conflict_do_update(
+                index_elements=[s.seen.c.mapping, s.seen.c.key_hash],
+                set_={"last_seen": seen.excluded.last_seen},
+            )
             with self._db.write.begin() as conn:
                 conn.execute(stmt, params)
+                conn.execute(
+                    seen,
+                    [
+                        {"mapping": u.mapping, "key_hash": u.key_hash, "last_seen": at}
+                        for u in latest.values()
+                    ],
+                )
                 self._remember_rows(
                     conn,
                     [
@@ -403,7 +430,7 @@ class StateStore(
 
     def touch_seen(self, mapping: str, key_hashes: Sequence[str], *, at: datetime) -> None:
         """Set last_seen = ``at`` for unchanged records the source still holds."""
-        t = s.synced
+        t = s.seen
         stmt = sa.update(t).where(t.c.mapping == mapping, t.c.key_hash.in_(_in))
         sqlite = self._db.dialect == "sqlite"
         when = s.sqlite_datetime(at)
@@ -453,8 +480,10 @@ class StateStore(
         anchor = Anchor(anchor)
         t = s.synced
         limit: Any = cutoff
+        tables: Any = t
         if anchor is Anchor.LAST_SEEN:
-            col: Any = t.c.last_seen
+            col: Any = s.seen.c.last_seen
+            tables = _WITH_SEEN
         elif anchor is Anchor.LIFECYCLE_END:
             col = t.c.lifecycle_end_at
         elif anchor is Anchor.EVENT_DATE:
@@ -470,6 +499,7 @@ class StateStore(
                 limit = _iso(cutoff)
         q = (
             sa.select(t.c.key_hash, t.c.object, t.c.sf_id, t.c.person_id, col.label("anchor_at"))
+            .select_from(tables)
             .where(t.c.mapping == mapping, t.c.deleted_at.is_(None), col.is_not(None), col < limit)
             .order_by(t.c.key_hash)
             .limit(batch_size)
@@ -513,7 +543,7 @@ class StateStore(
         removed = 0
         with guard("forget records"), self._db.write.begin() as conn:
             for chunk in chunks(key_hashes):
-                for t in (s.outbox, s.source_rows, s.synced):
+                for t in (s.outbox, s.source_rows, s.seen, s.synced):
                     res = conn.execute(
                         sa.delete(t).where(t.c.mapping == mapping, t.c.key_hash.in_(_in)),
                         {"hashes": chunk},
@@ -528,7 +558,7 @@ class StateStore(
             keys = conn.execute(
                 sa.select(sy.c.mapping, sy.c.key_hash).where(sy.c.person_id == person_id)
             ).all()
-            for t in (ob, s.source_rows) if keys else ():
+            for t in (ob, s.source_rows, s.seen) if keys else ():
                 conn.execute(
                     sa.delete(t).where(
                         t.c.mapping == sa.bindparam("m"), t.c.key_hash == sa.bindparam("k")

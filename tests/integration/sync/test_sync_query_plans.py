@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from syncfixtures import registration, student
 
 # Tables whose size grows with the school's data (not runs, meta or locks).
-GROWING = ("synced", "source_rows", "persons", "suppressions", "outbox")
+GROWING = ("synced", "seen", "source_rows", "persons", "suppressions", "outbox")
 MAPPING_ONLY = re.compile(r"\((?:mapping=\?)\)")
 
 

@@ -21,6 +21,7 @@ from connector.state import (
     SyncedUpdate,
     tables,
 )
+from connector.state import tables as s
 
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -438,3 +439,10 @@ def test_forget_and_forget_person_remove_local_rows_but_keep_suppressions(
     assert store.forget("students", [h(4), h(99)]) == 1
     assert {r.key_hash for r in store.pending_outbox()} == {h(3)}
     assert store.lookup("students", [h(4)]) == {}
+    # last_seen has a table of its own (tables.seen): its rows go with their records.
+    assert _seen_keys(store) == {("students", h(3))}
+
+
+def _seen_keys(store: StateStore) -> set[tuple[str, str]]:
+    with store._db.engine.connect() as conn:
+        return {(m, k) for m, k in conn.execute(sa.select(s.seen.c.mapping, s.seen.c.key_hash))}

@@ -104,14 +104,17 @@ def test_a_missing_or_failing_step_leaves_the_old_version(store_url: str) -> Non
 
 
 def _v1_database(url: str) -> None:
-    """A database as schema version 1 left it: ``synced`` without the source columns."""
+    """A database as schema version 1 left it: ``synced`` without the source columns, and with
+    its ``last_seen`` (version 4 moved it to the table ``seen``)."""
     v1 = sa.MetaData()
     for table in s.metadata.tables.values():
-        if table.name in ("source_rows", "requests", "objections"):  # added by versions 2 and 3
+        if table.name in ("source_rows", "requests", "objections", "seen"):  # versions 2, 3, 4
             continue
         # synced.person_contact_id came with version 3.
-        columns = [c for c in table.columns if c.name != "person_contact_id"]
-        sa.Table(table.name, v1, *[c._copy() for c in columns])
+        columns = [c._copy() for c in table.columns if c.name != "person_contact_id"]
+        if table.name == "synced":
+            columns.append(sa.Column("last_seen", s.UtcDateTime, nullable=False))
+        sa.Table(table.name, v1, *columns)
     db = connect(url)
     try:
         with db.write.begin() as conn:
@@ -123,7 +126,7 @@ def _v1_database(url: str) -> None:
                     object="Contact",
                     field_hashes="{}",
                     first_seen=datetime(2026, 1, 1, tzinfo=UTC),
-                    last_seen=datetime(2026, 1, 1, tzinfo=UTC),
+                    last_seen=datetime(2026, 1, 2, tzinfo=UTC),
                 )
             )
     finally:
@@ -136,12 +139,16 @@ def test_a_version_1_state_gains_the_source_columns_and_keeps_its_records(store_
     assert not _has_table(store_url, "source_rows")
     with open_store(store_url) as st:  # opening migrates
         assert set(st.lookup("students", ["k1"])) == {"k1"}
+        # Version 4: last_seen moved to its own table, the record's value with it.
+        assert st.lookup("students", ["k1"])["k1"].last_seen == datetime(2026, 1, 2, tzinfo=UTC)
         # A migrated record has no source hash yet: the next run maps it.
         assert st.unchanged_sources("students", ["h"], today=date(2026, 1, 2)) == {}
     assert _version(store_url) == s.SCHEMA_VERSION
     assert {"source_hash", "key_hash", "token", "recheck_on"} <= _columns(store_url, "source_rows")
     assert _has_table(store_url, "requests") and _has_table(store_url, "objections")  # version 3
     assert "person_contact_id" in _columns(store_url, "synced")  # version 3: person accounts
+    assert "last_seen" not in _columns(store_url, "synced")  # version 4
+    assert _columns(store_url, "seen") == {"mapping", "key_hash", "last_seen"}
 
 
 def test_sqlite_folder_is_created_and_wal_is_on(tmp_path: Path) -> None:
