@@ -116,8 +116,9 @@ synced = sa.Table(
 # v4: the last run whose source held each record of `synced` (one row per synced row, written
 # with it and deleted with it). Its own narrow table because every run moves it for every record
 # the export still holds: on the wide `synced` row (~600 bytes with the field hashes) SQLite
-# rewrites each page, 0.64 s CPU for a nightly's 49,500 unchanged records; in this table, whose
-# rows live in its primary-key b-tree, 0.05 s (docs/benchmarks.md, "nightly").
+# rewrote each page, 0.8-0.9 s CPU for a nightly's 49,500 keys in isolation; here, the rows in
+# the primary-key b-tree and the keys sorted (StateStore.touch_seen), 0.05 s. In a real warm
+# nightly that is 8 % of its CPU (docs/benchmarks.md, "What last_seen in its own table gave").
 seen = sa.Table(
     "seen",
     metadata,
