@@ -62,7 +62,7 @@ def clear_fields(store: StateStore, mapping: str, cleared: Mapping[str, Sequence
         .where(t.c.mapping == mapping, t.c.key_hash == sa.bindparam("k"))
         .values(field_hashes=sa.bindparam("h"))
     )
-    with guard("clear fields"), store._db.write.begin() as conn:
+    with guard("clear fields"), store._db.writing() as conn:
         for chunk in chunks(list(cleared)):
             params = []
             for key_hash, text in conn.execute(read, {"hashes": chunk}).all():
@@ -83,7 +83,7 @@ def purged_keys(store: StateStore, mapping: str, key_hashes: Sequence[str]) -> s
         t.c.mapping == mapping, t.c.key_hash.in_(_in), t.c.deleted_at.is_not(None)
     )
     out: set[str] = set()
-    with guard("find purged parents"), store._db.engine.connect() as conn:
+    with guard("find purged parents"), store._db.reading() as conn:
         for chunk in chunks(list(key_hashes)):
             out.update(conn.execute(q, {"hashes": chunk}).scalars())
     return out
@@ -93,7 +93,7 @@ def export_mark(store: StateStore, mapping: str) -> ExportMark | None:
     """The mapping's last full export that passed the size guard (None: none yet)."""
     m = s.meta
     q = sa.select(m.c.value).where(m.c.key == _meta_key(mapping))
-    with guard("read export size"), store._db.engine.connect() as conn:
+    with guard("read export size"), store._db.reading() as conn:
         value = conn.execute(q).scalar()
     if value is None:
         return None
@@ -106,7 +106,7 @@ def set_export_mark(store: StateStore, mapping: str, rows: int, at: datetime) ->
     m = s.meta
     value = f"{rows} {at.astimezone(UTC).isoformat()}"
     write = sa.update(m).where(m.c.key == _meta_key(mapping)).values(value=value)
-    with guard("remember export size"), store._db.write.begin() as conn:
+    with guard("remember export size"), store._db.writing() as conn:
         if not conn.execute(write).rowcount:
             conn.execute(sa.insert(m).values(key=_meta_key(mapping), value=value))
 
@@ -123,7 +123,7 @@ def anchor_end(store: StateStore, mapping: str, key_hashes: Sequence[str], at: d
         .where(t.c.mapping == mapping, t.c.key_hash.in_(_in), t.c.lifecycle_end_at.is_(None))
         .values(lifecycle=ENDED_BY_SOURCE, lifecycle_end_at=at)
     )
-    with guard("anchor ends the source marked"), store._db.write.begin() as conn:
+    with guard("anchor ends the source marked"), store._db.writing() as conn:
         for chunk in chunks(list(key_hashes)):
             conn.execute(stmt, {"hashes": chunk})
 
@@ -136,6 +136,6 @@ def revive(store: StateStore, mapping: str, key_hashes: Sequence[str]) -> None:
         .where(t.c.mapping == mapping, t.c.key_hash.in_(_in), t.c.lifecycle == ENDED_BY_SOURCE)
         .values(lifecycle=None, lifecycle_end_at=None)
     )
-    with guard("lift ends the source marked"), store._db.write.begin() as conn:
+    with guard("lift ends the source marked"), store._db.writing() as conn:
         for chunk in chunks(list(key_hashes)):
             conn.execute(stmt, {"hashes": chunk})

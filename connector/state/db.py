@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,49 @@ class Database:
     write: Engine
     dialect: str
     path: Path | None
+    _unit: threading.local = field(default_factory=threading.local, repr=False, compare=False)
+
+    @contextmanager
+    def unit(self) -> Iterator[None]:
+        """One write transaction for every store call inside it, on this thread.
+
+        A run records a slice of Salesforce's answers with half a dozen statements (persons,
+        synced records, outbox, rejects): each in its own transaction was a commit apiece, and
+        a commit writes every page the statement dirtied to the WAL — pages the next statement
+        of the slice dirties again. Inside a unit they commit once, together (all or nothing),
+        and reads see what the unit wrote. A unit inside a unit joins it.
+        """
+        if getattr(self._unit, "conn", None) is not None:
+            yield
+            return
+        with self.write.begin() as conn:
+            self._unit.conn = conn
+            try:
+                yield
+            finally:
+                self._unit.conn = None
+
+    @contextmanager
+    def writing(self) -> Iterator[sa.Connection]:
+        """A connection in a write transaction: the open unit's, or a transaction of its own
+        (committed when the block ends)."""
+        conn: sa.Connection | None = getattr(self._unit, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with self.write.begin() as own:
+            yield own
+
+    @contextmanager
+    def reading(self) -> Iterator[sa.Connection]:
+        """A connection to read with: the open unit's (it sees the unit's writes), or one of
+        its own."""
+        conn: sa.Connection | None = getattr(self._unit, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.connect() as own:
+            yield own
 
 
 CHUNK = 4_096  # hashes per IN list (a power of two: see padded); a 2,000-row batch fits in one

@@ -32,7 +32,7 @@ class HistoryMixin:
         """Record the start of a run of ``job``; return its run id."""
         stmt = sa.insert(s.runs).returning(s.runs.c.run_id)
         values = {"job": job, "started_at": started_at, "status": RunStatus.RUNNING.value}
-        with guard("start run"), self._db.write.begin() as conn:
+        with guard("start run"), self._db.writing() as conn:
             return conn.execute(stmt, values).scalar_one()
 
     def finish_run(
@@ -53,7 +53,7 @@ class HistoryMixin:
             "report_path": report_path,
             "finished_at": finished_at,
         }
-        with guard("finish run"), self._db.write.begin() as conn:
+        with guard("finish run"), self._db.writing() as conn:
             conn.execute(sa.update(s.runs).where(s.runs.c.run_id == run_id).values(**values))
 
     def abort_stale_runs(self, job: str, *, at: datetime) -> int:
@@ -68,7 +68,7 @@ class HistoryMixin:
             .where(t.c.job == job, t.c.status == RunStatus.RUNNING.value)
             .values(status=RunStatus.ABORTED.value, finished_at=at)
         )
-        with guard("abort stale runs"), self._db.write.begin() as conn:
+        with guard("abort stale runs"), self._db.writing() as conn:
             return conn.execute(stmt).rowcount
 
     def recent_runs(self, limit: int = 10, *, job: str | None = None) -> list[RunRow]:
@@ -76,7 +76,7 @@ class HistoryMixin:
         q = sa.select(s.runs).order_by(s.runs.c.run_id.desc()).limit(limit)
         if job is not None:
             q = q.where(s.runs.c.job == job)
-        with guard("read runs"), self._db.engine.connect() as conn:
+        with guard("read runs"), self._db.reading() as conn:
             return [
                 RunRow(
                     r.run_id,
@@ -106,7 +106,7 @@ class HistoryMixin:
             }
             for r in rejects
         ]
-        with guard("add rejects"), self._db.write.begin() as conn:
+        with guard("add rejects"), self._db.writing() as conn:
             conn.execute(sa.insert(s.rejects), params)
 
     def reject_summary(self, run_id: int | None = None) -> list[RejectSummary]:
@@ -120,21 +120,21 @@ class HistoryMixin:
         )
         if run_id is not None:
             q = q.where(t.c.run_id == run_id)
-        with guard("summarise rejects"), self._db.engine.connect() as conn:
+        with guard("summarise rejects"), self._db.reading() as conn:
             return [RejectSummary(r.mapping, r.column, r.reason, r.n) for r in conn.execute(q)]
 
     def last_run_with_rejects(self) -> int | None:
         """The newest run that stored a reject or a Salesforce refusal (``sis-sync rejects``
         without ``--run``); None when no run has any. Indexed: the max of ``rejects.run_id``."""
         q = sa.select(sa.func.max(s.rejects.c.run_id))
-        with guard("read rejects"), self._db.engine.connect() as conn:
+        with guard("read rejects"), self._db.reading() as conn:
             return conn.execute(q).scalar()
 
     def list_rejects(self, run_id: int, *, limit: int = 1000, offset: int = 0) -> list[RejectRow]:
         """The rejects of one run in the order they were stored (for the run report)."""
         t = s.rejects
         q = sa.select(t).where(t.c.run_id == run_id).order_by(t.c.id).limit(limit).offset(offset)
-        with guard("read rejects"), self._db.engine.connect() as conn:
+        with guard("read rejects"), self._db.reading() as conn:
             return [
                 RejectRow(r.run_id, r.mapping, r.file, r.line, r.column, r.reason)
                 for r in conn.execute(q)
@@ -156,7 +156,7 @@ class HistoryMixin:
             }
             for e in entries
         ]
-        with guard("add audit"), self._db.write.begin() as conn:
+        with guard("add audit"), self._db.writing() as conn:
             conn.execute(sa.insert(s.audit), params)
 
     def audit_log(
@@ -167,7 +167,7 @@ class HistoryMixin:
         q = sa.select(t).where(t.c.id > after_id).order_by(t.c.id).limit(limit)
         if since is not None:
             q = q.where(t.c.at >= since)
-        with guard("read audit"), self._db.engine.connect() as conn:
+        with guard("read audit"), self._db.reading() as conn:
             return [
                 (r.id, AuditEntry(r.action, r.object, r.sf_id, r.reason, r.at, r.purpose, r.run_id))
                 for r in conn.execute(q)
@@ -179,7 +179,7 @@ class HistoryMixin:
         r, o, j = s.runs, s.outbox, s.rejects
         old = sa.select(r.c.run_id).where(r.c.finished_at < before)
         settled = ("OK", "SUPERSEDED")
-        with guard("prune history"), self._db.write.begin() as conn:
+        with guard("prune history"), self._db.writing() as conn:
             conn.execute(sa.delete(j).where(j.c.run_id.in_(old)))
             conn.execute(sa.delete(o).where(o.c.status.in_(settled), o.c.updated_at < before))
             return conn.execute(sa.delete(r).where(r.c.finished_at < before)).rowcount

@@ -58,7 +58,7 @@ class IdentityMixin:
         by_student: dict[str, PersonRow] = {}
         by_email: dict[str, list[PersonRow]] = {}
         dialect = self._db.dialect
-        with guard("find persons"), self._db.engine.connect() as conn:
+        with guard("find persons"), self._db.reading() as conn:
             for pid, sf_id, sh, eh in rows_in(conn, dialect, _BY_STUDENT, student_hashes):
                 by_student[sh] = PersonRow(pid, sf_id, sh, eh, None, None)
             found = rows_in(conn, dialect, _BY_EMAIL, email_hashes)
@@ -70,7 +70,7 @@ class IdentityMixin:
         """Persons by id (unknown ids are absent)."""
         p = s.persons
         out: dict[int, PersonRow] = {}
-        with guard("read persons"), self._db.engine.connect() as conn:
+        with guard("read persons"), self._db.reading() as conn:
             for chunk in chunks(person_ids):
                 q = sa.select(p).where(p.c.person_id.in_(_in))
                 out.update((r.person_id, _person(r)) for r in conn.execute(q, {"hashes": chunk}))
@@ -94,7 +94,7 @@ class IdentityMixin:
             for n in people
         ]
         stmt = sa.insert(s.persons).returning(s.persons.c.person_id, sort_by_parameter_order=True)
-        with guard("add persons"), self._db.write.begin() as conn:
+        with guard("add persons"), self._db.writing() as conn:
             if self._db.dialect != "sqlite":
                 return list(conn.execute(stmt, params).scalars())
             # One executemany; ids follow from the rowid under the write lock (see
@@ -140,7 +140,7 @@ class IdentityMixin:
             }
             for u in updates
         ]
-        with guard("update persons"), self._db.write.begin() as conn:
+        with guard("update persons"), self._db.writing() as conn:
             conn.execute(stmt, params)
 
     def link_person(
@@ -157,12 +157,12 @@ class IdentityMixin:
 
     def has_suppressions(self) -> bool:
         """True when any erasure tombstone exists (most installations have none for a while)."""
-        with guard("check suppressions"), self._db.engine.connect() as conn:
+        with guard("check suppressions"), self._db.reading() as conn:
             return conn.execute(sa.select(s.suppressions.c.hash).limit(1)).first() is not None
 
     def suppressed(self, hashes: Sequence[str]) -> set[str]:
         """The hashes of a batch that carry an erasure tombstone."""
-        with guard("check suppressions"), self._db.engine.connect() as conn:
+        with guard("check suppressions"), self._db.reading() as conn:
             return {h for (h,) in rows_in(conn, self._db.dialect, _SUPPRESSED, hashes)}
 
     def forget_shared_sources(self, email_hashes: Sequence[str]) -> None:
@@ -173,7 +173,7 @@ class IdentityMixin:
         must map those rows again to notice, instead of recognising them as unchanged.
         """
         pe = s.persons
-        with guard("forget shared sources"), self._db.write.begin() as conn:
+        with guard("forget shared sources"), self._db.writing() as conn:
             for chunk in chunks([h for h in email_hashes if h]):
                 shared = (
                     sa.select(pe.c.email_hash)
@@ -199,6 +199,6 @@ class IdentityMixin:
             sa.or_(pe.c.student_hash == hash, pe.c.email_hash == hash)
         )
         forget_rows = _forget_rows_of(people, key_hash=hash)
-        with guard("add suppression"), self._db.write.begin() as conn:
+        with guard("add suppression"), self._db.writing() as conn:
             conn.execute(ins.on_conflict_do_nothing(index_elements=[s.suppressions.c.hash]))
             conn.execute(forget_rows)

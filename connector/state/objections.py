@@ -53,7 +53,7 @@ class ObjectionsMixin:
 
     def has_objections(self) -> bool:
         """True when any objection exists (the engine then skips the batch query otherwise)."""
-        with guard("check objections"), self._db.engine.connect() as conn:
+        with guard("check objections"), self._db.reading() as conn:
             return conn.execute(sa.select(s.objections.c.id).limit(1)).first() is not None
 
     def objected(
@@ -66,7 +66,7 @@ class ObjectionsMixin:
             sql += "kind IN (" + ",".join("?" * len(wanted)) + ") AND "
         sql += "hash {in}"
         out: dict[str, frozenset[str]] = {}
-        with guard("read objections"), self._db.engine.connect() as conn:
+        with guard("read objections"), self._db.reading() as conn:
             found = rows_in(conn, self._db.dialect, sql, sorted(set(hashes)), *wanted)
             for h, purposes in found:
                 out[h] = out.get(h, frozenset()) | _purposes(purposes)
@@ -77,7 +77,7 @@ class ObjectionsMixin:
         t = s.objections
         q = sa.select(t).where(t.c.hash.in_(_in)).order_by(t.c.id)
         rows: list[ObjectionRow] = []
-        with guard("read objections"), self._db.engine.connect() as conn:
+        with guard("read objections"), self._db.reading() as conn:
             for chunk in chunks(sorted(set(hashes))):
                 for r in conn.execute(q, {"hashes": chunk}).all():
                     rows.append(
@@ -121,6 +121,6 @@ class ObjectionsMixin:
         forget = sa.delete(r).where(
             sa.or_(r.c.key_hash.in_(only), sa.tuple_(r.c.mapping, r.c.key_hash).in_(records))
         )
-        with guard("add objection"), self._db.write.begin() as conn:
+        with guard("add objection"), self._db.writing() as conn:
             conn.execute(sa.insert(s.objections), values)
             conn.execute(forget)

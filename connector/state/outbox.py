@@ -48,12 +48,20 @@ class OutboxMixin:
     _db: Database
 
     def add_outbox(
-        self, run_id: int, items: Sequence[OutboxItem], *, at: datetime | None = None
+        self,
+        run_id: int,
+        items: Sequence[OutboxItem],
+        *,
+        at: datetime | None = None,
+        status: OutboxStatus = OutboxStatus.NEW,
     ) -> list[int]:
-        """Plan writes (status NEW); return their ids in order. Older pending rows of the same
-        records become SUPERSEDED in the same transaction."""
+        """Plan writes (status NEW, or SENT with one attempt for writes that leave now); return
+        their ids in order. Older pending rows of the same records become SUPERSEDED in the
+        same transaction."""
         if not items:
             return []
+        if status not in (OutboxStatus.NEW, OutboxStatus.SENT):
+            raise ValueError(f"an outbox row starts NEW or SENT, not {status.value}")
         at = at or datetime.now(UTC)
         for item in items:
             if item.operation not in OPERATIONS:
@@ -72,7 +80,7 @@ class OutboxMixin:
             .values(status=OutboxStatus.SUPERSEDED.value, updated_at=at)
         )
         insert = sa.insert(t).returning(t.c.id, sort_by_parameter_order=True)
-        with guard("add outbox"), self._db.write.begin() as conn:
+        with guard("add outbox"), self._db.writing() as conn:
             for mapping, keys in by_mapping.items():
                 unique = list(dict.fromkeys(keys))
                 for i in range(0, len(unique), _CHUNK):
@@ -82,7 +90,7 @@ class OutboxMixin:
                     else:
                         conn.execute(supersede, {"m": mapping, "keys": part})
             if self._db.dialect == "sqlite":
-                return _sqlite_insert_outbox(conn, run_id, items, at)
+                return _sqlite_insert_outbox(conn, run_id, items, at, status)
             # Built only here: a dict per row (~650 bytes) was made for SQLite too, unused.
             params = [
                 {
@@ -91,10 +99,10 @@ class OutboxMixin:
                     "key_hash": i.key_hash,
                     "object": i.object,
                     "operation": i.operation,
-                    "status": OutboxStatus.NEW.value,
+                    "status": status.value,
                     "error_code": "",
                     "error_message": "",
-                    "attempts": 0,
+                    "attempts": 1 if status is OutboxStatus.SENT else 0,
                     "created_at": at,
                     "updated_at": at,
                 }
@@ -128,7 +136,7 @@ class OutboxMixin:
             )
         )
         unique = list(dict.fromkeys(ids))
-        with guard("mark outbox"), self._db.write.begin() as conn:
+        with guard("mark outbox"), self._db.writing() as conn:
             for i in range(0, len(unique), _CHUNK):
                 conn.execute(stmt, {"ids": unique[i : i + _CHUNK]})
 
@@ -146,7 +154,7 @@ class OutboxMixin:
             .where(t.c.run_id == run_id, t.c.status == OutboxStatus.SENT.value)
             .values(status=OutboxStatus.NEW.value, updated_at=at)
         )
-        with guard("requeue unanswered outbox rows"), self._db.write.begin() as conn:
+        with guard("requeue unanswered outbox rows"), self._db.writing() as conn:
             return conn.execute(stmt).rowcount
 
     def fail_outbox(self, errors: Sequence[OutboxError], *, at: datetime | None = None) -> None:
@@ -169,7 +177,7 @@ class OutboxMixin:
             {"b_id": e.id, "b_code": e.error_code[:80], "b_message": e.error_message[:255]}
             for e in errors
         ]
-        with guard("mark outbox failed"), self._db.write.begin() as conn:
+        with guard("mark outbox failed"), self._db.writing() as conn:
             conn.execute(stmt, params)
 
     def pending_outbox(
@@ -185,7 +193,7 @@ class OutboxMixin:
         )
         if mapping is not None:
             q = q.where(t.c.mapping == mapping)
-        with guard("read pending outbox"), self._db.engine.connect() as conn:
+        with guard("read pending outbox"), self._db.reading() as conn:
             return [_row(r) for r in conn.execute(q)]
 
     def outbox_counts(self, run_id: int | None = None) -> dict[str, int]:
@@ -194,13 +202,13 @@ class OutboxMixin:
         q = sa.select(t.c.status, sa.func.count()).group_by(t.c.status)
         if run_id is not None:
             q = q.where(t.c.run_id == run_id)
-        with guard("count outbox"), self._db.engine.connect() as conn:
+        with guard("count outbox"), self._db.reading() as conn:
             return {status: n for status, n in conn.execute(q)}
 
 
 _SQLITE_OUTBOX = (
     "INSERT INTO outbox (run_id, mapping, key_hash, object, operation, status, error_code,"
-    " error_message, attempts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, '', '', 0, ?, ?)"
+    " error_message, attempts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, '', '', ?, ?, ?)"
 )
 
 
@@ -229,7 +237,11 @@ def _pg_supersede(conn: sa.Connection, mapping: str, keys: list[str], at: dateti
 
 
 def _sqlite_insert_outbox(
-    conn: sa.Connection, run_id: int, items: Sequence[OutboxItem], at: datetime
+    conn: sa.Connection,
+    run_id: int,
+    items: Sequence[OutboxItem],
+    at: datetime,
+    status: OutboxStatus,
 ) -> list[int]:
     """Insert outbox rows in one ``executemany`` (the hot path of a first load: RETURNING in
     insertmanyvalues mode cost 10 µs a row). The ids follow from the rowid: the transaction
@@ -238,10 +250,13 @@ def _sqlite_insert_outbox(
     ids after the largest one before them."""
     top = conn.exec_driver_sql("SELECT COALESCE(MAX(id), 0) FROM outbox").scalar_one()
     when = s.sqlite_datetime(at)
-    new = OutboxStatus.NEW.value
+    st, tries = status.value, 1 if status is OutboxStatus.SENT else 0
     conn.exec_driver_sql(
         _SQLITE_OUTBOX,
-        [(run_id, i.mapping, i.key_hash, i.object, i.operation, new, when, when) for i in items],
+        [
+            (run_id, i.mapping, i.key_hash, i.object, i.operation, st, tries, when, when)
+            for i in items
+        ],
     )
     last = conn.exec_driver_sql("SELECT MAX(id) FROM outbox").scalar_one()
     if last != top + len(items):

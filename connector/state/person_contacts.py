@@ -33,7 +33,7 @@ class PersonContactsMixin:
             "SELECT key_hash, person_contact_id FROM synced WHERE mapping = ?"
             " AND person_contact_id IS NOT NULL AND deleted_at IS NULL AND key_hash {in}"
         )
-        with guard("resolve person contacts"), self._db.engine.connect() as conn:
+        with guard("resolve person contacts"), self._db.reading() as conn:
             return dict(rows_in(conn, self._db.dialect, sql, key_hashes, mapping))
 
     def set_person_contact_ids(self, mapping: str, contacts: Mapping[str, str]) -> None:

@@ -68,7 +68,7 @@ class RequestsMixin:
         stem = f"{prefix}-{received_at.year}-"
         for _ in range(5):  # another process numbered the same reference: take the next
             try:
-                with guard("add a request"), self._db.write.begin() as conn:
+                with guard("add a request"), self._db.writing() as conn:
                     taken = conn.execute(
                         sa.select(t.c.reference).where(t.c.reference.like(f"{stem}%"))
                     ).scalars()
@@ -95,7 +95,7 @@ class RequestsMixin:
     def get_request(self, request_id: int) -> RequestRow:
         """The request with this id (KeyError when there is none)."""
         t = s.requests
-        with guard("read a request"), self._db.engine.connect() as conn:
+        with guard("read a request"), self._db.reading() as conn:
             r = conn.execute(sa.select(t).where(t.c.id == request_id)).first()
         if r is None:
             raise KeyError(request_id)
@@ -111,7 +111,7 @@ class RequestsMixin:
             q = q.where(t.c.status == status)
         if kind is not None:
             q = q.where(t.c.kind == kind)
-        with guard("list requests"), self._db.engine.connect() as conn:
+        with guard("list requests"), self._db.reading() as conn:
             return [_row(r) for r in conn.execute(q)]
 
     def update_request(
@@ -136,6 +136,6 @@ class RequestsMixin:
             values["receipt"] = receipt
         if subject is not None:
             values["subject"] = json.dumps([list(p) for p in subject])
-        with guard("update a request"), self._db.write.begin() as conn:
+        with guard("update a request"), self._db.writing() as conn:
             conn.execute(sa.update(t).where(t.c.id == request_id).values(**values))
         return self.get_request(request_id)

@@ -66,7 +66,7 @@ class SourcesMixin:
         any, is after ``today``. The nightly hot path: one statement per batch on the primary
         key (SQLite keeps the table in it: one b-tree), through ``rows_in``.
         """
-        with guard("lookup"), self._db.engine.connect() as conn:
+        with guard("lookup"), self._db.reading() as conn:
             # The day as stored (ISO text on SQLite, a date column on PostgreSQL).
             day: object = today if self._db.dialect == "postgresql" else today.isoformat()
             rows = rows_in(conn, self._db.dialect, _SOURCES, source_hashes, mapping, day)
@@ -76,7 +76,7 @@ class SourcesMixin:
         """Forget every remembered source row of ``mapping``: its next run maps every row again
         (after something outside its rows changed, e.g. parent records were purged)."""
         r = s.source_rows
-        with guard("forget sources"), self._db.write.begin() as conn:
+        with guard("forget sources"), self._db.writing() as conn:
             conn.execute(sa.delete(r).where(r.c.mapping == mapping))
 
     def remember_sources(self, mapping: str, rows: Sequence[SourceSeen], *, at: datetime) -> None:
@@ -101,7 +101,7 @@ class SourcesMixin:
             .values(last_seen=at)
         )
         by_key = sa.delete(r).where(r.c.mapping == mapping, r.c.key_hash == sa.bindparam("k"))
-        with guard("touch seen"), self._db.write.begin() as conn:
+        with guard("touch seen"), self._db.writing() as conn:
             if at is not None:
                 conn.execute(stmt, [{"k": seen.key_hash} for seen in rows])
             untokened = [{"k": seen.key_hash} for seen in rows if seen.token is None]

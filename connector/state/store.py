@@ -55,7 +55,7 @@ API (``from connector.state import ...``; times are timezone-aware UTC, naive on
                                                                 email_hash, sf_id)
     suppressed(hashes) -> set;  add_suppression(hash, kind, reason, at)
     # outbox (outbox.py)
-    add_outbox(run_id, Sequence[OutboxItem], *, at=None) -> [id]
+    add_outbox(run_id, Sequence[OutboxItem], *, at=None, status=NEW) -> [id]
     mark_outbox(ids, status, *, error_code="", error_message="", at=None)
     fail_outbox(Sequence[OutboxError], *, at=None)
     pending_outbox(mapping=None, *, after_id=0, limit=2000) -> list[OutboxRow];  outbox_counts()
@@ -66,6 +66,7 @@ API (``from connector.state import ...``; times are timezone-aware UTC, naive on
     has_objections();  objected(hashes) -> {hash: purposes};  objections_of(hashes)
     add_objection([(hash, kind)], purposes, *, at, request_id=None)
 
+``transaction()`` makes the calls inside it one transaction (the recorder's slices).
 Every read and write takes a batch (the engine's ≤ 2,000 records) and runs one statement for it
 (``IN`` lists of at most ``db.CHUNK`` hashes, ``executemany`` for writes); nothing loads a whole
 mapping, and :meth:`StateStore.expired` streams in keyset-paged batches. Database failures
@@ -313,6 +314,11 @@ class StateStore(
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def transaction(self) -> AbstractContextManager[None]:
+        """Every store call inside is one transaction on this thread: one commit, all or
+        nothing (a transaction inside a transaction joins it). See ``Database.unit``."""
+        return self._db.unit()
+
     def lock(self, job: str) -> AbstractContextManager[None]:
         """Hold the run lock of ``job`` (one run per job); raises LockedError if another has it."""
         return run_lock(self._db, job)
@@ -324,7 +330,7 @@ class StateStore(
         t = s.synced
         q = _SELECT_SYNCED.where(t.c.mapping == mapping, t.c.key_hash.in_(_in))
         out: dict[str, SyncedRow] = {}
-        with guard("lookup"), self._db.engine.connect() as conn:
+        with guard("lookup"), self._db.reading() as conn:
             for chunk in chunks(key_hashes):
                 for r in conn.execute(q, {"hashes": chunk}).all():  # fetchall: one C call
                     out[r[1]] = _synced_row(r)
@@ -336,7 +342,7 @@ class StateStore(
         A lean :meth:`lookup` for the engine's hot path: five columns and no date decoding.
         """
         loads = json.loads
-        with guard("lookup"), self._db.engine.connect() as conn:
+        with guard("lookup"), self._db.reading() as conn:
             rows = rows_in(conn, self._db.dialect, _KNOWN, key_hashes, mapping)
         return {kh: KnownRow(sf_id, pid, loads(f), bool(gone)) for kh, sf_id, pid, f, gone in rows}
 
@@ -345,7 +351,7 @@ class StateStore(
 
         Purged records are left out: their Salesforce record is gone.
         """
-        with guard("resolve Salesforce ids"), self._db.engine.connect() as conn:
+        with guard("resolve Salesforce ids"), self._db.reading() as conn:
             return dict(rows_in(conn, self._db.dialect, _SF_IDS, key_hashes, mapping))
 
     def record_synced(self, rows: Sequence[SyncedUpdate], *, at: datetime) -> None:
@@ -359,7 +365,7 @@ class StateStore(
         with guard("record synced"):
             if self._db.dialect == "sqlite":
                 when = s.sqlite_datetime(at)
-                with self._db.write.begin() as conn:
+                with self._db.writing() as conn:
                     conn.exec_driver_sql(
                         _SQLITE_RECORD, [_sqlite_synced(u, when) for u in latest.values()]
                     )
@@ -410,7 +416,7 @@ class StateStore(
                 index_elements=[s.seen.c.mapping, s.seen.c.key_hash],
                 set_={"last_seen": seen_ins.excluded.last_seen},
             )
-            with self._db.write.begin() as conn:
+            with self._db.writing() as conn:
                 conn.execute(stmt, params)
                 conn.execute(
                     seen_upsert,
@@ -437,7 +443,7 @@ class StateStore(
         stmt = sa.update(t).where(t.c.mapping == mapping, t.c.key_hash.in_(_in))
         sqlite = self._db.dialect == "sqlite"
         when = s.sqlite_datetime(at)
-        with guard("touch seen"), self._db.write.begin() as conn:
+        with guard("touch seen"), self._db.writing() as conn:
             for chunk in chunks(key_hashes):
                 if sqlite:
                     # The nightly hot path: the IN list written out (an expanding parameter
@@ -457,7 +463,7 @@ class StateStore(
         """
         t = s.synced
         stmt = sa.update(t).where(t.c.mapping == mapping, t.c.key_hash.in_(_in))
-        with guard("mark deleted"), self._db.write.begin() as conn:
+        with guard("mark deleted"), self._db.writing() as conn:
             r = s.source_rows
             rows = sa.delete(r).where(r.c.mapping == mapping, r.c.key_hash.in_(_in))
             for chunk in chunks(key_hashes):
@@ -511,7 +517,7 @@ class StateStore(
             q = q.where(t.c.lifecycle == lifecycle)
         after = ""
         while True:
-            with guard("find expired records"), self._db.engine.connect() as conn:
+            with guard("find expired records"), self._db.reading() as conn:
                 found = conn.execute(q.where(t.c.key_hash > after)).all()
             if not found:
                 return
@@ -535,7 +541,7 @@ class StateStore(
     def person_records(self, person_id: int) -> list[SyncedRow]:
         """Every record linked to one person, across mappings (for erasure and purges)."""
         q = _SELECT_SYNCED.where(s.synced.c.person_id == person_id)
-        with guard("read person records"), self._db.engine.connect() as conn:
+        with guard("read person records"), self._db.reading() as conn:
             return [_synced_row(r) for r in conn.execute(q)]
 
     def forget(self, mapping: str, key_hashes: Sequence[str]) -> int:
@@ -544,7 +550,7 @@ class StateStore(
         Suppressions stay: add one first so that no later sync recreates the record.
         """
         removed = 0
-        with guard("forget records"), self._db.write.begin() as conn:
+        with guard("forget records"), self._db.writing() as conn:
             for chunk in chunks(key_hashes):
                 for t in (s.outbox, s.source_rows, s.seen, s.synced):
                     res = conn.execute(
@@ -557,7 +563,7 @@ class StateStore(
     def forget_person(self, person_id: int) -> int:
         """Erase a person and every record linked to them; return the record rows removed."""
         sy, ob = s.synced, s.outbox
-        with guard("forget person"), self._db.write.begin() as conn:
+        with guard("forget person"), self._db.writing() as conn:
             keys = conn.execute(
                 sa.select(sy.c.mapping, sy.c.key_hash).where(sy.c.person_id == person_id)
             ).all()
@@ -581,5 +587,5 @@ class StateStore(
             .where(t.c.deleted_at.is_(None))
             .group_by(t.c.mapping)
         )
-        with guard("count records"), self._db.engine.connect() as conn:
+        with guard("count records"), self._db.reading() as conn:
             return {m: n for m, n in conn.execute(q)}

@@ -121,12 +121,11 @@ class Recorder:
 
     def sending(self, writes: Sequence[Write]) -> list[int]:
         """Outbox rows for ``writes``, marked SENT: call just before they leave."""
-        ids = self.store.add_outbox(
+        return self.store.add_outbox(
             self.run_id,
             [OutboxItem(self.mapping, w.key_hash, self.obj, w.operation) for w in writes],
+            status=OutboxStatus.SENT,
         )
-        self.store.mark_outbox(ids, OutboxStatus.SENT)
-        return ids
 
     def sending_keys(self, keys: Sequence[str], operation: str) -> list[int]:
         """:meth:`sending` for writes of one operation known by their key hashes (spooled
@@ -138,9 +137,7 @@ class Recorder:
                 OutboxItem(self.mapping, k, self.obj, operation)
                 for k in keys[start : start + SLICE]
             ]
-            got = self.store.add_outbox(self.run_id, part)
-            self.store.mark_outbox(got, OutboxStatus.SENT)
-            ids += got
+            ids += self.store.add_outbox(self.run_id, part, status=OutboxStatus.SENT)
         return ids
 
     def results(
@@ -153,7 +150,10 @@ class Recorder:
         """
         for start in range(0, len(writes), SLICE):
             end = start + SLICE
-            self._results(writes[start:end], results[start:end], ids[start:end])
+            # One transaction a slice (persons, synced, seen, source rows, outbox, rejects):
+            # one commit instead of six, and a slice's state lands whole or not at all.
+            with self.store.transaction():
+                self._results(writes[start:end], results[start:end], ids[start:end])
 
     def _results(
         self, writes: Sequence[Write], results: Sequence[WriteResult | None], ids: Sequence[int]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from connector.report import MappingReport
-from connector.state import OutboxItem, open_store
+from connector.state import OutboxItem, OutboxStatus, open_store
 from connector.sync import recorder as recorder_module
 from connector.sync.recorder import Recorder
 
@@ -21,14 +21,12 @@ class _Store:
         self.sizes: list[int] = []
         self.next = 0
 
-    def add_outbox(self, run_id: int, items: list[OutboxItem]) -> list[int]:
+    def add_outbox(self, run_id: int, items: list[OutboxItem], *, status: object) -> list[int]:
+        assert status is OutboxStatus.SENT  # the rows of writes that leave now: one statement
         self.sizes.append(len(items))
         ids = list(range(self.next, self.next + len(items)))
         self.next += len(items)
         return ids
-
-    def mark_outbox(self, ids: list[int], status: object) -> None:
-        pass
 
 
 def test_sending_keys_writes_the_outbox_in_slices_and_keeps_the_order():
