@@ -167,6 +167,8 @@ class BulkJob:
         self.sleep = sleep
         self.poll_initial, self.poll_max, self.timeout = poll_initial, poll_max, timeout
         self.max_job_bytes = max_job_bytes
+        # Rows a second this org processed in the last finished job (None: no job yet).
+        self.rate: float | None = None
 
     def run(
         self,
@@ -262,10 +264,27 @@ class BulkJob:
         return self._results(job_id, info, operation, rows, keys, key)
 
     def first_poll(self, rows: int) -> float:
-        """Seconds before a job's first poll: ``poll_initial`` plus a second per
-        ``ROWS_PER_SECOND`` rows, at most ``poll_max``. A poll costs an API call, and a big job
-        polled after half a second is only ever InProgress; a small one is still polled early."""
+        """Seconds before a job's first poll, at most ``poll_max``. A poll costs an API call,
+        and a big job polled after half a second is only ever InProgress; a small one is still
+        polled early. Before any job finished: ``poll_initial`` plus a second per
+        ``ROWS_PER_SECOND`` rows; after: the time the org took per row in its last job
+        (:meth:`learn`), at least ``poll_initial`` — the last job of a load is what a run
+        waits for, and a guess that is seconds too long is seconds of every first load."""
+        if self.rate:
+            return min(self.poll_max, max(self.poll_initial, rows / self.rate))
         return min(self.poll_max, self.poll_initial + rows / ROWS_PER_SECOND)
+
+    def learn(self, info: Mapping[str, Any]) -> None:
+        """Remember the org's pace from a finished job's info: ``numberRecordsProcessed`` over
+        ``totalProcessingTime`` (milliseconds, B2 job info). Jobs too small to time well
+        (under 1,000 rows or 100 ms) teach nothing."""
+        try:
+            processed = int(info.get("numberRecordsProcessed") or 0)
+            ms = float(info.get("totalProcessingTime") or 0)
+        except (TypeError, ValueError):
+            return
+        if processed >= 1_000 and ms >= 100:
+            self.rate = processed / (ms / 1000)
 
     def _wait(self, job_id: str, rows: int) -> dict[str, Any]:
         # Each poll is an API call. After the first, the job's own progress
@@ -277,6 +296,8 @@ class BulkJob:
             self.sleep(delay)
             info = self.client.json("GET", f"jobs/ingest/{job_id}")
             if info.get("state") in TERMINAL:
+                if info.get("state") == "JobComplete":
+                    self.learn(info)
                 return info
             now = time.monotonic()
             if now > deadline:
@@ -285,7 +306,10 @@ class BulkJob:
                     code="BULK_TIMEOUT",
                 )
             processed = int(info.get("numberRecordsProcessed") or 0)
-            if 0 < processed < rows:
+            if processed >= rows:
+                # Every record counted, the state not terminal yet: it is about to be.
+                delay = self.poll_initial
+            elif processed > 0:
                 remaining = (rows - processed) * (now - start) / processed
                 delay = min(self.poll_max, max(self.poll_initial, remaining * 1.1))
             else:

@@ -168,6 +168,11 @@ def test_bulk_upsert_10000_rows_with_failures(sf, emu):
     res = sf.bulk2.Contact.upsert(records=records, external_id_field="SIS_Sync_Key__c", wait=0.1)
     assert res[0]["numberRecordsProcessed"] == 10_000 and res[0]["numberRecordsFailed"] == 10
     job_id = res[0]["job_id"]
+    # The job info times the processing, as Salesforce does (B2 job info): clients pace their
+    # polls by it.
+    info = sf.restful(f"jobs/ingest/{job_id}")
+    assert info["totalProcessingTime"] > 0
+    assert info["apiActiveProcessingTime"] == info["totalProcessingTime"]
     ok = _csv(sf.bulk2.Contact.get_successful_records(job_id))
     failed = _csv(sf.bulk2.Contact.get_failed_records(job_id))
     assert len(ok) == 9_990 and len(failed) == 10
