@@ -123,3 +123,22 @@ def test_reading_spooled_writes_through_keeps_no_blob_loaded() -> None:
     assert kept < 200_000, f"{kept:,} bytes kept after reading"
     # A pass holds one blob of 500 writes at a time (~1.2 MB), not the batch's 2,000.
     assert reading < 2_000_000, f"{reading:,} bytes at the peak of a pass"
+
+
+def test_releasing_one_blob_forgets_its_persons_only() -> None:
+    """Each blob's persons are a rowid range of ``people``: releasing a blob in the middle
+    removes exactly its rows; the persons of the blobs before and after are still found."""
+    spool = WriteSpool()
+    first = spool.put([write(i) for i in range(10)])
+    middle = spool.put([write(i) for i in range(10, 20)])
+    last = spool.put([write(i) for i in range(20, 30)])
+    student, email = h(10**9 + 15), h(2 * 10**9 + 15)  # persons of the middle blob
+    assert spool.blobs_of([student]) == {middle[0] // 4096}
+    spool.release(middle)
+    assert spool.blobs_of([student, email]) == set()
+    for i in [*range(10), *range(20, 30)]:  # every person of the other two, one by one
+        blob = (first if i < 10 else last)[0] // 4096
+        assert spool.blobs_of([h(10**9 + i)]) == spool.blobs_of([h(2 * 10**9 + i)]) == {blob}
+    spool.release(first + last)
+    assert spool.blobs_of([h(10**9 + 9), h(2 * 10**9 + 20)]) == set()
+    spool.close()
