@@ -59,10 +59,11 @@ class Database:
         """One write transaction for every store call inside it, on this thread.
 
         A run records a slice of Salesforce's answers with half a dozen statements (persons,
-        synced records, outbox, rejects): each in its own transaction was a commit apiece, and
-        a commit writes every page the statement dirtied to the WAL — pages the next statement
-        of the slice dirties again. Inside a unit they commit once, together (all or nothing),
-        and reads see what the unit wrote. A unit inside a unit joins it.
+        synced records, seen, source rows, outbox, rejects). Inside a unit they commit once,
+        together: a crash leaves all of a slice or none of it, never persons without their
+        records. Reads inside see what the unit wrote. A unit inside a unit joins it. (Speed
+        is not the point: a 100k first load measured the same CPU, as the statements dirty
+        the pages of different tables and each page is written to the WAL once either way.)
         """
         if getattr(self._unit, "conn", None) is not None:
             yield

@@ -1,7 +1,9 @@
 """The outbox: one row per planned write, so a killed run can be told apart from a clean one.
 
 NEW (planned) → SENT (handed to Salesforce; ``attempts`` counts these) → OK | FAILED (with
-Salesforce's errorCode and message, which name fields, never values). When a later run plans a
+Salesforce's errorCode and message, which name fields, never values). The engine writes its
+rows SENT at once, just before the writes leave (``add_outbox(status=SENT)``: one statement,
+not an insert and an update). When a later run plans a
 write for the same record, the older NEW/SENT/FAILED rows become SUPERSEDED: the newer row carries
 the retry. Rows left NEW/SENT/FAILED by earlier runs are :meth:`OutboxMixin.pending_outbox`.
 A run that lost Salesforce puts its unanswered SENT rows back to NEW (:meth:`requeue_sent`), so

@@ -2,7 +2,7 @@
 
 The engine plans (pure) and the writer talks to Salesforce; whatever either learnt reaches the
 state store through a :class:`Recorder`, one per mapping run. Crash safety rests on its order:
-an outbox row is NEW before its write leaves and SENT while it is out; a record's field hashes
+an outbox row is written SENT before its write leaves; a record's field hashes
 change only after Salesforce accepted the write; what did not land is planned again next run.
 """
 
@@ -151,7 +151,7 @@ class Recorder:
         for start in range(0, len(writes), SLICE):
             end = start + SLICE
             # One transaction a slice (persons, synced, seen, source rows, outbox, rejects):
-            # one commit instead of six, and a slice's state lands whole or not at all.
+            # a slice's state lands whole or not at all.
             with self.store.transaction():
                 self._results(writes[start:end], results[start:end], ids[start:end])
 
