@@ -19,8 +19,8 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -75,27 +75,26 @@ class Database:
             finally:
                 self._unit.conn = None
 
-    @contextmanager
-    def writing(self) -> Iterator[sa.Connection]:
+    def writing(self) -> AbstractContextManager[sa.Connection]:
         """A connection in a write transaction: the open unit's, or a transaction of its own
         (committed when the block ends)."""
-        conn: sa.Connection | None = getattr(self._unit, "conn", None)
-        if conn is not None:
-            yield conn
-            return
-        with self.write.begin() as own:
-            yield own
+        return self._unit_or(self.write.begin)
 
-    @contextmanager
-    def reading(self) -> Iterator[sa.Connection]:
+    def reading(self) -> AbstractContextManager[sa.Connection]:
         """A connection to read with: the open unit's (it sees the unit's writes), or one of
         its own."""
+        return self._unit_or(self.engine.connect)
+
+    @contextmanager
+    def _unit_or(
+        self, own: Callable[[], AbstractContextManager[sa.Connection]]
+    ) -> Iterator[sa.Connection]:
         conn: sa.Connection | None = getattr(self._unit, "conn", None)
         if conn is not None:
             yield conn
             return
-        with self.engine.connect() as own:
-            yield own
+        with own() as fresh:
+            yield fresh
 
 
 CHUNK = 4_096  # hashes per IN list (a power of two: see padded); a 2,000-row batch fits in one
