@@ -66,8 +66,9 @@ class Job:
     abort: threading.Event = field(default_factory=threading.Event)
     query: str = ""
     rows: list[list[str]] = field(default_factory=list)
-    # Processing clock (time.monotonic): started when the job goes InProgress, ended when it
-    # reaches a terminal state; totalProcessingTime reports the difference in milliseconds.
+    # Processing clock (time.monotonic): started when processing picks the job up (parsing
+    # its CSV included), ended when processing stops, however it ends; totalProcessingTime
+    # reports the difference in milliseconds.
     started: float | None = None
     ended: float | None = None
 
@@ -91,6 +92,7 @@ class Job:
         elif poll and state == "InProgress":
             self.shown_in_progress = True
         base = f"services/data/{self.version}/jobs/{self.kind}/{self.id}"
+        ms = self.processing_ms()
         out: dict[str, Any] = {
             "id": self.id,
             "operation": self.operation,
@@ -108,8 +110,8 @@ class Job:
             "retries": 0,
             # Real figures, as Salesforce reports them: the time the job has been processed
             # (no trigger or flow runs here, so all of it is API time and none Apex time).
-            "totalProcessingTime": self.processing_ms(),
-            "apiActiveProcessingTime": self.processing_ms(),
+            "totalProcessingTime": ms,
+            "apiActiveProcessingTime": ms,
             "apexProcessingTime": 0,
         }
         if self.kind == "ingest":
