@@ -76,6 +76,31 @@ class IdentityMixin:
                 out.update((r.person_id, _person(r)) for r in conn.execute(q, {"hashes": chunk}))
         return out
 
+    def person_holders(
+        self, mapping: str, person_ids: Sequence[int], *, since: datetime | None
+    ) -> dict[int, tuple[str, ...]]:
+        """Person id → key hashes of ``mapping``'s records that stand for that person and are
+        still live: not purged, and seen in the source at ``since`` or later (the time of
+        the mapping's last full export; None: every record counts as still in the source).
+        One indexed query per 500 persons (``ix_synced_person_id``)."""
+        sy, se = s.synced, s.seen
+        q = (
+            sa.select(sy.c.person_id, sy.c.key_hash, se.c.last_seen)
+            .select_from(
+                sy.outerjoin(
+                    se, sa.and_(se.c.mapping == sy.c.mapping, se.c.key_hash == sy.c.key_hash)
+                )
+            )
+            .where(sy.c.mapping == mapping, sy.c.deleted_at.is_(None), sy.c.person_id.in_(_in))
+        )
+        out: dict[int, list[str]] = {}
+        with guard("read person holders"), self._db.reading() as conn:
+            for chunk in chunks(person_ids):
+                for pid, key_hash, last_seen in conn.execute(q, {"hashes": list(chunk)}):
+                    if since is None or last_seen is None or last_seen >= since:
+                        out.setdefault(pid, []).append(key_hash)
+        return {pid: tuple(sorted(keys)) for pid, keys in out.items()}
+
     def add_persons(self, people: Sequence[NewPerson], *, at: datetime) -> list[int]:
         """Create persons; return their ids in the order given.
 

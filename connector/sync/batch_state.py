@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from connector.mapping.compile import CompiledMapping
 from connector.state import StateStore
-from connector.state.anchors import purged_keys
+from connector.state.anchors import export_mark, purged_keys
 from connector.state.objections import EVERY_ROW, OWN_EMAIL
 from connector.state.rows import KnownRow, PersonMatches, PersonRow
 from connector.sync.crm_opt_outs import CrmOptOut
@@ -37,6 +37,9 @@ class StateQuery:
             holds none.
         contact_parents: Person-account parent mapping → key hashes whose PersonContactId the
             batch's refs need (CampaignMember.ContactId, Task.WhoId).
+        holders: True when a record's student number must stay with one record of the
+            mapping (``duplicates: report``): the live records of the persons found by
+            student number are loaded (:attr:`BatchState.holders`).
     """
 
     mapping: str
@@ -48,6 +51,7 @@ class StateQuery:
     persons: bool = False
     objectable: Sequence[str] = ()
     contact_parents: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    holders: bool = False
 
 
 @dataclass
@@ -91,6 +95,13 @@ class BatchState:
         withheld_parents: (parent mapping, key hash) of parents without a Salesforce id that
             the policy did not write in this run (not justified: :class:`WithheldParents`):
             their children are skipped too.
+        holders: Person id → key hashes of this mapping's live records of that person (not
+            purged, not left the export), for persons found by student number when the query
+            asked (:attr:`StateQuery.holders`).
+        holder_lines: Key hash → the line of its row earlier in this run, for holders the run
+            has read already (filled by the engine from its key ledger, not from state).
+        claimed: Student hash → (key hash, line) of the key that claimed the number in an
+            earlier batch of this run (filled by the engine from its key ledger).
     """
 
     known: Mapping[str, KnownRow] = field(default_factory=dict)
@@ -104,6 +115,9 @@ class BatchState:
     crm_opt_outs: Mapping[str, CrmOptOut] = field(default_factory=dict)
     purged_parents: frozenset[tuple[str, str]] = frozenset()
     withheld_parents: frozenset[tuple[str, str]] = frozenset()
+    holders: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
+    holder_lines: Mapping[str, int] = field(default_factory=dict)
+    claimed: Mapping[str, tuple[str, int]] = field(default_factory=dict)
 
     def with_planned(self, planned: PlannedPersons) -> BatchState:
         """This state plus the persons a dry run would have created before this batch (so
@@ -143,6 +157,11 @@ class BatchState:
             if query.persons
             else None
         )
+        holders: dict[int, tuple[str, ...]] = {}
+        if query.holders and persons is not None and persons.by_student:
+            mark = export_mark(store, query.mapping)
+            ids = sorted({p.person_id for p in persons.by_student.values()})
+            holders = store.person_holders(query.mapping, ids, since=mark.at if mark else None)
         suppressed = store.suppressed(list(query.suppressible)) if query.suppressible else set()
         parent_contacts: dict[tuple[str, str], str] = {}
         for parent, hashes in query.contact_parents.items():
@@ -158,6 +177,7 @@ class BatchState:
             objected_unnumbered=_objected(store, query.objectable, (OWN_EMAIL,)),
             purged_parents=frozenset(purged),
             withheld_parents=frozenset(held),
+            holders=holders,
         )
 
 

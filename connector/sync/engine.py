@@ -428,6 +428,14 @@ class MappingRun:
         state = BatchState.load(self.ctx.store, query, self.ctx.withheld)
         if self.ctx.dry_run:
             state = state.with_planned(self.ctx.planned_persons)
+        if query.holders:
+            # One student number, one record (PersonRules.taken): the keys that claimed this
+            # batch's numbers earlier in the run, and the lines the run read the records
+            # holding them in state on (a duplicate is reported with both lines).
+            assert self.ledger is not None
+            holders = sorted({k for keys in state.holders.values() for k in keys})
+            lines = {k: line for k, (line, _token) in self.ledger.lookup(holders).items()}
+            state = replace(state, holder_lines=lines, claimed=self.ledger.claims(query.students))
         wanted = self.planner.opt_out_check(items, state)
         if wanted and self.ctx.writer is not None:
             # A row opts in again where the CRM may hold the opt-out: read it (crm_opt_outs.py).
@@ -448,6 +456,9 @@ class MappingRun:
                 return
             state = replace(state, existing=exists)
         plan = self.planner.plan(items, state)
+        if plan.numbers:
+            assert self.ledger is not None
+            self.ledger.claim([(n, k, line) for n, (k, line) in plan.numbers.items()])
         for origin, column, reason in plan.conflicts:
             conflict = Reject(origin, column, reason, self.name)
             rejects.append(conflict)  # listed by `sis-sync rejects`; the record is written

@@ -10,6 +10,10 @@ do not belong in the process's memory (the run's peak memory must stay flat), so
 ``MEMORY_KEYS`` they move to a private temporary SQLite database on disk
 (sqlite.org/inmemorydb.html: an empty file name is a temporary on-disk database, deleted on
 close), keyed by 64 bits of the key hash. Nothing personal is stored: hashes and line numbers.
+
+It also remembers which key claimed each student number in the run (:meth:`KeyLedger.claim`):
+two keys of one mapping must not share one (``plan_persons.PersonRules.taken``), also when the
+first key's write is still buffered and state does not know it yet.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class KeyLedger:
     def __init__(self, memory_keys: int | None = None) -> None:
         self.memory_keys = MEMORY_KEYS if memory_keys is None else memory_keys
         self._mem: dict[str, tuple[int, str]] | None = {}
+        self._numbers: dict[str, tuple[str, int]] = {}  # in memory until the spill
         self._db: sqlite3.Connection | None = None
 
     @property
@@ -70,7 +75,7 @@ class KeyLedger:
         if mem is not None:
             for key, line, token in rows:
                 mem[key] = (line, token)
-            if len(mem) > self.memory_keys:
+            if len(mem) + len(self._numbers) > self.memory_keys:
                 self._spill()
             return
         assert self._db is not None
@@ -79,20 +84,55 @@ class KeyLedger:
             [(_int64(key), line, token) for key, line, token in rows],
         )
 
+    def claim(self, rows: Sequence[tuple[str, str, int]]) -> None:
+        """Remember (student hash, key hash, line): the key that holds a student number in
+        this run, and the line it was read on. A number keeps its first key."""
+        if self._db is None:
+            for number, key, line in rows:
+                self._numbers.setdefault(number, (key, line))
+            if self._mem is not None and len(self._mem) + len(self._numbers) > self.memory_keys:
+                self._spill()
+            return
+        self._db.executemany(
+            "INSERT OR IGNORE INTO numbers VALUES (?, ?, ?)",
+            [(_int64(number), key, line) for number, key, line in rows],
+        )
+
+    def claims(self, numbers: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """Student hash → (key hash, line) of the key that claimed it earlier in this run."""
+        if self._db is None:
+            mine = self._numbers
+            return {n: v for n in numbers if (v := mine.get(n)) is not None}
+        found: dict[str, tuple[str, int]] = {}
+        by_int = {_int64(n): n for n in numbers}
+        ints = list(by_int)
+        for start in range(0, len(ints), _CHUNK):
+            chunk = ints[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT n, k, line FROM numbers WHERE n IN ({marks})"  # noqa: S608
+            for n, key, line in self._db.execute(sql, chunk):
+                found[by_int[n]] = (key, line)
+        return found
+
     def _spill(self) -> None:
         assert self._mem is not None
         db = sqlite3.connect("")
         db.execute("PRAGMA journal_mode=OFF")
         db.execute("PRAGMA synchronous=OFF")
         db.execute("CREATE TABLE seen (k INTEGER PRIMARY KEY, line INTEGER NOT NULL, token TEXT)")
+        db.execute("CREATE TABLE numbers (n INTEGER PRIMARY KEY, k TEXT NOT NULL, line INTEGER)")
         db.executemany(
             "INSERT OR REPLACE INTO seen VALUES (?, ?, ?)",
             [(_int64(key), line, token) for key, (line, token) in self._mem.items()],
         )
-        self._db, self._mem = db, None
+        db.executemany(
+            "INSERT OR IGNORE INTO numbers VALUES (?, ?, ?)",
+            [(_int64(n), key, line) for n, (key, line) in self._numbers.items()],
+        )
+        self._db, self._mem, self._numbers = db, None, {}
 
     def close(self) -> None:
         """Drop the temporary database (if any)."""
         if self._db is not None:
             self._db.close()
-        self._mem = None
+        self._mem, self._numbers = None, {}

@@ -119,6 +119,8 @@ class BatchPlan:
     withheld: list[str] = field(default_factory=list)
     # target.mode: records left alone, by reason (``update_only: no match`` …).
     mode_skipped: dict[str, int] = field(default_factory=dict)
+    # Student hash → (key hash, line): the numbers this batch's records hold (PersonRules.taken).
+    numbers: dict[str, tuple[str, int]] = field(default_factory=dict)
     # The batch's items as planned: a person who objected (art. 21) decided with the objection.
     # The consent stage reads these, so its records say what the Contact's flags say.
     items: list[Item] = field(default_factory=list)
@@ -209,6 +211,12 @@ class Planner(OptOutRules, PersonRules):
         self.claimed: dict[int, str] = {}
         # Fields an SIS mapping writes on the same object: the SIS owns them for a student.
         self.sis_fields = sis_owned_fields(compiled, spec) if self.persons else frozenset()
+        # One student number, one record of the mapping (plan_persons.PersonRules.taken): an
+        # export that promises one row per record (`duplicates: report`) and keys its rows on
+        # something else than the number (OneRoster's sourcedId) must not let two of its
+        # records write one student's Contact.
+        number = spec.identity.student_number if spec.identity is not None else None
+        self.number_column = number if spec.duplicates == "report" else None
 
     def query(self, items: Sequence[Item]) -> StateQuery:
         """What state must say about ``items`` before :meth:`plan` can decide them."""
@@ -240,6 +248,7 @@ class Planner(OptOutRules, PersonRules):
             persons=self.persons,
             contact_parents={p: sorted(h) for p, h in contacts.items()},
             objectable=objectable,
+            holders=self.number_column is not None,
         )
 
     def match_values(self, items: Sequence[Item], state: BatchState) -> list[str]:
@@ -266,6 +275,7 @@ class Planner(OptOutRules, PersonRules):
         if state.objected or state.objected_unnumbered:
             items = self.with_objections(items, state)
         out.items = list(items)
+        numbers = out.numbers
 
         for it in items:
             res = it.res
@@ -323,6 +333,8 @@ class Planner(OptOutRules, PersonRules):
                 if why == FORBIDDEN_NUMBER:
                     why = f"{why}: {KEY_LOOKS_LIKE_BSN}"
                 reject = (self.external_id, f"external id missing or withheld ({why})")
+            if reject is None and self.number_column is not None and student_hash:
+                reject = self.taken(it, persons, state, numbers)
             if reject is not None:
                 out.rejects.append((it.rec.origin, *reject))
                 continue

@@ -16,9 +16,16 @@ from connector.state.rows import KnownRow, PersonMatches, PersonRow
 from connector.sync.identity import Match, Person, resolve
 
 if TYPE_CHECKING:  # plan.py imports this module: its types only for the checker
+    from connector.sync.batch_state import BatchState
     from connector.sync.plan import BatchPlan, Item
 
 Hashes = tuple[str | None, str | None]  # (student hash, e-mail hash)
+
+DUPLICATE_NUMBER = "duplicate student number"
+NUMBER_HELD = (
+    "student number belongs to another record of this mapping (synced before): this row is "
+    "written once that record has left the export"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +49,53 @@ class PersonRules:
     claimed: dict[int, str]
     # Fields an SIS mapping writes on the same object: the SIS owns them for a student.
     sis_fields: frozenset[str]
+    # identity.student_number of a `duplicates: report` mapping (None: the rule is off).
+    number_column: str | None
+
+    def taken(
+        self,
+        it: Item,
+        persons: PersonMatches | None,
+        state: BatchState,
+        numbers: dict[str, tuple[str, int]],
+    ) -> tuple[str, str] | None:
+        """(column, reason) when another record of this mapping holds ``it``'s student number.
+
+        Two records of one mapping (two keys) with one student number would write one
+        student's Contact: the upsert by external id or the write by the person's Salesforce
+        Id lets the later row overwrite the earlier person's data without a word (a OneRoster
+        export keyed on ``sourcedId`` with one ``identifier`` on two users). The record that
+        holds the number first keeps it — an earlier row of this run (this batch's, or
+        ``state.claimed`` from the run's key ledger), else a live record in state (not purged,
+        still in the last full export) — and this row is rejected with the other's line when
+        the run has read it. A record that has left the export no longer
+        holds its number: the SIS re-created the student under a new key, who takes it over.
+        ``numbers`` collects this batch's claims (student hash → key hash, line); the engine
+        keeps them in its ledger for the batches that follow.
+        """
+        assert self.number_column is not None
+        res = it.res
+        student_hash = res.identity[0]
+        assert student_hash is not None
+        other = numbers.get(student_hash) or state.claimed.get(student_hash)
+        if other is not None and other[0] != res.key_hash:
+            return (
+                self.number_column,
+                f"{DUPLICATE_NUMBER}: line {other[1]} has it under another key",
+            )
+        person = persons.by_student.get(student_hash) if persons is not None else None
+        held = state.holders.get(person.person_id, ()) if person is not None else ()
+        others = [k for k in held if k != res.key_hash]
+        if others:
+            lines = [state.holder_lines[k] for k in others if k in state.holder_lines]
+            if lines:
+                return (
+                    self.number_column,
+                    f"{DUPLICATE_NUMBER}: line {min(lines)} has it under another key",
+                )
+            return self.number_column, NUMBER_HELD
+        numbers[student_hash] = (res.key_hash, it.rec.line)
+        return None
 
     def _who(
         self,

@@ -107,3 +107,23 @@ def test_in_lists_come_in_a_dozen_lengths_so_the_driver_caches_few_statements(st
     if store._db.dialect == "sqlite":
         assert len(texts) <= 13
     assert padded([1, 2, 3]) == [1, 2, 3, 3] and padded([]) == [] and padded([1]) == [1]
+
+
+def test_person_holders_are_the_live_records_of_a_mapping(store: StateStore):
+    # Persons 1 and 2; mapping "users" holds person 1 under keys a (seen late), b (seen early)
+    # and c (purged), person 2 under d; another mapping's record of person 1 does not count.
+    def synced(mapping: str, key: str, person: int) -> SyncedUpdate:
+        return SyncedUpdate(
+            mapping, key, "Contact", field_hashes={}, sf_id="003A", person_id=person
+        )
+
+    store.record_synced([synced("users", "a", 1), synced("users", "c", 1)], at=T0)
+    store.record_synced([synced("users", "b", 1), synced("users", "d", 2)], at=T0)
+    store.record_synced([synced("other", "e", 1)], at=T0)
+    later = T0.replace(day=5)
+    store.touch_seen("users", ["a", "d"], at=later)
+    store.mark_deleted("users", ["c"], at=later)
+    assert store.person_holders("users", [1, 2, 3], since=None) == {1: ("a", "b"), 2: ("d",)}
+    # b was not seen in the last full export (at `later`): it has left and holds nothing.
+    assert store.person_holders("users", [1, 2], since=later) == {1: ("a",), 2: ("d",)}
+    assert store.person_holders("users", [], since=later) == {}

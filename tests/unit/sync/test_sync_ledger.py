@@ -49,3 +49,24 @@ def test_a_default_ledger_moves_to_disk_past_twenty_thousand_keys() -> None:
     assert ledger.on_disk
     assert ledger.lookup([k(7)]) == {k(7): (7, "t")}
     ledger.close()
+
+
+@pytest.mark.parametrize("memory_keys", [1_000_000, 10])
+def test_a_student_number_keeps_the_first_key_that_claimed_it(memory_keys: int) -> None:
+    ledger = KeyLedger(memory_keys=memory_keys)
+    ledger.claim([(h(i), f"key{i}", i + 2) for i in range(30)])
+    ledger.store([(h(1000 + i), i, "x") for i in range(5)])
+    assert ledger.on_disk is (memory_keys == 10)
+    ledger.claim([(h(4), "another key", 900)])  # a later claim never takes a number over
+    assert ledger.claims([h(4), h(29), h(999)]) == {h(4): ("key4", 6), h(29): ("key29", 31)}
+    ledger.close()
+
+
+def test_claims_made_in_memory_survive_the_move_to_disk() -> None:
+    ledger = KeyLedger(memory_keys=20)
+    ledger.claim([(h(i), f"key{i}", i) for i in range(10)])
+    assert not ledger.on_disk
+    ledger.store([(h(100 + i), i, "x") for i in range(11)])  # 21 entries: to disk
+    assert ledger.on_disk
+    assert len(ledger.claims([h(i) for i in range(10)])) == 10
+    ledger.close()

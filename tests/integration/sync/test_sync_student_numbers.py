@@ -1,0 +1,110 @@
+"""Two records of one mapping with one student number never write one student's Contact.
+
+A OneRoster export keys its users on ``sourcedId``; the Contact's external id is the user's
+``identifier``. Two users with one identifier used to be two records writing one Contact: in
+one request Salesforce refused both (DUPLICATE_EXTERNAL_ID), across requests or runs the later
+row overwrote the earlier student's name and e-mail with exit 0. The rule (docs/sync.md, "One
+student number, one record"): the record that holds the number first keeps it, the other row
+is rejected with both lines; a record that has left the export hands its number over.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from connector.sync.plan_persons import NUMBER_HELD
+
+HEADER = (
+    "sourcedId,status,dateLastModified,enabledUser,orgSourcedIds,role,username,userIds,"
+    "givenName,familyName,middleName,identifier,email,sms,phone,agentSourcedIds,grades,password\n"
+)
+ANNA = "u-1,,,true,org-1,student,anna,,Anna,Bakker,,100001,anna@school.example,,,,,\n"
+BERT = "u-2,,,true,org-1,student,bert,,Bert,Visser,,100001,bert@school.example,,,,,\n"
+CLARA = "u-3,,,true,org-1,student,clara,,Clara,Smit,,100003,clara@school.example,,,,,\n"
+DUPLICATE_OF_2 = "duplicate student number: line 2 has it under another key"
+
+
+@pytest.fixture
+def users(project, tmp_path):
+    """Write users.csv of a OneRoster 1.1 folder the project's oneroster_users mapping reads."""
+    folder = tmp_path / "oneroster"
+    folder.mkdir()
+    (folder / "manifest.csv").write_text(
+        "propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\nfile.users,bulk\n"
+        "file.orgs,bulk\n"
+    )
+    (folder / "orgs.csv").write_text(
+        "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\n"
+        "org-1,,,School,school,S1,\n"
+    )
+    mapping = project.folder / "mappings" / "oneroster_users.yaml"
+    mapping.write_text(mapping.read_text().replace("path: data/oneroster", f"path: {folder}"))
+
+    def write(*rows: str) -> Path:
+        path = folder / "users.csv"
+        path.write_text(HEADER + "".join(rows))
+        return path
+
+    return write
+
+
+def _run(project, at: str | None = None):
+    if at is not None:
+        project.env["SIS_SYNC_NOW"] = at
+    report = project.run("oneroster_users")
+    return report, report.mappings["oneroster_users"]
+
+
+def _contacts(project) -> list[tuple[str, str]]:
+    rows = project.query("SELECT SIS_Student_Number__c, LastName, Email FROM Contact")
+    return sorted((r["SIS_Student_Number__c"], r["LastName"]) for r in rows)
+
+
+def test_the_second_user_with_a_number_is_rejected_with_both_lines(project, users):
+    users(ANNA, BERT, CLARA)
+    report, m = _run(project)
+    assert (m.created, m.rejected, m.failed) == (2, 1, 0), report.summary()
+    assert [(r["line"], r["column"], r["reason"]) for r in m.rejects] == [
+        (3, "identifier", DUPLICATE_OF_2)
+    ]
+    assert report.exit_code() == 1
+    assert _contacts(project) == [("100001", "Bakker"), ("100003", "Smit")]
+    # The next run: Anna is recognised from state, Bert is still refused her Contact.
+    report, m = _run(project)
+    assert (m.created, m.updated, m.rejected) == (0, 0, 1), report.summary()
+    assert [r["reason"] for r in m.rejects] == [DUPLICATE_OF_2]
+    assert _contacts(project) == [("100001", "Bakker"), ("100003", "Smit")]
+
+
+def test_across_batches_the_first_key_keeps_its_number_while_its_write_is_buffered(
+    project, users, monkeypatch
+):
+    # Batches of one row: Anna's write is still buffered (state does not know her yet) when
+    # Bert's batch is planned; the run's key ledger remembers that her key claimed the number.
+    from connector.sync import engine
+
+    monkeypatch.setattr(engine, "BATCH", 1)
+    users(ANNA, CLARA, BERT)
+    report, m = _run(project)
+    assert (m.created, m.rejected) == (2, 1), report.summary()
+    assert [(r["line"], r["reason"]) for r in m.rejects] == [(4, DUPLICATE_OF_2)]
+    assert _contacts(project) == [("100001", "Bakker"), ("100003", "Smit")]
+
+
+def test_a_number_passes_to_a_new_key_once_the_old_record_left_the_export(project, users):
+    users(ANNA)
+    _run(project, "2026-11-20T09:00:00+00:00")
+    # The SIS re-created the student under a new sourcedId: in the first export without Anna's
+    # old record, that record still holds the number (it was in the last full export).
+    users(BERT)
+    report, m = _run(project, "2026-11-21T09:00:00+00:00")
+    assert [(r["line"], r["reason"]) for r in m.rejects] == [(2, NUMBER_HELD)]
+    assert report.exit_code() == 1
+    assert _contacts(project) == [("100001", "Bakker")]
+    # One full export later the old record has left: the new key takes the Contact over.
+    report, m = _run(project, "2026-11-22T09:00:00+00:00")
+    assert (m.updated, m.rejected, m.failed) == (1, 0, 0), report.summary()
+    assert report.exit_code() == 0
+    assert _contacts(project) == [("100001", "Visser")]

@@ -1,0 +1,91 @@
+"""One student number, one record of a mapping (`duplicates: report`), without a database.
+
+A OneRoster export keys its users on ``sourcedId``; two users with one ``identifier`` would
+write one student's Contact. The planner's rule (``PersonRules.taken``): the record that holds
+the number first keeps it — in state, or the earlier row of the batch — and the other row is
+rejected with the holder's line.
+"""
+
+from __future__ import annotations
+
+from test_sync_planner import COMPILED, HASHER, NOW, PROJECT, TODAY, person
+
+from connector.privacy.policy import Policy
+from connector.records import Origin, SourceRecord
+from connector.state.rows import PersonMatches
+from connector.sync.batch_state import BatchState
+from connector.sync.plan import Item, Planner
+from connector.sync.plan_persons import DUPLICATE_NUMBER, NUMBER_HELD
+
+MAPPING = "oneroster_users"
+
+
+def user(sourced_id: str, identifier: str, family: str, line: int) -> Item:
+    row = {
+        "sourcedId": sourced_id, "identifier": identifier, "givenName": "Anna",
+        "familyName": family, "middleName": "", "email": f"{sourced_id}@school.example",
+        "enabledUser": "true",
+    }  # fmt: skip
+    compiled = COMPILED[MAPPING]
+    rec = SourceRecord(sourced_id, row, Origin("users.csv", line))
+    res = compiled.apply(rec)
+    assert res is not None and not res.errors, res and res.errors
+    policy = Policy(PROJECT.purposes, compiled.field_purposes)
+    return Item(rec, res, policy.decide(res.values, res.facts, TODAY))
+
+
+def planner(duplicates: str = "report") -> Planner:
+    spec = PROJECT.mappings[MAPPING].model_copy(update={"duplicates": duplicates})
+    return Planner(MAPPING, spec, COMPILED, HASHER, now=NOW)
+
+
+def test_two_keys_with_one_number_in_a_batch_write_the_first_and_reject_the_second() -> None:
+    first, second = user("u-1", "100001", "Bakker", 2), user("u-2", "100001", "Visser", 3)
+    p = planner()
+    assert p.query([first, second]).holders
+    plan = p.plan([first, second], BatchState(persons=PersonMatches({}, {})))
+    assert [w.key_hash for w in plan.writes] == [first.res.key_hash]
+    assert plan.rejects == [
+        (
+            Origin("users.csv", 3),
+            "identifier",
+            f"{DUPLICATE_NUMBER}: line 2 has it under another key",
+        )
+    ]
+
+
+def test_a_number_another_live_record_holds_in_state_is_not_written() -> None:
+    held, new = user("u-1", "100001", "Bakker", 2), user("u-2", "100001", "Visser", 7)
+    student_hash = new.res.identity[0]
+    assert student_hash is not None
+    persons = PersonMatches({student_hash: person(5, "003AAA", student_hash, None)}, {})
+    state = BatchState(persons=persons, holders={5: (held.res.key_hash,)})
+    plan = planner().plan([new], state)
+    assert plan.writes == []
+    assert plan.rejects == [(Origin("users.csv", 7), "identifier", NUMBER_HELD)]
+    # The holder was read earlier in this run: its line is named.
+    seen = BatchState(persons=persons, holders=state.holders, holder_lines={held.res.key_hash: 2})
+    [(_, _, reason)] = planner().plan([new], seen).rejects
+    assert reason == f"{DUPLICATE_NUMBER}: line 2 has it under another key"
+
+
+def test_the_holder_itself_and_a_number_no_live_record_holds_are_written() -> None:
+    held, new = user("u-1", "100001", "Bakker", 2), user("u-2", "100001", "Visser", 3)
+    student_hash = held.res.identity[0]
+    assert student_hash is not None
+    persons = PersonMatches({student_hash: person(5, "003AAA", student_hash, None)}, {})
+    own = BatchState(persons=persons, holders={5: (held.res.key_hash,)})
+    [w] = planner().plan([held], own).writes
+    assert (w.operation, w.row["Id"]) == ("update", "003AAA")
+    # The old record left the export (no live holder): the SIS re-created the student under a
+    # new key, who takes the Contact over.
+    [w] = planner().plan([new], BatchState(persons=persons, holders={})).writes
+    assert (w.operation, w.row["Id"], w.row["LastName"]) == ("update", "003AAA", "Visser")
+
+
+def test_a_last_wins_mapping_asks_for_no_holders_and_rejects_nothing() -> None:
+    first, second = user("u-1", "100001", "Bakker", 2), user("u-2", "100001", "Visser", 3)
+    p = planner("last_wins")
+    assert not p.query([first]).holders
+    plan = p.plan([first, second], BatchState(persons=PersonMatches({}, {})))
+    assert plan.rejects == [] and len(plan.writes) == 2
