@@ -71,6 +71,9 @@ class MappingReport:
     refusals: list[dict[str, Any]] = field(default_factory=list)
     review_list: list[dict[str, Any]] = field(default_factory=list)
     examples: list[dict[str, Any]] = field(default_factory=list)
+    # Rows written whose record staff must settle (a CRM opt-out kept against a newer opt-in):
+    # file, line, field and reason, listed apart from the rejected rows (they were written).
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
 
     def add_reject(self, reject: Reject, *, count: bool = True) -> None:
         """Count a rejected row and keep the first few for the report.
@@ -98,6 +101,18 @@ class MappingReport:
                     "line": refusal.origin.line,
                     "fields": refusal.column,
                     "reason": refusal.reason,
+                }
+            )
+
+    def add_conflict(self, conflict: Reject) -> None:
+        """Keep the first few rows that were written with a conflict for staff to settle."""
+        if len(self.conflicts) < MAX_LISTED:
+            self.conflicts.append(
+                {
+                    "file": conflict.origin.file,
+                    "line": conflict.origin.line,
+                    "column": conflict.column,
+                    "reason": conflict.reason,
                 }
             )
 
@@ -243,6 +258,11 @@ class RunReport:
             for r in m.rejects[:5]:
                 lines.append(
                     f"      rejected {r['file']}:{r['line']} [{r['column']}]: {r['reason']}"
+                )
+            for r in m.conflicts[:5]:
+                lines.append(
+                    f"      written, to settle {r['file']}:{r['line']} [{r['column']}]: "
+                    f"{r['reason']}"
                 )
             for r in m.refusals[:5]:
                 lines.append(

@@ -462,7 +462,7 @@ class MappingRun:
         for origin, column, reason in plan.conflicts:
             conflict = Reject(origin, column, reason, self.name)
             rejects.append(conflict)  # listed by `sis-sync rejects`; the record is written
-            self.rep.add_reject(conflict, count=False)
+            self.rep.add_conflict(conflict)
             self.rep.warnings[f"{OPT_OUT_CONFLICT}: {column} (see sis-sync rejects)"] += 1
         if plan.lifted:
             self.rep.warnings["opt-outs lifted by a newer opt-in (opt_in_lifts_opt_out)"] += (

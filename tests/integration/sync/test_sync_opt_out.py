@@ -89,6 +89,11 @@ def test_art7_3_staff_opt_out_survives_and_a_newer_opt_in_is_a_conflict(
     conflicts = [r for r in _rejects(project) if r.reason.startswith("opt_out_conflict")]
     assert [(r.column, r.line) for r in conflicts] == [("HasOptedOutOfEmail", 2)]
     assert NUMBER not in conflicts[0].reason
+    # The report lists the row as written, for staff to settle, not as a rejected row.
+    m = report.mappings["students"]
+    assert m.rejects == [] and m.rejected == 0
+    assert [(c["line"], c["column"]) for c in m.conflicts] == [(2, "HasOptedOutOfEmail")]
+    assert "written, to settle " in report.summary() and "rejected " not in report.summary()
 
     # Reported again on the next run (the row is not remembered) until staff settle it.
     project.run()
