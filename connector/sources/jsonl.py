@@ -105,16 +105,35 @@ def loads_line(text: str) -> object:
         raise ValueError("invalid JSON: a number with too many digits") from None
 
 
+class NameClash(ValueError):
+    """Two values of one object flatten to one dotted name (``name``: that name)."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.name = name
+
+
+NAME_CLASH = "two values for one field name (a dotted name and a nested object, or a repeat)"
+
+
 def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested objects flattened to dotted names; lists and scalars kept as they are.
 
     ``{"person": {"email": "x"}, "tags": [1]}`` → ``{"person.email": "x", "tags": [1]}``.
+    Raises :class:`NameClash` when two values land on one name (``{"person.email": "a",
+    "person": {"email": "b"}}``): which one a mapping would read must not depend on the order
+    of the object's members.
     """
     out: dict[str, Any] = {}
     for name, value in obj.items():
         full = f"{prefix}{name}"
         if isinstance(value, dict):
-            out.update(flatten(value, full + "."))
+            for inner, inner_value in flatten(value, full + ".").items():
+                if inner in out:
+                    raise NameClash(inner)
+                out[inner] = inner_value
+        elif full in out:
+            raise NameClash(full)
         else:
             out[full] = value
     return out
@@ -133,6 +152,8 @@ def record_from_object(
         flat = flatten(obj)
     except RecursionError:  # objects nested deeper than the interpreter's limit
         return Reject(origin, "", "nested too deeply")
+    except NameClash as clash:
+        return Reject(origin, clash.name, NAME_CLASH)
     scrubbed = scrub_fields(flat)
     if isinstance(scrubbed, str):
         return Reject(origin, scrubbed, NUL_REASON)
@@ -173,7 +194,10 @@ class JsonLinesSource(FileSource):
                     continue  # read() rejects this line; a later line may be fine
                 if not isinstance(obj, dict):
                     continue
-                fields = flatten(obj)
+                try:
+                    fields = flatten(obj)
+                except (NameClash, RecursionError):
+                    continue  # read() rejects this line
                 for col in self.options.key_columns:
                     if col not in fields:
                         raise InputError(

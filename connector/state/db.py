@@ -119,7 +119,11 @@ def padded(chunk: list[Any]) -> list[Any]:
 
 
 def rows_in(
-    conn: sa.Connection, dialect: str, sql: str, hashes: Sequence[str], *params: object
+    conn: sa.Connection,
+    dialect: str,
+    sql: str,
+    hashes: Sequence[str] | Sequence[int],
+    *params: object,
 ) -> list[Any]:
     """The rows of ``sql`` for ``hashes``, asked in IN lists of :data:`CHUNK` (repeats dropped).
 

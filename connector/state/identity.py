@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from connector.state import tables as s
 from connector.state.db import Database, chunks, guard, rows_in
 from connector.state.rows import NewPerson, PersonMatches, PersonRow, PersonUpdate
+from connector.state.tables import sqlite_datetime
 
 _in: sa.BindParameter[Any] = sa.bindparam("hashes", expanding=True)
 # The engine's per-batch look-ups, in raw SQL for ``rows_in`` (db.py says why).
@@ -25,6 +26,16 @@ _PERSON = "SELECT person_id, sf_id, student_hash, email_hash FROM persons WHERE 
 _BY_STUDENT = _PERSON + "student_hash {in}"
 _BY_EMAIL = _PERSON + "email_hash {in}"
 _SUPPRESSED = "SELECT hash FROM suppressions WHERE hash {in}"
+# Without INDEXED BY, SQLite (no statistics) plans an IN list of several persons on the primary
+# key's prefix, `mapping = ?`: every record of the mapping, per batch
+# (tests/integration/sync/test_sync_query_plans.py). PostgreSQL has no such clause (nor need).
+_HOLDERS = (
+    "SELECT sy.person_id, sy.key_hash FROM synced AS sy{hint}"
+    " LEFT JOIN seen AS se ON se.mapping = sy.mapping AND se.key_hash = sy.key_hash"
+    " WHERE sy.mapping = ? AND sy.deleted_at IS NULL{since} AND sy.person_id {{in}}"
+)
+_SQLITE_HINT = " INDEXED BY ix_synced_person_id"
+_SINCE = " AND (se.last_seen IS NULL OR se.last_seen >= ?)"
 
 
 def _forget_rows_of(people: sa.Select[Any], *, key_hash: str | None = None) -> sa.Delete:
@@ -82,24 +93,20 @@ class IdentityMixin:
         """Person id → key hashes of ``mapping``'s records that stand for that person and are
         still live: not purged, and seen in the source at ``since`` or later (the time of
         the mapping's last full export; None: every record counts as still in the source).
-        One indexed query per 500 persons (``ix_synced_person_id``)."""
-        sy, se = s.synced, s.seen
-        q = (
-            sa.select(sy.c.person_id, sy.c.key_hash, se.c.last_seen)
-            .select_from(
-                sy.outerjoin(
-                    se, sa.and_(se.c.mapping == sy.c.mapping, se.c.key_hash == sy.c.key_hash)
-                )
-            )
-            .where(sy.c.mapping == mapping, sy.c.deleted_at.is_(None), sy.c.person_id.in_(_in))
+        One statement per chunk of persons, on ``ix_synced_person_id``."""
+        dialect = self._db.dialect
+        sql = _HOLDERS.format(
+            hint=_SQLITE_HINT if dialect == "sqlite" else "", since=_SINCE if since else ""
         )
+        params: list[object] = [mapping]
+        if since is not None:
+            # The time as `seen.last_seen` holds it: fixed-width UTC text on SQLite.
+            params.append(since if dialect == "postgresql" else sqlite_datetime(since))
         out: dict[int, list[str]] = {}
         with guard("read person holders"), self._db.reading() as conn:
-            for chunk in chunks(person_ids):
-                for pid, key_hash, last_seen in conn.execute(q, {"hashes": list(chunk)}):
-                    if since is None or last_seen is None or last_seen >= since:
-                        out.setdefault(pid, []).append(key_hash)
-        return {pid: tuple(sorted(keys)) for pid, keys in out.items()}
+            for pid, key_hash in rows_in(conn, dialect, sql, person_ids, *params):
+                out.setdefault(pid, []).append(key_hash)
+        return {pid: tuple(sorted(set(keys))) for pid, keys in out.items()}
 
     def add_persons(self, people: Sequence[NewPerson], *, at: datetime) -> list[int]:
         """Create persons; return their ids in the order given.
