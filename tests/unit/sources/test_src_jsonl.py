@@ -107,3 +107,30 @@ def test_hostile_lines_are_rejected_with_their_line_and_reading_goes_on(tmp_path
         (11, "id", KEY_NOT_SCALAR),
     ]
     assert [i.key for i in items if isinstance(i, SourceRecord)] == ["ok", "12"]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"id": 1, "person.email": "a@example.org", "person": {"email": "b@example.org"}}',
+        '{"id": 1, "person": {"email": "b@example.org"}, "person.email": "a@example.org"}',
+        '{"id": 1, "a": {"b.c": 1, "b": {"c": 2}}}',
+    ],
+)
+def test_a_dotted_name_and_a_nested_object_with_one_name_reject_the_row(tmp_path, line):
+    # Which of the two values a mapping reads must not depend on the order of the members.
+    s = src(tmp_path, line + '\n{"id": 2, "person": {"email": "c@example.org"}}\n')
+    s.check()
+    first, second = list(s.read())
+    assert isinstance(first, Reject) and first.origin.line == 1
+    assert first.column in ("person.email", "a.b.c")
+    assert "example.org" not in first.reason and "two values" in first.reason
+    assert isinstance(second, SourceRecord) and second.fields["person.email"] == "c@example.org"
+
+
+def test_a_name_clash_in_the_first_object_is_left_to_read(tmp_path):
+    # check() looks for the key in the first object it can use; a clashing one is read (and
+    # rejected) by read(), the file is not refused for it.
+    s = src(tmp_path, '{"id": 1, "x.y": 1, "x": {"y": 2}}\n{"id": 2}\n')
+    s.check()
+    assert [type(r).__name__ for r in s.read()] == ["Reject", "SourceRecord"]
