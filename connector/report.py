@@ -129,6 +129,7 @@ class RunReport:
     job: str
     started_at: datetime
     dry_run: bool = False
+    rebuild: bool = False  # a `state rebuild`: its "updated" are records matched in the org
     run_id: int | None = None
     finished_at: datetime | None = None
     status: str = "running"
@@ -202,6 +203,8 @@ class RunReport:
     def summary(self) -> str:
         """A few readable lines per mapping."""
         kind = "plan (dry run, nothing written)" if self.dry_run else "run"
+        if self.rebuild:
+            kind = "state rebuild (records matched in the org, nothing written)"
         lines = [f"sis-sync {kind} · job {self.job} · {self.started_at:%Y-%m-%d %H:%M} UTC"]
         for m in self.mappings.values():
             head = f"  {m.mapping} → {m.object}"

@@ -116,7 +116,8 @@ def _overview(data: StatusData, tz: ZoneInfo) -> str:
         cards.append(
             f'<div class="card" data-job="{escape(job)}"><h3>{escape(job)} '
             f"{ui.badge(str(last.status))}</h3>"
-            f'<p class="muted">run {last.run_id} · {_local(last.started_at, tz)} · '
+            f'<p class="muted">{"state rebuild" if last.rebuild else "run"} {last.run_id} · '
+            f"{_local(last.started_at, tz)} · "
             f"{_duration(_seconds(last))}</p>"
             f"<p>written {written:,} · unchanged {c.get('unchanged', 0):,} · rejected "
             f"{c.get('rejected', 0):,} · failed {c.get('failed', 0):,}</p>"
@@ -185,10 +186,17 @@ def _runs_table(runs: list[RunRow], tz: ZoneInfo) -> str:
     head = "".join(f'<th class="n">{c}</th>' for c in cols)
     rows = []
     for r in runs:
-        cells = "".join(f'<td class="n">{int(r.counts.get(c, 0)):,}</td>' for c in cols)
+        # A state rebuild created and updated nothing in the org: its "updated" were matched.
+        cells = "".join(
+            '<td class="n">–</td>'
+            if r.rebuild and c in ("created", "updated")
+            else f'<td class="n">{int(r.counts.get(c, 0)):,}</td>'
+            for c in cols
+        )
+        kind = ' <span class="muted">state rebuild</span>' if r.rebuild else ""
         rows.append(
             f'<tr><td class="n">{r.run_id}</td><td>{_local(r.started_at, tz)}</td>'
-            f'<td>{ui.badge(str(r.status))}</td><td class="n">{_duration(_seconds(r))}</td>'
+            f'<td>{ui.badge(str(r.status))}{kind}</td><td class="n">{_duration(_seconds(r))}</td>'
             f'{cells}<td class="n">{r.api_calls:,}</td></tr>'
         )
     return (

@@ -367,7 +367,7 @@ def _print_status(runs: list, rejects: list, synced: dict, pending: dict) -> Non
         c = r.counts
         table.add_row(
             str(r.run_id),
-            r.job,
+            r.label,
             f"{r.started_at:%d-%m %H:%M}",  # day first, as the status page and Dutch readers
             str(r.status),
             # A purge writes deletes and cleared fields (issue 9.6), not creates or updates.

@@ -228,7 +228,19 @@ class RunRow:
         """Records the run wrote: created, updated, deleted (a purge) and whose fields a purge
         cleared (``minimised``). ``status`` and the status page both show this figure."""
         c = self.counts
+        if self.rebuild:
+            return 0  # its "updated" are records it found in the org and recorded
         return sum(int(c.get(k, 0)) for k in ("created", "updated", "deleted", "minimised"))
+
+    @property
+    def rebuild(self) -> bool:
+        """True for a ``state rebuild``: it read the org and wrote only local state."""
+        return bool(self.counts.get("rebuild"))
+
+    @property
+    def label(self) -> str:
+        """The job's name as ``status`` and the status page show it (a rebuild says so)."""
+        return f"{self.job} (rebuild)" if self.rebuild else self.job
 
 
 @dataclass(frozen=True, slots=True)

@@ -173,6 +173,8 @@ def _finish(
     counts: dict[str, object] = {**report.totals(), "warnings": report.warning_lines()}
     if cause:
         counts["cause"] = cause
+    if report.rebuild:
+        counts["rebuild"] = True  # RunRow.rebuild: matched in the org, nothing written
     if unreachable is not None:
         # Salesforce stopped answering part-way: what landed is kept (and counted), the rest is
         # pending; the run is failed, with the cause in words, and the command exits 3.
@@ -204,6 +206,7 @@ def run_job(
     secret: str | None = None,
     writer_factory: Callable[[Settings], Writer] | None = None,
     project: Project | None = None,
+    rebuild: bool = False,
 ) -> RunReport:
     """Run (or plan) one job and return its report.
 
@@ -215,6 +218,8 @@ def run_job(
         secret: The keyed-hash secret; default SIS_SYNC_SECRET (required).
         writer_factory: Builds the Salesforce writer (tests and the demo may pass their own).
         project: The project of ``settings.mappings`` when the caller loaded it already.
+        rebuild: A ``state rebuild`` (its writer only reads the org): the run is recorded as
+            one, so ``status`` does not count its matched records as written.
     """
     hasher = KeyHasher(secret or require_secret(settings))
     if project is None:
@@ -225,7 +230,7 @@ def run_job(
     compiled = {
         name: project.compile(name, hasher=hasher, today=today) for name in project.mappings
     }
-    report = RunReport(job=job_name, started_at=now, dry_run=dry_run)
+    report = RunReport(job=job_name, started_at=now, dry_run=dry_run, rebuild=rebuild)
     # Log in before the state is touched: refused credentials are exit 2 with nothing written.
     # An org that cannot be reached (connection, TLS, 5xx after the retries) is exit 3, and the
     # run is recorded as failed with its cause, so that `status` and /healthz show it.

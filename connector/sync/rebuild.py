@@ -195,7 +195,12 @@ def rebuild_state(
         return RebuildWriter(SalesforceClient(s.salesforce))
 
     report = run_job(
-        settings, job=job, secret=secret, progress=progress, writer_factory=writer_factory
+        settings,
+        job=job,
+        secret=secret,
+        progress=progress,
+        writer_factory=writer_factory,
+        rebuild=True,
     )
     result = RebuildResult(report, held_before=held)
     if report.run_id is not None:

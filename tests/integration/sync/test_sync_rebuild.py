@@ -444,3 +444,37 @@ def test_a_consent_record_changed_in_the_org_is_listed_at_its_persons_row(
     assert fix.totals()["updated"] == 1
     final = project.run().totals()
     assert final["created"] + final["updated"] == 0
+
+
+def test_status_shows_a_rebuild_as_one_that_wrote_nothing(project: SyncProject) -> None:
+    # A rebuild's report counts the records it matched as "updated": status and the status
+    # page must not show them as writes of the org.
+    from typer.testing import CliRunner
+
+    from connector.cli import app
+    from connector.status_data import collect
+    from connector.status_page import render
+
+    _data(project, students=5)
+    assert project.run().exit_code() == 0
+    _lose_state(project)
+    result = rebuild_state(project.settings(), job="nightly")
+    assert result.exit_code() == 0, result.summary()
+    assert result.report.rebuild and "state rebuild" in result.report.summary()
+
+    store = open_existing(project.settings().state.url)
+    try:
+        [run] = store.recent_runs(5)
+        assert run.rebuild and run.written == 0 and int(run.counts["updated"]) > 0
+        page = render(collect(store))
+    finally:
+        store.close()
+    assert "state rebuild" in page
+    status = CliRunner().invoke(
+        app, ["--config", str(project.folder / "sync.yaml"), "status"], env=project.env
+    )
+    assert status.exit_code == 0, status.output
+    lines = status.output.splitlines()
+    [at] = [i for i, line in enumerate(lines) if line.split()[:2] == ["1", "nightly"]]
+    assert lines[at].split()[5] == "0"  # the written column; the label folds under the job
+    assert "(rebuild)" in lines[at + 1]
