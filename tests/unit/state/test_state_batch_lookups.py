@@ -127,3 +127,19 @@ def test_person_holders_are_the_live_records_of_a_mapping(store: StateStore):
     # b was not seen in the last full export (at `later`): it has left and holds nothing.
     assert store.person_holders("users", [1, 2], since=later) == {1: ("a",), 2: ("d",)}
     assert store.person_holders("users", [], since=later) == {}
+
+
+def test_person_holders_are_read_through_the_person_index(tmp_path) -> None:
+    # SQLite plans an IN list of several persons on the primary key's prefix (mapping = ?),
+    # every record of the mapping, unless told otherwise (identity._HOLDERS).
+    import sqlite3
+
+    from connector.state.identity import _HOLDERS, _SINCE, _SQLITE_HINT
+    from connector.state.store import open_store
+
+    open_store(f"sqlite:///{tmp_path / 'state.db'}").close()
+    sql = _HOLDERS.format(hint=_SQLITE_HINT, since=_SINCE).format(**{"in": "IN (?, ?, ?)"})
+    with sqlite3.connect(tmp_path / "state.db") as conn:
+        plan = conn.execute(f"EXPLAIN QUERY PLAN {sql}", ("users", "t", 1, 2, 3)).fetchall()
+    details = [row[-1] for row in plan]
+    assert any(d.startswith("SEARCH sy USING INDEX ix_synced_person_id") for d in details), details

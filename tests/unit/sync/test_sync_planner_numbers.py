@@ -89,3 +89,13 @@ def test_a_last_wins_mapping_asks_for_no_holders_and_rejects_nothing() -> None:
     assert not p.query([first]).holders
     plan = p.plan([first, second], BatchState(persons=PersonMatches({}, {})))
     assert plan.rejects == [] and len(plan.writes) == 2
+
+
+def test_a_mapping_keyed_on_the_number_itself_skips_the_check() -> None:
+    # students: key studentnummer = identity.student_number. The key is the normalised number
+    # after key_transform, so two keys never share a number; the check (and its look-ups)
+    # would only cost time.
+    spec = PROJECT.mappings["students"]
+    assert spec.duplicates == "report" and spec.key_columns == ["studentnummer"]
+    assert Planner("students", spec, COMPILED, HASHER, now=NOW).number_column is None
+    assert planner().number_column == "identifier"
