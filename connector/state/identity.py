@@ -28,7 +28,7 @@ _BY_EMAIL = _PERSON + "email_hash {in}"
 _SUPPRESSED = "SELECT hash FROM suppressions WHERE hash {in}"
 # Without INDEXED BY, SQLite (no statistics) plans an IN list of several persons on the primary
 # key's prefix, `mapping = ?`: every record of the mapping, per batch
-# (tests/integration/sync/test_sync_query_plans.py). PostgreSQL has no such clause (nor need).
+# (tests/unit/state/test_state_batch_lookups.py). PostgreSQL has no such clause (nor need).
 _HOLDERS = (
     "SELECT sy.person_id, sy.key_hash FROM synced AS sy{hint}"
     " LEFT JOIN seen AS se ON se.mapping = sy.mapping AND se.key_hash = sy.key_hash"
