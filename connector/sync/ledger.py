@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from typing import Any
 
 _CHUNK = 900  # below SQLite's default limit of host parameters in one statement
 # Keys kept in a dict (~200 bytes each: about 4 MB) before the ledger moves to disk. 100,000
@@ -57,17 +58,9 @@ class KeyLedger:
         mem = self._mem
         if mem is not None:
             return {k: v for k in keys if (v := mem.get(k)) is not None}
-        assert self._db is not None
-        found: dict[str, tuple[int, str]] = {}
         by_int = {_int64(key): key for key in keys}
-        ints = list(by_int)
-        for start in range(0, len(ints), _CHUNK):
-            chunk = ints[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT k, line, token FROM seen WHERE k IN ({marks})"  # noqa: S608
-            for k, line, token in self._db.execute(sql, chunk):
-                found[by_int[k]] = (line, token)
-        return found
+        rows = self._select("SELECT k, line, token FROM seen WHERE k IN ({marks})", list(by_int))
+        return {by_int[k]: (line, token) for k, line, token in rows}
 
     def store(self, rows: Sequence[tuple[str, int, str]]) -> None:
         """Remember (key hash, line, token) as each key's latest row."""
@@ -103,16 +96,19 @@ class KeyLedger:
         if self._db is None:
             mine = self._numbers
             return {n: v for n in numbers if (v := mine.get(n)) is not None}
-        found: dict[str, tuple[str, int]] = {}
         by_int = {_int64(n): n for n in numbers}
-        ints = list(by_int)
+        rows = self._select("SELECT n, k, line FROM numbers WHERE n IN ({marks})", list(by_int))
+        return {by_int[n]: (key, line) for n, key, line in rows}
+
+    def _select(self, sql: str, ints: list[int]) -> list[tuple[Any, ...]]:
+        """The rows of ``sql`` (``{marks}`` where its IN list goes) for ``ints``, in chunks."""
+        assert self._db is not None
+        out: list[tuple[Any, ...]] = []
         for start in range(0, len(ints), _CHUNK):
             chunk = ints[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT n, k, line FROM numbers WHERE n IN ({marks})"  # noqa: S608
-            for n, key, line in self._db.execute(sql, chunk):
-                found[by_int[n]] = (key, line)
-        return found
+            text = sql.format(marks=",".join("?" * len(chunk)))
+            out.extend(self._db.execute(text, chunk))
+        return out
 
     def _spill(self) -> None:
         assert self._mem is not None
