@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.state import tables as s
+from connector.state.anchors import ENDED_BY_SOURCE
 from connector.state.db import Database, chunks, guard, rows_in
 from connector.state.rows import NewPerson, PersonMatches, PersonRow, PersonUpdate
 from connector.state.tables import sqlite_datetime
@@ -32,7 +33,8 @@ _SUPPRESSED = "SELECT hash FROM suppressions WHERE hash {in}"
 _HOLDERS = (
     "SELECT sy.person_id, sy.key_hash FROM synced AS sy{hint}"
     " LEFT JOIN seen AS se ON se.mapping = sy.mapping AND se.key_hash = sy.key_hash"
-    " WHERE sy.mapping = ? AND sy.deleted_at IS NULL{since} AND sy.person_id {{in}}"
+    " WHERE sy.mapping = ? AND sy.deleted_at IS NULL"
+    " AND (sy.lifecycle IS NULL OR sy.lifecycle <> ?){since} AND sy.person_id {{in}}"
 )
 _SQLITE_HINT = " INDEXED BY ix_synced_person_id"
 _SINCE = " AND (se.last_seen IS NULL OR se.last_seen >= ?)"
@@ -91,14 +93,15 @@ class IdentityMixin:
         self, mapping: str, person_ids: Sequence[int], *, since: datetime | None
     ) -> dict[int, tuple[str, ...]]:
         """Person id → key hashes of ``mapping``'s records that stand for that person and are
-        still live: not purged, and seen in the source at ``since`` or later (the time of
-        the mapping's last full export; None: every record counts as still in the source).
+        still live: not purged, not marked deleted by the source (OneRoster ``tobedeleted``),
+        and seen in the source at ``since`` or later (the time of the mapping's last full
+        export; None: every record counts as still in the source).
         One statement per chunk of persons, on ``ix_synced_person_id``."""
         dialect = self._db.dialect
         sql = _HOLDERS.format(
             hint=_SQLITE_HINT if dialect == "sqlite" else "", since=_SINCE if since else ""
         )
-        params: list[object] = [mapping]
+        params: list[object] = [mapping, ENDED_BY_SOURCE]
         if since is not None:
             # The time as `seen.last_seen` holds it: fixed-width UTC text on SQLite.
             params.append(since if dialect == "postgresql" else sqlite_datetime(since))

@@ -68,8 +68,9 @@ class PersonRules:
         holds the number first keeps it — an earlier row of this run (this batch's, or
         ``state.claimed`` from the run's key ledger), else a live record in state (not purged,
         still in the last full export) — and this row is rejected with the other's line when
-        the run has read it. A record that has left the export no longer holds its number:
-        the SIS re-created the student under a new key, who takes it over.
+        the run has read it. A record that has left the export (or that the source marked
+        deleted) no longer holds its number: the SIS re-created the student under a new key,
+        who takes it over.
         ``numbers`` collects this batch's claims (student hash → key hash, line); the engine
         keeps them in its ledger for the batches that follow.
         """

@@ -127,6 +127,11 @@ def test_person_holders_are_the_live_records_of_a_mapping(store: StateStore):
     # b was not seen in the last full export (at `later`): it has left and holds nothing.
     assert store.person_holders("users", [1, 2], since=later) == {1: ("a",), 2: ("d",)}
     assert store.person_holders("users", [], since=later) == {}
+    # The source marked a deleted (OneRoster tobedeleted): it holds nothing either.
+    from connector.state.anchors import anchor_end
+
+    anchor_end(store, "users", ["a"], later)
+    assert store.person_holders("users", [1, 2], since=None) == {1: ("b",), 2: ("d",)}
 
 
 def test_person_holders_are_read_through_the_person_index(tmp_path) -> None:
@@ -140,6 +145,7 @@ def test_person_holders_are_read_through_the_person_index(tmp_path) -> None:
     open_store(f"sqlite:///{tmp_path / 'state.db'}").close()
     sql = _HOLDERS.format(hint=_SQLITE_HINT, since=_SINCE).format(**{"in": "IN (?, ?, ?)"})
     with sqlite3.connect(tmp_path / "state.db") as conn:
-        plan = conn.execute(f"EXPLAIN QUERY PLAN {sql}", ("users", "t", 1, 2, 3)).fetchall()
+        params = ("users", "deleted", "t", 1, 2, 3)
+        plan = conn.execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
     details = [row[-1] for row in plan]
     assert any(d.startswith("SEARCH sy USING INDEX ix_synced_person_id") for d in details), details
