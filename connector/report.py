@@ -35,6 +35,20 @@ def _plain(value: Any) -> Any:
     return dict(value) if isinstance(value, Counter) else value
 
 
+def _keep(listed: list[dict[str, Any]], row: Reject, column_key: str) -> None:
+    """Append ``row`` (file, line, its column under ``column_key``, reason) to ``listed``,
+    up to :data:`MAX_LISTED` rows; the counts are kept elsewhere."""
+    if len(listed) < MAX_LISTED:
+        listed.append(
+            {
+                "file": row.origin.file,
+                "line": row.origin.line,
+                column_key: row.column,
+                "reason": row.reason,
+            }
+        )
+
+
 @dataclass
 class MappingReport:
     """Counts and findings for one mapping in one run."""
@@ -82,39 +96,15 @@ class MappingReport:
         """
         if count:
             self.rejected += 1
-        if len(self.rejects) < MAX_LISTED:
-            self.rejects.append(
-                {
-                    "file": reject.origin.file,
-                    "line": reject.origin.line,
-                    "column": reject.column,
-                    "reason": reject.reason,
-                }
-            )
+        _keep(self.rejects, reject, "column")
 
     def add_refusal(self, refusal: Reject) -> None:
         """Keep the first few records Salesforce refused (their count is in ``failures``)."""
-        if len(self.refusals) < MAX_LISTED:
-            self.refusals.append(
-                {
-                    "file": refusal.origin.file,
-                    "line": refusal.origin.line,
-                    "fields": refusal.column,
-                    "reason": refusal.reason,
-                }
-            )
+        _keep(self.refusals, refusal, "fields")
 
     def add_conflict(self, conflict: Reject) -> None:
         """Keep the first few rows that were written with a conflict for staff to settle."""
-        if len(self.conflicts) < MAX_LISTED:
-            self.conflicts.append(
-                {
-                    "file": conflict.origin.file,
-                    "line": conflict.origin.line,
-                    "column": conflict.column,
-                    "reason": conflict.reason,
-                }
-            )
+        _keep(self.conflicts, conflict, "column")
 
     @property
     def written(self) -> int:
