@@ -52,7 +52,7 @@ from connector.sync.consent_stage import ConsentStage
 from connector.sync.crm_opt_outs import OPT_OUT_CONFLICT, read_crm_opt_outs
 from connector.sync.export_guard import DELETES, export_ratio, guard_warning, is_full_export
 from connector.sync.fingerprint import SourceHasher
-from connector.sync.ledger import KeyLedger
+from connector.sync.ledger import KeyLedger, Latest, mark
 from connector.sync.plan import Item, Planner
 from connector.sync.recorder import REFUSED, Recorder
 from connector.sync.run_context import RunContext, WriteProgress
@@ -296,7 +296,7 @@ class MappingRun:
             hit = known.get(source_hash)
             # Skip it, unless an earlier batch's row of the record had other values.
             seen = earlier.get(hit[0]) if hit is not None else None
-            if hit is not None and (seen is None or seen[1] == hit[1]):
+            if hit is not None and (seen is None or seen.mark == mark(hit[1])):
                 key_hash, token = hit
                 if key_hash in lines:
                     self._supersede(out, key_hash, token, rec, rejects)
@@ -359,7 +359,7 @@ class MappingRun:
             self._duplicate(rejects, old_line, line, rec)
 
     def _earlier_batches(
-        self, out: Mapped, rejects: list[Reject], earlier: dict[str, tuple[int, str]]
+        self, out: Mapped, rejects: list[Reject], earlier: dict[str, Latest]
     ) -> None:
         """Rows of earlier batches that this batch's rows supersede with other values.
 
@@ -373,8 +373,8 @@ class MappingRun:
         earlier = {k: v for k, v in earlier.items() if k in tokens}
         if mapped:
             earlier.update(self.ledger.lookup([k for k in mapped if k not in earlier]))
-        for key_hash, (old_line, old_token) in earlier.items():
-            if old_token != tokens[key_hash] and self.report_duplicates:
+        for key_hash, (old_line, old_mark) in earlier.items():
+            if old_mark != mark(tokens[key_hash]) and self.report_duplicates:
                 self._duplicate_at(rejects, self.file, old_line, out.lines[key_hash])
         self.ledger.store([(k, out.lines[k], t) for k, t in tokens.items()])
 
@@ -434,7 +434,7 @@ class MappingRun:
             # holding them in state on (a duplicate is reported with both lines).
             assert self.ledger is not None
             holders = sorted({k for keys in state.holders.values() for k in keys})
-            lines = {k: line for k, (line, _token) in self.ledger.lookup(holders).items()}
+            lines = {k: latest.line for k, latest in self.ledger.lookup(holders).items()}
             state = replace(state, holder_lines=lines, claimed=self.ledger.claims(query.students))
         wanted = self.planner.opt_out_check(items, state)
         if wanted and self.ctx.writer is not None:

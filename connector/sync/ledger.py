@@ -20,31 +20,56 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 _CHUNK = 900  # below SQLite's default limit of host parameters in one statement
-# Keys kept in a dict (~200 bytes each: about 4 MB) before the ledger moves to disk. 100,000
-# held 20 MB at the peak of every load past that size, a fifth of the 100 MB that a million-row
-# load may add to a 10,000-row one (issue 8); a lookup on disk is one indexed query per batch.
-MEMORY_KEYS = 20_000
+# Keys kept in a dict before the ledger moves to disk. An entry is two ints (~130 bytes with
+# its dict slot; a hex key and a hex token in a tuple were ~290): 80,000 keys ≈ 10 MB, a tenth
+# of the 100 MB that a million-row load may add to a 10,000-row one (issue 8). A nightly run of
+# a large school's export stays in memory — on disk, storing and looking up every key was a
+# tenth of its CPU; a lookup on disk is one indexed query per batch.
+MEMORY_KEYS = 80_000
+_LINE = 1 << 32  # an entry packs (mark, line) as mark * _LINE + line
 
 
-def _int64(hex_hash: str) -> int:
-    """The first 64 bits of a hex hash as a signed integer (SQLite's INTEGER PRIMARY KEY)."""
-    value = int(hex_hash[:16], 16)
-    return value - (1 << 64) if value >= 1 << 63 else value
+def mark(token: str | None) -> int:
+    """What the ledger keeps of a record hash (token): 64 bits that are equal for equal tokens.
+
+    Python's own string hash (SipHash, salted per process): the ledger lives and dies with its
+    run, and a str caches its hash, so this is free for a token already used as a dict key.
+    Two different tokens share a mark with a chance of 2**-64 — the same odds the key hashes
+    are held to here.
+    """
+    return hash(token)
+
+
+class Latest(NamedTuple):
+    """The latest row of a key read earlier in the run: its line and its token's :func:`mark`."""
+
+    line: int
+    mark: int
+
+
+def _pack(line: int, token: str | None) -> int:
+    return hash(token) * _LINE + min(line, _LINE - 1)
+
+
+def _unpack(value: int) -> Latest:
+    return Latest(value & (_LINE - 1), value >> 32)
 
 
 class KeyLedger:
-    """Latest line and record hash (token) per key of one mapping run.
+    """Latest line and token mark per key of one mapping run.
 
-    A small export fits in memory (a school of 10,000 students); past ``memory_keys`` keys the
-    ledger moves to its temporary database, so a run of millions of rows stays flat in memory.
+    A small export fits in memory (a school's nightly export of tens of thousands of rows);
+    past ``memory_keys`` keys the ledger moves to its temporary database, so a run of millions
+    of rows stays flat in memory. Keys are held by Python's 64-bit hash of the key hash: the
+    database is private to this process (see :func:`mark`).
     """
 
     def __init__(self, memory_keys: int | None = None) -> None:
         self.memory_keys = MEMORY_KEYS if memory_keys is None else memory_keys
-        self._mem: dict[str, tuple[int, str]] | None = {}
+        self._mem: dict[int, int] | None = {}
         self._numbers: dict[str, tuple[str, int]] = {}  # in memory until the spill
         self._db: sqlite3.Connection | None = None
 
@@ -53,28 +78,30 @@ class KeyLedger:
         """True once the ledger has moved to its temporary database."""
         return self._db is not None
 
-    def lookup(self, keys: Sequence[str]) -> dict[str, tuple[int, str]]:
-        """Key hash → (line, token) of its latest row in an earlier batch, for keys seen."""
+    def lookup(self, keys: Sequence[str]) -> dict[str, Latest]:
+        """Key hash → :class:`Latest` row of the key in an earlier batch, for keys seen.
+
+        Compare a token with it as ``latest.mark == mark(token)``."""
         mem = self._mem
         if mem is not None:
-            return {k: v for k in keys if (v := mem.get(k)) is not None}
-        by_int = {_int64(key): key for key in keys}
-        rows = self._select("SELECT k, line, token FROM seen WHERE k IN ({marks})", list(by_int))
-        return {by_int[k]: (line, token) for k, line, token in rows}
+            return {k: _unpack(v) for k in keys if (v := mem.get(hash(k))) is not None}
+        by_int = {hash(key): key for key in keys}
+        rows = self._select("SELECT k, line, mark FROM seen WHERE k IN ({marks})", list(by_int))
+        return {by_int[k]: Latest(line, token) for k, line, token in rows}
 
-    def store(self, rows: Sequence[tuple[str, int, str]]) -> None:
+    def store(self, rows: Sequence[tuple[str, int, str | None]]) -> None:
         """Remember (key hash, line, token) as each key's latest row."""
         mem = self._mem
         if mem is not None:
             for key, line, token in rows:
-                mem[key] = (line, token)
+                mem[hash(key)] = _pack(line, token)
             if len(mem) + len(self._numbers) > self.memory_keys:
                 self._spill()
             return
         assert self._db is not None
         self._db.executemany(
             "INSERT OR REPLACE INTO seen VALUES (?, ?, ?)",
-            [(_int64(key), line, token) for key, line, token in rows],
+            [(hash(key), line, hash(token)) for key, line, token in rows],
         )
 
     def claim(self, rows: Sequence[tuple[str, str, int]]) -> None:
@@ -88,7 +115,7 @@ class KeyLedger:
             return
         self._db.executemany(
             "INSERT OR IGNORE INTO numbers VALUES (?, ?, ?)",
-            [(_int64(number), key, line) for number, key, line in rows],
+            [(hash(number), key, line) for number, key, line in rows],
         )
 
     def claims(self, numbers: Sequence[str]) -> dict[str, tuple[str, int]]:
@@ -96,7 +123,7 @@ class KeyLedger:
         if self._db is None:
             mine = self._numbers
             return {n: v for n in numbers if (v := mine.get(n)) is not None}
-        by_int = {_int64(n): n for n in numbers}
+        by_int = {hash(n): n for n in numbers}
         rows = self._select("SELECT n, k, line FROM numbers WHERE n IN ({marks})", list(by_int))
         return {by_int[n]: (key, line) for n, key, line in rows}
 
@@ -115,15 +142,16 @@ class KeyLedger:
         db = sqlite3.connect("")
         db.execute("PRAGMA journal_mode=OFF")
         db.execute("PRAGMA synchronous=OFF")
-        db.execute("CREATE TABLE seen (k INTEGER PRIMARY KEY, line INTEGER NOT NULL, token TEXT)")
+        # A packed entry passes 64 bits, an SQLite integer's size: line and mark apart.
+        db.execute("CREATE TABLE seen (k INTEGER PRIMARY KEY, line INTEGER, mark INTEGER)")
         db.execute("CREATE TABLE numbers (n INTEGER PRIMARY KEY, k TEXT NOT NULL, line INTEGER)")
         db.executemany(
             "INSERT OR REPLACE INTO seen VALUES (?, ?, ?)",
-            [(_int64(key), line, token) for key, (line, token) in self._mem.items()],
+            [(k, *_unpack(v)) for k, v in self._mem.items()],
         )
         db.executemany(
             "INSERT OR IGNORE INTO numbers VALUES (?, ?, ?)",
-            [(_int64(n), key, line) for n, (key, line) in self._numbers.items()],
+            [(hash(n), key, line) for n, (key, line) in self._numbers.items()],
         )
         self._db, self._mem, self._numbers = db, None, {}
 

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from connector.sync.ledger import KeyLedger
+from connector.sync.ledger import KeyLedger, Latest, mark
 
 
 def h(i: int) -> str:
@@ -20,7 +20,8 @@ def test_latest_line_and_token_per_key(memory_keys: int) -> None:
     assert ledger.on_disk is (memory_keys == 10)
     ledger.store([(h(3), 900, "t-new")])  # a later row of key 3 replaces the remembered one
     found = ledger.lookup([h(3), h(7), h(999)])
-    assert found == {h(3): (900, "t-new"), h(7): (9, "t7")}
+    assert found == {h(3): Latest(900, mark("t-new")), h(7): Latest(9, mark("t7"))}
+    assert found[h(3)].mark != mark("t3")  # the token it replaced is told apart
     ledger.close()
 
 
@@ -34,20 +35,20 @@ def test_moving_to_disk_keeps_every_key() -> None:
     ledger.close()
 
 
-def test_a_default_ledger_moves_to_disk_past_twenty_thousand_keys() -> None:
-    """Issue 8: a large load's peak memory stays near a small one's; a dict of 100,000 keys
-    was 20 MB of it."""
+def test_a_default_ledger_moves_to_disk_past_eighty_thousand_keys() -> None:
+    """Issue 8: a large load's peak memory stays near a small one's (80,000 keys ≈ 10 MB),
+    and a nightly run of a large school's export stays in memory."""
     import hashlib
 
     def k(i: int) -> str:
         return hashlib.sha256(str(i).encode()).hexdigest()
 
     ledger = KeyLedger()
-    ledger.store([(k(i), i, "t") for i in range(20_000)])
+    ledger.store([(k(i), i, "t") for i in range(80_000)])
     assert not ledger.on_disk
-    ledger.store([(k(20_000), 20_002, "t")])
+    ledger.store([(k(80_000), 80_002, "t")])
     assert ledger.on_disk
-    assert ledger.lookup([k(7)]) == {k(7): (7, "t")}
+    assert ledger.lookup([k(7)]) == {k(7): Latest(7, mark("t"))}
     ledger.close()
 
 
@@ -69,4 +70,20 @@ def test_claims_made_in_memory_survive_the_move_to_disk() -> None:
     ledger.store([(h(100 + i), i, "x") for i in range(11)])  # 21 entries: to disk
     assert ledger.on_disk
     assert len(ledger.claims([h(i) for i in range(10)])) == 10
+    ledger.close()
+
+
+def test_memory_per_key_stays_small() -> None:
+    """The in-memory ledger's budget (MEMORY_KEYS keys ≈ 10 MB) holds: under 160 bytes a key."""
+    import tracemalloc
+
+    keys = [h(i) for i in range(50_000)]
+    tokens = [h(-i) for i in range(50_000)]
+    tracemalloc.start()
+    ledger = KeyLedger()
+    ledger.store(list(zip(keys, range(50_000), tokens, strict=True)))
+    used = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert not ledger.on_disk
+    assert used / 50_000 < 160
     ledger.close()
