@@ -29,7 +29,8 @@ _CHUNK = 900  # below SQLite's default limit of host parameters in one statement
 # a large school's export stays in memory — on disk, storing and looking up every key was a
 # tenth of its CPU; a lookup on disk is one indexed query per batch.
 MEMORY_KEYS = 80_000
-_LINE = 1 << 32  # an entry packs (mark, line) as mark * _LINE + line
+_LINE = 1 << 32  # an entry packs (mark, line) as mark * _LINE + line (a line past 2**32 - 1 is
+# clipped: no export has that many)
 
 
 def mark(token: str | None) -> int:
@@ -48,10 +49,6 @@ class Latest(NamedTuple):
 
     line: int
     mark: int
-
-
-def _pack(line: int, token: str | None) -> int:
-    return hash(token) * _LINE + min(line, _LINE - 1)
 
 
 def _unpack(value: int) -> Latest:
@@ -93,8 +90,9 @@ class KeyLedger:
         """Remember (key hash, line, token) as each key's latest row."""
         mem = self._mem
         if mem is not None:
+            top = _LINE - 1
             for key, line, token in rows:
-                mem[hash(key)] = _pack(line, token)
+                mem[hash(key)] = hash(token) * _LINE + (line if line < top else top)
             if len(mem) + len(self._numbers) > self.memory_keys:
                 self._spill()
             return
