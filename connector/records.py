@@ -31,14 +31,18 @@ class SourceRecord:
     ``tobedeleted``). ``key`` is the raw key value: personal data, never logged.
     ``signature``, when a source sets it, is text that determines ``fields`` exactly (a CSV
     source: its header and the row's raw cells); the engine hashes it to notice an unchanged
-    row faster than by hashing ``fields`` (``connector/sync/fingerprint.py``).
+    row faster than by hashing ``fields`` (``connector/sync/fingerprint.py``). It is kept in
+    two parts, ``sig_head + sig_cells``: the head (a CSV file's header) is the same text for
+    every row of a file, so a hasher absorbs it once per file, not once per row.
 
     A row source may build records with :meth:`from_row`: ``fields`` and ``origin`` are then
     made on first use. A nightly run recognises most rows by their signature and never looks
     at their fields, so it never pays for them. Treat records as immutable.
     """
 
-    __slots__ = ("_at", "_cells", "_fields", "_header", "_origin", "deleted", "key", "signature")
+    __slots__ = (
+        "_at", "_cells", "_fields", "_header", "_origin", "deleted", "key", "sig_cells", "sig_head",
+    )  # fmt: skip
 
     # Set only by from_row, and read only while ``_fields`` / ``_origin`` are still None.
     _header: list[str]
@@ -53,7 +57,8 @@ class SourceRecord:
         deleted: bool = False,
         signature: str | None = None,
     ):
-        self.key, self.deleted, self.signature = key, deleted, signature
+        self.key, self.deleted = key, deleted
+        self.sig_head, self.sig_cells = "", signature
         self._fields: Mapping[str, Any] | None = fields
         self._origin: Origin | None = origin
 
@@ -64,15 +69,23 @@ class SourceRecord:
         header: list[str],
         cells: list[str],
         at: tuple[str, int],
-        signature: str | None = None,
+        sig_cells: str | None = None,
+        sig_head: str = "",
     ) -> SourceRecord:
         """A record of a text row: ``fields`` = header → cell (an empty cell is ``None``),
-        ``origin`` = ``Origin(*at)``, both built when first read."""
+        ``origin`` = ``Origin(*at)``, both built when first read; its signature is
+        ``sig_head + sig_cells`` (none when ``sig_cells`` is None)."""
         rec = cls.__new__(cls)
-        rec.key, rec.deleted, rec.signature = key, False, signature
+        rec.key, rec.deleted, rec.sig_head, rec.sig_cells = key, False, sig_head, sig_cells
         rec._fields = rec._origin = None
         rec._header, rec._cells, rec._at = header, cells, at
         return rec
+
+    @property
+    def signature(self) -> str | None:
+        """The row's signature (see the class docstring), or None."""
+        cells = self.sig_cells
+        return None if cells is None else self.sig_head + cells
 
     @property
     def fields(self) -> Mapping[str, Any]:

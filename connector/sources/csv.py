@@ -314,8 +314,8 @@ class CsvSource(FileSource):
                 cells = "\x1f".join(row)
                 # A cell holding the separator itself would make two rows look alike: such a
                 # row gets no signature (it is hashed from its fields instead).
-                sig = head + cells if cells.count("\x1f") == seps else None
-                yield from_row(key, header, row, (name, line), sig)
+                sig = cells if cells.count("\x1f") == seps else None
+                yield from_row(key, header, row, (name, line), sig, head)
             if scrubbed_rows:
                 log.warning(
                     "%s: control characters removed from %d rows (first at line %d)",
