@@ -376,7 +376,7 @@ class MappingRun:
         for key_hash, (old_line, old_mark) in earlier.items():
             if old_mark != mark(tokens[key_hash]) and self.report_duplicates:
                 self._duplicate_at(rejects, self.file, old_line, out.lines[key_hash])
-        self.ledger.store([(k, out.lines[k], t) for k, t in tokens.items()])
+        self.ledger.store(tokens, out.lines)
 
     def _duplicate(
         self, rejects: list[Reject], old_line: int, line: int, rec: SourceRecord

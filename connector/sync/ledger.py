@@ -19,7 +19,7 @@ first key's write is still buffered and state does not know it yet.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 _CHUNK = 900  # below SQLite's default limit of host parameters in one statement
@@ -86,12 +86,14 @@ class KeyLedger:
         rows = self._select("SELECT k, line, mark FROM seen WHERE k IN ({marks})", list(by_int))
         return {by_int[k]: Latest(line, token) for k, line, token in rows}
 
-    def store(self, rows: Sequence[tuple[str, int, str | None]]) -> None:
-        """Remember (key hash, line, token) as each key's latest row."""
+    def store(self, tokens: Mapping[str, str | None], lines: Mapping[str, int]) -> None:
+        """Remember each key of ``tokens`` (key hash → token) with its line in ``lines`` as the
+        key's latest row. (Two mappings, no list of tuples: a nightly stores every key.)"""
         mem = self._mem
         if mem is not None:
             top = _LINE - 1
-            for key, line, token in rows:
+            for key, token in tokens.items():
+                line = lines[key]
                 mem[hash(key)] = hash(token) * _LINE + (line if line < top else top)
             if len(mem) + len(self._numbers) > self.memory_keys:
                 self._spill()
@@ -99,7 +101,7 @@ class KeyLedger:
         assert self._db is not None
         self._db.executemany(
             "INSERT OR REPLACE INTO seen VALUES (?, ?, ?)",
-            [(hash(key), line, hash(token)) for key, line, token in rows],
+            [(hash(key), lines[key], hash(token)) for key, token in tokens.items()],
         )
 
     def claim(self, rows: Sequence[tuple[str, str, int]]) -> None:

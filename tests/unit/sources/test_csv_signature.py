@@ -52,6 +52,15 @@ def test_a_renamed_or_moved_column_changes_the_signature(tmp_path):
     assert len({base.signature, renamed.signature, moved.signature}) == 3
     assert moved.fields == base.fields  # the same fields in another order: still re-mapped
     assert again.signature == base.signature  # line endings are not part of a row
+    # The fingerprints (the header absorbed once per file) follow the signatures.
+    hasher = SourceHasher(KeyHasher("csv-signature-test"), b"project", "students")
+    prints = [hasher.of(r) for r in (base, renamed, moved, again)]
+    assert len(set(prints[:3])) == 3
+    assert prints[3] == prints[0]
+    assert (
+        SourceHasher(KeyHasher("csv-signature-test"), b"project", "students").of(base)
+        == (prints[0])
+    )  # another run's hasher, its own cache of headers
 
 
 def test_a_cell_holding_the_unit_separator_loses_it_before_signing(tmp_path):

@@ -192,3 +192,17 @@ def test_project_digest_changes_with_a_purpose_model_copy(shipped):
         shipped, purposes=register.model_copy(update={"purposes": purposes})
     )
     assert project_digest(edited) != project_digest(shipped)
+
+
+def test_header_key_and_cells_cannot_trade_characters():
+    """A signed row hashes as head, key, cells with the header absorbed once: a header one
+    character shorter and a key one character longer must not make the same text."""
+    at = ("studenten.csv", 2)
+    one = SourceRecord.from_row("c", ["x"], ["c"], at, "v", "ab")
+    other = SourceRecord.from_row("bc", ["x"], ["bc"], at, "v", "a")
+    h = hasher()
+    assert h.of(one) != h.of(other)
+    # Read twice, in two batches: the header's hash state is reused, the hash the same.
+    assert h.of_many([one, one]) == [h.of(one)] * 2
+    # A row without a signature never hashes like a signed one.
+    assert h.of(SourceRecord("c", {"x": "c"}, Origin(*at))) != h.of(one)
