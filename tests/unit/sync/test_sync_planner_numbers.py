@@ -54,11 +54,18 @@ def test_two_keys_with_one_number_in_a_batch_write_the_first_and_reject_the_seco
     ]
 
 
-def test_a_number_another_live_record_holds_in_state_is_not_written() -> None:
-    held, new = user("u-1", "100001", "Bakker", 2), user("u-2", "100001", "Visser", 7)
-    student_hash = new.res.identity[0]
+def holder_and_newcomer(new_line: int) -> tuple[Item, Item, PersonMatches]:
+    """Two keys with student number 100001: the holder (line 2, person 5 in state, Contact
+    003AAA) and a newcomer at ``new_line``; the persons state matches on the number."""
+    held, new = user("u-1", "100001", "Bakker", 2), user("u-2", "100001", "Visser", new_line)
+    student_hash = held.res.identity[0]
     assert student_hash is not None
     persons = PersonMatches({student_hash: person(5, "003AAA", student_hash, None)}, {})
+    return held, new, persons
+
+
+def test_a_number_another_live_record_holds_in_state_is_not_written() -> None:
+    held, new, persons = holder_and_newcomer(7)
     state = BatchState(persons=persons, holders={5: (held.res.key_hash,)})
     plan = planner().plan([new], state)
     assert plan.writes == []
@@ -70,10 +77,7 @@ def test_a_number_another_live_record_holds_in_state_is_not_written() -> None:
 
 
 def test_the_holder_itself_and_a_number_no_live_record_holds_are_written() -> None:
-    held, new = user("u-1", "100001", "Bakker", 2), user("u-2", "100001", "Visser", 3)
-    student_hash = held.res.identity[0]
-    assert student_hash is not None
-    persons = PersonMatches({student_hash: person(5, "003AAA", student_hash, None)}, {})
+    held, new, persons = holder_and_newcomer(3)
     own = BatchState(persons=persons, holders={5: (held.res.key_hash,)})
     [w] = planner().plan([held], own).writes
     assert (w.operation, w.row["Id"]) == ("update", "003AAA")
