@@ -11,7 +11,9 @@ Broken and hostile input (see docs/sources.md, "Hostile and broken input"):
 - an unterminated quote is an InputError from ``check()`` ("unterminated quote starting at
   line N"): the reader would otherwise read the rest of the file as one field;
 - control characters follow the rule of :mod:`connector.sources.base`: a NUL rejects the row
-  (file, line, column), the others are removed from the value.
+  (file, line, column), the others are removed from the value;
+- a cell longer than the ``csv`` module's field size limit (131,072 characters) rejects its row
+  with file, line and column (the reader does not say which cell: :class:`LongCells` finds it).
 
 The row helpers here (:func:`iter_rows`, :func:`read_header`, :func:`parse_header`,
 :func:`sniff_delimiter`) are shared with the OneRoster source.
@@ -21,10 +23,12 @@ from __future__ import annotations
 
 import csv
 import logging
+import re
 from collections.abc import Collection, Generator, Iterator, Mapping
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 from pydantic import Field, field_validator
 
@@ -43,8 +47,18 @@ from connector.sources.base import (
 from connector.sources.prescan import Scan, prescan, stamp
 
 SNIFF_CANDIDATES = (",", ";")
-Rows = Generator[tuple[int, list[str]] | tuple[int, str], None, None]
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Malformed:
+    """A record the CSV reader refused: why, and the 0-based cell it broke on when known."""
+
+    reason: str
+    cell: int | None = None
+
+
+Rows = Generator[tuple[int, list[str]] | tuple[int, Malformed], None, None]
 
 
 class CsvOptions(SourceOptions):
@@ -100,28 +114,125 @@ def iter_rows(
 ) -> Rows:
     """Yield ``(start_line, cells)`` per CSV record, header first.
 
-    A malformed record yields ``(line, message)`` (a str instead of a list) and reading goes
-    on. Undecodable text half-way raises SourceError with the line (``check()`` normally
-    refuses such a file before anything is written).
+    A malformed record yields ``(line, Malformed)`` instead of cells and reading goes on.
+    Undecodable text half-way raises SourceError with the line (``check()`` normally refuses
+    such a file before anything is written).
     """
-    with path.open(encoding=encoding, newline="") as fh:
+    long_cells = LongCells(path, encoding, delimiter, quotechar)
+    with path.open(encoding=encoding, newline="") as fh, closing(long_cells):
         reader = csv.reader(fh, delimiter=delimiter, quotechar=quotechar)
+        base = 0  # physical lines read by the readers before this one
         start = 1
         while True:
             # A for loop over the reader (not next() per row): the hot path of every file
-            # source. After a malformed record the loop resumes on the same reader.
+            # source. After a malformed record reading resumes with a new reader.
             try:
                 for row in reader:
                     yield start, row
-                    start = reader.line_num + 1
+                    start = base + reader.line_num + 1
                 return
             except csv.Error as exc:
-                yield start, f"malformed CSV: {exc}"
-                start = reader.line_num + 1
+                read = base + reader.line_num  # the reader drops the rest of the line it failed on
+                found = long_cells.find(start)
+                if found is None:
+                    yield start, Malformed(f"malformed CSV: {exc}")
+                else:
+                    cell, last = found
+                    limit = csv.field_size_limit()
+                    yield start, Malformed(f"cell longer than {limit:,} characters", cell)
+                    # A quoted cell over several lines: the reader would go on inside it and
+                    # read its lines as rows. Skip to the end of the record.
+                    while read < last and fh.readline():
+                        read += 1
+                base, start = read, read + 1
+                reader = csv.reader(fh, delimiter=delimiter, quotechar=quotechar)
             except UnicodeDecodeError:
                 raise SourceError(
-                    f"{display}:{reader.line_num + 1}: not valid {encoding}"
+                    f"{display}:{base + reader.line_num + 1}: not valid {encoding}"
                 ) from None
+
+
+class LongCells:
+    """Which cell of a record is longer than the ``csv`` field size limit (the reader's error
+    does not say), and where the record ends. Reads the file a second time, forward only: the
+    records it is asked about come in order, so a file with many such rows is read once more,
+    not once a row. Jumps from separator to separator (``re``, ``str.find``), so a 10 MB cell
+    is not a 10-million-step loop.
+    """
+
+    def __init__(self, path: Path, encoding: str, delimiter: str, quotechar: str):
+        self.path, self.encoding = path, encoding
+        self.delimiter, self.quotechar = delimiter, quotechar
+        d = re.escape(delimiter)
+        self._unquoted_end = re.compile(rf"[{d}\r\n]")
+        self._fh: IO[str] | None = None
+        self._line = 1  # the physical line readline() returns next
+
+    def find(self, line: int) -> tuple[int, int] | None:
+        """The 0-based cell over the limit of the record starting at physical ``line``, and
+        the record's last physical line; None when no cell is (another error)."""
+        if self._fh is None:
+            self._fh = self.path.open(encoding=self.encoding, errors="replace", newline="")
+        if line < self._line:
+            return None  # asked out of order: not what the reader does
+        while self._line < line:
+            if not self._next_line():
+                return None
+        cell = self._scan(csv.field_size_limit())
+        return None if cell is None else (cell, self._line - 1)
+
+    def _scan(self, limit: int) -> int | None:
+        """Read one record to its end; the first cell longer than ``limit``, or None."""
+        # The reader's states (non-strict dialect): a cell starts quoted or not; in a quoted
+        # cell a doubled quote is one character and a single one closes the quotes, after
+        # which characters up to the separator still belong to the cell.
+        q = self.quotechar
+        cell, length, fresh, quoted, over = 0, 0, True, False, None
+        text, pos = self._next_line(), 0
+        while text:
+            if pos >= len(text):  # only inside quotes: a line break is part of the cell
+                text, pos = self._next_line(), 0
+                continue
+            if quoted:
+                end = text.find(q, pos)
+                if end < 0:
+                    length += len(text) - pos
+                    pos = len(text)
+                elif text.startswith(q, end + 1):
+                    length += end - pos + 1
+                    pos = end + 2
+                else:
+                    length += end - pos
+                    pos, quoted = end + 1, False
+            elif fresh and text.startswith(q, pos):
+                pos, quoted, fresh = pos + 1, True, False
+                continue
+            else:
+                m = self._unquoted_end.search(text, pos)
+                end = m.start() if m else len(text)
+                length += end - pos
+                if over is None and length > limit:
+                    over = cell
+                if m is None or text[end] != self.delimiter:
+                    break  # a line break outside quotes, or the end of the file: record ends
+                cell, length, fresh, pos = cell + 1, 0, True, end + 1
+                continue
+            fresh = False
+            if over is None and length > limit:
+                over = cell
+        return over
+
+    def _next_line(self) -> str:
+        assert self._fh is not None
+        text = self._fh.readline()
+        if text:
+            self._line += 1
+        return text
+
+    def close(self) -> None:
+        """Close the second handle, if one was opened."""
+        if self._fh is not None:
+            self._fh.close()
 
 
 def parse_header(
@@ -163,7 +274,7 @@ def parse_header(
 
 
 def read_header(
-    rows: Iterator[tuple[int, list[str]] | tuple[int, str]] | Rows,
+    rows: Iterator[tuple[int, list[str]] | tuple[int, Malformed]] | Rows,
     display: str,
     *,
     drop_empty: bool = False,
@@ -284,8 +395,9 @@ class CsvSource(FileSource):
             seps = width - 1
             scrubbed_rows, first_scrubbed = 0, 0
             for line, row in rows:
-                if isinstance(row, str):
-                    yield Reject(Origin(name, line), "", row)
+                if isinstance(row, Malformed):
+                    cell = header[row.cell] if row.cell is not None and row.cell < width else ""
+                    yield Reject(Origin(name, line), cell, row.reason)
                     continue
                 if skip_blank and not any(row):
                     continue

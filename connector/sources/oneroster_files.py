@@ -17,7 +17,7 @@ from typing import Any
 
 from connector.errors import InputError
 from connector.sources.base import NUL_REASON, require_file, scan_decodable, scrub_cells
-from connector.sources.csv import Rows, iter_rows, read_header
+from connector.sources.csv import Malformed, Rows, iter_rows, read_header
 from connector.sources.prescan import prescan
 
 MODES = ("bulk", "delta", "absent")
@@ -107,7 +107,8 @@ class Table:
 
     def rows(self) -> Iterator[tuple[int, Row | str | Bad]]:
         """``(line, fields)`` per row, ``(line, reason)`` for a malformed or ragged row, or
-        ``(line, (column, reason))`` for a row refused on one column (a NUL character).
+        ``(line, (column, reason))`` for a row refused on one column (a NUL character, a cell
+        over the CSV field size limit).
 
         Control characters follow the rule of :mod:`connector.sources.base`.
         """
@@ -118,8 +119,11 @@ class Table:
             need = named[-1][0] + 1 if named else 0  # cells up to the last named column
             width = len(header)
             for line, row in raw:
-                if isinstance(row, str):
-                    yield line, row
+                if isinstance(row, Malformed):
+                    if row.cell is not None:
+                        yield line, (header[row.cell] if row.cell < width else "", row.reason)
+                    else:
+                        yield line, row.reason
                 elif not any(row):
                     continue
                 elif len(row) < need or (len(row) > width and any(row[width:])):

@@ -28,6 +28,12 @@ from connector.sources.base import has_controls, scan_decodable
 UNTERMINATED = (
     "unterminated quote starting at line {line}: the rows after it would be read as one field"
 )
+# Refused before the end of the file (memory stays bounded): the quote may still close later,
+# but the cell would be over the csv reader's limit either way.
+TOO_LONG = (
+    "unterminated quote starting at line {line}, or a quoted cell longer than {limit:,}"
+    " characters (the CSV field size limit)"
+)
 
 
 @lru_cache(maxsize=16)
@@ -114,7 +120,7 @@ class QuoteScan:
         # An opening quote at `end` does not close before `cut`: carry the field.
         self.line += buf.count("\n", 0, end)
         if cut - end > self.limit:
-            raise self._error()
+            raise self._error(TOO_LONG)
         self.carry = buf[end:]
 
     def _settled_end(self, buf: str, cut: int, quotes: int) -> int:
@@ -128,7 +134,7 @@ class QuoteScan:
     def _tail(self, buf: str) -> None:
         if buf.startswith(self.quotechar) and self.carry != "x":
             if len(buf) > self.limit:
-                raise self._error()
+                raise self._error(TOO_LONG)
             self.carry = buf
         else:  # an unquoted field: any quote further on is an ordinary character
             self.carry = "x"
@@ -142,8 +148,9 @@ class QuoteScan:
             self.line += buf.count("\n", 0, end)
             raise self._error()
 
-    def _error(self) -> InputError:
-        return InputError(self.display, UNTERMINATED.format(line=self.line), line=self.line)
+    def _error(self, text: str = UNTERMINATED) -> InputError:
+        message = text.format(line=self.line, limit=self.limit)
+        return InputError(self.display, message, line=self.line)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ never the value); other C0/C1 controls, DEL and U+2028/U+2029 are removed; tab, 
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 from pathlib import Path
@@ -218,3 +219,22 @@ def test_csv_bidi_override_in_a_value_and_a_second_bom_in_the_header_are_removed
         {"id": "1", "roepnaam": "aidaN"},
         {"id": "2", "roepnaam": "Jan"},
     ]
+
+
+def test_oneroster_cell_over_the_csv_field_limit_rejects_row_naming_the_column(tmp_path):
+    folder = tmp_path / "or"
+    folder.mkdir()
+    (folder / "manifest.csv").write_text(
+        "propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\nfile.users,bulk\n"
+    )
+    big = "x" * (csv.field_size_limit() + 1)
+    (folder / "users.csv").write_text(
+        f"sourcedId,status,role,givenName\nu1,,student,{big}\nu2,,student,Bob\n", encoding="utf-8"
+    )
+    s = open_source(
+        {"kind": "oneroster", "path": "or", "entity": "users", "join": False}, base_dir=tmp_path
+    )
+    s.check()
+    recs, rejs = split(s.read())
+    assert [(str(r.origin), r.column) for r in rejs] == [("or/users.csv:2", "givenName")]
+    assert [r.fields["givenName"] for r in recs] == ["Bob"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connector.errors import InputError
+from connector.records import Reject
 from connector.sources import open_source
+from connector.sources.csv import LongCells
 from connector.sources.prescan import QuoteScan
 
 
@@ -188,3 +192,67 @@ def test_the_model_agrees_with_python_csv_on_unterminated_quotes(text):
             assert model_unterminated(text, delimiter_after_break=False) is not None
         return
     assert model_unterminated(text, delimiter_after_break=False) is None
+
+
+def test_a_cell_over_the_field_size_limit_rejects_its_row_naming_the_column(tmp_path):
+    # The csv reader only says "field larger than field limit": the reject names the column
+    # (a record with a line break in a quoted cell before it, a doubled quote, a long cell
+    # after a closed quote), and every other row is read.
+    big = "x" * (csv.field_size_limit() + 1)
+    name = write(
+        tmp_path,
+        'id,name,city\n1,"two\nlines",Utrecht\n'
+        f"2,{big},Utrecht\n3,c,Delft\n"
+        f'4,"q""uote",{big}\n5,f,Gouda\n'
+        f'6,"closed"{big},Ede\n',
+    )
+    rows = list(src(tmp_path, name).read())
+    rejects = [(str(r.origin), r.column, r.reason) for r in rows if isinstance(r, Reject)]
+    reason = f"cell longer than {csv.field_size_limit():,} characters"
+    assert rejects == [
+        ("in.csv:4", "name", reason),
+        ("in.csv:6", "city", reason),
+        ("in.csv:8", "name", reason),
+    ]
+    assert [r.key for r in rows if not isinstance(r, Reject)] == ["1", "3", "5"]
+
+
+def test_a_long_quoted_cell_over_many_lines_is_one_reject_and_reading_goes_on_after_it(tmp_path):
+    # The reader fails inside the cell and would go on there, reading its lines as rows.
+    lines = "line\n" * (csv.field_size_limit() // 5 + 10)
+    name = write(tmp_path, f'id,note,city\n1,"{lines}",Delft\n2,"""a""\nb",Ede\n3,c,Gouda\n')
+    rows = list(src(tmp_path, name).read())
+    first_after = 2 + lines.count("\n") + 1
+    assert [(str(r.origin), r.column) for r in rows if isinstance(r, Reject)] == [
+        ("in.csv:2", "note")
+    ]
+    records = [r for r in rows if not isinstance(r, Reject)]
+    assert [(r.key, r.line) for r in records] == [("2", first_after), ("3", first_after + 2)]
+    assert records[0].fields["note"] == '"a"\nb'
+
+
+def test_a_cell_at_the_limit_is_read(tmp_path):
+    cell = "x" * csv.field_size_limit()
+    name = write(tmp_path, f"id,name\n1,{cell}\n")
+    (row,) = list(src(tmp_path, name).read())
+    assert not isinstance(row, Reject) and len(row.fields["name"]) == len(cell)
+
+
+def test_long_cells_are_found_in_one_forward_pass():
+    # Asked about records in order, the second handle is never rewound: many long rows cost
+    # one more read of the file, not one per row.
+    lines = ["id,a,b"] + [f"{i},{'y' * 20},{'z' * 30}" for i in range(2, 200)]
+    path = Path(tempfile.mkdtemp()) / "f.csv"
+    path.write_text("\n".join(lines) + "\n")
+    finder = LongCells(path, "utf-8", ",", '"')
+    with closing(finder):
+        found = [finder.find(line) for line in (10, 50, 51, 199)]
+        assert found == [None] * 4  # no cell over the limit: the reader failed for another reason
+        assert finder._line == 200  # one pass: at the line after the last record asked about
+    small = csv.field_size_limit(25)
+    try:
+        finder = LongCells(path, "utf-8", ",", '"')
+        with closing(finder):
+            assert [finder.find(line) for line in (3, 150)] == [(2, 3), (2, 150)]
+    finally:
+        csv.field_size_limit(small)
