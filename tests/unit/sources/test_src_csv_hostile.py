@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from connector.errors import InputError
 from connector.records import Reject
 from connector.sources import open_source
-from connector.sources.csv import LongCells
+from connector.sources.csv import LongCells, Malformed, iter_rows
 from connector.sources.prescan import QuoteScan
 
 
@@ -256,3 +256,55 @@ def test_long_cells_are_found_in_one_forward_pass():
             assert [finder.find(line) for line in (3, 150)] == [(2, 3), (2, 150)]
     finally:
         csv.field_size_limit(small)
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.text(alphabet='ab",\n\r', max_size=80))
+def test_long_cells_agree_with_the_reader_at_a_larger_limit(text, tmp_path_factory):
+    # With a limit of 4 characters, every record the reader reads at a large limit comes out
+    # of iter_rows as it is, or — a cell over 4 — as one Malformed naming that cell, at the
+    # record's first line; the records after it follow on the right lines.
+    if model_unterminated(text) is not None:
+        return  # the pre-scan refuses such a file before any row is read
+    path = tmp_path_factory.mktemp("long") / "f.csv"
+    path.write_bytes(text.encode())
+    old = csv.field_size_limit(10**6)
+    try:
+        expected: list[tuple[int, object]] = []
+        with path.open(newline="") as fh:
+            reader, start = csv.reader(fh), 1
+            for row in reader:
+                over = [i for i, c in enumerate(row) if len(c) > 4]
+                expected.append((start, ("long", over[0]) if over else row))
+                start = reader.line_num + 1
+        csv.field_size_limit(4)
+        got = [
+            (line, ("long", row.cell) if isinstance(row, Malformed) else row)
+            for line, row in iter_rows(path, "f.csv", encoding="utf-8", delimiter=",")
+        ]
+    finally:
+        csv.field_size_limit(old)
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("record", "cell"),
+    [
+        ('"a""bb",xxxxx\n', 1),  # a doubled quote is one character: the first cell is 4
+        ('"a\nbc",xxxxx\n', 1),  # a line break inside quotes is one character
+        ('"ab"cd,xxxxx\n', 1),  # after the closing quote the cell goes on: 4 characters
+        ('"ab"cde,x\n', 0),
+        ('a"bc,xxxxx\n', 1),  # a quote inside an unquoted cell is a character: 4
+        ('a"bcd\n', 0),
+        (',,"",xxxxx\r\n', 3),
+    ],
+)
+def test_long_cells_count_characters_as_the_reader_does(tmp_path, record, cell):
+    path = tmp_path / "f.csv"
+    path.write_text("h\n" + record, newline="")
+    old = csv.field_size_limit(4)
+    try:
+        with closing(LongCells(path, "utf-8", ",", '"')) as finder:
+            assert finder.find(2) == (cell, 2 + record.count("\n") - 1)
+    finally:
+        csv.field_size_limit(old)
