@@ -47,6 +47,7 @@ from connector.sources.base import (
 from connector.sources.prescan import Scan, prescan, stamp
 
 SNIFF_CANDIDATES = (",", ";")
+_LINE_END = re.compile(r"\r\n?|\n")
 log = logging.getLogger(__name__)
 
 
@@ -83,6 +84,14 @@ class CsvOptions(SourceOptions):
 
     _check_encoding = field_validator("encoding")(check_encoding)
 
+    @field_validator("quotechar")
+    @classmethod
+    def _not_a_line_break(cls, value: str) -> str:
+        # A line break as the quote would make every record end where the reader does not.
+        if value in "\r\n":
+            raise ValueError("a line break cannot be the quote character")
+        return value
+
 
 def sniff_delimiter(first_line: str, candidates: tuple[str, ...] = SNIFF_CANDIDATES) -> str:
     """The candidate that splits the header line into the most columns (ties → the first).
@@ -92,7 +101,10 @@ def sniff_delimiter(first_line: str, candidates: tuple[str, ...] = SNIFF_CANDIDA
     """
     best, best_n = candidates[0], 0
     for cand in candidates:
-        n = len(next(csv.reader([first_line], delimiter=cand), []))
+        try:
+            n = len(next(csv.reader([first_line], delimiter=cand), []))
+        except csv.Error:  # e.g. a "cell" over the field size limit: not this delimiter
+            n = 0
         if n > best_n:
             best, best_n = cand, n
     return best
@@ -106,7 +118,8 @@ def first_line(path: Path, encoding: str) -> str:
     """
     with path.open("rb") as fh:
         raw = fh.readline(1 << 20)
-    return raw.decode(encoding, errors="replace").rstrip("\r\n")
+    # A file with CR line ends (old Mac exports) has no LF: the csv reader ends a line at CR.
+    return _LINE_END.split(raw.decode(encoding, errors="replace"), maxsplit=1)[0]
 
 
 def iter_rows(
@@ -291,7 +304,10 @@ def read_header(
     if first is None:
         raise InputError(display, "empty file: no header line")
     cells = first[1]
-    if not isinstance(cells, list) or not (any(cells) if drop_empty else cells):
+    if isinstance(cells, Malformed):
+        where = f" (column {cells.cell + 1})" if cells.cell is not None else ""
+        raise InputError(display, f"the header line cannot be read{where}: {cells.reason}", line=1)
+    if not (any(cells) if drop_empty else cells):
         raise InputError(display, "no header line", line=1)
     return parse_header(cells, display, drop_empty=drop_empty, aliases=aliases)
 

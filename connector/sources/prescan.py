@@ -84,8 +84,9 @@ class QuoteScan:
     """Follows the quoting of a file fed chunk by chunk; raises on an unterminated quote.
 
     Only a short tail is carried between chunks: the text after the last field separator, or
-    an open quoted field. A quoted field open for more than ``limit`` characters (``csv``'s
-    field size limit, 131,072) is reported at once, so memory stays bounded.
+    an open quoted field. A quoted field open for more raw characters than a cell within
+    ``limit`` (``csv``'s field size limit, 131,072) can take is reported at once, so memory
+    stays bounded; a shorter one over the limit is the reader's reject of its row.
     """
 
     #: a chunk with a quote per this many characters or fewer is matched field by field
@@ -99,6 +100,10 @@ class QuoteScan:
             _settled(delimiter, quotechar, True),
         )
         self.limit = limit or csv.field_size_limit()
+        # The raw text of a quoted cell is at most twice its characters plus the opening quote
+        # (every character a doubled quote): an open cell longer than this is over the
+        # reader's limit for certain, or unterminated. Refused then; below it, carried.
+        self.longest = 2 * self.limit + 1
         self.carry = ""  # unsettled text; "x" stands for a field whose start was settled
         self.line = 1  # the line the carried text starts on
 
@@ -119,7 +124,7 @@ class QuoteScan:
             return
         # An opening quote at `end` does not close before `cut`: carry the field.
         self.line += buf.count("\n", 0, end)
-        if cut - end > self.limit:
+        if cut - end > self.longest:
             raise self._error(TOO_LONG)
         self.carry = buf[end:]
 
@@ -133,7 +138,7 @@ class QuoteScan:
 
     def _tail(self, buf: str) -> None:
         if buf.startswith(self.quotechar) and self.carry != "x":
-            if len(buf) > self.limit:
+            if len(buf) > self.longest:
                 raise self._error(TOO_LONG)
             self.carry = buf
         else:  # an unquoted field: any quote further on is an ordinary character

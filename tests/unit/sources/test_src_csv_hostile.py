@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.errors import InputError
+from connector.errors import ConfigError, InputError
 from connector.records import Reject
 from connector.sources import open_source
 from connector.sources.csv import LongCells, Malformed, iter_rows
@@ -93,11 +93,12 @@ def test_well_formed_quoting_reads_every_row(tmp_path):
 
 def test_an_open_quote_is_refused_once_it_runs_past_the_field_limit_not_at_the_end():
     # Memory stays bounded: the open field is not carried to the end of a large file.
+    # A quoted cell's raw text is at most twice its characters plus the opening quote.
     qs = QuoteScan("big.csv", ",", '"', limit=100)
     qs.feed('id,note\n1,"' + "x\n" * 20)
-    qs.feed("y\n" * 20)  # about 80 characters open: still carried
-    with pytest.raises(InputError, match="unterminated quote starting at line 2"):
-        qs.feed("y\n" * 20)  # past the limit: refused now, not at the end of the file
+    qs.feed("y\n" * 60)  # about 160 characters open: still carried (``""`` is one character)
+    with pytest.raises(InputError, match="unterminated quote starting at line 2, or a quoted"):
+        qs.feed("y\n" * 40)  # past 201: refused now, not at the end of the file
     assert len(qs.carry) < 300
 
 
@@ -308,3 +309,38 @@ def test_long_cells_count_characters_as_the_reader_does(tmp_path, record, cell):
             assert finder.find(2) == (cell, 2 + record.count("\n") - 1)
     finally:
         csv.field_size_limit(old)
+
+
+def test_a_quoted_cell_within_the_limit_is_read_though_its_raw_text_is_longer(tmp_path):
+    # 70,001 characters, 140,002 raw (doubled quotes), over a line break, at the end of the
+    # file without one: the pre-scan carries it; the reader reads it.
+    cell = '""' * 70_000 + "\nx"
+    name = write(tmp_path, f'id,name,city\n1,a,b\n2,c,"{cell}"')
+    rows = list(src(tmp_path, name).read())
+    assert [len(r.fields["city"]) for r in rows if not isinstance(r, Reject)] == [1, 70_002]
+
+
+def test_cr_line_ends_are_sniffed_and_read(tmp_path):
+    name = write(tmp_path, "id;name;city\r1;a;b\r2;c;d\r")
+    rows = list(src(tmp_path, name).read())
+    assert [(r.key, r.line, r.fields["city"]) for r in rows] == [("1", 2, "b"), ("2", 3, "d")]
+
+
+def test_a_wide_header_is_sniffed_though_one_delimiter_reads_it_as_one_long_cell(tmp_path):
+    header = ";".join(["id", *(f"column_{i}" for i in range(14_000))])
+    name = write(tmp_path, f"{header}\n1;{';' * 13_999}\n")
+    (row,) = list(src(tmp_path, name).read())
+    assert row.key == "1" and len(row.fields) == 14_001
+
+
+@pytest.mark.parametrize("opts", [{}, {"delimiter": ","}])
+def test_a_header_cell_over_the_limit_is_an_input_error_naming_the_column(tmp_path, opts):
+    name = write(tmp_path, f"id,{'x' * (csv.field_size_limit() + 1)},city\n1,a,b\n")
+    with pytest.raises(InputError, match=r"^in.csv:1: the header line cannot be read \(column 2\)"):
+        src(tmp_path, name, **opts).check()
+
+
+@pytest.mark.parametrize("quote", ["\n", "\r"])
+def test_a_line_break_is_no_quote_character(tmp_path, quote):
+    with pytest.raises(ConfigError, match="a line break cannot be the quote character"):
+        src(tmp_path, write(tmp_path, "id\n1\n"), quotechar=quote)
