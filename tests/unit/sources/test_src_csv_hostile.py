@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from connector.errors import ConfigError, InputError
 from connector.records import Reject
 from connector.sources import open_source
-from connector.sources.csv import LongCells, Malformed, iter_rows
+from connector.sources.csv import Malformed, iter_rows
+from connector.sources.long_cells import LongCells
 from connector.sources.prescan import QuoteScan
 
 
