@@ -59,6 +59,10 @@ class Malformed:
     reason: str
     cell: int | None = None
 
+    def column(self, header: list[str]) -> str:
+        """The header name of the cell it broke on; ``""`` when unknown or unnamed."""
+        return header[self.cell] if self.cell is not None and self.cell < len(header) else ""
+
 
 Rows = Generator[tuple[int, list[str]] | tuple[int, Malformed], None, None]
 
@@ -205,7 +209,7 @@ def parse_header(
 
 
 def read_header(
-    rows: Iterator[tuple[int, list[str]] | tuple[int, Malformed]] | Rows,
+    rows: Iterator[tuple[int, list[str]] | tuple[int, Malformed]],
     display: str,
     *,
     drop_empty: bool = False,
@@ -330,8 +334,7 @@ class CsvSource(FileSource):
             scrubbed_rows, first_scrubbed = 0, 0
             for line, row in rows:
                 if isinstance(row, Malformed):
-                    cell = header[row.cell] if row.cell is not None and row.cell < width else ""
-                    yield Reject(Origin(name, line), cell, row.reason)
+                    yield Reject(Origin(name, line), row.column(header), row.reason)
                     continue
                 if skip_blank and not any(row):
                     continue

@@ -120,10 +120,8 @@ class Table:
             width = len(header)
             for line, row in raw:
                 if isinstance(row, Malformed):
-                    if row.cell is not None:
-                        yield line, (header[row.cell] if row.cell < width else "", row.reason)
-                    else:
-                        yield line, row.reason
+                    # On its column when the reader's error names a cell (one over the limit).
+                    yield line, row.reason if row.cell is None else (row.column(header), row.reason)
                 elif not any(row):
                     continue
                 elif len(row) < need or (len(row) > width and any(row[width:])):
