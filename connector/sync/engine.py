@@ -52,8 +52,10 @@ from connector.sync.consent_stage import ConsentStage
 from connector.sync.crm_opt_outs import OPT_OUT_CONFLICT, read_crm_opt_outs
 from connector.sync.export_guard import DELETES, export_ratio, guard_warning, is_full_export
 from connector.sync.fingerprint import SourceHasher
+from connector.sync.held_rows import HeldRows
 from connector.sync.ledger import KeyLedger, Latest, mark
 from connector.sync.plan import Item, Planner
+from connector.sync.plan_persons import NUMBER_HELD
 from connector.sync.recorder import REFUSED, Recorder
 from connector.sync.run_context import RunContext, WriteProgress
 from connector.sync.write_stage import WriteStage
@@ -133,6 +135,7 @@ class MappingRun:
         self.shown = shown_fields(ctx.project, name) if ctx.dry_run else frozenset[str]()
         self.key_column = ",".join(self.spec.key_columns)
         self.ledger: KeyLedger | None = None
+        self.held = HeldRows(deletes=self.spec.source_kind in DELETES)
         self.file = ""  # the source file rows come from (reports name it)
         self.present: list[str] = []  # keys held by the source but not written (this batch)
         self.bad_rows = 0  # rows without a usable key (rejected by the source)
@@ -272,6 +275,12 @@ class MappingRun:
             if self.recorder is not None:
                 self.recorder.rejects(rejects)
             self.writes.collect(wait=False)
+        if held := self.held.release():
+            # Every deletion of the file is known now (held_rows.py): plan the held rows again.
+            rejects = []
+            self._plan(Mapped({it.res.key_hash: it for it in held}), rejects)
+            if self.recorder is not None:
+                self.recorder.rejects(rejects)
         if rows == 0:
             # A header-only or empty export is a warning, never a reason to change anything.
             self.rep.warnings[EMPTY_EXPORT] += 1
@@ -391,11 +400,11 @@ class MappingRun:
 
     def _source_deleted(self, rec: SourceRecord) -> None:
         """OneRoster ``tobedeleted``: the record's lifecycle ends (lifecycle_end retention)."""
-        if self.recorder is None:
-            return
         res = self.compiled.apply(rec)
         if res is not None and res.key_hash:
-            self.recorder.source_deleted([res.key_hash])
+            self.held.deleted.add(res.key_hash)
+            if self.recorder is not None:
+                self.recorder.source_deleted([res.key_hash])
 
     def _count_pending(self, source: Source) -> None:
         """The run stopped (daily API share) before this mapping: it all waits for the next run."""
@@ -435,7 +444,12 @@ class MappingRun:
             assert self.ledger is not None
             holders = sorted({k for keys in state.holders.values() for k in keys})
             lines = {k: latest.line for k, latest in self.ledger.lookup(holders).items()}
-            state = replace(state, holder_lines=lines, claimed=self.ledger.claims(query.students))
+            state = replace(
+                state,
+                holders=self.held.live(state.holders),
+                holder_lines=lines,
+                claimed=self.ledger.claims(query.students),
+            )
         wanted = self.planner.opt_out_check(items, state)
         if wanted and self.ctx.writer is not None:
             # A row opts in again where the CRM may hold the opt-out: read it (crm_opt_outs.py).
@@ -479,6 +493,12 @@ class MappingRun:
         self.rep.left_alone.update(plan.mode_skipped)
         for origin, column, reason in plan.rejects:
             self._reject(rejects, Reject(origin, column, reason))
+        self.held.superseded(mapped.items.keys() | mapped.recognised.keys())
+        for it in plan.held:
+            if not self.held.hold(it):
+                self._reject(
+                    rejects, Reject(it.rec.origin, self.planner.number_column or "", NUMBER_HELD)
+                )
         for origin, candidates in plan.review:
             self.rep.review += 1
             if len(self.rep.review_list) < 50:

@@ -119,6 +119,11 @@ class BatchPlan:
     withheld: list[str] = field(default_factory=list)
     # target.mode: records left alone, by reason (``update_only: no match`` …).
     mode_skipped: dict[str, int] = field(default_factory=dict)
+    # Rows whose student number a live record in state holds, one the run has not read
+    # (PersonRules.taken): rejected with plan_persons.NUMBER_HELD by the engine, which may
+    # plan them once more when the source is read (a OneRoster delta that marks the holder
+    # deleted further down).
+    held: list[Item] = field(default_factory=list)
     # Student hash → (key hash, line): the numbers this batch's records hold (PersonRules.taken).
     numbers: dict[str, tuple[str, int]] = field(default_factory=dict)
     # The batch's items as planned: a person who objected (art. 21) decided with the objection.
@@ -339,7 +344,12 @@ class Planner(OptOutRules, PersonRules):
                     why = f"{why}: {KEY_LOOKS_LIKE_BSN}"
                 reject = (self.external_id, f"external id missing or withheld ({why})")
             if reject is None and self.number_column is not None and student_hash:
-                reject = self.taken(it, persons, state, numbers)
+                taken = self.taken(it, persons, state, numbers)
+                if taken is not None and taken.in_state:
+                    out.held.append(it)
+                    continue
+                if taken is not None:
+                    reject = (taken.column, taken.reason)
             if reject is not None:
                 out.rejects.append((it.rec.origin, *reject))
                 continue

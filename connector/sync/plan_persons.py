@@ -29,6 +29,20 @@ NUMBER_HELD = (
 
 
 @dataclass(frozen=True, slots=True)
+class Taken:
+    """Another record of the mapping holds a row's student number (:meth:`PersonRules.taken`).
+
+    ``in_state``: the holder is a live record in state that this run has not read (the row is
+    rejected with :data:`NUMBER_HELD`, unless the engine plans it again at the end of a source
+    that may yet mark the holder deleted); else ``reason`` names the holder's line.
+    """
+
+    column: str
+    reason: str
+    in_state: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Who:
     """The person a record is written for.
 
@@ -58,8 +72,8 @@ class PersonRules:
         persons: PersonMatches | None,
         state: BatchState,
         numbers: dict[str, tuple[str, int]],
-    ) -> tuple[str, str] | None:
-        """(column, reason) when another record of this mapping holds ``it``'s student number.
+    ) -> Taken | None:
+        """Who else of this mapping holds ``it``'s student number, if anyone does.
 
         Two records of one mapping (two keys) with one student number would write one
         student's Contact: the upsert by external id or the write by the person's Salesforce
@@ -80,9 +94,8 @@ class PersonRules:
         assert student_hash is not None
         other = numbers.get(student_hash) or state.claimed.get(student_hash)
         if other is not None and other[0] != res.key_hash:
-            return (
-                self.number_column,
-                f"{DUPLICATE_NUMBER}: line {other[1]} has it under another key",
+            return Taken(
+                self.number_column, f"{DUPLICATE_NUMBER}: line {other[1]} has it under another key"
             )
         person = persons.by_student.get(student_hash) if persons is not None else None
         held = state.holders.get(person.person_id, ()) if person is not None else ()
@@ -90,11 +103,11 @@ class PersonRules:
         if others:
             lines = [state.holder_lines[k] for k in others if k in state.holder_lines]
             if lines:
-                return (
+                return Taken(
                     self.number_column,
                     f"{DUPLICATE_NUMBER}: line {min(lines)} has it under another key",
                 )
-            return self.number_column, NUMBER_HELD
+            return Taken(self.number_column, NUMBER_HELD, in_state=True)
         numbers[student_hash] = (res.key_hash, it.rec.line)
         return None
 

@@ -108,3 +108,73 @@ def test_a_number_passes_to_a_new_key_once_the_old_record_left_the_export(projec
     assert (m.updated, m.rejected, m.failed) == (1, 0, 0), report.summary()
     assert report.exit_code() == 0
     assert _contacts(project) == [("100001", "Visser")]
+
+
+# -- a OneRoster delta: the re-created user before the old user's `tobedeleted` row ------------
+
+DELETED_ANNA = "u-1,tobedeleted,2026-11-21,true,org-1,student,anna,,Anna,Bakker,,100001,,,,,,\n"
+
+
+@pytest.fixture
+def delta(users, monkeypatch):
+    """Batches of one row (the new user's row is planned before the deletion is read) and a
+    manifest that declares users.csv a delta."""
+    from connector.sync import engine
+
+    monkeypatch.setattr(engine, "BATCH", 1)
+
+    def write(*rows: str) -> Path:
+        path = users(*rows)
+        manifest = path.parent / "manifest.csv"
+        manifest.write_text(manifest.read_text().replace("file.users,bulk", "file.users,delta"))
+        return path
+
+    return write
+
+
+def test_a_delta_re_creating_a_user_before_deleting_the_old_one_hands_the_number_over(
+    project, users, delta
+):
+    users(ANNA)
+    _run(project, "2026-11-20T09:00:00+00:00")
+    # The SIS re-created Anna's record as u-2 and deleted u-1; the delta lists the new user
+    # first. The held row is planned again once the file is read: u-1 no longer holds the
+    # number, and u-2 takes the Contact over in this run (a delta never carries the row again).
+    delta(BERT, DELETED_ANNA)
+    report, m = _run(project, "2026-11-21T09:00:00+00:00")
+    assert (m.updated, m.rejected, m.failed, m.source_deleted) == (1, 0, 0, 1), report.summary()
+    assert report.exit_code() == 0
+    assert _contacts(project) == [("100001", "Visser")]
+
+
+def test_a_plan_of_the_delta_shows_the_hand_over_as_the_run_does(project, users, delta):
+    users(ANNA)
+    _run(project, "2026-11-20T09:00:00+00:00")
+    delta(BERT, DELETED_ANNA)
+    project.env["SIS_SYNC_NOW"] = "2026-11-21T09:00:00+00:00"
+    plan = project.run("oneroster_users", dry_run=True).mappings["oneroster_users"]
+    assert (plan.updated, plan.rejected) == (1, 0), plan.rejects
+    assert _contacts(project) == [("100001", "Bakker")]  # a plan writes nothing
+
+
+def test_a_held_row_whose_old_holder_stays_is_rejected_at_the_end(project, users, delta):
+    users(ANNA)
+    _run(project, "2026-11-20T09:00:00+00:00")
+    delta(CLARA, BERT)  # no deletion of u-1: it still holds the number
+    report, m = _run(project, "2026-11-21T09:00:00+00:00")
+    assert [(r["line"], r["reason"]) for r in m.rejects] == [(3, NUMBER_HELD)]
+    assert (m.created, m.rejected) == (1, 1), report.summary()
+    assert _contacts(project) == [("100001", "Bakker"), ("100003", "Smit")]
+
+
+def test_a_later_row_of_a_held_user_replaces_the_held_one(project, users, delta):
+    users(ANNA)
+    _run(project, "2026-11-20T09:00:00+00:00")
+    # u-2 first with Anna's number (held), then corrected to a number of its own: the later
+    # row is written, and the held one is not planned again over it.
+    delta(BERT, BERT.replace("100001", "100002"))
+    _, m = _run(project, "2026-11-21T09:00:00+00:00")
+    assert [(r["line"], r["reason"]) for r in m.rejects] == [
+        (2, "duplicate key: superseded by line 3, which has other values")
+    ]
+    assert _contacts(project) == [("100001", "Bakker"), ("100002", "Visser")]

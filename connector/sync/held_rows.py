@@ -1,0 +1,72 @@
+"""Rows whose student number a record in state holds: planned once more when the source is read.
+
+One student number, one record (:meth:`~connector.sync.plan_persons.PersonRules.taken`): a row
+whose number a live record in state holds is not written while that record holds it. A
+OneRoster delta file lists a re-created student (a new ``sourcedId``, the same ``identifier``)
+and the old user's ``tobedeleted`` row in any order; when the new row comes in an earlier batch
+than the deletion, the old record still holds the number when the new row is planned, and a
+delta never carries that row again — the student would never reach Salesforce. So the engine
+holds such rows (up to :data:`HOLD_MAX` a run) and plans them again after the last batch, when
+every deletion of the file is known; a row whose number is still held then is rejected with
+:data:`~connector.sync.plan_persons.NUMBER_HELD`, as before. Sources that never mark deletions
+(a full export) reject it at once: the old record leaves at the next full export instead
+(docs/input-rules.md, "One student number, one record").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from connector.sync.plan import Item
+
+# Rows held to the end of one mapping's run: each keeps its mapped record (~2 KB), so a
+# delta that re-keys a whole school holds its first 10,000 rows (~20 MB), and the rest are
+# rejected at once and written by a later full export.
+HOLD_MAX = 10_000
+
+
+class HeldRows:
+    """The held rows of one mapping run, and the keys its source marked deleted.
+
+    Args:
+        deletes: True when the source may mark records deleted (``export_guard.DELETES``);
+            otherwise nothing is held.
+    """
+
+    def __init__(self, *, deletes: bool):
+        self._items: dict[str, Item] | None = {} if deletes else None
+        self.deleted: set[str] = set()  # key hashes the source marked deleted in this run
+
+    def hold(self, item: Item) -> bool:
+        """Keep ``item`` for :meth:`release`; False when it must be rejected now."""
+        if self._items is None or len(self._items) >= HOLD_MAX:
+            return False
+        key = item.res.key_hash
+        self._items.pop(key, None)  # a later row of the record: it is the one to plan
+        self._items[key] = item
+        return True
+
+    def superseded(self, keys: Iterable[str]) -> None:
+        """Later rows of these records were planned: their held rows are out of date."""
+        if self._items:
+            for key in keys:
+                self._items.pop(key, None)
+
+    def release(self) -> list[Item]:
+        """The held rows, in the order they were held; nothing is held after this."""
+        items = list(self._items.values()) if self._items else []
+        self._items = None
+        return items
+
+    def live(self, holders: Mapping[int, tuple[str, ...]]) -> dict[int, tuple[str, ...]]:
+        """``holders`` without the records the source marked deleted in this run.
+
+        A real run has anchored their end in state already (state does not count them);
+        a dry run records nothing, so this is what keeps ``plan`` showing what ``run`` does.
+        """
+        if not self.deleted:
+            return dict(holders)
+        live = {
+            pid: tuple(k for k in keys if k not in self.deleted) for pid, keys in holders.items()
+        }
+        return {pid: keys for pid, keys in live.items() if keys}
