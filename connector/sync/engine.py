@@ -14,6 +14,9 @@ A source is read in batches of ``BATCH`` rows. Each batch goes through:
    Salesforce processes while the next batches are mapped;
 5. **record** (:class:`~connector.sync.recorder.Recorder`): the only code that writes state.
 
+Rows whose student number another record in state holds wait for the end of a OneRoster source,
+which may still mark that record deleted, and are planned once more then (``held_rows.py``).
+
 Crash safety: every write is an upsert by external id (or an update by Salesforce Id for a
 known person), so a replay cannot duplicate; the outbox row of each write moves NEW → SENT →
 OK | FAILED; a record's field hashes change in state only after Salesforce accepted it.
@@ -402,8 +405,9 @@ class MappingRun:
         """OneRoster ``tobedeleted``: the record's lifecycle ends (lifecycle_end retention)."""
         res = self.compiled.apply(rec)
         if res is not None and res.key_hash:
-            self.held.deleted.add(res.key_hash)
-            if self.recorder is not None:
+            if self.recorder is None:
+                self.held.deleted.add(res.key_hash)  # a plan records no end (HeldRows.live)
+            else:
                 self.recorder.source_deleted([res.key_hash])
 
     def _count_pending(self, source: Source) -> None:

@@ -35,7 +35,9 @@ class HeldRows:
 
     def __init__(self, *, deletes: bool):
         self._items: dict[str, Item] | None = {} if deletes else None
-        self.deleted: set[str] = set()  # key hashes the source marked deleted in this run
+        # Key hashes the source marked deleted in this run, kept by a dry run only (a real
+        # run anchors their end in state at once).
+        self.deleted: set[str] = set()
 
     def hold(self, item: Item) -> bool:
         """Keep ``item`` for :meth:`release`; False when it must be rejected now."""
