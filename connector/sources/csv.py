@@ -60,8 +60,12 @@ class Malformed:
     cell: int | None = None
 
     def column(self, header: list[str]) -> str:
-        """The header name of the cell it broke on; ``""`` when unknown or unnamed."""
-        return header[self.cell] if self.cell is not None and self.cell < len(header) else ""
+        """The header name of the cell it broke on; its position when the header names no
+        such column (an unnamed or extra cell); ``""`` when the cell is unknown."""
+        if self.cell is None:
+            return ""
+        named = header[self.cell] if self.cell < len(header) else ""
+        return named or f"column {self.cell + 1} (no header name)"
 
 
 Rows = Generator[tuple[int, list[str]] | tuple[int, Malformed], None, None]

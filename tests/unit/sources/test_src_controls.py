@@ -238,3 +238,27 @@ def test_oneroster_cell_over_the_csv_field_limit_rejects_row_naming_the_column(t
     recs, rejs = split(s.read())
     assert [(str(r.origin), r.column) for r in rejs] == [("or/users.csv:2", "givenName")]
     assert [r.fields["givenName"] for r in recs] == ["Bob"]
+
+
+def test_oneroster_long_cell_in_a_column_without_a_header_name_says_where_it_is(tmp_path):
+    # OneRoster ignores a column its header does not name; a cell there too long to read
+    # still rejects its row (the reader reads no cell of it), and the reject says which cell.
+    folder = tmp_path / "or"
+    folder.mkdir()
+    (folder / "manifest.csv").write_text(
+        "propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\nfile.users,bulk\n"
+    )
+    big = "x" * (csv.field_size_limit() + 1)
+    (folder / "users.csv").write_text(
+        f"sourcedId,status,role,givenName,\nu1,,student,Ann,{big}\nu2,,student,Bob,\n",
+        encoding="utf-8",
+    )
+    s = open_source(
+        {"kind": "oneroster", "path": "or", "entity": "users", "join": False}, base_dir=tmp_path
+    )
+    s.check()
+    recs, rejs = split(s.read())
+    assert [(str(r.origin), r.column) for r in rejs] == [
+        ("or/users.csv:2", "column 5 (no header name)")
+    ]
+    assert [r.fields["givenName"] for r in recs] == ["Bob"]
