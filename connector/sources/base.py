@@ -116,6 +116,12 @@ class Source(ABC):
     def read(self) -> Iterator[SourceRecord | Reject]:
         """Stream the records; a bad row becomes a Reject and reading continues."""
 
+    def holds_everything(self) -> bool | None:
+        """After :meth:`read`: False when what was read holds only changes (a OneRoster delta
+        file), so a record it did not hold has not left the school's system; None when the
+        source cannot tell, and the mapping's ``full_export`` decides (export_guard.py)."""
+        return None
+
     def require_columns(self, columns: Collection[str]) -> None:  # noqa: B027 - a default, not abstract
         """Refuse (InputError) an input with a fixed header that lacks one of ``columns``.
 

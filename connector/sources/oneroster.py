@@ -14,6 +14,8 @@ where guessing would be wrong:
 - a date that is not ISO 8601 (``1/05/2023``) rejects the row: day/month order is never guessed;
 - ``status=tobedeleted`` in a ``delta`` file marks the record deleted; in a ``bulk`` file
   (where the spec says status must be blank) the row is rejected rather than deleted or synced;
+  a delta file holds changes only, so its read is never a full export: a record it does not
+  hold has not left the school (``holds_everything``, export_guard.py);
 - a reference to a record not in the export (a dangling org id) leaves the record in and the
   join out; only a count is logged.
 
@@ -170,6 +172,13 @@ class OneRosterSource(FileSource):
         """The export folder (``path``)."""
         return self.path
 
+    _delta = False  # the manifest of the last read declared the entity's file a delta
+
+    def holds_everything(self) -> bool | None:
+        """False after reading a ``delta`` file (only changes); a ``bulk`` file holds every
+        record unless the mapping says ``full_export: false``."""
+        return False if self._delta else None
+
     def _manifest(self) -> Manifest:
         folder = self.folder
         if not folder.is_dir():
@@ -269,6 +278,7 @@ class OneRosterSource(FileSource):
         key_cols = o.key_columns
         key_indices(header, key_cols, table.display)
         delta = manifest.mode(o.entity) == "delta"
+        self._delta = delta
         dates = [h for h in header if h in DATE_COLUMNS or h in DATETIME_COLUMNS]
         wanted = set(o.roles) if o.roles is not None else None
         look = self._lookups(manifest)

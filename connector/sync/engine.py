@@ -139,6 +139,7 @@ class MappingRun:
         self.key_column = ",".join(self.spec.key_columns)
         self.ledger: KeyLedger | None = None
         self.held = HeldRows(deletes=self.spec.source_kind in DELETES)
+        self.source_full: bool | None = None  # what the source said it read (export_guard.py)
         self.file = ""  # the source file rows come from (reports name it)
         self.present: list[str] = []  # keys held by the source but not written (this batch)
         self.bad_rows = 0  # rows without a usable key (rejected by the source)
@@ -174,6 +175,7 @@ class MappingRun:
         self.ledger = KeyLedger()
         try:
             self._read(source, school_date(ctx.now))
+            self.source_full = source.holds_everything()
             if self.recorder is not None:
                 self.recorder.flush_seen()
             self.writes.flush()
@@ -183,6 +185,10 @@ class MappingRun:
         finally:
             self.ledger.close()
             self.writes.close()
+        if self.recorder is not None and (deleted := self.held.deleted()):
+            # Every write of the run is recorded: one of an earlier row of a record the source
+            # then deleted recorded it live again (held_rows.py).
+            self.recorder.source_deleted(deleted)
         self._close_export()
         return self.rep
 
@@ -209,7 +215,7 @@ class MappingRun:
         rep, ctx = self.rep, self.ctx
         if self.recorder is None or rep.error or ctx.report.stopped:
             return
-        if not is_full_export(self.spec):
+        if not is_full_export(self.spec, self.source_full):
             return
         rows = rep.read + self.bad_rows
         if rows == 0:
@@ -281,7 +287,8 @@ class MappingRun:
         if held := self.held.release():
             # Every deletion of the file is known now (held_rows.py): plan the held rows again.
             rejects = []
-            self._plan(Mapped({it.res.key_hash: it for it in held}), rejects)
+            lines = {it.res.key_hash: it.rec.line for it in held}
+            self._plan(Mapped({it.res.key_hash: it for it in held}, lines=lines), rejects)
             if self.recorder is not None:
                 self.recorder.rejects(rejects)
         if rows == 0:
@@ -405,9 +412,8 @@ class MappingRun:
         """OneRoster ``tobedeleted``: the record's lifecycle ends (lifecycle_end retention)."""
         res = self.compiled.apply(rec)
         if res is not None and res.key_hash:
-            if self.recorder is None:
-                self.held.deleted.add(res.key_hash)  # a plan records no end (HeldRows.live)
-            else:
+            self.held.delete(res.key_hash, rec.line)
+            if self.recorder is not None:
                 self.recorder.source_deleted([res.key_hash])
 
     def _count_pending(self, source: Source) -> None:
@@ -452,7 +458,7 @@ class MappingRun:
                 state,
                 holders=self.held.live(state.holders),
                 holder_lines=lines,
-                claimed=self.ledger.claims(query.students),
+                claimed=self.held.claims(self.ledger.claims(query.students)),
             )
         wanted = self.planner.opt_out_check(items, state)
         if wanted and self.ctx.writer is not None:
@@ -536,9 +542,12 @@ class MappingRun:
             self.present.extend(k for k in mapped.items if k not in settled)
             self.recorder.present(self.present)
             self.present = []
-            if self.spec.source_kind in DELETES:
-                # Held again after a `tobedeleted`: the end that anchored is lifted.
-                self.recorder.revive([*recognised, *mapped.items])
+        if self.spec.source_kind in DELETES:
+            # Held again after a `tobedeleted`: the end that anchored is lifted.
+            keys = {k: mapped.lines[k] for k in [*recognised, *mapped.items]}
+            revived = self.held.revived(keys)
+            if self.recorder is not None:
+                self.recorder.revive(revived)
         # A later row of a record still waiting in the buffer replaces it: both were planned
         # against the same state, so the later one is the whole change.
         self.writes.add(plan.writes)

@@ -23,8 +23,15 @@ DEFAULT_RATIO = 0.9
 DELETES = frozenset({"oneroster"})  # sources whose rows may say "deleted" (OneRoster delta)
 
 
-def is_full_export(spec: Any) -> bool:
-    """Whether the mapping's source holds every record on every run."""
+def is_full_export(spec: Any, source_says: bool | None = None) -> bool:
+    """Whether this run's read of the mapping's source held every record.
+
+    ``source_says``: the source's own word on what it read (``Source.holds_everything``): a
+    OneRoster manifest that declares the file a ``delta`` holds changes only, whatever the
+    mapping says — its missing records have not left the school.
+    """
+    if source_says is False:
+        return False
     declared = getattr(spec, "full_export", None)
     if declared is not None:
         return bool(declared)

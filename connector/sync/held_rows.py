@@ -26,7 +26,7 @@ HOLD_MAX = 10_000
 
 
 class HeldRows:
-    """The held rows of one mapping run, and the keys its source marked deleted.
+    """The held rows of one mapping run, and the records its source marked deleted in it.
 
     Args:
         deletes: True when the source may mark records deleted (``export_guard.DELETES``);
@@ -35,9 +35,9 @@ class HeldRows:
 
     def __init__(self, *, deletes: bool):
         self._items: dict[str, Item] | None = {} if deletes else None
-        # Key hashes the source marked deleted in this run, kept by a dry run only (a real
-        # run anchors their end in state at once).
-        self.deleted: set[str] = set()
+        # Key hash → line of its deletion in this run, until a later row holds it again
+        # (~120 bytes a key: a delta of 100,000 deletions keeps ~12 MB).
+        self._deleted: dict[str, int] = {}
 
     def hold(self, item: Item) -> bool:
         """Keep ``item`` for :meth:`release`; False when it must be rejected now."""
@@ -60,15 +60,51 @@ class HeldRows:
         self._items = None
         return items
 
+    def delete(self, key: str, line: int) -> None:
+        """The source marked ``key`` deleted at ``line``: a held row of it is out of date (a
+        record created and deleted in one delta is not written for its earlier row)."""
+        self._deleted[key] = line
+        self.superseded([key])
+
+    def revived(self, lines: Mapping[str, int]) -> list[str]:
+        """The keys of a batch's rows (key → line) that hold their record: all but those the
+        source deleted at a later line of this run (deletions of a batch are read before its
+        rows are planned, so a row above its deletion must not lift it)."""
+        out = []
+        for key, line in lines.items():
+            at = self._deleted.get(key)
+            if at is not None and line < at:
+                continue
+            if at is not None:
+                del self._deleted[key]
+            out.append(key)
+        return out
+
+    def deleted(self) -> list[str]:
+        """The keys still deleted by this run: their end is anchored again once every write
+        of the run is recorded (a write of an earlier row of theirs records them live)."""
+        return list(self._deleted)
+
     def live(self, holders: Mapping[int, tuple[str, ...]]) -> dict[int, tuple[str, ...]]:
         """``holders`` without the records the source marked deleted in this run.
 
-        A real run has anchored their end in state already (state does not count them);
-        a dry run records nothing, so this is what keeps ``plan`` showing what ``run`` does.
+        State may still count one as live (a dry run records no end; an earlier row's write
+        recorded after the deletion was read), so the run's own word decides.
         """
-        if not self.deleted:
+        if not self._deleted:
             return dict(holders)
         live = {
-            pid: tuple(k for k in keys if k not in self.deleted) for pid, keys in holders.items()
+            pid: tuple(k for k in keys if k not in self._deleted) for pid, keys in holders.items()
         }
         return {pid: keys for pid, keys in live.items() if keys}
+
+    def claims(self, claimed: Mapping[str, tuple[str, int]]) -> dict[str, tuple[str, int]]:
+        """The run's student-number claims (student hash → key hash, line) without those of
+        records the source deleted further down: a deleted record holds no number."""
+        if not self._deleted:
+            return dict(claimed)
+        return {
+            student: (key, line)
+            for student, (key, line) in claimed.items()
+            if self._deleted.get(key, 0) < line
+        }

@@ -178,3 +178,74 @@ def test_a_later_row_of_a_held_user_replaces_the_held_one(project, users, delta)
         (2, "duplicate key: superseded by line 3, which has other values")
     ]
     assert _contacts(project) == [("100001", "Bakker"), ("100002", "Visser")]
+
+
+def test_a_delta_is_never_a_full_export_its_missing_users_keep_their_numbers(project, users, delta):
+    from connector.state import open_store
+    from connector.state.anchors import export_mark
+
+    users(ANNA, CLARA)
+    _run(project, "2026-11-20T09:00:00+00:00")
+    # A delta as large as the last full export (past the 90 % guard) lists two new students:
+    # it holds changes only, so Anna and Clara have not left the school.
+    dan = CLARA.replace("u-3", "u-5").replace("100003", "100005").replace("Smit", "Dekker")
+    eva = CLARA.replace("u-3", "u-6").replace("100003", "100006").replace("Smit", "Jansen")
+    delta(dan, eva)
+    report, m = _run(project, "2026-11-21T09:00:00+00:00")
+    assert (m.created, m.rejected) == (2, 0) and not report.warning_lines(), report.summary()
+    with open_store(f"sqlite:///{project.folder / 'state' / 'sync.db'}") as store:
+        mark = export_mark(store, "oneroster_users")
+        assert mark is not None and (mark.rows, mark.at.day) == (2, 20)  # the bulk file's
+    # So Anna still holds her number: a new key with it is refused, her Contact kept.
+    delta(BERT)
+    report, m = _run(project, "2026-11-22T09:00:00+00:00")
+    assert [(r["line"], r["reason"]) for r in m.rejects] == [(2, NUMBER_HELD)]
+    assert ("100001", "Bakker") in _contacts(project)
+
+
+DELETED_BERT = "u-2,tobedeleted,2026-11-21,true,org-1,student,bert,,Bert,Visser,,100001,,,,,,\n"
+
+
+def test_a_chain_of_re_created_users_in_one_delta_ends_with_the_last(project, users, delta):
+    users(ANNA)
+    _run(project, "2026-11-20T09:00:00+00:00")
+    # u-1 → u-2 → u-3 in one delta: u-2's held row is dropped by its own deletion (it was
+    # never written), and u-3 takes the Contact over.
+    clara_100001 = CLARA.replace("100003", "100001")
+    delta(BERT, clara_100001, DELETED_ANNA, DELETED_BERT)
+    report, m = _run(project, "2026-11-21T09:00:00+00:00")
+    assert (m.updated, m.rejected, m.source_deleted) == (1, 0, 2), report.summary()
+    assert report.exit_code() == 0
+    assert _contacts(project) == [("100001", "Smit")]
+
+
+def test_a_user_created_and_deleted_in_one_delta_ends_in_state(project, users, delta):
+    from connector.state import open_store
+
+    users(ANNA)
+    _run(project, "2026-11-20T09:00:00+00:00")
+    # Clara's row is written before her deletion is read (her write was still buffered when
+    # the deletion found no record to end): her end is anchored once the write is recorded.
+    deleted_clara = CLARA.replace("u-3,,,", "u-3,tobedeleted,2026-11-21,", 1)
+    delta(CLARA, deleted_clara)
+    report, m = _run(project, "2026-11-21T09:00:00+00:00")
+    assert (m.created, m.source_deleted) == (1, 1), report.summary()
+    with open_store(f"sqlite:///{project.folder / 'state' / 'sync.db'}") as store:
+        import sqlalchemy as sa
+
+        with store._db.engine.connect() as conn:
+            ends = conn.execute(sa.text("SELECT lifecycle FROM synced")).scalars().all()
+    assert sorted(ends) == ["deleted", "enrolled"]  # Clara ended, Anna as she was
+
+
+def test_a_plan_agrees_with_the_run_when_a_deleted_user_is_listed_again(project, users, delta):
+    users(ANNA)
+    _run(project, "2026-11-20T09:00:00+00:00")
+    # u-1 deleted, then listed again: it holds its number again, u-2 is refused it.
+    delta(BERT, DELETED_ANNA, ANNA)
+    project.env["SIS_SYNC_NOW"] = "2026-11-21T09:00:00+00:00"
+    plan = project.run("oneroster_users", dry_run=True).mappings["oneroster_users"]
+    report, m = _run(project)
+    assert (plan.updated, plan.rejected) == (m.updated, m.rejected) == (0, 1), report.summary()
+    assert [r["line"] for r in m.rejects] == [2]
+    assert _contacts(project) == [("100001", "Bakker")]

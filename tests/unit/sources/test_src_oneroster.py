@@ -200,6 +200,16 @@ def test_delta_tobedeleted_becomes_deleted_record(tmp_path):
     assert [(r.key, r.deleted) for r in recs] == [("u1", False), ("u2", True)]
 
 
+def test_a_delta_read_holds_changes_only_and_a_bulk_read_leaves_it_to_the_mapping(tmp_path):
+    users = USERS_HEADER + "u1,,,true,o1,student,a\n"
+    for mode, says in (("delta", False), ("bulk", None)):
+        write_set(tmp_path / mode, mode, {"users": users, "orgs": "sourcedId,name,type\n"})
+        s = open_source({"kind": "oneroster", "path": mode, "entity": "users"}, base_dir=tmp_path)
+        s.check()
+        assert [r.key for r in s.read()] == ["u1"]  # type: ignore[union-attr]
+        assert s.holds_everything() is says
+
+
 def test_non_iso_begin_date_rejected_and_enrollment_without_class_kept(tmp_path):
     enr = (
         "sourcedId,classSourcedId,schoolSourcedId,userSourcedId,role,beginDate\n"

@@ -35,8 +35,28 @@ def test_a_later_row_of_a_record_replaces_its_held_row() -> None:
     assert rows.release() == []
 
 
-def test_records_deleted_in_this_run_hold_no_number() -> None:
+def test_records_deleted_in_this_run_hold_no_number_and_claim_none() -> None:
     rows = HeldRows(deletes=True)
     assert rows.live({5: ("k1", "k2")}) == {5: ("k1", "k2")}
-    rows.deleted.add("k1")
+    rows.delete("k1", 7)
     assert rows.live({5: ("k1", "k2"), 6: ("k1",)}) == {5: ("k2",)}
+    # A claim of the number by k1's row above its deletion is void; k2's stands.
+    assert rows.claims({"s1": ("k1", 3), "s2": ("k2", 4)}) == {"s2": ("k2", 4)}
+    assert rows.deleted() == ["k1"]
+
+
+def test_a_deletion_drops_the_held_row_of_its_record() -> None:
+    rows = HeldRows(deletes=True)
+    new = user("u-2", "100001", "Visser", 2)
+    rows.hold(new)
+    rows.delete(new.res.key_hash, 9)  # created and deleted in one delta: never written
+    assert rows.release() == []
+
+
+def test_only_a_row_below_its_deletion_holds_the_record_again() -> None:
+    rows = HeldRows(deletes=True)
+    rows.delete("k1", 5)
+    rows.delete("k2", 5)
+    # A row above the deletion (read in the same batch, planned after it) lifts nothing.
+    assert rows.revived({"k1": 4, "k2": 6, "k3": 1}) == ["k2", "k3"]
+    assert rows.deleted() == ["k1"]
