@@ -356,7 +356,8 @@ class MappingSpec(_Strict):
     full_export: bool | None = Field(
         default=None,
         description="the source holds every record on every run (default: file sources yes, "
-        "http no); a record missing from it then counts as gone for retention",
+        "http no); a record missing from it then counts as gone for retention. A OneRoster "
+        "file its manifest declares `delta` is never a full export",
     )
     min_export_ratio: float | None = Field(
         default=None,
