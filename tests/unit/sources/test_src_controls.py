@@ -221,21 +221,27 @@ def test_csv_bidi_override_in_a_value_and_a_second_bom_in_the_header_are_removed
     ]
 
 
-def test_oneroster_cell_over_the_csv_field_limit_rejects_row_naming_the_column(tmp_path):
+BIG = "x" * (csv.field_size_limit() + 1)
+
+
+def _read_users(tmp_path, users: str):
+    """Records and rejects of users.csv (``users``) in a OneRoster 1.1 bulk folder."""
     folder = tmp_path / "or"
     folder.mkdir()
     (folder / "manifest.csv").write_text(
         "propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\nfile.users,bulk\n"
     )
-    big = "x" * (csv.field_size_limit() + 1)
-    (folder / "users.csv").write_text(
-        f"sourcedId,status,role,givenName\nu1,,student,{big}\nu2,,student,Bob\n", encoding="utf-8"
-    )
+    (folder / "users.csv").write_text(users, encoding="utf-8")
     s = open_source(
         {"kind": "oneroster", "path": "or", "entity": "users", "join": False}, base_dir=tmp_path
     )
     s.check()
-    recs, rejs = split(s.read())
+    return split(s.read())
+
+
+def test_oneroster_cell_over_the_csv_field_limit_rejects_row_naming_the_column(tmp_path):
+    users = f"sourcedId,status,role,givenName\nu1,,student,{BIG}\nu2,,student,Bob\n"
+    recs, rejs = _read_users(tmp_path, users)
     assert [(str(r.origin), r.column) for r in rejs] == [("or/users.csv:2", "givenName")]
     assert [r.fields["givenName"] for r in recs] == ["Bob"]
 
@@ -243,21 +249,8 @@ def test_oneroster_cell_over_the_csv_field_limit_rejects_row_naming_the_column(t
 def test_oneroster_long_cell_in_a_column_without_a_header_name_says_where_it_is(tmp_path):
     # OneRoster ignores a column its header does not name; a cell there too long to read
     # still rejects its row (the reader reads no cell of it), and the reject says which cell.
-    folder = tmp_path / "or"
-    folder.mkdir()
-    (folder / "manifest.csv").write_text(
-        "propertyName,value\nmanifest.version,1.0\noneroster.version,1.1\nfile.users,bulk\n"
-    )
-    big = "x" * (csv.field_size_limit() + 1)
-    (folder / "users.csv").write_text(
-        f"sourcedId,status,role,givenName,\nu1,,student,Ann,{big}\nu2,,student,Bob,\n",
-        encoding="utf-8",
-    )
-    s = open_source(
-        {"kind": "oneroster", "path": "or", "entity": "users", "join": False}, base_dir=tmp_path
-    )
-    s.check()
-    recs, rejs = split(s.read())
+    users = f"sourcedId,status,role,givenName,\nu1,,student,Ann,{BIG}\nu2,,student,Bob,\n"
+    recs, rejs = _read_users(tmp_path, users)
     assert [(str(r.origin), r.column) for r in rejs] == [
         ("or/users.csv:2", "column 5 (no header name)")
     ]
