@@ -8,9 +8,13 @@ than the deletion, the old record still holds the number when the new row is pla
 delta never carries that row again — the student would never reach Salesforce. So the engine
 holds such rows (up to :data:`HOLD_MAX` a run) and plans them again after the last batch, when
 every deletion of the file is known; a row whose number is still held then is rejected with
-:data:`~connector.sync.plan_persons.NUMBER_HELD`, as before. Sources that never mark deletions
-(a full export) reject it at once: the old record leaves at the next full export instead
+:data:`~connector.sync.plan_persons.NUMBER_HELD`, as before. Sources that cannot mark deletions
+(csv, jsonl, http) reject it at once: the old record leaves at the next full export instead
 (docs/input-rules.md, "One student number, one record").
+
+The run's deletions are kept here too (key → line), so that what a deletion further down the
+file means for a number is the same in a plan as in a run, and a row above its own deletion in
+one batch does not hold its record again.
 """
 
 from __future__ import annotations
