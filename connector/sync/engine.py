@@ -503,7 +503,7 @@ class MappingRun:
         self.rep.left_alone.update(plan.mode_skipped)
         for origin, column, reason in plan.rejects:
             self._reject(rejects, Reject(origin, column, reason))
-        self.held.superseded(mapped.items.keys() | mapped.recognised.keys())
+        self.held.superseded(mapped.lines)  # the batch's records (mapped or recognised)
         for it in plan.held:
             if not self.held.hold(it):
                 self._reject(
@@ -544,8 +544,7 @@ class MappingRun:
             self.present = []
         if self.spec.source_kind in DELETES:
             # Held again after a `tobedeleted`: the end that anchored is lifted.
-            keys = {k: mapped.lines[k] for k in [*recognised, *mapped.items]}
-            revived = self.held.revived(keys)
+            revived = self.held.revived(mapped.lines)
             if self.recorder is not None:
                 self.recorder.revive(revived)
         # A later row of a record still waiting in the buffer replaces it: both were planned
