@@ -2,9 +2,9 @@
 
 A source is read in batches of ``BATCH`` rows. Each batch goes through:
 
-1. **map** (:meth:`MappingRun._map`): a row whose keyed source hash state remembers is
-   recognised without mapping (``fingerprint.py``); every other row is mapped and
-   policy-checked into an :class:`~connector.sync.plan.Item`;
+1. **map** (:class:`~connector.sync.map_stage.MapStage`): a row whose keyed source hash state
+   remembers is recognised without mapping (``fingerprint.py``); every other row is mapped
+   and policy-checked into an :class:`~connector.sync.plan.Item`;
 2. **load** (:meth:`BatchState.load`): every state read the batch needs, a few indexed queries;
 3. **plan** (:meth:`Planner.plan`, pure): writes, unchanged records, suppressions, rejects;
 4. **write** (:class:`~connector.sync.write_stage.WriteStage` over the
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date
 from functools import partial
 from itertools import islice
@@ -56,8 +56,9 @@ from connector.sync.crm_opt_outs import OPT_OUT_CONFLICT, read_crm_opt_outs
 from connector.sync.export_guard import DELETES, export_ratio, guard_warning, is_full_export
 from connector.sync.fingerprint import SourceHasher
 from connector.sync.held_rows import HeldRows
-from connector.sync.ledger import KeyLedger, Latest, mark
-from connector.sync.plan import Item, Planner
+from connector.sync.ledger import KeyLedger
+from connector.sync.map_stage import Mapped, MapStage, file_reject
+from connector.sync.plan import Planner
 from connector.sync.plan_persons import NUMBER_HELD
 from connector.sync.recorder import REFUSED, Recorder
 from connector.sync.run_context import RunContext, WriteProgress
@@ -73,22 +74,6 @@ EMPTY_EXPORT = "the export holds no rows (empty or header only): nothing was cha
 def _batches(it: Iterator[SourceRecord | Reject], size: int) -> Iterator[list]:
     while batch := list(islice(it, size)):
         yield batch
-
-
-@dataclass
-class Mapped:
-    """One batch after mapping, one entry per record (the last row of each wins).
-
-    ``items``: records mapped this run; ``recognised``: key hash → record hash (token) of
-    records whose last row state recognised unchanged; ``superseded``: earlier rows of a
-    record (mapped, rememberable) that a later row replaced; ``lines``: key hash → line of
-    the record's last row.
-    """
-
-    items: dict[str, Item] = field(default_factory=dict)
-    recognised: dict[str, str] = field(default_factory=dict)
-    superseded: dict[str, list[Item]] = field(default_factory=dict)
-    lines: dict[str, int] = field(default_factory=dict)
 
 
 class MappingRun:
@@ -126,7 +111,6 @@ class MappingRun:
             check_objections=ctx.store.has_objections(),
         )
         self.planner.org_asked = ctx.writer is not None  # a plan asks the org nothing
-        self.fingerprint = SourceHasher(ctx.hasher, ctx.project_digest, name)
         self.recorder = (
             None
             if ctx.dry_run
@@ -134,14 +118,17 @@ class MappingRun:
                 ctx.store, name, self.spec.target.object, ctx.report.run_id or 0, ctx.now, self.rep
             )
         )
-        self.report_duplicates = self.spec.duplicates == "report"
+        self.mapper = MapStage(
+            name, self.compiled, self.policy, self.planner,
+            SourceHasher(ctx.hasher, ctx.project_digest, name), ctx.store, self.rep,
+            remember_sources=ctx.remember_sources,
+            report_duplicates=self.spec.duplicates == "report",
+            key_column=",".join(self.spec.key_columns),
+        )  # fmt: skip
         self.shown = shown_fields(ctx.project, name) if ctx.dry_run else frozenset[str]()
-        self.key_column = ",".join(self.spec.key_columns)
         self.ledger: KeyLedger | None = None
         self.held = HeldRows(deletes=self.spec.source_kind in DELETES)
         self.source_full: bool | None = None  # what the source said it read (export_guard.py)
-        self.file = ""  # the source file rows come from (reports name it)
-        self.present: list[str] = []  # keys held by the source but not written (this batch)
         self.bad_rows = 0  # rows without a usable key (rejected by the source)
         progress = ctx.progress
         self.writes_told = progress if isinstance(progress, WriteProgress) else None
@@ -203,7 +190,7 @@ class MappingRun:
         for key, name, r in refused:
             line = lines[key][0] if key in lines else 0
             reason = REFUSED.format(code=r.error_code or "UNKNOWN")
-            rej = Reject(Origin(self.file, line), ",".join(r.fields), reason, name)
+            rej = Reject(Origin(self.mapper.file, line), ",".join(r.fields), reason, name)
             rejects.append(rej)
             if name in self.ctx.report.mappings:
                 self.ctx.report.mappings[name].add_refusal(rej)
@@ -273,7 +260,8 @@ class MappingRun:
                         self._source_deleted(rec)
             self.rep.read += len(batch) - bad
             self.bad_rows += bad
-            self._plan(self._map(records, today, rejects), rejects)
+            assert self.ledger is not None
+            self._plan(self.mapper.map(records, today, rejects, self.ledger), rejects)
             log.debug(
                 "%s: %d read, %d buffered for writing, %d unchanged, %d rejected so far",
                 self.name, self.rep.read, len(self.writes.buffer), self.rep.unchanged,
@@ -295,119 +283,6 @@ class MappingRun:
             # A header-only or empty export is a warning, never a reason to change anything.
             self.rep.warnings[EMPTY_EXPORT] += 1
 
-    def _map(self, records: list[SourceRecord], today: date, rejects: list[Reject]) -> Mapped:
-        """Map and policy-check one batch (see :class:`Mapped`).
-
-        A row whose source hash state remembers (and whose recheck day has not come) is not
-        mapped at all: it is what Salesforce holds (``fingerprint.py``) — unless an earlier
-        row of the same record in this run had other values, which then must be undone.
-        The same record on several rows: the last row wins, as the newest in an export.
-        """
-        assert self.ledger is not None
-        if records:
-            self.file = records[0].origin.file
-        sources = self.fingerprint.of_many(records)
-        known = self.ctx.store.unchanged_rows(self.name, sources, today=today) if sources else {}
-        earlier = self.ledger.lookup([kt[0] for kt in known.values()]) if known else {}
-        out = Mapped()
-        lines, recognised = out.lines, out.recognised
-        for rec, source_hash in zip(records, sources, strict=True):
-            hit = known.get(source_hash)
-            # Skip it, unless an earlier batch's row of the record had other values.
-            seen = earlier.get(hit[0]) if hit is not None else None
-            if hit is not None and (seen is None or seen.mark == mark(hit[1])):
-                key_hash, token = hit
-                if key_hash in lines:
-                    self._supersede(out, key_hash, token, rec, rejects)
-                else:  # the nightly's common case, inline: the record's first row here
-                    lines[key_hash] = rec.line
-                recognised[key_hash] = token
-                continue
-            item = self._map_one(rec, source_hash, today, rejects)
-            if item is None:
-                continue
-            token = self.planner.outcome(item)[2]
-            self._supersede(out, item.res.key_hash, token, rec, rejects)
-            out.items[item.res.key_hash] = item
-        self._earlier_batches(out, rejects, earlier)
-        return out
-
-    def _map_one(
-        self, rec: SourceRecord, source_hash: str, today: date, rejects: list[Reject]
-    ) -> Item | None:
-        res = self.compiled.apply(rec)
-        if res is None:
-            self.rep.filtered += 1
-            return None
-        if res.errors:
-            if res.key_hash:
-                self.present.append(res.key_hash)  # still in the source (export_guard.py)
-            for err in res.errors:
-                self._reject(rejects, err, count=False)
-            self.rep.rejected += 1
-            return None
-        for warning in res.warnings:
-            self.rep.warnings[warning] += 1
-        decision = self.policy.decide(res.values, res.facts, today)
-        for reason in decision.withheld.values():
-            self.rep.withheld[reason] += 1
-        recheck = self.policy.recheck_on(res.facts, today)
-        if res.recheck_on is not None and (recheck is None or res.recheck_on < recheck):
-            recheck = res.recheck_on
-        # A row whose mapping warned is mapped again next run, so the warning is reported
-        # again until the source is fixed.
-        remember = source_hash if self.ctx.remember_sources and not res.warnings else None
-        return Item(rec, res, decision, remember, recheck)
-
-    def _supersede(
-        self, out: Mapped, key_hash: str, token: str, rec: SourceRecord, rejects: list[Reject]
-    ) -> None:
-        """A new row of ``key_hash`` arrives: what becomes of the earlier row of this batch."""
-        line = rec.line
-        old_line = out.lines.get(key_hash)
-        out.lines[key_hash] = line
-        if old_line is None:
-            return
-        old = out.items.pop(key_hash, None)
-        old_token = out.recognised.pop(key_hash, None)
-        if old is not None:
-            old_token = self.planner.outcome(old)[2]
-            if old.source_hash is not None:
-                out.superseded.setdefault(key_hash, []).append(old)
-        if old_token != token:
-            self._duplicate(rejects, old_line, line, rec)
-
-    def _earlier_batches(
-        self, out: Mapped, rejects: list[Reject], earlier: dict[str, Latest]
-    ) -> None:
-        """Rows of earlier batches that this batch's rows supersede with other values.
-
-        ``earlier`` holds what the ledger said of the keys state recognised; the keys of
-        mapped rows are looked up here (a nightly run maps few rows: one small query).
-        """
-        assert self.ledger is not None
-        tokens = dict(out.recognised)
-        mapped = {k: self.planner.outcome(it)[2] for k, it in out.items.items()}
-        tokens.update(mapped)
-        earlier = {k: v for k, v in earlier.items() if k in tokens}
-        if mapped:
-            earlier.update(self.ledger.lookup([k for k in mapped if k not in earlier]))
-        for key_hash, (old_line, old_mark) in earlier.items():
-            if old_mark != mark(tokens[key_hash]) and self.report_duplicates:
-                self._duplicate_at(rejects, self.file, old_line, out.lines[key_hash])
-        self.ledger.store(tokens, out.lines)
-
-    def _duplicate(
-        self, rejects: list[Reject], old_line: int, line: int, rec: SourceRecord
-    ) -> None:
-        if self.report_duplicates:
-            self._duplicate_at(rejects, rec.origin.file, old_line, line)
-
-    def _duplicate_at(self, rejects: list[Reject], file: str, old_line: int, line: int) -> None:
-        """Report a superseded row: its line is not used; the record is the later line's."""
-        reason = f"duplicate key: superseded by line {line}, which has other values"
-        self._reject(rejects, Reject(Origin(file, old_line), self.key_column, reason))
-
     def _source_deleted(self, rec: SourceRecord) -> None:
         """OneRoster ``tobedeleted``: the record's lifecycle ends (lifecycle_end retention)."""
         res = self.compiled.apply(rec)
@@ -428,11 +303,8 @@ class MappingRun:
                 keys.add(res.key_hash)
         self.rep.pending += len(keys)
 
-    def _reject(self, rejects: list[Reject], rej: Reject, *, count: bool = True) -> None:
-        """Keep a rejected row for state and report; ``count=False`` for a row's second error."""
-        rej = Reject(rej.origin, rej.column, rej.reason, self.name)
-        rejects.append(rej)
-        self.rep.add_reject(rej, count=count)
+    def _reject(self, rejects: list[Reject], rej: Reject) -> None:
+        file_reject(self.rep, self.name, rejects, rej)
 
     # -- planning -------------------------------------------------------------------------------
 
@@ -539,9 +411,8 @@ class MappingRun:
             # rejected): last_seen moves too, or a full export would count them as gone.
             settled = {w.key_hash for w in plan.writes}
             settled.update(u.key_hash for u in plan.unchanged)
-            self.present.extend(k for k in mapped.items if k not in settled)
-            self.recorder.present(self.present)
-            self.present = []
+            present = [*mapped.present, *(k for k in mapped.items if k not in settled)]
+            self.recorder.present(present)
         if self.spec.source_kind in DELETES:
             # Held again after a `tobedeleted`: the end that anchored is lifted.
             revived = self.held.revived(mapped.lines)
