@@ -59,7 +59,6 @@ from connector.sync.held_rows import HeldRows
 from connector.sync.ledger import KeyLedger
 from connector.sync.map_stage import Mapped, MapStage, file_reject
 from connector.sync.plan import Planner
-from connector.sync.plan_persons import NUMBER_HELD
 from connector.sync.recorder import REFUSED, Recorder
 from connector.sync.run_context import RunContext, WriteProgress
 from connector.sync.write_stage import WriteStage
@@ -74,6 +73,29 @@ EMPTY_EXPORT = "the export holds no rows (empty or header only): nothing was cha
 def _batches(it: Iterator[SourceRecord | Reject], size: int) -> Iterator[list]:
     while batch := list(islice(it, size)):
         yield batch
+
+
+def in_file_order(batch: list[SourceRecord | Reject]) -> Iterator[list[SourceRecord | Reject]]:
+    """``batch`` in parts whose deletions all come before their rows (a OneRoster delta).
+
+    A batch's deletions are applied before its rows are planned. That is the file's order only
+    when no row comes before a deletion: a row above its own deletion, or above the deletion of
+    the record holding its student number, must be planned while that record is still live —
+    as it is when the two fall in different batches. So a part ends before each deletion that
+    follows a row; a file without deletions, or with all of them first, is one part.
+    """
+    part: list[SourceRecord | Reject] = []
+    rows = False
+    for rec in batch:
+        if not isinstance(rec, Reject):
+            if not rec.deleted:
+                rows = True
+            elif rows:
+                yield part
+                part, rows = [], False
+        part.append(rec)
+    if part:
+        yield part
 
 
 class MappingRun:
@@ -245,36 +267,14 @@ class MappingRun:
 
     def _read(self, source: Source, today: date) -> None:
         rows = 0
-        for batch in _batches(plugin_rows(source), BATCH):
-            rows += len(batch)
-            rejects: list[Reject] = []
-            records = [r for r in batch if r.__class__ is not Reject and not r.deleted]
-            bad = 0
-            if len(records) != len(batch):  # rare: ragged rows, empty keys, delta deletes
-                for rec in batch:
-                    if isinstance(rec, Reject):
-                        self._reject(rejects, rec)
-                        bad += 1
-                    elif rec.deleted:
-                        self.rep.source_deleted += 1
-                        self._source_deleted(rec)
-            self.rep.read += len(batch) - bad
-            self.bad_rows += bad
-            assert self.ledger is not None
-            self._plan(self.mapper.map(records, today, rejects, self.ledger), rejects)
-            log.debug(
-                "%s: %d read, %d buffered for writing, %d unchanged, %d rejected so far",
-                self.name, self.rep.read, len(self.writes.buffer), self.rep.unchanged,
-                self.rep.rejected,
-            )  # fmt: skip
-            if self.ctx.progress:
-                self.ctx.progress(self.name, self.rep.read)
-            if self.recorder is not None:
-                self.recorder.rejects(rejects)
-            self.writes.collect(wait=False)
+        for whole in _batches(plugin_rows(source), BATCH):
+            rows += len(whole)
+            # Only a source that marks deletions can have a deletion after a row.
+            for batch in in_file_order(whole) if self.spec.source_kind in DELETES else (whole,):
+                self._batch(batch, today)
         if held := self.held.release():
             # Every deletion of the file is known now (held_rows.py): plan the held rows again.
-            rejects = []
+            rejects: list[Reject] = []
             lines = {it.res.key_hash: it.rec.line for it in held}
             self._plan(Mapped({it.res.key_hash: it for it in held}, lines=lines), rejects)
             if self.recorder is not None:
@@ -282,6 +282,34 @@ class MappingRun:
         if rows == 0:
             # A header-only or empty export is a warning, never a reason to change anything.
             self.rep.warnings[EMPTY_EXPORT] += 1
+
+    def _batch(self, batch: list[SourceRecord | Reject], today: date) -> None:
+        """One batch through the stages (the module docstring): map, load, plan, write."""
+        rejects: list[Reject] = []
+        records = [r for r in batch if not isinstance(r, Reject) and not r.deleted]
+        bad = 0
+        if len(records) != len(batch):  # rare: ragged rows, empty keys, delta deletes
+            for rec in batch:
+                if isinstance(rec, Reject):
+                    self._reject(rejects, rec)
+                    bad += 1
+                elif rec.deleted:
+                    self.rep.source_deleted += 1
+                    self._source_deleted(rec)
+        self.rep.read += len(batch) - bad
+        self.bad_rows += bad
+        assert self.ledger is not None
+        self._plan(self.mapper.map(records, today, rejects, self.ledger), rejects)
+        log.debug(
+            "%s: %d read, %d buffered for writing, %d unchanged, %d rejected so far",
+            self.name, self.rep.read, len(self.writes.buffer), self.rep.unchanged,
+            self.rep.rejected,
+        )  # fmt: skip
+        if self.ctx.progress:
+            self.ctx.progress(self.name, self.rep.read)
+        if self.recorder is not None:
+            self.recorder.rejects(rejects)
+        self.writes.collect(wait=False)
 
     def _source_deleted(self, rec: SourceRecord) -> None:
         """OneRoster ``tobedeleted``: the record's lifecycle ends (lifecycle_end retention)."""
@@ -376,11 +404,9 @@ class MappingRun:
         for origin, column, reason in plan.rejects:
             self._reject(rejects, Reject(origin, column, reason))
         self.held.superseded(mapped.lines)  # the batch's records (mapped or recognised)
-        for it in plan.held:
+        for it, taken in plan.held:
             if not self.held.hold(it):
-                self._reject(
-                    rejects, Reject(it.rec.origin, self.planner.number_column or "", NUMBER_HELD)
-                )
+                self._reject(rejects, Reject(it.rec.origin, taken.column, taken.reason))
         for origin, candidates in plan.review:
             self.rep.review += 1
             if len(self.rep.review_list) < 50:

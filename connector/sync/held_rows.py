@@ -1,20 +1,22 @@
-"""Rows whose student number a record in state holds: planned once more when the source is read.
+"""Rows whose student number another record holds: planned once more when the source is read.
 
 One student number, one record (:meth:`~connector.sync.plan_persons.PersonRules.taken`): a row
-whose number a live record in state holds is not written while that record holds it. A
-OneRoster delta file lists a re-created student (a new ``sourcedId``, the same ``identifier``)
-and the old user's ``tobedeleted`` row in any order; when the new row comes in an earlier batch
-than the deletion, the old record still holds the number when the new row is planned, and a
-delta never carries that row again — the student would never reach Salesforce. So the engine
-holds such rows (up to :data:`HOLD_MAX` a run) and plans them again after the last batch, when
-every deletion of the file is known; a row whose number is still held then is rejected with
-:data:`~connector.sync.plan_persons.NUMBER_HELD`, as before. Sources that cannot mark deletions
-(csv, jsonl, http) reject it at once: the old record leaves at the next full export instead
+whose number another record holds — a live record in state, or a key read earlier in the run —
+is not written while that record holds it. A OneRoster delta file lists a re-created student (a
+new ``sourcedId``, the same ``identifier``) and the old user's ``tobedeleted`` row in any
+order; when the new row comes before the deletion, the old record still holds the number when
+the new row is planned, and a delta never carries that row again — the student would never
+reach Salesforce. So the engine holds such rows (up to :data:`HOLD_MAX` a run) and plans them
+again after the last batch, when every deletion of the file is known; a row whose number is
+still held then is rejected with the reason the planner gave (the holder's line, or
+:data:`~connector.sync.plan_persons.NUMBER_HELD`). Sources that cannot mark deletions (csv,
+jsonl, http) reject it at once: the old record leaves at the next full export instead
 (docs/input-rules.md, "One student number, one record").
 
 The run's deletions are kept here too (key → line), so that what a deletion further down the
-file means for a number is the same in a plan as in a run, and a row above its own deletion in
-one batch does not hold its record again.
+file means for a number is the same in a plan as in a run. The engine plans a batch in parts
+whose deletions come first (``engine.in_file_order``), so a deletion is applied after every
+row above it, whatever the batch size.
 """
 
 from __future__ import annotations
@@ -72,8 +74,8 @@ class HeldRows:
 
     def revived(self, lines: Mapping[str, int]) -> list[str]:
         """The keys of a batch's rows (key → line) that hold their record: all but those the
-        source deleted at a later line of this run (deletions of a batch are read before its
-        rows are planned, so a row above its deletion must not lift it)."""
+        source deleted at a later line of this run (the held rows planned again at the end
+        come from above the deletions read meanwhile: such a row must not lift them)."""
         out = []
         for key, line in lines.items():
             at = self._deleted.get(key)

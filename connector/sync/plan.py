@@ -43,7 +43,7 @@ from connector.sync.crm_opt_outs import OPT_IN_SENT
 from connector.sync.diff import RECORD, diff
 from connector.sync.modes import ModeAction, decide, needs_person_contact
 from connector.sync.plan_opt_outs import OptOutRules
-from connector.sync.plan_persons import PersonRules
+from connector.sync.plan_persons import PersonRules, Taken
 from connector.sync.source_content import SOURCE, ContentHasher
 
 # Why a record was skipped (run report, ``left_alone``): its parent was purged for retention.
@@ -119,11 +119,10 @@ class BatchPlan:
     withheld: list[str] = field(default_factory=list)
     # target.mode: records left alone, by reason (``update_only: no match`` …).
     mode_skipped: dict[str, int] = field(default_factory=dict)
-    # Rows whose student number a live record in state holds, one the run has not read
-    # (PersonRules.taken): rejected with plan_persons.NUMBER_HELD by the engine, which may
-    # plan them once more when the source is read (a OneRoster delta that marks the holder
-    # deleted further down).
-    held: list[Item] = field(default_factory=list)
+    # Rows whose student number another record holds (PersonRules.taken): rejected with the
+    # Taken's reason by the engine, which may plan them once more when the source is read (a
+    # OneRoster delta that marks the holder deleted further down).
+    held: list[tuple[Item, Taken]] = field(default_factory=list)
     # Student hash → (key hash, line): the numbers this batch's records hold (PersonRules.taken).
     numbers: dict[str, tuple[str, int]] = field(default_factory=dict)
     # The batch's items as planned: a person who objected (art. 21) decided with the objection.
@@ -345,11 +344,9 @@ class Planner(OptOutRules, PersonRules):
                 reject = (self.external_id, f"external id missing or withheld ({why})")
             if reject is None and self.number_column is not None and student_hash:
                 taken = self.taken(it, persons, state, numbers)
-                if taken is not None and taken.in_state:
-                    out.held.append(it)
-                    continue
                 if taken is not None:
-                    reject = (taken.column, taken.reason)
+                    out.held.append((it, taken))  # rejected, or planned again (engine)
+                    continue
             if reject is not None:
                 out.rejects.append((it.rec.origin, *reject))
                 continue

@@ -32,14 +32,14 @@ NUMBER_HELD = (
 class Taken:
     """Another record of the mapping holds a row's student number (:meth:`PersonRules.taken`).
 
-    ``in_state``: the holder is a live record in state that this run has not read (the row is
-    rejected with :data:`NUMBER_HELD`, unless the engine plans it again at the end of a source
-    that may yet mark the holder deleted); else ``reason`` names the holder's line.
+    ``reason`` names the holder's line when the run has read it, else it is
+    :data:`NUMBER_HELD` (a live record in state). The row is rejected with it, unless the
+    engine plans the row again at the end of a source that may yet mark the holder deleted
+    (``held_rows.py``).
     """
 
     column: str
     reason: str
-    in_state: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +107,7 @@ class PersonRules:
                     self.number_column,
                     f"{DUPLICATE_NUMBER}: line {min(lines)} has it under another key",
                 )
-            return Taken(self.number_column, NUMBER_HELD, in_state=True)
+            return Taken(self.number_column, NUMBER_HELD)
         numbers[student_hash] = (res.key_hash, it.rec.line)
         return None
 

@@ -115,13 +115,14 @@ def test_a_number_passes_to_a_new_key_once_the_old_record_left_the_export(projec
 DELETED_ANNA = "u-1,tobedeleted,2026-11-21,true,org-1,student,anna,,Anna,Bakker,,100001,,,,,,\n"
 
 
-@pytest.fixture
-def delta(users, monkeypatch):
-    """Batches of one row (the new user's row is planned before the deletion is read) and a
-    manifest that declares users.csv a delta."""
+@pytest.fixture(params=[1, 2_000], ids=["row-batches", "one-batch"])
+def delta(users, monkeypatch, request):
+    """A manifest that declares users.csv a delta, read in batches of one row (a new user's
+    row is planned before a later deletion is read) and in one batch (the batch's deletions
+    are read before its rows are planned): the outcome is the file's order either way."""
     from connector.sync import engine
 
-    monkeypatch.setattr(engine, "BATCH", 1)
+    monkeypatch.setattr(engine, "BATCH", request.param)
 
     def write(*rows: str) -> Path:
         path = users(*rows)
@@ -249,3 +250,18 @@ def test_a_plan_agrees_with_the_run_when_a_deleted_user_is_listed_again(project,
     assert (plan.updated, plan.rejected) == (m.updated, m.rejected) == (0, 1), report.summary()
     assert [r["line"] for r in m.rejects] == [2]
     assert _contacts(project) == [("100001", "Bakker")]
+
+
+def test_a_user_changed_then_deleted_hands_its_number_to_a_user_listed_between(
+    project, users, delta
+):
+    users(ANNA)
+    _run(project, "2026-11-20T09:00:00+00:00")
+    # Anna's new e-mail, Bert with her number, then Anna's deletion: in file order Anna still
+    # holds the number when Bert's row is read (held), and hands it over when she is deleted.
+    anna_moved = ANNA.replace("anna@school.example", "anna.b@school.example")
+    delta(anna_moved, BERT, DELETED_ANNA)
+    report, m = _run(project, "2026-11-21T09:00:00+00:00")
+    assert (m.rejected, m.failed, m.source_deleted) == (0, 0, 1), report.summary()
+    assert report.exit_code() == 0
+    assert _contacts(project) == [("100001", "Visser")]

@@ -15,7 +15,7 @@ from connector.records import Origin, SourceRecord
 from connector.state.rows import PersonMatches
 from connector.sync.batch_state import BatchState
 from connector.sync.plan import Item, Planner
-from connector.sync.plan_persons import DUPLICATE_NUMBER
+from connector.sync.plan_persons import DUPLICATE_NUMBER, NUMBER_HELD, Taken
 
 MAPPING = "oneroster_users"
 
@@ -45,12 +45,11 @@ def test_two_keys_with_one_number_in_a_batch_write_the_first_and_reject_the_seco
     assert p.query([first, second]).holders
     plan = p.plan([first, second], BatchState(persons=PersonMatches({}, {})))
     assert [w.key_hash for w in plan.writes] == [first.res.key_hash]
-    assert plan.rejects == [
-        (
-            Origin("users.csv", 3),
-            "identifier",
-            f"{DUPLICATE_NUMBER}: line 2 has it under another key",
-        )
+    # Not written: the engine rejects it with the reason, or plans it again at the end of a
+    # source that may still mark the first key deleted (held_rows.py).
+    assert plan.rejects == []
+    assert plan.held == [
+        (second, Taken("identifier", f"{DUPLICATE_NUMBER}: line 2 has it under another key"))
     ]
 
 
@@ -71,11 +70,11 @@ def test_a_number_another_live_record_holds_in_state_is_not_written() -> None:
     # Held, not rejected: the engine rejects it with NUMBER_HELD, or plans it again when the
     # source may still mark the holder deleted (held_rows.py).
     assert plan.writes == [] and plan.rejects == []
-    assert plan.held == [new]
+    assert plan.held == [(new, Taken("identifier", NUMBER_HELD))]
     # The holder was read earlier in this run: its line is named.
     seen = BatchState(persons=persons, holders=state.holders, holder_lines={held.res.key_hash: 2})
-    [(_, _, reason)] = planner().plan([new], seen).rejects
-    assert reason == f"{DUPLICATE_NUMBER}: line 2 has it under another key"
+    [(_, taken)] = planner().plan([new], seen).held
+    assert taken.reason == f"{DUPLICATE_NUMBER}: line 2 has it under another key"
 
 
 def test_the_holder_itself_and_a_number_no_live_record_holds_are_written() -> None:
