@@ -25,7 +25,7 @@ OK | FAILED; a record's field hashes change in state only after Salesforce accep
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 from functools import partial
@@ -73,29 +73,6 @@ EMPTY_EXPORT = "the export holds no rows (empty or header only): nothing was cha
 def _batches(it: Iterator[SourceRecord | Reject], size: int) -> Iterator[list]:
     while batch := list(islice(it, size)):
         yield batch
-
-
-def in_file_order(batch: list[SourceRecord | Reject]) -> Iterator[list[SourceRecord | Reject]]:
-    """``batch`` in parts whose deletions all come before their rows (a OneRoster delta).
-
-    A batch's deletions are applied before its rows are planned. That is the file's order only
-    when no row comes before a deletion: a row above its own deletion, or above the deletion of
-    the record holding its student number, must be planned while that record is still live —
-    as it is when the two fall in different batches. So a part ends before each deletion that
-    follows a row; a file without deletions, or with all of them first, is one part.
-    """
-    part: list[SourceRecord | Reject] = []
-    rows = False
-    for rec in batch:
-        if not isinstance(rec, Reject):
-            if not rec.deleted:
-                rows = True
-            elif rows:
-                yield part
-                part, rows = [], False
-        part.append(rec)
-    if part:
-        yield part
 
 
 class MappingRun:
@@ -267,11 +244,9 @@ class MappingRun:
 
     def _read(self, source: Source, today: date) -> None:
         rows = 0
-        for whole in _batches(plugin_rows(source), BATCH):
-            rows += len(whole)
-            # Only a source that marks deletions can have a deletion after a row.
-            for batch in in_file_order(whole) if self.spec.source_kind in DELETES else (whole,):
-                self._batch(batch, today)
+        for batch in _batches(plugin_rows(source), BATCH):
+            rows += len(batch)
+            self._batch(batch, today)
         if held := self.held.release():
             # Every deletion of the file is known now (held_rows.py): plan the held rows again.
             rejects: list[Reject] = []
@@ -288,18 +263,30 @@ class MappingRun:
         rejects: list[Reject] = []
         records = [r for r in batch if not isinstance(r, Reject) and not r.deleted]
         bad = 0
+        after: list[SourceRecord] = []  # deletions below a row of the batch
         if len(records) != len(batch):  # rare: ragged rows, empty keys, delta deletes
+            rows = False
             for rec in batch:
                 if isinstance(rec, Reject):
                     self._reject(rejects, rec)
                     bad += 1
-                elif rec.deleted:
-                    self.rep.source_deleted += 1
+                elif not rec.deleted:
+                    rows = True
+                elif rows:
+                    after.append(rec)
+                else:
                     self._source_deleted(rec)
         self.rep.read += len(batch) - bad
         self.bad_rows += bad
         assert self.ledger is not None
-        self._plan(self.mapper.map(records, today, rejects, self.ledger), rejects)
+        mapped = self.mapper.map(records, today, rejects, self.ledger)
+        self._plan(mapped, rejects)
+        for rec in after:
+            # The file's order decides, whatever the batch size: a row above a deletion is
+            # planned while the deleted record is still live (a row whose number it holds is
+            # held, and planned again at the end: held_rows.py); a deletion that a later row
+            # of its record lists again is undone by that row.
+            self._source_deleted(rec, listed_below=mapped.lines)
         log.debug(
             "%s: %d read, %d buffered for writing, %d unchanged, %d rejected so far",
             self.name, self.rep.read, len(self.writes.buffer), self.rep.unchanged,
@@ -311,10 +298,17 @@ class MappingRun:
             self.recorder.rejects(rejects)
         self.writes.collect(wait=False)
 
-    def _source_deleted(self, rec: SourceRecord) -> None:
-        """OneRoster ``tobedeleted``: the record's lifecycle ends (lifecycle_end retention)."""
+    def _source_deleted(
+        self, rec: SourceRecord, listed_below: Mapping[str, int] | None = None
+    ) -> None:
+        """OneRoster ``tobedeleted``: the record's lifecycle ends (lifecycle_end retention),
+        unless ``listed_below`` (key hash → line of its last row in the batch) holds it at a
+        later line."""
+        self.rep.source_deleted += 1
         res = self.compiled.apply(rec)
-        if res is not None and res.key_hash:
+        if res is None or not res.key_hash:
+            return
+        if listed_below is None or listed_below.get(res.key_hash, 0) < rec.line:
             self.held.delete(res.key_hash, rec.line)
             if self.recorder is not None:
                 self.recorder.source_deleted([res.key_hash])

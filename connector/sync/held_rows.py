@@ -14,9 +14,10 @@ jsonl, http) reject it at once: the old record leaves at the next full export in
 (docs/input-rules.md, "One student number, one record").
 
 The run's deletions are kept here too (key → line), so that what a deletion further down the
-file means for a number is the same in a plan as in a run. The engine plans a batch in parts
-whose deletions come first (``engine.in_file_order``), so a deletion is applied after every
-row above it, whatever the batch size.
+file means for a number is the same in a plan as in a run. The engine applies a deletion that
+comes below a row of its batch once the batch is planned (``MappingRun._batch``), so the file's
+order decides whatever the batch size: a row above a deletion meets the record still live, and
+a row whose number it holds is held here until the deletion is known.
 """
 
 from __future__ import annotations
