@@ -43,14 +43,9 @@ from connector.sync.crm_opt_outs import OPT_IN_SENT
 from connector.sync.diff import RECORD, diff
 from connector.sync.modes import ModeAction, decide, needs_person_contact
 from connector.sync.plan_opt_outs import OptOutRules
+from connector.sync.plan_parents import ParentRules
 from connector.sync.plan_persons import PersonRules, Taken
 from connector.sync.source_content import SOURCE, ContentHasher
-
-# Why a record was skipped (run report, ``left_alone``): its parent was purged for retention.
-PARENT_PURGED = "parent purged (retention)"
-# … or its parent was never written because the privacy policy withholds it (not justified,
-# e.g. a student whose retention ran out before the first sync): the same case, not an error.
-PARENT_WITHHELD = "parent withheld (privacy policy)"
 
 
 @dataclass(slots=True)
@@ -138,11 +133,12 @@ def _as_utc(day: date | datetime | None) -> datetime | None:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-class Planner(OptOutRules, PersonRules):
+class Planner(OptOutRules, PersonRules, ParentRules):
     """Plans the writes of one mapping, batch by batch (pure: no store, no I/O).
 
-    Its person rules live in ``plan_persons.py`` and its objection and CRM opt-out rules in
-    ``plan_opt_outs.py`` (mixed in), each a few hundred lines a module.
+    Its person rules live in ``plan_persons.py``, its objection and CRM opt-out rules in
+    ``plan_opt_outs.py`` and its parent-record rules in ``plan_parents.py`` (mixed in), each
+    a few hundred lines a module.
 
     Args:
         mapping: The mapping's name.
@@ -367,26 +363,6 @@ class Planner(OptOutRules, PersonRules):
                 out.writes.append(write)
         return out
 
-    def _parent_left_out(
-        self, refs: dict[str, tuple[str, str]], parents: dict[tuple[str, str], str],
-        state: BatchState,
-    ) -> str | None:  # fmt: skip
-        """Why a parent the record needs is missing on purpose (:data:`PARENT_PURGED`: the
-        retention purge deleted it; :data:`PARENT_WITHHELD`: the policy did not write it this
-        run), or None: every parent is there, or one is missing for a real problem (its row was
-        rejected, Salesforce refused it, no row has its key) and the record is rejected."""
-        if not state.purged_parents and not state.withheld_parents:
-            return None
-        for parent, key in refs.values():
-            if (parent, key) in parents:
-                continue
-            wanted = (parent, self.compiled[parent].hash_key(key))
-            if wanted in state.purged_parents:
-                return PARENT_PURGED
-            if wanted in state.withheld_parents:
-                return PARENT_WITHHELD
-        return None
-
     def _not_justified(self, decision: Decision, prev: KnownRow | None) -> bool:
         """Whether a record must not be written at all.
 
@@ -539,52 +515,6 @@ class Planner(OptOutRules, PersonRules):
             source_hash=it.source_hash,
             recheck_on=it.recheck_on,
         )
-
-    @staticmethod
-    def _resolve_refs(
-        refs: dict[str, tuple[str, str]],
-        parents: dict[tuple[str, str], str],
-        payload: dict[str, Any],
-        contacts: dict[tuple[str, str], str] | None = None,
-        contact_refs: frozenset[str] = frozenset(),
-    ) -> tuple[str, str] | None:
-        """Put the parents' Salesforce ids into the payload; a missing parent rejects the row.
-
-        A field in ``contact_refs`` gets the person account's ``PersonContactId`` instead of
-        its Account id (CampaignMember.ContactId and Task.WhoId take only a Contact)."""
-        for fld, (parent, parent_key) in refs.items():
-            if fld in contact_refs:
-                sf_id = (contacts or {}).get((parent, parent_key))
-                if sf_id is None and (parent, parent_key) not in parents:
-                    # No person account at all (its row was rejected, Salesforce refused it):
-                    # the next run does not mend that by itself, unlike a contact not read yet.
-                    return fld, f"parent record of mapping {parent!r} is not in Salesforce"
-                if sf_id is None:
-                    return fld, f"person contact of mapping {parent!r} is not known yet"
-                payload[fld] = sf_id
-                continue
-            sf_id = parents.get((parent, parent_key))
-            if sf_id is None:
-                return fld, f"parent record of mapping {parent!r} is not in Salesforce"
-            payload[fld] = sf_id
-        return None
-
-    def _parents(
-        self, items: Sequence[Item], state: BatchState, *, contacts: bool = False
-    ) -> dict[tuple[str, str], str]:
-        """(parent mapping, parent key) → Salesforce id for the refs of ``items`` (with
-        ``contacts``: the person contact ids of person-account parents)."""
-        found: dict[tuple[str, str], str] = {}
-        ids = state.parent_contacts if contacts else state.parent_ids
-        for it in items:
-            for parent, key in it.res.refs.values():
-                key_hash = self.compiled[parent].hash_key(key)
-                sf_id = ids.get((parent, key_hash))
-                if sf_id is None and key_hash in self.planned.get(parent, ()):
-                    sf_id = "(new)"  # a dry run never creates the parents: count on them
-                if sf_id is not None:
-                    found[(parent, key)] = sf_id
-        return found
 
 
 def _with_source(

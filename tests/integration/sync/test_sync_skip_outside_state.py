@@ -33,7 +33,7 @@ from connector.report import RunReport
 from connector.state import open_store
 from connector.sync import fingerprint
 from connector.sync.job import run_job
-from connector.sync.plan import PARENT_PURGED
+from connector.sync.plan_parents import PARENT_PURGED
 
 DAY_BEFORE = "2026-11-19T09:00:00+00:00"  # syncfixtures.NOW is 2026-11-20T09:00Z
 MAY = "2026-05-01T09:00:00+00:00"

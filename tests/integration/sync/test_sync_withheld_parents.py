@@ -28,7 +28,7 @@ from connector.emulator.testing import EmulatorHandle
 from connector.report import RunReport
 from connector.sync.batch_state import WithheldParents
 from connector.sync.job import run_job
-from connector.sync.plan import PARENT_WITHHELD
+from connector.sync.plan_parents import PARENT_WITHHELD
 
 NOT_IN_SF = "parent record of mapping 'students' is not in Salesforce"
 
