@@ -309,6 +309,7 @@ class MappingRun:
         if res is None or not res.key_hash:
             return
         if listed_below is None or listed_below.get(res.key_hash, 0) < rec.line:
+            self.writes.land(res.key_hash)  # its own write first: state must know it
             self.held.delete(res.key_hash, rec.line)
             if self.recorder is not None:
                 self.recorder.source_deleted([res.key_hash])
@@ -333,6 +334,12 @@ class MappingRun:
     def _plan(self, mapped: Mapped, rejects: list[Reject]) -> None:
         items = list(mapped.items.values())
         recognised = list(mapped.recognised)
+        if self.spec.source_kind in DELETES:
+            # Held again after a `tobedeleted` (above a row of it in this batch, or in an
+            # earlier run): live for this batch's plan, its end anchored in state lifted.
+            revived = self.held.revived(mapped.lines)
+            if revived and self.recorder is not None:
+                self.recorder.revive(revived)
         query = self.planner.query(items)
         # A record or person still on its way to Salesforce: planned once it is recorded.
         self.writes.settle(
@@ -433,11 +440,6 @@ class MappingRun:
             settled.update(u.key_hash for u in plan.unchanged)
             present = [*mapped.present, *(k for k in mapped.items if k not in settled)]
             self.recorder.present(present)
-        if self.spec.source_kind in DELETES:
-            # Held again after a `tobedeleted`: the end that anchored is lifted.
-            revived = self.held.revived(mapped.lines)
-            if self.recorder is not None:
-                self.recorder.revive(revived)
         # A later row of a record still waiting in the buffer replaces it: both were planned
         # against the same state, so the later one is the whole change.
         self.writes.add(plan.writes)

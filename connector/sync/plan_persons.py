@@ -140,9 +140,14 @@ class PersonRules:
             return None
         person = resolution.person
         if resolution.match is Match.NEW and prev is not None and prev.person_id is not None:
-            # Nothing to match on (no SIS number, no e-mail): the record's own history says
-            # who it is.
+            # Nothing to match on (no SIS number, no e-mail, or a number no person has: the
+            # SIS renumbered the student): the record's own history says who it is.
             person = Person(prev.person_id, prev.sf_id, student_hash, email_hash)
+            if student_hash is not None:
+                # The person carries the new number from now on, so a later run finds its
+                # holder: another key with it is refused, not let to upsert onto this
+                # Contact by its external id (PersonRules.taken).
+                link = (student_hash, None)
         elif resolution.match is Match.NEW:
             new_person = (student_hash, email_hash)
         elif (

@@ -136,6 +136,18 @@ class WriteStage:
         if self.in_flight and self._people_out(list(people)):
             self.collect(wait=True)
 
+    def land(self, key: str) -> None:
+        """Send and record a write of ``key`` still buffered or in flight (with the rest).
+
+        For a record the source deletes in the run that wrote it (a OneRoster delta): its
+        number passes to the next key only once state knows the record, or both would go out
+        as two upserts of one external id (DUPLICATE_EXTERNAL_ID) — rare, so the cost of an
+        early flush does not matter.
+        """
+        if key in self.buffer or key in self.in_flight_keys:
+            self.flush()
+            self.collect(wait=True)
+
     def drop(self, keys: Iterable[str]) -> None:
         """Records that ended unchanged: a buffered write of an earlier row is not needed."""
         for key_hash in keys:

@@ -110,6 +110,23 @@ def test_a_number_passes_to_a_new_key_once_the_old_record_left_the_export(projec
     assert _contacts(project) == [("100001", "Visser")]
 
 
+def test_a_renumbered_students_number_stays_held_in_the_next_runs(project, users):
+    users(BERT)
+    _run(project, "2026-11-20T09:00:00+00:00")
+    # The SIS gave Bert a new number, and Dan (another key) the same one: Dan is refused.
+    dan = CLARA.replace("u-3", "u-4").replace("100003", "100002").replace("Smit", "Dekker")
+    users(BERT.replace("100001", "100002"), dan)
+    report, m = _run(project, "2026-11-21T09:00:00+00:00")
+    assert [(r["line"], r["reason"]) for r in m.rejects] == [(3, DUPLICATE_OF_2)]
+    # The same export again: Bert's row is recognised unchanged (it claims nothing), and his
+    # person carries the new number, so Dan is still refused — before, his upsert by that
+    # external id overwrote Bert's Contact with exit 0.
+    report, m = _run(project, "2026-11-22T09:00:00+00:00")
+    assert [(r["line"], r["reason"]) for r in m.rejects] == [(3, DUPLICATE_OF_2)]
+    assert (m.updated, m.created) == (0, 0), report.summary()
+    assert _contacts(project) == [("100002", "Visser")]
+
+
 # -- a OneRoster delta: the re-created user before the old user's `tobedeleted` row ------------
 
 DELETED_ANNA = "u-1,tobedeleted,2026-11-21,true,org-1,student,anna,,Anna,Bakker,,100001,,,,,,\n"
@@ -265,3 +282,40 @@ def test_a_user_changed_then_deleted_hands_its_number_to_a_user_listed_between(
     assert (m.rejected, m.failed, m.source_deleted) == (0, 0, 1), report.summary()
     assert report.exit_code() == 0
     assert _contacts(project) == [("100001", "Visser")]
+
+
+def test_a_user_created_and_deleted_in_one_delta_hands_its_number_to_the_next(
+    project, users, delta
+):
+    # Anna is new, Bert (listed next, same number) is held, Anna is deleted: Bert takes the
+    # Contact Anna's row created. Anna's create is recorded before Bert is planned again, so
+    # the two never go out as two upserts of one external id (DUPLICATE_EXTERNAL_ID).
+    delta(ANNA, BERT, DELETED_ANNA)
+    project.env["SIS_SYNC_NOW"] = "2026-11-21T09:00:00+00:00"
+    plan = project.run("oneroster_users", dry_run=True).mappings["oneroster_users"]
+    report, m = _run(project)
+    assert (m.created, m.updated, m.rejected, m.failed) == (1, 1, 0, 0), report.summary()
+    assert (plan.created, plan.updated, plan.rejected) == (1, 1, 0)
+    assert report.exit_code() == 0
+    assert _contacts(project) == [("100001", "Visser")]
+
+
+def test_a_deleted_user_listed_again_in_its_batch_keeps_its_number(project, users, delta):
+    users(BERT.replace("100001", "100003"))
+    _run(project, "2026-11-20T09:00:00+00:00")
+    # Bert deleted, listed again with a new number, then Clara with his old one: in file order
+    # Bert is live again when Clara's row is read — one Contact never carries two records.
+    bert_moved = BERT.replace("100001", "100002")
+    deleted_bert = DELETED_BERT.replace("100001", "100003")
+    delta(deleted_bert, bert_moved, CLARA)
+    report, m = _run(project, "2026-11-21T09:00:00+00:00")
+    assert m.failed == 0, report.summary()
+    assert ("100003", "Smit") not in _contacts(project)
+    from connector.state import open_store
+
+    with open_store(f"sqlite:///{project.folder / 'state' / 'sync.db'}") as store:
+        import sqlalchemy as sa
+
+        with store._db.engine.connect() as conn:
+            ids = conn.execute(sa.text("SELECT sf_id FROM synced")).scalars().all()
+    assert len(ids) == len(set(ids)), ids  # no Salesforce record under two keys
