@@ -14,8 +14,9 @@ A source is read in batches of ``BATCH`` rows. Each batch goes through:
    Salesforce processes while the next batches are mapped;
 5. **record** (:class:`~connector.sync.recorder.Recorder`): the only code that writes state.
 
-Rows whose student number another record in state holds wait for the end of a OneRoster source,
-which may still mark that record deleted, and are planned once more then (``held_rows.py``).
+Rows whose student number another record holds (in state, or a key read earlier in the run) wait
+for the end of a OneRoster source, which may still mark that record deleted, and are planned once
+more then (``held_rows.py``).
 
 Crash safety: every write is an upsert by external id (or an update by Salesforce Id for a
 known person), so a replay cannot duplicate; the outbox row of each write moves NEW → SENT →
@@ -171,10 +172,6 @@ class MappingRun:
         finally:
             self.ledger.close()
             self.writes.close()
-        if self.recorder is not None and (deleted := self.held.deleted()):
-            # Every write of the run is recorded: one of an earlier row of a record the source
-            # then deleted recorded it live again (held_rows.py).
-            self.recorder.source_deleted(deleted)
         self._close_export()
         return self.rep
 

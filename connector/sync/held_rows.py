@@ -88,15 +88,14 @@ class HeldRows:
         return out
 
     def deleted(self) -> list[str]:
-        """The keys still deleted by this run: their end is anchored again once every write
-        of the run is recorded (a write of an earlier row of theirs records them live)."""
+        """The keys this run's source marked deleted and no later row listed again."""
         return list(self._deleted)
 
     def live(self, holders: Mapping[int, tuple[str, ...]]) -> dict[int, tuple[str, ...]]:
         """``holders`` without the records the source marked deleted in this run.
 
-        State may still count one as live (a dry run records no end; an earlier row's write
-        recorded after the deletion was read), so the run's own word decides.
+        State may still count one as live (a dry run records no end), so the run's own word
+        decides.
         """
         if not self._deleted:
             return dict(holders)

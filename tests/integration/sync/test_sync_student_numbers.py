@@ -242,8 +242,8 @@ def test_a_user_created_and_deleted_in_one_delta_ends_in_state(project, users, d
 
     users(ANNA)
     _run(project, "2026-11-20T09:00:00+00:00")
-    # Clara's row is written before her deletion is read (her write was still buffered when
-    # the deletion found no record to end): her end is anchored once the write is recorded.
+    # Clara's row is written before her deletion is read: her write, still buffered then, is
+    # sent and recorded before the deletion ends her (WriteStage.land).
     deleted_clara = CLARA.replace("u-3,,,", "u-3,tobedeleted,2026-11-21,", 1)
     delta(CLARA, deleted_clara)
     report, m = _run(project, "2026-11-21T09:00:00+00:00")
