@@ -26,6 +26,7 @@ changes no consent makes no call here.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -129,14 +130,18 @@ class ConsentOrg:
         self._detections: dict[PersonLink, Detection] = {}
         self._purpose_ids: dict[str, str] = {}
         self._looked_up = False
+        # The engine asks for the model while the consent stage's worker writes a chunk: one
+        # describe, one purpose look-up, whoever asks first.
+        self._lock = threading.Lock()
 
     def detection(self, link: PersonLink = CONTACT_LINK) -> Detection:
         """The org's consent model for persons linked through ``link`` (describe on first
         use)."""
-        found = self._detections.get(link)
-        if found is None:
-            found = self._detections[link] = detect(self.writer, link)
-        return found
+        with self._lock:
+            found = self._detections.get(link)
+            if found is None:
+                found = self._detections[link] = detect(self.writer, link)
+            return found
 
     def purpose_ids(self, purposes: Mapping[str, str]) -> dict[str, str]:
         """DataUsePurpose Id per purpose name; ``purposes`` maps name → description.
@@ -145,6 +150,10 @@ class ConsentOrg:
         purpose the org lacks is created (Name, Description, CanDataSubjectOptOut: a consent
         can always be withdrawn, art. 7(3)). Raises SalesforceError as the client does.
         """
+        with self._lock:
+            return self._purpose_ids_of(purposes)
+
+    def _purpose_ids_of(self, purposes: Mapping[str, str]) -> dict[str, str]:
         wanted = sorted(set(purposes) - set(self._purpose_ids))
         if wanted and not self._looked_up:
             # The names are escaped by format_soql (quotes, backslashes).

@@ -33,9 +33,11 @@ from typing import Any, cast
 from connector.salesforce.consent_objects import CONSENT, INDIVIDUAL
 from connector.state import StateStore
 from connector.state.rows import KnownRow, SourceSeen
+from connector.sync.background import Background
 from connector.sync.batch_state import PlannedPersons
-from connector.sync.consent_records import INDIVIDUALS, ConsentEntry, ConsentPlan, state_name
+from connector.sync.consent_records import INDIVIDUALS, state_name
 from connector.sync.consent_stage import ConsentStage
+from connector.sync.consent_writes import Chunk
 from connector.sync.plan import Write
 
 PLANNED = "planned:"  # the stand-in Id of a Contact the plan would create
@@ -91,6 +93,7 @@ class PlannedConsents(ConsentStage):
         super().__init__(*args, **kwargs)
         self.persons, self.records = persons, records
         self.store = cast(StateStore, _PlannedStore(self.store, records))
+        self.chunks = Background("plan-consents", inline=True)  # waits on nothing: one thread
         # Record key hash → the Contact its write goes to (the run's state after the write).
         self.targets: dict[str, str] = {}
 
@@ -131,9 +134,10 @@ class PlannedConsents(ConsentStage):
     def _retry_later(self, contact_keys: set[str]) -> None:
         """A plan writes no state: nothing is forgotten either."""
 
-    def _send_plan(self, plan: ConsentPlan, entries: list[ConsentEntry]) -> set[str]:
-        """Count what :meth:`ConsentStage._send` would write: created unless state (or this
-        plan) knows it; and remember it for the rest of the plan."""
+    def _send(self, chunk: Chunk) -> None:
+        """Count what the run would write of ``chunk``: created unless state (or this plan)
+        knows it; and remember it for the rest of the plan."""
+        plan, chunk.retry = chunk.plan, set()
         if plan.individuals:
             rep = self._report(INDIVIDUALS, INDIVIDUAL)
             for w in plan.individuals:
@@ -155,4 +159,3 @@ class PlannedConsents(ConsentStage):
                     rep.created += 1
         for c in plan.consents:
             self.records.remember(state_name(c.purpose), c.key, PLANNED + c.key, c.hashes)
-        return set()

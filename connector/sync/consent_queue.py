@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import pickle
 import sqlite3
+import threading
 import zlib
 from collections import deque
 from collections.abc import Container, Iterable, Iterator, Sequence
@@ -48,7 +49,9 @@ def pieces(keys: Sequence[T]) -> Iterator[Sequence[T]]:
 
 
 def _temp_db() -> sqlite3.Connection:
-    db = sqlite3.connect("")
+    # Not bound to its thread: DeferredRows is used by the consent stage's worker too (behind a
+    # lock; the module's own threadsafe mode serialises the connection besides).
+    db = sqlite3.connect("", check_same_thread=False)
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
     db.execute("PRAGMA cache_size=-1024")  # 1 MB: each part is written once and read once
@@ -170,9 +173,11 @@ class EntryQueue:
 
 class DeferredRows:
     """Source rows held back until their records' consents are written (``ConsentStage.defer``),
-    by key hash, in a temporary database (see the module docstring)."""
+    by key hash, in a temporary database (see the module docstring). Thread-safe: the engine
+    puts rows while the consent stage's worker pops those its chunk wrote."""
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self._db = _temp_db()
         self._db.execute(
             "CREATE TABLE row (k TEXT PRIMARY KEY, source_hash TEXT, recheck_on TEXT, token TEXT)"
@@ -189,14 +194,19 @@ class DeferredRows:
             for r in rows
         ]
         if params:
-            self._db.executemany("INSERT OR REPLACE INTO row VALUES (?, ?, ?, ?)", params)
-            self._len = self._db.execute("SELECT COUNT(*) FROM row").fetchone()[0]
+            with self._lock:
+                self._db.executemany("INSERT OR REPLACE INTO row VALUES (?, ?, ?, ?)", params)
+                self._len = self._db.execute("SELECT COUNT(*) FROM row").fetchone()[0]
 
     def pop(self, keys: Iterable[str]) -> list[SourceSeen]:
         """Take out the rows held for ``keys`` (keys without one are ignored)."""
+        wanted = list(keys)
+        with self._lock:
+            return self._pop(wanted)
+
+    def _pop(self, wanted: list[str]) -> list[SourceSeen]:
         if not self._len:
             return []
-        wanted = list(keys)
         out: list[SourceSeen] = []
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
@@ -211,10 +221,12 @@ class DeferredRows:
 
     def clear(self) -> None:
         """Drop every held row."""
-        self._db.execute("DELETE FROM row")
-        self._len = 0
+        with self._lock:
+            self._db.execute("DELETE FROM row")
+            self._len = 0
 
     def close(self) -> None:
         """Drop the temporary database (and every row: pop finds none from now on)."""
-        self._len = 0
-        self._db.close()
+        with self._lock:
+            self._len = 0
+            self._db.close()

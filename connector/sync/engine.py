@@ -167,9 +167,18 @@ class MappingRun:
                 self.recorder.flush_seen()
             self.writes.flush()
             if self.consents is not None:
-                self.writes.collect(wait=True)  # the Contacts first: consents point at them
+                # The Contacts first (consents point at them), one job at a time: a chunk of
+                # consents whose Contacts are recorded is written while the next job's are.
+                while True:
+                    if not ctx.report.stopped:
+                        self.consents.flush(self.writes.blocked)
+                    if not self.writes.in_flight:
+                        break
+                    self.writes.collect_oldest()
                 self.consents.finish(stopped=bool(ctx.report.stopped))
         finally:
+            if self.consents is not None:
+                self.consents.close()  # a chunk still in its worker: waited for, recorded
             self.ledger.close()
             self.writes.close()
         self._close_export()

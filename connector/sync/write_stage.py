@@ -239,6 +239,12 @@ class WriteStage:
         self.in_flight = [j for j in self.in_flight if j not in done]
         self._record(done)
 
+    def collect_oldest(self) -> None:
+        """Wait for the write submitted first that is still out, and record it."""
+        if self.in_flight:
+            first, *self.in_flight = self.in_flight
+            self._record([first])
+
     def _people_out(self, hashes: list[str]) -> bool:
         """True when a write still out creates or moves a person with one of ``hashes``."""
         if not hashes:

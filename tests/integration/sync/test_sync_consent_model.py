@@ -3,7 +3,9 @@ simple-salesforce client: proof of consent (GDPR art. 7(1)) and withdrawal (art.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from syncfixtures import SyncProject, registration, student
@@ -209,3 +211,59 @@ def test_a_first_load_writes_its_consent_records_through_bulk_jobs(project):
     assert routes.get("POST jobs/ingest", 0) == 4, routes
     assert routes.get("PATCH composite/sobjects/{O}/{field}", 0) == 0, routes
     assert routes.get("PATCH composite/sobjects", 0) == 0, routes
+
+
+@pytest.fixture
+def short_source_org(tmp_path, monkeypatch) -> Iterator[object]:
+    """An org whose ContactPointTypeConsent.CaptureSource holds 12 characters: a longer source
+    is refused (STRING_TOO_LONG), as any record an org's rules refuse."""
+    objects = dict(objects_default.DEFAULT_OBJECTS)
+    label, prefix, fields = objects["ContactPointTypeConsent"]
+    fields = [replace(f, length=12) if f.name == "CaptureSource" else f for f in fields]
+    objects["ContactPointTypeConsent"] = (label, prefix, fields)
+    monkeypatch.setattr(objects_default, "DEFAULT_OBJECTS", objects)
+    with running_emulator(tmp_path / "org") as emu:
+        yield emu
+
+
+def test_consent_chunks_are_pipelined_and_their_refusals_filed_at_the_row(
+    short_source_org, tmp_path, monkeypatch
+):
+    """At the end of a mapping, a chunk's consents and links are written in the stage's worker
+    while the next chunk's Individuals go out: every record lands once, the counts add up, and
+    a consent Salesforce refuses is filed at its person's row (file, line, field, code)."""
+    monkeypatch.setattr(consent_stage, "CHUNK", 6)  # 3 students a chunk: 10 chunks
+    threads: list[str] = []
+    complete = consent_stage.ConsentStage._complete
+
+    def spy(self, chunk):
+        threads.append(threading.current_thread().name)
+        return complete(self, chunk)
+
+    monkeypatch.setattr(consent_stage.ConsentStage, "_complete", spy)
+    project = SyncProject(tmp_path / "project", short_source_org)
+    rows = [student(f"4200{i:02d}") for i in range(30)]
+    rows[16]["toestemming_nieuws_bron"] = "aanmeldformulier website"  # 24 > 12: refused
+    project.write_students(rows)
+    report = project.run("students")
+    assert report.exit_code() == 1, report.summary()  # the refused consent
+    assert len(threads) == 10 and all(t.startswith("sf-consents") for t in threads), threads
+    assert report.mappings["consent:individual"].created == 30
+    news, phone = (
+        report.mappings["consent:recruitment_news"],
+        report.mappings["consent:phone_contact"],
+    )
+    assert (news.created, news.failed, phone.created) == (29, 1, 30)
+    [refusal] = news.refusals
+    assert refusal["line"] == 18 and refusal["reason"] == "salesforce refused: STRING_TOO_LONG"
+    assert refusal["file"].endswith("studenten.csv") and "aanmeld" not in str(refusal)
+    assert len(project.query("SELECT Id FROM Individual")) == 30
+    assert len(project.query("SELECT Id FROM ContactPointTypeConsent")) == 59
+    linked = project.query("SELECT IndividualId FROM Contact")
+    assert len({c["IndividualId"] for c in linked}) == 30
+    # Next run: the refused record's row was not remembered, so it is tried again; the rest
+    # is skipped unmapped.
+    again = project.run("students")
+    assert again.mappings["students"].skipped == 29, again.summary()
+    assert again.mappings["consent:recruitment_news"].failed == 1
+    assert len(project.query("SELECT Id FROM ContactPointTypeConsent")) == 59

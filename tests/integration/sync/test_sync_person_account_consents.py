@@ -216,7 +216,7 @@ def test_a_run_killed_before_the_consents_writes_them_next_time(ec_org, tmp_path
         raise Killed
 
     with monkeypatch.context() as m:
-        m.setattr(consent_stage.ConsentStage, "_send_plan", killed)
+        m.setattr(consent_stage.ConsentStage, "_begin", killed)
         with pytest.raises(Killed):
             p.run()
     # The students' Accounts landed (the registrants' mapping never ran), no consent record did.

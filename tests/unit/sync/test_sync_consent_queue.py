@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import threading
+import time
 import tracemalloc
 from datetime import UTC, date, datetime
 
+import pytest
+
+from connector.errors import StateError
 from connector.state.rows import SourceSeen
+from connector.sync.background import Background
 from connector.sync.consent_queue import PIECES, DeferredRows, EntryQueue, pieces
 from connector.sync.consent_records import OPT_IN, ConsentEntry
 
@@ -134,52 +140,120 @@ class _Store:
 
 def test_the_stage_records_synced_consent_rows_in_slices():
     from connector.state.rows import SyncedUpdate
-    from connector.sync import consent_stage
+    from connector.sync import consent_stage, consent_writes
 
     stage = consent_stage.ConsentStage.__new__(consent_stage.ConsentStage)
     stage.store, stage.now = _Store(), AT  # type: ignore[assignment]
     synced: list[SyncedUpdate] = []
-    for i in range(consent_stage.SLICE * 2 + 7):
+    for i in range(consent_writes.SLICE * 2 + 7):
         synced.append(SyncedUpdate("consent:news", key(i), "ContactPointTypeConsent", "0ZY", {}))
         stage._record_some(synced)
     stage._record_some(synced, last=True)
-    slice_ = consent_stage.SLICE
+    slice_ = consent_writes.SLICE
     assert stage.store.sizes == [slice_, slice_, 4, 2, 1]  # type: ignore[attr-defined]
     assert synced == []
 
 
 def test_the_stage_remembers_confirmed_source_rows_in_slices():
-    from connector.sync import consent_stage
+    from connector.sync import consent_stage, consent_writes
 
     stage = consent_stage.ConsentStage.__new__(consent_stage.ConsentStage)
     stage.store, stage.mapping = _Store(), "students"  # type: ignore[assignment]
     stage.deferred = DeferredRows()
-    n = consent_stage.SLICE + 3
+    n = consent_writes.SLICE + 3
     stage.deferred.put(SourceSeen(key(i), key(-i), None, "t") for i in range(n))
     stage._confirm({key(i) for i in range(n)})
-    assert stage.store.sizes == [consent_stage.SLICE, 2, 1]  # type: ignore[attr-defined]
+    assert stage.store.sizes == [consent_writes.SLICE, 2, 1]  # type: ignore[attr-defined]
     assert len(stage.deferred) == 0
     stage.deferred.close()
+
+
+def _flushing_stage(monkeypatch, chunk: int = 20):
+    """A consent stage with its queue and worker only, chunks of ``chunk`` entries."""
+    from connector.sync import consent_stage
+
+    monkeypatch.setattr(consent_stage, "CHUNK", chunk)
+    stage = consent_stage.ConsentStage.__new__(consent_stage.ConsentStage)
+    stage.pending = EntryQueue()
+    stage.chunks = Background("test-consents")
+    stage._lock, stage._refusals, stage._thread = threading.Lock(), [], threading.get_ident()
+    stage.refused = stage.progress = None
+    stage.writes_sent = stage.writes_done = 0
+    return stage
 
 
 def test_a_flush_writes_whole_chunks_only(monkeypatch):
     """A remainder below a chunk waits for more (written alone it would go through
     collections, ~10 calls per object instead of one Bulk job)."""
-    from connector.sync import consent_stage
-
-    monkeypatch.setattr(consent_stage, "CHUNK", 20)
-    stage = consent_stage.ConsentStage.__new__(consent_stage.ConsentStage)
-    stage.pending = EntryQueue()
+    stage = _flushing_stage(monkeypatch)
     written: list[int] = []
     stage._write = lambda chunk: written.append(len(chunk))  # type: ignore[method-assign]
     for b in range(5):
         stage.pending.add(entries(b * 7, 7))  # 70 entries, all ready
     stage.flush(set())
+    stage.chunks.settle()
     assert written == [20]
     stage.flush({key(30)})  # persons 10-29 ready: one chunk of them, not all
+    stage.chunks.settle()
     assert written == [20, 20]
     stage.flush({key(20)})  # persons 20-34 wait
+    stage.chunks.settle()
     assert written == [20, 20] and len(stage.pending) == 30
+    stage.chunks.close()
+    stage.pending.close()
+
+
+def test_a_chunk_is_written_while_the_engine_maps_on(monkeypatch):
+    """The chunk's writes run in the worker: flush returns at once, starts no second chunk
+    while one is out, and files the worker's refusals and progress on the run's thread."""
+    stage = _flushing_stage(monkeypatch)
+    release, threads = threading.Event(), []
+    told: list[tuple[int, int, int]] = []
+    filed: list[tuple[list, int]] = []
+    stage.progress = lambda done, total: told.append((done, total, threading.get_ident()))
+    stage.refused = lambda refused: filed.append((list(refused), threading.get_ident()))
+
+    def write(chunk: list[ConsentEntry]) -> None:
+        threads.append(threading.get_ident())
+        stage._tell(sent=len(chunk))
+        assert release.wait(10)
+        stage._tell(done=len(chunk))
+        with stage._lock:
+            stage._refusals.append((chunk[0].contact_key, "consent:purpose0", None))
+
+    stage._write = write  # type: ignore[method-assign]
+    stage.pending.add(entries(0, 30))  # 60 entries: three chunks
+    stage.flush(set())
+    stage.flush(set())  # the first chunk is still out: no second one, and no wait
+    assert len(stage.pending) == 40 and stage.chunks.busy
+    assert filed == [] and told[-1][:2] == (0, 20)  # counts so far, told by the run's thread
+    release.set()
+    while stage.chunks.busy:
+        time.sleep(0.01)
+    stage.flush(set())  # settles the first chunk, starts the second
+    assert told[-1][:2] == (20, 20) and len(filed) == 1
+    assert {t for _, _, t in told} == {threading.get_ident()}
+    assert filed[0] == ([(key(0), "consent:purpose0", None)], threading.get_ident())
+    assert threads[0] != threading.get_ident()
+    stage.chunks.close()
+    assert len(stage.pending) == 20
+    stage.pending.close()
+
+
+def test_an_error_of_the_worker_is_the_runs(monkeypatch):
+    stage = _flushing_stage(monkeypatch)
+
+    def write(chunk: list[ConsentEntry]) -> None:
+        raise StateError("state store: disk full")
+
+    stage._write = write  # type: ignore[method-assign]
+    stage.pending.add(entries(0, 30))
+    stage.flush(set())
+    while stage.chunks.busy:
+        time.sleep(0.01)
+    with pytest.raises(StateError, match="disk full"):
+        stage.flush(set())
+    stage.chunks.close()
     stage.pending.close()
 
 
@@ -202,3 +276,28 @@ def test_the_stage_asks_state_in_pieces():
     stage._contact_ids([key(i) for i in range(2_003)])
     stage._known("consent:news", [key(i) for i in range(1_001)])
     assert stage.store.sizes == [2000, 2, 1, 1000, 1]  # type: ignore[attr-defined]
+
+
+def test_a_chunk_sharing_a_contact_is_planned_after_the_chunk_before_it(monkeypatch):
+    """Two records of one Contact share its Individual and consents: the next chunk is planned
+    against state only once the chunk in the worker has recorded them (else an older proof
+    could overwrite a newer one); a chunk of other Contacts does not wait."""
+    from connector.sync.consent_writes import Chunk
+
+    stage = _flushing_stage(monkeypatch)
+    release, order = threading.Event(), []
+
+    def second_half() -> None:
+        assert release.wait(10)
+        order.append("recorded")
+
+    stage._out = Chunk([], None, set(), {"003A", "003B"}, {})  # type: ignore[arg-type]
+    stage.chunks.start(second_half)
+    stage._before_planning({"003C"})  # other Contacts: planned at once
+    assert stage.chunks.busy and order == []
+    threading.Timer(0.2, release.set).start()
+    stage._before_planning({"003C", "003B"})
+    order.append("planned")
+    assert order == ["recorded", "planned"] and stage._out is None
+    stage.chunks.close()
+    stage.pending.close()
