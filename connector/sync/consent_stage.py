@@ -126,6 +126,7 @@ class ConsentStage(ChunkWrites):
         self._lock = threading.Lock()  # the counts and refusals the worker adds to
         self._report_lock = threading.Lock()  # report entries made on first use
         self._thread = threading.get_ident()  # the run's: progress and refused are told there
+        self._told = (0, 0)
         self.chunks = Background("sf-consents")
         self._out: Chunk | None = None  # the chunk whose second half runs in the worker
 
@@ -233,6 +234,9 @@ class ConsentStage(ChunkWrites):
             # Pipelined: this chunk's first half (plan, Individuals) here while the worker
             # writes the previous chunk's consents and links.
             for entries in self.pending.take(len(self.pending), CHUNK):
+                if self.report.stopped:  # a chunk ran out of API share: the rest waits
+                    self._retry_later({e.contact_key for e in entries})
+                    continue
                 chunk = self._begin(entries)
                 self._settle()
                 self._out = chunk

@@ -91,6 +91,7 @@ class ChunkWrites:
     writes_sent: int
     writes_done: int
     _thread: int  # the run's thread: the only one that tells the progress
+    _told: tuple[int, int]  # the counts it was told last
 
     def _write(self, entries: list[ConsentEntry]) -> None:
         """Write a chunk whole (in the worker while the engine maps)."""
@@ -335,8 +336,12 @@ class ChunkWrites:
         with self._lock:
             self.writes_sent += sent
             self.writes_done += done
-        if self.progress is not None and threading.get_ident() == self._thread:
-            self.progress(self.writes_done, self.writes_sent)
+            counts = (self.writes_done, self.writes_sent)
+        if self.progress is None or threading.get_ident() != self._thread:
+            return
+        if counts != self._told:  # the engine asks at every batch: tell news only
+            self._told = counts
+            self.progress(*counts)
 
     def _record_some(self, synced: list[SyncedUpdate], *, last: bool = False) -> None:
         """Record ``synced`` in state once it holds :data:`SLICE` rows (all of it: ``last``),

@@ -16,6 +16,8 @@ from connector.sync import consent_stage, engine
 from connector.sync.consent_records import entries_for
 from connector.sync.job import run_job
 
+LIMIT = 20  # 80 %: 16 calls — the Contacts, describes, then a few consent chunks
+
 CPTC = (
     "SELECT Id, Name, PartyId, DataUsePurposeId, ContactPointType, PrivacyConsentStatus,"
     " CaptureDate, CaptureSource, EffectiveFrom, Consent_Given_By__c, SIS_Consent_Key__c"
@@ -267,3 +269,35 @@ def test_consent_chunks_are_pipelined_and_their_refusals_filed_at_the_row(
     assert again.mappings["students"].skipped == 29, again.summary()
     assert again.mappings["consent:recruitment_news"].failed == 1
     assert len(project.query("SELECT Id FROM ContactPointTypeConsent")) == 59
+
+
+def test_a_stop_in_the_consent_phase_leaves_the_rest_to_the_next_run(project, monkeypatch):
+    """The API share runs out while chunks are written: the chunks after it are not begun
+    (their records are retried next run), and the next run writes them, each once."""
+    monkeypatch.setattr(consent_stage, "CHUNK", 6)
+    begun: list[int] = []
+    begin = consent_stage.ConsentStage._begin
+
+    def spy(self, entries):
+        begun.append(len(entries))
+        return begin(self, entries)
+
+    monkeypatch.setattr(consent_stage.ConsentStage, "_begin", spy)
+    project.write_students([student(f"4300{i:02d}") for i in range(30)])
+    project.emulator.faults(daily_api_limit=LIMIT)
+    report = project.run("students")
+    assert report.exit_code() == 1 and "daily API share" in report.stopped, report.summary()
+    assert project.emulator.stats()["api_calls"] <= 0.8 * LIMIT
+    stopped_after = len(begun)
+    assert 0 < stopped_after < 10, begun  # the chunks after the stop were not begun
+    individuals = len(project.query("SELECT Id FROM Individual"))
+    assert individuals < 30
+    project.emulator.faults(daily_api_limit=100_000)
+    again = project.run("students")
+    assert again.exit_code() == 0, again.summary()
+    assert len(project.query("SELECT Id FROM Individual")) == 30
+    keys = [c["SIS_Consent_Key__c"] for c in project.query(CPTC)]
+    assert len(keys) == 60 and len(set(keys)) == 60
+    third = project.run("students")
+    assert third.mappings["students"].skipped == 30, third.summary()
+    assert not any(r.written for n, r in third.mappings.items() if n.startswith("consent:"))

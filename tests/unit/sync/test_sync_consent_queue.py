@@ -179,6 +179,7 @@ def _flushing_stage(monkeypatch, chunk: int = 20):
     stage._lock, stage._refusals, stage._thread = threading.Lock(), [], threading.get_ident()
     stage.refused = stage.progress = None
     stage.writes_sent = stage.writes_done = 0
+    stage._told = (0, 0)
     return stage
 
 
@@ -299,5 +300,23 @@ def test_a_chunk_sharing_a_contact_is_planned_after_the_chunk_before_it(monkeypa
     stage._before_planning({"003C", "003B"})
     order.append("planned")
     assert order == ["recorded", "planned"] and stage._out is None
+    stage.chunks.close()
+    stage.pending.close()
+
+
+def test_the_progress_hears_only_news(monkeypatch):
+    """The engine flushes at every batch: a mapping without consents shows no consent line, and
+    a count is told once."""
+    stage = _flushing_stage(monkeypatch)
+    told: list[tuple[int, int]] = []
+    stage.progress = lambda done, total: told.append((done, total))
+    for _ in range(3):
+        stage.flush(set())
+    assert told == []
+    stage._tell(sent=4)
+    stage.flush(set())
+    stage._tell(done=4)
+    stage.flush(set())
+    assert told == [(0, 4), (4, 4)]
     stage.chunks.close()
     stage.pending.close()
