@@ -32,6 +32,7 @@ progress is told, when the engine next flushes (or at the end).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Container, Sequence
 from datetime import date, datetime
@@ -57,6 +58,8 @@ from connector.sync.consent_records import (
 )
 from connector.sync.consent_writes import Chunk, ChunkWrites
 from connector.sync.plan import Item, Write
+
+log = logging.getLogger(__name__)
 
 # Entries written together (Individuals, Contact links and consents of one chunk). Large enough
 # that a first load's consent records go through Bulk API 2.0 (a chunk of more than the bulk
@@ -123,6 +126,7 @@ class ConsentStage(ChunkWrites):
         # engine files them as rejects at their person's row (file, line, fields, code).
         self.refused: Callable[[Sequence[tuple[str, str, WriteResult]]], None] | None = None
         self._refusals: list[tuple[str, str, WriteResult]] = []  # for refused, on our thread
+        self._warnings: list[str] = []
         self._lock = threading.Lock()  # the counts and refusals the worker adds to
         self._report_lock = threading.Lock()  # report entries made on first use
         self._thread = threading.get_ident()  # the run's: progress and refused are told there
@@ -248,9 +252,14 @@ class ConsentStage(ChunkWrites):
             self.deferred.close()
 
     def close(self) -> None:
-        """The run failed: wait for a chunk in the worker (what it wrote is recorded), leave
-        the rest to the next run (their source rows are not remembered)."""
+        """The run failed: wait for a chunk in the worker (what it wrote is recorded, what
+        Salesforce refused is filed), leave the rest to the next run (their source rows are
+        not remembered)."""
         self.chunks.close()
+        try:
+            self._deliver()
+        except Exception as exc:  # noqa: BLE001 - the run's own error is on its way up
+            log.warning("%s: consent refusals not filed (%s)", self.mapping, type(exc).__name__)
 
     def _settle(self) -> None:
         """Take the outcome of the chunk written in the worker (its error is raised here)."""
@@ -271,6 +280,9 @@ class ConsentStage(ChunkWrites):
         """On the run's thread: file the consents Salesforce refused, tell the progress."""
         with self._lock:
             refusals, self._refusals = self._refusals, []
+            warnings, self._warnings = self._warnings, []
+        for warning in warnings:
+            self.mapping_report.warnings[warning] += 1
         if refusals and self.refused is not None:
             self.refused(refusals)
         self._tell()

@@ -61,13 +61,22 @@ class Chunk:
 
     entries: list[ConsentEntry]
     plan: ConsentPlan
-    landed: set[str]  # contact keys whose Contact is in Salesforce
-    contacts: set[str]  # their Contact Ids
+    contact_ids: dict[str, str]  # contact key → its Contact's Id (Contacts in Salesforce)
     ids: dict[str, str]  # Individual key → Id (known, then upserted)
     linked: list[tuple[IndividualWrite, WriteResult, str]] = field(default_factory=list)
     links: Future[list[WriteResult]] | None = None  # the links' write, submitted
     failed_contacts: set[str] = field(default_factory=set)
     retry: set[str] | None = None  # contact keys retried next run; None: still to send
+
+    @property
+    def landed(self) -> set[str]:
+        """Contact keys whose Contact is in Salesforce (the others wait for the next run)."""
+        return set(self.contact_ids)
+
+    @property
+    def contacts(self) -> set[str]:
+        """The Ids of those Contacts."""
+        return set(self.contact_ids.values())
 
 
 class ChunkWrites:
@@ -87,6 +96,7 @@ class ChunkWrites:
     _lock: threading.Lock  # counts, refusals
     _report_lock: threading.Lock
     _refusals: list[tuple[str, str, WriteResult]]
+    _warnings: list[str]  # for the mapping's report, on the run's thread
     progress: Callable[[int, int], None] | None
     writes_sent: int
     writes_done: int
@@ -99,12 +109,12 @@ class ChunkWrites:
 
     def _begin(self, entries: list[ConsentEntry]) -> Chunk:
         """The first half of a chunk: plan it, upsert its Individuals, submit their links."""
-        plan, landed, contacts = self._plan_chunk(entries)
+        plan, contact_ids = self._plan_chunk(entries)
         keys = {e.contact_key for e in entries}
         # Its Contact did not reach Salesforce: the write failed and is retried next run
         # from its row, which therefore must not be remembered.
-        self.deferred.pop(keys - landed)
-        chunk = Chunk(entries, plan, landed, contacts, dict(plan.individual_ids))
+        self.deferred.pop(keys - set(contact_ids))
+        chunk = Chunk(entries, plan, contact_ids, dict(plan.individual_ids))
         if not (plan.individuals or plan.consents):
             chunk.retry = set()
             return chunk
@@ -119,8 +129,8 @@ class ChunkWrites:
         detection = self.org.detection(self.link)
         if detection.model is None:
             if detection.warning:
-                with self._lock:
-                    self.mapping_report.warnings[detection.warning] += 1
+                with self._lock:  # counted on the run's thread (_deliver)
+                    self._warnings.append(detection.warning)
             chunk.retry = set()  # nothing can be written here: the rows may be skipped
             return
         if not detection.model.given_by:
@@ -137,10 +147,19 @@ class ChunkWrites:
         if chunk.retry is None:
             self._guarded(chunk, partial(self._consents_and_links, chunk))
         retry = chunk.retry or set()
+        if chunk.failed_contacts:
+            # An Individual or a link Salesforce refused: the records of that Contact are
+            # mapped again next run (a remembered row is skipped, and its Contact would stay
+            # without its Individual for good).
+            log.debug("%s: %d Individuals not written", self.mapping, len(chunk.failed_contacts))
+            unlinked = {
+                k for k, cid in chunk.contact_ids.items() if cid in chunk.failed_contacts
+            } - retry
+            if unlinked:
+                self._retry_later(unlinked)
+                retry = retry | unlinked
         self.deferred.pop(retry)
         self._confirm(chunk.landed - retry)
-        if chunk.failed_contacts:
-            log.debug("%s: %d Individuals not written", self.mapping, len(chunk.failed_contacts))
 
     def _guarded(self, chunk: Chunk, step: Callable[[], None]) -> None:
         """Run a step of ``chunk``; when Salesforce stops it, the chunk's records are retried
@@ -183,9 +202,9 @@ class ChunkWrites:
             out.update(self.store.known(name, part))
         return out
 
-    def _plan_chunk(self, entries: list[ConsentEntry]) -> tuple[ConsentPlan, set[str], set[str]]:
-        """What a chunk of entries needs written, against what state remembers; the contact
-        keys whose Contact is in Salesforce (the others wait), and those Contacts' Ids."""
+    def _plan_chunk(self, entries: list[ConsentEntry]) -> tuple[ConsentPlan, dict[str, str]]:
+        """What a chunk of entries needs written, against what state remembers; and the Ids
+        of the Contacts in Salesforce by contact key (the others wait)."""
         hasher = self.hasher
         contact_ids = self._contact_ids(sorted({e.contact_key for e in entries}))
         contacts = set(contact_ids.values())
@@ -205,7 +224,7 @@ class ChunkWrites:
         plan = plan_consents(
             entries, contact_ids, known_individuals, known_consents, self.purposes, hasher
         )
-        return plan, set(contact_ids), contacts
+        return plan, contact_ids
 
     def _before_planning(self, contacts: set[str]) -> None:
         """Called with a chunk's Contact Ids before it is planned against state (the stage

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import replace
 
 import pytest
@@ -12,6 +13,8 @@ from syncfixtures import SyncProject, registration, student
 
 from connector.emulator import objects_default
 from connector.emulator.testing import running_emulator
+from connector.records import WriteResult
+from connector.salesforce.writer import Writer
 from connector.sync import consent_stage, engine
 from connector.sync.consent_records import entries_for
 from connector.sync.job import run_job
@@ -301,3 +304,34 @@ def test_a_stop_in_the_consent_phase_leaves_the_rest_to_the_next_run(project, mo
     third = project.run("students")
     assert third.mappings["students"].skipped == 30, third.summary()
     assert not any(r.written for n, r in third.mappings.items() if n.startswith("consent:"))
+
+
+def test_a_link_salesforce_refused_is_written_next_run(project, monkeypatch):
+    """A Contact whose link to its new Individual Salesforce refused (a row lock, say) keeps
+    its row unremembered: the next run maps it again and links it (before: the row was
+    remembered, every later run skipped it, and the Contact stayed unlinked for good)."""
+    project.write_students([student(f"4400{i:02d}") for i in range(5)])
+    submit = Writer.submit
+
+    def refuse_one_link(self, kind, obj, rows, **kw):
+        if kind == "update" and rows and "IndividualId" in rows[0]:
+            rest = submit(self, kind, obj, rows[1:], **kw).result() if len(rows) > 1 else []
+            done: Future = Future()
+            done.set_result([WriteResult(False, error_code="UNABLE_TO_LOCK_ROW"), *rest])
+            return done
+        return submit(self, kind, obj, rows, **kw)
+
+    with monkeypatch.context() as m:
+        m.setattr(Writer, "submit", refuse_one_link)
+        first = project.run("students")
+    assert first.exit_code() == 1, first.summary()
+    assert first.mappings["consent:individual"].failures == {"UNABLE_TO_LOCK_ROW": 1}
+    unlinked = project.query("SELECT Id FROM Contact WHERE IndividualId = null")
+    assert len(unlinked) == 1
+    again = project.run("students")
+    assert again.exit_code() == 0, again.summary()
+    assert again.mappings["students"].skipped == 4  # the other four: remembered
+    assert project.query("SELECT Id FROM Contact WHERE IndividualId = null") == []
+    assert len(project.query("SELECT Id FROM Individual")) == 5  # the same one, linked now
+    third = project.run("students")
+    assert third.mappings["students"].skipped == 5, third.summary()

@@ -177,6 +177,7 @@ def _flushing_stage(monkeypatch, chunk: int = 20):
     stage.pending = EntryQueue()
     stage.chunks = Background("test-consents")
     stage._lock, stage._refusals, stage._thread = threading.Lock(), [], threading.get_ident()
+    stage._warnings = []
     stage.refused = stage.progress = None
     stage.writes_sent = stage.writes_done = 0
     stage._told = (0, 0)
@@ -292,7 +293,7 @@ def test_a_chunk_sharing_a_contact_is_planned_after_the_chunk_before_it(monkeypa
         assert release.wait(10)
         order.append("recorded")
 
-    stage._out = Chunk([], None, set(), {"003A", "003B"}, {})  # type: ignore[arg-type]
+    stage._out = Chunk([], None, {"k1": "003A", "k2": "003B"}, {})  # type: ignore[arg-type]
     stage.chunks.start(second_half)
     stage._before_planning({"003C"})  # other Contacts: planned at once
     assert stage.chunks.busy and order == []
