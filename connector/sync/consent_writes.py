@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future, wait
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -167,15 +167,13 @@ class ChunkWrites:
         try:
             step()
         except (LimitReached, SalesforceError) as exc:
-            if chunk.links is not None:
-                # Its outcome no longer matters (the chunk is retried), but it must not run on.
-                wait([chunk.links])
+            # No links' job runs on past here: it is submitted as the first half's last step,
+            # and the second half waits for it whatever happens (_consents_and_links).
             with self._lock:
                 if isinstance(exc, LimitReached):
                     self.report.stopped = self.report.stopped or f"daily API share reached ({exc})"
                 self._report(INDIVIDUALS, INDIVIDUAL).error = str(exc)
-            plan = chunk.plan
-            failed = {w.contact_key for w in plan.consents} | {e.contact_key for e in chunk.entries}
+            failed = {e.contact_key for e in chunk.entries}  # every consent's among them
             self._retry_later(failed)
             chunk.retry = failed
 
