@@ -306,7 +306,9 @@ def main() -> None:
     and are printed without a traceback (as one JSON object with ``--log-format json``).
     """
     from connector.errors import BUG_EXIT, ConnectorError
+    from connector.malloc_arenas import limit_malloc_arenas
 
+    limit_malloc_arenas()  # before any thread: a run's workers would each keep a heap resident
     try:
         app()
     except ConnectorError as exc:
