@@ -306,9 +306,9 @@ def main() -> None:
     and are printed without a traceback (as one JSON object with ``--log-format json``).
     """
     from connector.errors import BUG_EXIT, ConnectorError
-    from connector.malloc_arenas import limit_malloc_arenas
+    from connector.process_memory import bound_process_memory
 
-    limit_malloc_arenas()  # before any thread: a run's workers would each keep a heap resident
+    bound_process_memory()  # before any thread: malloc arenas, SQLite's heap (the module says why)
     try:
         app()
     except ConnectorError as exc:

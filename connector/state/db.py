@@ -257,7 +257,9 @@ def _sqlite(url: URL) -> Database:
             cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         # 16 MiB page cache (default 2 MiB): keeps the upper b-tree levels of a large state hot
-        # while memory stays bounded.
+        # while memory stays bounded. A run's thread and its consent worker each use a
+        # connection: the console script gives all of them one soft heap limit
+        # (connector/process_memory.py), under which a cache recycles its pages.
         cur.execute("PRAGMA cache_size=-16384")
         cur.close()
 
