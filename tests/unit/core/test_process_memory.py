@@ -54,10 +54,15 @@ def _glibc() -> bool:
         return False
 
 
-def _heaps(mode: str, env: dict[str, str]) -> tuple[str, int]:
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD, mode], capture_output=True, text=True, env=env, check=True
+def _child(code: str, *args: str, env: dict[str, str] | None = None) -> list[str]:
+    """What a fresh Python process running ``code`` prints, split into words."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=True
     ).stdout.split()
+
+
+def _heaps(mode: str, env: dict[str, str]) -> tuple[str, int]:
+    out = _child(CHILD, mode, env=env)
     return out[0], int(out[1])
 
 
@@ -122,15 +127,11 @@ def _linked_libsqlite() -> bool:
 
 @pytest.mark.skipif(not _linked_libsqlite(), reason="needs Python's sqlite3 on libsqlite3.so.0")
 def test_the_soft_heap_limit_bounds_the_page_caches_of_all_connections_together():
-    def highwater(mode: str) -> int:
-        out = subprocess.run(
-            [sys.executable, "-c", SQLITE_CHILD, mode], capture_output=True, text=True, check=True
-        )
-        return int(out.stdout)
-
     mb = 1024 * 1024
-    assert highwater("free") > 60 * mb  # each reader's cache holds most of the table (~93 MiB)
-    assert highwater("cap") < 24 * mb  # both together stay near the 16 MiB limit (~16 MiB)
+    # Each reader's cache holds most of the table (~93 MiB in all) …
+    assert int(_child(SQLITE_CHILD, "free")[0]) > 60 * mb
+    # … both together stay near the 16 MiB limit (~16 MiB).
+    assert int(_child(SQLITE_CHILD, "cap")[0]) < 24 * mb
 
 
 def test_a_lower_soft_heap_limit_is_kept():
@@ -139,11 +140,9 @@ def test_a_lower_soft_heap_limit_is_kept():
         "c = sqlite3.connect(':memory:'); c.execute('PRAGMA soft_heap_limit=1000000')\n"
         "print(l(), l(2_000_000_000))"
     )
-    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["1000000", "1000000"]
+    assert _child(child) == ["1000000", "1000000"]
     fresh = "from connector.process_memory import limit_sqlite_heap as l; print(l())"
-    out = subprocess.run([sys.executable, "-c", fresh], capture_output=True, text=True, check=True)
-    assert int(out.stdout) == process_memory.SQLITE_SOFT_HEAP
+    assert _child(fresh) == [str(process_memory.SQLITE_SOFT_HEAP)]
 
 
 def test_bounding_the_process_sets_the_soft_heap_limit():
@@ -152,5 +151,4 @@ def test_bounding_the_process_sets_the_soft_heap_limit():
         "bound_process_memory()\n"
         "print(sqlite3.connect(':memory:').execute('PRAGMA soft_heap_limit').fetchone()[0])"
     )
-    out = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True)
-    assert int(out.stdout) == process_memory.SQLITE_SOFT_HEAP
+    assert _child(child) == [str(process_memory.SQLITE_SOFT_HEAP)]
