@@ -6,9 +6,12 @@ flight of 50,000 (``run_context.BULK_CHUNK``). Kept as objects, the entries (~30
 person) and the source rows held back for them (:class:`DeferredRows`, ~300 bytes a person) were
 ~100 MB of a large load's peak memory. Like the write spool (``spool.py``) they go to a private
 temporary SQLite database (an empty file name: on disk, deleted on close,
-sqlite.org/inmemorydb.html); the process keeps one compressed list of key hashes per batch, to
-see which entries are ready. Nothing personal is stored beyond what the spool holds already:
-key hashes, purposes, consent moments and sources; the file is unnamed and removed at the end.
+sqlite.org/inmemorydb.html), each batch's entries with the compressed list of their key hashes
+(read to see which entries are ready); the process keeps a count per batch. Kept in the process,
+those lists grew with the backlog of a first load whose mapping runs ahead of its consent chunks
+(208,000 entries, 3 MB at 200,000 rows; ~15 MB at 1,000,000). Nothing personal is stored
+beyond what the spool holds already: key hashes, purposes, consent moments and sources; the
+file is unnamed and removed at the end.
 """
 
 from __future__ import annotations
@@ -60,14 +63,10 @@ def _temp_db() -> sqlite3.Connection:
 
 @dataclass(slots=True)
 class _Part:
-    """One batch's entries: their blob in the database, their contact keys compressed here."""
+    """One batch's entries: their row in the database, and how many they are."""
 
     blob: int
-    keys: bytes  # zlib of the contact keys joined by "\n", one per entry, in order
     count: int
-
-    def contact_keys(self) -> list[str]:
-        return zlib.decompress(self.keys).decode("ascii").split("\n")
 
 
 class EntryQueue:
@@ -76,7 +75,10 @@ class EntryQueue:
 
     def __init__(self) -> None:
         self._db = _temp_db()
-        self._db.execute("CREATE TABLE part (id INTEGER PRIMARY KEY, data BLOB NOT NULL)")
+        # keys: zlib of the entries' contact keys joined by "\n", one per entry, in order.
+        self._db.execute(
+            "CREATE TABLE part (id INTEGER PRIMARY KEY, data BLOB NOT NULL, keys BLOB NOT NULL)"
+        )
         self._parts: deque[_Part] = deque()
         self._next = 0
         self._len = 0
@@ -97,8 +99,8 @@ class EntryQueue:
         data = zlib.compress(pickle.dumps(rows, pickle.HIGHEST_PROTOCOL), 1)
         keys = zlib.compress("\n".join(e.contact_key for e in entries).encode("ascii"), 1)
         blob, self._next = self._next, self._next + 1
-        self._db.execute("INSERT INTO part VALUES (?, ?)", (blob, data))
-        part = _Part(blob, keys, len(entries))
+        self._db.execute("INSERT INTO part VALUES (?, ?, ?)", (blob, data, keys))
+        part = _Part(blob, len(entries))
         if front:
             self._parts.appendleft(part)
         else:
@@ -111,13 +113,17 @@ class EntryQueue:
         rows = pickle.loads(zlib.decompress(data))  # noqa: S301 - our own temporary file
         return [ConsentEntry(*row) for row in rows]
 
+    def _keys(self, part: _Part) -> list[str]:
+        (keys,) = self._db.execute("SELECT keys FROM part WHERE id = ?", (part.blob,)).fetchone()
+        return zlib.decompress(keys).decode("ascii").split("\n")
+
     def ready(self, blocked: Container[str], enough: int) -> int:
         """How many entries at the front have no key in ``blocked`` (their Contact is in
         Salesforce): up to the first blocked one, or the first part end at ``enough`` or more
         (the rest is counted on a later call)."""
         ready = 0
         for part in self._parts:
-            keys = part.contact_keys()
+            keys = self._keys(part)
             for index, key in enumerate(keys):
                 if key in blocked:
                     return ready + index
@@ -156,7 +162,7 @@ class EntryQueue:
 
     def contact_keys(self) -> set[str]:
         """The contact keys of every queued entry."""
-        return {k for part in self._parts for k in part.contact_keys()}
+        return {k for part in self._parts for k in self._keys(part)}
 
     def clear(self) -> None:
         """Drop every queued entry."""
