@@ -24,7 +24,6 @@ Code that calls :mod:`connector.api` in its own process decides these for itself
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 import sqlite3
@@ -53,8 +52,9 @@ def limit_malloc_arenas(arenas: int = ARENAS) -> bool:
     if not sys.platform.startswith("linux") or _arenas_set_by_admin():
         return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt  # only glibc (and a few compatible libraries) has it
+        # The process's own symbols, libc's among them: find_library would run ldconfig, a
+        # subprocess of ~17 ms on every command's start-up.
+        mallopt = ctypes.CDLL(None).mallopt  # only glibc (and a few compatible ones) has it
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
