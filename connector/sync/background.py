@@ -32,7 +32,8 @@ class Background:
 
     @property
     def busy(self) -> bool:
-        """A task is running (or done but not yet settled)."""
+        """A task is running (one that is done is not, settled or not: settle takes its
+        outcome)."""
         return self._task is not None and not self._task.done()
 
     def start(self, task: Callable[[], None]) -> None:
