@@ -28,9 +28,9 @@ from typing import TypeVar
 
 from connector.state.rows import SourceSeen
 from connector.sync.consent_records import ConsentEntry
+from connector.sync.scratch_db import in_lists, marks, scratch_db
 
 T = TypeVar("T")
-_CHUNK = 900  # below SQLite's default limit of host parameters in one statement
 # Lengths of the key lists the consent stage gives the state store (see pieces).
 PIECES = (2000, 1000, 500, 250, 128, 64, 32, 16, 8, 4, 2, 1)
 
@@ -52,13 +52,9 @@ def pieces(keys: Sequence[T]) -> Iterator[Sequence[T]]:
 
 
 def _temp_db() -> sqlite3.Connection:
-    # Not bound to its thread: DeferredRows is used by the consent stage's worker too (behind a
-    # lock; the module's own threadsafe mode serialises the connection besides).
-    db = sqlite3.connect("", check_same_thread=False)
-    db.execute("PRAGMA journal_mode=OFF")
-    db.execute("PRAGMA synchronous=OFF")
-    db.execute("PRAGMA cache_size=-1024")  # 1 MB: each part is written once and read once
-    return db
+    # Not bound to its thread: DeferredRows is used by the consent stage's worker too (behind
+    # a lock). 1 MiB of cache: each part is written once and read once.
+    return scratch_db(cache_kib=1024, threads=True)
 
 
 @dataclass(slots=True)
@@ -214,14 +210,13 @@ class DeferredRows:
         if not self._len:
             return []
         out: list[SourceSeen] = []
-        for start in range(0, len(wanted), _CHUNK):
-            chunk = wanted[start : start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            found = self._db.execute(f"SELECT * FROM row WHERE k IN ({marks})", chunk)  # noqa: S608
+        for chunk in in_lists(wanted):
+            where = f"WHERE k IN ({marks(chunk)})"
+            found = self._db.execute(f"SELECT * FROM row {where}", chunk)  # noqa: S608
             out += [
                 SourceSeen(k, h, date.fromisoformat(on) if on else None, t) for k, h, on, t in found
             ]
-            self._db.execute(f"DELETE FROM row WHERE k IN ({marks})", chunk)  # noqa: S608
+            self._db.execute(f"DELETE FROM row {where}", chunk)  # noqa: S608
         self._len -= len(out)
         return out
 

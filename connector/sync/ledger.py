@@ -22,7 +22,8 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-_CHUNK = 900  # below SQLite's default limit of host parameters in one statement
+from connector.sync.scratch_db import in_lists, marks, scratch_db
+
 # Keys kept in a dict before the ledger moves to disk. An entry is two ints (~130 bytes with
 # its dict slot; a hex key and a hex token in a tuple were ~290): 80,000 keys ≈ 10 MB, a tenth
 # of the 100 MB that a million-row load may add to a 10,000-row one (issue 8). A nightly run of
@@ -131,17 +132,13 @@ class KeyLedger:
         """The rows of ``sql`` (``{marks}`` where its IN list goes) for ``ints``, in chunks."""
         assert self._db is not None
         out: list[tuple[Any, ...]] = []
-        for start in range(0, len(ints), _CHUNK):
-            chunk = ints[start : start + _CHUNK]
-            text = sql.format(marks=",".join("?" * len(chunk)))
-            out.extend(self._db.execute(text, chunk))
+        for chunk in in_lists(ints):
+            out.extend(self._db.execute(sql.format(marks=marks(chunk)), chunk))
         return out
 
     def _spill(self) -> None:
         assert self._mem is not None
-        db = sqlite3.connect("")
-        db.execute("PRAGMA journal_mode=OFF")
-        db.execute("PRAGMA synchronous=OFF")
+        db = scratch_db()
         # A packed entry passes 64 bits, an SQLite integer's size: line and mark apart.
         db.execute("CREATE TABLE seen (k INTEGER PRIMARY KEY, line INTEGER, mark INTEGER)")
         db.execute("CREATE TABLE numbers (n INTEGER PRIMARY KEY, k TEXT NOT NULL, line INTEGER)")

@@ -21,15 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-import sqlite3
 import threading
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, overload
 
 from connector.sync.plan import Write
+from connector.sync.scratch_db import in_lists, marks, scratch_db
 
-_CHUNK = 900  # below SQLite's default limit of host parameters in one statement
 _SLOTS = 4096  # writes per blob at most (the ref is blob * _SLOTS + index)
 # Writes per blob as the buffer stores them: what a reader holds loaded at a time (~2.3 kB a
 # write unpickled). A batch of 2,000 in one blob was 4.6 MB per reading thread, and a pass of
@@ -41,10 +40,7 @@ class WriteSpool:
     """Blobs of planned writes in a temporary database; thread-safe (Bulk workers read rows)."""
 
     def __init__(self) -> None:
-        self._db = sqlite3.connect("", check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=OFF")
-        self._db.execute("PRAGMA synchronous=OFF")
-        self._db.execute("PRAGMA cache_size=-1024")  # 1 MB: the blobs are read once, in order
+        self._db = scratch_db(cache_kib=1024, threads=True)  # the blobs are read once, in order
         self._db.execute("CREATE TABLE blob (id INTEGER PRIMARY KEY, data BLOB NOT NULL)")
         self._db.execute("CREATE TABLE people (h INTEGER NOT NULL, blob INTEGER NOT NULL)")
         self._db.execute("CREATE INDEX people_h ON people (h)")
@@ -128,10 +124,9 @@ class WriteSpool:
         """Live blobs that create or move a person with one of these identity hashes."""
         found: set[int] = set()
         with self._lock:
-            for start in range(0, len(hashes), _CHUNK):
-                chunk = [_short(h) for h in hashes[start : start + _CHUNK]]
-                marks = ",".join("?" * len(chunk))
-                sql = f"SELECT DISTINCT blob FROM people WHERE h IN ({marks})"  # noqa: S608
+            for part in in_lists(hashes):
+                chunk = [_short(h) for h in part]
+                sql = f"SELECT DISTINCT blob FROM people WHERE h IN ({marks(chunk)})"  # noqa: S608
                 found.update(b for (b,) in self._db.execute(sql, chunk))
         return found
 
