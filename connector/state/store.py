@@ -37,14 +37,15 @@ API (``from connector.state import ...``; times are timezone-aware UTC, naive on
     reject_summary(run_id=None) -> list[RejectSummary(mapping, column, reason, count)]
     add_audit(entries: Sequence[AuditEntry]);  audit_log(*, since, after_id, limit)
     prune_history(before) -> runs removed
-    # synced records (here)
+    # synced records (here; source rows: sources.py)
     lookup(mapping, key_hashes) -> {key_hash: SyncedRow};  sf_ids(mapping, key_hashes) -> {kh: id}
     record_synced(Sequence[SyncedUpdate], *, at);  touch_seen(mapping, key_hashes, *, at)
     unchanged_rows(mapping, source_hashes, *, today) -> {source_hash: (key_hash, token)}
     unchanged_sources(mapping, source_hashes, *, today) -> {source_hash: key_hash}
     remember_sources(mapping, Sequence[SourceSeen], *, at);  keep_sources(mapping, rows)
-    forget_sources(mapping)
-    mark_deleted(mapping, key_hashes, *, at);  mapping_counts() -> {mapping: n}
+    forget_sources(mapping);  mapping_counts() -> {mapping: n}
+    # retention purges and erasure (removal.py)
+    mark_deleted(mapping, key_hashes, *, at)
     expired(mapping, anchor, cutoff, *, purpose=None, lifecycle=None, batch_size=2000)
         -> Iterator[list[ExpiredRow]]
     person_records(person_id) -> list[SyncedRow];  forget(mapping, key_hashes);  forget_person(pid)
@@ -77,9 +78,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -95,17 +96,15 @@ from connector.state.lock import run_lock
 from connector.state.objections import ObjectionsMixin
 from connector.state.outbox import OutboxMixin
 from connector.state.person_contacts import PersonContactsMixin
+from connector.state.removal import RemovalMixin
 from connector.state.requests import RequestsMixin
 from connector.state.rows import (
-    Anchor,
-    ExpiredRow,
     KnownRow,
     SyncedRow,
     SyncedUpdate,
 )
 from connector.state.sources import SourcesMixin
 
-_ISO = "%Y-%m-%dT%H:%M:%SZ"
 _in: sa.BindParameter[Any] = sa.bindparam("hashes", expanding=True)
 
 
@@ -132,16 +131,6 @@ def open_store(url: str) -> StateStore:
         db.engine.dispose()
         raise
     return StateStore(db)
-
-
-def _iso(value: datetime) -> str:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("the state store only accepts timezone-aware datetimes")
-    return value.astimezone(UTC).strftime(_ISO)
-
-
-def _from_iso(text: str) -> datetime:
-    return datetime.strptime(text, _ISO).replace(tzinfo=UTC)
 
 
 def open_existing(url: str, *, create: bool = False) -> StateStore:
@@ -203,16 +192,6 @@ def _migrated_copy(path: str) -> StateStore:
     return StateStore(db)
 
 
-_SYNCED_COLUMNS = (
-    "mapping", "key_hash", "object", "sf_id", "person_id", "field_hashes", "first_seen",
-    "last_seen", "last_synced", "lifecycle", "lifecycle_end_at", "event_date",
-    "consent_withdrawn_at", "deleted_at",
-)  # fmt: skip
-# last_seen is read from `seen` (tables.py says why it has a table of its own).
-_WITH_SEEN = s.synced.join(
-    s.seen,
-    sa.and_(s.seen.c.mapping == s.synced.c.mapping, s.seen.c.key_hash == s.synced.c.key_hash),
-)
 # record_synced on SQLite, written out: SQLAlchemy's per-value bind processing of five
 # datetimes a row was a third of a first load's state cost. Same semantics as the generic
 # upsert: first_seen kept, person_id kept unless given, deleted_at cleared.
@@ -237,7 +216,7 @@ def _sqlite_synced(u: SyncedUpdate, when: str | None) -> tuple[Any, ...]:
         u.mapping, u.key_hash, u.object, u.sf_id, u.person_id, _fields_json(u),
         when, when, u.lifecycle, s.sqlite_datetime(u.lifecycle_end_at),
         day.isoformat() if day is not None else None,
-        json.dumps({k: _iso(v) for k, v in withdrawn.items()}) if withdrawn else None,
+        json.dumps({k: s.iso_text(v) for k, v in withdrawn.items()}) if withdrawn else None,
     )  # fmt: skip
 
 
@@ -262,22 +241,6 @@ _SF_IDS = (
     " AND deleted_at IS NULL AND key_hash {in}"
 )
 
-_SELECT_SYNCED = sa.select(
-    *((s.seen if name == "last_seen" else s.synced).c[name] for name in _SYNCED_COLUMNS)
-).select_from(_WITH_SEEN)
-
-
-def _synced_row(r: Any) -> SyncedRow:
-    # Positional access: the look-up builds up to 2,000 of these per batch.
-    (mapping, key_hash, obj, sf_id, person_id, fields, first_seen, last_seen, last_synced,
-     lifecycle, lifecycle_end_at, event_date, consents, deleted_at) = r  # fmt: skip
-    return SyncedRow(
-        mapping, key_hash, obj, sf_id, person_id, json.loads(fields), first_seen, last_seen,
-        last_synced, lifecycle, lifecycle_end_at, event_date,
-        {p: _from_iso(t) for p, t in consents.items()} if consents else {},
-        deleted_at,
-    )  # fmt: skip
-
 
 class StateStore(
     HistoryMixin,
@@ -287,12 +250,14 @@ class StateStore(
     ObjectionsMixin,
     RequestsMixin,
     PersonContactsMixin,
+    RemovalMixin,
 ):
     """The connector's memory between runs. Create with :func:`open_store`; close when done.
 
     Runs, rejects and the audit come from :class:`HistoryMixin`, persons and suppressions from
     :class:`IdentityMixin`, the outbox from :class:`OutboxMixin`, the remembered source rows from
-    :class:`SourcesMixin`; the synced records live here.
+    :class:`SourcesMixin`, what purges and erasure remove from :class:`RemovalMixin`; the synced
+    records are written and read here.
     """
 
     def __init__(self, db: Database):
@@ -328,12 +293,12 @@ class StateStore(
     def lookup(self, mapping: str, key_hashes: Sequence[str]) -> dict[str, SyncedRow]:
         """What is known about a batch of records: key hash → row (unknown keys are absent)."""
         t = s.synced
-        q = _SELECT_SYNCED.where(t.c.mapping == mapping, t.c.key_hash.in_(_in))
+        q = s.SELECT_SYNCED.where(t.c.mapping == mapping, t.c.key_hash.in_(_in))
         out: dict[str, SyncedRow] = {}
         with guard("lookup"), self._db.reading() as conn:
             for chunk in chunks(key_hashes):
                 for r in conn.execute(q, {"hashes": chunk}).all():  # fetchall: one C call
-                    out[r[1]] = _synced_row(r)
+                    out[r[1]] = s.synced_row(r)
         return out
 
     def known(self, mapping: str, key_hashes: Sequence[str]) -> dict[str, KnownRow]:
@@ -396,7 +361,7 @@ class StateStore(
                     "event_date": u.event_date,
                     "deleted_at": None,
                     "consent_withdrawn_at": (
-                        {p: _iso(t) for p, t in u.consent_withdrawn_at.items()}
+                        {p: s.iso_text(t) for p, t in u.consent_withdrawn_at.items()}
                         if u.consent_withdrawn_at
                         else None
                     ),
@@ -454,129 +419,6 @@ class StateStore(
                     conn.exec_driver_sql(sql, (when, mapping, *chunk))
                 else:
                     conn.execute(stmt.values(last_seen=at), {"hashes": chunk})
-
-    def mark_deleted(self, mapping: str, key_hashes: Sequence[str], *, at: datetime) -> None:
-        """Note that these records were deleted in Salesforce (purge); the rows stay as memory.
-
-        Their remembered source rows go: a row still in the source is mapped again, so the
-        planner can tell an old record (stays purged) from new data (comes back).
-        """
-        t = s.synced
-        stmt = sa.update(t).where(t.c.mapping == mapping, t.c.key_hash.in_(_in))
-        with guard("mark deleted"), self._db.writing() as conn:
-            r = s.source_rows
-            rows = sa.delete(r).where(r.c.mapping == mapping, r.c.key_hash.in_(_in))
-            for chunk in chunks(key_hashes):
-                conn.execute(stmt.values(deleted_at=at), {"hashes": chunk})
-                conn.execute(rows, {"hashes": chunk})
-
-    def expired(
-        self,
-        mapping: str,
-        anchor: Anchor | str,
-        cutoff: datetime,
-        *,
-        purpose: str | None = None,
-        lifecycle: str | None = None,
-        batch_size: int = 2_000,
-    ) -> Iterator[list[ExpiredRow]]:
-        """Stream the live records of ``mapping`` whose ``anchor`` lies before ``cutoff``.
-
-        ``event_date`` compares with the cutoff's date; ``consent_withdrawn`` needs ``purpose``.
-        ``lifecycle`` narrows to one lifecycle value (e.g. applicants who never enrolled).
-        Batches are keyset-paged by key hash, so the caller may purge between batches.
-        """
-        anchor = Anchor(anchor)
-        t = s.synced
-        limit: Any = cutoff
-        tables: sa.FromClause = t
-        if anchor is Anchor.LAST_SEEN:
-            col: Any = s.seen.c.last_seen
-            tables = _WITH_SEEN
-        elif anchor is Anchor.LIFECYCLE_END:
-            col = t.c.lifecycle_end_at
-        elif anchor is Anchor.EVENT_DATE:
-            col, limit = t.c.event_date, cutoff.astimezone(UTC).date()
-        else:
-            if not purpose:
-                raise ValueError("the consent_withdrawn anchor needs a purpose")
-            col = t.c.consent_withdrawn_at[purpose].as_string()
-            # ISO text compares correctly as text in SQLite; PostgreSQL compares real times.
-            if self.dialect == "postgresql":
-                col, limit = sa.cast(col, sa.DateTime(timezone=True)), cutoff
-            else:
-                limit = _iso(cutoff)
-        q = (
-            sa.select(t.c.key_hash, t.c.object, t.c.sf_id, t.c.person_id, col.label("anchor_at"))
-            .select_from(tables)
-            .where(t.c.mapping == mapping, t.c.deleted_at.is_(None), col.is_not(None), col < limit)
-            .order_by(t.c.key_hash)
-            .limit(batch_size)
-        )
-        if lifecycle is not None:
-            q = q.where(t.c.lifecycle == lifecycle)
-        after = ""
-        while True:
-            with guard("find expired records"), self._db.reading() as conn:
-                found = conn.execute(q.where(t.c.key_hash > after)).all()
-            if not found:
-                return
-            yield [
-                ExpiredRow(mapping, r.key_hash, r.object, r.sf_id, r.person_id, self._anchor(r))
-                for r in found
-            ]
-            if len(found) < batch_size:
-                return
-            after = found[-1].key_hash
-
-    @staticmethod
-    def _anchor(r: Any) -> Any:
-        value = r.anchor_at
-        if isinstance(value, str):
-            return _from_iso(value)
-        if isinstance(value, datetime):
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return value
-
-    def person_records(self, person_id: int) -> list[SyncedRow]:
-        """Every record linked to one person, across mappings (for erasure and purges)."""
-        q = _SELECT_SYNCED.where(s.synced.c.person_id == person_id)
-        with guard("read person records"), self._db.reading() as conn:
-            return [_synced_row(r) for r in conn.execute(q)]
-
-    def forget(self, mapping: str, key_hashes: Sequence[str]) -> int:
-        """Erase local memory of records (their synced and outbox rows); return rows removed.
-
-        Suppressions stay: add one first so that no later sync recreates the record.
-        """
-        removed = 0
-        with guard("forget records"), self._db.writing() as conn:
-            for chunk in chunks(key_hashes):
-                for t in (s.outbox, s.source_rows, s.seen, s.synced):
-                    res = conn.execute(
-                        sa.delete(t).where(t.c.mapping == mapping, t.c.key_hash.in_(_in)),
-                        {"hashes": chunk},
-                    )
-                    removed += res.rowcount if t is s.synced else 0
-        return removed
-
-    def forget_person(self, person_id: int) -> int:
-        """Erase a person and every record linked to them; return the record rows removed."""
-        sy, ob = s.synced, s.outbox
-        with guard("forget person"), self._db.writing() as conn:
-            keys = conn.execute(
-                sa.select(sy.c.mapping, sy.c.key_hash).where(sy.c.person_id == person_id)
-            ).all()
-            for t in (ob, s.source_rows, s.seen) if keys else ():
-                conn.execute(
-                    sa.delete(t).where(
-                        t.c.mapping == sa.bindparam("m"), t.c.key_hash == sa.bindparam("k")
-                    ),
-                    [{"m": m, "k": k} for m, k in keys],
-                )
-            removed = conn.execute(sa.delete(sy).where(sy.c.person_id == person_id)).rowcount
-            conn.execute(sa.delete(s.persons).where(s.persons.c.person_id == person_id))
-        return removed
 
     def mapping_counts(self) -> dict[str, int]:
         """Number of records in Salesforce per mapping (for ``status``): purged and erased

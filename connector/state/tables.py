@@ -20,6 +20,7 @@ never a personal value (see ``connector/hashing.py``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Dialect
 
 from connector.errors import StateError
+from connector.state.rows import SyncedRow
 
 SCHEMA_VERSION = 4
 
@@ -75,6 +77,22 @@ def sqlite_datetime(value: datetime | None) -> str | None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("the state store only accepts timezone-aware datetimes")
     return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+# Times inside JSON columns (consent_withdrawn_at): ISO text to the second, in UTC.
+_ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def iso_text(value: datetime) -> str:
+    """A timezone-aware datetime as the text the JSON columns keep (naive ones are refused)."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("the state store only accepts timezone-aware datetimes")
+    return value.astimezone(UTC).strftime(_ISO)
+
+
+def from_iso_text(text: str) -> datetime:
+    """The datetime of :func:`iso_text`'s text (UTC)."""
+    return datetime.strptime(text, _ISO).replace(tzinfo=UTC)
 
 
 metadata = sa.MetaData()
@@ -256,6 +274,34 @@ objections = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("request_id", sa.Integer),
 )
+
+
+# A synced record as the store returns it (rows.SyncedRow); last_seen is read from `seen`
+# (its table says why it has one of its own).
+_SYNCED_COLUMNS = (
+    "mapping", "key_hash", "object", "sf_id", "person_id", "field_hashes", "first_seen",
+    "last_seen", "last_synced", "lifecycle", "lifecycle_end_at", "event_date",
+    "consent_withdrawn_at", "deleted_at",
+)  # fmt: skip
+SYNCED_WITH_SEEN = synced.join(
+    seen, sa.and_(seen.c.mapping == synced.c.mapping, seen.c.key_hash == synced.c.key_hash)
+)
+SELECT_SYNCED = sa.select(
+    *((seen if name == "last_seen" else synced).c[name] for name in _SYNCED_COLUMNS)
+).select_from(SYNCED_WITH_SEEN)
+
+
+def synced_row(r: Any) -> SyncedRow:
+    """One row of :data:`SELECT_SYNCED` as a :class:`~connector.state.rows.SyncedRow`."""
+    # Positional access: the look-up builds up to 2,000 of these per batch.
+    (mapping, key_hash, obj, sf_id, person_id, fields, first_seen, last_seen, last_synced,
+     lifecycle, lifecycle_end_at, event_date, consents, deleted_at) = r  # fmt: skip
+    return SyncedRow(
+        mapping, key_hash, obj, sf_id, person_id, json.loads(fields), first_seen, last_seen,
+        last_synced, lifecycle, lifecycle_end_at, event_date,
+        {p: from_iso_text(t) for p, t in consents.items()} if consents else {},
+        deleted_at,
+    )  # fmt: skip
 
 
 def _to_v2(conn: Connection) -> None:
