@@ -248,6 +248,21 @@ def key_indices(header: list[str], columns: list[str], display: str) -> list[int
     return out
 
 
+def require_in_header(header: Collection[str], columns: Collection[str], display: str) -> None:
+    """InputError naming the first of ``columns`` (the mapping reads them) not in ``header``:
+    a column renamed or left out of an export would read as empty on every row and clear its
+    field in Salesforce for everyone."""
+    for column in columns:
+        if column not in header:
+            raise InputError(
+                display,
+                "a column the mapping reads is not in the header (renamed, or left out "
+                "of the export? an empty column would clear its field in Salesforce)",
+                line=1,
+                column=column,
+            )
+
+
 class CsvSource(FileSource):
     """A delimited text file with a header line; one record per row.
 
@@ -265,6 +280,7 @@ class CsvSource(FileSource):
     options: CsvOptions
     _scan: Scan | None = None
     _header: list[str] | None = None  # read by check()
+    _required: tuple[str, ...] = ()  # the columns the mapping reads (require_columns)
 
     def _layout(self) -> tuple[str, str]:
         name = self.display_name(self.path)
@@ -298,25 +314,18 @@ class CsvSource(FileSource):
             key_indices(self._header, o.key_columns, name)
 
     def require_columns(self, columns: Collection[str]) -> None:
-        """Every column the mapping reads is in the header :meth:`check` read (InputError)."""
-        header = self._header
-        if header is None:
-            return
-        for column in columns:
-            if column not in header:
-                raise InputError(
-                    self.display_name(self.path),
-                    "a column the mapping reads is not in the header (renamed, or left out "
-                    "of the export? an empty column would clear its field in Salesforce)",
-                    line=1,
-                    column=column,
-                )
+        """Every column the mapping reads is in the header :meth:`check` read (InputError);
+        :meth:`read` checks them again on the header it reads (the file may have changed)."""
+        self._required = tuple(columns)
+        if self._header is not None:
+            require_in_header(self._header, self._required, self.display_name(self.path))
 
     def read(self) -> Iterator[SourceRecord | Reject]:
         """Stream the rows as SourceRecords (Rejects for ragged rows, empty keys and NULs).
 
         Raises InputError before the first row when the file changed since ``check()`` and
-        is now unusable (the pre-scan runs again).
+        is now unusable (the pre-scan runs again, and the header must still hold the key and
+        every column the mapping reads).
         """
         o = self.options
         name, delimiter = self._layout()
@@ -328,6 +337,7 @@ class CsvSource(FileSource):
             header = read_header(rows, name)
             key_cols = o.key_columns
             kidx = key_indices(header, key_cols, name)
+            require_in_header(header, self._required, name)
             width = len(header)
             skip_blank = o.skip_blank_lines
             single = kidx[0] if len(kidx) == 1 else None

@@ -28,7 +28,7 @@ export); an unterminated quote in the entity file or a look-up table is an Input
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -44,7 +44,7 @@ from connector.sources.base import (
     check_encoding,
     empty_key,
 )
-from connector.sources.csv import key_indices
+from connector.sources.csv import key_indices, require_in_header
 from connector.sources.oneroster_files import (
     DATE_COLUMNS,
     DATETIME_COLUMNS,
@@ -74,6 +74,10 @@ Entity = Literal[
     "demographics",
 ]  # fmt: skip
 ROLE_ENTITIES = ("users", "enrollments", "roles")
+# Columns this reader adds to a row (joins, a user's roles): a mapping may read them although
+# the entity file has no such header, so require_columns does not ask the file for them.
+ADDED_PREFIXES = ("orgs.", "parent.", "school.", "class.", "course.", "session.")
+ADDED_COLUMNS = frozenset({"role", "roles"})
 BULK_DELETE = "status tobedeleted in a bulk file (manifest); only a delta file can delete"
 
 
@@ -173,6 +177,18 @@ class OneRosterSource(FileSource):
         return self.path
 
     _delta = False  # the manifest of the last read declared the entity's file a delta
+    _header: list[str] | None = None  # the entity file's header, read by check()
+    _display = ""  # the entity file's name as messages show it
+    _required: tuple[str, ...] = ()  # the entity file's columns the mapping reads
+
+    def require_columns(self, columns: Collection[str]) -> None:
+        """Every column the mapping reads from the entity file is in its header (InputError;
+        :meth:`read` checks again). Joined columns and roles are the reader's own."""
+        self._required = tuple(
+            c for c in columns if c not in ADDED_COLUMNS and not c.startswith(ADDED_PREFIXES)
+        )
+        if self._header is not None:
+            require_in_header(self._header, self._required, self._display)
 
     def holds_everything(self) -> bool | None:
         """False after reading a ``delta`` file (only changes); a ``bulk`` file holds every
@@ -223,7 +239,8 @@ class OneRosterSource(FileSource):
         table = self._table(manifest, o.entity, required=True)
         assert table is not None  # required=True raised otherwise
         table.scan()
-        header = table.header()
+        header = self._header = table.header()
+        self._display = table.display
         key_indices(header, o.key_columns, table.display)
         roles_table = None
         for entity in self._support():
@@ -277,6 +294,7 @@ class OneRosterSource(FileSource):
         header = table.header()
         key_cols = o.key_columns
         key_indices(header, key_cols, table.display)
+        require_in_header(header, self._required, table.display)
         delta = manifest.mode(o.entity) == "delta"
         self._delta = delta
         dates = [h for h in header if h in DATE_COLUMNS or h in DATETIME_COLUMNS]

@@ -214,3 +214,23 @@ def test_a_symlink_loop_a_device_and_a_folder_are_input_errors_that_say_what_the
         with pytest.raises(InputError) as err:
             src(tmp_path, name).check()
         assert message in str(err.value)
+
+
+def test_a_header_renamed_between_check_and_read_is_refused_before_any_row(tmp_path):
+    # The export job may overwrite the file while a sync starts: read() reads the header
+    # again, and a column the mapping reads must still be in it (else it clears its field).
+    name = write(tmp_path, "id,email\n1,a@school.example\n")
+    s = src(tmp_path, name)
+    s.check()
+    s.require_columns(["id", "email"])
+    write(tmp_path, "id,e-mail\n1,a@school.example\n2,b@school.example\n", name)
+    with pytest.raises(InputError, match=r"in\.csv:1: email: a column the mapping reads"):
+        next(iter(s.read()))
+
+
+def test_require_columns_refuses_a_missing_column_at_check_time(tmp_path):
+    s = src(tmp_path, write(tmp_path, "id,naam\n1,x\n"))
+    s.check()
+    s.require_columns(["id", "naam"])
+    with pytest.raises(InputError, match=r"in\.csv:1: email: a column the mapping reads"):
+        s.require_columns(["id", "email"])

@@ -254,3 +254,28 @@ def test_manifest_missing_or_listing_a_missing_file_refused(tmp_path):
 )
 def test_date_rules(value, column, ok):
     assert (date_problem(value, column) == "") is ok
+
+
+def _users(tmp_path: Path, header: str) -> Path:
+    folder = tmp_path / "or"
+    write_set(folder, "bulk", {"users": header + "u1,active,,true,,student,ann\n"})
+    return folder
+
+
+def test_a_renamed_column_the_mapping_reads_is_refused_at_check_and_at_read(tmp_path):
+    # A renamed `email` read as empty on every row and cleared every Contact's e-mail.
+    folder = _users(tmp_path, USERS_HEADER.replace("username", "email"))
+    s = open_source(
+        {"kind": "oneroster", "path": str(folder), "entity": "users"}, base_dir=tmp_path
+    )
+    s.check()
+    # Joined columns and the roles are the reader's own: never asked of the file.
+    s.require_columns(["sourcedId", "email", "orgs.name", "role", "roles", "session.title"])
+    (folder / "users.csv").write_text(
+        USERS_HEADER.replace("username", "emailAddress") + "u1,active,,true,,student,a\n"
+    )
+    with pytest.raises(InputError, match=r"users\.csv:1: email: a column the mapping reads"):
+        next(iter(s.read()))
+    s.check()
+    with pytest.raises(InputError, match=r"users\.csv:1: email: a column the mapping reads"):
+        s.require_columns(["sourcedId", "email"])
