@@ -122,14 +122,20 @@ class Source(ABC):
         source cannot tell, and the mapping's ``full_export`` decides (export_guard.py)."""
         return None
 
-    def require_columns(self, columns: Collection[str]) -> None:  # noqa: B027 - a default, not abstract
+    #: The columns the mapping reads, as :meth:`require_columns` was told them: a reject may
+    #: name these (they come from the mapping); other field names are input.
+    read_columns: frozenset[str] = frozenset()
+
+    def require_columns(self, columns: Collection[str]) -> None:
         """Refuse (InputError) an input with a fixed header that lacks one of ``columns``.
 
         The engine calls it after :meth:`check` with every column the mapping reads: a column
         renamed or left out of an export would otherwise read as empty on every row and clear
-        its field in Salesforce for everyone. The default checks nothing: records of JSON or
-        an API may each hold other fields, and an absent one is an empty value.
+        its field in Salesforce for everyone. The default only remembers them
+        (:attr:`read_columns`): records of JSON or an API may each hold other fields, and an
+        absent one is an empty value.
         """
+        self.read_columns = frozenset(columns)
 
     # helpers for file sources -------------------------------------------------------------
 

@@ -326,4 +326,6 @@ class HttpSource(Source):
             for _page, items in self._pages(session):
                 for item in items:
                     index += 1
-                    yield record_from_object(item, Origin(self.where, index), key_cols)
+                    yield record_from_object(
+                        item, Origin(self.where, index), key_cols, self.read_columns
+                    )

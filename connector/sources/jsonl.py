@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from typing import Any
 
 from pydantic import field_validator
@@ -33,6 +33,32 @@ from connector.sources.base import (
 KEY_NOT_SCALAR = (
     "the key is not a text or a whole number (a list, an object, true/false, a fraction)"
 )
+
+
+# Lists and objects nested deeper than this reject their record: every helper that walks a
+# value (control rule, surrogates, flattening, hashing) recurses, and a line nested ~450 deep
+# that json.loads accepts stopped the whole mapping (RecursionError, exit 70). No export
+# nests records a tenth as deep.
+MAX_DEPTH = 64
+TOO_DEEP = f"lists or objects nested deeper than {MAX_DEPTH} levels"
+# What a reject shows for a field the mapping does not read: a JSON member name is input, and
+# exports key objects by e-mail address, student number or name (the CSV header rule, too).
+UNREAD_FIELD = "(a field the mapping does not read)"
+
+
+def nested_too_deep(value: object) -> bool:
+    """True when lists and objects in ``value`` nest deeper than :data:`MAX_DEPTH`
+    (iterative: the check itself must not recurse)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        assert isinstance(children, Iterable)
+        inner = [c for c in children if isinstance(c, dict | list)]
+        if inner and depth >= MAX_DEPTH:
+            return True
+        stack.extend((c, depth + 1) for c in inner)
+    return False
 
 
 def _has_surrogate(value: object) -> bool:
@@ -93,12 +119,19 @@ def loads_line(text: str) -> object:
     line is rejected and reading goes on, where they stopped the whole run.
     """
     try:
-        return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        return json.loads(
+            text,
+            parse_constant=_no_constant,
+            parse_float=_finite,
+            object_pairs_hook=_unique_members,
+        )
     except json.JSONDecodeError as exc:
         # exc.msg names the syntax problem and position, never the content.
         raise ValueError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
     except _Refused as exc:
         raise ValueError(f"invalid JSON: {exc}") from None
+    except NameClash:  # the member's name is input: not in the reason
+        raise ValueError(NAME_CLASH) from None
     except RecursionError:
         raise ValueError("invalid JSON: nested too deeply") from None
     except ValueError:  # int() past Python's 4,300-digit limit
@@ -114,6 +147,20 @@ class NameClash(ValueError):
 
 
 NAME_CLASH = "two values for one field name (a dotted name and a nested object, or a repeat)"
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object's members as a dict; :class:`NameClash` on a repeated name (``json``
+    keeps the last value of ``{"a": 1, "a": 2}`` without a word: which one a mapping reads
+    must not depend on the order of the members)."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for name, _ in pairs:
+            if name in seen:
+                raise NameClash(name)
+            seen.add(name)
+    return out
 
 
 def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -140,28 +187,36 @@ def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def record_from_object(
-    obj: object, origin: Origin, key_columns: list[str]
+    obj: object, origin: Origin, key_columns: list[str], read: Container[str] = ()
 ) -> SourceRecord | Reject:
     """A SourceRecord from one decoded JSON value (shared with the HTTP source).
 
-    Control characters follow the rule of :mod:`connector.sources.base`.
+    Control characters follow the rule of :mod:`connector.sources.base`. A reject names its
+    field when it is one of ``read`` (the fields the mapping reads) or a key field; any other
+    name is input (an object keyed by e-mail address) and is shown as :data:`UNREAD_FIELD`.
     """
     if not isinstance(obj, dict):
         return Reject(origin, "", f"not a JSON object (a {type(obj).__name__})")
+
+    def shown(name: str) -> str:
+        return name if name in read or name in key_columns else UNREAD_FIELD
+
+    if nested_too_deep(obj):
+        return Reject(origin, "", TOO_DEEP)
     try:
         flat = flatten(obj)
-    except RecursionError:  # objects nested deeper than the interpreter's limit
-        return Reject(origin, "", "nested too deeply")
     except NameClash as clash:
-        return Reject(origin, clash.name, NAME_CLASH)
+        return Reject(origin, shown(clash.name), NAME_CLASH)
     scrubbed = scrub_fields(flat)
     if isinstance(scrubbed, str):
-        return Reject(origin, scrubbed, NUL_REASON)
+        return Reject(origin, shown(scrubbed), NUL_REASON)
     fields = scrubbed
     for name, value in fields.items():
         if not isinstance(value, int | float | None) and _has_surrogate(value):
             # "\ud800" decodes to a str no encoder can write (UTF-8, the hashes, Salesforce).
-            return Reject(origin, name, "a lone surrogate escape (\\ud800-\\udfff) is no character")
+            return Reject(
+                origin, shown(name), "a lone surrogate escape (\\ud800-\\udfff) is no character"
+            )
     for column in key_columns:
         value = fields.get(column)
         if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
@@ -222,6 +277,6 @@ class JsonLinesSource(FileSource):
                     except ValueError as exc:
                         yield Reject(origin, "", str(exc))
                         continue
-                    yield record_from_object(obj, origin, key_cols)
+                    yield record_from_object(obj, origin, key_cols, self.read_columns)
         except UnicodeDecodeError:
             raise SourceError(f"{name}:{line + 1}: not valid {self.options.encoding}") from None

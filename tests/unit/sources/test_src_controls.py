@@ -131,6 +131,7 @@ def test_jsonl_nul_escape_rejects_record_and_others_are_stripped(tmp_path):
     (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     s = open_source({"kind": "jsonl", "path": "in.jsonl", "key": "id"}, base_dir=tmp_path)
     s.check()
+    s.require_columns(["id", "person.name", "tags"])
     recs, rejs = split(s.read())
     assert [(str(r.origin), r.column, r.reason) for r in rejs] == [
         ("in.jsonl:1", "person.name", NUL_REASON)

@@ -7,7 +7,14 @@ import pytest
 from connector.errors import InputError
 from connector.records import Reject, SourceRecord
 from connector.sources import open_source
-from connector.sources.jsonl import KEY_NOT_SCALAR, flatten
+from connector.sources.jsonl import (
+    KEY_NOT_SCALAR,
+    MAX_DEPTH,
+    NAME_CLASH,
+    TOO_DEEP,
+    UNREAD_FIELD,
+    flatten,
+)
 
 
 def src(tmp_path, text: str | bytes, **opts):
@@ -91,6 +98,7 @@ def test_hostile_lines_are_rejected_with_their_line_and_reading_goes_on(tmp_path
     (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     s = open_source({"kind": "jsonl", "path": "in.jsonl", "key": "id"}, base_dir=tmp_path)
     s.check()
+    s.require_columns(["id", "x", "tags"])  # fields the mapping reads: rejects name them
     items = list(s.read())
     got = [(i.origin.line, i.column, i.reason) for i in items if isinstance(i, Reject)]
     assert got == [
@@ -121,6 +129,7 @@ def test_a_dotted_name_and_a_nested_object_with_one_name_reject_the_row(tmp_path
     # Which of the two values a mapping reads must not depend on the order of the members.
     s = src(tmp_path, line + '\n{"id": 2, "person": {"email": "c@example.org"}}\n')
     s.check()
+    s.require_columns(["id", "person.email", "a.b.c"])
     first, second = list(s.read())
     assert isinstance(first, Reject) and first.origin.line == 1
     assert first.column in ("person.email", "a.b.c")
@@ -134,3 +143,49 @@ def test_a_name_clash_in_the_first_object_is_left_to_read(tmp_path):
     s = src(tmp_path, '{"id": 1, "x.y": 1, "x": {"y": 2}}\n{"id": 2}\n')
     s.check()
     assert [type(r).__name__ for r in s.read()] == ["Reject", "SourceRecord"]
+
+
+def test_a_reject_names_only_fields_the_mapping_reads(tmp_path):
+    # Found attacking issue 8: exports key objects by e-mail address, number or name, and the
+    # member name of a refused value reached rejects, reports, state and `sis-sync status`.
+    lines = [
+        '{"id": 1, "contacts": {"leak-canary@example.org": "a\\u0000b"}}',
+        '{"id": 2, "contacts": {"Zyxwvutsrq": "\\ud800"}}',
+        '{"id": 3, "p.0687654321": 1, "p": {"0687654321": 2}}',
+        '{"id": 4, "email": "x\\u0000y"}',
+    ]
+    s = src(tmp_path, "\n".join(lines) + "\n")
+    s.check()
+    s.require_columns(["id", "email"])
+    rejects = [r for r in s.read() if isinstance(r, Reject)]
+    assert [(r.origin.line, r.column) for r in rejects] == [
+        (1, UNREAD_FIELD),
+        (2, UNREAD_FIELD),
+        (3, UNREAD_FIELD),
+        (4, "email"),
+    ]
+    text = repr(rejects)
+    assert not any(v in text for v in ("leak-canary", "Zyxwvutsrq", "0687654321"))
+
+
+def test_a_repeated_member_name_rejects_the_line_without_naming_it(tmp_path):
+    # json.loads keeps the last of two values without a word; the first was silently lost.
+    s = src(tmp_path, '{"id": 1, "achternaam": "A", "achternaam": "B"}\n{"id": 2}\n')
+    s.check()
+    first, second = list(s.read())
+    assert isinstance(first, Reject) and (first.origin.line, first.column) == (1, "")
+    assert first.reason == NAME_CLASH
+    assert isinstance(second, SourceRecord)
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 450, 900])
+def test_a_line_nested_past_the_limit_is_rejected_and_reading_goes_on(tmp_path, depth):
+    # A list nested ~450 deep passed json.loads and stopped the mapping (RecursionError in
+    # the control rule, exit 70).
+    deep = "[" * depth + "]" * depth
+    ok = "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1)
+    s = src(tmp_path, f'{{"id": 1, "x": {deep}}}\n{{"id": 2, "x": {ok}}}\n')
+    s.check()
+    first, second = list(s.read())
+    assert isinstance(first, Reject) and first.reason == TOO_DEEP
+    assert isinstance(second, SourceRecord) and second.key == "2"
