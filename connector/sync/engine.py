@@ -161,7 +161,17 @@ class MappingRun:
             return self.rep
         self.ledger = KeyLedger()
         try:
-            self._read(source, school_date(ctx.now))
+            try:
+                self._read(source, school_date(ctx.now))
+            except InputError as exc:
+                if self.rep.read or self.bad_rows:
+                    raise
+                # Before its first row: a file that changed since check() and is now unusable
+                # (a column gone, a bad byte) stops this mapping as check() would have, and
+                # the job's other mappings run (no export mark moves: nothing was read).
+                self.rep.error = str(exc)
+                self.rep.input_error = True
+                return self.rep
             self.source_full = source.holds_everything()
             if self.recorder is not None:
                 self.recorder.flush_seen()
