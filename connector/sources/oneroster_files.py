@@ -6,7 +6,6 @@ trailing header names, no guessing of day/month order) are described there.
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterator
 from contextlib import closing
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.errors import InputError
-from connector.sources.base import NUL_REASON, require_file, scan_decodable, scrub_cells
+from connector.sources.base import NUL_REASON, require_file, scrub_cells
 from connector.sources.csv import Malformed, Rows, iter_rows, read_header
 from connector.sources.prescan import prescan
 
@@ -55,14 +54,20 @@ def read_manifest(folder: Path, display: str, encoding: str) -> Manifest:
     """Parse manifest.csv (``propertyName,value``); InputError when missing or malformed."""
     path = folder / "manifest.csv"
     require_file(path, display)
-    scan_decodable(path, encoding, display)
+    # The entity files' safeguards (decodable, no unterminated quote, cells within the field
+    # limit): an unterminated quote swallowed the rest of the manifest, and a cell over the
+    # limit stopped the run with the csv module's own error (exit 70).
+    prescan(path, display, encoding=encoding, delimiter=",")
     props: dict[str, str] = {}
-    with path.open(encoding=encoding, newline="") as fh:
-        rows = csv.reader(fh)
-        header = [h.strip() for h in next(rows, [])]
-        if header[:2] != ["propertyName", "value"]:
+    rows = iter_rows(path, display, encoding=encoding, delimiter=",")
+    with closing(rows):
+        first = next(rows, None)
+        header = [] if first is None or isinstance(first[1], Malformed) else first[1]
+        if [h.strip() for h in header[:2]] != ["propertyName", "value"]:
             raise InputError(display, "header must be propertyName,value", line=1)
-        for row in rows:
+        for line, row in rows:
+            if isinstance(row, Malformed):
+                raise InputError(display, f"cannot be read: {row.reason}", line=line)
             if row and row[0].strip():
                 props[row[0].strip()] = row[1].strip() if len(row) > 1 else ""
     modes = {k[5:]: v.lower() for k, v in props.items() if k.startswith("file.")}

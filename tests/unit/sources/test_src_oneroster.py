@@ -279,3 +279,22 @@ def test_a_renamed_column_the_mapping_reads_is_refused_at_check_and_at_read(tmp_
     s.check()
     with pytest.raises(InputError, match=r"users\.csv:1: email: a column the mapping reads"):
         s.require_columns(["sourcedId", "email"])
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('oneroster.version,"1.1', "unterminated quote"),  # swallowed the rest of the manifest
+        ("note," + "x" * 200_000, "cannot be read"),  # over the field limit: csv.Error, exit 70
+    ],
+)
+def test_a_broken_manifest_is_refused_naming_it(tmp_path, line, reason):
+    folder = _users(tmp_path, USERS_HEADER)
+    manifest = folder / "manifest.csv"
+    text = manifest.read_text().splitlines()
+    manifest.write_text("\n".join([*text[:2], line, *text[2:]]) + "\n")
+    s = open_source(
+        {"kind": "oneroster", "path": str(folder), "entity": "users"}, base_dir=tmp_path
+    )
+    with pytest.raises(InputError, match=rf"manifest\.csv:3: .*{reason}"):
+        s.check()
