@@ -2,7 +2,8 @@
 
 Pure functions over field hashes. An unchanged record costs nothing; only changed fields are
 sent; a field the policy now withholds but that was sent before is sent as null, so that
-minimisation reaches back (DESIGN §6) instead of leaving stale data in the CRM.
+minimisation reaches back (DESIGN §6) instead of leaving stale data in the CRM; for a record
+state does not know, every withheld field is sent as null (Salesforce may hold the record).
 """
 
 from __future__ import annotations
@@ -64,13 +65,19 @@ def diff(
             remembered, nothing changed and no field is hashed.
 
     Returns:
-        The change. For a new record, empty values are not sent (nothing to clear yet).
+        The change. For a record state does not know (``previous`` None), empty values are
+        not sent, but the withheld fields are sent as null: state may not know a record that
+        Salesforce holds (a lost or rebuilt state, a write that landed before a crash), and
+        its upsert must leave no field the policy withholds — a withdrawn consent, a phone
+        number without one — as it was. On a true create a null sets nothing. Those nulls are
+        not counted as cleared (nothing is known to have been there).
     """
     if previous is not None and record_hash is not None and previous.get(RECORD) == record_hash:
         return Change({}, dict(previous), ())
     fresh = _hash_all(payload, hash_value)
     if previous is None:
         send = {name: value for name, value in payload.items() if value is not None}
+        send.update(dict.fromkeys(withheld))
         if record_hash is not None:
             fresh[RECORD] = record_hash
         return Change(send, fresh, ())

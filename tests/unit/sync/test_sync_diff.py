@@ -82,3 +82,16 @@ def test_record_hash_changes_with_a_value_or_a_withheld_field():
         {"LastName": "Jansen"}, clear, first.hashes, H, hasher.record({"LastName": "Jansen"}, clear)
     )
     assert again.send == {"MobilePhone": None}
+
+
+def test_a_record_state_does_not_know_sends_its_withheld_fields_as_null():
+    # Found attacking issue 8: after a lost or rebuilt state (or a write that landed before a
+    # crash) the upsert of a record Salesforce holds left a withdrawn consent and a phone
+    # number without one in place, run after run. Nulls on a true create set nothing.
+    withheld = {"MobilePhone": "consent_withdrawn", "Consent_News__c": "consent_withdrawn"}
+    change = diff({"LastName": "Jansen", "Phone": None}, withheld, None, H)
+    assert change.send == {"LastName": "Jansen", "MobilePhone": None, "Consent_News__c": None}
+    assert change.cleared == ()  # not counted: nothing is known to have been there
+    assert "MobilePhone" not in change.hashes  # remembered as never sent: no clear next time
+    again = diff({"LastName": "Jansen", "Phone": None}, withheld, change.hashes, H)
+    assert again.empty
