@@ -139,6 +139,15 @@ class StateError(RunError):
         self.damaged = damaged
 
 
+# SQLite's words for a file that is no database (any more): sqlite.org/rescode.html SQLITE_NOTADB,
+# SQLITE_CORRUPT.
+DAMAGED = ("file is not a database", "database disk image is malformed")
+RECOVER = (
+    "the state file is damaged: move it aside and rebuild it from the org with "
+    "`sis-sync state rebuild` (docs/recovery.md)"
+)
+
+
 class StateDamaged(StateError):
     """The SQLite state file is not a database any more (truncated, overwritten): exit 2.
 

@@ -31,7 +31,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from connector.errors import StateError
+from connector.errors import DAMAGED, RECOVER, StateDamaged, StateError
 
 BUSY_TIMEOUT_MS = 30_000
 PRIVATE_DIR = 0o700
@@ -232,6 +232,7 @@ def _sqlite(url: URL) -> Database:
             raise StateError(
                 f"state store: cannot create the folder for {path} ({exc.strerror})"
             ) from None
+        _refuse_emptied(path)
         if url.query.get("mode") != "ro":
             try:
                 # Created here, not by SQLite (0644 less the umask): SQLite's unix VFS gives
@@ -272,13 +273,26 @@ def _sqlite(url: URL) -> Database:
     return Database(engine, write, "sqlite", path)
 
 
-# SQLite's words for a file that is no database (any more): sqlite.org/rescode.html SQLITE_NOTADB,
-# SQLITE_CORRUPT.
-DAMAGED = ("file is not a database", "database disk image is malformed")
-RECOVER = (
-    "the state file is damaged: move it aside and rebuild it from the org with "
-    "`sis-sync state rebuild` (docs/recovery.md)"
-)
+def _refuse_emptied(path: Path) -> None:
+    """StateDamaged for a state file of 0 bytes beside the reports or receipts of earlier runs.
+
+    SQLite opens an empty file as a new database: a state truncated to nothing (a full disk,
+    a bad restore) would pass for a first run, re-send every record and recreate the persons
+    erased since (their tombstones were in it). A first run's file is empty only until its
+    schema is written, before any report or receipt exists.
+    """
+    try:
+        emptied = path.stat().st_size == 0
+    except OSError:
+        return  # absent: a first run
+    folder = path.parent
+    if emptied and any(
+        (folder / sub).is_dir() and any((folder / sub).iterdir()) for sub in ("reports", "receipts")
+    ):
+        raise StateDamaged(
+            f"state store {path}: the file is empty (0 bytes) while {folder} holds earlier "
+            f"runs' reports or receipts — {RECOVER}"
+        )
 
 
 @contextmanager

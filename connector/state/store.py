@@ -161,6 +161,10 @@ def _stored_version(url: str) -> int | None:
     try:
         with guard("open (read the schema version)"), db.engine.connect() as conn:
             return s.current_version(conn)
+    except StateError as exc:
+        if db.path is not None and exc.damaged:  # exit 2, as open_store says it
+            raise StateDamaged(f"state store {db.path}: {exc.damaged} — {RECOVER}") from None
+        raise
     finally:
         db.engine.dispose()
 

@@ -141,26 +141,34 @@ def test_refused_credentials_exit_2_and_write_nothing(tmp_path: Path) -> None:
         )
 
 
-@pytest.mark.parametrize("damage", ["garbage", "half"])
+@pytest.mark.parametrize("damage", ["garbage", "half", "emptied"])
 def test_a_damaged_state_file_exits_2_naming_the_file_and_the_way_back(project: CliProject, damage):
     # Found attacking issue 8: a truncated or overwritten sync.db gave exit 1 ("some records
-    # failed") with no file and no word of recovery.
+    # failed") with no file and no word of recovery; `status` and `state rebuild` still did
+    # (a second attack), and a file emptied to 0 bytes passed for a first run: every record
+    # re-sent, the persons erased since recreated (their tombstones were in it).
     project.write_students([student("610001"), student("610002")])
     assert project.cli("run", "nightly").returncode == 0
     state = project.state_file
     if damage == "garbage":
         state.write_bytes(b"not a database at all " * 200)
-    else:
+    elif damage == "half":
         data = state.read_bytes()
         state.write_bytes(b"\0" * 100 + data[100 : len(data) // 2])  # header gone, half left
+    else:
+        state.write_bytes(b"")
     for suffix in ("-wal", "-shm"):
         Path(f"{state}{suffix}").unlink(missing_ok=True)
     before = project.emulator.stats()["api_calls"]
-    result = project.cli("run", "nightly")
-    out = result.stdout + result.stderr
-    assert result.returncode == 2, out
-    assert str(state.resolve()) in out and "sis-sync state rebuild" in out, out
-    assert NO_TRACEBACK not in out
+    commands = [("run", "nightly"), ("status",)]
+    if damage != "emptied":  # rebuild is the way back: an empty file is what it fills
+        commands.append(("state", "rebuild", "nightly"))
+    for command in commands:
+        result = project.cli(*command)
+        out = result.stdout + result.stderr
+        assert result.returncode == 2, (command, out)
+        assert str(state.resolve()) in out and "sis-sync state rebuild" in out, (command, out)
+        assert NO_TRACEBACK not in out
     assert project.emulator.stats()["api_calls"] == before
 
 
