@@ -157,6 +157,12 @@ class StateDamaged(StateError):
 
     exit_code = 2
 
+    @classmethod
+    def of(cls, path: object, detail: str) -> StateDamaged:
+        """The refusal of the state file at ``path``, with SQLite's ``detail`` and the way
+        back (one wording for every command that opens it)."""
+        return cls(f"state store {path}: {detail} — {RECOVER}", damaged=detail)
+
 
 class LockedError(RunError):
     """Another run of the same job holds the run lock."""

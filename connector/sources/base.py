@@ -124,7 +124,7 @@ class Source(ABC):
 
     #: The columns the mapping reads, as :meth:`require_columns` was told them: a reject may
     #: name these (they come from the mapping); other field names are input.
-    read_columns: frozenset[str] = frozenset()
+    read_columns: tuple[str, ...] = ()
 
     def require_columns(self, columns: Collection[str]) -> None:
         """Refuse (InputError) an input with a fixed header that lacks one of ``columns``.
@@ -135,7 +135,7 @@ class Source(ABC):
         (:attr:`read_columns`): records of JSON or an API may each hold other fields, and an
         absent one is an empty value.
         """
-        self.read_columns = frozenset(columns)
+        self.read_columns = tuple(columns)
 
     # helpers for file sources -------------------------------------------------------------
 

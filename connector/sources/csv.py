@@ -280,7 +280,6 @@ class CsvSource(FileSource):
     options: CsvOptions
     _scan: Scan | None = None
     _header: list[str] | None = None  # read by check()
-    _required: tuple[str, ...] = ()  # the columns the mapping reads (require_columns)
 
     def _layout(self) -> tuple[str, str]:
         name = self.display_name(self.path)
@@ -316,9 +315,9 @@ class CsvSource(FileSource):
     def require_columns(self, columns: Collection[str]) -> None:
         """Every column the mapping reads is in the header :meth:`check` read (InputError);
         :meth:`read` checks them again on the header it reads (the file may have changed)."""
-        self._required = tuple(columns)
+        super().require_columns(columns)
         if self._header is not None:
-            require_in_header(self._header, self._required, self.display_name(self.path))
+            require_in_header(self._header, self.read_columns, self.display_name(self.path))
 
     def read(self) -> Iterator[SourceRecord | Reject]:
         """Stream the rows as SourceRecords (Rejects for ragged rows, empty keys and NULs).
@@ -337,7 +336,7 @@ class CsvSource(FileSource):
             header = read_header(rows, name)
             key_cols = o.key_columns
             kidx = key_indices(header, key_cols, name)
-            require_in_header(header, self._required, name)
+            require_in_header(header, self.read_columns, name)
             width = len(header)
             skip_blank = o.skip_blank_lines
             single = kidx[0] if len(kidx) == 1 else None

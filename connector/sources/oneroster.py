@@ -179,16 +179,15 @@ class OneRosterSource(FileSource):
     _delta = False  # the manifest of the last read declared the entity's file a delta
     _header: list[str] | None = None  # the entity file's header, read by check()
     _display = ""  # the entity file's name as messages show it
-    _required: tuple[str, ...] = ()  # the entity file's columns the mapping reads
 
     def require_columns(self, columns: Collection[str]) -> None:
         """Every column the mapping reads from the entity file is in its header (InputError;
         :meth:`read` checks again). Joined columns and roles are the reader's own."""
-        self._required = tuple(
-            c for c in columns if c not in ADDED_COLUMNS and not c.startswith(ADDED_PREFIXES)
+        super().require_columns(
+            [c for c in columns if c not in ADDED_COLUMNS and not c.startswith(ADDED_PREFIXES)]
         )
         if self._header is not None:
-            require_in_header(self._header, self._required, self._display)
+            require_in_header(self._header, self.read_columns, self._display)
 
     def holds_everything(self) -> bool | None:
         """False after reading a ``delta`` file (only changes); a ``bulk`` file holds every
@@ -294,7 +293,7 @@ class OneRosterSource(FileSource):
         header = table.header()
         key_cols = o.key_columns
         key_indices(header, key_cols, table.display)
-        require_in_header(header, self._required, table.display)
+        require_in_header(header, self.read_columns, table.display)
         delta = manifest.mode(o.entity) == "delta"
         self._delta = delta
         dates = [h for h in header if h in DATE_COLUMNS or h in DATETIME_COLUMNS]

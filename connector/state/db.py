@@ -289,9 +289,9 @@ def _refuse_emptied(path: Path) -> None:
     if emptied and any(
         (folder / sub).is_dir() and any((folder / sub).iterdir()) for sub in ("reports", "receipts")
     ):
-        raise StateDamaged(
-            f"state store {path}: the file is empty (0 bytes) while {folder} holds earlier "
-            f"runs' reports or receipts — {RECOVER}"
+        raise StateDamaged.of(
+            path,
+            f"the file is empty (0 bytes) while {folder} holds earlier runs' reports or receipts",
         )
 
 

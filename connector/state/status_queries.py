@@ -19,7 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from connector.errors import DAMAGED, RECOVER, StateDamaged, StateError
+from connector.errors import DAMAGED, StateDamaged, StateError
 from connector.state.rows import RejectSummary, RequestRow, RunRow, RunStatus
 
 # The schema version the SQL below was written against (tables.SCHEMA_VERSION when it was); a
@@ -117,7 +117,7 @@ def _read_sqlite(path: Path, limit: int) -> StatusData | None:
         )
     except sqlite3.Error as exc:
         if any(sign in str(exc) for sign in DAMAGED):  # exit 2, as every command says it
-            raise StateDamaged(f"state store {path}: {exc} — {RECOVER}") from None
+            raise StateDamaged.of(path, str(exc)) from None
         raise StateError(f"state store: cannot read status from {path} ({exc})") from None
     finally:
         conn.close()

@@ -88,7 +88,7 @@ import sqlalchemy as sa
 
 from connector.errors import StateDamaged, StateError
 from connector.state import tables as s
-from connector.state.db import RECOVER, Database, chunks, connect, guard, padded, rows_in
+from connector.state.db import Database, chunks, connect, guard, padded, rows_in
 from connector.state.history import HistoryMixin
 from connector.state.identity import IdentityMixin
 from connector.state.lock import run_lock
@@ -124,7 +124,7 @@ def open_store(url: str) -> StateStore:
         db.engine.dispose()
         if db.path is not None and exc.damaged:
             # Before anything is written: exit 2, with the file (a path, no personal data).
-            raise StateDamaged(f"state store {db.path}: {exc.damaged} — {RECOVER}") from None
+            raise StateDamaged.of(db.path, exc.damaged) from None
         raise
     except BaseException:
         db.engine.dispose()
@@ -163,7 +163,7 @@ def _stored_version(url: str) -> int | None:
             return s.current_version(conn)
     except StateError as exc:
         if db.path is not None and exc.damaged:  # exit 2, as open_store says it
-            raise StateDamaged(f"state store {db.path}: {exc.damaged} — {RECOVER}") from None
+            raise StateDamaged.of(db.path, exc.damaged) from None
         raise
     finally:
         db.engine.dispose()
