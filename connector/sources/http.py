@@ -31,7 +31,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from connector.errors import InputError, SourceError
 from connector.records import Origin, Reject, SourceRecord
 from connector.sources.base import Source, SourceOptions, require_file
-from connector.sources.jsonl import record_from_object
+from connector.sources.jsonl import NameClash, RepeatedMembers, marking_members, record_from_object
 
 MAX_BACKOFF = 30.0
 MAX_RETRY_AFTER = 120.0
@@ -180,11 +180,15 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 def dig(body: object, path: str) -> object:
-    """The value at a dotted path in nested dicts (None when any step is missing)."""
+    """The value at a dotted path in nested dicts (None when any step is missing);
+    :class:`NameClash` when a step's object names that member twice (which value is meant
+    cannot be told)."""
     cur = body
     for part in path.split("."):
         if not isinstance(cur, dict):
             return None
+        if isinstance(cur, RepeatedMembers) and part in cur.repeated:
+            raise NameClash(part)
         cur = cur.get(part)
     return cur
 
@@ -292,10 +296,21 @@ class HttpSource(Source):
                 params |= {paging.offset_param: counter, paging.limit_param: paging.page_size}
             resp = self._get(session, url, params, page)
             try:
-                body = resp.json()
+                # A repeated member name marks its object (the record is rejected, not the page).
+                body = resp.json(object_pairs_hook=marking_members)
             except (ValueError, RecursionError):  # RecursionError: nested too deeply
                 raise SourceError(f"{self.where}: response is not JSON on page {page}") from None
-            items = self._items(body, page)
+            try:
+                items = self._items(body, page)
+                nxt = (
+                    dig(body, paging.next)
+                    if isinstance(paging, NextLinkPaging) and paging.next
+                    else None
+                )
+            except NameClash as clash:  # the envelope itself: which list or link is meant?
+                raise SourceError(
+                    f"{self.where}: the response on page {page} names `{clash.name}` twice"
+                ) from None
             yield page, items
             if isinstance(paging, NoPaging):
                 url = None
@@ -304,7 +319,6 @@ class HttpSource(Source):
                     url = None
                 counter += 1 if isinstance(paging, PagePaging) else len(items)
             else:
-                nxt = dig(body, paging.next) if paging.next else None
                 if not nxt:
                     nxt = resp.links.get("next", {}).get("url")
                 # The next link carries its own query string; relative links resolve

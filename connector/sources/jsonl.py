@@ -163,14 +163,40 @@ def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+class RepeatedMembers(dict[str, Any]):
+    """A JSON object that named a member twice (the last value kept, as ``json`` does), with
+    the names it repeated: :func:`flatten` refuses it, as :func:`loads_line` refuses a line."""
+
+    repeated: frozenset[str] = frozenset()
+
+
+def marking_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` for a document of many records (an HTTP page): a repeated member
+    name marks its object (:class:`RepeatedMembers`) instead of failing the whole page, so
+    only the record that holds it is rejected."""
+    out = dict(pairs)
+    if len(out) == len(pairs):
+        return out
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for name, _ in pairs:
+        (repeated if name in seen else seen).add(name)
+    marked = RepeatedMembers(out)
+    marked.repeated = frozenset(repeated)
+    return marked
+
+
 def flatten(obj: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested objects flattened to dotted names; lists and scalars kept as they are.
 
     ``{"person": {"email": "x"}, "tags": [1]}`` → ``{"person.email": "x", "tags": [1]}``.
     Raises :class:`NameClash` when two values land on one name (``{"person.email": "a",
-    "person": {"email": "b"}}``): which one a mapping would read must not depend on the order
+    "person": {"email": "b"}}``) or meets an object that named a member twice
+    (:class:`RepeatedMembers`): which one a mapping would read must not depend on the order
     of the object's members.
     """
+    if isinstance(obj, RepeatedMembers):
+        raise NameClash(f"{prefix}{min(obj.repeated)}")
     out: dict[str, Any] = {}
     for name, value in obj.items():
         full = f"{prefix}{name}"

@@ -11,6 +11,7 @@ from connector.errors import InputError, SourceError
 from connector.records import Reject, SourceRecord
 from connector.sources import open_source
 from connector.sources.http import parse_retry_after
+from connector.sources.jsonl import NAME_CLASH, UNREAD_FIELD
 
 BASE = "https://events.example.org/api/v1/registrations"
 TOKEN = "Bearer s3cr3t-token"
@@ -195,3 +196,29 @@ def test_parse_retry_after():
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert parse_retry_after("0") == 0.0
+
+
+@responses.activate
+def test_an_item_naming_a_member_twice_is_rejected_and_the_page_read_on(tmp_path):
+    """``{"email": a, "email": b}``: json keeps the last without a word; which one the mapping
+    reads must not depend on the order of the members (as for a JSON-lines source)."""
+    body = (
+        '{"data": [{"id": 1, "email": "a@example.org"},'
+        ' {"id": 2, "email": "b@example.org", "email": "c@example.org"},'
+        ' {"id": 3, "person": {"email": "d@example.org", "email": "e@example.org"}}]}'
+    )
+    responses.get(BASE, body=body, content_type="application/json")
+    out = list(src(tmp_path, items="data").read())
+    assert isinstance(out[0], SourceRecord) and out[0].key == "1"
+    assert [(r.column, r.reason) for r in out[1:] if isinstance(r, Reject)] == [
+        (UNREAD_FIELD, NAME_CLASH),
+        (UNREAD_FIELD, NAME_CLASH),
+    ]
+    assert "b@example.org" not in repr(out) and "e@example.org" not in repr(out)
+
+
+@responses.activate
+def test_an_envelope_naming_its_items_twice_is_a_source_error(tmp_path):
+    responses.get(BASE, body='{"data": [], "data": [{"id": 1}]}', content_type="application/json")
+    with pytest.raises(SourceError, match="names `data` twice"):
+        list(src(tmp_path, items="data").read())
