@@ -265,7 +265,8 @@ def scan_decodable(
     given, sees every decoded chunk in order (the CSV pre-scans ride on this one decode).
     """
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    newlines = 0
+    newlines = 0  # line breaks as csv's reader counts them: CR LF, a lone CR, a lone LF
+    after_cr = False  # the bytes read so far ended with a CR
     try:
         with path.open("rb") as fh:
             while chunk := fh.read(chunk_size):
@@ -273,14 +274,15 @@ def scan_decodable(
                 try:
                     text = decoder.decode(chunk)
                 except UnicodeDecodeError as exc:
-                    seen = exc.object[: exc.start].count(b"\n") - pending.count(b"\n")
+                    seen = _breaks(exc.object[: exc.start], after_cr) - _breaks(pending, after_cr)
                     line = newlines + seen + 1
                     raise InputError(
                         display,
                         f"not valid {encoding}; set `encoding:` to the file's encoding",
                         line=line,
                     ) from None
-                newlines += chunk.count(b"\n")
+                newlines += _breaks(chunk, after_cr)
+                after_cr = chunk.endswith(b"\r")
                 if observe is not None and text:
                     observe(text)
             tail = decoder.decode(b"", final=True)
@@ -290,6 +292,12 @@ def scan_decodable(
         raise InputError(display, f"not valid {encoding}: truncated at end of file") from None
     except OSError as exc:
         raise InputError(display, f"cannot read: {exc.strerror or type(exc).__name__}") from None
+
+
+def _breaks(data: bytes, after_cr: bool) -> int:
+    """Line breaks in ``data`` as ``csv``'s reader counts them (see ``prescan.line_breaks``)."""
+    n = data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")
+    return n - 1 if after_cr and data[:1] == b"\n" else n
 
 
 def require_file(path: Path, display: str) -> None:

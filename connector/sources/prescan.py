@@ -36,6 +36,14 @@ TOO_LONG = (
 )
 
 
+def line_breaks(text: str, end: int, *, after_cr: bool = False) -> int:
+    """Line breaks in ``text[:end]`` as ``csv``'s reader counts lines (``line_num``): a CR LF,
+    a lone CR (an old Mac export) and a lone LF are one each. ``after_cr``: the text before
+    ended with a CR, so a LF first is the second half of its break."""
+    n = text.count("\n", 0, end) + text.count("\r", 0, end) - text.count("\r\n", 0, end)
+    return n - 1 if after_cr and end and text[0] == "\n" else n
+
+
 @lru_cache(maxsize=16)
 def _settled(delimiter: str, quotechar: str, dense: bool) -> re.Pattern[str]:
     """A regex matching text that ends outside any quoted field, for ``csv``'s default dialect.
@@ -106,6 +114,13 @@ class QuoteScan:
         self.longest = 2 * self.limit + 1
         self.carry = ""  # unsettled text; "x" stands for a field whose start was settled
         self.line = 1  # the line the carried text starts on
+        self.after_cr = False  # the text counted so far ended with a CR
+
+    def _count(self, buf: str, end: int) -> None:
+        """Move :attr:`line` past ``buf[:end]`` (the text after what was counted so far)."""
+        if end:
+            self.line += line_breaks(buf, end, after_cr=self.after_cr)
+            self.after_cr = buf[end - 1] == "\r"
 
     def feed(self, text: str) -> None:
         """Take the next decoded chunk."""
@@ -119,11 +134,11 @@ class QuoteScan:
         quotes = buf.count(self.quotechar, 0, cut)
         end = self._settled_end(buf, cut, quotes)
         if end == cut:  # the last separator lies outside quotes: a field starts after it
-            self.line += buf.count("\n", 0, cut)
+            self._count(buf, cut)
             self.carry = buf[cut:]
             return
         # An opening quote at `end` does not close before `cut`: carry the field.
-        self.line += buf.count("\n", 0, end)
+        self._count(buf, end)
         if cut - end > self.longest:
             raise self._error(TOO_LONG)
         self.carry = buf[end:]
@@ -150,7 +165,7 @@ class QuoteScan:
         quotes = buf.count(self.quotechar)
         end = self._settled_end(buf, len(buf), quotes)
         if end < len(buf):
-            self.line += buf.count("\n", 0, end)
+            self._count(buf, end)
             raise self._error()
 
     def _error(self, text: str = UNTERMINATED) -> InputError:

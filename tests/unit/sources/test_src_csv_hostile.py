@@ -137,7 +137,7 @@ def model_unterminated(
     ``delimiter_after_break`` also one holding the delimiter after a line break (the scan's
     rule against a stray quote that swallowed whole rows)."""
     seps = (delimiter, "\r", "\n")
-    state, line, start, multiline = "S", 1, 0, False
+    state, line, start, multiline, prev = "S", 1, 0, False, ""
     for ch in text:
         if state == "S":
             state = "Q" if ch == q else ("S" if ch in seps else "U")
@@ -153,7 +153,9 @@ def model_unterminated(
             if ch != q and ch not in seps and multiline:
                 return start
             state = "Q" if ch == q else ("S" if ch in seps else "U")
-        line += ch == "\n"
+        # Lines as the reader's line_num counts them: CR LF, a lone CR, a lone LF.
+        line += ch == "\r" or (ch == "\n" and prev != "\r")
+        prev = ch
     return start if state == "Q" else None
 
 
@@ -325,6 +327,30 @@ def test_cr_line_ends_are_sniffed_and_read(tmp_path):
     name = write(tmp_path, "id;name;city\r1;a;b\r2;c;d\r")
     rows = list(src(tmp_path, name).read())
     assert [(r.key, r.line, r.fields["city"]) for r in rows] == [("1", 2, "b"), ("2", 3, "d")]
+
+
+@pytest.mark.parametrize("end", ["\r", "\n", "\r\n"])
+def test_pre_scan_errors_name_the_line_whatever_the_line_ends(tmp_path, end):
+    """An old Mac export ends its lines with a lone CR: the reader counts those as lines, so
+    the pre-scan's errors must too (they said line 1 for every CR-only file)."""
+    quote = write(tmp_path, hundred_rows(bad_line=40, quoted=False).replace("\n", end))
+    with pytest.raises(InputError, match=r"^in.csv:40: unterminated quote starting at line 40"):
+        src(tmp_path, quote).check()
+    text = hundred_rows(bad_line=0).replace("\n", end).encode("utf-8")
+    at = text.index(b"Name 30")
+    (tmp_path / "bad.csv").write_bytes(text[:at] + b"\xff" + text[at:])
+    with pytest.raises(InputError, match=r"^bad.csv:30: not valid utf-8"):
+        src(tmp_path, "bad.csv").check()
+
+
+@pytest.mark.parametrize("cut", range(1, 12))
+def test_a_cr_lf_cut_between_chunks_counts_once(cut):
+    scan = QuoteScan("in.csv", ",", '"')
+    text = 'a,b\r\nc,d\r\ne,"f\r\n'
+    scan.feed(text[:cut])
+    scan.feed(text[cut:])
+    with pytest.raises(InputError, match=r"^in.csv:3: unterminated quote starting at line 3"):
+        scan.finish()
 
 
 def test_a_wide_header_is_sniffed_though_one_delimiter_reads_it_as_one_long_cell(tmp_path):
