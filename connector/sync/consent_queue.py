@@ -59,15 +59,22 @@ def _temp_db() -> sqlite3.Connection:
 
 @dataclass(slots=True)
 class _Part:
-    """One batch's entries: their row in the database, and how many they are."""
+    """One batch's entries: their row in the database, how many they are, and the
+    :meth:`EntryQueue.drop` generation they were queued in."""
 
     blob: int
     count: int
+    generation: int
 
 
 class EntryQueue:
     """Pending consent entries in arrival order, in parts of one batch each (see the module
-    docstring). A record's entries are adjacent and never split between parts."""
+    docstring). A record's entries are adjacent and never split between parts.
+
+    Entries a later row of their record replaces are dropped (:meth:`drop`) without touching
+    the disk: the few keys dropped are kept in the process with the generation they were
+    dropped in, and an entry queued before it is left out when its part is taken.
+    """
 
     def __init__(self) -> None:
         self._db = _temp_db()
@@ -78,6 +85,8 @@ class EntryQueue:
         self._parts: deque[_Part] = deque()
         self._next = 0
         self._len = 0
+        self._generation = 0  # raised by every drop
+        self._dropped: dict[str, int] = {}  # key → the generation that dropped its entries
 
     def __len__(self) -> int:
         return self._len
@@ -85,9 +94,24 @@ class EntryQueue:
     def add(self, entries: Sequence[ConsentEntry]) -> None:
         """Queue ``entries`` (one batch's, in order) behind those queued."""
         if entries:
-            self._put(list(entries))
+            self._put(list(entries), self._generation)
 
-    def _put(self, entries: list[ConsentEntry], *, front: bool = False) -> None:
+    def drop(self, contact_keys: Iterable[str]) -> None:
+        """Leave out the entries queued so far for these records: a later row of each
+        replaced the row they came from (the entries it has are added after this)."""
+        keys = list(contact_keys)
+        if keys and self._len:
+            self._generation += 1
+            self._dropped.update(dict.fromkeys(keys, self._generation))
+
+    def _live(self, entries: list[ConsentEntry], generation: int) -> list[ConsentEntry]:
+        """``entries`` (queued in ``generation``) without those a later drop left out."""
+        dropped = self._dropped
+        if not dropped:
+            return entries
+        return [e for e in entries if dropped.get(e.contact_key, -1) <= generation]
+
+    def _put(self, entries: list[ConsentEntry], generation: int, *, front: bool = False) -> None:
         rows = [
             (e.contact_key, e.purpose, e.status, e.at, e.source, e.by, e.objected, e.clocked)
             for e in entries
@@ -96,7 +120,7 @@ class EntryQueue:
         keys = zlib.compress("\n".join(e.contact_key for e in entries).encode("ascii"), 1)
         blob, self._next = self._next, self._next + 1
         self._db.execute("INSERT INTO part VALUES (?, ?, ?)", (blob, data, keys))
-        part = _Part(blob, len(entries))
+        part = _Part(blob, len(entries), generation)
         if front:
             self._parts.appendleft(part)
         else:
@@ -131,7 +155,8 @@ class EntryQueue:
     def take(self, count: int, size: int) -> Iterator[list[ConsentEntry]]:
         """Remove the first ``count`` entries (and the rest of the last one's record), as lists
         of about ``size`` that never split one record's adjacent entries; each list is loaded
-        as it is asked for."""
+        as it is asked for. ``count`` is in queued entries, as :meth:`ready` counts them:
+        dropped entries among them are left out of the lists."""
         out: list[ConsentEntry] = []
         while count > 0 and self._parts:
             part = self._parts.popleft()
@@ -143,10 +168,12 @@ class EntryQueue:
                 ):
                     count += 1
                 if count < part.count:
-                    self._put(entries[count:], front=True)
+                    self._put(entries[count:], part.generation, front=True)
                     entries = entries[:count]
             count -= len(entries)
-            out += entries
+            out += self._live(entries, part.generation)
+            if not self._parts:
+                self._dropped.clear()  # nothing left to leave out
             while len(out) >= size:
                 end = size
                 while end < len(out) and out[end].contact_key == out[end - 1].contact_key:
@@ -157,13 +184,20 @@ class EntryQueue:
             yield out
 
     def contact_keys(self) -> set[str]:
-        """The contact keys of every queued entry."""
-        return {k for part in self._parts for k in self._keys(part)}
+        """The contact keys of every queued entry (not dropped)."""
+        dropped = self._dropped
+        return {
+            k
+            for part in self._parts
+            for k in self._keys(part)
+            if dropped.get(k, -1) <= part.generation
+        }
 
     def clear(self) -> None:
         """Drop every queued entry."""
         self._parts.clear()
         self._len = 0
+        self._dropped.clear()
         self._db.execute("DELETE FROM part")
 
     def close(self) -> None:

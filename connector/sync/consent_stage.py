@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Container, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from datetime import date, datetime
 from functools import partial
 
@@ -171,6 +171,19 @@ class ConsentStage(ChunkWrites):
                 held.add(it.res.key_hash)
         self.pending.add(batch)
         return held
+
+    def supersede(self, contact_keys: Iterable[str]) -> None:
+        """A later row of each of these records was planned (or recognised unchanged): the
+        entries still queued from an earlier batch's row of it, and the source row held back
+        for them, are dropped — as the engine's buffer drops that row's write. A record's
+        consents are those of its last row, whatever batch its earlier rows fell in: kept, an
+        earlier row's entries were written one run late (the first run found the row not
+        justified for a record not yet in Salesforce, the next planned it against the record)
+        and after every state rebuild again."""
+        keys = list(contact_keys)
+        if keys and not self.no_model:
+            self.pending.drop(keys)
+            self.deferred.pop(keys)
 
     def defer(
         self, writes: Sequence[Write], unchanged: Sequence[SourceSeen], held: Container[str]

@@ -436,6 +436,10 @@ class MappingRun:
                 )
         if self.consents is not None:
             accepted = {w.key_hash for w in plan.writes} | {u.key_hash for u in plan.unchanged}
+            if mapped.repeated:  # the last row of a record wins, its consents too
+                self.consents.supersede(
+                    k for k in mapped.repeated if k in accepted or k in mapped.recognised
+                )
             # plan.items: decided with the person's objection (art. 21), as the Contact was.
             held = self.consents.add(plan.items, accepted, school_date(self.ctx.now))
             if held:

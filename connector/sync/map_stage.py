@@ -35,7 +35,8 @@ class Mapped:
     records whose last row state recognised unchanged; ``superseded``: earlier rows of a
     record (mapped, rememberable) that a later row replaced; ``lines``: key hash → line of
     the record's last row; ``present``: keys of rows the mapping rejected — still held by the
-    source, so a full export must not count them as gone (``export_guard.py``).
+    source, so a full export must not count them as gone (``export_guard.py``); ``repeated``:
+    keys of this batch that an earlier batch of the run had a row of.
     """
 
     items: dict[str, Item] = field(default_factory=dict)
@@ -43,6 +44,7 @@ class Mapped:
     superseded: dict[str, list[Item]] = field(default_factory=dict)
     lines: dict[str, int] = field(default_factory=dict)
     present: list[str] = field(default_factory=list)
+    repeated: frozenset[str] = frozenset()
 
 
 def file_reject(
@@ -170,6 +172,7 @@ class MapStage:
         earlier = {k: v for k, v in earlier.items() if k in tokens}
         if mapped:
             earlier.update(ledger.lookup([k for k in mapped if k not in earlier]))
+        out.repeated = frozenset(earlier)
         for key_hash, (old_line, old_mark) in earlier.items():
             if old_mark != mark(tokens[key_hash]):
                 self._duplicate_at(rejects, self.file, old_line, out.lines[key_hash])

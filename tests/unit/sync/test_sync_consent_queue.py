@@ -321,3 +321,30 @@ def test_the_progress_hears_only_news(monkeypatch):
     assert told == [(0, 4), (4, 4)]
     stage.chunks.close()
     stage.pending.close()
+
+
+def test_dropped_entries_are_left_out_and_a_later_rows_entries_stay():
+    q = EntryQueue()
+    q.add(entries(0, 5))  # persons 0-4
+    q.add(entries(5, 5))  # persons 5-9
+    q.drop([key(1), key(7), key(99)])  # a later row of each; 99 has nothing queued
+    q.add(entries(7, 1))  # the later row of person 7 brings its own entries
+    assert q.contact_keys() == {key(i) for i in range(10)} - {key(1)}
+    taken = [e for c in q.take(len(q), 100) for e in c]
+    earlier = [e for e in entries(0, 10) if e.contact_key not in {key(1), key(7)}]
+    assert taken == earlier + entries(7, 1)
+    q.close()
+
+
+def test_take_counts_dropped_entries_as_ready_did():
+    """``ready`` counts queued entries, dropped or not: ``take`` of that count never reaches an
+    entry past the first blocked one."""
+    q = EntryQueue()
+    q.add(entries(0, 10))
+    q.drop([key(2)])
+    ready = q.ready({key(6)}, 1000)
+    assert ready == 12  # persons 0-5, two entries each (person 2's among them)
+    taken = [e for c in q.take(ready, 100) for e in c]
+    assert {e.contact_key for e in taken} == {key(i) for i in (0, 1, 3, 4, 5)}
+    assert q.contact_keys() == {key(i) for i in range(6, 10)}
+    q.close()
