@@ -14,7 +14,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from connector.hashing import KeyHasher
-from connector.privacy.policy import ACTIVE, Policy
+from connector.privacy.policy import ACTIVE, Decision, Policy
 from connector.state.rows import KnownRow, PersonMatches
 from connector.sync.batch_state import BatchState
 from connector.sync.crm_opt_outs import CONFLICT_TEXT, sent_key
@@ -33,6 +33,10 @@ class OptOutRules:
     opt_outs: Mapping[str, str]  # purpose → its opt-out field (HasOptedOutOfEmail …)
     today: date
     hasher: KeyHasher
+
+    def _not_justified(self, decision: Decision, prev: KnownRow | None) -> bool:
+        """Planner's: whether a record must not be written at all."""
+        raise NotImplementedError
 
     def with_objections(self, items: Sequence[Item], state: BatchState) -> list[Item]:
         """``items`` with every record of a person who objected (art. 21) decided again with
@@ -78,6 +82,11 @@ class OptOutRules:
             sf_id = self._known_sf_id(it, prev, state.persons)
             if sf_id is None:
                 continue  # a new person: the CRM holds nothing of them (a first load's rows)
+            if self._not_justified(it.decision, prev if prev is None or not prev.purged else None):
+                # Never written (plan says why): its opt-in meets nothing in the CRM. Such rows
+                # are not remembered, so a nightly maps them every run; read, they were most of
+                # the opt-out queries of an unchanged nightly.
+                continue
             marks = self.opt_in_marks(it)
             held = prev.field_hashes if prev is not None and not prev.purged else {}
             # An opt-in this record was written with before is nothing new to the CRM
