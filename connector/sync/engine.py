@@ -39,26 +39,22 @@ from connector.errors import (
 )
 from connector.mapping.checks import columns_read
 from connector.plan_examples import shown_fields
-from connector.privacy.policy import Policy
 from connector.records import Origin, Reject, SourceRecord, WriteResult
 from connector.report import MappingReport
-from connector.salesforce.consent_objects import ConsentOrg, link_of
 from connector.salesforce.existing import existing_ids
-from connector.salesforce.record_types import RecordTypes
 from connector.sources import open_source
 from connector.sources.base import Source
 from connector.sources.plugin_calls import plugin_call, plugin_rows
 from connector.state.anchors import export_mark
 from connector.state.rows import SourceSeen
 from connector.sync.batch_state import BatchState
-from connector.sync.consent_dry_run import PlannedConsents
-from connector.sync.consent_stage import ConsentStage
 from connector.sync.crm_opt_outs import OPT_OUT_CONFLICT, read_crm_opt_outs
 from connector.sync.export_guard import DELETES, export_ratio, guard_warning, is_full_export
 from connector.sync.fingerprint import SourceHasher
 from connector.sync.held_rows import HeldRows
 from connector.sync.ledger import KeyLedger
 from connector.sync.map_stage import Mapped, MapStage, file_reject
+from connector.sync.mapping_setup import consent_stage, mapping_policy, record_type_id
 from connector.sync.plan import Planner
 from connector.sync.recorder import REFUSED, Recorder
 from connector.sync.run_context import RunContext, WriteProgress
@@ -85,20 +81,7 @@ class MappingRun:
         self.compiled = ctx.compiled[name]
         self.rep = MappingReport(name, self.spec.target.object)
         ctx.report.mappings[name] = self.rep
-        # The external id and parent references need no purpose of their own; a generated
-        # external id (our keyed hash) is not the source's data and is added after the policy.
-        always = {f for f, spec in self.spec.fields.items() if spec.ref is not None}
-        if self.spec.target.external_id in self.spec.fields:
-            always.add(self.spec.target.external_id)
-        self.policy = Policy(
-            ctx.project.purposes,
-            self.compiled.field_purposes,
-            opt_out_fields=self.compiled.opt_out_fields,
-            crm_owned=self.compiled.crm_owned,
-            purpose_opt_outs=self.compiled.purpose_opt_outs,
-            always_send=always,
-            student_numbers=self.spec.student_number_fields(),
-        )
+        self.policy = mapping_policy(self.spec, self.compiled, ctx.project.purposes)
         self.planner = Planner(
             name,
             self.spec,
@@ -135,7 +118,7 @@ class MappingRun:
         self.writes = WriteStage(
             ctx, name, self.spec, self.rep, self.recorder, self.shown, self.writes_told
         )
-        self.consents = self._consent_stage()
+        self.consents = consent_stage(ctx, name, self.spec, self.policy, self.rep, self.writes_told)
         if self.consents is not None and self.recorder is not None:
             self.recorder.not_landed = self.consents.not_landed
             self.consents.refused = self._consents_refused
@@ -157,7 +140,9 @@ class MappingRun:
         if ctx.report.stopped:
             self._count_pending(source)
             return self.rep
-        if not self._record_type():
+        self.planner.record_type_id, error = record_type_id(ctx, self.spec)
+        if error is not None:
+            self.rep.error = error
             return self.rep
         self.ledger = KeyLedger()
         try:
@@ -229,34 +214,6 @@ class MappingRun:
             rep.warnings[warning] += 1
             return
         self.recorder.export_complete(rows)
-
-    def _record_type(self) -> bool:
-        """Resolve ``target.record_type`` (or the person-account type) once per run; False,
-        with the mapping's error set, when the org has no such record type."""
-        target = self.spec.target
-        if not (target.record_type or target.person_account):
-            return True
-        name = target.record_type
-        if self.ctx.writer is None:  # a plan makes no Salesforce call
-            self.planner.record_type_id = f"(record type {name or 'PersonAccount'})"
-            return True
-        if self.ctx.record_types is None:
-            self.ctx.record_types = RecordTypes(self.ctx.writer.query)
-        try:
-            found = self.ctx.record_types.resolve(target.object, name, person=target.person_account)
-        except SalesforceError as exc:
-            self.rep.error = f"record type lookup failed: {exc}"
-            return False
-        if found is None:
-            kind = "person-account record type" if target.person_account else "record type"
-            shown = f" {name}" if name else ""
-            self.rep.error = (
-                f"{kind}{shown} of {target.object} not found in the org "
-                "(sis-sync validate --online checks it)"
-            )
-            return False
-        self.planner.record_type_id = found
-        return True
 
     def _read(self, source: Source, today: date) -> None:
         rows = 0
@@ -486,27 +443,3 @@ class MappingRun:
             for it in rows
             if self.planner.outcome(it)[2] == token
         ]
-
-    def _consent_stage(self) -> ConsentStage | None:
-        """The consent records of a person mapping on Contact or on person accounts (DESIGN §6);
-        a plan counts them."""
-        ctx = self.ctx
-        target = self.spec.target
-        link = link_of(target.object, target.person_account)
-        if self.spec.identity is None or link is None:
-            return None
-        if ctx.writer is None:  # plan's counts = the run's counts (consent_dry_run.py)
-            return PlannedConsents(
-                self.name, self.policy, ctx.project.purposes, ctx.store, None,
-                ctx.hasher, ctx.now, ctx.report, self.rep, ctx.bulk_threshold,
-                persons=ctx.planned_persons, records=ctx.planned_consents, link=link,
-            )  # fmt: skip
-        if ctx.consent_org is None:
-            ctx.consent_org = ConsentOrg(ctx.writer)
-        told = self.writes_told
-        return ConsentStage(
-            self.name, self.policy, ctx.project.purposes, ctx.store, ctx.consent_org,
-            ctx.hasher, ctx.now, ctx.report, self.rep, ctx.bulk_threshold,
-            progress=None if told is None else partial(told.written, self.name, "consents"),
-            link=link,
-        )  # fmt: skip
