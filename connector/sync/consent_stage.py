@@ -133,6 +133,7 @@ class ConsentStage(ChunkWrites):
         self._told = (0, 0)
         self.chunks = Background("sf-consents")
         self._out: Chunk | None = None  # the chunk whose second half runs in the worker
+        self._writing: frozenset[str] = frozenset()  # contact keys of the chunk in the worker
 
     def ask_org(self) -> None:
         """Ask the org for its consent model now (a large run: the describes its first chunk
@@ -181,9 +182,15 @@ class ConsentStage(ChunkWrites):
         justified for a record not yet in Salesforce, the next planned it against the record)
         and after every state rebuild again."""
         keys = list(contact_keys)
-        if keys and not self.no_model:
-            self.pending.drop(keys)
-            self.deferred.pop(keys)
+        if not keys or self.no_model:
+            return
+        if not self._writing.isdisjoint(keys):
+            # The worker is writing an earlier row's consents of one of them: it would
+            # remember the row held back for the later one (put below, by defer) before that
+            # row's consents are written, and a crash then would leave them unwritten for good.
+            self._settle()
+        self.pending.drop(keys)
+        self.deferred.pop(keys)
 
     def defer(
         self, writes: Sequence[Write], unchanged: Sequence[SourceSeen], held: Container[str]
@@ -236,6 +243,7 @@ class ConsentStage(ChunkWrites):
         # (below the bulk threshold), ~10 calls per object instead of one Bulk job.
         for chunk in self.pending.take(CHUNK, CHUNK):
             self.chunks.start(partial(self._write, chunk))
+            self._writing = frozenset(e.contact_key for e in chunk)
 
     def finish(self, *, stopped: bool = False) -> None:
         """Write every pending entry (the mapping's own writes are all recorded by now); when
@@ -280,6 +288,7 @@ class ConsentStage(ChunkWrites):
             self.chunks.settle()
         finally:
             self._out = None
+            self._writing = frozenset()
             self._deliver()
 
     def _before_planning(self, contacts: set[str]) -> None:
