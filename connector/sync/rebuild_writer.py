@@ -253,14 +253,27 @@ def differences(
         if name == "Id" or name == skip:
             continue
         if isinstance(value, Mapping):
-            held = record.get(name.lower())
-            parent = {k.lower(): v for k, v in held.items()} if isinstance(held, Mapping) else {}
+            parent = _parent(record, name)
             if any(not _equal(v, parent.get(k.lower()), None) for k, v in value.items()):
+                out.append(name)
+            continue
+        if "." in name:
+            # A lookup by the parent's external id in the Bulk header form the planner sends
+            # (``LearningProgramPlan.Crebo__c``): SOQL answers the relationship as a nested
+            # record, {"LearningProgramPlan": {"Crebo__c": "25604"}} (SF-query).
+            rel, _, ext = name.partition(".")
+            if not _equal(value, _parent(record, rel).get(ext.lower()), None):
                 out.append(name)
             continue
         if not _equal(value, record.get(name.lower()), types.get(name.lower())):
             out.append(name)
     return out
+
+
+def _parent(record: Mapping[str, Any], relationship: str) -> dict[str, Any]:
+    """The related record SOQL nested under ``relationship`` (lower-case keys; empty if none)."""
+    held = record.get(relationship.lower())
+    return {k.lower(): v for k, v in held.items()} if isinstance(held, Mapping) else {}
 
 
 def _equal(sent: Any, held: Any, describe: Mapping[str, Any] | None) -> bool:

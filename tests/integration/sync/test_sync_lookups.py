@@ -68,3 +68,24 @@ def test_a_lookup_is_sent_by_relationship_not_as_an_id(edu_emulator, tmp_path):
     rows = p.query("SELECT LearningProgramId FROM IndividualApplication ORDER BY CreatedDate")
     assert rows[0]["LearningProgramId"] and rows[0]["LearningProgramId"].startswith("0tL")
     assert rows[1]["LearningProgramId"] is None  # an empty lookup stays empty
+
+
+def test_a_rebuild_matches_a_lookup_and_the_next_run_writes_nothing(edu_emulator, tmp_path):
+    """A rebuild reads the lookup back as SOQL nests it (``LearningProgram.Crebo__c``): every
+    LearnerProgram and hed__Affiliation of the 20,000-student demo was listed as differing,
+    and written again by the next run."""
+    import shutil
+
+    from connector.sync.rebuild import rebuild_state
+
+    p = _project(edu_emulator, tmp_path)
+    p.create("LearningProgram", {"Name": "Verpleegkunde", "Crebo__c": "25604"})
+    p.data("applications", ["id", "nr", "crebo"], [["A1", "1001", "25604"], ["A3", "1002", ""]])
+    assert p.run().mappings["applications"].created == 2
+    shutil.rmtree(p.folder / "state")
+    rebuilt = rebuild_state(p.settings(), job="nightly")
+    assert rebuilt.exit_code() == 0, rebuilt.summary()
+    assert rebuilt.unmatched == []
+    again = p.run()
+    assert again.exit_code() == 0, again.summary()
+    assert again.totals()["created"] + again.totals()["updated"] == 0, again.summary()

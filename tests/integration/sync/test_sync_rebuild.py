@@ -359,6 +359,24 @@ def test_each_kind_of_difference_is_found(field: str, held: object) -> None:
     assert differences(row, record, TYPES) == [field]
 
 
+def test_a_lookup_by_external_id_in_the_bulk_header_form_is_compared_to_the_nested_parent():
+    """The planner sends a lookup as ``LearningProgramPlan.Crebo__c`` (Education Cloud's
+    learner_programs, EDA's affiliations): SOQL answers the parent as a nested record. Read as
+    a flat name it was missing, and a rebuild listed every such record as differing — 17,248
+    LearnerPrograms and 25,945 hed__Affiliations of the 20,000-student demo, all written again."""
+    row = {"LearningProgramPlan.Crebo__c": "25655", "Status": "Active"}
+    record = {
+        "learningprogramplan": {"attributes": {"type": "LearningProgramPlan"}, "Crebo__c": "25655"},
+        "status": "Active",
+    }
+    assert differences(row, record, {}) == []
+    record["learningprogramplan"]["Crebo__c"] = "25604"
+    assert differences(row, record, {}) == ["LearningProgramPlan.Crebo__c"]
+    assert differences(row, {"status": "Active", "learningprogramplan": None}, {}) == [
+        "LearningProgramPlan.Crebo__c"
+    ]
+
+
 def test_without_describe_the_sent_value_decides_the_comparison() -> None:
     row = {"A": True, "B": date(2026, 1, 2), "C": 3, "D": "x", "E": None}
     record = {"a": True, "b": "2026-01-02", "c": 3.0, "d": "x", "e": ""}
