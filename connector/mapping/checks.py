@@ -113,6 +113,8 @@ def mapping_columns(spec: MappingSpec) -> Iterator[tuple[Path_, str]]:
             yield (key_name, "from"), vf.from_
     if spec.filter is not None:
         yield ("filter", "column"), spec.filter.column
+    if spec.newest_by is not None:
+        yield ("newest_by", "column"), spec.newest_by.column
 
 
 def columns_read(spec: MappingSpec, purposes: PurposesSpec) -> list[str]:

@@ -317,6 +317,16 @@ class FilterSpec(_Strict):
         return (text in listed) == (self.in_ is not None)
 
 
+class NewestBy(_Strict):
+    """Which of a record's rows is the newest: the one with the latest moment in ``column``."""
+
+    column: str = Field(description="source column holding the row's moment (a date or date-time)")
+    format: str | None = Field(
+        default=None,
+        description="strptime format of the column, e.g. '%d-%m-%Y %H:%M'; default ISO 8601",
+    )
+
+
 class IdentitySpec(_Strict):
     """How records of a person mapping are matched to a person: SIS number and/or e-mail."""
 
@@ -373,6 +383,12 @@ class MappingSpec(_Strict):
             "supersedes with other values, naming both lines; `last_wins` is for files that "
             "list one record on many rows by design (event rows, registrations)"
         ),
+    )
+    newest_by: NewestBy | None = Field(
+        default=None,
+        description="several rows with one key: the row with the latest moment in this column "
+        "wins, not the last in the file (rows without a readable moment count as oldest; equal "
+        "moments: the later row) — for exports whose row order means nothing",
     )
     student_number_format: str | None = Field(
         default=None,

@@ -57,6 +57,7 @@ from connector.sync.map_stage import Mapped, MapStage, file_reject
 from connector.sync.mapping_setup import consent_stage, mapping_policy, record_type_id
 from connector.sync.plan import Planner
 from connector.sync.recorder import REFUSED, Recorder
+from connector.sync.row_order import newest_last
 from connector.sync.run_context import RunContext, WriteProgress
 from connector.sync.write_stage import WriteStage
 
@@ -217,7 +218,10 @@ class MappingRun:
 
     def _read(self, source: Source, today: date) -> None:
         rows = 0
-        for batch in _batches(plugin_rows(source), BATCH):
+        read = plugin_rows(source)
+        if self.spec.newest_by is not None:  # a record's newest row last (row_order.py)
+            read = newest_last(read, self.spec.newest_by)
+        for batch in _batches(read, BATCH):
             rows += len(batch)
             self._batch(batch, today)
         if held := self.held.release():
