@@ -423,6 +423,16 @@ class MappingSpec(_Strict):
             raise ValueError("`kind` is required (csv, oneroster, jsonl, http)")
         return value
 
+    @model_validator(mode="after")
+    def _newest_by_source(self) -> MappingSpec:
+        if self.newest_by is not None and self.source.get("kind") == "oneroster":
+            # A OneRoster delta's order is its meaning: a `tobedeleted` row counts from its
+            # line on (docs/input-rules.md); read by a moment, deletions would move.
+            raise ValueError(
+                "`newest_by` cannot reorder a OneRoster source (its row order matters)"
+            )
+        return self
+
     @field_validator("fields")
     @classmethod
     def _fields(cls, value: dict[str, FieldSpec]) -> dict[str, FieldSpec]:

@@ -52,3 +52,22 @@ def test_a_large_export_streams_through_the_temporary_file() -> None:
     rows = (rec(n, f"2026-01-01T00:00:{59 - n % 60:02d}") for n in range(2, 5_002))
     out = [r.line for r in newest_last(rows, NewestBy(column="at"))]
     assert len(out) == 5_000 and out[0] == 59 and out[-1] == 4_980
+
+
+def test_a_oneroster_source_cannot_be_reordered() -> None:
+    """A OneRoster delta's order is its meaning (a deletion counts from its line on)."""
+    from pydantic import ValidationError
+
+    from connector.mapping.models import MappingSpec
+
+    spec = {
+        "name": "users",
+        "source": {"kind": "oneroster", "path": "x"},
+        "target": {"object": "Contact", "external_id": "Ext__c"},
+        "fields": {"LastName": {"from": "familyName", "purposes": ["enrolment"]}},
+        "newest_by": {"column": "dateLastModified"},
+    }
+    with pytest.raises(ValidationError, match="cannot reorder a OneRoster source"):
+        MappingSpec.model_validate(spec)
+    spec["source"] = {"kind": "csv", "path": "x", "key": "id"}
+    assert MappingSpec.model_validate(spec).newest_by == NewestBy(column="dateLastModified")
