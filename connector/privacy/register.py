@@ -255,6 +255,38 @@ def _source(mapping: MappingSpec) -> str:
     return f"{text} → {mapping.target.object}"
 
 
+# Where a person mapping's consent and its proof go when the org models consent (the consent
+# stage writes a ContactPointTypeConsent per person and purpose, connector/sync/consent_stage.py).
+CONSENT_RECORD = "ContactPointTypeConsent"
+CONSENT_RECORD_FIELDS = (
+    ("PrivacyConsentStatus", "field"),
+    ("CaptureDate", "at"),
+    ("CaptureSource", "source"),
+    ("Consent_Given_By__c", "by"),
+)
+
+
+def _writes_consent_records(m: MappingSpec) -> bool:
+    """A person mapping on Contact or person accounts: its consents become consent records."""
+    person_object = m.target.object == "Contact" or m.target.person_account
+    return m.identity is not None and bool(person_object)
+
+
+def consent_record_rows(pname: str, p: PurposeSpec, mname: str, m: MappingSpec) -> list[FieldRow]:
+    """The consent record fields a person mapping fills for consent purpose ``pname`` (the
+    org's consent model): status, capture date, capture source, given by."""
+    used = {q for f in m.fields.values() for q in f.purposes}
+    if p.consent is None or pname not in used or not _writes_consent_records(m):
+        return []
+    rows = []
+    for field, attr in CONSENT_RECORD_FIELDS:
+        column = getattr(p.consent, attr)
+        if column:
+            label = f"{field_label(field)} (consent record, where the org models consent)"
+            rows.append(FieldRow(mname, _source(m), CONSENT_RECORD, field, label, column))
+    return rows
+
+
 def _read_not_sent(name: str, m: MappingSpec, purposes: dict[str, PurposeSpec]) -> list:
     sent = {c for f in m.fields.values() for c in f.columns()}
     why: dict[str, str] = {}
@@ -274,7 +306,7 @@ def _read_not_sent(name: str, m: MappingSpec, purposes: dict[str, PurposeSpec]) 
         why.setdefault(m.event_date.from_, "event date (retention)")
     used = {p for f in m.fields.values() for p in f.purposes}
     for pname, p in sorted(purposes.items()):
-        if p.consent is not None and pname in used:
+        if p.consent is not None and pname in used and not _writes_consent_records(m):
             for c_column in (p.consent.field, p.consent.at, p.consent.by, p.consent.source):
                 if c_column:
                     why.setdefault(c_column, f"consent for {pname} and its proof (AVG art. 7(1))")
@@ -305,6 +337,11 @@ def build_register(project: Project, *, generated_on: date | None = None) -> Reg
             for mname, m in project.mappings.items()
             for fname, f in m.fields.items()
             if pname in f.purposes
+        )
+        fields += sorted(
+            row
+            for mname, m in project.mappings.items()
+            for row in consent_record_rows(pname, p, mname, m)
         )
         declared = p.model_fields_set
         retention = retention_words(p)

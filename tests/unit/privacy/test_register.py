@@ -505,3 +505,27 @@ def test_markdown_and_csv_carry_no_html_and_no_formula(project, tmp_path):
     cells = [c for r in rows for c in r]
     assert not [c for c in cells if c.startswith(("=", "+", "-", "@"))]
     assert any(c.startswith("'=HYPERLINK(") for c in cells)
+
+
+def test_a_person_mappings_consent_proof_is_listed_as_transferred_to_the_consent_record():
+    """The shipped students mapping's phone consent and its proof reach Salesforce on the
+    consent record (status, capture date and source, given by): a privacy officer's review
+    found the register listing them as "read, not transferred"."""
+    from connector.commands.mapping import DEFAULTS
+
+    reg = build_register(load_project(DEFAULTS / "mappings"), generated_on=DAY)
+    phone = next(p for p in reg.purposes if p.name == "phone_contact")
+    consent = {
+        (f.mapping, f.field, f.columns)
+        for f in phone.fields
+        if f.object == "ContactPointTypeConsent"
+    }
+    assert consent == {
+        ("students", "PrivacyConsentStatus", "toestemming_bellen"),
+        ("students", "CaptureDate", "toestemming_bellen_op"),
+        ("students", "CaptureSource", "toestemming_bellen_bron"),
+        ("students", "Consent_Given_By__c", "toestemming_bellen_door"),
+    }
+    read = {(m, c) for m, c, _why in reg.read_not_sent}
+    assert not {c for m, c in read if m == "students" and c.startswith("toestemming_")}
+    assert ("students", "status_datum") in read  # still read to apply the rules only
