@@ -26,7 +26,6 @@ from connector.privacy.identifiers import KEY_LOOKS_LIKE_BSN
 from connector.privacy.policy import (
     CLEARING,
     FORBIDDEN_NUMBER,
-    RETENTION_EXPIRED,
     Decision,
     Policy,
 )
@@ -42,6 +41,7 @@ from connector.sync.batch_state import BatchState, StateQuery
 from connector.sync.crm_opt_outs import OPT_IN_SENT
 from connector.sync.diff import RECORD, diff
 from connector.sync.modes import ModeAction, decide, needs_person_contact
+from connector.sync.plan_justified import not_justified
 from connector.sync.plan_opt_outs import OptOutRules
 from connector.sync.plan_parents import ParentRules
 from connector.sync.plan_persons import PersonRules, Taken
@@ -318,7 +318,7 @@ class Planner(OptOutRules, PersonRules, ParentRules):
                 stale_id, prev = prev.sf_id, None
             if prev is not None:
                 self._keep_purge_cleared(it, prev, payload, clear)
-            if self._not_justified(it.decision, prev):
+            if not_justified(it.decision, prev, self.required, self.content_fields):
                 # Before its parents: a record whose required fields no purpose justifies is
                 # not (re)written; its old data goes with the retention purge, not through a
                 # half-cleared update.
@@ -362,25 +362,6 @@ class Planner(OptOutRules, PersonRules, ParentRules):
             if write is not None:
                 out.writes.append(write)
         return out
-
-    def _not_justified(self, decision: Decision, prev: KnownRow | None) -> bool:
-        """Whether a record must not be written at all.
-
-        - a required field is withheld: Salesforce would refuse the record without it. A
-          record Salesforce holds whose required fields only a retention withholds is still
-          written (its withdrawal or opt-out must reach Salesforce): the fields stay as they
-          are, as the purge keeps them (``connector.privacy.retention``: protected fields);
-        - a new record whose every field the retention withholds: the purge would delete it
-          the next night (an open-day registration from months ago in a first load).
-        """
-        withheld = decision.withheld
-        missing = [f for f in self.required if f in withheld]
-        if missing:
-            return prev is None or any(withheld[f] != RETENTION_EXPIRED for f in missing)
-        if prev is not None or not self.content_fields:
-            return False
-        expired = [f for f in self.content_fields if withheld.get(f) == RETENTION_EXPIRED]
-        return bool(expired) and not any(f in decision.payload for f in self.content_fields)
 
     def _keep_purge_cleared(
         self, it: Item, prev: KnownRow, payload: dict[str, Any], clear: dict[str, str]

@@ -14,10 +14,11 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from connector.hashing import KeyHasher
-from connector.privacy.policy import ACTIVE, Decision, Policy
+from connector.privacy.policy import ACTIVE, Policy
 from connector.state.rows import KnownRow, PersonMatches
 from connector.sync.batch_state import BatchState
 from connector.sync.crm_opt_outs import CONFLICT_TEXT, sent_key
+from connector.sync.plan_justified import not_justified
 
 if TYPE_CHECKING:  # plan.py imports this module: its types only for the checker
     from connector.sync.plan import BatchPlan, Item
@@ -33,10 +34,8 @@ class OptOutRules:
     opt_outs: Mapping[str, str]  # purpose → its opt-out field (HasOptedOutOfEmail …)
     today: date
     hasher: KeyHasher
-
-    def _not_justified(self, decision: Decision, prev: KnownRow | None) -> bool:
-        """Planner's: whether a record must not be written at all."""
-        raise NotImplementedError
+    required: list[str]  # fields Salesforce requires (the justification rule reads them)
+    content_fields: list[str]
 
     def with_objections(self, items: Sequence[Item], state: BatchState) -> list[Item]:
         """``items`` with every record of a person who objected (art. 21) decided again with
@@ -82,7 +81,8 @@ class OptOutRules:
             sf_id = self._known_sf_id(it, prev, state.persons)
             if sf_id is None:
                 continue  # a new person: the CRM holds nothing of them (a first load's rows)
-            if self._not_justified(it.decision, prev if prev is None or not prev.purged else None):
+            live = prev if prev is None or not prev.purged else None
+            if not_justified(it.decision, live, self.required, self.content_fields):
                 # Never written (plan says why): its opt-in meets nothing in the CRM. Such rows
                 # are not remembered, so a nightly maps them every run; read, they were most of
                 # the opt-out queries of an unchanged nightly.

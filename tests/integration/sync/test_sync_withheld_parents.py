@@ -1,7 +1,7 @@
 """Children of a parent the privacy policy did not write are skipped, not rejected (issue #10).
 
 A student whose retention ran out before the first sync (a clean ``uitgeschreven`` row from
-January) is never written: the policy justifies none of it (``Planner._not_justified``). Their
+January) is never written: the policy justifies none of it (``plan_justified.not_justified``). Their
 LearnerProgram and IndividualApplication have no parent to go under; that is the policy doing
 its work, like a parent the purge deleted (``PARENT_PURGED``), so the run skips them with a
 reason and exits 0. A parent missing for a real problem (its row rejected, no row with its key)
