@@ -370,6 +370,10 @@ class Policy:
             & set(self.purposes)
         )
         self._names = tuple(used)
+        #: The consent purposes this mapping's fields (or opt-outs) rest on.
+        self.consent_purposes = frozenset(
+            n for n in used if self.purposes[n].lawful_basis == "consent"
+        )
         self._rules = tuple(
             _with_retention(
                 _consent_rule(n, self.purposes[n])

@@ -139,7 +139,19 @@ class RemovalMixin:
             keys = conn.execute(
                 sa.select(sy.c.mapping, sy.c.key_hash).where(sy.c.person_id == person_id)
             ).all()
-            for t in (ob, s.source_rows, s.seen) if keys else ():
+            w, pe = s.withdrawals, s.persons
+            who = conn.execute(
+                sa.select(pe.c.student_hash, pe.c.email_hash).where(pe.c.person_id == person_id)
+            ).first()
+            student, email = who or (None, None)
+            # What the person's rows stated, in any mapping; not a sibling's who shares the
+            # address (a row with another student number).
+            if student:
+                conn.execute(sa.delete(w).where(w.c.student_hash == student))
+            if email:
+                own = sa.or_(w.c.student_hash.is_(None), w.c.student_hash == student)
+                conn.execute(sa.delete(w).where(w.c.email_hash == email, own))
+            for t in (ob, s.source_rows, s.seen, w) if keys else ():
                 conn.execute(
                     sa.delete(t).where(
                         t.c.mapping == sa.bindparam("m"), t.c.key_hash == sa.bindparam("k")

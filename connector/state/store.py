@@ -23,6 +23,8 @@ SQLAlchemy Core over SQLite (default, WAL) or PostgreSQL. Tables (``connector/st
 ``audit``        retention purges and erasures: run_id, action, object, sf_id, reason, purpose
 ``requests``     data-subject requests (art. 12(3)): reference, kind, subject hashes, due, status
 ``objections``   art. 21 objections: hash (student or e-mail hash), kind, purposes (objections.py)
+``withdrawals``  person_id, purpose → the newest consent withdrawal known of them (v5;
+                 withdrawals.py)
 =============== ==========================================================================
 
 API (``from connector.state import ...``; times are timezone-aware UTC, naive ones are refused)::
@@ -103,6 +105,7 @@ from connector.state.rows import (
     SyncedUpdate,
 )
 from connector.state.sources import SourcesMixin
+from connector.state.withdrawals import WithdrawalsMixin
 
 _in: sa.BindParameter[Any] = sa.bindparam("hashes", expanding=True)
 
@@ -254,6 +257,7 @@ class StateStore(
     RequestsMixin,
     PersonContactsMixin,
     RemovalMixin,
+    WithdrawalsMixin,
 ):
     """The connector's memory between runs. Create with :func:`open_store`; close when done.
 

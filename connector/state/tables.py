@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection, Dialect
 from connector.errors import StateError
 from connector.state.rows import SyncedRow
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 class UtcDateTime(sa.TypeDecorator[datetime]):
@@ -275,6 +275,23 @@ objections = sa.Table(
     sa.Column("request_id", sa.Integer),
 )
 
+withdrawals = sa.Table(
+    # v5: the consent withdrawals each record's row states (connector/privacy/withdrawals.py),
+    # with the row's identity hashes: a person's newest one, from any of their records,
+    # outweighs an older "ja" in another. The moment only (UTC); an undated "nee" counts from
+    # the run that first saw it.
+    "withdrawals",
+    metadata,
+    sa.Column("mapping", sa.String(100), primary_key=True),
+    sa.Column("key_hash", HASH, primary_key=True),
+    sa.Column("purpose", sa.String(100), primary_key=True),
+    sa.Column("student_hash", HASH, index=True),
+    sa.Column("email_hash", HASH, index=True),
+    sa.Column("withdrawn_at", UtcDateTime, nullable=False),
+    # The row gave no moment: ``withdrawn_at`` is the clock of the run that first saw it.
+    sa.Column("clocked", sa.Boolean, nullable=False),
+)
+
 
 # A synced record as the store returns it (rows.SyncedRow); last_seen is read from `seen`
 # (its table says why it has one of its own).
@@ -330,8 +347,37 @@ def _to_v4(conn: Connection) -> None:
     conn.execute(sa.text("ALTER TABLE synced DROP COLUMN last_seen"))  # SQLite 3.35 and later
 
 
+def _to_v5(conn: Connection) -> None:
+    """Version 5: the records' withdrawals (``withdrawals``), from the dated ones ``synced``
+    kept. Every remembered source row is forgotten: the next run maps every row once more (no
+    write where nothing changed) and so learns the undated ones its exports hold too."""
+    withdrawals.create(conn)
+    t, pe = synced, persons
+    found = conn.execute(
+        sa.select(
+            t.c.mapping, t.c.key_hash, pe.c.student_hash, pe.c.email_hash, t.c.consent_withdrawn_at
+        )
+        .join(pe, pe.c.person_id == t.c.person_id)
+        .where(t.c.consent_withdrawn_at.is_not(None))
+    ).all()
+    rows = [
+        {"mapping": m, "key_hash": k, "purpose": p, "student_hash": sh, "email_hash": eh,
+         "withdrawn_at": from_iso_text(text), "clocked": False}
+        for m, k, sh, eh, stated in found
+        for p, text in (stated or {}).items()
+    ]  # fmt: skip
+    if rows:
+        conn.execute(sa.insert(withdrawals), rows)
+    conn.execute(sa.delete(source_rows))
+
+
 #: Migration steps: ``STEPS[n]`` turns a version n-1 database into version n.
-STEPS: Mapping[int, Callable[[Connection], None]] = {2: _to_v2, 3: _to_v3, 4: _to_v4}
+STEPS: Mapping[int, Callable[[Connection], None]] = {
+    2: _to_v2,
+    3: _to_v3,
+    4: _to_v4,
+    5: _to_v5,
+}
 
 
 def current_version(conn: Connection) -> int | None:

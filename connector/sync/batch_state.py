@@ -17,6 +17,7 @@ from connector.state import StateStore
 from connector.state.anchors import export_mark, purged_keys
 from connector.state.objections import EVERY_ROW, OWN_EMAIL
 from connector.state.rows import KnownRow, PersonMatches, PersonRow
+from connector.state.withdrawals import KnownWithdrawal
 from connector.sync.crm_opt_outs import CrmOptOut
 
 
@@ -40,6 +41,8 @@ class StateQuery:
         holders: True when a record's student number must stay with one record of the
             mapping (``duplicates: report``): the live records of the persons found by
             student number are loaded (:attr:`BatchState.holders`).
+        withdrawals: True to load the newest withdrawals of the batch's persons (a person
+            mapping with consent purposes, when state holds any).
     """
 
     mapping: str
@@ -52,6 +55,7 @@ class StateQuery:
     objectable: Sequence[str] = ()
     contact_parents: Mapping[str, Sequence[str]] = field(default_factory=dict)
     holders: bool = False
+    withdrawals: bool = False
 
 
 @dataclass
@@ -102,6 +106,8 @@ class BatchState:
             has read already (filled by the engine from its key ledger, not from state).
         claimed: Student hash → (key hash, line) of the key that claimed the number in an
             earlier batch of this run (filled by the engine from its key ledger).
+        withdrawn: The withdrawals rows carrying the batch's student or e-mail hashes stated
+            (``connector/state/withdrawals.py``).
     """
 
     known: Mapping[str, KnownRow] = field(default_factory=dict)
@@ -118,6 +124,7 @@ class BatchState:
     holders: Mapping[int, tuple[str, ...]] = field(default_factory=dict)
     holder_lines: Mapping[str, int] = field(default_factory=dict)
     claimed: Mapping[str, tuple[str, int]] = field(default_factory=dict)
+    withdrawn: Sequence[KnownWithdrawal] = ()
 
     def with_planned(self, planned: PlannedPersons) -> BatchState:
         """This state plus the persons a dry run would have created before this batch (so
@@ -136,11 +143,16 @@ class BatchState:
 
     @classmethod
     def load(
-        cls, store: StateStore, query: StateQuery, withheld: WithheldParents | None = None
+        cls,
+        store: StateStore,
+        query: StateQuery,
+        withheld: WithheldParents | None = None,
+        learnt: Learnt | None = None,
     ) -> BatchState:
         """Run the batch's queries: one per question, each over an index (chunked IN lists).
 
-        ``withheld``: what the run's parent mappings did not write (in memory, no query)."""
+        ``withheld``: what the run's parent mappings did not write; ``learnt``: what the job's
+        later mappings withdraw (both in memory, no query)."""
         parent_ids: dict[tuple[str, str], str] = {}
         purged: set[tuple[str, str]] = set()
         held: set[tuple[str, str]] = set()
@@ -167,8 +179,15 @@ class BatchState:
         for parent, hashes in query.contact_parents.items():
             for key_hash, contact_id in store.person_contact_ids(parent, list(hashes)).items():
                 parent_contacts[(parent, key_hash)] = contact_id
+        known = store.known(query.mapping, list(query.keys))
+        withdrawn: list[KnownWithdrawal] = []
+        if (query.withdrawals or (learnt and learnt.records)) and (query.students or query.emails):
+            if query.withdrawals:
+                withdrawn = store.withdrawals(list(query.students), list(query.emails))
+            if learnt is not None:
+                withdrawn = learnt.among(withdrawn, query.students, query.emails)
         return cls(
-            known=store.known(query.mapping, list(query.keys)),
+            known=known,
             parent_ids=parent_ids,
             persons=persons,
             suppressed=frozenset(suppressed),
@@ -178,7 +197,31 @@ class BatchState:
             purged_parents=frozenset(purged),
             withheld_parents=frozenset(held),
             holders=holders,
+            withdrawn=withdrawn,
         )
+
+
+@dataclass
+class Learnt:
+    """What a job's later mappings withdraw that state does not hold yet, learnt before the
+    job plans anything (``sync/withdrawal_learning.py``)."""
+
+    # (mapping, key hash) → the record's withdrawals as its row now states them (maybe none).
+    records: dict[tuple[str, str], list[KnownWithdrawal]] = field(default_factory=dict)
+    # Mapping → key hashes of its records to map again (their persons' withdrawals changed).
+    replan: dict[str, set[str]] = field(default_factory=dict)
+
+    def among(
+        self, held: Iterable[KnownWithdrawal], students: Iterable[str], emails: Iterable[str]
+    ) -> list[KnownWithdrawal]:
+        """``held`` (state's, for a batch's hashes) with the learnt records' in their place."""
+        if not self.records:
+            return list(held)
+        out = [w for w in held if (w.mapping, w.key_hash) not in self.records]
+        hashes = set(students) | set(emails)
+        for found in self.records.values():
+            out += [w for w in found if w.student_hash in hashes or w.email_hash in hashes]
+        return out
 
 
 class WithheldParents:

@@ -53,6 +53,11 @@ def state_name(purpose: str) -> str:
     return f"consent:{purpose}"
 
 
+def learnt_in(mapping: str) -> str:
+    """CaptureSource of a withdrawal whose row names no source: where the school learnt it."""
+    return f"sis-sync {mapping}"
+
+
 def individual_key(hasher: KeyHasher, contact_id: str) -> str:
     """``SIS_Individual_Key__c``: the keyed hash of the Contact Id (no personal value)."""
     return hasher.key("sis-individual", contact_id)

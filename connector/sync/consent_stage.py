@@ -55,6 +55,7 @@ from connector.sync.consent_queue import DeferredRows, EntryQueue
 from connector.sync.consent_records import (
     ConsentEntry,
     entries_for,
+    learnt_in,
 )
 from connector.sync.consent_writes import Chunk, ChunkWrites
 from connector.sync.plan import Item, Write
@@ -119,7 +120,7 @@ class ConsentStage(ChunkWrites):
         )
         self.pending = EntryQueue()  # on disk: consent_queue.py
         self.no_model = False  # the org was asked and has no consent model (ask_org)
-        self.fallback_source = f"sis-sync {mapping}"
+        self.fallback_source = learnt_in(mapping)
         # Source rows held back until their records' consents are written (see defer).
         self.deferred = DeferredRows()
         # Told the consent records Salesforce refused (contact key, report name, result): the

@@ -93,6 +93,7 @@ class MappingRun:
             check_suppressions=ctx.store.has_suppressions(),
             policy=self.policy,
             check_objections=ctx.store.has_objections(),
+            check_withdrawals=ctx.store.has_withdrawals(),
         )
         self.planner.org_asked = ctx.writer is not None  # a plan asks the org nothing
         self.recorder = (
@@ -108,6 +109,7 @@ class MappingRun:
             remember_sources=ctx.remember_sources,
             report_duplicates=self.spec.duplicates == "report",
             key_column=",".join(self.spec.key_columns),
+            replan=ctx.learnt.replan.get(name, frozenset()),
         )  # fmt: skip
         self.shown = shown_fields(ctx.project, name) if ctx.dry_run else frozenset[str]()
         self.ledger: KeyLedger | None = None
@@ -322,7 +324,7 @@ class MappingRun:
         self.writes.settle(
             mapped.items.keys() | mapped.recognised.keys(), [*query.students, *query.emails]
         )
-        state = BatchState.load(self.ctx.store, query, self.ctx.withheld)
+        state = BatchState.load(self.ctx.store, query, self.ctx.withheld, self.ctx.learnt)
         if self.ctx.dry_run:
             state = state.with_planned(self.ctx.planned_persons)
         if query.holders:
@@ -415,6 +417,7 @@ class MappingRun:
             self.recorder.unchanged(
                 recognised, [*plan.unchanged, *self._alike(mapped, plan.unchanged)]
             )
+            self.recorder.withdrawals(plan.stated)
             # Held by the source, neither written nor unchanged (not justified, purged, review,
             # rejected): last_seen moves too, or a full export would count them as gone.
             settled = {w.key_hash for w in plan.writes}

@@ -34,6 +34,7 @@ from connector.state import RunStatus, StateStore, open_existing
 from connector.sync.engine import MappingRun
 from connector.sync.fingerprint import project_digest
 from connector.sync.run_context import Progress, RunContext
+from connector.sync.withdrawal_learning import learn_withdrawals
 
 log = logging.getLogger(__name__)
 
@@ -274,6 +275,10 @@ def run_job(
                 planned={p: set() for n in names for p in compiled[n].parents} if dry_run else {},
             )
             try:
+                # What later mappings' rows withdraw, before anything is planned: a person's
+                # open-day "nee" must reach the student export's older "ja" in this run, and
+                # a plan must count what the run does (withdrawal_learning.py).
+                ctx.learnt = learn_withdrawals(ctx, names)
                 for name in names:
                     MappingRun(ctx, name).execute()
                     unreachable = _unreachable(writer)

@@ -14,6 +14,7 @@ The engine (``engine.py``) runs this stage, then loads the batch's state and pla
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -73,7 +74,11 @@ class MapStage:
         remember_sources: bool,
         report_duplicates: bool,
         key_column: str,
+        replan: Collection[str] = (),
     ):
+        """``replan``: key hashes whose rows are mapped even when recognised unchanged (a
+        later mapping of the job changed their person's withdrawals: withdrawal_learning.py)."""
+        self.replan = replan
         self.name, self.compiled, self.policy = name, compiled, policy
         self.planner, self.fingerprint, self.store, self.rep = planner, fingerprint, store, rep
         self.remember_sources = remember_sources
@@ -96,7 +101,11 @@ class MapStage:
             hit = known.get(source_hash)
             # Skip it, unless an earlier batch's row of the record had other values.
             seen = earlier.get(hit[0]) if hit is not None else None
-            if hit is not None and (seen is None or seen.mark == mark(hit[1])):
+            if (
+                hit is not None
+                and (seen is None or seen.mark == mark(hit[1]))
+                and not (self.replan and hit[0] in self.replan)
+            ):
                 key_hash, token = hit
                 if key_hash in lines:
                     self._supersede(out, key_hash, token, rec, rejects)

@@ -29,6 +29,7 @@ from connector.privacy.policy import (
     Decision,
     Policy,
 )
+from connector.privacy.withdrawals import stated_withdrawals
 from connector.records import Origin, SourceRecord
 from connector.state.rows import (
     PURGE_CLEARED,
@@ -37,6 +38,7 @@ from connector.state.rows import (
     SourceSeen,
     purge_cleared,
 )
+from connector.state.withdrawals import Stated
 from connector.sync.batch_state import BatchState, StateQuery
 from connector.sync.crm_opt_outs import OPT_IN_SENT
 from connector.sync.diff import RECORD, diff
@@ -123,6 +125,8 @@ class BatchPlan:
     # The batch's items as planned: a person who objected (art. 21) decided with the objection.
     # The consent stage reads these, so its records say what the Contact's flags say.
     items: list[Item] = field(default_factory=list)
+    # What the batch's rows (not of erased persons) withdraw (state/withdrawals.py).
+    stated: list[Stated] = field(default_factory=list)
 
 
 def _as_utc(day: date | datetime | None) -> datetime | None:
@@ -154,6 +158,8 @@ class Planner(OptOutRules, PersonRules, ParentRules):
             objected to (art. 21) and to find opt-ins that meet a CRM opt-out; without it
             neither rule applies (unit tests of other rules).
         check_objections: False when state holds no objection at all (no query).
+        check_withdrawals: True when state holds withdrawals: a person mapping with consent
+            purposes then loads its persons' (``connector/privacy/withdrawals.py``).
         record_type_id: The Id of ``target.record_type`` (or of the person-account record
             type), resolved once per run; sent as ``RecordTypeId``.
     """
@@ -171,6 +177,7 @@ class Planner(OptOutRules, PersonRules, ParentRules):
         policy: Policy | None = None,
         check_objections: bool = False,
         record_type_id: str | None = None,
+        check_withdrawals: bool = False,
     ):
         self.mapping, self.spec, self.hasher = mapping, spec, hasher
         self.record_type_id = record_type_id
@@ -192,6 +199,12 @@ class Planner(OptOutRules, PersonRules, ParentRules):
         self.check_suppressions = check_suppressions
         self.policy = policy
         self.check_objections = check_objections and policy is not None
+        # A person mapping with consent purposes remembers what its rows withdraw, and reads
+        # what its persons' other records withdrew when state holds any.
+        self.states_withdrawals = (
+            spec.identity is not None and policy is not None and bool(policy.consent_purposes)
+        )
+        self.check_withdrawals = check_withdrawals and self.states_withdrawals
         self.today = school_date(self.now)
         self.opt_outs: Mapping[str, str] = policy.purpose_opt_outs if policy is not None else {}
         self.external_id = spec.target.external_id
@@ -254,6 +267,7 @@ class Planner(OptOutRules, PersonRules, ParentRules):
             contact_parents={p: sorted(h) for p, h in contacts.items()},
             objectable=objectable,
             holders=self.number_column is not None,
+            withdrawals=self.check_withdrawals,
         )
 
     def match_values(self, items: Sequence[Item], state: BatchState) -> list[str]:
@@ -277,9 +291,11 @@ class Planner(OptOutRules, PersonRules, ParentRules):
         parents = self._parents(items, state)
         contacts = self._parents(items, state, contacts=True) if self.contact_refs else {}
         persons = state.persons
-        if state.objected or state.objected_unnumbered:
-            items = self.with_objections(items, state)
-        out.items = list(items)
+        # What each row itself withdraws (before another record's withdrawal changes it), for
+        # state to remember (state/withdrawals.py) — whether or not the record is written.
+        stated = self.stated(items) if self.states_withdrawals else {}
+        items = self.decided(items, state)
+        out.items = items
         numbers = out.numbers
 
         for it in items:
@@ -296,6 +312,8 @@ class Planner(OptOutRules, PersonRules, ParentRules):
             ):
                 out.suppressed += 1
                 continue
+            if stated:
+                out.stated.append(stated[res.key_hash])
             if suppressed and any(
                 self.compiled[parent].hash_key(key) in suppressed
                 for parent, key in res.refs.values()
@@ -362,6 +380,16 @@ class Planner(OptOutRules, PersonRules, ParentRules):
             if write is not None:
                 out.writes.append(write)
         return out
+
+    @staticmethod
+    def stated(items: Sequence[Item]) -> dict[str, Stated]:
+        """Key hash → what its row withdraws, with its identity hashes."""
+        return {
+            it.res.key_hash: Stated(
+                it.res.key_hash, *it.res.identity, stated_withdrawals(it.res.facts)
+            )
+            for it in items
+        }
 
     def _keep_purge_cleared(
         self, it: Item, prev: KnownRow, payload: dict[str, Any], clear: dict[str, str]

@@ -1,9 +1,11 @@
-"""The planner's rules for art. 21 objections and for the opt-outs the CRM holds.
+"""The planner's rules for art. 21 objections, withdrawals and the opt-outs the CRM holds.
 
 Part of the pure planning stage (``plan.py``: :class:`~connector.sync.plan.Planner` mixes
 these in): no store, no I/O. An objection decides a person's every record again with the
-purposes objected; an opt-in from the source meets an opt-out staff set in Salesforce
-(``crm_opt_outs.py`` reads those) and either lifts it or is reported as a conflict.
+purposes objected; a withdrawal another row of the person stated outweighs an older "ja"
+(``connector/privacy/withdrawals.py``); an opt-in from the source meets an opt-out staff set
+in Salesforce (``crm_opt_outs.py`` reads those) and either lifts it or is reported as a
+conflict.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from connector.hashing import KeyHasher
 from connector.privacy.policy import ACTIVE, Policy
+from connector.privacy.withdrawals import with_withdrawals
 from connector.state.rows import KnownRow, PersonMatches
+from connector.state.withdrawals import KnownWithdrawal
 from connector.sync.batch_state import BatchState
+from connector.sync.consent_records import learnt_in
 from connector.sync.crm_opt_outs import CONFLICT_TEXT, sent_key
 from connector.sync.plan_justified import not_justified
 
@@ -30,6 +35,7 @@ class OptOutRules:
     The planner sets these attributes; the methods only read them.
     """
 
+    mapping: str
     policy: Policy | None
     opt_outs: Mapping[str, str]  # purpose → its opt-out field (HasOptedOutOfEmail …)
     today: date
@@ -67,6 +73,84 @@ class OptOutRules:
             out.append(replace(it, res=replace(res, facts=facts), decision=decision, cached=None))
         return out
 
+    def decided(self, items: Sequence[Item], state: BatchState) -> list[Item]:
+        """``items`` decided with what state knows of their persons: objections, then newer
+        withdrawals (:meth:`with_withdrawals`)."""
+        if state.objected or state.objected_unnumbered:
+            items = self.with_objections(items, state)
+        if state.withdrawn:
+            items = self.with_withdrawals(items, state)
+        return list(items)
+
+    def with_withdrawals(self, items: Sequence[Item], state: BatchState) -> list[Item]:
+        """``items`` with every "ja" older than a withdrawal another record of the same person
+        stated (``state.withdrawn``) decided again as that withdrawal.
+
+        The same person: a row with the same student number; else, where one side has none
+        (an open-day registration), the same e-mail address when it is no other student's —
+        not in state, not in this batch (a sibling who shares the family address keeps their
+        own consent). The record's own earlier row does not count: its row says what it says
+        now.
+        """
+        if self.policy is None or not state.withdrawn:
+            return list(items)
+        by_student: dict[str, list[KnownWithdrawal]] = {}
+        by_email: dict[str, list[KnownWithdrawal]] = {}
+        for w in state.withdrawn:
+            if w.student_hash:
+                by_student.setdefault(w.student_hash, []).append(w)
+            if w.email_hash:
+                by_email.setdefault(w.email_hash, []).append(w)
+        numbers: dict[str, set[str]] = {}  # e-mail hash → student hashes that carry it
+        for it in items:
+            student_hash, email_hash = it.res.identity
+            if student_hash and email_hash:
+                numbers.setdefault(email_hash, set()).add(student_hash)
+        if state.persons is not None:
+            for email_hash, people in state.persons.by_email.items():
+                numbers.setdefault(email_hash, set()).update(
+                    p.student_hash for p in people if p.student_hash
+                )
+        out: list[Item] = []
+        for it in items:
+            student_hash, email_hash = it.res.identity
+            found = list(by_student.get(student_hash, ())) if student_hash else []
+            if email_hash:
+                for w in by_email.get(email_hash, ()):
+                    if student_hash and w.student_hash:
+                        continue  # two student numbers: the same person only as above
+                    students = numbers.get(email_hash, set()) | {
+                        h for h in (student_hash, w.student_hash) if h
+                    }
+                    if len(students) <= 1:  # the address is no other student's
+                        found.append(w)
+            newest: dict[str, KnownWithdrawal] = {}
+            for w in found:
+                if (w.mapping, w.key_hash) == (self.mapping, it.res.key_hash):
+                    continue
+                if w.purpose not in newest or w.at > newest[w.purpose].at:
+                    newest[w.purpose] = w
+            facts = (
+                with_withdrawals(
+                    it.res.facts,
+                    {p: w.at for p, w in newest.items()},
+                    undated={p for p, w in newest.items() if w.clocked},
+                    # A "nee" without a moment came without a source too, mostly: the consent
+                    # record names the mapping that learnt it, as that mapping's would.
+                    sources={p: learnt_in(w.mapping) for p, w in newest.items() if w.clocked},
+                )
+                if newest
+                else None
+            )
+            if facts is None:
+                out.append(it)
+                continue
+            decision = self.policy.decide(it.res.values, facts, self.today)
+            out.append(
+                replace(it, res=replace(it.res, facts=facts), decision=decision, cached=None)
+            )
+        return out
+
     def opt_out_check(self, items: Sequence[Item], state: BatchState) -> dict[str, frozenset[str]]:
         """Salesforce id → the opt-out fields to read from Salesforce before :meth:`plan`: those
         of the known persons in ``items`` whose row opts in to a purpose with an opt-out field.
@@ -76,7 +160,7 @@ class OptOutRules:
         if not self.opt_outs or self.policy is None:
             return {}
         wanted: dict[str, frozenset[str]] = {}
-        for it in self.with_objections(items, state):
+        for it in self.decided(items, state):
             prev = state.known.get(it.res.key_hash)
             sf_id = self._known_sf_id(it, prev, state.persons)
             if sf_id is None:

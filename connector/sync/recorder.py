@@ -24,6 +24,7 @@ from connector.state.rows import (
     SourceSeen,
     SyncedUpdate,
 )
+from connector.state.withdrawals import Stated
 from connector.sync.plan import Write
 
 # Salesforce's refusals are stored beside source rejects, so `status` and the run's JSON list
@@ -71,6 +72,10 @@ class Recorder:
         """File rejected rows under the run (their count is already in the report)."""
         if rejects:
             self.store.add_rejects(self.run_id, list(rejects))
+
+    def withdrawals(self, stated: Sequence[Stated]) -> None:
+        """Remember what a batch's rows withdraw (state/withdrawals.py), as they are planned."""
+        self.store.record_withdrawals(self.mapping, stated, at=self.now)
 
     def unchanged(self, recognised: Sequence[str], mapped: Sequence[SourceSeen]) -> None:
         """Rows that need no write: ``recognised`` (skipped by source hash) get last_seen (by

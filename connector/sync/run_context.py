@@ -19,7 +19,7 @@ from connector.salesforce.consent_objects import ConsentOrg
 from connector.salesforce.record_types import RecordTypes
 from connector.salesforce.writer import Writer
 from connector.state import StateStore
-from connector.sync.batch_state import PlannedPersons, WithheldParents
+from connector.sync.batch_state import Learnt, PlannedPersons, WithheldParents
 from connector.sync.consent_dry_run import PlannedRecords
 
 BULK_CHUNK = 50_000  # records per Bulk API 2.0 job the engine submits (the writer splits by bytes)
@@ -76,6 +76,9 @@ class RunContext:
     # The org's consent model (Individual, DataUsePurpose, ContactPointTypeConsent), asked once
     # per run when a consent needs writing; made by the first person mapping of a real run.
     consent_org: ConsentOrg | None = None
+    # What the job's later person mappings withdraw, learnt before any plan (made by job.py:
+    # sync/withdrawal_learning.py); read by every batch's state and map stage.
+    learnt: Learnt = field(default_factory=Learnt)
 
     def __post_init__(self) -> None:
         self.withheld = WithheldParents.of(self.compiled)

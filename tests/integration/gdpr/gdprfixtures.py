@@ -72,7 +72,14 @@ def seed(project: SyncProject, *, others: bool = True) -> None:
             straat="Kwakkelsteeg",
         )
     ]
-    regs = [registration("R-000001", EMAIL, voornaam="Ermengarde", achternaam="Quispelhoorn")]
+    # Her registration says nothing about news (a "nee" there would outweigh her older "ja":
+    # docs/privacy.md, "The newest word stands on the Contact too").
+    regs = [
+        registration(
+            "R-000001", EMAIL, voornaam="Ermengarde", achternaam="Quispelhoorn",
+            toestemming_nieuws="",
+        )
+    ]  # fmt: skip
     if others:
         students.append(student("150001"))
         regs.append(registration("R-000002", "daan.b@bezoeker.example"))

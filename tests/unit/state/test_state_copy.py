@@ -23,6 +23,7 @@ from connector.state import (
 from connector.state import copy as state_copy
 from connector.state import tables as s
 from connector.state.copy import copy_state
+from connector.state.withdrawals import Stated
 from connector.sync.diff import RECORD
 
 AT = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -86,6 +87,9 @@ def _populate(url: str) -> None:
                     request_id=1,
                 )
             )
+        st.record_withdrawals(  # version 5's table
+            "registrants", [Stated("e" * 32, None, "e" * 32, {"recruitment_news": None})], at=AT
+        )
         st.finish_run(
             run_id,
             status=RunStatus.OK,

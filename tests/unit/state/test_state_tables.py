@@ -108,8 +108,8 @@ def _v1_database(url: str) -> None:
     its ``last_seen`` (version 4 moved it to the table ``seen``)."""
     v1 = sa.MetaData()
     for table in s.metadata.tables.values():
-        if table.name in ("source_rows", "requests", "objections", "seen"):  # versions 2, 3, 4
-            continue
+        if table.name in ("source_rows", "requests", "objections", "seen", "withdrawals"):
+            continue  # versions 2, 3, 4, 5
         # synced.person_contact_id came with version 3.
         columns = [c._copy() for c in table.columns if c.name != "person_contact_id"]
         if table.name == "synced":

@@ -1,0 +1,97 @@
+"""A withdrawal in one export reaches a consent another export gave (GDPR art. 7(3)).
+
+The privacy officer's P1 finding: a student's row says "ja" to news with its proof; the same
+person's open-day registration says "nee". The consent record turned OptOut and the Contact's
+``HasOptedOutOfEmail`` true, but ``Consent_News__c`` — owned by the students mapping — stayed
+true with its date and source, for good. Now the newest statement stands on the Contact too,
+in the run that learns it (the job learns what its later mappings withdraw before it plans:
+``sync/withdrawal_learning.py``), and ``sis-sync plan`` counts what the run then does; against
+the emulator with the real client.
+"""
+
+from __future__ import annotations
+
+from syncfixtures import SyncProject, registration, student
+
+CONTACT = (
+    "SELECT Id, HasOptedOutOfEmail, Consent_News__c, Consent_News_At__c, Consent_News_Source__c"
+    " FROM Contact"
+)
+NEWS_CONSENT = (
+    "SELECT PrivacyConsentStatus, CaptureDate FROM ContactPointTypeConsent"
+    " WHERE ContactPointType = 'Email'"
+)
+
+
+def _writes(report) -> int:
+    return sum(m.created + m.updated for m in report.mappings.values())
+
+
+def _one_contact(project: SyncProject) -> dict:
+    [contact] = project.query(CONTACT)
+    return contact
+
+
+def test_a_no_at_the_open_day_clears_the_students_yes_in_the_same_run(project: SyncProject):
+    project.write_students([student("500001")])  # "ja", 1 Sep 2026, source "intake"
+    # Undated "nee" (the fixture's default): it counts from the run that first sees it.
+    project.write_registrations([registration("R-500001", "s500001@school.example")])
+    report = project.run()
+    assert report.exit_code() == 0, report.summary()
+    contact = _one_contact(project)
+    assert contact["HasOptedOutOfEmail"] is True
+    assert contact["Consent_News__c"] in (None, False)
+    assert contact["Consent_News_At__c"] is None and contact["Consent_News_Source__c"] is None
+    [consent] = project.query(NEWS_CONSENT)
+    assert consent["PrivacyConsentStatus"] == "OptOut"
+    # The student's Contact is created without the consent, not created and then cleared.
+    assert (report.mappings["students"].created, report.mappings["students"].updated) == (1, 0)
+    again = project.run()
+    assert again.exit_code() == 0 and _writes(again) == 0, again.summary()
+
+
+def test_a_no_learnt_in_a_later_run_reaches_the_contact_in_that_run(project: SyncProject):
+    project.write_students([student("500002")])
+    project.write_registrations([])
+    project.run()
+    assert _one_contact(project)["Consent_News__c"] is True
+    project.write_registrations([registration("R-500002", "s500002@school.example")])
+    planned = project.run(dry_run=True)
+    assert planned.mappings["students"].updated == 1  # the plan counts what the run does
+    report = project.run()
+    assert report.mappings["students"].updated == 1
+    assert report.exit_code() == 0, report.summary()
+    contact = _one_contact(project)
+    assert contact["HasOptedOutOfEmail"] is True and contact["Consent_News__c"] in (None, False)
+    assert _writes(project.run()) == 0
+
+
+def test_a_yes_given_after_the_dated_no_stands(project: SyncProject):
+    project.write_students([student("500003", toestemming_nieuws_op="2026-11-10T10:00:00+01:00")])
+    project.write_registrations(
+        [
+            registration(
+                "R-500003", "s500003@school.example",
+                toestemming_nieuws_op="2026-10-01T12:00:00+02:00",
+                toestemming_nieuws_bron="open dag",
+            )
+        ]
+    )  # fmt: skip
+    report = project.run()
+    assert report.exit_code() == 0, report.summary()
+    assert _one_contact(project)["Consent_News__c"] is True
+    [consent] = project.query(NEWS_CONSENT)
+    assert consent["PrivacyConsentStatus"] == "OptIn"  # the consent record agrees
+
+
+def test_a_sibling_sharing_the_address_keeps_their_own_yes(project: SyncProject):
+    """Two students, one family address; an open-day "nee" under that address is nobody's
+    for sure: it reaches neither student's consent."""
+    shared = "familie@school.example"
+    project.write_students(
+        [student("500004", email=shared), student("500005", email=shared, roepnaam="Bram")]
+    )
+    project.write_registrations([registration("R-500004", shared)])
+    report = project.run()
+    assert report.mappings["registrants"].review == 1  # held for staff: whose address is it?
+    assert [c["Consent_News__c"] for c in project.query(CONTACT)] == [True, True]
