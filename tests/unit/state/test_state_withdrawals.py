@@ -93,6 +93,9 @@ def test_erasing_the_person_removes_their_withdrawals(store: StateStore):
     pid = _person(store)
     _record(store, "registrants", "r1", pid)
     store.record_withdrawals("registrants", [_says("r1", {NEWS: NOV})], at=RUN1)
+    # A row of the person's address whose record was never written (not justified): only its
+    # hashes tie it to the person.
+    store.record_withdrawals("registrants", [_says("r9", {NEWS: NOV})], at=RUN1)
     store.record_withdrawals("students", [_says("k1", {NEWS: NOV}, S)], at=RUN1)
     # A sibling who shares the address: their own student number, their own statement.
     store.record_withdrawals("students", [_says("k2", {NEWS: NOV}, "t" * 32)], at=RUN1)
