@@ -199,6 +199,10 @@ def _state_rows(export: PersonExport) -> Iterator[list[Value]]:
             blocks.append(
                 ("record", _leaf(record.get("sf_id")), record, note["local_state.records"])
             )
+    withdrawals = state.get("withdrawals")
+    for row in withdrawals if isinstance(withdrawals, list) else []:
+        if isinstance(row, dict):
+            blocks.append(("withdrawal", "", row, note["local_state.withdrawals"]))
     blocks.append(("", "", {"suppressed": state.get("suppressed")}, note["local_state.suppressed"]))
     for obj, rid, block, text in blocks:
         if block is None:

@@ -59,6 +59,9 @@ EXPLANATION = {
     "-> when the consent was withdrawn), deleted_at (purged for retention), fields (names of "
     "the fields whose value hash is kept to notice change; the values are not kept), "
     "cleared_by_purge (fields the retention purge cleared on a record that stays)",
+    "local_state.withdrawals": "per row of the person that withdrew a consent: mapping, "
+    "key_hash, purpose, withdrawn_at (undated: the row gave no moment, it counts from the run "
+    "that first read it); a newer withdrawal outweighs an older consent in any export",
     "local_state.runs": "the sync runs that last wrote each record (run id, job, start)",
     "local_state.suppressed": "whether an erasure tombstone exists for the person",
     "purposes": "the processing register entries (purposes.yaml) the fields refer to",
@@ -126,6 +129,19 @@ def _record_state(row: SyncedRow, runs: list[Any]) -> dict[str, Json]:
     }
 
 
+def _withdrawals(store: StateStore, full: PersonRow) -> list[Json]:
+    """What the person's rows withdrew, as state keeps it (not a sibling's who shares the
+    address: a row with another student number)."""
+    student, email = full.student_hash, full.email_hash
+    found = store.withdrawals([student] if student else [], [email] if email else [])
+    return [
+        {"mapping": w.mapping, "key_hash": w.key_hash, "purpose": w.purpose,
+         "withdrawn_at": _iso(w.at), "undated": w.clocked}
+        for w in sorted(found, key=lambda w: (w.mapping, w.key_hash, w.purpose))
+        if w.student_hash in (None, student)
+    ]  # fmt: skip
+
+
 def _person_state(full: PersonRow, rows: list[SyncedRow], runs: list[Any]) -> dict[str, Json]:
     return {
         "person": {
@@ -189,6 +205,7 @@ def export_person(
             own += related_records(reader, project, graph, own)  # education graph, admin account
             children = graph_children(reader, project, graph)
             local = _person_state(full, rows, store.recent_runs(1000))
+            local["withdrawals"] = _withdrawals(store, full)
             identity += [h for h in (full.student_hash, full.email_hash) if h]
         else:
             probes = probes_for(project, compiled, student_number=student_number, email=email)

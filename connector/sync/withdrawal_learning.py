@@ -37,16 +37,23 @@ from connector.sync.row_order import newest_last
 from connector.sync.run_context import RunContext
 
 BATCH = 2_000  # rows whose source hashes are looked up at once
+# Sources a run may read twice: files. A web service (``http``: incremental, paged) or a
+# plugin is read once a run; what its rows withdraw reaches the earlier mappings' records at
+# their next run (state forgets their rows: state/withdrawals.py).
+FILES = frozenset({"csv", "jsonl", "oneroster"})
 
 
 def learn_withdrawals(ctx: RunContext, names: Sequence[str]) -> Learnt:
     """Learn what the person mappings of ``names`` after the first state (module docstring).
 
-    A source that cannot be read is left for its mapping's run, which reports it.
+    A source that cannot be read is left for its mapping's run, which reports it; one that is
+    not a file is not read twice (:data:`FILES`).
     """
     learnt = Learnt()
     stating = [n for n in names if _states(ctx, n)]
     for name in stating[1:]:
+        if ctx.project.mappings[name].source_kind not in FILES:
+            continue  # read once a run (a web service, a plugin): learnt as it is planned
         try:
             found = _read(ctx, name)
         except InputError:

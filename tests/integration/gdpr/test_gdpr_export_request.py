@@ -59,3 +59,23 @@ def test_art15_local_state_lists_field_names_not_state_bookkeeping(project: Sync
     for r in records:
         assert not {"*", "#", "-"} & set(r["fields"]), r["fields"]
         assert r["cleared_by_purge"] == []
+
+
+def test_art15_local_state_lists_what_the_persons_rows_withdrew(project: SyncProject) -> None:
+    """Her open-day "nee" outweighs her intake "ja" (docs/privacy.md): state keeps it, so the
+    access export names it — in JSON and in the CSV sheet."""
+    from syncfixtures import registration
+
+    seed(project)
+    project.write_registrations([registration("R-000001", EMAIL)])  # "nee", without a date
+    assert project.run().exit_code() == 0
+
+    result = invoke(project, "export", "--student-number", NUMBER)
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.stdout)["local_state"]["withdrawals"]
+    assert (row["mapping"], row["purpose"], row["undated"]) == (
+        "registrants", "recruitment_news", True,
+    )  # fmt: skip
+    sheet = invoke(project, "export", "--student-number", NUMBER, "--format", "csv")
+    assert sheet.exit_code == 0, sheet.output
+    assert "local_state,withdrawal," in sheet.stdout
