@@ -10,7 +10,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 from rich.markup import escape
@@ -23,6 +23,9 @@ from connector.errors import ConfigError, MappingError, UnknownPluginError
 from connector.mapping.loader import load_project
 from connector.mapping.project import Project
 from connector.output import console, json_line, json_stderr
+
+if TYPE_CHECKING:  # the settings module loads pydantic: only when a command needs it
+    from connector.config import Settings
 
 out = console()
 err = console(stderr=True)
@@ -39,7 +42,7 @@ def _config(ctx: typer.Context) -> Path | None:
     return (ctx.obj or {}).get("config") if ctx is not None else None
 
 
-def _load(ctx: typer.Context) -> tuple[Project, object]:
+def _load(ctx: typer.Context) -> tuple[Project, Settings]:
     """Settings and project, or exit 2 with every problem printed."""
     from connector.config import load_settings
 
@@ -165,10 +168,12 @@ def register(
     ] = None,
 ) -> None:
     """The record of processing activities (GDPR art. 30) from purposes.yaml and the mappings."""
+    from connector.clock import school_date
     from connector.privacy.register import render_register
 
-    project, _settings = _load(ctx)
-    text = render_register(project, fmt)
+    project, settings = _load(ctx)
+    # The date on it is the configured clock's (SIS_SYNC_NOW for a preview), as every command's.
+    text = render_register(project, fmt, generated_on=school_date(settings.clock()))
     if output is None:
         typer.echo(text, nl=not text.endswith("\n"))
     else:

@@ -262,8 +262,8 @@ def test_register_command_renders_the_loaded_project(tmp_path, monkeypatch):
 
     calls = []
 
-    def render_register(project, fmt):
-        calls.append((sorted(project.mappings), fmt))
+    def render_register(project, fmt, *, generated_on=None):
+        calls.append((sorted(project.mappings), fmt, generated_on))
         return f"register of {project.purposes.controller_party.name} as {fmt}\n"
 
     fake = types.ModuleType("connector.privacy.register")
@@ -281,6 +281,11 @@ def test_register_command_renders_the_loaded_project(tmp_path, monkeypatch):
     assert calls[0][0] == sorted([*NIGHTLY, "oneroster_users", "oneroster_enrollments"])
     result = runner.invoke(cli(), ["--config", config, "register", "--format", "pdf"])
     assert result.exit_code == 2
+    # Its date is the configured clock's, as every command's (a preview with SIS_SYNC_NOW).
+    later = {"SIS_SYNC_NOW": "2027-03-01T23:30:00+00:00"}
+    result = runner.invoke(cli(), ["--config", config, "register"], env=later)
+    assert result.exit_code == 0, result.output
+    assert calls[-1][2] == date(2027, 3, 2)  # half past midnight in Amsterdam
 
 
 def test_every_model_ships_the_same_purposes_yaml():
