@@ -55,7 +55,7 @@ from connector.sync.held_rows import HeldRows
 from connector.sync.ledger import KeyLedger
 from connector.sync.map_stage import Mapped, MapStage, file_reject
 from connector.sync.mapping_setup import consent_stage, mapping_policy, record_type_id
-from connector.sync.plan import Planner
+from connector.sync.plan import Item, Planner
 from connector.sync.recorder import REFUSED, Recorder
 from connector.sync.row_order import newest_last
 from connector.sync.run_context import RunContext, WriteProgress
@@ -360,6 +360,7 @@ class MappingRun:
                 return
             state = replace(state, existing=exists)
         plan = self.planner.plan(items, state)
+        self._count_decided_again(items, plan.items)
         if plan.numbers:
             assert self.ledger is not None
             self.ledger.claim([(n, k, line) for n, (k, line) in plan.numbers.items()])
@@ -434,6 +435,18 @@ class MappingRun:
             # first chunk of entries was collected for an org that has no model.
             self.consents.ask_org()
         self.writes.send_full()
+
+    def _count_decided_again(self, mapped: Sequence[Item], planned: Sequence[Item]) -> None:
+        """The report's withheld reasons for the rows the planner decided again (an objection,
+        another record's withdrawal): theirs, not the map stage's first decision's."""
+        withheld = self.rep.withheld
+        for before, after in zip(mapped, planned, strict=True):
+            if after.decision is before.decision:
+                continue
+            withheld.subtract(before.decision.withheld.values())
+            withheld.update(after.decision.withheld.values())
+        for reason in [r for r, n in withheld.items() if n <= 0]:
+            del withheld[reason]
 
     def _alike(self, mapped: Mapped, unchanged: list[SourceSeen]) -> list[SourceSeen]:
         """Superseded rows of records that ended unchanged and that map to the same outcome:

@@ -56,7 +56,10 @@ def test_art21_objection_holds_through_later_ja_rows_and_runs(project: SyncProje
     assert "recruitment_news" in result.output
     assert not [n for n in NEEDLES if n in result.output]
 
-    project.run()
+    after = project.run()
+    # The report says why her consent fields went (docs/privacy.md's reason code, P4).
+    # Five fields: news (3) and phone (MobilePhone, Phone), the purposes she objected to.
+    assert after.mappings["students"].withheld["objected"] == 5, after.mappings["students"].withheld
     contact = _contact(project)
     assert contact["HasOptedOutOfEmail"] is True
     assert contact["Consent_News__c"] is not True and contact["Consent_News_At__c"] is None

@@ -44,6 +44,8 @@ def test_a_no_at_the_open_day_clears_the_students_yes_in_the_same_run(project: S
     assert contact["Consent_News_At__c"] is None and contact["Consent_News_Source__c"] is None
     [consent] = project.query(NEWS_CONSENT)
     assert consent["PrivacyConsentStatus"] == "OptOut"
+    # The report says why (the three consent fields), not the row's own "ja".
+    assert report.mappings["students"].withheld["consent_withdrawn"] == 3
     # The student's Contact is created without the consent, not created and then cleared.
     assert (report.mappings["students"].created, report.mappings["students"].updated) == (1, 0)
     again = project.run()
