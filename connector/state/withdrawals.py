@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from connector.state import tables as s
-from connector.state.db import Database, chunks, guard
+from connector.state.db import Database, chunks, guard, padded, rows_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,31 @@ _COLUMNS = (
 
 Held = dict[str, tuple[datetime, bool]]  # purpose → (moment, clocked)
 
+# The per-batch look-ups, as raw SQL through db.rows_in (see there why).
+_BY_HASH = (
+    "SELECT mapping, key_hash, purpose, withdrawn_at, student_hash, email_hash, clocked"
+    " FROM withdrawals WHERE {column} {in}"
+)
+_BY_KEY = (
+    "SELECT key_hash, purpose, withdrawn_at, clocked FROM withdrawals"
+    " WHERE mapping = ? AND key_hash {in}"
+)
+# The remembered source rows of the records, in other mappings, of the persons with these
+# hashes (their rows are mapped again: record_withdrawals).
+_FORGET_THEIRS = (
+    "DELETE FROM source_rows WHERE (mapping, key_hash) IN ("
+    "SELECT s.mapping, s.key_hash FROM synced s JOIN persons p ON p.person_id = s.person_id"
+    " WHERE s.mapping != ? AND p.{column} {in})"
+)
+
+
+def _moment(value: object) -> datetime:
+    """A ``withdrawn_at`` as raw SQL returns it: ISO text (SQLite) or a datetime (PostgreSQL)."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.astimezone(UTC)
+
 
 def merged(held: Mapping[str, tuple[datetime, bool]], stated: Stated, at: datetime) -> Held:
     """What a record's withdrawals are once its row says ``stated``: a dated one takes its
@@ -89,31 +114,22 @@ class WithdrawalsMixin:
         self, student_hashes: Sequence[str], email_hashes: Sequence[str]
     ) -> list[KnownWithdrawal]:
         """The withdrawals stated by rows carrying one of these student or e-mail hashes."""
-        w = s.withdrawals
-        hashes: sa.BindParameter[Any] = sa.bindparam("hashes", expanding=True)
-        q = sa.select(*(w.c[c] for c in _COLUMNS))
         found: dict[tuple[str, str, str], KnownWithdrawal] = {}
         with guard("look up withdrawals"), self._db.reading() as conn:
-            for column, values in (
-                (w.c.student_hash, student_hashes),
-                (w.c.email_hash, email_hashes),
-            ):
-                for chunk in chunks(values):
-                    for row in conn.execute(q.where(column.in_(hashes)), {"hashes": chunk}):
-                        found[(row[0], row[1], row[2])] = KnownWithdrawal(*row)
+            for column, values in (("student_hash", student_hashes), ("email_hash", email_hashes)):
+                sql = _BY_HASH.format(column=column, **{"in": "{in}"})
+                for m, k, p, at, sh, eh, clocked in rows_in(conn, self._db.dialect, sql, values):
+                    found[(m, k, p)] = KnownWithdrawal(m, k, p, _moment(at), sh, eh, bool(clocked))
         return list(found.values())
 
     def stated_by(self, mapping: str, key_hashes: Sequence[str]) -> dict[str, Held]:
         """Key hash → what state holds of its record's withdrawals, for those that have any."""
-        w = s.withdrawals
-        keys: sa.BindParameter[Any] = sa.bindparam("keys", expanding=True)
-        q = sa.select(w.c.key_hash, w.c.purpose, w.c.withdrawn_at, w.c.clocked)
-        q = q.where(w.c.mapping == mapping, w.c.key_hash.in_(keys))
         held: dict[str, Held] = {}
         with guard("look up withdrawals"), self._db.reading() as conn:
-            for chunk in chunks(key_hashes):
-                for key, purpose, when, clocked in conn.execute(q, {"keys": chunk}):
-                    held.setdefault(key, {})[purpose] = (when, clocked)
+            for key, purpose, when, clocked in rows_in(
+                conn, self._db.dialect, _BY_KEY, key_hashes, mapping
+            ):
+                held.setdefault(key, {})[purpose] = (_moment(when), bool(clocked))
         return held
 
     def records_of(
@@ -149,7 +165,7 @@ class WithdrawalsMixin:
         """
         if not stated:
             return
-        w, sy, r, pe = s.withdrawals, s.synced, s.source_rows, s.persons
+        w = s.withdrawals
         latest = {x.key_hash: x for x in stated}
         held = self.stated_by(mapping, list(latest))
         keys: sa.BindParameter[Any] = sa.bindparam("keys", expanding=True)
@@ -177,12 +193,18 @@ class WithdrawalsMixin:
                 conn.execute(sa.insert(w), rows)
             students = [x.student_hash for x in changed if x.student_hash]
             emails = [x.email_hash for x in changed if x.email_hash]
-            for column, values in ((pe.c.student_hash, students), (pe.c.email_hash, emails)):
+            pg = self._db.dialect == "postgresql"
+            for column, values in (("student_hash", students), ("email_hash", emails)):
                 for chunk in chunks(values):
-                    people = sa.select(pe.c.person_id).where(column.in_(chunk))
-                    records = sa.select(sy.c.mapping, sy.c.key_hash).where(
-                        sy.c.person_id.in_(people), sy.c.mapping != mapping
-                    )
-                    conn.execute(
-                        sa.delete(r).where(sa.tuple_(r.c.mapping, r.c.key_hash).in_(records))
-                    )
+                    # Raw SQL, a padded IN list: one statement text per length (db.padded).
+                    sql = _FORGET_THEIRS.format(column=column, **{"in": "{in}"})
+                    if pg:
+                        conn.exec_driver_sql(
+                            sql.replace("?", "%s").format(**{"in": "= ANY(%s)"}), (mapping, chunk)
+                        )
+                    else:
+                        chunk = padded(chunk)
+                        marks = ",".join("?" * len(chunk))
+                        conn.exec_driver_sql(
+                            sql.format(**{"in": f"IN ({marks})"}), (mapping, *chunk)
+                        )
