@@ -27,12 +27,16 @@ class ConsentFact:
 
     ``given`` is True for yes, False for an explicit no or withdrawal, None when the source says
     nothing. ``at`` is when it was given or withdrawn; ``by`` is ``"self"`` or ``"parent"``.
+    ``since``: for a withdrawal without ``at``, when the school first learnt of it (state
+    keeps it: ``connector/state/withdrawals.py``) — the moment its consent record carries, so
+    it does not move to each run's clock; the policy never reads it.
     """
 
     given: bool | None
     at: datetime | None = None
     by: str | None = None
     source: str | None = None
+    since: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ def with_withdrawals(
     *,
     undated: Collection[str] = (),
     sources: Mapping[str, str] | None = None,
+    own: Mapping[str, datetime] | None = None,
 ) -> SubjectFacts | None:
     """``facts`` with each "ja" older than the person's newest known withdrawal of its purpose
     turned into that withdrawal; None when no consent of the row changes.
@@ -49,18 +50,25 @@ def with_withdrawals(
     so its consent record is dated as an undated withdrawal is (``sync/consent_records.py``)
     and no retention anchor rests on a run's clock. ``sources``: purpose → where the school
     learnt the withdrawal (the consent record's CaptureSource, as the mapping that stated it
-    writes it for a "nee" without one).
+    writes it for a "nee" without one). ``own``: purpose → when the school first learnt the
+    row's own undated "nee" (state): it becomes the fact's ``since``.
     """
     changed: dict[str, ConsentFact] = {}
+    for purpose, first in (own or {}).items():
+        fact = facts.consents.get(purpose)
+        if fact is not None and fact.given is False and fact.at is None and fact.since is None:
+            changed[purpose] = replace(fact, since=first)
     for purpose, when in withdrawn.items():
         fact = facts.consents.get(purpose)
         if fact is None or fact.given is not True:
             continue
         if fact.at is not None and moment(fact.at) > when:
             continue
-        at = None if purpose in undated else when
         source = (sources or {}).get(purpose)
-        changed[purpose] = ConsentFact(False, at=at, by=fact.by, source=source)
+        if purpose in undated:
+            changed[purpose] = ConsentFact(False, by=fact.by, source=source, since=when)
+        else:
+            changed[purpose] = ConsentFact(False, at=when, by=fact.by, source=source)
     if not changed:
         return None
     return replace(facts, consents={**facts.consents, **changed})

@@ -17,7 +17,7 @@ from connector.state import StateStore
 from connector.state.anchors import export_mark, purged_keys
 from connector.state.objections import EVERY_ROW, OWN_EMAIL
 from connector.state.rows import KnownRow, PersonMatches, PersonRow
-from connector.state.withdrawals import KnownWithdrawal
+from connector.state.withdrawals import KnownWithdrawal, Stated
 from connector.sync.crm_opt_outs import CrmOptOut
 
 
@@ -210,6 +210,10 @@ class Learnt:
     records: dict[tuple[str, str], list[KnownWithdrawal]] = field(default_factory=dict)
     # Mapping → key hashes of its records to map again (their persons' withdrawals changed).
     replan: dict[str, set[str]] = field(default_factory=dict)
+    # Mapping → what its changed records' last rows state (a real run records these before it
+    # plans: the mapping's own batches then record nothing, or a record's earlier row, planned
+    # in an earlier batch, would be recorded and replaced again in every run).
+    stated: dict[str, list[Stated]] = field(default_factory=dict)
 
     def among(
         self, held: Iterable[KnownWithdrawal], students: Iterable[str], emails: Iterable[str]

@@ -53,9 +53,12 @@ def state_name(purpose: str) -> str:
     return f"consent:{purpose}"
 
 
+_LEARNT_IN = "sis-sync "
+
+
 def learnt_in(mapping: str) -> str:
     """CaptureSource of a withdrawal whose row names no source: where the school learnt it."""
-    return f"sis-sync {mapping}"
+    return _LEARNT_IN + mapping
 
 
 def individual_key(hasher: KeyHasher, contact_id: str) -> str:
@@ -141,7 +144,8 @@ def entries_for(
             out.append(ConsentEntry(key_hash, name, OPT_IN, fact.at, fact.source, by, objected))
         elif status in (CONSENT_WITHDRAWN, _OBJECTED) or name in facts.objected:
             if status == CONSENT_WITHDRAWN and fact is not None:
-                at, clocked = fact.at or now, fact.at is None
+                # Undated: when the school first learnt of it (state), else this run's clock.
+                at, clocked = fact.at or fact.since or now, fact.at is None
                 source = fact.source or fallback_source
             else:
                 at, source, clocked = now, OBJECTION_SOURCE, True
@@ -193,8 +197,11 @@ CAPTURED = "@"
 # export and an open-day export of one person, one naming a parent, one nobody) would overwrite
 # each other's source or giver every run, forever. An objection keeps its CaptureSource (the
 # art. 21 proof), which replaces a plain withdrawal's once.
+# Beside it, whether its CaptureSource only names the mapping that learnt it (learnt_in): a
+# proof with a source of its own replaces such a record of the same moment (see below).
+LEARNT = "~"
 _WHEN_WHO = frozenset(
-    {"Name", "CaptureDate", "EffectiveFrom", "Consent_Given_By__c", RECORD, CAPTURED}
+    {"Name", "CaptureDate", "EffectiveFrom", "Consent_Given_By__c", RECORD, CAPTURED, LEARNT}
 )
 _WHEN_WHO_WHERE = _WHEN_WHO | {"CaptureSource"}
 
@@ -207,12 +214,18 @@ def _same_opt_out(prev: KnownRow, fresh: Mapping[str, str], *, objection: bool) 
 
 
 def _hashes(
-    hasher: KeyHasher, payload: Mapping[str, object], captured: str | None = None
+    hasher: KeyHasher,
+    payload: Mapping[str, object],
+    captured: str | None = None,
+    *,
+    learnt: bool = False,
 ) -> tuple[str, dict[str, str]]:
     fresh = hasher.values(payload)
     fresh[RECORD] = hasher.record(payload)
     if captured is not None:
         fresh[CAPTURED] = captured
+    if learnt:
+        fresh[LEARNT] = "1"
     return hashes_json(fresh), fresh
 
 
@@ -239,6 +252,11 @@ def _holds_another_proof_of_this_moment(
     if objection:
         return False
     if prev.field_hashes.get(CAPTURED) != fresh[CAPTURED]:
+        return False
+    if prev.field_hashes.get(LEARNT) and LEARNT not in fresh:
+        # The remembered record names only the mapping that learnt the withdrawal (a student
+        # export's "ja" turned by an open-day "nee" of that moment); this entry is the proof
+        # itself, with its own source (art. 7(1)): it replaces it, once.
         return False
     if prev.field_hashes.get("CaptureSource") == fresh["CaptureSource"]:
         return False  # the same source corrects its own proof: written
@@ -328,7 +346,7 @@ def plan_consents(
             row["Consent_Given_By__c"] = e.by
         individual = ind_keys[contact_id]
         hashed = {**row, "Individual": individual, "Purpose": purpose}
-        text, fresh = _hashes(hasher, hashed, captured)
+        text, fresh = _hashes(hasher, hashed, captured, learnt=e.source.startswith(_LEARNT_IN))
         prev = known_consents.get((purpose, key))
         if prev is not None and (
             prev.field_hashes.get(RECORD) == fresh[RECORD]

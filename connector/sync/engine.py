@@ -418,7 +418,8 @@ class MappingRun:
             self.recorder.unchanged(
                 recognised, [*plan.unchanged, *self._alike(mapped, plan.unchanged)]
             )
-            self.recorder.withdrawals(plan.stated)
+            if self.name not in self.ctx.learnt.stated:  # learnt: recorded before the plan
+                self.recorder.withdrawals(plan.stated)
             # Held by the source, neither written nor unchanged (not justified, purged, review,
             # rejected): last_seen moves too, or a full export would count them as gone.
             settled = {w.key_hash for w in plan.writes}

@@ -96,7 +96,10 @@ class OptOutRules:
             return list(items)
         by_student: dict[str, list[KnownWithdrawal]] = {}
         by_email: dict[str, list[KnownWithdrawal]] = {}
+        by_key: dict[tuple[str, str], list[KnownWithdrawal]] = {}
         for w in state.withdrawn:
+            if w.mapping == self.mapping:
+                by_key.setdefault((w.mapping, w.key_hash), []).append(w)
             if w.student_hash:
                 by_student.setdefault(w.student_hash, []).append(w)
             if w.email_hash:
@@ -124,10 +127,13 @@ class OptOutRules:
                     }
                     if len(students) <= 1:  # the address is no other student's
                         found.append(w)
+            mine = (self.mapping, it.res.key_hash)
+            # When state first learnt this row's own undated "nee" (its consent record's date).
+            own = {w.purpose: w.at for w in by_key.get(mine, ()) if w.clocked}
             newest: dict[str, KnownWithdrawal] = {}
             for w in found:
-                if (w.mapping, w.key_hash) == (self.mapping, it.res.key_hash):
-                    continue
+                if (w.mapping, w.key_hash) == mine:
+                    continue  # the record's own earlier row: this row says what it says now
                 if w.purpose not in newest or w.at > newest[w.purpose].at:
                     newest[w.purpose] = w
             facts = (
@@ -138,8 +144,9 @@ class OptOutRules:
                     # A "nee" without a moment came without a source too, mostly: the consent
                     # record names the mapping that learnt it, as that mapping's would.
                     sources={p: learnt_in(w.mapping) for p, w in newest.items() if w.clocked},
+                    own=own,
                 )
-                if newest
+                if newest or own
                 else None
             )
             if facts is None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from syncfixtures import SyncProject, registration, student
 
+from connector.sync.job import run_job
+
 CONTACT = (
     "SELECT Id, HasOptedOutOfEmail, Consent_News__c, Consent_News_At__c, Consent_News_Source__c"
     " FROM Contact"
@@ -97,3 +99,61 @@ def test_a_sibling_sharing_the_address_keeps_their_own_yes(project: SyncProject)
     report = project.run()
     assert report.mappings["registrants"].review == 1  # held for staff: whose address is it?
     assert [c["Consent_News__c"] for c in project.query(CONTACT)] == [True, True]
+
+
+def _run_at(project: SyncProject, now: str):
+    report = run_job(project.settings(SIS_SYNC_NOW=now), job="nightly")
+    assert report.exit_code() == 0, report.summary()
+    return report
+
+
+def test_an_undated_no_keeps_its_first_moment_on_the_consent_record(project: SyncProject):
+    """An outsider's D1: the open-day "nee" without a date was first read on 9 December; the
+    student's new "ja" of 10 December is newer and must stand on the Contact *and* the consent
+    record — the undated "nee" must not be re-dated to a later run's clock and win."""
+    project.write_students([student("500006")])
+    _run_at(project, "2026-12-08T01:00:00+00:00")
+    project.write_registrations([registration("R-500006", "s500006@school.example")])
+    _run_at(project, "2026-12-09T00:00:00+00:00")
+    [consent] = project.query(NEWS_CONSENT)
+    assert consent["PrivacyConsentStatus"] == "OptOut"
+    assert consent["CaptureDate"].startswith("2026-12-09T00:00:00")
+    project.write_students(
+        [
+            student(
+                "500006", toestemming_nieuws_op="2026-12-10T10:00:00+01:00",
+                toestemming_nieuws_bron="balie",
+            )
+        ]
+    )  # fmt: skip
+    _run_at(project, "2026-12-11T00:00:00+00:00")
+    assert _one_contact(project)["Consent_News__c"] is True
+    [consent] = project.query(NEWS_CONSENT)
+    assert consent["PrivacyConsentStatus"] == "OptIn", consent
+    assert consent["CaptureDate"].startswith("2026-12-10T09:00:00")
+    assert _writes(_run_at(project, "2026-12-12T00:00:00+00:00")) == 0
+
+
+def test_a_dated_no_keeps_its_own_source_on_the_consent_record(project: SyncProject):
+    """An outsider's D2: the open day's dated "nee" names its form; the consent record must
+    credit it, not the student export whose older "ja" it turned (art. 7(1))."""
+    project.write_students([student("500007")])
+    project.write_registrations(
+        [
+            registration(
+                "R-500007", "s500007@school.example",
+                toestemming_nieuws_op="2026-11-01T10:00:00+01:00",
+                toestemming_nieuws_bron="opendag-formulier",
+            )
+        ]
+    )  # fmt: skip
+    report = project.run()
+    assert report.exit_code() == 0, report.summary()
+    [consent] = project.query(NEWS_CONSENT)
+    assert consent["PrivacyConsentStatus"] == "OptOut"
+    assert consent["CaptureDate"].startswith("2026-11-01T09:00:00")
+    [source] = project.query(
+        "SELECT CaptureSource FROM ContactPointTypeConsent WHERE ContactPointType = 'Email'"
+    )
+    assert source["CaptureSource"] == "opendag-formulier"
+    assert _writes(project.run()) == 0
