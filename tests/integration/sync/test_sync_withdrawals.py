@@ -157,3 +157,32 @@ def test_a_dated_no_keeps_its_own_source_on_the_consent_record(project: SyncProj
     )
     assert source["CaptureSource"] == "opendag-formulier"
     assert _writes(project.run()) == 0
+
+
+def test_a_visitors_earlier_row_does_not_send_the_student_to_be_mapped_every_night(
+    project: SyncProject, monkeypatch
+):
+    """A visitor's older registration said "nee", the newer one nothing: the record's last row
+    counts. Recorded batch by batch (one row a batch here), the earlier row's "nee" and the
+    later row's silence replaced each other in state every run, and each change sent the
+    student's row to be mapped again, every night."""
+    from connector.sync import engine
+
+    monkeypatch.setattr(engine, "BATCH", 1)
+    project.write_students([student("500008")])
+    email = "s500008@school.example"
+    project.write_registrations(
+        [
+            registration("R-500081", email, aangemeld_op="2026-10-01T12:00:00+02:00"),
+            registration(
+                "R-500082", email, aangemeld_op="2026-10-20T12:00:00+02:00",
+                toestemming_nieuws="", evenement_id="OD-2026-11-21-UTR",
+            ),
+        ]
+    )  # fmt: skip
+    project.run()
+    project.run()
+    third = project.run()
+    assert third.exit_code() == 0, third.summary()
+    assert third.mappings["students"].skipped == 1  # recognised: not mapped again
+    assert _one_contact(project)["Consent_News__c"] is True  # the newest row withdrew nothing
