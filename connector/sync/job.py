@@ -34,7 +34,7 @@ from connector.state import RunStatus, StateStore, open_existing
 from connector.sync.engine import MappingRun
 from connector.sync.fingerprint import project_digest
 from connector.sync.run_context import Progress, RunContext
-from connector.sync.withdrawal_learning import learn_withdrawals, record_learnt
+from connector.sync.withdrawal_learning import learn_withdrawals
 
 log = logging.getLogger(__name__)
 
@@ -279,8 +279,9 @@ def run_job(
                 # open-day "nee" must reach the student export's older "ja" in this run, and
                 # a plan must count what the run does (withdrawal_learning.py).
                 ctx.learnt = learn_withdrawals(ctx, names)
-                if not dry_run:
-                    record_learnt(ctx)
+                for name, stated in ctx.learnt.stated.items() if not dry_run else ():
+                    # Recorded once, before the plan (its batches then record nothing).
+                    store.record_withdrawals(name, stated, at=now)
                 for name in names:
                     MappingRun(ctx, name).execute()
                     unreachable = _unreachable(writer)

@@ -14,10 +14,11 @@ skipped: what they state is held). Nothing is written: a plan does the same. Fro
 * the records of other mappings whose persons those records identify (``replan``): their rows
   are mapped again, not recognised as unchanged (``sync/map_stage.py``).
 
-A real run records what it learnt before it plans (:func:`record_learnt`): a learnt mapping's
-batches record nothing themselves — a record's earlier row, planned in an earlier batch (the
-registrations of one visitor), would be recorded and then replaced by its last row in every
-run, and each change would send the person's other records to be mapped again. The first
+A real run records what it learnt before it plans (``sync/job.py``; this module only reads):
+a learnt mapping's batches record nothing themselves — a record's earlier row, planned in an
+earlier batch (the registrations of one visitor), would be recorded and then replaced by its
+last row in every run, and each change would send the person's other records to be mapped
+again. The first
 mapping that states withdrawals records them as it plans them (``state/withdrawals.py``).
 On a ``state rebuild`` nothing is recognised: every later mapping's withdrawals are learnt, so
 no student is matched against an older "ja" a registrant's "nee" outweighs.
@@ -142,9 +143,3 @@ def _batch(
             continue
         found.pop(res.key_hash, None)
         found[res.key_hash] = Stated(res.key_hash, *res.identity, stated_withdrawals(res.facts))
-
-
-def record_learnt(ctx: RunContext) -> None:
-    """A real run records what it learnt before it plans (``Learnt.stated``)."""
-    for name, stated in ctx.learnt.stated.items():
-        ctx.store.record_withdrawals(name, stated, at=ctx.now)
