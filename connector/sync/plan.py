@@ -310,6 +310,14 @@ class Planner(OptOutRules, PersonRules, ParentRules):
                 # address but has a student number of their own.
                 or (email_hash in suppressed and not student_hash)
             ):
+                live = persons.by_email.get(email_hash, ()) if persons and email_hash else ()
+                if live and not student_hash:
+                    # A row without a student number at an address an erased person shared
+                    # with someone still here (a sibling's open-day registration): ambiguous,
+                    # as it was before the erasure — staff decide; never silenced, never
+                    # joined to the sibling unasked.
+                    out.review.append((it.rec.origin, len(live) + 1))
+                    continue
                 out.suppressed += 1
                 continue
             if stated:

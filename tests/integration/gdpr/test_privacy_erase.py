@@ -278,3 +278,26 @@ def test_erasing_one_sibling_leaves_the_other_who_shares_the_email(project: Sync
     assert (m.suppressed, m.updated) == (1, 1)  # the erased child stays out, the sibling is synced
     [c] = project.query("SELECT MailingCity FROM Contact WHERE SIS_Student_Number__c = '960002'")
     assert c["MailingCity"] == "Zeist"
+
+
+def test_a_registration_at_an_erased_siblings_shared_address_goes_to_review(
+    project: SyncProject,
+) -> None:
+    """The privacy officer's P3: erasing one sibling tombstones the family address; the other
+    sibling's later open-day registration under it was suppressed without a word. Whose it
+    is, nobody can tell (as before the erasure, when two students shared it): staff decide."""
+    from syncfixtures import registration
+
+    family = "gezin@mail.example"
+    project.write_students([student("960011", email=family), student("960012", email=family)])
+    assert project.run().exit_code() == 0
+    assert invoke(project, "erase", "--student-number", "960011", "--apply").exit_code == 0
+    project.write_registrations([registration("R-960012", family)])
+    report = project.run()
+    m = report.mappings["registrants"]
+    assert (m.review, m.suppressed, m.written) == (1, 0, 0)
+    assert report.mappings["registrations"].created == 0  # nothing written under anybody
+    # Nobody shares it any more: the address is the erased person's alone, silenced as before.
+    assert invoke(project, "erase", "--student-number", "960012", "--apply").exit_code == 0
+    again = project.run().mappings["registrants"]
+    assert (again.review, again.suppressed) == (0, 1)
