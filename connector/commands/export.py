@@ -57,7 +57,17 @@ def export(
     reference = record_export_request(settings, subject.hashes, data)
     if data is None:
         who = ", ".join(f"{kind} hash {h}" for h, kind in subject.hashes)
-        err.print(f"nobody with {who} in local state or Salesforce; nothing to export")
+        erased = _tombstoned(settings, [h for h, _ in subject.hashes])
+        if erased:
+            # Art. 15: what is held is the tombstone itself — a keyed hash, kept so that no
+            # sync recreates the person; say so rather than "nothing".
+            err.print(
+                f"{who}: erased — local state holds only its erasure tombstone ({erased} keyed "
+                "hash(es), no value), kept so that no sync recreates the person; nothing else "
+                "in local state or Salesforce"
+            )
+        else:
+            err.print(f"nobody with {who} in local state or Salesforce; nothing to export")
         err.print(f"request {reference}: failed (NOT_FOUND)")
         raise typer.Exit(1)
     # CSV ends its rows with CRLF itself (RFC 4180); JSON gets the usual final newline.
@@ -71,6 +81,17 @@ def export(
         write_private_text(output, text)
         err.print(f"export written to {output}")
     err.print(f"request {reference}: done; receipt in {requests_folder(settings)}")
+
+
+def _tombstoned(settings: Any, hashes: list[str]) -> int:
+    """How many of ``hashes`` carry an erasure tombstone."""
+    from connector.state import open_existing
+
+    store = open_existing(settings.state.url)
+    try:
+        return len(store.suppressed(hashes))
+    finally:
+        store.close()
 
 
 def requests_folder(settings: Any) -> Path:

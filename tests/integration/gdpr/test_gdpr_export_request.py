@@ -79,3 +79,18 @@ def test_art15_local_state_lists_what_the_persons_rows_withdrew(project: SyncPro
     sheet = invoke(project, "export", "--student-number", NUMBER, "--format", "csv")
     assert sheet.exit_code == 0, sheet.output
     assert "local_state,withdrawal," in sheet.stdout
+
+
+def test_art15_an_erased_persons_export_names_the_tombstone(project: SyncProject) -> None:
+    """P5: after an erasure the answer to an access request is not "nothing": state holds the
+    erasure tombstone (a keyed hash) so that no sync recreates the person — say so."""
+    seed(project)
+    assert invoke(project, "erase", "--student-number", NUMBER, "--apply").exit_code == 0
+
+    result = invoke(project, "export", "--student-number", NUMBER)
+
+    assert result.exit_code == 1
+    assert "erased" in result.output and "tombstone" in result.output, result.output
+    assert "nothing to export" not in result.output
+    nobody = invoke(project, "export", "--student-number", "99999999")
+    assert "nothing to export" in nobody.output and "tombstone" not in nobody.output
