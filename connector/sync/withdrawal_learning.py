@@ -63,7 +63,7 @@ def learn_withdrawals(ctx: RunContext, names: Sequence[str]) -> Learnt:
             found = _read(ctx, name)
         except InputError:
             continue
-        learnt.stated[name] = []  # learnt: its batches record nothing (record_learnt does)
+        learnt.stated[name] = []  # learnt: its batches record nothing (the job records these)
         held = ctx.store.stated_by(name, list(found))
         changed: list[Stated] = []
         for key, stated in found.items():
