@@ -135,17 +135,35 @@ def rows_in(
     (measured with ``StateStore.known``). Errors still pass through SQLAlchemy (``guard``).
     """
     out: list[Any] = []
-    pg = dialect == "postgresql"
-    if pg:
-        query = sql.replace("?", "%s").format(**{"in": "= ANY(%s)"})
-    for chunk in chunks(hashes):
-        if pg:
-            out.extend(conn.exec_driver_sql(query, (*params, chunk)).all())
-        else:
-            chunk = padded(chunk)
-            query = sql.format(**{"in": f"IN ({','.join('?' * len(chunk))})"})
-            out.extend(conn.exec_driver_sql(query, (*params, *chunk)).all())
+    for query, args in _in_statements(dialect, sql, hashes, params):
+        out.extend(conn.exec_driver_sql(query, args).all())
     return out
+
+
+def execute_in(
+    conn: sa.Connection,
+    dialect: str,
+    sql: str,
+    hashes: Sequence[str] | Sequence[int],
+    *params: object,
+) -> None:
+    """:func:`rows_in` for a statement that returns no rows (a per-batch ``DELETE``)."""
+    for query, args in _in_statements(dialect, sql, hashes, params):
+        conn.exec_driver_sql(query, args)
+
+
+def _in_statements(
+    dialect: str, sql: str, hashes: Sequence[Any], params: tuple[object, ...]
+) -> Iterator[tuple[str, tuple[Any, ...]]]:
+    """The statements and parameters of :func:`rows_in`: one per chunk, SQLite's padded."""
+    if dialect == "postgresql":
+        query = sql.replace("?", "%s").format(**{"in": "= ANY(%s)"})
+        for chunk in chunks(hashes):
+            yield query, (*params, chunk)
+        return
+    for chunk in chunks(hashes):
+        chunk = padded(chunk)
+        yield sql.format(**{"in": f"IN ({','.join('?' * len(chunk))})"}), (*params, *chunk)
 
 
 def make_private_dir(path: Path) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.state import tables as s
-from connector.state.db import Database, chunks, guard, padded, rows_in
+from connector.state.db import Database, chunks, execute_in, guard, rows_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +73,17 @@ _BY_KEY = (
     "SELECT key_hash, purpose, withdrawn_at, clocked FROM withdrawals"
     " WHERE mapping = ? AND key_hash {in}"
 )
-# The remembered source rows of the records, in other mappings, of the persons with these
-# hashes (their rows are mapped again: record_withdrawals).
+# The records, in other mappings, of the persons with these hashes (``{column}``: student or
+# e-mail hash); record_withdrawals forgets their remembered source rows (mapped again).
+_THEIRS = (
+    "SELECT s.mapping, s.key_hash FROM synced s JOIN persons p ON p.person_id = s.person_id"
+    " WHERE s.mapping != ? AND p.{column} {in}"
+)
 _FORGET_THEIRS = (
     "DELETE FROM source_rows WHERE (mapping, key_hash) IN ("
     "SELECT s.mapping, s.key_hash FROM synced s JOIN persons p ON p.person_id = s.person_id"
     " WHERE s.mapping != ? AND p.{column} {in})"
-)
+)  # _THEIRS, in a DELETE
 
 
 def _moment(value: object) -> datetime:
@@ -137,19 +141,13 @@ class WithdrawalsMixin:
     ) -> set[tuple[str, str]]:
         """(mapping, key hash) of the records, outside mapping ``besides``, of the persons these
         student or e-mail hashes identify."""
-        sy, pe = s.synced, s.persons
         found: set[tuple[str, str]] = set()
         with guard("look up records"), self._db.reading() as conn:
-            for column, values in (
-                (pe.c.student_hash, student_hashes),
-                (pe.c.email_hash, email_hashes),
-            ):
-                for chunk in chunks(values):
-                    people = sa.select(pe.c.person_id).where(column.in_(chunk))
-                    q = sa.select(sy.c.mapping, sy.c.key_hash).where(
-                        sy.c.person_id.in_(people), sy.c.mapping != besides
-                    )
-                    found.update((m, k) for m, k in conn.execute(q))
+            for column, values in (("student_hash", student_hashes), ("email_hash", email_hashes)):
+                sql = _THEIRS.format(column=column, **{"in": "{in}"})
+                found.update(
+                    (m, k) for m, k in rows_in(conn, self._db.dialect, sql, values, besides)
+                )
         return found
 
     def record_withdrawals(self, mapping: str, stated: Sequence[Stated], *, at: datetime) -> None:
@@ -193,18 +191,6 @@ class WithdrawalsMixin:
                 conn.execute(sa.insert(w), rows)
             students = [x.student_hash for x in changed if x.student_hash]
             emails = [x.email_hash for x in changed if x.email_hash]
-            pg = self._db.dialect == "postgresql"
             for column, values in (("student_hash", students), ("email_hash", emails)):
-                for chunk in chunks(values):
-                    # Raw SQL, a padded IN list: one statement text per length (db.padded).
-                    sql = _FORGET_THEIRS.format(column=column, **{"in": "{in}"})
-                    if pg:
-                        conn.exec_driver_sql(
-                            sql.replace("?", "%s").format(**{"in": "= ANY(%s)"}), (mapping, chunk)
-                        )
-                    else:
-                        chunk = padded(chunk)
-                        marks = ",".join("?" * len(chunk))
-                        conn.exec_driver_sql(
-                            sql.format(**{"in": f"IN ({marks})"}), (mapping, *chunk)
-                        )
+                sql = _FORGET_THEIRS.format(column=column, **{"in": "{in}"})
+                execute_in(conn, self._db.dialect, sql, values, mapping)

@@ -214,6 +214,7 @@ class Learnt:
     # plans: the mapping's own batches then record nothing, or a record's earlier row, planned
     # in an earlier batch, would be recorded and replaced again in every run).
     stated: dict[str, list[Stated]] = field(default_factory=dict)
+    _by_hash: dict[str, list[KnownWithdrawal]] | None = field(default=None, repr=False)
 
     def among(
         self, held: Iterable[KnownWithdrawal], students: Iterable[str], emails: Iterable[str]
@@ -221,10 +222,20 @@ class Learnt:
         """``held`` (state's, for a batch's hashes) with the learnt records' in their place."""
         if not self.records:
             return list(held)
+        if self._by_hash is None:  # indexed once: every batch of the run asks
+            self._by_hash = {}
+            for found in self.records.values():
+                for w in found:
+                    for h in {w.student_hash, w.email_hash}:
+                        if h:
+                            self._by_hash.setdefault(h, []).append(w)
         out = [w for w in held if (w.mapping, w.key_hash) not in self.records]
-        hashes = set(students) | set(emails)
-        for found in self.records.values():
-            out += [w for w in found if w.student_hash in hashes or w.email_hash in hashes]
+        seen: set[tuple[str, str, str]] = set()
+        for h in {*students, *emails}:
+            for w in self._by_hash.get(h, ()):
+                if (w.mapping, w.key_hash, w.purpose) not in seen:
+                    seen.add((w.mapping, w.key_hash, w.purpose))
+                    out.append(w)
         return out
 
 
