@@ -47,7 +47,8 @@ def rebuild(
     """Rebuild the local state from the org by external ids. Never writes to Salesforce.
 
     Rows whose record is missing in the org or differs from what the source says are listed
-    (file:line and reason); the next `sis-sync run` writes exactly those.
+    (file:line and reason); the next `sis-sync run` writes exactly those. Org records that no
+    export holds any more are recorded as left (their retention counts from the rebuild).
     """
     from connector.sync.rebuild import rebuild_state
 

@@ -36,8 +36,7 @@ from simple_salesforce import format_soql
 
 from connector.errors import UsageError
 from connector.hashing import KeyHasher
-from connector.mapping.compile import identity_hashes
-from connector.mapping.transforms import TransformError
+from connector.mapping.carriers import held_identities, identity_fields, key_hash_of, single_key
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +76,6 @@ class FoundRecord:
     identities: tuple[tuple[str, str], ...] = ()
 
 
-def _single_key(source: Mapping[str, Any]) -> str | None:
-    key = source.get("key")
-    if isinstance(key, list):
-        return key[0] if len(key) == 1 else None
-    return key if isinstance(key, str) else None
-
-
 def probes_for(
     project: Any,
     compiled: Mapping[str, Any],
@@ -105,7 +97,7 @@ def probes_for(
         if ident is None:
             continue
         obj, ext = spec.target.object, spec.target.external_id
-        key_column = _single_key(spec.source)
+        key_column = single_key(spec.source)
         for by, raw, column in (
             ("student", student_number, ident.student_number),
             ("email", email, ident.email),
@@ -156,76 +148,10 @@ def _key_hashes(
         value = record.get(ext)
         if not value:
             continue
-        if ext in project.mappings[mapping].fields:  # mapped: the raw key
-            c = compiled[mapping]
-            keys.append((mapping, c.hash_key(c.normalise_key(str(value)))))
-        else:  # generated: the keyed hash of the key itself
-            keys.append((mapping, str(value)))
+        key_hash = key_hash_of(project.mappings[mapping], compiled[mapping], value)
+        if key_hash:
+            keys.append((mapping, key_hash))
     return tuple(keys)
-
-
-@dataclass(frozen=True, slots=True)
-class IdentityField:
-    """A field where a person mapping's records carry an identifier: ``kind`` (``student`` or
-    ``email``), read from the mapping's identity ``column``; ``keyed`` when the mapping's
-    record key is that column (its key hash is then derived from the value too)."""
-
-    mapping: str
-    kind: str
-    column: str
-    field: str
-    keyed: bool
-
-
-def identity_fields(project: Any) -> dict[str, list[IdentityField]]:
-    """Object → the fields each person mapping writes from its identity columns."""
-    out: dict[str, list[IdentityField]] = {}
-    for name, spec in project.mappings.items():
-        ident = spec.identity
-        if ident is None:
-            continue
-        key_column = _single_key(spec.source)
-        for kind, column in (("student", ident.student_number), ("email", ident.email)):
-            if column is None:
-                continue
-            for target, field_spec in spec.fields.items():
-                if getattr(field_spec, "from_", None) == column:
-                    out.setdefault(spec.target.object, []).append(
-                        IdentityField(name, kind, column, target, key_column == column)
-                    )
-    return out
-
-
-def _identities(
-    record: Mapping[str, Any],
-    fields: Sequence[IdentityField],
-    compiled: Mapping[str, Any],
-    hasher: KeyHasher,
-) -> dict[str, str]:
-    """Hash → kind of the identifiers ``record`` holds, normalised as the sync normalises the
-    identity columns (:func:`~connector.mapping.compile.identity_hashes`) and record keys
-    (the mapping's ``key_transform``). The values themselves are dropped here."""
-    out: dict[str, str] = {}
-    for f in fields:
-        value = record.get(f.field)
-        if value is None or not str(value).strip():
-            continue
-        text = str(value)
-        student, email = identity_hashes(
-            hasher, text if f.kind == "student" else None, text if f.kind == "email" else None
-        )
-        for h, kind in ((student, "student"), (email, "email")):
-            if h:
-                out.setdefault(h, kind)
-        if f.keyed:
-            c = compiled[f.mapping]
-            try:
-                key = c.normalise_key(text)
-            except TransformError:
-                continue  # not a key this mapping could have sent
-            if key:
-                out.setdefault(c.hash_key(key), "key")
-    return out
 
 
 def _matched(value: Any, probe: Probe) -> bool:
@@ -274,7 +200,7 @@ def find_in_salesforce(
                 found[sf_id] = replace(had, mappings=mappings)
                 continue
             keys = _key_hashes(rec, writers.get(obj, []), project, compiled)
-            held = _identities(rec, idents.get(obj, []), compiled, hasher)
+            held = held_identities(rec, idents.get(obj, []), compiled, hasher)
             # A generated external id equal to the key hash of the record's own identity value:
             # that mapping wrote the record (a student who registered as a visitor first).
             matched += [m for m, kh in keys if held.get(kh) == "key"]

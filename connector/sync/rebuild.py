@@ -38,11 +38,20 @@ from connector.sources import open_source
 from connector.state import OutboxStatus, open_existing
 from connector.state.db import make_private_dir, write_private_text
 from connector.sync.job import job_mappings, run_job
+from connector.sync.rebuild_adopt import Adoption, adopt_left_records
 from connector.sync.rebuild_writer import DIFFERS, NOT_IN_ORG, RebuildWriter
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DIFFERS", "NOT_IN_ORG", "RebuildResult", "RebuildWriter", "Unmatched", "rebuild_state"]
+__all__ = [
+    "DIFFERS",
+    "NOT_IN_ORG",
+    "Adoption",
+    "RebuildResult",
+    "RebuildWriter",
+    "Unmatched",
+    "rebuild_state",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +76,7 @@ class RebuildResult:
     unmatched: list[Unmatched] = field(default_factory=list)
     held_before: dict[str, int] = field(default_factory=dict)
     list_file: Path | None = None
+    adopted: list[Adoption] = field(default_factory=list)
 
     def exit_code(self) -> int:
         """0 when the rebuild went through every mapping (unmatched rows are a result, not an
@@ -113,6 +123,7 @@ class RebuildResult:
                 if n:
                     parts.append(f"{label} {n}")
             lines.append("      " + ", ".join(parts))
+        lines += _adopted_lines(self.adopted)
         if self.unmatched:
             lines.append("  Not recorded (the next `sis-sync run` writes or reports these):")
             shown: dict[str, int] = {}
@@ -132,6 +143,25 @@ class RebuildResult:
                 )
         lines.append(f"  API calls (queries and describes): {rep.api_calls}")
         return "\n".join(lines)
+
+
+def _adopted_lines(adopted: Sequence[Adoption]) -> list[str]:
+    """What the search for records the exports no longer hold found (rebuild_adopt.py)."""
+    found = [a for a in adopted if a.sf_ids]
+    lines = []
+    if found:
+        counts = ", ".join(f"{a.mapping} {len(a.sf_ids)}" for a in found)
+        lines += [
+            f"  In the org but no longer in their export, adopted as left: {counts}.",
+            "      Their retention counts from today (what the lost state knew of when they "
+            "left is gone): `sis-sync purge` clears them when it runs out (docs/recovery.md).",
+        ]
+    lines += [
+        f"  not searched for records that left: {a.mapping} ({a.skipped})"
+        for a in adopted
+        if a.skipped and not a.skipped.startswith("the rebuild did not")
+    ]
+    return lines
 
 
 # The engine files Salesforce's refusals of a run's writes as rejects with this reason prefix
@@ -191,8 +221,11 @@ def rebuild_state(
             "others are matched in the org"
         )
 
+    writers: list[RebuildWriter] = []
+
     def writer_factory(s: Settings) -> RebuildWriter:
-        return RebuildWriter(SalesforceClient(s.salesforce))
+        writers.append(RebuildWriter(SalesforceClient(s.salesforce)))
+        return writers[-1]
 
     report = run_job(
         settings,
@@ -205,9 +238,38 @@ def rebuild_state(
     result = RebuildResult(report, held_before=held)
     if report.run_id is not None:
         result.unmatched = _unmatched(settings, project, report, secret)
-        if result.unmatched:
-            result.list_file = _write_list(settings, report, result.unmatched)
+        if writers and not report.stopped:
+            result.adopted = _adopt(settings, project, names, report, writers[-1], secret)
+        if result.unmatched or any(a.sf_ids for a in result.adopted):
+            result.list_file = _write_list(settings, report, result.unmatched, result.adopted)
     return result
+
+
+def _adopt(
+    settings: Settings,
+    project: Any,
+    names: Sequence[str],
+    report: RunReport,
+    writer: RebuildWriter,
+    secret: str,
+) -> list[Adoption]:
+    """The org records the exports no longer hold, recorded as left (rebuild_adopt.py)."""
+    finished = [
+        n for n, m in report.mappings.items() if not (m.error or m.input_error or m.pending)
+    ]
+    store = open_existing(settings.state.url)
+    try:
+        return adopt_left_records(
+            store,
+            writer,
+            settings,
+            project,
+            [n for n in names if n in project.mappings],
+            hasher=KeyHasher(secret),
+            finished=finished,
+        )
+    finally:
+        store.close()
 
 
 def _unmatched(settings: Settings, project: Any, report: RunReport, secret: str) -> list[Unmatched]:
@@ -279,10 +341,22 @@ def _locate(
     return found
 
 
-def _write_list(settings: Settings, report: RunReport, unmatched: list[Unmatched]) -> Path:
-    """The full list of unmatched rows beside the run report (file:line and reason only)."""
+def _write_list(
+    settings: Settings,
+    report: RunReport,
+    unmatched: list[Unmatched],
+    adopted: Sequence[Adoption] = (),
+) -> Path:
+    """The full list beside the run report: unmatched rows (file:line and reason only), then
+    the Salesforce Ids of the records adopted as left their export (no value)."""
     folder = settings.reports_dir()
     make_private_dir(folder)
     path = folder / f"rebuild-{report.run_id or 0:06d}-unmatched.txt"
-    write_private_text(path, "".join(f"{u}\n" for u in unmatched))  # owner-only, like reports
+    lines = [f"{u}\n" for u in unmatched]
+    day = school_date(settings.clock()).isoformat()
+    for a in adopted:
+        lines += [
+            f"{a.mapping}  {a.object} {i}  left the export: adopted {day}\n" for i in a.sf_ids
+        ]
+    write_private_text(path, "".join(lines))  # owner-only, like reports
     return path

@@ -1,0 +1,262 @@
+"""The rebuild's last pass: records a mapping wrote that no export row holds any more.
+
+A rebuild matches the org by the rows the exports hold *today*. A student who left the export
+before the state was lost would not be in the rebuilt state, and the retention purge, which
+works from state, would never clear their Contact again: their enrolment fields would stay in
+Salesforce for good (GDPR art. 5(1)(e)). This pass finds them and records them as records
+that left their export:
+
+* per mapping of the job whose source is a full export and whose external id gives back the
+  record key (:func:`connector.mapping.carriers.key_in_external_id`), one SOQL query reads
+  every org record carrying that external id (``WHERE <ext> != null``, page by page);
+* a record whose key is in the export (whatever the rebuild made of its row) or already in
+  state is left alone; every other one is **adopted**: recorded in state with its Salesforce
+  Id, the keyed hashes of the values the org holds in the mapping's fields (so the purge knows
+  which fields a consent still keeps and which to clear), its person (student number and
+  e-mail hashes read from the record), and ``last_seen`` — and, for a mapping with an
+  ``event_date``, the event date — set to the rebuild's clock.
+
+What the old state knew of those records (when they left, their event's date) is gone with
+it, so their retention counts from the rebuild: a purge clears them at most one retention
+period later than the lost state would have, never earlier. Nothing is written to Salesforce
+(queries and describes only); no value is kept, only keyed hashes and Salesforce Ids.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from connector.clock import school_date
+from connector.hashing import KeyHasher
+from connector.mapping.carriers import (
+    held_identities,
+    identity_fields,
+    key_hash_of,
+    key_in_external_id,
+)
+from connector.mapping.transforms import TransformError
+from connector.records import Reject
+from connector.sources import open_source
+from connector.state import NewPerson, StateStore, SyncedUpdate
+from connector.sync.export_guard import is_full_export
+
+log = logging.getLogger(__name__)
+
+PAGE = 500  # org records looked up in state, and recorded, per statement
+
+
+@dataclass
+class Adoption:
+    """What the pass found for one mapping: the records it adopted (their Salesforce Ids:
+    not personal data, for the privacy officer's review), or why it did not search."""
+
+    mapping: str
+    object: str
+    sf_ids: list[str] = field(default_factory=list)
+    skipped: str = ""  # why the mapping was not searched ("" = searched)
+
+
+def adopt_left_records(
+    store: StateStore,
+    writer: Any,
+    settings: Any,
+    project: Any,
+    names: Sequence[str],
+    *,
+    hasher: KeyHasher,
+    finished: Sequence[str],
+) -> list[Adoption]:
+    """Adopt, for each mapping in ``names``, the org records its export no longer holds.
+
+    Args:
+        store: The state the rebuild filled.
+        writer: The rebuild's read-only writer (its ``query`` and ``describer``).
+        settings: The loaded configuration (project folder, clock).
+        project: The loaded mappings.
+        names: The job's mappings, parents first.
+        hasher: The keyed hasher of the rebuild.
+        finished: The mappings the rebuild went through (a stopped one is not searched: its
+            export was not read to the end).
+    """
+    at = settings.clock()
+    today = school_date(at)
+    idents = identity_fields(project)
+    persons: dict[str, int] = {}  # Salesforce Id → person adopted in this pass
+    out: list[Adoption] = []
+    for name in names:
+        spec = project.mappings[name]
+        adoption = Adoption(name, spec.target.object)
+        out.append(adoption)
+        adoption.skipped = _why_not(spec, name in finished)
+        if adoption.skipped:
+            continue
+        compiled = project.compile(name, hasher=hasher, today=today)
+        exported = _exported_keys(spec, settings, compiled)
+        if exported is None:
+            adoption.skipped = "its source holds changes only (a delta)"
+            continue
+        if not exported:
+            adoption.skipped = "its export is empty"
+            continue
+        columns = _columns(writer, spec)
+        if columns is None:
+            adoption.skipped = f"the org has no {spec.target.object} to read"
+            continue
+        mine = [f for f in idents.get(spec.target.object, []) if f.mapping == name]
+        context = _Context(store, name, spec, compiled, hasher, mine, persons, at, today)
+        for page in _pages(writer, spec, columns):
+            left = {}
+            for rec in page:
+                key_hash = key_hash_of(spec, compiled, rec[spec.target.external_id])
+                if key_hash and key_hash not in exported:
+                    left[key_hash] = rec
+            known = store.lookup(name, list(left)) if left else {}
+            fresh = {k: rec for k, rec in left.items() if k not in known}
+            adoption.sf_ids += context.adopt(fresh)
+        if adoption.sf_ids:
+            log.info(
+                "rebuild: %d records of %s left the export: adopted", len(adoption.sf_ids), name
+            )
+    return out
+
+
+def _why_not(spec: Any, finished: bool) -> str:
+    if not finished:
+        return "the rebuild did not finish this mapping"
+    if not is_full_export(spec):
+        return "not a full export (a record missing from it has not left the school)"
+    if not key_in_external_id(spec):
+        return f"its external id {spec.target.external_id} does not give back its record key"
+    return ""
+
+
+def _exported_keys(spec: Any, settings: Any, compiled: Any) -> set[str] | None:
+    """The key hashes of every row the export holds now (None: the source says it holds
+    changes only). Rows whose key cannot be read count for nothing: the run rejected them."""
+    source = open_source(spec.source, base_dir=settings.project_dir)
+    keys: set[str] = set()
+    for rec in source.read():
+        if isinstance(rec, Reject):
+            continue
+        try:
+            key = compiled.normalise_key(rec.key)
+        except TransformError:
+            continue
+        if key:
+            keys.add(compiled.hash_key(key))
+    return None if source.holds_everything() is False else keys
+
+
+def _columns(writer: Any, spec: Any) -> list[str] | None:
+    """Id, the external id and the mapping's own fields the object has (describe names)."""
+    described = writer.describer.fields(spec.target.object)
+    if described is None:
+        return None
+    by_lower = {n.lower(): n for n in described}
+    wanted = ["Id", spec.target.external_id, *spec.fields]
+    return list(dict.fromkeys(by_lower.get(n.lower(), n) for n in wanted if n.lower() in by_lower))
+
+
+def _pages(writer: Any, spec: Any, columns: Sequence[str]) -> Iterator[list[dict[str, Any]]]:
+    """Every org record carrying the mapping's external id, :data:`PAGE` at a time."""
+    ext = spec.target.external_id
+    # Names come from the validated mapping and the org's describe; no value is in the query.
+    soql = f"SELECT {', '.join(columns)} FROM {spec.target.object} WHERE {ext} != null"  # noqa: S608
+    page: list[dict[str, Any]] = []
+    for rec in writer.query(soql):
+        page.append({**{k.lower(): v for k, v in rec.items()}, ext: rec.get(ext)})
+        if len(page) == PAGE:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+@dataclass
+class _Context:
+    store: StateStore
+    name: str
+    spec: Any
+    compiled: Any
+    hasher: KeyHasher
+    idents: list[Any]
+    persons: dict[str, int]
+    at: datetime
+    today: date
+
+    def adopt(self, records: Mapping[str, dict[str, Any]]) -> list[str]:
+        """Record ``records`` (key hash → org record, lower-case names) as left the export."""
+        if not records:
+            return []
+        person_of = self._persons(records) if self.spec.identity is not None else {}
+        rows = [
+            SyncedUpdate(
+                mapping=self.name,
+                key_hash=key_hash,
+                object=self.spec.target.object,
+                sf_id=str(rec["id"]),
+                field_hashes=self._hashes(rec),
+                person_id=person_of.get(key_hash),
+                event_date=self.today if self.spec.event_date is not None else None,
+            )
+            for key_hash, rec in records.items()
+        ]
+        self.store.record_synced(rows, at=self.at)
+        return [str(rec["id"]) for rec in records.values()]
+
+    def _hashes(self, rec: Mapping[str, Any]) -> dict[str, str]:
+        """Keyed hashes of the values the org holds in the mapping's fields. An empty field and
+        a cleared checkbox (Salesforce stores it as false) hold nothing: a consent field that
+        is false never counts as a consent given (:func:`~connector.privacy.retention.
+        consent_held`)."""
+        held = {}
+        for name in self.spec.fields:
+            value = rec.get(name.lower())
+            if value is None or value == "" or value is False or isinstance(value, Mapping):
+                continue
+            held[name] = value
+        return self.hasher.values(held)
+
+    def _persons(self, records: Mapping[str, dict[str, Any]]) -> dict[str, int]:
+        """Key hash → person: the person state has for the record's student number (or for
+        its e-mail address, holding this very record), else a new one."""
+        ids: dict[str, tuple[str | None, str | None]] = {}
+        for key_hash, rec in records.items():
+            held = held_identities(
+                {f.field: rec.get(f.field.lower()) for f in self.idents},
+                self.idents,
+                {self.name: self.compiled},
+                self.hasher,
+            )
+            student = next((h for h, kind in held.items() if kind == "student"), None)
+            email = next((h for h, kind in held.items() if kind == "email"), None)
+            ids[key_hash] = (student, email)
+        found = self.store.find_persons(
+            student_hashes=[s for s, _ in ids.values() if s],
+            email_hashes=[e for _, e in ids.values() if e],
+        )
+        out: dict[str, int] = {}
+        new: list[tuple[str, NewPerson]] = []
+        students: set[str] = set()
+        for key_hash, (student, email) in ids.items():
+            sf_id = str(records[key_hash]["id"])
+            if sf_id in self.persons:
+                out[key_hash] = self.persons[sf_id]
+            elif student and student in found.by_student:
+                out[key_hash] = found.by_student[student].person_id
+            elif email and (same := [p for p in found.by_email.get(email, ()) if p.sf_id == sf_id]):
+                out[key_hash] = same[0].person_id
+            else:
+                if student in students:
+                    student = None  # a student number on two records: one person holds it
+                students.add(student or "")
+                new.append((key_hash, NewPerson(student, email, sf_id)))
+        created = self.store.add_persons([p for _, p in new], at=self.at)
+        for (key_hash, person), pid in zip(new, created, strict=True):
+            out[key_hash] = pid
+            self.persons[str(person.sf_id)] = pid
+        return out
