@@ -28,6 +28,7 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from connector.clock import school_date
@@ -91,7 +92,9 @@ def adopt_left_records(
         spec = project.mappings[name]
         adoption = Adoption(name, spec.target.object)
         out.append(adoption)
-        adoption.skipped = _why_not(spec, name in finished)
+        adoption.skipped = _why_not(spec, name in finished) or _shared(
+            name, project, settings.project_dir
+        )
         if adoption.skipped:
             continue
         compiled = project.compile(name, hasher=hasher, today=today)
@@ -131,6 +134,28 @@ def _why_not(spec: Any, finished: bool) -> str:
         return "not a full export (a record missing from it has not left the school)"
     if not key_in_external_id(spec):
         return f"its external id {spec.target.external_id} does not give back its record key"
+    return ""
+
+
+def _shared(name: str, project: Any, base_dir: Path) -> str:
+    """Why records of ``name`` cannot be told apart from another mapping's ("" if they can).
+
+    Two mappings may write one external id on one object (``students`` and ``oneroster_users``
+    both ``Contact.SIS_Student_Number__c``): a record in neither export could be either's, and
+    their retention rules may differ. Such a mapping is searched only while the other one has
+    no export to read (a school runs one of the two).
+    """
+    spec = project.mappings[name]
+    mine = (spec.target.object.lower(), spec.target.external_id.lower())
+    for other, o in project.mappings.items():
+        if other == name or (o.target.object.lower(), o.target.external_id.lower()) != mine:
+            continue
+        path = o.source.get("path")
+        if path is None or (base_dir / str(path)).exists():
+            return (
+                f"mapping {other} writes {spec.target.object}.{spec.target.external_id} too, "
+                "from an export of its own: a record in neither cannot be told apart"
+            )
     return ""
 
 

@@ -132,3 +132,21 @@ def test_only_mappings_whose_external_id_gives_back_the_key_are_searched() -> No
     assert searched["students"] and searched["registrants"] and searched["registrations"]
     # SIS_Student_Number__c is mapped from `identifier`, the key is `sourcedId`.
     assert not searched["oneroster_users"]
+
+
+def test_a_mapping_sharing_its_external_id_with_another_in_use_is_not_searched(
+    project: SyncProject,
+) -> None:
+    # oneroster_users writes Contact.SIS_Student_Number__c too: once its export exists, a
+    # Contact in neither export could be either mapping's, so students adopts nothing.
+    _left_then_lost(project)
+    (project.folder / "data" / "oneroster").mkdir()
+
+    result = rebuild_state(project.settings(SIS_SYNC_NOW=REBUILT), job="nightly")
+
+    assert result.exit_code() == 0, result.summary()
+    assert [a.mapping for a in result.adopted if a.sf_ids] == []
+    assert (
+        "not searched for records that left: students (mapping oneroster_users writes "
+        "Contact.SIS_Student_Number__c too" in result.summary()
+    )
