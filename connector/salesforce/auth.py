@@ -11,6 +11,7 @@ description (with the configured username and secrets blanked out, should Salesf
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 import time
@@ -30,6 +31,7 @@ TLS_VERIFY = "TLS: certificate verify failed"  # how describe_failure starts for
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 # Salesforce accepts a JWT assertion for at most three minutes after it was signed (SF-jwt).
 JWT_LIFETIME_S = 180
+_SF_ID = re.compile(r"[0-9A-Za-z]{15}(?:[0-9A-Za-z]{3})?")  # a 15- or 18-character record Id
 
 # OAuth errors that mean the credentials or the connected app are wrong: configuration
 # problems (exit 2), not something a retry fixes (SF-oautherr).
@@ -54,11 +56,15 @@ class Token:
         access_token: The bearer token (hidden from ``repr``).
         instance_url: ``https://host[:port]`` that every API call goes to.
         issued_at: Epoch seconds (local clock) when the token was received.
+        user_id: The Id of the user the token acts as: the last segment of the identity URL
+            the token response carries as ``id`` (``…/id/<org Id>/<user Id>``; OAuth 2.0
+            token responses, Salesforce Help "OAuth Endpoints"); "" when absent.
     """
 
     access_token: str = field(repr=False)
     instance_url: str
     issued_at: float
+    user_id: str = ""
 
 
 def jwt_assertion(settings: SalesforceSettings, *, now: float | None = None) -> str:
@@ -171,7 +177,9 @@ def get_token(
             raise errors.SalesforceError(
                 "token response has no https instance_url", code="BAD_TOKEN_RESPONSE"
             )
-        return Token(str(body["access_token"]), instance, time.time())
+        user = str(body.get("id") or "").rstrip("/").rpartition("/")[2]
+        user_id = user if _SF_ID.fullmatch(user) else ""
+        return Token(str(body["access_token"]), instance, time.time(), user_id)
     code = str((body or {}).get("error") or f"HTTP_{response.status_code}")
     description = _redact(str((body or {}).get("error_description") or ""), settings)
     message = f"Salesforce refused the {settings.auth} login: {code}"

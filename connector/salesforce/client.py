@@ -178,6 +178,11 @@ class SalesforceClient:
         return self._token.instance_url
 
     @property
+    def user_id(self) -> str:
+        """The Id of the user the client acts as (the integration user; "" if unknown)."""
+        return self._token.user_id
+
+    @property
     def base_url(self) -> str:
         """``https://host/services/data/vNN.N/``."""
         return str(self.sf.base_url)

@@ -146,16 +146,25 @@ class RebuildResult:
 
 
 def _adopted_lines(adopted: Sequence[Adoption]) -> list[str]:
-    """What the search for records the exports no longer hold found (rebuild_adopt.py)."""
-    found = [a for a in adopted if a.sf_ids]
+    """What the search for records no export row matched found (rebuild_adopt.py)."""
     lines = []
-    if found:
-        counts = ", ".join(f"{a.mapping} {len(a.sf_ids)}" for a in found)
+    if found := [a for a in adopted if a.sf_ids]:
+        counts = ", ".join(
+            f"{a.mapping} {len(a.sf_ids) - len(a.in_export)}"
+            + (f" (and {len(a.in_export)} whose row is there unwritten)" if a.in_export else "")
+            for a in found
+        )
         lines += [
             f"  In the org but no longer in their export, adopted as left: {counts}.",
             "      Their retention counts from today (what the lost state knew of when they "
             "left is gone): `sis-sync purge` clears them when it runs out (docs/recovery.md).",
         ]
+    if others := [a for a in adopted if a.others]:
+        counts = ", ".join(f"{a.mapping} {len(a.others)}" for a in others)
+        lines.append(
+            f"  Not adopted, made and last changed by another user than sis-sync's: {counts} "
+            "(listed for review; never purged by sis-sync)."
+        )
     lines += [
         f"  not searched for records that left: {a.mapping} ({a.skipped})"
         for a in adopted
@@ -240,7 +249,7 @@ def rebuild_state(
         result.unmatched = _unmatched(settings, project, report, secret)
         if writers and not report.stopped:
             result.adopted = _adopt(settings, project, names, report, writers[-1], secret)
-        if result.unmatched or any(a.sf_ids for a in result.adopted):
+        if result.unmatched or any(a.sf_ids or a.others for a in result.adopted):
             result.list_file = _write_list(settings, report, result.unmatched, result.adopted)
     return result
 
@@ -267,14 +276,15 @@ def _adopt(
             [n for n in names if n in project.mappings],
             hasher=KeyHasher(secret),
             finished=finished,
+            writes_next=_failed_writes(settings, report.run_id),  # type: ignore[arg-type]
         )
     finally:
         store.close()
 
 
-def _unmatched(settings: Settings, project: Any, report: RunReport, secret: str) -> list[Unmatched]:
-    """The rows of this rebuild that were not recorded: failed writes (from the outbox, placed
-    by a second read of their source) and rejected rows (from the run's rejects)."""
+def _failed_writes(settings: Settings, run_id: int) -> dict[str, dict[str, tuple[str, str]]]:
+    """Mapping → key hash → (error code, message) of the rebuild's writes that failed: the
+    records found missing or different in the org (the next run writes them)."""
     store = open_existing(settings.state.url)
     try:
         failed: dict[str, dict[str, tuple[str, str]]] = {}
@@ -282,9 +292,20 @@ def _unmatched(settings: Settings, project: Any, report: RunReport, secret: str)
         while page := store.pending_outbox(after_id=after):
             after = page[-1].id
             for row in page:
-                if row.run_id == report.run_id and row.status is OutboxStatus.FAILED:
+                if row.run_id == run_id and row.status is OutboxStatus.FAILED:
                     reason = (row.error_code, row.error_message)
                     failed.setdefault(row.mapping, {})[row.key_hash] = reason
+    finally:
+        store.close()
+    return failed
+
+
+def _unmatched(settings: Settings, project: Any, report: RunReport, secret: str) -> list[Unmatched]:
+    """The rows of this rebuild that were not recorded: failed writes (from the outbox, placed
+    by a second read of their source) and rejected rows (from the run's rejects)."""
+    failed = _failed_writes(settings, report.run_id)  # type: ignore[arg-type]
+    store = open_existing(settings.state.url)
+    try:
         rejects = []
         offset = 0
         while chunk := store.list_rejects(report.run_id, offset=offset):  # type: ignore[arg-type]
@@ -355,8 +376,16 @@ def _write_list(
     lines = [f"{u}\n" for u in unmatched]
     day = school_date(settings.clock()).isoformat()
     for a in adopted:
+        kept = set(a.in_export)
         lines += [
-            f"{a.mapping}  {a.object} {i}  left the export: adopted {day}\n" for i in a.sf_ids
+            f"{a.mapping}  {a.object} {i}  "
+            + ("its row is in the export, unwritten" if i in kept else "left the export")
+            + f": adopted {day}\n"
+            for i in a.sf_ids
+        ]
+        lines += [
+            f"{a.mapping}  {a.object} {i}  carries the key, made by another user: not adopted\n"
+            for i in a.others
         ]
     write_private_text(path, "".join(lines))  # owner-only, like reports
     return path

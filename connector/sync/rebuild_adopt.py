@@ -25,9 +25,10 @@ period later than the lost state would have, never earlier. Nothing is written t
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+import re
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from connector.mapping.carriers import (
     key_in_external_id,
 )
 from connector.mapping.transforms import TransformError
+from connector.privacy.facts import Phase, SubjectFacts
 from connector.records import Reject
 from connector.sources import open_source
 from connector.state import NewPerson, StateStore, SyncedUpdate
@@ -58,6 +60,10 @@ class Adoption:
     mapping: str
     object: str
     sf_ids: list[str] = field(default_factory=list)
+    # Of those, the records whose row the export still holds, unwritten (no purpose justifies
+    # it any longer, or it was rejected): the lost state knew them from an earlier write.
+    in_export: list[str] = field(default_factory=list)
+    others: list[str] = field(default_factory=list)  # made and last changed by another user
     skipped: str = ""  # why the mapping was not searched ("" = searched)
 
 
@@ -70,22 +76,26 @@ def adopt_left_records(
     *,
     hasher: KeyHasher,
     finished: Sequence[str],
+    writes_next: Mapping[str, Collection[str]],
 ) -> list[Adoption]:
     """Adopt, for each mapping in ``names``, the org records its export no longer holds.
 
     Args:
         store: The state the rebuild filled.
-        writer: The rebuild's read-only writer (its ``query`` and ``describer``).
+        writer: The rebuild's read-only writer (its ``query``, ``describer`` and ``client``).
         settings: The loaded configuration (project folder, clock).
         project: The loaded mappings.
         names: The job's mappings, parents first.
         hasher: The keyed hasher of the rebuild.
         finished: The mappings the rebuild went through (a stopped one is not searched: its
             export was not read to the end).
+        writes_next: Mapping → key hashes of the records the rebuild found missing or
+            different in the org: the next run writes (and records) them.
     """
     at = settings.clock()
     today = school_date(at)
     idents = identity_fields(project)
+    user = str(getattr(writer.client, "user_id", "") or "")
     persons: dict[str, int] = {}  # Salesforce Id → person adopted in this pass
     out: list[Adoption] = []
     for name in names:
@@ -95,6 +105,8 @@ def adopt_left_records(
         adoption.skipped = _why_not(spec, name in finished) or _shared(
             name, project, settings.project_dir
         )
+        if not adoption.skipped and not user:
+            adoption.skipped = "the token names no user to tell sis-sync's records by"
         if adoption.skipped:
             continue
         compiled = project.compile(name, hasher=hasher, today=today)
@@ -111,20 +123,65 @@ def adopt_left_records(
             continue
         mine = [f for f in idents.get(spec.target.object, []) if f.mapping == name]
         context = _Context(store, name, spec, compiled, hasher, mine, persons, at, today)
+        skip = writes_next.get(name, ())
+        unwritten: dict[str, dict[str, Any]] = {}  # key hash → org record, its row exported
         for page in _pages(writer, spec, columns):
-            left = {}
-            for rec in page:
-                key_hash = key_hash_of(spec, compiled, rec[spec.target.external_id])
-                if key_hash and key_hash not in exported:
-                    left[key_hash] = rec
-            known = store.lookup(name, list(left)) if left else {}
-            fresh = {k: rec for k, rec in left.items() if k not in known}
-            adoption.sf_ids += context.adopt(fresh)
+            found = _ours(page, spec, compiled, user, adoption)
+            known = store.lookup(name, list(found)) if found else {}
+            fresh = {k: rec for k, rec in found.items() if k not in known and k not in skip}
+            unwritten |= {k: rec for k, rec in fresh.items() if k in exported}
+            adoption.sf_ids += context.adopt({k: r for k, r in fresh.items() if k not in exported})
+        if unwritten:
+            facts = _row_facts(spec, settings, compiled, unwritten)
+            adoption.sf_ids += context.adopt(unwritten, facts)
+            adoption.in_export = [str(r["id"]) for r in unwritten.values()]
         if adoption.sf_ids:
-            log.info(
-                "rebuild: %d records of %s left the export: adopted", len(adoption.sf_ids), name
-            )
+            log.info("rebuild: %d records of %s adopted", len(adoption.sf_ids), name)
     return out
+
+
+_KEY_HASH = re.compile(r"[0-9a-f]{32}")  # KeyHasher.key: 32 lower-case hex characters
+
+
+def _ours(
+    page: Sequence[dict[str, Any]], spec: Any, compiled: Any, user: str, adoption: Adoption
+) -> dict[str, dict[str, Any]]:
+    """Key hash → record of the page's records this mapping could have written and did.
+
+    * The external id must be what the mapping sends for a key — a key hash for a generated
+      one, the key in its normalised form for a mapped one (compile.py normalises a sent
+      external id like the key): a look-alike typed by hand (a full-width digit, a trailing
+      space, an invisible character) is not taken for the record sis-sync wrote, and no raw
+      value ever becomes a "key hash" in state.
+    * Its ``CreatedById`` or ``LastModifiedById`` must be the user the client acts as (the
+      integration user): a Contact staff made and kept editing, carrying a student number
+      the export never held, is not sis-sync's to purge (listed in ``adoption.others``).
+    * Two records left for one key (cannot happen for a unique external id) are left alone.
+    """
+    ext = spec.target.external_id
+    out: dict[str, dict[str, Any]] = {}
+    twice: set[str] = set()
+    for rec in page:
+        value = str(rec.get(ext) or "")
+        if ext not in spec.fields:
+            key_hash: str | None = value if _KEY_HASH.fullmatch(value) else None
+        else:
+            key_hash = key_hash_of(spec, compiled, value)
+            if key_hash and compiled.normalise_key(value) != value:
+                key_hash = None
+        if key_hash is None:
+            continue
+        if user[:15] not in (_id15(rec.get("createdbyid")), _id15(rec.get("lastmodifiedbyid"))):
+            adoption.others.append(str(rec["id"]))
+            continue
+        if key_hash in out:
+            twice.add(key_hash)
+        out[key_hash] = rec
+    return {k: rec for k, rec in out.items() if k not in twice}
+
+
+def _id15(value: object) -> str:
+    return str(value or "")[:15]
 
 
 def _why_not(spec: Any, finished: bool) -> str:
@@ -176,13 +233,33 @@ def _exported_keys(spec: Any, settings: Any, compiled: Any) -> set[str] | None:
     return None if source.holds_everything() is False else keys
 
 
+def _row_facts(
+    spec: Any, settings: Any, compiled: Any, wanted: Mapping[str, object]
+) -> dict[str, SubjectFacts]:
+    """Key hash → the facts (lifecycle, event date, withdrawals) of the export's last row of
+    each wanted record: a second read of the source, mapping only those rows."""
+    out: dict[str, SubjectFacts] = {}
+    for rec in open_source(spec.source, base_dir=settings.project_dir).read():
+        if isinstance(rec, Reject):
+            continue
+        try:
+            key = compiled.normalise_key(rec.key)
+        except TransformError:
+            continue
+        if key and (key_hash := compiled.hash_key(key)) in wanted:
+            out[key_hash] = compiled.apply(rec).facts
+    return out
+
+
 def _columns(writer: Any, spec: Any) -> list[str] | None:
     """Id, the external id and the mapping's own fields the object has (describe names)."""
     described = writer.describer.fields(spec.target.object)
     if described is None:
         return None
     by_lower = {n.lower(): n for n in described}
-    wanted = ["Id", spec.target.external_id, *spec.fields]
+    wanted = ["Id", spec.target.external_id, "CreatedById", "LastModifiedById", *spec.fields]
+    if spec.target.person_account:
+        wanted.append("PersonContactId")  # its children point at the person's Contact
     return list(dict.fromkeys(by_lower.get(n.lower(), n) for n in wanted if n.lower() in by_lower))
 
 
@@ -201,6 +278,10 @@ def _pages(writer: Any, spec: Any, columns: Sequence[str]) -> Iterator[list[dict
         yield page
 
 
+def _utc(day: date | None) -> datetime | None:
+    return None if day is None else datetime.combine(day, time.min, tzinfo=UTC)
+
+
 @dataclass
 class _Context:
     store: StateStore
@@ -213,25 +294,51 @@ class _Context:
     at: datetime
     today: date
 
-    def adopt(self, records: Mapping[str, dict[str, Any]]) -> list[str]:
-        """Record ``records`` (key hash → org record, lower-case names) as left the export."""
+    def adopt(
+        self,
+        records: Mapping[str, dict[str, Any]],
+        facts: Mapping[str, SubjectFacts] | None = None,
+    ) -> list[str]:
+        """Record ``records`` (key hash → org record, lower-case names): as left the export,
+        or, with the ``facts`` of their rows, as the export still holds them."""
         if not records:
             return []
         person_of = self._persons(records) if self.spec.identity is not None else {}
         rows = [
-            SyncedUpdate(
-                mapping=self.name,
-                key_hash=key_hash,
-                object=self.spec.target.object,
-                sf_id=str(rec["id"]),
-                field_hashes=self._hashes(rec),
-                person_id=person_of.get(key_hash),
-                event_date=self.today if self.spec.event_date is not None else None,
-            )
+            self._row(key_hash, rec, person_of.get(key_hash), (facts or {}).get(key_hash))
             for key_hash, rec in records.items()
         ]
         self.store.record_synced(rows, at=self.at)
+        contacts = {
+            k: str(r["personcontactid"]) for k, r in records.items() if r.get("personcontactid")
+        }
+        if contacts:
+            self.store.set_person_contact_ids(self.name, contacts)
         return [str(rec["id"]) for rec in records.values()]
+
+    def _row(
+        self, key_hash: str, rec: Mapping[str, Any], person: int | None, facts: SubjectFacts | None
+    ) -> SyncedUpdate:
+        """The state of one adopted record: what is unknown counts from the rebuild; a row the
+        export holds gives its lifecycle, event date and withdrawals (as plan.py records them
+        at a write)."""
+        today = self.today if self.spec.event_date is not None else None
+        if facts is None:
+            return SyncedUpdate(
+                self.name, key_hash, self.spec.target.object, str(rec["id"]),
+                self._hashes(rec), person, event_date=today,
+            )  # fmt: skip
+        ended = facts.phase is Phase.ENDED
+        return SyncedUpdate(
+            self.name, key_hash, self.spec.target.object, str(rec["id"]), self._hashes(rec),
+            person,
+            lifecycle=facts.phase.value if facts.phase is not None else None,
+            lifecycle_end_at=_utc(facts.phase_at) or self.at if ended else None,
+            event_date=facts.event_date or today,
+            consent_withdrawn_at={
+                p: c.at for p, c in facts.consents.items() if c.given is False and c.at
+            },
+        )  # fmt: skip
 
     def _hashes(self, rec: Mapping[str, Any]) -> dict[str, str]:
         """Keyed hashes of the values the org holds in the mapping's fields. An empty field and

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from connector.commands.mapping import model_folder
 from connector.config import Settings, load_settings
 from connector.demo.org_setup import create_programmes
 from connector.emulator.testing import EmulatorHandle
+from connector.hashing import KeyHasher
+from connector.mapping import load_project
 from connector.report import RunReport
 from connector.salesforce.consent_objects import (
     CONTACT_LINK,
@@ -249,6 +252,34 @@ def test_state_rebuild_finds_the_individuals_links_and_consents(ec_org, tmp_path
     again = p.run()
     assert all(again.mappings[m].written == 0 for m in persons), again.summary()
     assert _consent_counts(again) == {}
+
+
+def test_a_rebuild_adopts_a_person_account_that_left_with_its_person_contact(ec_org, tmp_path):
+    # 500003 leaves the export, then the state is lost: the rebuild adopts the person account
+    # with its PersonContactId, through which the purge reaches its Individual and consents.
+    p = Project(ec_org, tmp_path / "p")
+    p.run()
+    left = p.account("500003")
+    p.students(student("500001"), student("500002", toestemming_bellen=""))
+    p.run()
+    shutil.rmtree(p.folder / "state")
+
+    result = rebuild_state(p.settings(SIS_SYNC_NOW="2026-12-01T09:00:00+00:00"), job="nightly")
+
+    adopted = {a.mapping: a.sf_ids for a in result.adopted if a.sf_ids}
+    assert adopted.get("students") == [left["Id"]], result.summary()
+    compiled = load_project(p.folder / "mappings").compile(
+        "students", hasher=KeyHasher(SECRET), today=date(2026, 12, 1)
+    )
+    key_hash = compiled.hash_key("500003")
+    store = open_existing(p.settings().state.url)
+    try:
+        assert store.lookup("students", [key_hash])[key_hash].sf_id == left["Id"]
+        assert store.person_contact_ids("students", [key_hash]) == {
+            key_hash: left["PersonContactId"]
+        }
+    finally:
+        store.close()
 
 
 class _Describer:

@@ -150,3 +150,33 @@ def test_a_mapping_sharing_its_external_id_with_another_in_use_is_not_searched(
         "not searched for records that left: students (mapping oneroster_users writes "
         "Contact.SIS_Student_Number__c too" in result.summary()
     )
+
+
+def test_a_record_whose_row_no_purpose_justifies_any_more_is_adopted_too(
+    project: SyncProject,
+) -> None:
+    # Unenrolled on 1 September: written by a run in September, no longer justified a month
+    # later. Its row stays in the export, so the rebuild maps it and writes nothing for it:
+    # without adoption the state lost it for good and the purge never deleted its Contact.
+    ended = student(
+        "400009", status="uitgeschreven", toestemming_nieuws="nee", toestemming_bellen="nee"
+    )
+    project.write_students([*_students(STAYING), ended])
+    september = project.settings(SIS_SYNC_NOW="2026-09-15T09:00:00+00:00")
+    assert run_job(september, job="nightly").exit_code() == 0
+    gone = _contacts(project)["400009"]["Id"]
+    assert project.run().exit_code() == 0
+    shutil.rmtree(project.folder / "state")
+
+    result = rebuild_state(project.settings(SIS_SYNC_NOW=REBUILT), job="nightly")
+
+    assert result.exit_code() == 0, result.summary()
+    [students] = [a for a in result.adopted if a.mapping == "students"]
+    assert students.sf_ids == [gone] and students.in_export == [gone]
+    assert "students 0 (and 1 whose row is there unwritten)" in result.summary()
+    assert run_job(project.settings(SIS_SYNC_NOW=NIGHT_AFTER), job="nightly").exit_code() == 0
+    outcome = run_purge(
+        project.settings(SIS_SYNC_NOW=TWO_MONTHS_ON), apply=True, hasher=KeyHasher(SECRET)
+    )
+    assert outcome.exit_code == 0
+    assert set(_contacts(project)) == set(STAYING)
