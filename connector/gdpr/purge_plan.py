@@ -17,6 +17,7 @@ from typing import Any
 from connector.privacy.retention import (
     Expiry,
     MappingRule,
+    expired_fields,
     is_expired,
     loose_cutoff,
     reason_of,
@@ -161,10 +162,16 @@ def _field_reason(fields: list[str], expiries: list[Expiry]) -> str:
 def plan_minimise(store: StateStore, rules: Mapping[str, MappingRule], on: date) -> list[Minimise]:
     """Records that stay although some of their fields are no longer justified (reads state).
 
-    Candidates are the records an expired purpose with a retention could leave fields on;
-    records that go as a whole are not among them (:meth:`MappingRule.fields_to_clear`).
+    Candidates are the records an expired purpose with a retention could leave fields on.
+    A record that goes as a whole (:meth:`MappingRule.fields_to_clear`) is not among them —
+    unless another mapping's live record is the same Salesforce record (a student who came to
+    an open day: one Contact, written by two mappings), which then stays: its fields no purpose
+    of its own justifies are cleared. Either way a field the other mapping still justifies
+    stays: the Contact of a student whose enrolment ended keeps the e-mail address their
+    registration still needs.
     """
-    out: list[Minimise] = []
+    found: list[tuple[SyncedRow, list[str], list[Expiry]]] = []
+    whole: list[tuple[SyncedRow, list[Expiry]]] = []
     for rule in rules.values():
         minimisers = rule.minimisers()
         if not minimisers:
@@ -175,8 +182,46 @@ def plan_minimise(store: StateStore, rules: Mapping[str, MappingRule], on: date)
                     continue  # never reached Salesforce: nothing to clear there
                 fields, expiries = rule.fields_to_clear(row, on)
                 if fields:
-                    out.append(Minimise(row, fields, _field_reason(fields, expiries)))
+                    found.append((row, fields, expiries))
+                elif is_expired(expiries):
+                    whole.append((row, expiries))
+    rows = [r for r, _, _ in found] + [r for r, _ in whole]
+    held, alive = _held_by_others(store, rules, rows, on)
+    for row, expiries in whole:
+        if (row.sf_id, row.mapping) in alive:  # the record stays for the other mapping
+            rule = rules[row.mapping]
+            fields = expired_fields(row, expiries, rule.field_purposes, rule.protected)
+            found.append((row, fields, expiries))
+    out: list[Minimise] = []
+    for row, fields, expiries in found:
+        others = held.get((row.sf_id or "", row.mapping), set())
+        if kept := [f for f in fields if f not in others]:
+            out.append(Minimise(row, kept, _field_reason(kept, expiries)))
     return out
+
+
+def _held_by_others(
+    store: StateStore, rules: Mapping[str, MappingRule], rows: Sequence[SyncedRow], on: date
+) -> tuple[dict[tuple[str, str], set[str]], set[tuple[str | None, str]]]:
+    """For each (Salesforce Id, mapping) of ``rows``: the fields of that record other mappings
+    still justify, and whether another mapping's record there is not expired as a whole."""
+    ids = [r.sf_id for r in rows if r.sf_id]
+    others: dict[str, list[tuple[str, frozenset[str], bool]]] = {}
+    for other in store.sharing(ids) if ids else []:
+        rule = rules.get(other.mapping)
+        if rule is not None and other.sf_id:
+            live = bool(rule.never_expires()) or not is_expired(rule.judge(other, on))
+            entry = (other.mapping, rule.still_justified(other, on), live)
+            others.setdefault(other.sf_id, []).append(entry)
+    held: dict[tuple[str, str], set[str]] = {}
+    alive: set[tuple[str | None, str]] = set()
+    for r in rows:
+        for mapping, fields, live in others.get(r.sf_id or "", []):
+            if mapping != r.mapping:
+                held.setdefault((r.sf_id or "", r.mapping), set()).update(fields)
+                if live:
+                    alive.add((r.sf_id, r.mapping))
+    return held, alive
 
 
 def _nothing_justified(rows: Sequence[SyncedRow], rules: Mapping[str, MappingRule], on: date):

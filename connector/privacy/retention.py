@@ -386,6 +386,16 @@ class MappingRule:
         borrowed = self.borrowed if gone is None else self.borrowed & gone
         return with_person(self.judge(row, on), borrowed, person_stays=gone is not None)
 
+    def still_justified(self, row: SyncedRow, on: date) -> frozenset[str]:
+        """The fields of this mapping that an unexpired purpose still justifies on ``row``'s
+        Salesforce record — whether this mapping sent their value or another did (a student's
+        e-mail address on the Contact their registration joined): another mapping writing the
+        same record must not clear them."""
+        done = {e.purpose for e in self.judge(row, on) if e.expired}
+        return frozenset(
+            f for f, purposes in self.field_purposes.items() if any(p not in done for p in purposes)
+        )
+
     def fields_to_clear(self, row: SyncedRow, on: date) -> tuple[list[str], list[Expiry]]:
         """Fields of a record that stays to clear on ``on`` (art. 5(1)(c)), with its expiries."""
         expiries = self.judge(row, on)

@@ -317,6 +317,17 @@ class StateStore(
                     out[r[1]] = s.synced_row(r)
         return out
 
+    def sharing(self, sf_ids: Sequence[str]) -> list[SyncedRow]:
+        """The live records of every mapping with these Salesforce Ids: the mappings that
+        write one Salesforce record (a student who registered for an open day)."""
+        t = s.synced
+        q = s.SELECT_SYNCED.where(t.c.sf_id.in_(_in), t.c.deleted_at.is_(None))
+        out: list[SyncedRow] = []
+        with guard("lookup"), self._db.reading() as conn:
+            for chunk in chunks(list(dict.fromkeys(sf_ids))):
+                out += [s.synced_row(r) for r in conn.execute(q, {"hashes": chunk}).all()]
+        return out
+
     def known(self, mapping: str, key_hashes: Sequence[str]) -> dict[str, KnownRow]:
         """What the diff needs of a batch: Salesforce id, person, field hashes, purged or not.
 
