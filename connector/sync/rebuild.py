@@ -149,13 +149,14 @@ def _adopted_lines(adopted: Sequence[Adoption]) -> list[str]:
     """What the search for records no export row matched found (rebuild_adopt.py)."""
     lines = []
     if found := [a for a in adopted if a.sf_ids]:
-        counts = ", ".join(
-            f"{a.mapping} {len(a.sf_ids) - len(a.in_export)}"
-            + (f" (and {len(a.in_export)} whose row is there unwritten)" if a.in_export else "")
-            for a in found
-        )
+        parts = []
+        for a in found:
+            left, unwritten = len(a.sf_ids) - len(a.in_export), len(a.in_export)
+            says = [f"{left} left their export"] if left else []
+            says += [f"{unwritten} still in it, unwritten"] if unwritten else []
+            parts.append(f"{a.mapping} {', '.join(says)}")
         lines += [
-            f"  In the org but no longer in their export, adopted as left: {counts}.",
+            f"  In the org, adopted without a written row: {'; '.join(parts)}.",
             "      Their retention counts from today (what the lost state knew of when they "
             "left is gone): `sis-sync purge` clears them when it runs out (docs/recovery.md).",
         ]

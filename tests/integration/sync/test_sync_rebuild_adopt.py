@@ -75,7 +75,7 @@ def test_students_who_left_before_the_loss_are_adopted_and_purged(project: SyncP
     adopted = {a.mapping: set(a.sf_ids) for a in result.adopted if a.sf_ids}
     gone = {contacts[n]["Id"] for n in LEFT_WITH_CONSENT + LEFT_WITHOUT}
     assert adopted == {"students": gone}
-    assert "adopted as left: students 4" in result.summary()
+    assert "adopted without a written row: students 4 left their export." in result.summary()
     assert result.list_file is not None
     listed = result.list_file.read_text()
     assert all(i in listed for i in gone) and "400003" not in listed  # Ids, never a value
@@ -123,7 +123,7 @@ def test_the_students_still_in_the_export_are_not_adopted(project: SyncProject) 
     assert result.exit_code() == 0, result.summary()
     assert result.report.mappings["students"].failures == {"REBUILD_DIFFERS": 1}
     assert [a for a in result.adopted if a.sf_ids] == []
-    assert "adopted as left" not in result.summary()
+    assert "adopted without a written row" not in result.summary()
 
 
 def test_only_mappings_whose_external_id_gives_back_the_key_are_searched() -> None:
@@ -173,7 +173,7 @@ def test_a_record_whose_row_no_purpose_justifies_any_more_is_adopted_too(
     assert result.exit_code() == 0, result.summary()
     [students] = [a for a in result.adopted if a.mapping == "students"]
     assert students.sf_ids == [gone] and students.in_export == [gone]
-    assert "students 0 (and 1 whose row is there unwritten)" in result.summary()
+    assert "students 1 still in it, unwritten" in result.summary()
     assert run_job(project.settings(SIS_SYNC_NOW=NIGHT_AFTER), job="nightly").exit_code() == 0
     outcome = run_purge(
         project.settings(SIS_SYNC_NOW=TWO_MONTHS_ON), apply=True, hasher=KeyHasher(SECRET)
