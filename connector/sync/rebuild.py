@@ -30,15 +30,13 @@ from connector.config import Settings, require_secret
 from connector.errors import ConfigError
 from connector.hashing import KeyHasher
 from connector.mapping import load_project
-from connector.mapping.transforms import TransformError
-from connector.records import Reject
 from connector.report import RunReport
 from connector.salesforce.client import SalesforceClient
 from connector.sources import open_source
 from connector.state import OutboxStatus, open_existing
 from connector.state.db import make_private_dir, write_private_text
 from connector.sync.job import job_mappings, run_job
-from connector.sync.rebuild_adopt import Adoption, adopt_left_records
+from connector.sync.rebuild_adopt import Adoption, adopt_left_records, keyed_rows
 from connector.sync.rebuild_writer import DIFFERS, NOT_IN_ORG, RebuildWriter
 
 log = logging.getLogger(__name__)
@@ -350,16 +348,9 @@ def _locate(
     """key hash → (file, line) of the last source row of each wanted record (the row a run
     plans from: the newest in an export)."""
     found: dict[str, tuple[str, int]] = {}
-    source = open_source(source_spec, base_dir=base_dir)
-    for rec in source.read():
-        if isinstance(rec, Reject) or rec.deleted:
-            continue
-        try:
-            key = compiled.normalise_key(rec.key)
-        except TransformError:
-            continue  # a bad key: the run reported it as a reject already
-        if key and (kh := compiled.hash_key(key)) in wanted:
-            found[kh] = (rec.origin.file, rec.origin.line)
+    for key_hash, rec in keyed_rows(open_source(source_spec, base_dir=base_dir), compiled):
+        if key_hash in wanted and not rec.deleted:
+            found[key_hash] = (rec.origin.file, rec.origin.line)
     return found
 
 

@@ -42,7 +42,7 @@ from connector.mapping.carriers import (
 )
 from connector.mapping.transforms import TransformError
 from connector.privacy.facts import Phase, SubjectFacts
-from connector.records import Reject
+from connector.records import Reject, SourceRecord
 from connector.sources import open_source
 from connector.state import NewPerson, StateStore, SyncedUpdate
 from connector.sync.export_guard import is_full_export
@@ -216,11 +216,9 @@ def _shared(name: str, project: Any, base_dir: Path) -> str:
     return ""
 
 
-def _exported_keys(spec: Any, settings: Any, compiled: Any) -> set[str] | None:
-    """The key hashes of every row the export holds now (None: the source says it holds
-    changes only). Rows whose key cannot be read count for nothing: the run rejected them."""
-    source = open_source(spec.source, base_dir=settings.project_dir)
-    keys: set[str] = set()
+def keyed_rows(source: Any, compiled: Any) -> Iterator[tuple[str, SourceRecord]]:
+    """(key hash, row) of every row of ``source`` whose key the mapping can read (a row whose
+    key it cannot read was rejected by the run)."""
     for rec in source.read():
         if isinstance(rec, Reject):
             continue
@@ -229,7 +227,14 @@ def _exported_keys(spec: Any, settings: Any, compiled: Any) -> set[str] | None:
         except TransformError:
             continue
         if key:
-            keys.add(compiled.hash_key(key))
+            yield compiled.hash_key(key), rec
+
+
+def _exported_keys(spec: Any, settings: Any, compiled: Any) -> set[str] | None:
+    """The key hashes of every row the export holds now (None: the source says it holds
+    changes only)."""
+    source = open_source(spec.source, base_dir=settings.project_dir)
+    keys = {key_hash for key_hash, _ in keyed_rows(source, compiled)}
     return None if source.holds_everything() is False else keys
 
 
@@ -238,17 +243,12 @@ def _row_facts(
 ) -> dict[str, SubjectFacts]:
     """Key hash → the facts (lifecycle, event date, withdrawals) of the export's last row of
     each wanted record: a second read of the source, mapping only those rows."""
-    out: dict[str, SubjectFacts] = {}
-    for rec in open_source(spec.source, base_dir=settings.project_dir).read():
-        if isinstance(rec, Reject):
-            continue
-        try:
-            key = compiled.normalise_key(rec.key)
-        except TransformError:
-            continue
-        if key and (key_hash := compiled.hash_key(key)) in wanted:
-            out[key_hash] = compiled.apply(rec).facts
-    return out
+    source = open_source(spec.source, base_dir=settings.project_dir)
+    return {
+        key_hash: compiled.apply(rec).facts
+        for key_hash, rec in keyed_rows(source, compiled)
+        if key_hash in wanted
+    }
 
 
 def _columns(writer: Any, spec: Any) -> list[str] | None:
