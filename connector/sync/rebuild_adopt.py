@@ -1,24 +1,30 @@
-"""The rebuild's last pass: records a mapping wrote that no export row holds any more.
+"""The rebuild's last pass: org records a mapping wrote that no row of this rebuild recorded.
 
-A rebuild matches the org by the rows the exports hold *today*. A student who left the export
-before the state was lost would not be in the rebuilt state, and the retention purge, which
-works from state, would never clear their Contact again: their enrolment fields would stay in
-Salesforce for good (GDPR art. 5(1)(e)). This pass finds them and records them as records
-that left their export:
+A rebuild matches the org by the rows the exports hold *today*, and records what a run would
+have written. Two kinds of record escape it, and the retention purge, which works from state,
+would never reach them again (GDPR art. 5(1)(e)): a student who left the export before the
+state was lost, and one whose row is still exported but no purpose justifies any longer (a
+run writes nothing for it; the lost state knew it from an earlier write). This pass finds and
+records both:
 
 * per mapping of the job whose source is a full export and whose external id gives back the
-  record key (:func:`connector.mapping.carriers.key_in_external_id`), one SOQL query reads
-  every org record carrying that external id (``WHERE <ext> != null``, page by page);
-* a record whose key is in the export (whatever the rebuild made of its row) or already in
-  state is left alone; every other one is **adopted**: recorded in state with its Salesforce
-  Id, the keyed hashes of the values the org holds in the mapping's fields (so the purge knows
-  which fields a consent still keeps and which to clear), its person (student number and
-  e-mail hashes read from the record), and ``last_seen`` — and, for a mapping with an
-  ``event_date``, the event date — set to the rebuild's clock.
+  record key (:func:`connector.mapping.carriers.key_in_external_id`), and which shares that
+  external id with no other mapping in use (:func:`_shared`), one SOQL query reads every org
+  record carrying the external id (``WHERE <ext> != null``, page by page);
+* only records sis-sync could have written and did count (:func:`_ours`: the external id in
+  the form the mapping sends, and the integration user as creator or last modifier);
+* a record already in state, or one the rebuild found missing or different (the next run
+  writes it), is left alone; every other one is **adopted**: recorded in state with its
+  Salesforce Id, the keyed hashes of the values the org holds in the mapping's fields (so the
+  purge knows which fields a consent still keeps and which to clear), its person (student
+  number and e-mail hashes read from the record), a person account's ``PersonContactId``, and
+  ``last_seen`` set to the rebuild's clock; a record that left its export gets the rebuild's
+  day as its event date too (for a mapping with an ``event_date``), one whose row is still
+  exported gets that row's lifecycle, event date and withdrawals.
 
-What the old state knew of those records (when they left, their event's date) is gone with
-it, so their retention counts from the rebuild: a purge clears them at most one retention
-period later than the lost state would have, never earlier. Nothing is written to Salesforce
+What the old state knew of a record that left (when it left, its event's date) is gone with
+it, so its retention counts from the rebuild: a purge clears it at most one retention period
+later than the lost state would have, never earlier. Nothing is written to Salesforce
 (queries and describes only); no value is kept, only keyed hashes and Salesforce Ids.
 """
 
