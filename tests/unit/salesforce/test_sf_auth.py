@@ -120,6 +120,30 @@ def test_login_host_down_is_retriable(rsps, make_settings):
         get_token(make_settings(), session=requests.Session())
 
 
+@pytest.mark.parametrize(
+    ("identity", "user"),
+    [
+        (
+            "https://login.salesforce.com/id/00D5g000004EmuXAAS/0055g000004Emu1AAC",
+            "0055g000004Emu1AAC",
+        ),
+        ("https://login.salesforce.com/id/00D5g000004EmuX/0055g000004Emu1", "0055g000004Emu1"),
+        (None, ""),  # no identity URL: the user is unknown
+        ("https://login.salesforce.com/id/00D5g000004EmuXAAS/not-an-id", ""),
+    ],
+)
+def test_the_token_names_the_user_it_acts_as(rsps, make_settings, identity, user):
+    # The identity URL's last segment is the user's Id (OAuth token response, "id"): the
+    # rebuild tells sis-sync's records by their CreatedById / LastModifiedById with it.
+    body = {"access_token": "00Dtoken", "instance_url": "https://org.my.salesforce.com"}
+    rsps.add(
+        "POST",
+        "https://login.salesforce.com/services/oauth2/token",
+        json=body if identity is None else {**body, "id": identity},
+    )
+    assert get_token(make_settings(), session=requests.Session()).user_id == user
+
+
 def test_unreadable_key_file_names_the_path_only(tmp_path, make_settings):
     bad = tmp_path / "broken.key"
     bad.write_text("-----BEGIN PRIVATE KEY-----\nnot-a-key\n-----END PRIVATE KEY-----\n")
