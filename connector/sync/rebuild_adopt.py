@@ -245,16 +245,44 @@ def _exported_keys(spec: Any, settings: Any, compiled: Any) -> set[str] | None:
 
 
 def _row_facts(
-    spec: Any, settings: Any, compiled: Any, wanted: Mapping[str, object]
+    spec: Any, settings: Any, compiled: Any, wanted: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, SubjectFacts]:
     """Key hash → the facts (lifecycle, event date, withdrawals) of the export's last row of
-    each wanted record: a second read of the source, mapping only those rows."""
+    each wanted record (key hash → its org record): a second read of the source, mapping only
+    those rows. A row whose lifecycle cannot be read (rejected for an unknown status) takes
+    the phase its org record shows (:func:`_phase_in_org`)."""
     source = open_source(spec.source, base_dir=settings.project_dir)
-    return {
-        key_hash: compiled.apply(rec).facts
-        for key_hash, rec in keyed_rows(source, compiled)
-        if key_hash in wanted
-    }
+    out: dict[str, SubjectFacts] = {}
+    for key_hash, rec in keyed_rows(source, compiled):
+        if key_hash in wanted:
+            facts = compiled.apply(rec).facts
+            if facts.phase is None and spec.lifecycle is not None:
+                facts = _phase_in_org(spec, compiled, rec, wanted[key_hash]) or facts
+            out[key_hash] = facts
+    return out
+
+
+def _phase_in_org(
+    spec: Any, compiled: Any, rec: SourceRecord, org: Mapping[str, Any]
+) -> SubjectFacts | None:
+    """The facts of ``rec`` with the status whose value, written by the mapping's field from
+    the lifecycle column, the org record holds (``Lifecycle_Status__c`` "Uitgeschreven" ←
+    ``uitgeschreven``: ended). A run wrote that value while the row was still readable; the
+    lost state knew the phase from that write. None when no declared status matches."""
+    column = spec.lifecycle.from_
+    shown = [f for f, fs in spec.fields.items() if getattr(fs, "from_", None) == column]
+    if column is None or not shown:
+        return None
+    life = spec.lifecycle
+    for value in (*life.ended, *life.enrolled, *life.applied, *life.prospect):
+        trial = SourceRecord(rec.key, {**rec.fields, column: value}, rec.origin)
+        res = compiled.apply(trial)
+        if res.facts.phase is not None and all(
+            str(res.values.get(f) or "").casefold() == str(org.get(f.lower()) or "").casefold()
+            for f in shown
+        ):
+            return res.facts
+    return None
 
 
 def _columns(writer: Any, spec: Any) -> list[str] | None:

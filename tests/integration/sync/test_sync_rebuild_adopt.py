@@ -180,3 +180,31 @@ def test_a_record_whose_row_no_purpose_justifies_any_more_is_adopted_too(
     )
     assert outcome.exit_code == 0
     assert set(_contacts(project)) == set(STAYING)
+
+
+def test_a_record_whose_row_became_unreadable_takes_its_phase_from_the_org(
+    project: SyncProject,
+) -> None:
+    # Unenrolled on 20 November and written so; then the export garbles its status (the row is
+    # rejected every night, its record still "seen"). The lost state knew it ended from that
+    # write; the rebuild reads the phase back from the status the org holds, and the purge
+    # deletes it as the lost state would have.
+    ended = student(
+        "400011", status="uitgeschreven", status_datum="20-11-2026",
+        toestemming_nieuws="nee", toestemming_bellen="nee",
+    )  # fmt: skip
+    project.write_students([*_students(STAYING), ended])
+    assert project.run().exit_code() == 0
+    gone = _contacts(project)["400011"]["Id"]
+    project.write_students([*_students(STAYING), dict(ended, status="onbekend")])
+    later = project.settings(SIS_SYNC_NOW="2026-11-25T09:00:00+00:00")
+    assert run_job(later, job="nightly").mappings["students"].rejected == 1
+    shutil.rmtree(project.folder / "state")
+
+    result = rebuild_state(project.settings(SIS_SYNC_NOW=REBUILT), job="nightly")
+
+    [students] = [a for a in result.adopted if a.mapping == "students"]
+    assert students.in_export == [gone]
+    run_job(project.settings(SIS_SYNC_NOW=NIGHT_AFTER), job="nightly")
+    run_purge(project.settings(SIS_SYNC_NOW=TWO_MONTHS_ON), apply=True, hasher=KeyHasher(SECRET))
+    assert set(_contacts(project)) == set(STAYING)
