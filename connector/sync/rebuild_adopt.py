@@ -84,7 +84,8 @@ def adopt_left_records(
     finished: Sequence[str],
     writes_next: Mapping[str, Collection[str]],
 ) -> list[Adoption]:
-    """Adopt, for each mapping in ``names``, the org records its export no longer holds.
+    """Adopt, for each mapping in ``names``, its org records no written row of the rebuild
+    matched: those that left the export, and those whose exported row went unwritten.
 
     Args:
         store: The state the rebuild filled.
