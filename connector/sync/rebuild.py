@@ -245,9 +245,10 @@ def rebuild_state(
     )
     result = RebuildResult(report, held_before=held)
     if report.run_id is not None:
-        result.unmatched = _unmatched(settings, project, report, secret)
+        failed = _failed_writes(settings, report.run_id)
+        result.unmatched = _unmatched(settings, project, report, secret, failed)
         if writers and not report.stopped:
-            result.adopted = _adopt(settings, project, names, report, writers[-1], secret)
+            result.adopted = _adopt(settings, project, names, report, writers[-1], secret, failed)
         if result.unmatched or any(a.sf_ids or a.others for a in result.adopted):
             result.list_file = _write_list(settings, report, result.unmatched, result.adopted)
     return result
@@ -260,6 +261,7 @@ def _adopt(
     report: RunReport,
     writer: RebuildWriter,
     secret: str,
+    failed: Mapping[str, Mapping[str, tuple[str, str]]],
 ) -> list[Adoption]:
     """The org records the exports no longer hold, recorded as left (rebuild_adopt.py)."""
     finished = [
@@ -275,7 +277,7 @@ def _adopt(
             [n for n in names if n in project.mappings],
             hasher=KeyHasher(secret),
             finished=finished,
-            writes_next=_failed_writes(settings, report.run_id),  # type: ignore[arg-type]
+            writes_next=failed,
         )
     finally:
         store.close()
@@ -299,10 +301,18 @@ def _failed_writes(settings: Settings, run_id: int) -> dict[str, dict[str, tuple
     return failed
 
 
-def _unmatched(settings: Settings, project: Any, report: RunReport, secret: str) -> list[Unmatched]:
-    """The rows of this rebuild that were not recorded: failed writes (from the outbox, placed
-    by a second read of their source) and rejected rows (from the run's rejects)."""
-    failed = _failed_writes(settings, report.run_id)  # type: ignore[arg-type]
+def _unmatched(
+    settings: Settings,
+    project: Any,
+    report: RunReport,
+    secret: str,
+    failed: Mapping[str, Mapping[str, tuple[str, str]]] | None = None,
+) -> list[Unmatched]:
+    """The rows of this rebuild that were not recorded: failed writes (``failed``, read from
+    the outbox when not given, placed by a second read of their source) and rejected rows (the
+    run's rejects)."""
+    if failed is None:
+        failed = _failed_writes(settings, report.run_id)  # type: ignore[arg-type]
     store = open_existing(settings.state.url)
     try:
         rejects = []

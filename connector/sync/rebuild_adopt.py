@@ -34,7 +34,7 @@ import logging
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,7 @@ from connector.mapping.carriers import (
 )
 from connector.mapping.transforms import TransformError
 from connector.privacy.facts import Phase, SubjectFacts
+from connector.privacy.withdrawals import moment
 from connector.records import Reject, SourceRecord
 from connector.sources import open_source
 from connector.state import NewPerson, StateStore, SyncedUpdate
@@ -313,10 +314,6 @@ def _pages(writer: Any, spec: Any, columns: Sequence[str]) -> Iterator[list[dict
         yield page
 
 
-def _utc(day: date | None) -> datetime | None:
-    return None if day is None else datetime.combine(day, time.min, tzinfo=UTC)
-
-
 @dataclass
 class _Context:
     store: StateStore
@@ -368,7 +365,9 @@ class _Context:
             self.name, key_hash, self.spec.target.object, str(rec["id"]), self._hashes(rec),
             person,
             lifecycle=facts.phase.value if facts.phase is not None else None,
-            lifecycle_end_at=_utc(facts.phase_at) or self.at if ended else None,
+            lifecycle_end_at=(moment(facts.phase_at) if facts.phase_at else self.at)
+            if ended
+            else None,
             event_date=facts.event_date or today,
             consent_withdrawn_at={
                 p: c.at for p, c in facts.consents.items() if c.given is False and c.at
