@@ -46,7 +46,7 @@ from connector.sync.modes import ModeAction, decide, needs_person_contact
 from connector.sync.plan_justified import not_justified
 from connector.sync.plan_opt_outs import OptOutRules
 from connector.sync.plan_parents import ParentRules
-from connector.sync.plan_persons import PersonRules, Taken
+from connector.sync.plan_persons import PersonRules, Taken, shared_fields, sis_owned_fields
 from connector.sync.source_content import SOURCE, ContentHasher
 
 
@@ -224,6 +224,12 @@ class Planner(OptOutRules, PersonRules, ParentRules):
         self.claimed: dict[int, str] = {}
         # Fields an SIS mapping writes on the same object: the SIS owns them for a student.
         self.sis_fields = sis_owned_fields(compiled, spec) if self.persons else frozenset()
+        # Fields other mappings write on the same object (as sent: lookups by their wire name):
+        # on a record one of them wrote, this mapping clears them only when its row withdrew
+        # them (_joined_clears).
+        self.shared_fields = frozenset(
+            self.lookups.get(f, f) for f in shared_fields(compiled, mapping, spec)
+        )
         # One student number, one record of the mapping (plan_persons.PersonRules.taken): an
         # export that promises one row per record (`duplicates: report`) and keys its rows on
         # something else than the number (OneRoster's sourcedId) must not let two of its
@@ -471,6 +477,8 @@ class Planner(OptOutRules, PersonRules, ParentRules):
         if who is None:
             return None  # ambiguous: held for review
         person, new_person, link = who.person, who.new_person, who.link
+        if prev is None and person is not None and person.sf_id and self.shared_fields:
+            clear = self._joined_clears(clear)
 
         change = diff(payload, clear, prev.field_hashes if prev else None, self.hasher, fingerprint)
         sf_id = (person.sf_id if person else None) or (prev.sf_id if prev else None)
@@ -557,17 +565,3 @@ def _lookup_row(row: dict[str, Any], lookups: Mapping[str, str]) -> None:
         if wire in row and row[wire] is None:
             del row[wire]
             row[fld] = None
-
-
-def sis_owned_fields(compiled: dict[str, CompiledMapping], spec: MappingSpec) -> frozenset[str]:
-    """Fields that mappings identifying people by student number write on ``spec``'s object."""
-    if spec.identity is not None and spec.identity.student_number:
-        return frozenset()
-    return frozenset(
-        f
-        for c in compiled.values()
-        if c.spec.identity is not None
-        and c.spec.identity.student_number
-        and c.spec.target.object == spec.target.object
-        for f in c.spec.fields
-    ) - {spec.target.external_id}

@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from connector.mapping.compile import CompiledMapping
+from connector.mapping.models import MappingSpec
+from connector.privacy.policy import OPTING_OUT
 from connector.state.rows import KnownRow, PersonMatches, PersonRow
 from connector.sync.identity import Match, Person, resolve
 
@@ -63,6 +66,8 @@ class PersonRules:
     claimed: dict[int, str]
     # Fields an SIS mapping writes on the same object: the SIS owns them for a student.
     sis_fields: frozenset[str]
+    # Fields other mappings write on the same object, as sent (_joined_clears).
+    shared_fields: frozenset[str]
     # identity.student_number of a `duplicates: report` mapping (None: the rule is off).
     number_column: str | None
 
@@ -174,6 +179,21 @@ class PersonRules:
             person = Person(person.person_id, None, person.student_hash, person.email_hash)
         return Who(person, new_person, link)
 
+    def _joined_clears(self, clear: dict[str, str]) -> dict[str, str]:
+        """The withheld fields to send as null on a person's record another mapping wrote.
+
+        This mapping never wrote the record (``prev`` None) but state knows the person's
+        Salesforce Id: a student joining an open-day visitor's Contact. A record state does not
+        know carries its withheld fields as null (``diff.diff``), which is right for its own
+        fields; but a field the other mapping writes holds that mapping's value — the visitor's
+        news consent — and this row's lack of an answer says nothing about it. Only a
+        withdrawal this row states (``nee``, an objection) clears it: the person's newer word
+        reaches the shared record (art. 7(3)); anything else leaves it as the other wrote it.
+        """
+        return {
+            f: why for f, why in clear.items() if f not in self.shared_fields or why in OPTING_OUT
+        }
+
 
 def _person(row: PersonRow) -> Person:
     return Person(row.person_id, row.sf_id, row.student_hash, row.email_hash)
@@ -181,3 +201,29 @@ def _person(row: PersonRow) -> Person:
 
 def _p(row: PersonRow | None) -> Person | None:
     return None if row is None else _person(row)
+
+
+def shared_fields(
+    compiled: dict[str, CompiledMapping], mapping: str, spec: MappingSpec
+) -> frozenset[str]:
+    """Fields that other mappings write on ``spec``'s object (not its external id)."""
+    return frozenset(
+        f
+        for name, c in compiled.items()
+        if name != mapping and c.spec.target.object == spec.target.object
+        for f in c.spec.fields
+    ) - {spec.target.external_id}
+
+
+def sis_owned_fields(compiled: dict[str, CompiledMapping], spec: MappingSpec) -> frozenset[str]:
+    """Fields that mappings identifying people by student number write on ``spec``'s object."""
+    if spec.identity is not None and spec.identity.student_number:
+        return frozenset()
+    return frozenset(
+        f
+        for c in compiled.values()
+        if c.spec.identity is not None
+        and c.spec.identity.student_number
+        and c.spec.target.object == spec.target.object
+        for f in c.spec.fields
+    ) - {spec.target.external_id}

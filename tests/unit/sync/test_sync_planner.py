@@ -131,6 +131,24 @@ def test_a_field_withheld_after_it_was_sent_is_cleared() -> None:
     assert w.row["MobilePhone"] is None and w.cleared >= 1
 
 
+def test_a_student_joining_another_mappings_record_clears_only_her_own_fields() -> None:
+    # A prospect's Contact the registrants mapping wrote; the student row has no news answer
+    # and no phone consent: her own phone fields go as null (a record state does not know),
+    # the news fields the registration also writes are left as the registration wrote them.
+    no_answer = student("100001", toestemming_bellen="")
+    [it] = items("students", [no_answer])
+    prospect = person(9, "003P", None, it.res.identity[1])
+    state = BatchState(persons=PersonMatches({}, {it.res.identity[1] or "": (prospect,)}))
+    [w] = planner("students").plan([it], state).writes
+    assert (w.operation, w.row["Id"]) == ("update", "003P")
+    assert "MobilePhone" in w.row and w.row["MobilePhone"] is None  # only students write it
+    assert "Consent_News__c" not in w.row and "Consent_News_At__c" not in w.row
+    # Her own "nee" reaches the shared field.
+    [said_no] = items("students", [student("100001", toestemming_nieuws="nee")])
+    [w] = planner("students").plan([said_no], state).writes
+    assert "Consent_News__c" in w.row and not w.row["Consent_News__c"]
+
+
 def test_a_tombstoned_student_is_suppressed() -> None:
     [it] = items("students", [student("100001")])
     plan = planner("students").plan([it], BatchState(suppressed=frozenset({it.res.key_hash})))
