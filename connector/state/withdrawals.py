@@ -23,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.state import tables as s
-from connector.state.db import Database, chunks, execute_in, guard, rows_in
+from connector.state.db import Database, execute_in, guard, rows_in
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +73,7 @@ _BY_KEY = (
     "SELECT key_hash, purpose, withdrawn_at, clocked FROM withdrawals"
     " WHERE mapping = ? AND key_hash {in}"
 )
+_DELETE_BY_KEY = "DELETE FROM withdrawals WHERE mapping = ? AND key_hash {in}"
 # The records, in other mappings, of the persons with these hashes (``{column}``: student or
 # e-mail hash); record_withdrawals forgets their remembered source rows (mapped again).
 _THEIRS = (
@@ -166,7 +167,6 @@ class WithdrawalsMixin:
         w = s.withdrawals
         latest = {x.key_hash: x for x in stated}
         held = self.stated_by(mapping, list(latest))
-        keys: sa.BindParameter[Any] = sa.bindparam("keys", expanding=True)
         changed: list[Stated] = []
         rows: list[dict[str, Any]] = []
         for key, x in latest.items():
@@ -181,12 +181,12 @@ class WithdrawalsMixin:
             ]  # fmt: skip
         if not changed:
             return
+        # Only records state holds withdrawals of have rows to replace (held: read above; the
+        # mapping's lock keeps other runs from writing them meanwhile). A first load has none:
+        # its DELETE per batch was 3 % of the load's CPU, for nothing.
+        replaced = [x.key_hash for x in changed if x.key_hash in held]
         with guard("record withdrawals"), self._db.writing() as conn:
-            for chunk in chunks([x.key_hash for x in changed]):
-                conn.execute(
-                    sa.delete(w).where(w.c.mapping == mapping, w.c.key_hash.in_(keys)),
-                    {"keys": chunk},
-                )
+            execute_in(conn, self._db.dialect, _DELETE_BY_KEY, replaced, mapping)
             if rows:
                 conn.execute(sa.insert(w), rows)
             students = [x.student_hash for x in changed if x.student_hash]
