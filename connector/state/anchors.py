@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from connector.state import tables as s
-from connector.state.db import chunks, guard
+from connector.state.db import guard, padded_chunks
 from connector.state.rows import PURGE_CLEARED, purge_cleared
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ def clear_fields(store: StateStore, mapping: str, cleared: Mapping[str, Sequence
         .values(field_hashes=sa.bindparam("h"))
     )
     with guard("clear fields"), store._db.writing() as conn:
-        for chunk in chunks(list(cleared)):
+        for chunk in padded_chunks(list(cleared)):
             params = []
             for key_hash, text in conn.execute(read, {"hashes": chunk}).all():
                 hashes = json.loads(text)
@@ -84,7 +84,7 @@ def purged_keys(store: StateStore, mapping: str, key_hashes: Sequence[str]) -> s
     )
     out: set[str] = set()
     with guard("find purged parents"), store._db.reading() as conn:
-        for chunk in chunks(list(key_hashes)):
+        for chunk in padded_chunks(list(key_hashes)):
             out.update(conn.execute(q, {"hashes": chunk}).scalars())
     return out
 
@@ -124,7 +124,7 @@ def anchor_end(store: StateStore, mapping: str, key_hashes: Sequence[str], at: d
         .values(lifecycle=ENDED_BY_SOURCE, lifecycle_end_at=at)
     )
     with guard("anchor ends the source marked"), store._db.writing() as conn:
-        for chunk in chunks(list(key_hashes)):
+        for chunk in padded_chunks(list(key_hashes)):
             conn.execute(stmt, {"hashes": chunk})
 
 
@@ -137,5 +137,5 @@ def revive(store: StateStore, mapping: str, key_hashes: Sequence[str]) -> None:
         .values(lifecycle=None, lifecycle_end_at=None)
     )
     with guard("lift ends the source marked"), store._db.writing() as conn:
-        for chunk in chunks(list(key_hashes)):
+        for chunk in padded_chunks(list(key_hashes)):
             conn.execute(stmt, {"hashes": chunk})

@@ -118,6 +118,15 @@ def padded(chunk: list[Any]) -> list[Any]:
     return chunk + [chunk[-1]] * (size - len(chunk)) if chunk else chunk
 
 
+def padded_chunks(items: Sequence[Any]) -> list[list[Any]]:
+    """:func:`chunks` of ``items``, each :func:`padded`: the lists to bind to an expanding
+    ``IN`` of a statement a run executes batch after batch. Unpadded, every list length is a
+    statement text of its own in the SQLite driver's cache (128 a connection, ~0.4 MB prepared
+    for a 2,000-value list): a nightly's or a ``serve`` process's batches of every size would
+    fill it with them (docs/benchmarks.md, twenty-fourth session)."""
+    return [padded(c) for c in chunks(items)]
+
+
 def rows_in(
     conn: sa.Connection,
     dialect: str,

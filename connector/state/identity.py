@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from connector.state import tables as s
 from connector.state.anchors import ENDED_BY_SOURCE
-from connector.state.db import Database, chunks, guard, rows_in
+from connector.state.db import Database, guard, padded_chunks, rows_in
 from connector.state.rows import NewPerson, PersonMatches, PersonRow, PersonUpdate
 from connector.state.tables import sqlite_datetime
 
@@ -84,7 +84,7 @@ class IdentityMixin:
         p = s.persons
         out: dict[int, PersonRow] = {}
         with guard("read persons"), self._db.reading() as conn:
-            for chunk in chunks(person_ids):
+            for chunk in padded_chunks(person_ids):
                 q = sa.select(p).where(p.c.person_id.in_(_in))
                 out.update((r.person_id, _person(r)) for r in conn.execute(q, {"hashes": chunk}))
         return out
@@ -209,7 +209,7 @@ class IdentityMixin:
         """
         pe = s.persons
         with guard("forget shared sources"), self._db.writing() as conn:
-            for chunk in chunks([h for h in email_hashes if h]):
+            for chunk in padded_chunks([h for h in email_hashes if h]):
                 shared = (
                     sa.select(pe.c.email_hash)
                     .where(pe.c.email_hash.in_(chunk))

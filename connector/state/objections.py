@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.state import tables as s
-from connector.state.db import Database, chunks, guard, rows_in
+from connector.state.db import Database, guard, padded_chunks, rows_in
 
 _in: sa.BindParameter[Any] = sa.bindparam("hashes", expanding=True)
 
@@ -78,7 +78,7 @@ class ObjectionsMixin:
         q = sa.select(t).where(t.c.hash.in_(_in)).order_by(t.c.id)
         rows: list[ObjectionRow] = []
         with guard("read objections"), self._db.reading() as conn:
-            for chunk in chunks(sorted(set(hashes))):
+            for chunk in padded_chunks(sorted(set(hashes))):
                 for r in conn.execute(q, {"hashes": chunk}).all():
                     rows.append(
                         ObjectionRow(

@@ -19,12 +19,11 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.state import tables as s
-from connector.state.db import Database, guard
+from connector.state.db import Database, guard, padded_chunks
 from connector.state.rows import PENDING, OutboxError, OutboxItem, OutboxRow, OutboxStatus
 
 OPERATIONS = ("upsert", "update", "delete")
 _in: sa.BindParameter[Any] = sa.bindparam("ids", expanding=True)
-_CHUNK = 5_000
 
 
 def _row(r: sa.Row[Any]) -> OutboxRow:
@@ -84,9 +83,7 @@ class OutboxMixin:
         insert = sa.insert(t).returning(t.c.id, sort_by_parameter_order=True)
         with guard("add outbox"), self._db.writing() as conn:
             for mapping, keys in by_mapping.items():
-                unique = list(dict.fromkeys(keys))
-                for i in range(0, len(unique), _CHUNK):
-                    part = unique[i : i + _CHUNK]
+                for part in padded_chunks(keys):
                     if self._db.dialect == "postgresql":
                         _pg_supersede(conn, mapping, part, at)
                     else:
@@ -137,10 +134,9 @@ class OutboxMixin:
                 updated_at=at,
             )
         )
-        unique = list(dict.fromkeys(ids))
         with guard("mark outbox"), self._db.writing() as conn:
-            for i in range(0, len(unique), _CHUNK):
-                conn.execute(stmt, {"ids": unique[i : i + _CHUNK]})
+            for chunk in padded_chunks(ids):
+                conn.execute(stmt, {"ids": chunk})
 
     def requeue_sent(self, run_id: int, *, at: datetime | None = None) -> int:
         """Put run ``run_id``'s rows still SENT back to NEW; returns how many.

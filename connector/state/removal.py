@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.state import tables as s
-from connector.state.db import Database, chunks, guard
+from connector.state.db import Database, guard, padded_chunks
 from connector.state.rows import Anchor, ExpiredRow, SyncedRow
 
 _in: sa.BindParameter[Any] = sa.bindparam("hashes", expanding=True)
@@ -38,7 +38,7 @@ class RemovalMixin:
         with guard("mark deleted"), self._db.writing() as conn:
             r = s.source_rows
             rows = sa.delete(r).where(r.c.mapping == mapping, r.c.key_hash.in_(_in))
-            for chunk in chunks(key_hashes):
+            for chunk in padded_chunks(key_hashes):
                 conn.execute(stmt.values(deleted_at=at), {"hashes": chunk})
                 conn.execute(rows, {"hashes": chunk})
 
@@ -123,7 +123,7 @@ class RemovalMixin:
         """
         removed = 0
         with guard("forget records"), self._db.writing() as conn:
-            for chunk in chunks(key_hashes):
+            for chunk in padded_chunks(key_hashes):
                 for t in (s.outbox, s.source_rows, s.seen, s.synced):
                     res = conn.execute(
                         sa.delete(t).where(t.c.mapping == mapping, t.c.key_hash.in_(_in)),

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.state import tables as s
-from connector.state.db import Database, guard, rows_in
+from connector.state.db import Database, guard, padded_chunks, rows_in
 from connector.state.rows import RECORD, SourceSeen
 
 _SOURCES = (
@@ -108,16 +108,14 @@ class SourcesMixin:
             if untokened:
                 conn.execute(by_key, untokened)
             # Only records state holds, not purged: a row standing for nothing must never skip.
-            live = set(
-                conn.execute(
-                    sa.select(t.c.key_hash).where(
-                        t.c.mapping == mapping,
-                        t.c.key_hash.in_(sa.bindparam("hashes", expanding=True)),
-                        t.c.deleted_at.is_(None),
-                    ),
-                    {"hashes": list({seen.key_hash for seen in rows})},
-                ).scalars()
+            alive = sa.select(t.c.key_hash).where(
+                t.c.mapping == mapping,
+                t.c.key_hash.in_(sa.bindparam("hashes", expanding=True)),
+                t.c.deleted_at.is_(None),
             )
+            live: set[str] = set()
+            for chunk in padded_chunks([seen.key_hash for seen in rows]):
+                live.update(conn.execute(alive, {"hashes": chunk}).scalars())
             rows = [seen for seen in rows if seen.key_hash in live]
             self._remember_rows(
                 conn,

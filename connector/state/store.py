@@ -90,7 +90,7 @@ import sqlalchemy as sa
 
 from connector.errors import StateDamaged, StateError
 from connector.state import tables as s
-from connector.state.db import Database, chunks, connect, guard, padded, rows_in
+from connector.state.db import Database, chunks, connect, guard, padded, padded_chunks, rows_in
 from connector.state.history import HistoryMixin
 from connector.state.identity import IdentityMixin
 from connector.state.lock import run_lock
@@ -312,7 +312,7 @@ class StateStore(
         q = s.SELECT_SYNCED.where(t.c.mapping == mapping, t.c.key_hash.in_(_in))
         out: dict[str, SyncedRow] = {}
         with guard("lookup"), self._db.reading() as conn:
-            for chunk in chunks(key_hashes):
+            for chunk in padded_chunks(key_hashes):
                 for r in conn.execute(q, {"hashes": chunk}).all():  # fetchall: one C call
                     out[r[1]] = s.synced_row(r)
         return out
@@ -324,7 +324,7 @@ class StateStore(
         q = s.SELECT_SYNCED.where(t.c.sf_id.in_(_in), t.c.deleted_at.is_(None))
         out: list[SyncedRow] = []
         with guard("lookup"), self._db.reading() as conn:
-            for chunk in chunks(list(dict.fromkeys(sf_ids))):
+            for chunk in padded_chunks(sf_ids):
                 out += [s.synced_row(r) for r in conn.execute(q, {"hashes": chunk}).all()]
         return out
 

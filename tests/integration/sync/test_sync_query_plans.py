@@ -84,3 +84,36 @@ def test_every_hot_statement_of_a_run_uses_an_index(project, statements) -> None
     assert statements, "no statement was recorded"
     bad = _bad_plans(state, statements)
     assert not bad, "statements that read a whole mapping:\n" + "\n".join(bad)
+
+
+_IN_LIST = re.compile(r"IN \(((?:\?\s*,\s*)+\?)\)")
+
+
+def test_every_in_list_of_a_run_is_padded_to_a_power_of_two(project, statements) -> None:
+    """The SQLite driver caches 128 prepared statements a connection, one per SQL text, and
+    an IN list of each length is a text of its own (~0.4 MB prepared, at 2,000 values): state
+    statements bind their lists padded to a power of two (db.padded_chunks), so a long run or
+    a `serve` process holds a dozen texts a statement, not one per batch size."""
+    students = [student(f"2000{i:02d}") for i in range(37)]
+    regs = [registration(f"R-{i:06d}", f"w{i}@example.org") for i in range(23)]
+    regs += [registration(f"R-8{i:05d}", students[i]["email"]) for i in range(3)]
+    project.write_students(students)
+    project.write_registrations(regs)
+    assert project.run().exit_code() == 0
+    for i in (1, 2, 3, 4, 5):
+        students[i]["mobiel"] = "06-87654321"
+    project.write_students(students[:-2])
+    assert project.run().exit_code() == 0
+    # Per statement and list: a list of constants (the outbox's pending statuses) has one
+    # length; a list of the batch's keys has many, each a power of two.
+    lengths: dict[tuple[str, int], set[int]] = {}
+    for sql, _params in statements:
+        text = _IN_LIST.sub("IN (…)", sql.strip())[:200]
+        for at, found in enumerate(_IN_LIST.finditer(sql)):
+            lengths.setdefault((text, at), set()).add(found.group(1).count("?"))
+    varying = {k: n for k, n in lengths.items() if len(n) > 1}
+    assert varying, "no IN list of varying length was recorded"
+    unpadded = {k: sorted(n) for k, n in varying.items() if any(x & (x - 1) for x in n)}
+    assert not unpadded, "IN lists of other lengths than powers of two:\n" + "\n".join(
+        f"{n}: {text}" for (text, _at), n in unpadded.items()
+    )
