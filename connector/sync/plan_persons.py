@@ -4,7 +4,8 @@ Part of the pure planning stage (``plan.py``: :class:`~connector.sync.plan.Plann
 these in): no store, no I/O. :func:`connector.sync.identity.resolve` matches a record to the
 persons state knows by student number and e-mail; these rules add what one batch needs on
 top: a sibling who shares an e-mail address is a person of their own, a registration of a
-student leaves the SIS's fields alone, and a person whose Contact was purged comes back new.
+student leaves the SIS's fields alone, a student joining a visitor's record leaves the
+visitor's fields alone, and a person whose Contact was purged comes back new.
 """
 
 from __future__ import annotations
@@ -187,8 +188,10 @@ class PersonRules:
         know carries its withheld fields as null (``diff.diff``), which is right for its own
         fields; but a field the other mapping writes holds that mapping's value — the visitor's
         news consent — and this row's lack of an answer says nothing about it. Only a
-        withdrawal this row states (``nee``, an objection) clears it: the person's newer word
-        reaches the shared record (art. 7(3)); anything else leaves it as the other wrote it.
+        withdrawal this row states (``nee``, an objection) clears it: the person's withdrawal
+        reaches the shared record (art. 7(3), art. 21); anything else leaves it as the other
+        wrote it. (An older ``nee`` than the other record's ``ja`` clears it too: the planner
+        knows no other record's consent moment — docs/privacy.md.)
         """
         return {
             f: why for f, why in clear.items() if f not in self.shared_fields or why in OPTING_OUT
