@@ -90,7 +90,7 @@ import sqlalchemy as sa
 
 from connector.errors import StateDamaged, StateError
 from connector.state import tables as s
-from connector.state.db import Database, chunks, connect, guard, padded, padded_chunks, rows_in
+from connector.state.db import Database, connect, execute_in, guard, padded_chunks, rows_in
 from connector.state.history import HistoryMixin
 from connector.state.identity import IdentityMixin
 from connector.state.lock import run_lock
@@ -231,7 +231,7 @@ def _fields_json(u: SyncedUpdate) -> str:
     return u.field_hashes_json or json.dumps(dict(u.field_hashes), separators=(",", ":"))
 
 
-_SQLITE_TOUCH = "UPDATE seen SET last_seen = ? WHERE mapping = ? AND key_hash IN ({})"
+_SQLITE_TOUCH = "UPDATE seen SET last_seen = ? WHERE mapping = ? AND key_hash {in}"
 _SQLITE_SEEN = (
     "INSERT INTO seen (mapping, key_hash, last_seen) VALUES (?, ?, ?)"
     " ON CONFLICT (mapping, key_hash) DO UPDATE SET last_seen = excluded.last_seen"
@@ -436,15 +436,12 @@ class StateStore(
         sqlite = self._db.dialect == "sqlite"
         when = s.sqlite_datetime(at)
         with guard("touch seen"), self._db.writing() as conn:
-            for chunk in chunks(key_hashes):
-                if sqlite:
-                    # The nightly hot path: the IN list written out (an expanding parameter
-                    # re-renders the statement on every call).
-                    chunk = padded(chunk)  # a dozen statement texts (db.padded)
-                    marks = ",".join("?" * len(chunk))
-                    sql = _SQLITE_TOUCH.format(marks)
-                    conn.exec_driver_sql(sql, (when, mapping, *chunk))
-                else:
+            if sqlite:
+                # The nightly hot path: raw SQL with padded IN lists (an expanding parameter
+                # re-renders the statement on every call), the timestamp converted once.
+                execute_in(conn, "sqlite", _SQLITE_TOUCH, key_hashes, when, mapping)
+            else:
+                for chunk in padded_chunks(key_hashes):
                     conn.execute(stmt.values(last_seen=at), {"hashes": chunk})
 
     def mapping_counts(self) -> dict[str, int]:

@@ -10,6 +10,7 @@ visitor's fields alone, and a person whose Contact was purged comes back new.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -210,23 +211,24 @@ def shared_fields(
     compiled: dict[str, CompiledMapping], mapping: str, spec: MappingSpec
 ) -> frozenset[str]:
     """Fields that other mappings write on ``spec``'s object (not its external id)."""
-    return frozenset(
-        f
-        for name, c in compiled.items()
-        if name != mapping and c.spec.target.object == spec.target.object
-        for f in c.spec.fields
-    ) - {spec.target.external_id}
+    return _written_on(spec, (c for name, c in compiled.items() if name != mapping))
 
 
 def sis_owned_fields(compiled: dict[str, CompiledMapping], spec: MappingSpec) -> frozenset[str]:
     """Fields that mappings identifying people by student number write on ``spec``'s object."""
     if spec.identity is not None and spec.identity.student_number:
         return frozenset()
-    return frozenset(
-        f
+    sis = (
+        c
         for c in compiled.values()
-        if c.spec.identity is not None
-        and c.spec.identity.student_number
-        and c.spec.target.object == spec.target.object
-        for f in c.spec.fields
-    ) - {spec.target.external_id}
+        if c.spec.identity is not None and c.spec.identity.student_number
+    )
+    return _written_on(spec, sis)
+
+
+def _written_on(spec: MappingSpec, others: Iterable[CompiledMapping]) -> frozenset[str]:
+    """The fields ``others`` write on ``spec``'s object, but ``spec``'s external id."""
+    fields = {
+        f for c in others if c.spec.target.object == spec.target.object for f in c.spec.fields
+    }
+    return frozenset(fields - {spec.target.external_id})
