@@ -371,3 +371,29 @@ def test_a_header_cell_over_the_limit_is_an_input_error_naming_the_column(tmp_pa
 def test_a_line_break_is_no_quote_character(tmp_path, quote):
     with pytest.raises(ConfigError, match="a line break cannot be the quote character"):
         src(tmp_path, write(tmp_path, "id\n1\n"), quotechar=quote)
+
+
+def test_the_fast_scan_counts_no_lines_and_an_open_quote_is_scanned_again_for_its_line(
+    tmp_path, monkeypatch
+):
+    """The pre-scan's first pass counts no lines (a nightly's file has no open quote); the
+    line an error names comes from a second pass. A file fixed between the passes (its
+    export rewritten) is still refused, without a line it no longer has."""
+    import connector.sources.prescan as prescan_mod
+
+    name = write(tmp_path, hundred_rows(bad_line=40))
+    assert QuoteScan("f.csv", ",", '"', lines=False).lines is False
+    with pytest.raises(InputError, match=r"^in.csv:40: unterminated quote starting at line 40"):
+        src(tmp_path, name).check()
+
+    real, passes = prescan_mod.scan_decodable, []
+
+    def then_fixed(path, *args, **kwargs):
+        real(path, *args, **kwargs)
+        passes.append(path)
+        path.write_text(hundred_rows(bad_line=0), encoding="utf-8")
+
+    monkeypatch.setattr(prescan_mod, "scan_decodable", then_fixed)
+    with pytest.raises(InputError, match=r"^in.csv: unterminated quote \(the file changed"):
+        src(tmp_path, name).check()
+    assert len(passes) == 2
