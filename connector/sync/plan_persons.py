@@ -130,7 +130,8 @@ class PersonRules:
     ) -> Who | None:
         """The person ``it`` is written for; None when the match is ambiguous (the record is
         held for review, in ``out.review``). Drops the SIS's fields from ``payload`` and
-        ``clear`` for a registration of a student; counts joins in ``out.joined``."""
+        ``clear`` for a registration of a student (but a withdrawal's clear of what this
+        mapping wrote); counts joins in ``out.joined``."""
         if persons is None:
             return Who(None)
         res = it.res
@@ -172,10 +173,16 @@ class PersonRules:
             link = (None, email_hash)  # same person, new address: follow it
         if person is not None and person.student_hash and not student_hash and self.sis_fields:
             # An event registration of a student: the SIS is the record of what it holds
-            # (name, status, address); this mapping adds only what the SIS does not map.
+            # (name, status, address); this mapping adds only what the SIS does not map. But
+            # a withdrawal this row states (`nee`, an objection) still clears what this
+            # mapping wrote there itself (diff clears only that): a visitor's consent kept on
+            # the Contact a student joined (_joined_clears) is cleared by her own later "nee"
+            # — nobody else would. A field this mapping never wrote stays the SIS's: its
+            # newer "ja" outweighs an older "nee" by the withdrawal rules (OptOutRules).
             for fld in self.sis_fields:
                 payload.pop(fld, None)
-                clear.pop(fld, None)
+                if prev is None or clear.get(fld) not in OPTING_OUT:
+                    clear.pop(fld, None)
         if person is not None and stale_id is not None and person.sf_id == stale_id:
             # The person's Contact was purged: they come back as a new Contact.
             person = Person(person.person_id, None, person.student_hash, person.email_hash)

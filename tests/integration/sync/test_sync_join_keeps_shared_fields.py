@@ -66,3 +66,27 @@ def test_a_student_who_withdrew_clears_the_registrants_consent_on_joining(projec
     [joined] = _contacts(project)
     assert joined["SIS_Student_Number__c"] == "500502"
     assert joined["Consent_News__c"] is not True  # her newer "nee" reaches the shared record
+
+
+def test_the_visitors_later_nee_clears_her_consent_on_the_contact_a_student_joined(project):
+    """The other direction (an outsider's F2): once the Contact is a student's, a
+    registration adds only what the SIS does not write — but her own withdrawal still
+    reaches it. Before, the registration's clears of the SIS's fields were dropped with its
+    values, and nobody cleared the consent she withdrew (true, with its old proof, for ever)."""
+    project.write_registrations([registration("REG-000503", MAIL, **VISIT)])
+    assert project.run().exit_code() == 0
+    project.write_students([student("500503", email=MAIL, **NO_ANSWER)])
+    assert project.run().exit_code() == 0
+    assert _contacts(project)[0]["Consent_News__c"] is True
+
+    nee = {"toestemming_nieuws": "nee", "toestemming_nieuws_op": "2026-11-25T10:00:00+01:00"}
+    project.write_registrations([registration("REG-000503", MAIL, **nee)])
+    report = project.run()
+
+    assert report.exit_code() == 0
+    [contact] = _contacts(project)
+    assert contact["SIS_Student_Number__c"] == "500503"
+    assert contact["Consent_News__c"] is not True
+    assert contact["Consent_News_At__c"] is None and contact["Consent_News_Source__c"] is None
+    again = project.run()
+    assert again.exit_code() == 0 and _contacts(project) == [contact]
