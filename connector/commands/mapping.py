@@ -87,6 +87,8 @@ def validate(
         for name in (job.mappings or [])
         if name not in project.mappings
     ]
+    if (ca := settings.salesforce.ca_bundle_problem()) is not None:
+        problems.append(f"{settings_file(ctx)}: {ca}")
     if problems:
         _fail(problems)
     for name in project.order():

@@ -148,6 +148,8 @@ class SalesforceClient:
         self.settings = settings
         self.session = session or requests.Session()
         if settings.ca_bundle is not None:
+            if (problem := settings.ca_bundle_problem()) is not None:
+                raise errors.ConfigError(problem)  # requests: a bare OSError (exit 70)
             # REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the environment override session.verify
             # unless trust_env is off (wire spec §0).
             self.session.verify = str(settings.ca_bundle)

@@ -7,6 +7,7 @@ show up in a repr, a log line or a validation message; they come from the enviro
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -99,6 +100,17 @@ class SalesforceSettings(BaseModel):
         if missing:
             raise ValueError(f"auth {self.auth} needs {', '.join(missing)}")
         return self
+
+    def ca_bundle_problem(self) -> str | None:
+        """What is wrong with ``ca_bundle`` (not a readable file), or None. Checked by
+        ``validate`` and before the first call: requests would raise a bare OSError there."""
+        ca = self.ca_bundle
+        if ca is None or (ca.is_file() and os.access(ca, os.R_OK)):
+            return None
+        return (
+            f"salesforce.ca_bundle {ca}: not a readable file (the CA certificate to trust, "
+            "e.g. the emulator's ca.pem)"
+        )
 
     @property
     def audience(self) -> str:

@@ -133,3 +133,15 @@ def test_help_lists_every_command_that_exists() -> None:
     assert set(REQUIRED_COMMANDS) <= set(existing)
     missing = [name for name in existing if name not in listed]
     assert not missing, f"--help does not list: {missing}"
+
+
+def test_a_missing_ca_bundle_is_a_configuration_error_for_validate_and_run(
+    project: CliProject, tmp_path
+) -> None:
+    """An outsider's F1: `run` exited 70 ("a bug") on requests' bare OSError, and `validate`
+    passed the setting."""
+    missing = str(tmp_path / "nowhere" / "ca.pem")
+    for command in ("validate", "run"):
+        done = project.cli(command, SIS_SYNC_SALESFORCE__CA_BUNDLE=missing)
+        assert done.returncode == 2, (command, done.stdout + done.stderr)
+        assert f"salesforce.ca_bundle {missing}: not a readable file" in done.stderr

@@ -175,3 +175,13 @@ def test_scrub_cuts_quoted_values():
         scrub("Required fields are missing: [LastName]")
         == "Required fields are missing: [LastName]"
     )
+
+
+def test_a_ca_bundle_that_is_not_there_is_a_configuration_error(make_settings, tmp_path):
+    """An outsider's F1: requests raised a bare OSError on the first call (exit 70, "a bug")."""
+    from connector.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"salesforce.ca_bundle .*missing.pem: not a readable"):
+        SalesforceClient(make_settings(ca_bundle=tmp_path / "missing.pem"))
+    with pytest.raises(ConfigError, match="not a readable file"):
+        SalesforceClient(make_settings(ca_bundle=tmp_path))  # a folder
