@@ -250,9 +250,10 @@ class SyncService:
     ) -> tuple[JobResult, RunReport | None]:
         run = self._run
         if run is None:
-            from connector.sync.job import run_job
+            # run_job, after rebuilding a lost state from the org (sync/recovery.py).
+            from connector.sync.recovery import run_recovering
 
-            run = run_job
+            run = run_recovering
         with self._lock:
             self.running[name] = started
         self.metrics.running.labels(name).set(1)

@@ -254,13 +254,24 @@ def _render(report: RunReport) -> None:
 
 def run(ctx: typer.Context, job: JobArg = None) -> None:
     """Sync now: every mapping of JOB (parents first), with progress and a summary."""
-    from connector.sync.job import run_job
+    from connector.sync.recovery import run_recovering
 
     settings = load_settings(_config(ctx))
     json_lines = (ctx.obj or {}).get("log_format") == "json"
     totals, project = source_totals(settings, job)
+    rebuilt: list[str] = []
     with _Progress(totals, json_lines=json_lines) as progress:
-        report = run_job(settings, job=job, progress=progress, project=project)
+        # A state that holds nothing while the org holds the job's records was lost: rebuilt
+        # from the org first (sync/recovery.py), its summary shown before the run's.
+        report = run_recovering(
+            settings,
+            job=job,
+            progress=progress,
+            project=project,
+            rebuilt=lambda result: rebuilt.append(result.summary(show=20)),
+        )
+    for summary in rebuilt:
+        out.print(escape(summary), highlight=False, soft_wrap=True)
     _render(report)
     # A run that lost Salesforce part-way is recorded as failed: exit 3, like one that could
     # not log in at all (connector.errors.SalesforceUnreachable). One whose input was unusable

@@ -101,3 +101,41 @@ def test_copy_to_postgresql_then_a_run_on_the_copy_writes_nothing(project: CliPr
         assert project.api_calls() == calls
         assert not project.state_file.exists()
         assert "create 0, update 0" in run.stdout
+
+
+def test_a_run_on_a_lost_state_rebuilds_it_first_and_the_student_joins_the_visitor(
+    project: CliProject,
+) -> None:
+    """An outsider's F5: with the state lost, a student who had been an open-day visitor got
+    a second Contact (state no longer knew the visitor's person to join by e-mail), and her
+    registration, matching the student by e-mail, failed on every run with DUPLICATE_VALUE.
+    A run on a state that holds nothing while the org holds the job's records rebuilds it
+    from the org first (sync/recovery.py)."""
+    mail = "bezoeker.f5@mail.example"
+    project.write_registrations([registration("REG-000905", mail)])
+    assert project.cli("run", "registrants").returncode == 0
+    shutil.rmtree(project.state_dir)
+    project.write_students([student("59000905", email=mail)])
+
+    run = project.cli("run", "nightly")
+
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    assert "sis-sync state rebuild · job nightly · nothing was written to Salesforce" in out
+    contacts = project.query(
+        f"SELECT Id, SIS_Student_Number__c FROM Contact WHERE Email = '{mail}'"
+    )
+    assert [c["SIS_Student_Number__c"] for c in contacts] == ["59000905"]
+    report = project.last_report()
+    assert not any(m["failed"] for m in report["mappings"].values()), report["mappings"]
+    again = project.cli("run", "nightly")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "state rebuild" not in again.stdout  # a state that holds records is not rebuilt
+
+
+def test_a_first_load_into_an_empty_org_rebuilds_nothing(project: CliProject) -> None:
+    _data(project)
+    run = project.cli("run", "nightly")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "state rebuild" not in run.stdout
+    assert project.last_report()["rebuild"] is False

@@ -209,3 +209,25 @@ def test_a_firing_later_than_the_grace_time_is_missed_not_run(project, caplog):
         assert metric(text, "sis_sync_runs_total", job="nightly", status="missed") == 1
         assert project.live_records("Contact") == 0
         assert datetime.fromisoformat(job_health(health(base)[1], "nightly")["next_run"]).hour == 4
+
+
+def test_a_run_on_a_lost_state_rebuilds_it_first(project, caplog):
+    """`serve` recovers a lost state as `run` does (sync/recovery.py): the visitor who became
+    a student keeps one Contact, and her registration does not fail (an outsider's F5)."""
+    import shutil
+
+    caplog.set_level(logging.WARNING, logger="connector")
+    mail = "bezoeker.svc@mail.example"
+    project.write_registrations([registration("R-000905", mail)])
+    project.write_students([])
+    service = make_service(project, require_schedule=False)
+    assert service.run_now("nightly").exit_code == 0
+    shutil.rmtree(project.state_dir)
+    project.write_students([student("59000906", email=mail)])
+
+    result = make_service(project, require_schedule=False).run_now("nightly")
+
+    assert result.status == "ok" and result.exit_code == 0, result
+    assert "rebuilding it from the org first" in caplog.text
+    contacts = project.query(f"SELECT SIS_Student_Number__c FROM Contact WHERE Email = '{mail}'")
+    assert [c["SIS_Student_Number__c"] for c in contacts] == ["59000906"]

@@ -1,0 +1,115 @@
+"""A run on a lost state rebuilds it from the org first.
+
+After the state folder is lost (a disk, a move, a restore without it), a run upserts every record
+by its external id: no record is duplicated. But people are matched across mappings through
+state — a student who was an open-day visitor joins the visitor's Contact by e-mail because
+state remembers that Contact's person. With state lost, the student's row found no person, got a
+second Contact, and the registration, which then matched the student by e-mail, failed on every
+run with ``DUPLICATE_VALUE`` on its key (an outsider's F5).
+
+So a run whose state has never recorded a run (nor a record) first asks the org whether it holds
+records of the job's person mappings (one ``LIMIT 1`` query an object by their external ids:
+one for the shipped jobs; on such a state only). If it does, the state was lost (or the org was
+loaded before): the run rebuilds the state from the org as ``sis-sync state rebuild`` does —
+nothing written to the org — and then runs. A first load into an org without such records costs
+that query and nothing else; a state that holds anything is never second-guessed (``state
+rebuild --force`` is for a partly lost one, or a rebuild that was interrupted).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from connector.config import Settings, require_secret
+from connector.errors import SalesforceError
+from connector.mapping import Project, load_project
+from connector.report import RunReport
+from connector.salesforce.client import SalesforceClient
+from connector.state import open_existing
+from connector.sync.job import job_mappings, run_job
+from connector.sync.rebuild import RebuildResult, rebuild_state
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str, int], None]
+
+
+def _never_run(url: str) -> bool:
+    """The state at ``url`` records no run and no record: new, or lost. A run killed before it
+    recorded a record is not that: its outbox and the next run's replay take care of it."""
+    store = open_existing(url)  # reads only; an absent file is an empty store
+    try:
+        return not store.recent_runs(limit=1) and not store.mapping_counts()
+    finally:
+        store.close()
+
+
+def org_holds_records(settings: Settings, project: Project, names: Sequence[str]) -> str | None:
+    """The first person mapping of ``names`` whose object holds a record carrying an external
+    id of the job's person mappings (one query an object), or None.
+
+    Only persons: they are what state matches across mappings (a record of any other object is
+    an upsert by its own external id, duplicated by nothing)."""
+    ids: dict[str, list[tuple[str, str]]] = {}
+    for name in names:
+        spec = project.mappings[name]
+        if spec.identity is not None:
+            ids.setdefault(spec.target.object, []).append((name, spec.target.external_id))
+    if not ids:
+        return None
+    client = SalesforceClient(settings.salesforce)
+    for obj, named in ids.items():
+        held = " OR ".join(sorted({f"{ext} != null" for _, ext in named}))
+        # Names from the validated mappings; no value is in the query.
+        soql = f"SELECT Id FROM {obj} WHERE {held} LIMIT 1"  # noqa: S608
+        body = client.json("GET", "query", params={"q": soql}) or {}
+        if body.get("records"):
+            return named[0][0]
+    return None
+
+
+def rebuild_if_lost(
+    settings: Settings,
+    *,
+    job: str | None = None,
+    progress: Progress | None = None,
+    project: Project | None = None,
+) -> RebuildResult | None:
+    """Rebuild the state of ``job`` from the org when state holds nothing and the org holds
+    records of the job's mappings (the module docstring); None when nothing was rebuilt."""
+    require_secret(settings)  # a run refuses to start without it: before any request
+    project = project or load_project(settings.mappings)
+    _, names = job_mappings(settings, project, job)
+    if not _never_run(settings.state.url):
+        return None
+    try:
+        found = org_holds_records(settings, project, names)
+    except SalesforceError as exc:
+        # The run meets the same failure and records it (status, /healthz): left to it.
+        log.debug("lost-state check skipped: %s", exc)
+        return None
+    if found is None:
+        return None
+    log.warning(
+        "the state holds no record, but the org holds records of mapping %s: the state was "
+        "lost, or the org was loaded before; rebuilding it from the org first (as `sis-sync "
+        "state rebuild`; nothing is written to Salesforce by it)",
+        found,
+    )
+    return rebuild_state(settings, job=job, progress=progress)
+
+
+def run_recovering(
+    settings: Settings,
+    *,
+    job: str | None = None,
+    progress: Progress | None = None,
+    project: Project | None = None,
+    rebuilt: Callable[[RebuildResult], None] | None = None,
+) -> RunReport:
+    """``run_job``, after :func:`rebuild_if_lost`; ``rebuilt`` sees a rebuild's result."""
+    result = rebuild_if_lost(settings, job=job, progress=progress, project=project)
+    if result is not None and rebuilt is not None:
+        rebuilt(result)
+    return run_job(settings, job=job, progress=progress, project=project)
