@@ -310,6 +310,15 @@ def load_settings(
             ) from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+        if root is not None and (twice := yamlsafe.duplicate_keys(root)):
+            # The later one would win without a word: a second `state:` block pointed runs at
+            # an empty state (found by an outsider, F6); mappings refuse the same.
+            raise ConfigError(
+                "\n".join(
+                    f"{path}:{line}: {key}: duplicate key (the file sets it twice)"
+                    for key, line in twice
+                )
+            )
     elif require_file:
         raise ConfigError(
             f"{path}: no configuration file here; create one with `sis-sync init DIR` "

@@ -115,6 +115,30 @@ def compose(
         parser.dispose()
 
 
+def duplicate_keys(root: yaml.Node) -> list[tuple[str, int]]:
+    """``(dotted key path, line)`` of every key a mapping of ``root`` holds twice (the later
+    one): PyYAML keeps the last of two equal keys without a word."""
+    found: list[tuple[str, int]] = []
+    stack: list[tuple[yaml.Node, tuple[str, ...]]] = [(root, ())]
+    done: set[int] = set()  # an aliased node is looked at once
+    while stack:
+        node, path = stack.pop()
+        if id(node) in done:
+            continue
+        done.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else "?"
+                if key in seen:
+                    found.append((".".join((*path, key)), key_node.start_mark.line + 1))
+                seen.add(key)
+                stack.append((value_node, (*path, key)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, (*path, str(i))) for i, item in enumerate(node.value))
+    return sorted(found, key=lambda kl: kl[1])
+
+
 def _long_number(root: yaml.Node) -> yaml.Mark | None:
     """Where the first scalar of more than 4,300 digits starts, if any."""
     stack = [root]

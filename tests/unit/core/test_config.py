@@ -131,3 +131,14 @@ def test_unknown_job_lists_known(tmp_path):
     s = load_settings(write(tmp_path, GOOD), env=SECRET_ENV)
     with pytest.raises(ConfigError, match="nightly, purge"):
         s.job("weekly")
+
+
+def test_a_key_set_twice_is_refused_with_its_line(tmp_path):
+    """An outsider's F6: a second `state:` block silently won and pointed runs at an empty
+    state; a mapping file or purposes.yaml refused the same."""
+    twice = GOOD + 'state: {url: "sqlite:///elsewhere/other.db"}\n'
+    with pytest.raises(ConfigError, match=r"sync.yaml:12: state: duplicate key"):
+        load_settings(write(tmp_path, twice), env=SECRET_ENV)
+    nested = GOOD.replace("  auth: client_credentials\n", "  auth: client_credentials\n  auth: jwt\n")
+    with pytest.raises(ConfigError, match=r"sync.yaml:6: salesforce.auth: duplicate key"):
+        load_settings(write(tmp_path, nested), env=SECRET_ENV)
