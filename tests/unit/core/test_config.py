@@ -139,6 +139,8 @@ def test_a_key_set_twice_is_refused_with_its_line(tmp_path):
     twice = GOOD + 'state: {url: "sqlite:///elsewhere/other.db"}\n'
     with pytest.raises(ConfigError, match=r"sync.yaml:12: state: duplicate key"):
         load_settings(write(tmp_path, twice), env=SECRET_ENV)
-    nested = GOOD.replace("  auth: client_credentials\n", "  auth: client_credentials\n  auth: jwt\n")
+    nested = GOOD.replace(
+        "  auth: client_credentials\n", "  auth: client_credentials\n  auth: jwt\n"
+    )
     with pytest.raises(ConfigError, match=r"sync.yaml:6: salesforce.auth: duplicate key"):
         load_settings(write(tmp_path, nested), env=SECRET_ENV)
