@@ -217,9 +217,29 @@ def _error_text(exc: RecordError) -> str:
     return f"{exc.code}:{exc.message}:{','.join(exc.fields)} --"
 
 
+class LineEndingError(ValueError):
+    """Data whose line ends differ from the job's ``lineEnding``: the job fails with
+    Salesforce's ``ClientInputError``, though the upload was accepted (Bulk API 2.0 Developer
+    Guide, "Line Ending Header": the job's lineEnding must match the file's)."""
+
+
+def _check_line_ending(blob: bytes, ending: str) -> None:
+    """The header line's end tells the file's (a CR inside a quoted value is content)."""
+    first = blob.find(b"\n")
+    if first < 0:
+        return
+    crlf = first > 0 and blob[first - 1 : first] == b"\r"
+    if crlf != (ending == "CRLF"):
+        raise LineEndingError(
+            f"ClientInputError : LineEnding is invalid on user data. Current LineEnding "
+            f"setting is {ending}"
+        )
+
+
 def _parse(job: Job) -> list[tuple[str, ...]]:
     rows: list[tuple[str, ...]] = []
     for blob in job.uploads:
+        _check_line_ending(blob, job.line_ending)
         reader = csv.reader(io.StringIO(blob.decode("utf-8-sig")), delimiter=job.delimiter)
         header = next(reader, None)
         if header is None:
@@ -244,6 +264,9 @@ def _run(app: App, job: Job) -> None:
     o = app.schema.objects[job.object]
     try:
         rows = _parse(job)
+    except LineEndingError as exc:
+        job.state, job.error = "Failed", str(exc)
+        return
     except (UnicodeDecodeError, csv.Error, ValueError) as exc:
         job.state, job.error = "Failed", f"InvalidBatch : {type(exc).__name__}"
         return

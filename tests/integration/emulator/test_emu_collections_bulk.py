@@ -279,3 +279,29 @@ def test_bulk_query_job(sf):
     )
     rows = [r for page in pages for r in _csv(page)]
     assert len(pages) == 2 and len(rows) == 30 and set(rows[0]) == {"Id", "LastName"}
+
+
+@pytest.mark.parametrize(
+    ("declared", "data"), [("LF", b"LastName\r\nA\r\n"), ("CRLF", b"LastName\nA\n")]
+)
+def test_bulk_data_whose_line_ends_differ_from_the_jobs_fails_the_job(sf, emu, declared, data):
+    """Salesforce accepts the upload and fails the job (Bulk API 2.0 Developer Guide, "Line
+    Ending Header"): a client writing csv.writer's default CRLF into an LF job passed the
+    emulator and failed against a real org (an outsider's F8)."""
+    s = emu.session()
+    h = {"Authorization": f"Bearer {sf.session_id}", "Content-Type": "application/json"}
+    base = f"{emu.url}/services/data/v59.0/jobs/ingest"
+    spec = {"object": "Contact", "operation": "insert", "lineEnding": declared}
+    job = s.post(base, json=spec, headers=h).json()
+    put = s.put(f"{base}/{job['id']}/batches", data=data, headers={**h, "Content-Type": "text/csv"})
+    assert put.status_code == 201
+    s.patch(f"{base}/{job['id']}", json={"state": "UploadComplete"}, headers=h)
+    for _ in range(200):
+        info = s.get(f"{base}/{job['id']}", headers=h).json()
+        if info["state"] in ("JobComplete", "Failed"):
+            break
+    assert info["state"] == "Failed"
+    assert info["errorMessage"] == (
+        "ClientInputError : LineEnding is invalid on user data. Current LineEnding setting is "
+        + declared
+    )
