@@ -54,7 +54,9 @@ def check_expansion(root: yaml.Node, limit: int = MAX_NODES) -> None:
                 raise AliasLimitError(
                     None,
                     None,
-                    f"aliases expand this value to more than {limit:,} values; "
+                    f"a value of {len(node.value):,} characters is too long"
+                    if isinstance(node, yaml.ScalarNode)
+                    else f"aliases expand this value to more than {limit:,} values; "
                     "write it out or use fewer nested aliases",
                     node.start_mark,
                 )

@@ -85,6 +85,15 @@ def parse_yaml(text: str, display: str, problems: list[Problem]) -> YamlDoc | No
         line = mark.line + 1 if mark else None
         problems.append(Problem(display, line, "", f"not valid YAML: {exc.problem or exc}"))
         return None
+    except yaml.reader.ReaderError as exc:
+        # A character YAML does not allow (a control character): its position, not a mark.
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character
+        code = ord(char) if isinstance(char, str) else int(char)
+        problems.append(
+            Problem(display, line, "", f"not valid YAML: a control character (#x{code:04x})")
+        )
+        return None
     except yaml.YAMLError as exc:
         problems.append(Problem(display, None, "", f"not valid YAML: {exc}"))
         return None
@@ -254,7 +263,11 @@ def load_project(mappings_dir: Path) -> Project:
 def _read(path: Path, shown: str, problems: list[Problem]) -> YamlDoc | None:
     try:
         text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes().count(b"\n", 0, exc.start) + 1
+        problems.append(Problem(shown, line, "", "not valid UTF-8: save the file as UTF-8"))
+        return None
+    except OSError as exc:
         problems.append(Problem(shown, None, "", f"cannot read: {type(exc).__name__}"))
         return None
     doc = parse_yaml(text, shown, problems)

@@ -120,3 +120,22 @@ def test_a_number_past_pythons_digit_limit_is_a_yaml_error_with_its_line(tmp_pat
     with pytest.raises(ConfigError, match=r"sync.yaml:3: not valid YAML: a number too long") as err:
         load_settings(path, env={})
     assert err.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("tail", "line", "message"),
+    [
+        # An outsider's F7: no line, and the alias limit blamed for a value with no alias.
+        (b"note: a\x01b\n", 2, "not valid YAML: a control character (#x0001)"),
+        ("# caf\u00e9\n".encode("latin-1"), 2, "not valid UTF-8: save the file as UTF-8"),
+        (b"note: " + b"x" * 10_100_000 + b"\n", 2, "a value of 10,100,000 characters is too long"),
+    ],
+)
+def test_hostile_yaml_names_its_line_and_what_is_wrong(tmp_path, tail, line, message):
+    folder = project(tmp_path, "name: odd\n")  # written to bomb.yaml: line 1
+    with (folder / "bomb.yaml").open("ab") as fh:
+        fh.write(tail)
+    with pytest.raises(MappingError) as info:
+        load_project(folder)
+    (problem,) = [p for p in info.value.problems if p.file.endswith("bomb.yaml")]
+    assert (problem.line, message in problem.message) == (line, True), problem
