@@ -300,8 +300,14 @@ def load_settings(
         try:
             text = path.read_text(encoding="utf-8")
             data, root = yamlsafe.compose(text, empty={})  # aliases bounded: exit 2, not OOM
-        except (OSError, UnicodeDecodeError) as exc:
+        except UnicodeDecodeError as exc:
+            at = path.read_bytes().count(b"\n", 0, exc.start) + 1
+            raise ConfigError(f"{path}:{at}: not valid UTF-8: save the file as UTF-8") from None
+        except OSError as exc:
             raise ConfigError(f"{path}: cannot read: {exc}") from None
+        except yaml.reader.ReaderError as exc:
+            at = text.count("\n", 0, exc.position) + 1
+            raise ConfigError(f"{path}:{at}: not valid YAML: a control character") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f":{mark.line + 1}" if mark else ""

@@ -144,3 +144,15 @@ def test_a_key_set_twice_is_refused_with_its_line(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"sync.yaml:6: salesforce.auth: duplicate key"):
         load_settings(write(tmp_path, nested), env=SECRET_ENV)
+
+
+@pytest.mark.parametrize(
+    ("tail", "message"),
+    [(b"# a\x01b\n", "not valid YAML: a control character"), (b"# caf\xe9\n", "not valid UTF-8")],
+)
+def test_a_hostile_byte_is_named_with_its_line(tmp_path, tail, message):
+    path = write(tmp_path, GOOD)
+    with path.open("ab") as fh:
+        fh.write(tail)
+    with pytest.raises(ConfigError, match=rf"sync.yaml:12: {message}"):
+        load_settings(path, env=SECRET_ENV)
