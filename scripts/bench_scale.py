@@ -61,7 +61,7 @@ if os.environ.get("BENCH_WARM"):
     # them loaded since its first run), with what a process keeps once loaded: the plugin
     # registries (entry points) and the digest of the connector's own code.
     import connector.gdpr.erasure_retry, connector.salesforce, connector.state.store
-    import connector.config, connector.sync.engine, connector.sync.job
+    import connector.config, connector.sync.engine, connector.sync.job, connector.sync.recovery
     from connector.mapping.transforms import registry as _transforms
     from connector.sources.base import registry as _sources
     from connector.sync.fingerprint import _code_digest
@@ -70,10 +70,11 @@ t = os.times()
 mark["cpu"] = t.user + t.system
 if os.environ.get("BENCH_WARM"):
     # What a `serve` tick runs (connector/service.py, _execute): the settings read anew, then
-    # run_job; no command-line layer (its lazy command import, progress bar, row count).
+    # run_recovering (run_job after the lost-state check); no command-line layer (its lazy
+    # command import, progress bar, row count).
     from connector.config import load_settings
-    from connector.sync.job import run_job
-    report = run_job(load_settings(sys.argv[2]), job=sys.argv[4], progress=lambda m, n: None)
+    from connector.sync.recovery import run_recovering
+    report = run_recovering(load_settings(sys.argv[2]), job=sys.argv[4], progress=lambda m, n: None)
     sys.exit(report.exit_code())
 main()
 """

@@ -3,6 +3,9 @@ one duplicate record in the org — for every shipped mapping set, through colle
 
 The second run knows nothing: every record is written again by external id and finds itself in
 the org, CampaignMembers included (their CampaignId/ContactId are create-only in Salesforce).
+That replay is the engine's (``run_job``): `sis-sync run` and `serve` rebuild a state that never
+recorded a run from the org first (sync/recovery.py), and then converge without re-sending —
+the third run here.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typer.testing import CliRunner
 
 from connector.cli import app
 from connector.demo.dataset import generate
+from connector.sync.job import run_job
 
 ONEROSTER = Path(__file__).resolve().parents[3].parent / "shared" / "samples" / "oneroster"
 # Every external id the shipped mappings write, per object.
@@ -36,6 +40,14 @@ def _run(project: Any, job: str, monkeypatch: pytest.MonkeyPatch, **env: str) ->
     monkeypatch.chdir(project.folder)
     result = CliRunner().invoke(app, ["run", job])
     assert result.exit_code == 0, result.output
+    reports = sorted((project.folder / "state" / "reports").glob("run-*.json"))
+    return json.loads(reports[-1].read_text(encoding="utf-8"))
+
+
+def _replay(project: Any, job: str, **env: str) -> dict[str, Any]:
+    """The engine's run on the lost state (no rebuild first: run_job, not `sis-sync run`)."""
+    report = run_job(project.settings(**env), job=job)
+    assert report.exit_code() == 0, report.summary()
     reports = sorted((project.folder / "state" / "reports").glob("run-*.json"))
     return json.loads(reports[-1].read_text(encoding="utf-8"))
 
@@ -81,7 +93,7 @@ def test_lost_state_replay_converges(project, monkeypatch, job, threshold):
     before = _org(project)
 
     shutil.rmtree(project.folder / "state")
-    second = _run(project, job, monkeypatch, **env)
+    second = _replay(project, job, **env)
 
     assert second["totals"]["failed"] == 0, json.dumps(second["totals"])
     assert second["totals"]["pending"] == 0, json.dumps(second["totals"])
@@ -95,3 +107,14 @@ def test_lost_state_replay_converges(project, monkeypatch, job, threshold):
         assert len(after["CampaignMember"]) > 0
         registrations = second["mappings"]["registrations"]
         assert registrations["created"] + registrations["updated"] > 0
+
+    # The command line on a lost state: rebuilt from the org first, then nothing to re-send
+    # but what the rebuild found different (no duplicate, nothing failed, nothing pending).
+    shutil.rmtree(project.folder / "state")
+    third = _run(project, job, monkeypatch, **env)
+    assert third["totals"]["failed"] == 0 and third["totals"]["pending"] == 0, third["totals"]
+    assert _org(project) == after
+    history = sorted((project.folder / "state" / "reports").glob("run-*.json"))
+    assert json.loads(history[0].read_text(encoding="utf-8"))["rebuild"] is True
+    written = third["totals"]["created"] + third["totals"]["updated"]
+    assert written < second["totals"]["created"] + second["totals"]["updated"], third["totals"]
