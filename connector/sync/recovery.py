@@ -79,10 +79,10 @@ def rebuild_if_lost(
     """Rebuild the state of ``job`` from the org when state holds nothing and the org holds
     records of the job's mappings (the module docstring); None when nothing was rebuilt."""
     require_secret(settings)  # a run refuses to start without it: before any request
-    project = project or load_project(settings.mappings)
-    _, names = job_mappings(settings, project, job)
     if not _never_run(settings.state.url):
         return None
+    project = project or load_project(settings.mappings)
+    _, names = job_mappings(settings, project, job)
     try:
         found = org_holds_records(settings, project, names)
     except SalesforceError as exc:
