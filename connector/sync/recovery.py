@@ -13,13 +13,15 @@ one for the shipped jobs; on such a state only). If it does, the state was lost 
 loaded before): the run rebuilds the state from the org as ``sis-sync state rebuild`` does —
 nothing written to the org — and then runs. A first load into an org without such records costs
 that query and nothing else; a state that holds anything is never second-guessed (``state
-rebuild --force`` is for a partly lost one, or a rebuild that was interrupted).
+rebuild --force`` is for a partly lost one). A rebuild that was killed or stopped half-way is
+noted in state (``meta``) and resumed by the next run, keeping what it recorded.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from connector.config import Settings, require_secret
 from connector.errors import SalesforceError
@@ -35,12 +37,22 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int], None]
 
 
-def _never_run(url: str) -> bool:
-    """The state at ``url`` records no run and no record: new, or lost. A run killed before it
-    recorded a record is not that: its outbox and the next run's replay take care of it."""
+def _look(url: str) -> tuple[bool, str | None]:
+    """Whether the state at ``url`` records no run and no record (new, or lost), and when a
+    rebuild a run began on it started, if that rebuild has not finished. A run killed before
+    it recorded a record is not "lost": its outbox and the next run's replay take care of it."""
     store = open_existing(url)  # reads only; an absent file is an empty store
     try:
-        return not store.recent_runs(limit=1) and not store.mapping_counts()
+        never = not store.recent_runs(limit=1) and not store.mapping_counts()
+        return never, store.rebuilding_since()
+    finally:
+        store.close()
+
+
+def _mark(url: str, since: datetime | None) -> None:
+    store = open_existing(url, create=True)
+    try:
+        store.mark_rebuilding(since)
     finally:
         store.close()
 
@@ -79,25 +91,37 @@ def rebuild_if_lost(
     """Rebuild the state of ``job`` from the org when state holds nothing and the org holds
     records of the job's mappings (the module docstring); None when nothing was rebuilt."""
     require_secret(settings)  # a run refuses to start without it: before any request
-    if not _never_run(settings.state.url):
+    never_run, resuming = _look(settings.state.url)
+    if not never_run and resuming is None:
         return None
     project = project or load_project(settings.mappings)
     _, names = job_mappings(settings, project, job)
-    try:
-        found = org_holds_records(settings, project, names)
-    except SalesforceError as exc:
-        # The run meets the same failure and records it (status, /healthz): left to it.
-        log.debug("lost-state check skipped: %s", exc)
-        return None
-    if found is None:
-        return None
-    log.warning(
-        "the state holds no record, but the org holds records of mapping %s: the state was "
-        "lost, or the org was loaded before; rebuilding it from the org first (as `sis-sync "
-        "state rebuild`; nothing is written to Salesforce by it)",
-        found,
-    )
-    return rebuild_state(settings, job=job, progress=progress)
+    if resuming is None:
+        try:
+            found = org_holds_records(settings, project, names)
+        except SalesforceError as exc:
+            # The run meets the same failure and records it (status, /healthz): left to it.
+            log.debug("lost-state check skipped: %s", exc)
+            return None
+        if found is None:
+            return None
+        log.warning(
+            "the state holds no record, but the org holds records of mapping %s: the state "
+            "was lost, or the org was loaded before; rebuilding it from the org first (as "
+            "`sis-sync state rebuild`; nothing is written to Salesforce by it)",
+            found,
+        )
+    else:
+        # Killed or stopped half-way (a kill, the daily API share): what it recorded is kept,
+        # the rest is matched in the org (`state rebuild --force`).
+        log.warning(
+            "the rebuild of the lost state begun %s did not finish: resuming it first", resuming
+        )
+    _mark(settings.state.url, settings.clock())
+    result = rebuild_state(settings, job=job, progress=progress, force=resuming is not None)
+    if result.exit_code() == 0:
+        _mark(settings.state.url, None)
+    return result
 
 
 def run_recovering(
