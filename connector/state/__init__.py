@@ -33,9 +33,9 @@ from connector.state.rows import (
 )
 
 if TYPE_CHECKING:
-    from connector.state.store import StateStore, open_existing, open_store
+    from connector.state.store import StateStore, open_existing, open_store, recovery_facts
 
-_FROM_STORE = frozenset({"StateStore", "open_existing", "open_store"})
+_FROM_STORE = frozenset({"StateStore", "open_existing", "open_store", "recovery_facts"})
 
 
 def __getattr__(name: str) -> Any:
@@ -70,4 +70,5 @@ __all__ = [
     "SyncedUpdate",
     "open_existing",
     "open_store",
+    "recovery_facts",
 ]

@@ -18,7 +18,7 @@ from connector.state import tables as s
 from connector.state.db import Database, guard
 from connector.state.rows import AuditEntry, RejectRow, RejectSummary, RunRow, RunStatus
 
-_REBUILDING = "recovery:rebuilding"  # meta: a lost state's rebuild under way (sync/recovery.py)
+REBUILDING = "recovery:rebuilding"  # meta: a lost state's rebuild under way (sync/recovery.py)
 
 
 def _compact(value: Any) -> str:
@@ -33,7 +33,7 @@ class HistoryMixin:
     def rebuilding_since(self) -> str | None:
         """When a rebuild a run started on a lost state began, while it has not finished
         (``sync/recovery.py``): the next run resumes it. None otherwise."""
-        q = sa.select(s.meta.c.value).where(s.meta.c.key == _REBUILDING)
+        q = sa.select(s.meta.c.value).where(s.meta.c.key == REBUILDING)
         with guard("read recovery"), self._db.reading() as conn:
             return conn.execute(q).scalar()
 
@@ -41,9 +41,9 @@ class HistoryMixin:
         """Note that such a rebuild began at ``since``; None: it finished."""
         m = s.meta
         with guard("note recovery"), self._db.writing() as conn:
-            conn.execute(sa.delete(m).where(m.c.key == _REBUILDING))
+            conn.execute(sa.delete(m).where(m.c.key == REBUILDING))
             if since is not None:
-                conn.execute(sa.insert(m).values(key=_REBUILDING, value=since.isoformat()))
+                conn.execute(sa.insert(m).values(key=REBUILDING, value=since.isoformat()))
 
     def start_run(self, job: str, started_at: datetime) -> int:
         """Record the start of a run of ``job``; return its run id."""

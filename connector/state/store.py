@@ -91,7 +91,7 @@ import sqlalchemy as sa
 from connector.errors import StateDamaged, StateError
 from connector.state import tables as s
 from connector.state.db import Database, connect, execute_in, guard, padded_chunks, rows_in
-from connector.state.history import HistoryMixin
+from connector.state.history import REBUILDING, HistoryMixin
 from connector.state.identity import IdentityMixin
 from connector.state.lock import run_lock
 from connector.state.objections import ObjectionsMixin
@@ -157,6 +157,39 @@ def open_existing(url: str, *, create: bool = False) -> StateStore:
         f"state store: schema version {version} predates this connector's ({s.SCHEMA_VERSION}); "
         "a read-only command does not migrate it: run `sis-sync run` once"
     )
+
+
+def recovery_facts(url: str) -> tuple[bool, str | None]:
+    """Whether the state at ``url`` never recorded a run nor a record (new, or lost), and the
+    start of a lost state's rebuild still under way (``sync/recovery.py``), or None.
+
+    Read without creating, migrating or copying anything: a run asks before it logs in, and an
+    older schema (migrated by the run itself moments later) is read as it is.
+    """
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
+    if path and path != ":memory:" and not Path(path).expanduser().exists():
+        return True, None
+    db = connect(url)
+    try:
+        with guard("open (is the state new?)"), db.engine.connect() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+            one = sa.select(sa.literal(1))
+            used = any(
+                conn.execute(one.select_from(t).limit(1)).first() is not None
+                for t in (s.runs, s.synced)
+                if t.name in tables
+            )
+            since = None
+            if s.meta.name in tables:
+                q = sa.select(s.meta.c.value).where(s.meta.c.key == REBUILDING)
+                since = conn.execute(q).scalar()
+        return not used, since
+    except StateError as exc:
+        if db.path is not None and exc.damaged:  # exit 2, as open_store says it
+            raise StateDamaged.of(db.path, exc.damaged) from None
+        raise
+    finally:
+        db.engine.dispose()
 
 
 def _stored_version(url: str) -> int | None:

@@ -28,7 +28,7 @@ from connector.errors import SalesforceError
 from connector.mapping import Project, load_project
 from connector.report import RunReport
 from connector.salesforce.client import SalesforceClient
-from connector.state import open_existing
+from connector.state import open_existing, recovery_facts
 from connector.sync.job import job_mappings, run_job
 from connector.sync.rebuild import RebuildResult, rebuild_state
 
@@ -37,19 +37,8 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int], None]
 
 
-def _look(url: str) -> tuple[bool, str | None]:
-    """Whether the state at ``url`` records no run and no record (new, or lost), and when a
-    rebuild a run began on it started, if that rebuild has not finished. A run killed before
-    it recorded a record is not "lost": its outbox and the next run's replay take care of it."""
-    store = open_existing(url)  # reads only; an absent file is an empty store
-    try:
-        never = not store.recent_runs(limit=1) and not store.mapping_counts()
-        return never, store.rebuilding_since()
-    finally:
-        store.close()
-
-
 def _mark(url: str, since: datetime | None) -> None:
+    """Note in the state at ``url`` that a rebuild began at ``since`` (None: it finished)."""
     store = open_existing(url, create=True)
     try:
         store.mark_rebuilding(since)
@@ -91,7 +80,7 @@ def rebuild_if_lost(
     """Rebuild the state of ``job`` from the org when state holds nothing and the org holds
     records of the job's mappings (the module docstring); None when nothing was rebuilt."""
     require_secret(settings)  # a run refuses to start without it: before any request
-    never_run, resuming = _look(settings.state.url)
+    never_run, resuming = recovery_facts(settings.state.url)
     if not never_run and resuming is None:
         return None
     project = project or load_project(settings.mappings)

@@ -1,0 +1,32 @@
+"""recovery_facts: is a state new (or lost), and is a lost state's rebuild under way — read
+without creating, migrating or copying anything (a run asks it before it logs in)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from connector.state import open_store, recovery_facts
+
+AT = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+
+
+def test_an_absent_sqlite_file_is_new_and_is_not_created(tmp_path: Path):
+    path = tmp_path / "state" / "sync.db"
+    assert recovery_facts(f"sqlite:///{path}") == (True, None)
+    assert not path.exists() and not path.parent.exists()
+
+
+def test_a_state_is_new_until_it_records_a_run_and_says_when_a_rebuild_began(store_url: str):
+    assert recovery_facts(store_url) == (True, None)  # no tables yet (a fresh PostgreSQL schema)
+    store = open_store(store_url)
+    try:
+        assert recovery_facts(store_url) == (True, None)  # tables, no run, no record
+        store.mark_rebuilding(AT)
+        assert recovery_facts(store_url) == (True, AT.isoformat())
+        store.start_run("nightly", AT)
+        assert recovery_facts(store_url) == (False, AT.isoformat())
+        store.mark_rebuilding(None)
+        assert recovery_facts(store_url) == (False, None)
+    finally:
+        store.close()
