@@ -106,7 +106,8 @@ def rebuild_if_lost(
         log.warning(
             "the rebuild of the lost state begun %s did not finish: resuming it first", resuming
         )
-    _mark(settings.state.url, settings.clock())
+    if resuming is None:  # (a resumed one is noted already: nothing written before log-in)
+        _mark(settings.state.url, settings.clock())
     result = rebuild_state(settings, job=job, progress=progress, force=resuming is not None)
     if result.exit_code() == 0:
         _mark(settings.state.url, None)
