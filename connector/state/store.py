@@ -160,8 +160,14 @@ def open_existing(url: str, *, create: bool = False) -> StateStore:
 
 
 def recovery_facts(url: str) -> tuple[bool, str | None]:
-    """Whether the state at ``url`` never recorded a run nor a record (new, or lost), and the
-    start of a lost state's rebuild still under way (``sync/recovery.py``), or None.
+    """Whether the state at ``url`` never sent anything (no record, no outbox row: new, or
+    lost), and the start of a lost state's rebuild still under way (``sync/recovery.py``), or
+    None.
+
+    Runs do not count: a run that failed (Salesforce unreachable, the daily share used up) or a
+    purge with nothing to purge records a run on a lost state without changing what it lacks. A
+    run killed after it sent anything has outbox rows (written before a write leaves): its
+    replay, not a rebuild, is what the next run does.
 
     Read without creating, migrating or copying anything: a run asks before it logs in, and an
     older schema (migrated by the run itself moments later) is read as it is.
@@ -176,7 +182,7 @@ def recovery_facts(url: str) -> tuple[bool, str | None]:
             one = sa.select(sa.literal(1))
             used = any(
                 conn.execute(one.select_from(t).limit(1)).first() is not None
-                for t in (s.runs, s.synced)
+                for t in (s.synced, s.outbox)
                 if t.name in tables
             )
             since = None

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +196,16 @@ def held_records(url: str, names: Sequence[str]) -> dict[str, int]:
     return {n: counts[n] for n in names if counts.get(n)}
 
 
+def note_rebuilding(url: str, since: datetime | None) -> None:
+    """Note in the state at ``url`` that a rebuild of a lost state began at ``since`` (None: no
+    rebuild is under way); see ``sync/recovery.py``."""
+    store = open_existing(url, create=True)
+    try:
+        store.mark_rebuilding(since)
+    finally:
+        store.close()
+
+
 def rebuild_state(
     settings: Settings,
     *,
@@ -251,6 +262,10 @@ def rebuild_state(
             result.adopted = _adopt(settings, project, names, report, writers[-1], secret, failed)
         if result.unmatched or any(a.sf_ids or a.others for a in result.adopted):
             result.list_file = _write_list(settings, report, result.unmatched, result.adopted)
+    if result.exit_code() != 1:
+        # Went through (an input error is the run's to report too): no rebuild is under way,
+        # whoever began it (sync/recovery.py resumes one that stopped).
+        note_rebuilding(settings.state.url, None)
     return result
 
 

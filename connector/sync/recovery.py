@@ -7,43 +7,35 @@ state remembers that Contact's person. With state lost, the student's row found 
 second Contact, and the registration, which then matched the student by e-mail, failed on every
 run with ``DUPLICATE_VALUE`` on its key (an outsider's F5).
 
-So a run whose state has never recorded a run (nor a record) first asks the org whether it holds
-records of the job's person mappings (one ``LIMIT 1`` query an object by their external ids:
-one for the shipped jobs; on such a state only). If it does, the state was lost (or the org was
-loaded before): the run rebuilds the state from the org as ``sis-sync state rebuild`` does —
-nothing written to the org — and then runs. A first load into an org without such records costs
-that query and nothing else; a state that holds anything is never second-guessed (``state
-rebuild --force`` is for a partly lost one). A rebuild that was killed or stopped half-way is
-noted in state (``meta``) and resumed by the next run, keeping what it recorded.
+So a run whose state never sent anything (no record, no outbox row: a failed run or a purge
+with nothing to purge leaves none) first asks the org whether it holds records of the job's
+person mappings (one ``LIMIT 1`` query an object by their external ids: one for the shipped
+jobs; on such a state only). If it does, the state was lost (or the org was loaded before): the
+run rebuilds the state from the org as ``sis-sync state rebuild`` does — nothing written to the
+org — and then runs. A first load into an org without such records costs that query and nothing
+else; a state that sent anything is never second-guessed (``state rebuild --force`` is for a
+partly lost one). A rebuild that stopped half-way (killed, the daily API share) is noted in
+state (``meta``); the run does not sync on the half-rebuilt state, and the next run resumes the
+rebuild, keeping what it recorded. A rebuild that went through clears the note, whoever ran it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
 
 from connector.config import Settings, require_secret
 from connector.errors import SalesforceError
 from connector.mapping import Project, load_project
 from connector.report import RunReport
 from connector.salesforce.client import SalesforceClient
-from connector.state import open_existing, recovery_facts
+from connector.state import recovery_facts
 from connector.sync.job import job_mappings, run_job
-from connector.sync.rebuild import RebuildResult, rebuild_state
+from connector.sync.rebuild import RebuildResult, note_rebuilding, rebuild_state
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int], None]
-
-
-def _mark(url: str, since: datetime | None) -> None:
-    """Note in the state at ``url`` that a rebuild began at ``since`` (None: it finished)."""
-    store = open_existing(url, create=True)
-    try:
-        store.mark_rebuilding(since)
-    finally:
-        store.close()
 
 
 def org_holds_records(settings: Settings, project: Project, names: Sequence[str]) -> str | None:
@@ -77,7 +69,7 @@ def rebuild_if_lost(
     progress: Progress | None = None,
     project: Project | None = None,
 ) -> RebuildResult | None:
-    """Rebuild the state of ``job`` from the org when state holds nothing and the org holds
+    """Rebuild the state of ``job`` from the org when state never sent anything and the org holds
     records of the job's mappings (the module docstring); None when nothing was rebuilt."""
     require_secret(settings)  # a run refuses to start without it: before any request
     never_run, resuming = recovery_facts(settings.state.url)
@@ -107,11 +99,9 @@ def rebuild_if_lost(
             "the rebuild of the lost state begun %s did not finish: resuming it first", resuming
         )
     if resuming is None:  # (a resumed one is noted already: nothing written before log-in)
-        _mark(settings.state.url, settings.clock())
-    result = rebuild_state(settings, job=job, progress=progress, force=resuming is not None)
-    if result.exit_code() == 0:
-        _mark(settings.state.url, None)
-    return result
+        note_rebuilding(settings.state.url, settings.clock())
+    # It clears the note once it went through (rebuild.py); stopped, the note stays.
+    return rebuild_state(settings, job=job, progress=progress, force=resuming is not None)
 
 
 def run_recovering(
@@ -122,8 +112,15 @@ def run_recovering(
     project: Project | None = None,
     rebuilt: Callable[[RebuildResult], None] | None = None,
 ) -> RunReport:
-    """``run_job``, after :func:`rebuild_if_lost`; ``rebuilt`` sees a rebuild's result."""
+    """``run_job``, after :func:`rebuild_if_lost`; ``rebuilt`` sees a rebuild's result.
+
+    A rebuild that stopped (the daily API share, Salesforce gone, the lock) is the run's
+    outcome: its report is returned and nothing is synced on the half-rebuilt state (the next
+    run resumes the rebuild)."""
     result = rebuild_if_lost(settings, job=job, progress=progress, project=project)
-    if result is not None and rebuilt is not None:
-        rebuilt(result)
+    if result is not None:
+        if rebuilt is not None:
+            rebuilt(result)
+        if result.exit_code() == 1:
+            return result.report
     return run_job(settings, job=job, progress=progress, project=project)

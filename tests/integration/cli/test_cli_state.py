@@ -139,3 +139,61 @@ def test_a_first_load_into_an_empty_org_rebuilds_nothing(project: CliProject) ->
     assert run.returncode == 0, run.stdout + run.stderr
     assert "state rebuild" not in run.stdout
     assert project.last_report()["rebuild"] is False
+
+
+def _lost_visitor_state(project: CliProject, mail: str, number: str) -> None:
+    project.write_registrations([registration("REG-000910", mail)])
+    assert project.cli("run", "registrants").returncode == 0
+    shutil.rmtree(project.state_dir)
+    project.write_students([student(number, email=mail)])
+
+
+@pytest.mark.parametrize("first", ["unreachable", "purge"])
+def test_a_failed_run_or_a_purge_first_does_not_hide_a_lost_state(
+    project: CliProject, first: str
+) -> None:
+    """A second outsider: a run that could not reach Salesforce (exit 3), or the shipped purge
+    job (03:30, before the nightly), recorded a run on the lost state, and the check, which
+    then asked "did this state ever run?", let the nightly sync without a rebuild: the visitor
+    who became a student got a second Contact again. What counts is whether the state ever
+    sent anything (a record, an outbox row)."""
+    mail = "bezoeker.f5b@mail.example"
+    _lost_visitor_state(project, mail, "59000910")
+    if first == "unreachable":
+        down = project.cli("run", "nightly", SIS_SYNC_SALESFORCE__URL="https://127.0.0.1:9")
+        assert down.returncode == 3, down.stdout + down.stderr
+    else:
+        assert project.cli("purge", "--apply").returncode == 0
+
+    run = project.cli("run", "nightly")
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "nothing was written to Salesforce" in run.stdout
+    contacts = project.query(f"SELECT SIS_Student_Number__c FROM Contact WHERE Email = '{mail}'")
+    assert [c["SIS_Student_Number__c"] for c in contacts] == ["59000910"]
+
+
+def test_a_rebuild_that_stops_syncs_nothing_and_the_next_run_resumes_it(
+    project: CliProject,
+) -> None:
+    """The daily API share used up half-way through the rebuild: the run stops there (exit 1,
+    the rebuild's summary shown), writes nothing on the half-rebuilt state, and the next run
+    resumes the rebuild and then syncs (a second outsider's F2)."""
+    _data(project)
+    assert project.cli("run", "nightly").returncode == 0
+    shutil.rmtree(project.state_dir)
+    used = project.emulator.stats()["api_calls"]
+    project.emulator.faults(daily_api_limit=used + 4)  # the check, then a little of the rebuild
+    contacts = project.live_records("Contact")
+
+    stopped = project.cli("run", "nightly")
+
+    assert stopped.returncode == 1, stopped.stdout + stopped.stderr
+    assert "sis-sync state rebuild · job nightly" in stopped.stdout
+    assert project.last_report()["rebuild"] is True  # the run's outcome is the rebuild's
+    project.emulator.faults(daily_api_limit=1_000_000)
+    resumed = project.cli("run", "nightly")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "sis-sync state rebuild · job nightly" in resumed.stdout
+    assert project.live_records("Contact") == contacts
+    assert "state rebuild" not in project.cli("run", "nightly").stdout  # the note is gone

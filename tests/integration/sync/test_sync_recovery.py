@@ -8,6 +8,7 @@ import shutil
 import pytest
 from syncfixtures import registration, student
 
+import connector.sync.rebuild as rebuild
 import connector.sync.recovery as recovery
 from connector.state import open_existing
 
@@ -27,6 +28,10 @@ def _rebuilding(project) -> str | None:
         store.close()
 
 
+def _die(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
 def test_a_rebuild_killed_half_way_is_resumed_by_the_next_run(project, monkeypatch):
     project.write_registrations([registration("REG-000907", MAIL)])
     project.write_students([])
@@ -37,14 +42,16 @@ def test_a_rebuild_killed_half_way_is_resumed_by_the_next_run(project, monkeypat
     real = recovery.rebuild_state
 
     def killed(settings, **kwargs):
-        real(settings, **{**kwargs, "job": "students"})  # its first mapping done …
-        raise KeyboardInterrupt  # … then the process dies
+        # Its first mapping recorded, then the process dies (in the adoption pass).
+        monkeypatch.setattr(rebuild, "_adopt", _die)
+        real(settings, **{**kwargs, "job": "students"})
 
     monkeypatch.setattr(recovery, "rebuild_state", killed)
     with pytest.raises(KeyboardInterrupt):
         recovery.run_recovering(project.settings(), job="nightly")
     assert _rebuilding(project) is not None  # the state says a rebuild is under way
     monkeypatch.setattr(recovery, "rebuild_state", real)
+    monkeypatch.undo()  # _adopt as it is
 
     rebuilt = []
     report = recovery.run_recovering(project.settings(), job="nightly", rebuilt=rebuilt.append)
