@@ -72,8 +72,8 @@ def rebuild_if_lost(
     """Rebuild the state of ``job`` from the org when state never sent anything and the org holds
     records of the job's mappings (the module docstring); None when nothing was rebuilt."""
     require_secret(settings)  # a run refuses to start without it: before any request
-    never_run, resuming = recovery_facts(settings.state.url)
-    if not never_run and resuming is None:
+    never_sent, resuming = recovery_facts(settings.state.url)
+    if not never_sent and resuming is None:
         return None
     project = project or load_project(settings.mappings)
     _, names = job_mappings(settings, project, job)
