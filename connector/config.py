@@ -305,9 +305,6 @@ def load_settings(
             raise ConfigError(f"{path}:{at}: not valid UTF-8: save the file as UTF-8") from None
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read: {exc}") from None
-        except yaml.reader.ReaderError as exc:
-            at = text.count("\n", 0, exc.position) + 1
-            raise ConfigError(f"{path}:{at}: not valid YAML: a control character") from None
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f":{mark.line + 1}" if mark else ""

@@ -96,7 +96,10 @@ def compose(
     Raises:
         yaml.YAMLError: not valid YAML; AliasLimitError (a MarkedYAMLError) for an alias bomb.
     """
-    parser = loader(text)
+    try:
+        parser = loader(text)
+    except yaml.reader.ReaderError as exc:
+        raise _with_mark(exc, text) from None
     try:
         node = parser.get_single_node()
         if node is None:
@@ -113,8 +116,21 @@ def compose(
                 "a number too long to read (more than 4,300 digits)",
                 _long_number(node) or node.start_mark,
             ) from None
+    except yaml.reader.ReaderError as exc:
+        raise _with_mark(exc, text) from None
     finally:
         parser.dispose()
+
+
+def _with_mark(exc: yaml.reader.ReaderError, text: str) -> yaml.MarkedYAMLError:
+    """A character YAML does not allow (a control character) as an error with a mark: the
+    reader reports only its position, and callers report a YAML error by its line."""
+    line = text.count("\n", 0, exc.position)
+    column = exc.position - (text.rfind("\n", 0, exc.position) + 1)
+    char = exc.character
+    code = ord(char) if isinstance(char, str) else int(char)
+    mark = yaml.Mark(exc.name, exc.position, line, column, None, 0)
+    return yaml.MarkedYAMLError(None, None, f"a control character (#x{code:04x})", mark)
 
 
 def duplicate_keys(root: yaml.Node) -> list[tuple[str, int]]:

@@ -85,15 +85,6 @@ def parse_yaml(text: str, display: str, problems: list[Problem]) -> YamlDoc | No
         line = mark.line + 1 if mark else None
         problems.append(Problem(display, line, "", f"not valid YAML: {exc.problem or exc}"))
         return None
-    except yaml.reader.ReaderError as exc:
-        # A character YAML does not allow (a control character): its position, not a mark.
-        line = text.count("\n", 0, exc.position) + 1
-        char = exc.character
-        code = ord(char) if isinstance(char, str) else int(char)
-        problems.append(
-            Problem(display, line, "", f"not valid YAML: a control character (#x{code:04x})")
-        )
-        return None
     except yaml.YAMLError as exc:
         problems.append(Problem(display, None, "", f"not valid YAML: {exc}"))
         return None

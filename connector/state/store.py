@@ -80,8 +80,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -175,36 +175,36 @@ def recovery_facts(url: str) -> tuple[bool, str | None]:
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
     if path and path != ":memory:" and not Path(path).expanduser().exists():
         return True, None
-    db = connect(url)
-    try:
-        with guard("open (is the state new?)"), db.engine.connect() as conn:
-            tables = set(sa.inspect(conn).get_table_names())
-            one = sa.select(sa.literal(1))
-            used = any(
-                conn.execute(one.select_from(t).limit(1)).first() is not None
-                for t in (s.synced, s.outbox)
-                if t.name in tables
-            )
-            since = None
-            if s.meta.name in tables:
-                q = sa.select(s.meta.c.value).where(s.meta.c.key == REBUILDING)
-                since = conn.execute(q).scalar()
-        return not used, since
-    except StateError as exc:
-        if db.path is not None and exc.damaged:  # exit 2, as open_store says it
-            raise StateDamaged.of(db.path, exc.damaged) from None
-        raise
-    finally:
-        db.engine.dispose()
+    with _raw(url, "open (is the state new?)") as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+        one = sa.select(sa.literal(1))
+        used = any(
+            conn.execute(one.select_from(t).limit(1)).first() is not None
+            for t in (s.synced, s.outbox)
+            if t.name in tables
+        )
+        since = None
+        if s.meta.name in tables:
+            q = sa.select(s.meta.c.value).where(s.meta.c.key == REBUILDING)
+            since = conn.execute(q).scalar()
+    return not used, since
 
 
 def _stored_version(url: str) -> int | None:
+    with _raw(url, "open (read the schema version)") as conn:
+        return s.current_version(conn)
+
+
+@contextmanager
+def _raw(url: str, what: str) -> Iterator[sa.Connection]:
+    """A plain connection to the state at ``url``, for reading it as it is (no migration); a
+    damaged SQLite file is StateDamaged (exit 2), as open_store says it."""
     db = connect(url)
     try:
-        with guard("open (read the schema version)"), db.engine.connect() as conn:
-            return s.current_version(conn)
+        with guard(what), db.engine.connect() as conn:
+            yield conn
     except StateError as exc:
-        if db.path is not None and exc.damaged:  # exit 2, as open_store says it
+        if db.path is not None and exc.damaged:
             raise StateDamaged.of(db.path, exc.damaged) from None
         raise
     finally:
