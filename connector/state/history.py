@@ -18,7 +18,27 @@ from connector.state import tables as s
 from connector.state.db import Database, guard
 from connector.state.rows import AuditEntry, RejectRow, RejectSummary, RunRow, RunStatus
 
-REBUILDING = "recovery:rebuilding"  # meta: a lost state's rebuild under way (sync/recovery.py)
+# meta: a lost state's rebuild under way (sync/recovery.py). A job's note is keyed
+# "recovery:rebuilding:JOB"; the bare key is a rebuild of every mapping (and the note of the
+# first version, which did not say whose rebuild it was: resumed as every mapping's, a superset).
+REBUILDING = "recovery:rebuilding"
+
+
+def rebuilding_key(job: str | None) -> str:
+    """The ``meta`` key of the note that ``job``'s rebuild is under way (None: every mapping)."""
+    return REBUILDING if job is None else f"{REBUILDING}:{job}"
+
+
+def rebuilds_noted(conn: sa.Connection) -> dict[str | None, str]:
+    """The rebuilds under way noted in ``meta``: job (None: every mapping) → when it began."""
+    m = s.meta
+    q = sa.select(m.c.key, m.c.value).where(
+        sa.or_(m.c.key == REBUILDING, m.c.key.startswith(REBUILDING + ":"))
+    )
+    return {
+        (None if key == REBUILDING else key[len(REBUILDING) + 1 :]): value
+        for key, value in conn.execute(q)
+    }
 
 
 def _compact(value: Any) -> str:
@@ -30,20 +50,26 @@ class HistoryMixin:
 
     _db: Database
 
-    def rebuilding_since(self) -> str | None:
-        """When a rebuild a run started on a lost state began, while it has not finished
-        (``sync/recovery.py``): the next run resumes it. None otherwise."""
-        q = sa.select(s.meta.c.value).where(s.meta.c.key == REBUILDING)
+    def rebuilds_under_way(self) -> dict[str | None, str]:
+        """The rebuilds runs started on a lost state that have not finished
+        (``sync/recovery.py``: the next run resumes them): job (None: every mapping) → when
+        it began."""
         with guard("read recovery"), self._db.reading() as conn:
-            return conn.execute(q).scalar()
+            return rebuilds_noted(conn)
 
-    def mark_rebuilding(self, since: datetime | None) -> None:
-        """Note that such a rebuild began at ``since``; None: it finished."""
+    def mark_rebuilding(self, job: str | None, since: datetime | None) -> None:
+        """Note that ``job``'s rebuild (None: every mapping's) began at ``since``; ``since``
+        None: it went through — for every mapping, that ends every job's note too."""
         m = s.meta
+        key = rebuilding_key(job)
         with guard("note recovery"), self._db.writing() as conn:
-            conn.execute(sa.delete(m).where(m.c.key == REBUILDING))
+            if since is None and job is None:
+                gone = sa.or_(m.c.key == REBUILDING, m.c.key.startswith(REBUILDING + ":"))
+            else:
+                gone = m.c.key == key
+            conn.execute(sa.delete(m).where(gone))
             if since is not None:
-                conn.execute(sa.insert(m).values(key=REBUILDING, value=since.isoformat()))
+                conn.execute(sa.insert(m).values(key=key, value=since.isoformat()))
 
     def start_run(self, job: str, started_at: datetime) -> int:
         """Record the start of a run of ``job``; return its run id."""

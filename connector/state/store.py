@@ -91,7 +91,7 @@ import sqlalchemy as sa
 from connector.errors import StateDamaged, StateError
 from connector.state import tables as s
 from connector.state.db import Database, connect, execute_in, guard, padded_chunks, rows_in
-from connector.state.history import REBUILDING, HistoryMixin
+from connector.state.history import HistoryMixin, rebuilds_noted
 from connector.state.identity import IdentityMixin
 from connector.state.lock import run_lock
 from connector.state.objections import ObjectionsMixin
@@ -159,10 +159,10 @@ def open_existing(url: str, *, create: bool = False) -> StateStore:
     )
 
 
-def recovery_facts(url: str) -> tuple[bool, str | None]:
+def recovery_facts(url: str) -> tuple[bool, dict[str | None, str]]:
     """Whether the state at ``url`` never sent anything (no record, no outbox row: new, or
-    lost), and the start of a lost state's rebuild still under way (``sync/recovery.py``), or
-    None.
+    lost), and the rebuilds of a lost state still under way (``sync/recovery.py``): job (None:
+    every mapping) → when it began.
 
     Runs do not count: a run that failed (Salesforce unreachable, the daily share used up) or a
     purge with nothing to purge records a run on a lost state without changing what it lacks. A
@@ -174,7 +174,7 @@ def recovery_facts(url: str) -> tuple[bool, str | None]:
     """
     path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
     if path and path != ":memory:" and not Path(path).expanduser().exists():
-        return True, None
+        return True, {}
     with _raw(url, "open (is the state new?)") as conn:
         tables = set(sa.inspect(conn).get_table_names())
         one = sa.select(sa.literal(1))
@@ -183,11 +183,8 @@ def recovery_facts(url: str) -> tuple[bool, str | None]:
             for t in (s.synced, s.outbox)
             if t.name in tables
         )
-        since = None
-        if s.meta.name in tables:
-            q = sa.select(s.meta.c.value).where(s.meta.c.key == REBUILDING)
-            since = conn.execute(q).scalar()
-    return not used, since
+        under_way = rebuilds_noted(conn) if s.meta.name in tables else {}
+    return not used, under_way
 
 
 def _stored_version(url: str) -> int | None:

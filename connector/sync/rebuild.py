@@ -196,12 +196,12 @@ def held_records(url: str, names: Sequence[str]) -> dict[str, int]:
     return {n: counts[n] for n in names if counts.get(n)}
 
 
-def note_rebuilding(url: str, since: datetime | None) -> None:
-    """Note in the state at ``url`` that a rebuild of a lost state began at ``since`` (None: no
-    rebuild is under way); see ``sync/recovery.py``."""
+def note_rebuilding(url: str, job: str | None, since: datetime | None) -> None:
+    """Note in the state at ``url`` that the rebuild of ``job``'s lost state (None: every
+    mapping's) began at ``since`` (None: it went through); see ``sync/recovery.py``."""
     store = open_existing(url, create=True)
     try:
-        store.mark_rebuilding(since)
+        store.mark_rebuilding(job, since)
     finally:
         store.close()
 
@@ -263,9 +263,10 @@ def rebuild_state(
         if result.unmatched or any(a.sf_ids or a.others for a in result.adopted):
             result.list_file = _write_list(settings, report, result.unmatched, result.adopted)
     if result.exit_code() != 1:
-        # Went through (an input error is the run's to report too): no rebuild is under way,
-        # whoever began it (sync/recovery.py resumes one that stopped).
-        note_rebuilding(settings.state.url, None)
+        # Went through (an input error is the run's to report too): this job's rebuild is no
+        # longer under way, whoever began it (sync/recovery.py resumes one that stopped); a
+        # rebuild of every mapping ends every job's.
+        note_rebuilding(settings.state.url, job, None)
     return result
 
 

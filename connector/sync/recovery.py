@@ -15,8 +15,9 @@ run rebuilds the state from the org as ``sis-sync state rebuild`` does — nothi
 org — and then runs. A first load into an org without such records costs that query and nothing
 else; a state that sent anything is never second-guessed (``state rebuild --force`` is for a
 partly lost one). A rebuild that stopped half-way (killed, the daily API share) is noted in
-state (``meta``); the run does not sync on the half-rebuilt state, and the next run resumes the
-rebuild, keeping what it recorded. A rebuild that went through clears the note, whoever ran it.
+state (``meta``, with its job); the run does not sync on the half-rebuilt state, and the next run
+— of any job: jobs share people — resumes it, keeping what it recorded. A rebuild of that job
+(or of every mapping) that went through clears the note, whoever ran it.
 """
 
 from __future__ import annotations
@@ -68,40 +69,61 @@ def rebuild_if_lost(
     job: str | None = None,
     progress: Progress | None = None,
     project: Project | None = None,
-) -> RebuildResult | None:
-    """Rebuild the state of ``job`` from the org when state never sent anything and the org holds
-    records of the job's mappings (the module docstring); None when nothing was rebuilt."""
+) -> list[RebuildResult]:
+    """Resume the rebuilds of a lost state that did not finish, then rebuild the state of
+    ``job`` from the org when state never sent anything and the org holds records of the job's
+    person mappings (the module docstring). The results, in order; the last one stopped when
+    its exit code is 1 (the rest were not begun); empty when nothing was rebuilt."""
     require_secret(settings)  # a run refuses to start without it: before any request
-    never_sent, resuming = recovery_facts(settings.state.url)
-    if not never_sent and resuming is None:
-        return None
+    never_sent, under_way = recovery_facts(settings.state.url)
+    if not never_sent and not under_way:
+        return []
     project = project or load_project(settings.mappings)
-    _, names = job_mappings(settings, project, job)
-    if resuming is None:
-        try:
-            found = org_holds_records(settings, project, names)
-        except SalesforceError as exc:
-            # The run meets the same failure and records it (status, /healthz): left to it.
-            log.debug("lost-state check skipped: %s", exc)
-            return None
-        if found is None:
-            return None
-        log.warning(
-            "the state holds no record, but the org holds records of mapping %s: the state "
-            "was lost, or the org was loaded before; rebuilding it from the org first (as "
-            "`sis-sync state rebuild`; nothing is written to Salesforce by it)",
-            found,
+    results: list[RebuildResult] = []
+    # Every job's, not only this one's: a job that shares persons with a half-rebuilt one
+    # would match them on a half-rebuilt state (the F5 duplicate).
+    for noted, since in sorted(under_way.items(), key=lambda kv: kv[0] or ""):
+        known = (
+            noted is None
+            or noted in project.mappings
+            or any(j.name == noted for j in settings.jobs)
         )
-    else:
         # Killed or stopped half-way (a kill, the daily API share): what it recorded is kept,
-        # the rest is matched in the org (`state rebuild --force`).
+        # the rest is matched in the org (`state rebuild --force`). A job since removed from
+        # sync.yaml is resumed as every mapping's (a superset; it clears every note).
         log.warning(
-            "the rebuild of the lost state begun %s did not finish: resuming it first", resuming
+            "the rebuild of the lost state of %s begun %s did not finish: resuming it first",
+            f"job {noted}" if noted is not None else "every mapping",
+            since,
         )
-    if resuming is None:  # (a resumed one is noted already: nothing written before log-in)
-        note_rebuilding(settings.state.url, settings.clock())
+        result = rebuild_state(
+            settings, job=noted if known else None, progress=progress, force=True
+        )
+        results.append(result)
+        if result.exit_code() == 1:
+            return results
+    covered = None in under_way or (job in under_way)
+    if not never_sent or covered:
+        return results
+    _, names = job_mappings(settings, project, job)
+    try:
+        found = org_holds_records(settings, project, names)
+    except SalesforceError as exc:
+        # The run meets the same failure and records it (status, /healthz): left to it.
+        log.debug("lost-state check skipped: %s", exc)
+        return results
+    if found is None:
+        return results
+    log.warning(
+        "the state holds no record, but the org holds records of mapping %s: the state "
+        "was lost, or the org was loaded before; rebuilding it from the org first (as "
+        "`sis-sync state rebuild`; nothing is written to Salesforce by it)",
+        found,
+    )
+    note_rebuilding(settings.state.url, job, settings.clock())
     # It clears the note once it went through (rebuild.py); stopped, the note stays.
-    return rebuild_state(settings, job=job, progress=progress, force=resuming is not None)
+    results.append(rebuild_state(settings, job=job, progress=progress, force=bool(results)))
+    return results
 
 
 def run_recovering(
@@ -112,13 +134,12 @@ def run_recovering(
     project: Project | None = None,
     rebuilt: Callable[[RebuildResult], None] | None = None,
 ) -> RunReport:
-    """``run_job``, after :func:`rebuild_if_lost`; ``rebuilt`` sees a rebuild's result.
+    """``run_job``, after :func:`rebuild_if_lost`; ``rebuilt`` sees each rebuild's result.
 
     A rebuild that stopped (the daily API share, Salesforce gone, the lock) is the run's
     outcome: its report is returned and nothing is synced on the half-rebuilt state (the next
     run resumes the rebuild)."""
-    result = rebuild_if_lost(settings, job=job, progress=progress, project=project)
-    if result is not None:
+    for result in rebuild_if_lost(settings, job=job, progress=progress, project=project):
         if rebuilt is not None:
             rebuilt(result)
         if result.exit_code() == 1:

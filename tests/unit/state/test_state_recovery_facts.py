@@ -13,24 +13,27 @@ AT = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
 
 def test_an_absent_sqlite_file_is_new_and_is_not_created(tmp_path: Path):
     path = tmp_path / "state" / "sync.db"
-    assert recovery_facts(f"sqlite:///{path}") == (True, None)
+    assert recovery_facts(f"sqlite:///{path}") == (True, {})
     assert not path.exists() and not path.parent.exists()
 
 
 def test_a_state_is_new_until_it_sends_something_and_says_when_a_rebuild_began(store_url: str):
-    assert recovery_facts(store_url) == (True, None)  # no tables yet (a fresh PostgreSQL schema)
+    assert recovery_facts(store_url) == (True, {})  # no tables yet (a fresh PostgreSQL schema)
     store = open_store(store_url)
     try:
-        assert recovery_facts(store_url) == (True, None)  # tables, no run, no record
-        store.mark_rebuilding(AT)
-        assert recovery_facts(store_url) == (True, AT.isoformat())
+        assert recovery_facts(store_url) == (True, {})  # tables, no run, no record
+        store.mark_rebuilding("nightly", AT)
+        assert recovery_facts(store_url) == (True, {"nightly": AT.isoformat()})
         # A run that sent nothing (Salesforce unreachable, a purge with nothing to purge)
         # leaves the state as lost as it was.
         run_id = store.start_run("nightly", AT)
-        assert recovery_facts(store_url) == (True, AT.isoformat())
+        assert recovery_facts(store_url) == (True, {"nightly": AT.isoformat()})
         store.add_outbox(run_id, [OutboxItem("students", "9" * 32, "Contact", "upsert")])
-        assert recovery_facts(store_url) == (False, AT.isoformat())  # a write left: a replay
-        store.mark_rebuilding(None)
-        assert recovery_facts(store_url) == (False, None)
+        assert recovery_facts(store_url) == (
+            False,
+            {"nightly": AT.isoformat()},
+        )  # a write left: a replay
+        store.mark_rebuilding("nightly", None)
+        assert recovery_facts(store_url) == (False, {})
     finally:
         store.close()
