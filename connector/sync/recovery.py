@@ -92,7 +92,8 @@ def rebuild_if_lost(
         # the rest is matched in the org (`state rebuild --force`). A job since removed from
         # sync.yaml is resumed as every mapping's (a superset; it clears every note).
         log.warning(
-            "the rebuild of the lost state of %s begun %s did not finish: resuming it first",
+            "the rebuild of the lost state of %s begun %s has not finished (it stopped, or "
+            "it is running now: then this run stops on its lock): resuming it first",
             f"job {noted}" if noted is not None else "every mapping",
             since,
         )
