@@ -1,6 +1,7 @@
 """Attack the recovery of a lost state: SIGKILL the run that rebuilds it, at random moments.
 
     .venv/bin/python scripts/attack_lost_state.py [--trials 12] [--seed 11] [--kill-max 5]
+        [--next-job students]
 
 A demo project (1,500 students, 800 applicants, 2,000 event registrations, no malformed rows) is
 loaded into an emulator twice (the reference). Then, per trial: the state folder is deleted,
@@ -8,6 +9,8 @@ loaded into an emulator twice (the reference). Then, per trial: the state folder
 and is killed after a random 0.3 s–``--kill-max`` s, then runs again (must exit 0, resuming the
 rebuild when it was under way) and a third time (must write 0). After each trial the org must
 hold no external id or e-mail twice and exactly the reference's records per object.
+``--next-job JOB``: the run after the kill is of another job (it must resume the nightly's
+half-done rebuild before it syncs), then the nightly runs once more before the third run.
 Prints one line a trial; exit 1 when any trial failed.
 """
 
@@ -59,10 +62,10 @@ class Attack:
             "SIS_SYNC_SALESFORCE__CA_BUNDLE": self.emu.ca_file,
         }
 
-    def run(self, kill_after: float | None = None) -> tuple[int, str]:
-        """`sis-sync run nightly`: its exit code and output (-9, "" when it was killed)."""
+    def run(self, kill_after: float | None = None, job: str = "nightly") -> tuple[int, str]:
+        """`sis-sync run JOB`: its exit code and output (-9, "" when it was killed)."""
         proc = subprocess.Popen(
-            [str(SIS_SYNC), "run", "nightly"], cwd=self.project, env=self.env,
+            [str(SIS_SYNC), "run", job], cwd=self.project, env=self.env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip
         try:
@@ -99,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--kill-max", type=float, default=5.0, help="latest kill, seconds")
+    parser.add_argument(
+        "--next-job",
+        default="nightly",
+        help="the job of the run after the kill (another job, e.g. students: it must resume "
+        "the nightly's half-done rebuild first); then the nightly once more",
+    )
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
     failed = 0
@@ -116,7 +125,10 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(attack.project / "state")
                 at = rng.uniform(0.3, args.kill_max)
                 killed = attack.run(kill_after=at)[0] == -9
-                rc1, out1 = attack.run()
+                rc1, out1 = attack.run(job=args.next_job)
+                if args.next_job != "nightly" and rc1 == 0:
+                    rc1, more = attack.run()
+                    out1 += more
                 rc2, out2 = attack.run()
                 twice, counts = attack.org()
                 ok = rc1 == 0 and rc2 == 0 and _writes(out2) == 0 and not twice
@@ -125,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(
                     f"trial {trial}: {'killed' if killed else 'finished'} at {at:.1f} s; next "
                     f"run exit {rc1}{' (rebuilt first)' if 'state rebuild · job' in out1 else ''}"
+                    f"{' (resumed the one killed)' if 'resuming it first' in out1 else ''}"
                     f"; third exit {rc2}, {_writes(out2)} writes; held twice {twice or 'none'};"
                     f" records as the reference: {counts == reference[1]}"
                     + ("" if ok else "  <-- FAILED\n" + out1[-2000:])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -286,6 +287,17 @@ class EmulatorServer(ThreadingHTTPServer):
             super().finish_request(tls, client_address)  # builds RequestHandlerClass on tls
         finally:
             tls.close()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client gone before its answer was written (killed, timed out: ``SSLEOFError``,
+        a reset) is a debug line, as a real server's access log would show it, not the raw
+        traceback socketserver prints to stderr; any other failure is logged with its
+        traceback."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | ssl.SSLError | TimeoutError):
+            log.debug("emulator: client %s gone: %r", client_address[0], exc)
+            return
+        log.error("emulator: failed serving %s", client_address[0], exc_info=exc)
 
 
 def make_server(config: EmulatorConfig) -> tuple[EmulatorServer, App]:
