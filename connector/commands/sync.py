@@ -285,6 +285,7 @@ def plan(ctx: typer.Context, job: JobArg = None) -> None:
     from connector.mapping import load_project
     from connector.plan_examples import generated_external_id_notes
     from connector.sync.job import run_job
+    from connector.sync.recovery import lost_state_note
 
     settings = load_settings(_config(ctx))
     report = run_job(settings, job=job, dry_run=True)
@@ -292,6 +293,9 @@ def plan(ctx: typer.Context, job: JobArg = None) -> None:
     # Say in words where an external id will hold the keyed hash of the key (DESIGN §5).
     for note in generated_external_id_notes(load_project(settings.mappings)):
         out.print(f"note: {note}", highlight=False)
+    if report.exit_code() != 2 and (lost := lost_state_note(settings, job=job)):
+        # A run would rebuild a lost state first (sync/recovery.py): this plan did not.
+        out.print(f"note: {escape(lost)}", highlight=False, soft_wrap=True)
     # The exit code the run would give (DESIGN §4): 2 for an unusable input, as `run`.
     raise typer.Exit(report.exit_code())
 

@@ -40,8 +40,9 @@ Progress = Callable[[str, int], None]
 
 
 def org_holds_records(settings: Settings, project: Project, names: Sequence[str]) -> str | None:
-    """The first person mapping of ``names`` whose object holds a record carrying an external
-    id of the job's person mappings (one query an object), or None.
+    """The first object of the person mappings of ``names`` that holds a record carrying one
+    of their external ids (one query an object), named with those mappings — "Contact
+    (mappings students, registrants)" — or None.
 
     Only persons: they are what state matches across mappings (a record of any other object is
     an upsert by its own external id, duplicated by nothing)."""
@@ -59,7 +60,7 @@ def org_holds_records(settings: Settings, project: Project, names: Sequence[str]
         soql = f"SELECT Id FROM {obj} WHERE {held} LIMIT 1"  # noqa: S608
         body = client.json("GET", "query", params={"q": soql}) or {}
         if body.get("records"):
-            return named[0][0]
+            return f"{obj} (mappings {', '.join(n for n, _ in named)})"
     return None
 
 
@@ -106,17 +107,11 @@ def rebuild_if_lost(
     covered = None in under_way or (job in under_way)
     if not never_sent or covered:
         return results
-    _, names = job_mappings(settings, project, job)
-    try:
-        found = org_holds_records(settings, project, names)
-    except SalesforceError as exc:
-        # The run meets the same failure and records it (status, /healthz): left to it.
-        log.debug("lost-state check skipped: %s", exc)
-        return results
+    found = _lost_mapping(settings, project, job)
     if found is None:
         return results
     log.warning(
-        "the state holds no record, but the org holds records of mapping %s: the state "
+        "the state holds no record, but the org holds records of %s: the state "
         "was lost, or the org was loaded before; rebuilding it from the org first (as "
         "`sis-sync state rebuild`; nothing is written to Salesforce by it)",
         found,
@@ -125,6 +120,43 @@ def rebuild_if_lost(
     # It clears the note once it went through (rebuild.py); stopped, the note stays.
     results.append(rebuild_state(settings, job=job, progress=progress, force=bool(results)))
     return results
+
+
+def _lost_mapping(settings: Settings, project: Project, job: str | None) -> str | None:
+    """The object of ``job``'s person mappings whose records the org holds
+    (:func:`org_holds_records`), or None — also when Salesforce cannot be asked (the run
+    meets that failure itself and records it: status, /healthz)."""
+    _, names = job_mappings(settings, project, job)
+    try:
+        return org_holds_records(settings, project, names)
+    except SalesforceError as exc:
+        log.debug("lost-state check skipped: %s", exc)
+        return None
+
+
+def lost_state_note(settings: Settings, *, job: str | None = None) -> str | None:
+    """What ``sis-sync plan`` says of a lost state, which ``sis-sync run`` would rebuild
+    first (a plan writes nothing, state included, so it plans without that rebuild): None
+    when the run would not rebuild. Asks the org only on a state that never sent anything."""
+    never_sent, under_way = recovery_facts(settings.state.url)
+    if under_way:
+        jobs = ", ".join(sorted(f"job {j}" if j else "every mapping" for j in under_way))
+        return (
+            f"the rebuild of the lost state of {jobs} has not finished: `sis-sync run` resumes "
+            "it first; this plan is made on the half-rebuilt state"
+        )
+    if not never_sent:
+        return None
+    found = _lost_mapping(settings, load_project(settings.mappings), job)
+    if found is None:
+        return None
+    return (
+        f"the state holds no record, but the org holds records of {found}: the state "
+        "was lost (or the org was loaded before). `sis-sync run` rebuilds it from the org "
+        "first (as `sis-sync state rebuild`; nothing written to Salesforce by it) and then "
+        "sends only what differs; this plan, made without that rebuild, shows the records "
+        "as if sent for the first time"
+    )
 
 
 def run_recovering(

@@ -135,6 +135,9 @@ def test_a_run_on_a_lost_state_rebuilds_it_first_and_the_student_joins_the_visit
 
 def test_a_first_load_into_an_empty_org_rebuilds_nothing(project: CliProject) -> None:
     _data(project)
+    plan = project.cli("plan", "nightly")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "rebuild" not in plan.stdout  # a new state, an empty org: nothing lost
     run = project.cli("run", "nightly")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "state rebuild" not in run.stdout
@@ -146,6 +149,26 @@ def _lost_visitor_state(project: CliProject, mail: str, number: str) -> None:
     assert project.cli("run", "registrants").returncode == 0
     shutil.rmtree(project.state_dir)
     project.write_students([student(number, email=mail)])
+
+
+def test_plan_on_a_lost_state_says_the_run_rebuilds_it_first(project: CliProject) -> None:
+    """A plan writes nothing, state included, so it plans a lost state without the rebuild a
+    run does first: every record as if sent anew. It says so, instead of letting an admin
+    who restored a server read that as what the run will do."""
+    _lost_visitor_state(project, "bezoeker.plan@mail.example", "59000912")
+
+    plan = project.cli("plan", "nightly")
+
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert (
+        "note: the state holds no record, but the org holds records of Contact (mappings "
+        "students, registrants)" in plan.stdout
+    )
+    assert "`sis-sync run` rebuilds it from the org first" in plan.stdout
+    assert not project.state_dir.exists()  # still nothing written
+    assert project.cli("run", "nightly").returncode == 0
+    again = project.cli("plan", "nightly")
+    assert "rebuild" not in again.stdout
 
 
 @pytest.mark.parametrize("first", ["unreachable", "purge"])

@@ -88,6 +88,8 @@ def test_a_half_rebuilt_job_is_resumed_by_the_next_run_of_any_job(project, monke
         recovery.run_recovering(project.settings(), job="registrants")
     monkeypatch.undo()
     assert set(_rebuilding(project)) == {"registrants"}
+    note = recovery.lost_state_note(project.settings(), job="nightly")  # what `plan` says
+    assert note is not None and "rebuild of the lost state of job registrants has not" in note
 
     # Another job's rebuild that goes through is no word on this one.
     assert rebuild.rebuild_state(project.settings(), job="students", force=True).exit_code() == 0
