@@ -48,13 +48,22 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def connect(settings: SalesforceSettings) -> Writer:
-    """A writer on the configured org. Authenticates now: refused credentials are exit 2."""
+def connect(settings: SalesforceSettings, client: SalesforceClient | None = None) -> Writer:
+    """A writer on the configured org. Authenticates now: refused credentials are exit 2.
+
+    ``client``: one this run logged in with already (the lost-state check,
+    ``sync/recovery.py``); the writer's API calls then count the calls it made too."""
     from connector.salesforce.client import SalesforceClient
     from connector.salesforce.writer import Writer
 
-    client = SalesforceClient(settings)
-    return Writer(client, bulk_threshold=settings.bulk_threshold, batch_size=settings.batch_size)
+    counted = None if client is None else 0
+    client = client or SalesforceClient(settings)
+    return Writer(
+        client,
+        bulk_threshold=settings.bulk_threshold,
+        batch_size=settings.batch_size,
+        calls_at_start=counted,
+    )
 
 
 __all__ = [

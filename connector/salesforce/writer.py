@@ -72,6 +72,8 @@ class Writer:
             default :data:`LOCK_BACKOFF`.
         max_in_flight: Bulk writes from :meth:`submit` outstanding at once; ``submit`` blocks
             while this many are queued or running.
+        calls_at_start: The client's call count :attr:`api_calls` counts from; default its
+            count now (0: every call the client made, e.g. a check before the run).
     """
 
     def __init__(
@@ -85,6 +87,7 @@ class Writer:
         poll_initial: float = 0.5,
         lock_backoff: float | None = None,
         max_in_flight: int = 2,
+        calls_at_start: int | None = None,
     ):
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
@@ -102,7 +105,9 @@ class Writer:
         self._pool: ThreadPoolExecutor | None = None
         self._pending: set[Future[list[WriteResult]]] = set()
         self._pending_lock = threading.Lock()
-        self._calls_at_start = client.calls_made
+        # api_calls counts from here: the client's count now, or from what the caller says
+        # the run made on it before (0: all of them).
+        self._calls_at_start = client.calls_made if calls_at_start is None else calls_at_start
 
     @property
     def api_calls(self) -> int:

@@ -29,6 +29,7 @@ from connector.config import Settings, require_secret
 from connector.errors import SalesforceError
 from connector.mapping import Project, load_project
 from connector.report import RunReport
+from connector.salesforce import connect
 from connector.salesforce.client import SalesforceClient
 from connector.state import recovery_facts
 from connector.sync.job import job_mappings, run_job
@@ -39,7 +40,12 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int], None]
 
 
-def org_holds_records(settings: Settings, project: Project, names: Sequence[str]) -> str | None:
+def org_holds_records(
+    settings: Settings,
+    project: Project,
+    names: Sequence[str],
+    client: SalesforceClient | None = None,
+) -> str | None:
     """The first object of the person mappings of ``names`` that holds a record carrying one
     of their external ids (one query an object), named with those mappings — "Contact
     (mappings students, registrants)" — or None.
@@ -53,7 +59,7 @@ def org_holds_records(settings: Settings, project: Project, names: Sequence[str]
             ids.setdefault(spec.target.object, []).append((name, spec.target.external_id))
     if not ids:
         return None
-    client = SalesforceClient(settings.salesforce)
+    client = client or SalesforceClient(settings.salesforce)
     for obj, named in ids.items():
         held = " OR ".join(sorted({f"{ext} != null" for _, ext in named}))
         # Names from the validated mappings; no value is in the query.
@@ -70,6 +76,7 @@ def rebuild_if_lost(
     job: str | None = None,
     progress: Progress | None = None,
     project: Project | None = None,
+    probe: _Probe | None = None,
 ) -> list[RebuildResult]:
     """Resume the rebuilds of a lost state that did not finish, then rebuild the state of
     ``job`` from the org when state never sent anything and the org holds records of the job's
@@ -107,7 +114,7 @@ def rebuild_if_lost(
     covered = None in under_way or (job in under_way)
     if not never_sent or covered:
         return results
-    found = _lost_mapping(settings, project, job)
+    found = (probe or _Probe(settings)).lost_mapping(project, job)
     if found is None:
         return results
     log.warning(
@@ -122,16 +129,29 @@ def rebuild_if_lost(
     return results
 
 
-def _lost_mapping(settings: Settings, project: Project, job: str | None) -> str | None:
-    """The object of ``job``'s person mappings whose records the org holds
-    (:func:`org_holds_records`), or None — also when Salesforce cannot be asked (the run
-    meets that failure itself and records it: status, /healthz)."""
-    _, names = job_mappings(settings, project, job)
-    try:
-        return org_holds_records(settings, project, names)
-    except SalesforceError as exc:
-        log.debug("lost-state check skipped: %s", exc)
-        return None
+class _Probe:
+    """The lost-state check: which object of ``job``'s person mappings holds records in the
+    org. Its log-in is kept for the run that follows (:func:`run_recovering`): one log-in a
+    run, and the check's query counted among the run's API calls."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.client: SalesforceClient | None = None
+
+    def lost_mapping(self, project: Project, job: str | None) -> str | None:
+        """:func:`org_holds_records` for ``job``, or None — also when Salesforce cannot be
+        asked (the run meets that failure itself and records it: status, /healthz)."""
+        _, names = job_mappings(self.settings, project, job)
+        if not any(project.mappings[n].identity is not None for n in names):
+            return None  # no person mapping: nothing to ask, no log-in
+        try:
+            client = SalesforceClient(self.settings.salesforce)
+            found = org_holds_records(self.settings, project, names, client)
+        except SalesforceError as exc:
+            log.debug("lost-state check skipped: %s", exc)
+            return None
+        self.client = client
+        return found
 
 
 def lost_state_note(settings: Settings, *, job: str | None = None) -> str | None:
@@ -147,7 +167,7 @@ def lost_state_note(settings: Settings, *, job: str | None = None) -> str | None
         )
     if not never_sent:
         return None
-    found = _lost_mapping(settings, load_project(settings.mappings), job)
+    found = _Probe(settings).lost_mapping(load_project(settings.mappings), job)
     if found is None:
         return None
     return (
@@ -172,9 +192,20 @@ def run_recovering(
     A rebuild that stopped (the daily API share, Salesforce gone, the lock) is the run's
     outcome: its report is returned and nothing is synced on the half-rebuilt state (the next
     run resumes the rebuild)."""
-    for result in rebuild_if_lost(settings, job=job, progress=progress, project=project):
+    probe = _Probe(settings)
+    for result in rebuild_if_lost(
+        settings, job=job, progress=progress, project=project, probe=probe
+    ):
         if rebuilt is not None:
             rebuilt(result)
         if result.exit_code() == 1:
             return result.report
-    return run_job(settings, job=job, progress=progress, project=project)
+    logged_in = probe.client
+    return run_job(
+        settings,
+        job=job,
+        progress=progress,
+        project=project,
+        # The check's log-in serves the run: one token, its query among the run's API calls.
+        writer_factory=None if logged_in is None else lambda s: connect(s.salesforce, logged_in),
+    )

@@ -138,10 +138,18 @@ def test_a_first_load_into_an_empty_org_rebuilds_nothing(project: CliProject) ->
     plan = project.cli("plan", "nightly")
     assert plan.returncode == 0, plan.stdout + plan.stderr
     assert "rebuild" not in plan.stdout  # a new state, an empty org: nothing lost
+    before = project.emulator.stats()
     run = project.cli("run", "nightly")
     assert run.returncode == 0, run.stdout + run.stderr
     assert "state rebuild" not in run.stdout
-    assert project.last_report()["rebuild"] is False
+    report = project.last_report()
+    assert report["rebuild"] is False
+    # The lost-state check's log-in serves the run: one token, and its query is one of the
+    # run's API calls (it was a log-in and a call of its own).
+    after = project.emulator.stats()
+    tokens = after["requests"]["POST oauth2/token"] - before["requests"].get("POST oauth2/token", 0)
+    assert tokens == 1
+    assert report["api_calls"] == after["api_calls"] - before["api_calls"]
 
 
 def _lost_visitor_state(project: CliProject, mail: str, number: str) -> None:
