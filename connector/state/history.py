@@ -7,7 +7,7 @@ Salesforce ids, objects, reasons and purposes, never a personal value.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,19 +18,20 @@ from connector.state import tables as s
 from connector.state.db import Database, guard
 from connector.state.rows import AuditEntry, RejectRow, RejectSummary, RunRow, RunStatus
 
-# meta: a lost state's rebuild under way (sync/recovery.py). A job's note is keyed
-# "recovery:rebuilding:JOB"; the bare key is a rebuild of every mapping (and the note of the
-# first version, which did not say whose rebuild it was: resumed as every mapping's, a superset).
+# meta: the mappings whose rebuild of a lost state is under way (sync/recovery.py), one note a
+# mapping, keyed "recovery:rebuilding:MAPPING"; the bare key is the note of the first version,
+# which did not say whose rebuild it was (read as every mapping's).
 REBUILDING = "recovery:rebuilding"
 
 
-def rebuilding_key(job: str | None) -> str:
-    """The ``meta`` key of the note that ``job``'s rebuild is under way (None: every mapping)."""
-    return REBUILDING if job is None else f"{REBUILDING}:{job}"
+def rebuilding_key(mapping: str) -> str:
+    """The ``meta`` key of the note that ``mapping``'s rebuild is under way."""
+    return f"{REBUILDING}:{mapping}"
 
 
 def rebuilds_noted(conn: sa.Connection) -> dict[str | None, str]:
-    """The rebuilds under way noted in ``meta``: job (None: every mapping) → when it began."""
+    """The rebuilds under way noted in ``meta``: mapping (None: every mapping, an earlier
+    version's note) → when it began (ISO text)."""
     m = s.meta
     q = sa.select(m.c.key, m.c.value).where(
         sa.or_(m.c.key == REBUILDING, m.c.key.startswith(REBUILDING + ":"))
@@ -51,25 +52,46 @@ class HistoryMixin:
     _db: Database
 
     def rebuilds_under_way(self) -> dict[str | None, str]:
-        """The rebuilds runs started on a lost state that have not finished
-        (``sync/recovery.py``: the next run resumes them): job (None: every mapping) → when
-        it began."""
+        """The mappings whose rebuild a run started on a lost state has not gone through
+        (``sync/recovery.py``: the next run resumes them): mapping (None: every mapping, an
+        earlier version's note) → when it began."""
         with guard("read recovery"), self._db.reading() as conn:
             return rebuilds_noted(conn)
 
-    def mark_rebuilding(self, job: str | None, since: datetime | None) -> None:
-        """Note that ``job``'s rebuild (None: every mapping's) began at ``since``; ``since``
-        None: it went through — for every mapping, that ends every job's note too."""
+    def mark_rebuilding(self, mappings: Collection[str], since: datetime) -> None:
+        """Note that the rebuild of ``mappings`` began at ``since`` (a note already there
+        keeps its time)."""
         m = s.meta
-        key = rebuilding_key(job)
         with guard("note recovery"), self._db.writing() as conn:
-            if since is None and job is None:
-                gone = sa.or_(m.c.key == REBUILDING, m.c.key.startswith(REBUILDING + ":"))
-            else:
-                gone = m.c.key == key
-            conn.execute(sa.delete(m).where(gone))
-            if since is not None:
-                conn.execute(sa.insert(m).values(key=key, value=since.isoformat()))
+            held = rebuilds_noted(conn)
+            new = [
+                {"key": rebuilding_key(n), "value": since.isoformat()}
+                for n in sorted(set(mappings))
+                if n not in held
+            ]
+            if new:
+                conn.execute(sa.insert(m), new)
+
+    def mark_rebuilt(self, mappings: Collection[str], every: Collection[str]) -> None:
+        """Note that the rebuild of ``mappings`` went through: their notes go. An earlier
+        version's note (every mapping's) becomes a note of each of ``every`` (the project's
+        mappings) but those."""
+        m = s.meta
+        done = set(mappings)
+        with guard("note recovery"), self._db.writing() as conn:
+            held = rebuilds_noted(conn)
+            legacy = held.pop(None, None)
+            if legacy is not None:
+                conn.execute(sa.delete(m).where(m.c.key == REBUILDING))
+                rest = [
+                    {"key": rebuilding_key(n), "value": legacy}
+                    for n in sorted(set(every) - done - set(held))
+                ]
+                if rest:
+                    conn.execute(sa.insert(m), rest)
+            gone = [rebuilding_key(n) for n in done if n in held]
+            if gone:
+                conn.execute(sa.delete(m).where(m.c.key.in_(gone)))
 
     def start_run(self, job: str, started_at: datetime) -> int:
         """Record the start of a run of ``job``; return its run id."""

@@ -196,12 +196,26 @@ def held_records(url: str, names: Sequence[str]) -> dict[str, int]:
     return {n: counts[n] for n in names if counts.get(n)}
 
 
-def note_rebuilding(url: str, job: str | None, since: datetime | None) -> None:
-    """Note in the state at ``url`` that the rebuild of ``job``'s lost state (None: every
-    mapping's) began at ``since`` (None: it went through); see ``sync/recovery.py``."""
+def note_rebuilding(url: str, mappings: Sequence[str], since: datetime) -> None:
+    """Note in the state at ``url`` that the rebuild of ``mappings``' lost state began at
+    ``since``; see ``sync/recovery.py``."""
     store = open_existing(url, create=True)
     try:
-        store.mark_rebuilding(job, since)
+        store.mark_rebuilding(mappings, since)
+    finally:
+        store.close()
+
+
+def _note_rebuilt(url: str, report: RunReport, every: Sequence[str]) -> None:
+    """The mappings of ``report`` that went through are no longer under rebuild, whoever ran it
+    (sync/recovery.py resumes the others): every mapping, when it stopped part-way (a
+    kill, the daily share: what it did is kept; the next rebuild takes it up with --force)."""
+    if report.stopped:
+        return
+    done = [n for n, m in report.mappings.items() if not (m.error or m.input_error or m.pending)]
+    store = open_existing(url, create=True)
+    try:
+        store.mark_rebuilt(done, every)
     finally:
         store.close()
 
@@ -262,11 +276,7 @@ def rebuild_state(
             result.adopted = _adopt(settings, project, names, report, writers[-1], secret, failed)
         if result.unmatched or any(a.sf_ids or a.others for a in result.adopted):
             result.list_file = _write_list(settings, report, result.unmatched, result.adopted)
-    if result.exit_code() != 1:
-        # Went through (an input error is the run's to report too): this job's rebuild is no
-        # longer under way, whoever began it (sync/recovery.py resumes one that stopped); a
-        # rebuild of every mapping ends every job's.
-        note_rebuilding(settings.state.url, job, None)
+    _note_rebuilt(settings.state.url, report, list(project.mappings))
     return result
 
 

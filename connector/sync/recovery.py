@@ -14,19 +14,26 @@ jobs; on such a state only). If it does, the state was lost (or the org was load
 run rebuilds the state from the org as ``sis-sync state rebuild`` does — nothing written to the
 org — and then runs. A first load into an org without such records costs that query and nothing
 else; a state that sent anything is never second-guessed (``state rebuild --force`` is for a
-partly lost one). A rebuild that stopped half-way (killed, the daily API share) is noted in
-state (``meta``, with its job); the run does not sync on the half-rebuilt state, and the next run
-— of any job: jobs share people — resumes it, keeping what it recorded. A rebuild of that job
-(or of every mapping) that went through clears the note, whoever ran it.
+partly lost one).
+
+A rebuild that has not gone through for a mapping (killed, the daily API share, its export
+missing) is noted in state (``meta``, one note a mapping); the run does not sync on the
+half-rebuilt state, and the next run of a job holding that mapping resumes it first, keeping
+what it recorded. A run also resumes the noted person mappings of other jobs that write the
+objects its own person mappings write (their people are its people: the F5 duplicate again);
+one whose export is missing cannot be rebuilt, and is warned about instead of holding the job
+up (a shipped mapping a school does not use has no export at all). A mapping's note goes when
+a rebuild of it goes through, whoever ran it.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from connector.config import Settings, require_secret
-from connector.errors import SalesforceError
+from connector.errors import ConnectorError, SalesforceError
 from connector.mapping import Project, load_project
 from connector.report import RunReport
 from connector.salesforce import connect
@@ -70,6 +77,15 @@ def org_holds_records(
     return None
 
 
+@dataclass
+class Recovery:
+    """What :func:`rebuild_if_lost` did: the rebuilds, in order, and the one that ends the run
+    when the job's state is not rebuilt (it stopped, or an export is missing), if any."""
+
+    rebuilt: list[RebuildResult] = field(default_factory=list)
+    stopped: RebuildResult | None = None
+
+
 def rebuild_if_lost(
     settings: Settings,
     *,
@@ -77,56 +93,91 @@ def rebuild_if_lost(
     progress: Progress | None = None,
     project: Project | None = None,
     probe: _Probe | None = None,
-) -> list[RebuildResult]:
-    """Resume the rebuilds of a lost state that did not finish, then rebuild the state of
-    ``job`` from the org when state never sent anything and the org holds records of the job's
-    person mappings (the module docstring). The results, in order; the last one stopped when
-    its exit code is 1 (the rest were not begun); empty when nothing was rebuilt."""
+) -> Recovery:
+    """Before ``job`` syncs: resume the rebuilds of a lost state that did not go through for
+    its mappings and the person mappings that share its people's objects, or rebuild its
+    state from the org when state never sent anything and the org holds records of its person
+    mappings (the module docstring)."""
     require_secret(settings)  # a run refuses to start without it: before any request
     never_sent, under_way = recovery_facts(settings.state.url)
     if not never_sent and not under_way:
-        return []
+        return Recovery()
     project = project or load_project(settings.mappings)
-    results: list[RebuildResult] = []
-    # Every job's, not only this one's: a job that shares persons with a half-rebuilt one
-    # would match them on a half-rebuilt state (the F5 duplicate).
-    for noted, since in sorted(under_way.items(), key=lambda kv: kv[0] or ""):
-        known = (
-            noted is None
-            or noted in project.mappings
-            or any(j.name == noted for j in settings.jobs)
-        )
-        # Killed or stopped half-way (a kill, the daily API share): what it recorded is kept,
-        # the rest is matched in the org (`state rebuild --force`). A job since removed from
-        # sync.yaml is resumed as every mapping's (a superset; it clears every note).
+    _, names = job_mappings(settings, project, job)
+    noted = {n: v for n, v in under_way.items() if n is not None}
+    if None in under_way:  # an earlier version's note: every mapping's
+        noted = dict.fromkeys(project.mappings, under_way[None]) | noted
+    out = Recovery()
+    for other in _related(project, names, noted):
+        # Another mapping's rebuild stopped half-way, and its people are this job's too: a
+        # row of this job matched on its half-rebuilt state could give one of them a second
+        # Contact (the F5 duplicate). Its records are matched first.
+        _warn_resuming(f"mapping {other}", noted[other])
+        result = rebuild_state(settings, job=other, progress=progress, force=True)
+        out.rebuilt.append(result)
+        if result.exit_code() == 2:
+            # Its export is missing: it cannot be rebuilt now, and not holding up this job is
+            # the lesser harm (a shipped mapping a school does not use has no export at all).
+            log.warning(
+                "the rebuild of mapping %s cannot resume: %s. Until it can, a person of its "
+                "records who is also in job %s may get a second record; a mapping not in use "
+                "can be removed from the project",
+                other,
+                result.report.input_cause() or "its input is not usable",
+                job or "all",
+            )
+        elif result.exit_code() == 1:
+            out.stopped = result
+            return out
+    pending = [n for n in names if n in noted]
+    if not pending:
+        if not never_sent:
+            return out
+        found = (probe or _Probe(settings)).lost_mapping(project, job)
+        if found is None:
+            return out
         log.warning(
-            "the rebuild of the lost state of %s begun %s has not finished (it stopped, or "
-            "it is running now: then this run stops on its lock): resuming it first",
-            f"job {noted}" if noted is not None else "every mapping",
-            since,
+            "the state holds no record, but the org holds records of %s: the state "
+            "was lost, or the org was loaded before; rebuilding it from the org first (as "
+            "`sis-sync state rebuild`; nothing is written to Salesforce by it)",
+            found,
         )
-        result = rebuild_state(
-            settings, job=noted if known else None, progress=progress, force=True
-        )
-        results.append(result)
-        if result.exit_code() == 1:
-            return results
-    covered = None in under_way or (job in under_way)
-    if not never_sent or covered:
-        return results
-    found = (probe or _Probe(settings)).lost_mapping(project, job)
-    if found is None:
-        return results
-    log.warning(
-        "the state holds no record, but the org holds records of %s: the state "
-        "was lost, or the org was loaded before; rebuilding it from the org first (as "
-        "`sis-sync state rebuild`; nothing is written to Salesforce by it)",
-        found,
+        note_rebuilding(settings.state.url, names, settings.clock())
+    else:
+        # Killed or stopped half-way (a kill, the daily API share, an export missing): what it
+        # recorded is kept, the rest is matched in the org (`state rebuild --force`).
+        _warn_resuming(f"job {job or 'all'}", min(noted[n] for n in pending))
+    # Each mapping's note goes once its rebuild went through (rebuild.py); the others stay.
+    result = rebuild_state(settings, job=job, progress=progress, force=bool(pending or out.rebuilt))
+    out.rebuilt.append(result)
+    if result.exit_code() != 0:
+        out.stopped = result  # nothing is synced on the job's half-rebuilt state
+    return out
+
+
+def _related(project: Project, names: Sequence[str], noted: Mapping[str, str]) -> list[str]:
+    """The noted mappings outside ``names`` that are person mappings writing an object one of
+    ``names``' person mappings writes (their people are matched across mappings)."""
+    specs = project.mappings
+    objects = {specs[n].target.object for n in names if specs[n].identity is not None}
+    return sorted(
+        n
+        for n in noted
+        if n in specs
+        and n not in names
+        and specs[n].identity is not None
+        and specs[n].target.object in objects
     )
-    note_rebuilding(settings.state.url, job, settings.clock())
-    # It clears the note once it went through (rebuild.py); stopped, the note stays.
-    results.append(rebuild_state(settings, job=job, progress=progress, force=bool(results)))
-    return results
+
+
+def _warn_resuming(whose: str, since: str) -> None:
+    log.warning(
+        "the rebuild of the lost state of %s begun %s has not gone through (it stopped, its "
+        "export was missing, or it is running now: then this run stops on its lock): resuming "
+        "it first",
+        whose,
+        since,
+    )
 
 
 class _Probe:
@@ -157,17 +208,30 @@ class _Probe:
 def lost_state_note(settings: Settings, *, job: str | None = None) -> str | None:
     """What ``sis-sync plan`` says of a lost state, which ``sis-sync run`` would rebuild
     first (a plan writes nothing, state included, so it plans without that rebuild): None
-    when the run would not rebuild. Asks the org only on a state that never sent anything."""
+    when the run would not rebuild — or when the org cannot be asked at once (a plan needs no
+    Salesforce: asked without retries, a failure or missing credentials is no note)."""
     never_sent, under_way = recovery_facts(settings.state.url)
-    if under_way:
-        jobs = ", ".join(sorted(f"job {j}" if j else "every mapping" for j in under_way))
+    if not never_sent and not under_way:
+        return None
+    project = load_project(settings.mappings)
+    _, names = job_mappings(settings, project, job)
+    noted = {n: v for n, v in under_way.items() if n is not None}
+    if None in under_way:
+        noted = dict.fromkeys(project.mappings, under_way[None]) | noted
+    resumed = [n for n in names if n in noted] + _related(project, names, noted)
+    if resumed:
         return (
-            f"the rebuild of the lost state of {jobs} has not finished: `sis-sync run` resumes "
-            "it first; this plan is made on the half-rebuilt state"
+            f"the rebuild of the lost state of {', '.join(resumed)} has not gone through: "
+            "`sis-sync run` resumes it first; this plan is made on the half-rebuilt state"
         )
     if not never_sent:
         return None
-    found = _Probe(settings).lost_mapping(load_project(settings.mappings), job)
+    once = settings.salesforce.model_copy(update={"max_retries": 0, "timeout": 10.0})
+    try:
+        found = _Probe(settings.model_copy(update={"salesforce": once})).lost_mapping(project, job)
+    except ConnectorError as exc:  # no credentials yet, refused ones: the plan goes on
+        log.debug("lost-state check skipped: %s", exc)
+        return None
     if found is None:
         return None
     return (
@@ -193,13 +257,14 @@ def run_recovering(
     outcome: its report is returned and nothing is synced on the half-rebuilt state (the next
     run resumes the rebuild)."""
     probe = _Probe(settings)
-    for result in rebuild_if_lost(
-        settings, job=job, progress=progress, project=project, probe=probe
-    ):
+    done = rebuild_if_lost(settings, job=job, progress=progress, project=project, probe=probe)
+    for result in done.rebuilt:
         if rebuilt is not None:
             rebuilt(result)
-        if result.exit_code() == 1:
-            return result.report
+    if done.stopped is not None:
+        # The job's state is not rebuilt (a rebuild stopped, or an export is missing): nothing
+        # is synced on it; the next run resumes the rebuild.
+        return done.stopped.report
     logged_in = probe.client
     return run_job(
         settings,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 
 import pytest
 from relfixtures import CliProject, fresh_pg_database, registration, student
@@ -177,6 +178,19 @@ def test_plan_on_a_lost_state_says_the_run_rebuilds_it_first(project: CliProject
     assert project.cli("run", "nightly").returncode == 0
     again = project.cli("plan", "nightly")
     assert "rebuild" not in again.stdout
+
+
+def test_plan_needs_no_salesforce_on_a_new_state(project: CliProject) -> None:
+    """An outsider's D3: the lost-state note made `plan` wait through the client's retries
+    (~18 s) when Salesforce could not be reached (nothing listens on port 9). It asks once;
+    without an org, the plan is made as before, with no note."""
+    _data(project)
+    started = time.monotonic()
+    plan = project.cli("plan", "nightly", SIS_SYNC_SALESFORCE__URL="https://127.0.0.1:9")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert time.monotonic() - started < 12
+    assert "retrying" not in plan.stderr and "rebuild" not in plan.stdout
+    assert "create" in plan.stdout
 
 
 @pytest.mark.parametrize("first", ["unreachable", "purge"])

@@ -22,18 +22,18 @@ def test_a_state_is_new_until_it_sends_something_and_says_when_a_rebuild_began(s
     store = open_store(store_url)
     try:
         assert recovery_facts(store_url) == (True, {})  # tables, no run, no record
-        store.mark_rebuilding("nightly", AT)
-        assert recovery_facts(store_url) == (True, {"nightly": AT.isoformat()})
+        store.mark_rebuilding(["students"], AT)
+        assert recovery_facts(store_url) == (True, {"students": AT.isoformat()})
         # A run that sent nothing (Salesforce unreachable, a purge with nothing to purge)
         # leaves the state as lost as it was.
         run_id = store.start_run("nightly", AT)
-        assert recovery_facts(store_url) == (True, {"nightly": AT.isoformat()})
+        assert recovery_facts(store_url) == (True, {"students": AT.isoformat()})
         store.add_outbox(run_id, [OutboxItem("students", "9" * 32, "Contact", "upsert")])
         assert recovery_facts(store_url) == (
             False,
-            {"nightly": AT.isoformat()},
+            {"students": AT.isoformat()},
         )  # a write left: a replay
-        store.mark_rebuilding("nightly", None)
+        store.mark_rebuilt(["students"], every=["students"])
         assert recovery_facts(store_url) == (False, {})
     finally:
         store.close()
