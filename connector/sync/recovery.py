@@ -104,9 +104,7 @@ def rebuild_if_lost(
         return Recovery()
     project = project or load_project(settings.mappings)
     _, names = job_mappings(settings, project, job)
-    noted = {n: v for n, v in under_way.items() if n is not None}
-    if None in under_way:  # an earlier version's note: every mapping's
-        noted = dict.fromkeys(project.mappings, under_way[None]) | noted
+    noted = _noted(project, under_way)
     out = Recovery()
     for other in _related(project, names, noted):
         # Another mapping's rebuild stopped half-way, and its people are this job's too: a
@@ -153,6 +151,15 @@ def rebuild_if_lost(
     if result.exit_code() != 0:
         out.stopped = result  # nothing is synced on the job's half-rebuilt state
     return out
+
+
+def _noted(project: Project, under_way: Mapping[str | None, str]) -> dict[str, str]:
+    """The mappings whose rebuild is under way → since when; an earlier version's note
+    (None) is every mapping's."""
+    noted = {n: v for n, v in under_way.items() if n is not None}
+    if None in under_way:
+        noted = dict.fromkeys(project.mappings, under_way[None]) | noted
+    return noted
 
 
 def _related(project: Project, names: Sequence[str], noted: Mapping[str, str]) -> list[str]:
@@ -215,9 +222,7 @@ def lost_state_note(settings: Settings, *, job: str | None = None) -> str | None
         return None
     project = load_project(settings.mappings)
     _, names = job_mappings(settings, project, job)
-    noted = {n: v for n, v in under_way.items() if n is not None}
-    if None in under_way:
-        noted = dict.fromkeys(project.mappings, under_way[None]) | noted
+    noted = _noted(project, under_way)
     resumed = [n for n in names if n in noted] + _related(project, names, noted)
     if resumed:
         return (
