@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from connector.config import Settings, require_secret
-from connector.errors import ConnectorError, SalesforceError
+from connector.errors import SalesforceError
 from connector.mapping import Project, load_project
 from connector.report import RunReport
 from connector.salesforce import connect
@@ -213,10 +213,11 @@ class _Probe:
 
 
 def lost_state_note(settings: Settings, *, job: str | None = None) -> str | None:
-    """What ``sis-sync plan`` says of a lost state, which ``sis-sync run`` would rebuild
-    first (a plan writes nothing, state included, so it plans without that rebuild): None
-    when the run would not rebuild — or when the org cannot be asked at once (a plan needs no
-    Salesforce: asked without retries, a failure or missing credentials is no note)."""
+    """What ``sis-sync plan`` says of a state that ``sis-sync run`` may rebuild first (a plan
+    writes nothing, state included, and asks Salesforce nothing, so it plans without that
+    rebuild): a half-rebuilt one, which the run resumes; a state that never sent anything,
+    which the run rebuilds when the org holds the job's people (a lost state). None otherwise,
+    and for a job without person mappings."""
     never_sent, under_way = recovery_facts(settings.state.url)
     if not never_sent and not under_way:
         return None
@@ -229,22 +230,13 @@ def lost_state_note(settings: Settings, *, job: str | None = None) -> str | None
             f"the rebuild of the lost state of {', '.join(resumed)} has not gone through: "
             "`sis-sync run` resumes it first; this plan is made on the half-rebuilt state"
         )
-    if not never_sent:
-        return None
-    once = settings.salesforce.model_copy(update={"max_retries": 0, "timeout": 10.0})
-    try:
-        found = _Probe(settings.model_copy(update={"salesforce": once})).lost_mapping(project, job)
-    except ConnectorError as exc:  # no credentials yet, refused ones: the plan goes on
-        log.debug("lost-state check skipped: %s", exc)
-        return None
-    if found is None:
+    if not never_sent or not any(project.mappings[n].identity is not None for n in names):
         return None
     return (
-        f"the state holds no record, but the org holds records of {found}: the state "
-        "was lost (or the org was loaded before). `sis-sync run` rebuilds it from the org "
-        "first (as `sis-sync state rebuild`; nothing written to Salesforce by it) and then "
-        "sends only what differs; this plan, made without that rebuild, shows the records "
-        "as if sent for the first time"
+        "the state has never sent anything. If the org already holds this job's people (the "
+        "state was lost, or the org was loaded before), `sis-sync run` first rebuilds the "
+        "state from the org (as `sis-sync state rebuild`; nothing written to Salesforce by "
+        "it) and then sends only what differs, not what this plan shows"
     )
 
 
