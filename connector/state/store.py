@@ -161,8 +161,8 @@ def open_existing(url: str, *, create: bool = False) -> StateStore:
 
 def recovery_facts(url: str) -> tuple[bool, dict[str | None, str]]:
     """Whether the state at ``url`` never sent anything (no record, no outbox row: new, or
-    lost), and the rebuilds of a lost state still under way (``sync/recovery.py``): job (None:
-    every mapping) → when it began.
+    lost), and the rebuilds of a lost state still under way (``sync/recovery.py``): mapping
+    (None: every mapping, an earlier version's note) → when it began.
 
     Runs do not count: a run that failed (Salesforce unreachable, the daily share used up) or a
     purge with nothing to purge records a run on a lost state without changing what it lacks. A

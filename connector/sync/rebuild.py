@@ -208,8 +208,8 @@ def note_rebuilding(url: str, mappings: Sequence[str], since: datetime) -> None:
 
 def _note_rebuilt(url: str, report: RunReport, every: Sequence[str]) -> None:
     """The mappings of ``report`` that went through are no longer under rebuild, whoever ran it
-    (sync/recovery.py resumes the others): every mapping, when it stopped part-way (a
-    kill, the daily share: what it did is kept; the next rebuild takes it up with --force)."""
+    (sync/recovery.py resumes the others); none when it stopped part-way (the daily share,
+    Salesforce gone: what it did is kept, and the next rebuild takes it up with --force)."""
     if report.stopped:
         return
     done = [n for n, m in report.mappings.items() if not (m.error or m.input_error or m.pending)]
