@@ -47,26 +47,25 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int], None]
 
 
-def org_holds_records(
-    settings: Settings,
-    project: Project,
-    names: Sequence[str],
-    client: SalesforceClient | None = None,
-) -> str | None:
-    """The first object of the person mappings of ``names`` that holds a record carrying one
-    of their external ids (one query an object), named with those mappings — "Contact
-    (mappings students, registrants)" — or None.
+PersonIds = dict[str, list[tuple[str, str]]]  # object → (person mapping, its external id)
 
-    Only persons: they are what state matches across mappings (a record of any other object is
-    an upsert by its own external id, duplicated by nothing)."""
-    ids: dict[str, list[tuple[str, str]]] = {}
+
+def person_ids(project: Project, names: Sequence[str]) -> PersonIds:
+    """The external ids of the person mappings of ``names``, by object. Only persons: they are
+    what state matches across mappings (a record of any other object is an upsert by its own
+    external id, duplicated by nothing)."""
+    ids: PersonIds = {}
     for name in names:
         spec = project.mappings[name]
         if spec.identity is not None:
             ids.setdefault(spec.target.object, []).append((name, spec.target.external_id))
-    if not ids:
-        return None
-    client = client or SalesforceClient(settings.salesforce)
+    return ids
+
+
+def org_holds_records(client: SalesforceClient, ids: PersonIds) -> str | None:
+    """The first object of ``ids`` that holds a record carrying one of its external ids (one
+    query an object), named with its mappings — "Contact (mappings students, registrants)" —
+    or None."""
     for obj, named in ids.items():
         held = " OR ".join(sorted({f"{ext} != null" for _, ext in named}))
         # Names from the validated mappings; no value is in the query.
@@ -166,7 +165,7 @@ def _related(project: Project, names: Sequence[str], noted: Mapping[str, str]) -
     """The noted mappings outside ``names`` that are person mappings writing an object one of
     ``names``' person mappings writes (their people are matched across mappings)."""
     specs = project.mappings
-    objects = {specs[n].target.object for n in names if specs[n].identity is not None}
+    objects = set(person_ids(project, names))
     return sorted(
         n
         for n in noted
@@ -199,12 +198,12 @@ class _Probe:
     def lost_mapping(self, project: Project, job: str | None) -> str | None:
         """:func:`org_holds_records` for ``job``, or None — also when Salesforce cannot be
         asked (the run meets that failure itself and records it: status, /healthz)."""
-        _, names = job_mappings(self.settings, project, job)
-        if not any(project.mappings[n].identity is not None for n in names):
+        ids = person_ids(project, job_mappings(self.settings, project, job)[1])
+        if not ids:
             return None  # no person mapping: nothing to ask, no log-in
         try:
             client = SalesforceClient(self.settings.salesforce)
-            found = org_holds_records(self.settings, project, names, client)
+            found = org_holds_records(client, ids)
         except SalesforceError as exc:
             log.debug("lost-state check skipped: %s", exc)
             return None
@@ -230,7 +229,7 @@ def lost_state_note(settings: Settings, *, job: str | None = None) -> str | None
             f"the rebuild of the lost state of {', '.join(resumed)} has not gone through: "
             "`sis-sync run` resumes it first; this plan is made on the half-rebuilt state"
         )
-    if not never_sent or not any(project.mappings[n].identity is not None for n in names):
+    if not never_sent or not person_ids(project, names):
         return None
     return (
         "the state has never sent anything. If the org already holds this job's people (the "
