@@ -38,7 +38,7 @@ from typing import Any
 
 from connector.errors import InputError, SourceError
 from connector.hashing import KeyHasher, mask
-from connector.mapping.facts import parse_moment, yes_no
+from connector.mapping.facts_reader import parse_moment, yes_no
 from connector.mapping.models import FieldSpec, MappingSpec
 from connector.mapping.project import Project
 from connector.mapping.transforms import TransformContext, TransformError, compile_chain

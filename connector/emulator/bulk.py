@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from connector.emulator import relations
 from connector.emulator.ids import USER_ID, sf_datetime
+from connector.emulator.org_records import Txn, gc_paused
 from connector.emulator.rest import parse_json, run_query
-from connector.emulator.store import Txn, gc_paused
 from connector.emulator.wire import CSV_TYPE, ApiError, RecordError, Response, json_response
 
 if TYPE_CHECKING:

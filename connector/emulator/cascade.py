@@ -19,8 +19,8 @@ from connector.emulator.ids import sf_datetime
 from connector.emulator.wire import RecordError
 
 if TYPE_CHECKING:
+    from connector.emulator.org_records import Store, Txn
     from connector.emulator.org_schema import ObjectDef, Schema
-    from connector.emulator.store import Store, Txn
 
 
 def child_lookups(schema: Schema) -> dict[str, list[tuple[ObjectDef, str, str]]]:

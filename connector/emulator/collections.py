@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from connector.emulator.ids import normalize_id
+from connector.emulator.org_records import Txn, gc_paused
 from connector.emulator.rest import parse_json, render, sobject
-from connector.emulator.store import Txn, gc_paused
 from connector.emulator.wire import ApiError, RecordError, Response, json_response, record_error
 
 if TYPE_CHECKING:

@@ -13,9 +13,9 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from connector.emulator.identity import check_version
+from connector.emulator.org_records import Txn
 from connector.emulator.rest import parse_json, sobject
-from connector.emulator.store import Txn
+from connector.emulator.userinfo import check_version
 from connector.emulator.wire import ApiError, RecordError, Response, json_response
 
 if TYPE_CHECKING:

@@ -12,9 +12,9 @@ from typing import Any
 from connector.emulator.archive import ACTIVITY_OBJECTS, is_archived
 from connector.emulator.cascade import Cascade
 from connector.emulator.ids import USER_ID, normalize_id, sf_datetime
+from connector.emulator.org_records import Store, Txn
 from connector.emulator.org_schema import ObjectDef
 from connector.emulator.person import PersonRules
-from connector.emulator.store import Store, Txn
 from connector.emulator.validation import Validator, check_object_rules
 from connector.emulator.wire import RecordError
 

@@ -30,7 +30,7 @@ from connector.emulator.wire import RecordError
 
 if TYPE_CHECKING:
     from connector.emulator.dml import Dml
-    from connector.emulator.store import Txn
+    from connector.emulator.org_records import Txn
 
 # Account field → the person contact's field (besides ``X__pc`` → ``X__c``).
 _SAME = ("FirstName", "LastName", "MiddleName", "Suffix", "Salutation")

@@ -9,8 +9,8 @@ from urllib.parse import unquote, unquote_plus
 
 from connector.emulator import relations, soql
 from connector.emulator.archive import ACTIVITY_OBJECTS
-from connector.emulator.identity import identity_url
 from connector.emulator.org_schema import ObjectDef
+from connector.emulator.userinfo import identity_url
 from connector.emulator.wire import (
     ApiError,
     RecordError,

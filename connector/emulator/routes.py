@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from functools import partial
 
-from connector.emulator import bulk, collections, composite, control, identity, rest
+from connector.emulator import bulk, collections, composite, control, rest, userinfo
 from connector.emulator.wire import ApiError, Response
 
 Handler = Callable[..., Response]
@@ -22,16 +22,16 @@ _V = r"/services/data/(?P<version>v\d+\.\d+)"
 # (method, regex, stats name, handler, kind) — kind: "api" (token, counted), "login", "control"
 ROUTES: list[tuple[str, str, str, Handler, str]] = [
     ("POST", r"/services/oauth2/token", "POST oauth2/token", lambda a, r: a.token(r), "login"),
-    ("POST", r"/services/Soap/u/(?P<soap>[\d.]+)(?:/.*)?", "POST Soap/u", identity.soap, "login"),
-    ("POST", r"/services/oauth2/revoke", "POST oauth2/revoke", identity.revoke, "login"),
-    ("GET", r"/services/oauth2/revoke", "GET oauth2/revoke", identity.revoke, "login"),
-    ("GET", r"/services/oauth2/userinfo", "GET oauth2/userinfo", identity.userinfo, "identity"),
-    ("POST", r"/services/oauth2/userinfo", "POST oauth2/userinfo", identity.userinfo, "identity"),
-    ("GET", r"/id/(?P<org>\w+)/(?P<user>\w+)", "GET id", identity.identity, "identity"),
+    ("POST", r"/services/Soap/u/(?P<soap>[\d.]+)(?:/.*)?", "POST Soap/u", userinfo.soap, "login"),
+    ("POST", r"/services/oauth2/revoke", "POST oauth2/revoke", userinfo.revoke, "login"),
+    ("GET", r"/services/oauth2/revoke", "GET oauth2/revoke", userinfo.revoke, "login"),
+    ("GET", r"/services/oauth2/userinfo", "GET oauth2/userinfo", userinfo.userinfo, "identity"),
+    ("POST", r"/services/oauth2/userinfo", "POST oauth2/userinfo", userinfo.userinfo, "identity"),
+    ("GET", r"/id/(?P<org>\w+)/(?P<user>\w+)", "GET id", userinfo.identity, "identity"),
     ("POST", r"/__emulator__/reset", "control", control.reset, "control"),
     ("POST", r"/__emulator__/faults", "control", control.faults, "control"),
     ("GET", r"/__emulator__/stats", "control", control.stats, "control"),
-    ("GET", r"/services/data", "GET versions", identity.versions, "open"),
+    ("GET", r"/services/data", "GET versions", userinfo.versions, "open"),
     ("GET", _V, "GET resources", rest.resources, "api"),
     ("GET", _V + r"/sobjects", "GET sobjects", rest.describe_global, "api"),
     (

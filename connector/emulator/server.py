@@ -25,11 +25,11 @@ from connector.emulator import bulk, control, rest
 from connector.emulator.auth import AuthConfig, Tokens, token_endpoint
 from connector.emulator.certs import ensure_certificates
 from connector.emulator.dml import Dml
-from connector.emulator.identity import check_version
 from connector.emulator.limits import ApiLimits
+from connector.emulator.org_records import Store, Txn
 from connector.emulator.org_schema import load_schema
 from connector.emulator.routes import match_route
-from connector.emulator.store import Store, Txn
+from connector.emulator.userinfo import check_version
 from connector.emulator.wire import ApiError, OAuthError, RecordError, Response, json_response
 
 log = logging.getLogger(__name__)

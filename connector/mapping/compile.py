@@ -4,7 +4,8 @@
 so :meth:`CompiledMapping.apply` is a loop over prepared tuples: no pydantic, no registry
 look-ups, no parsing of the mapping per record. ``scripts/bench_mapping.py`` measures it.
 The closures that read a value from a row are in ``getters.py``; the subject facts (lifecycle,
-dates, consents) are read by ``facts.py``'s :class:`~connector.mapping.facts.FactsReader`.
+dates, consents) are read by
+:class:`~connector.mapping.facts_reader.FactsReader`.
 
 What ``apply`` guarantees:
 
@@ -33,7 +34,7 @@ from typing import TypeAlias
 
 from connector.errors import MappingError, Problem
 from connector.hashing import KeyHasher, join_key, normalise_key
-from connector.mapping.facts import FactsReader, implausible_birthdate, yes_no
+from connector.mapping.facts_reader import FactsReader, implausible_birthdate, yes_no
 from connector.mapping.getters import (
     Getter,
     blank,

@@ -51,11 +51,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector.clock import school_date
 from connector.privacy.purposes import Duration, PurposeSpec
-from connector.state import SyncedRow
+
+if TYPE_CHECKING:  # the rule only reads state's row type: importing privacy loads no database
+    from connector.state.rows import SyncedRow
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import BIN, run_json
 
-from connector.emulator.identity import USERNAME
+from connector.emulator.userinfo import USERNAME
 
 
 @pytest.fixture(scope="module")

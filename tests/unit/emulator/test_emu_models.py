@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from connector.emulator.dml import Dml
+from connector.emulator.org_records import Store, Txn
 from connector.emulator.org_schema import load_schema, record_type_id
 from connector.emulator.schemas import builtin_schema
-from connector.emulator.store import Store, Txn
 from connector.emulator.wire import RecordError
 
 

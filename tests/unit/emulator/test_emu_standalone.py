@@ -17,7 +17,7 @@ def _loaded_after(code: str) -> list[str]:
 
 def test_emulator_imports_nothing_else_of_connector():
     modules = _loaded_after(
-        "import connector.emulator.server, connector.emulator.testing, connector.emulator.identity"
+        "import connector.emulator.server, connector.emulator.testing, connector.emulator.userinfo"
     )
     assert "connector.emulator.server" in modules
     others = [

@@ -10,8 +10,8 @@ import pytest
 
 from connector.emulator.dml import Dml
 from connector.emulator.ids import IdFactory, _base62, id_suffix
+from connector.emulator.org_records import JOURNAL, Store, Txn, gc_paused
 from connector.emulator.org_schema import load_schema
-from connector.emulator.store import JOURNAL, Store, Txn, gc_paused
 from connector.emulator.wire import RecordError
 
 

@@ -25,9 +25,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from connector.emulator.identity import USER_RECORD
 from connector.emulator.ids import IdFactory, sf_datetime
 from connector.emulator.org_schema import ObjectDef, Schema
+from connector.emulator.userinfo import USER_RECORD
 
 JOURNAL = "org.jsonl"
 
