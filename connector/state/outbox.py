@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from connector.state import pg_batch
 from connector.state import tables as s
 from connector.state.db import Database, guard, padded_chunks
 from connector.state.rows import PENDING, OutboxError, OutboxItem, OutboxRow, OutboxStatus
@@ -80,7 +81,6 @@ class OutboxMixin:
             )
             .values(status=OutboxStatus.SUPERSEDED.value, updated_at=at)
         )
-        insert = sa.insert(t).returning(t.c.id, sort_by_parameter_order=True)
         with guard("add outbox"), self._db.writing() as conn:
             for mapping, keys in by_mapping.items():
                 for part in padded_chunks(keys):
@@ -90,24 +90,14 @@ class OutboxMixin:
                         conn.execute(supersede, {"m": mapping, "keys": part})
             if self._db.dialect == "sqlite":
                 return _sqlite_insert_outbox(conn, run_id, items, at, status)
-            # Built only here: a dict per row (~650 bytes) was made for SQLite too, unused.
-            params = [
-                {
-                    "run_id": run_id,
-                    "mapping": i.mapping,
-                    "key_hash": i.key_hash,
-                    "object": i.object,
-                    "operation": i.operation,
-                    "status": status.value,
-                    "error_code": "",
-                    "error_message": "",
-                    "attempts": 1 if status is OutboxStatus.SENT else 0,
-                    "created_at": at,
-                    "updated_at": at,
-                }
-                for i in items
-            ]
-            return list(conn.execute(insert, params).scalars())
+            return pg_batch.insert_outbox(
+                conn,
+                run_id,
+                [(i.mapping, i.key_hash, i.object, i.operation) for i in items],
+                status=status.value,
+                attempts=1 if status is OutboxStatus.SENT else 0,
+                at=at,
+            )
 
     def mark_outbox(
         self,

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from connector.state import pg_batch
 from connector.state import tables as s
 from connector.state.db import Database, guard, padded_chunks, rows_in
 from connector.state.rows import RECORD, SourceSeen
@@ -138,7 +139,6 @@ class SourcesMixin:
 
         For a written record the rows of its old content go first: they can never match again.
         """
-        r = s.source_rows
         if written:
             # Without statistics SQLite prefers the primary key's prefix (mapping = ?) to the
             # (mapping, key_hash) index and reads every row of the mapping once per record: a
@@ -148,45 +148,19 @@ class SourcesMixin:
             if self._db.dialect == "sqlite":
                 conn.exec_driver_sql(_SQLITE_FORGET_OTHER, params)
             else:
-                conn.execute(
-                    sa.delete(r).where(
-                        r.c.mapping == sa.bindparam("m"),
-                        r.c.key_hash == sa.bindparam("k"),
-                        r.c.token != sa.bindparam("t"),
-                    ),
-                    [{"m": m, "k": k, "t": t} for m, k, t in params],
-                )
-        rows_in = [
-            {"mapping": m, "source_hash": h, "key_hash": k, "token": f[RECORD], "recheck_on": d}
+                pg_batch.forget_other_rows(conn, params)
+        # One row per (mapping, source hash), the last one given: a statement's upsert may
+        # not touch a row twice (PostgreSQL refuses; SQLite's executemany took the last).
+        remembered = {
+            (m, h): (m, h, k, f[RECORD], d)
             for m, k, h, d, f in rows
             if h is not None and f.get(RECORD)
-        ]
-        if rows_in and self._db.dialect == "sqlite":
+        }
+        if remembered and self._db.dialect == "sqlite":
             # Written out: SQLAlchemy's per-row parameter processing of this upsert was a tenth
             # of a first load's CPU.
             conn.exec_driver_sql(
-                _SQLITE_REMEMBER,
-                [
-                    (
-                        p["mapping"],
-                        p["source_hash"],
-                        p["key_hash"],
-                        p["token"],
-                        _day(p["recheck_on"]),
-                    )
-                    for p in rows_in
-                ],
+                _SQLITE_REMEMBER, [(m, h, k, t, _day(d)) for m, h, k, t, d in remembered.values()]
             )
-        elif rows_in:
-            ins = self._insert(r)
-            conn.execute(
-                ins.on_conflict_do_update(
-                    index_elements=[r.c.mapping, r.c.source_hash],
-                    set_={
-                        "key_hash": ins.excluded.key_hash,
-                        "token": ins.excluded.token,
-                        "recheck_on": ins.excluded.recheck_on,
-                    },
-                ),
-                rows_in,
-            )
+        elif remembered:
+            pg_batch.remember_rows(conn, list(remembered.values()))

@@ -89,6 +89,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from connector.errors import StateDamaged, StateError
+from connector.state import pg_batch
 from connector.state import tables as s
 from connector.state.db import Database, connect, execute_in, guard, padded_chunks, rows_in
 from connector.state.history import HistoryMixin, rebuilds_noted
@@ -253,13 +254,19 @@ _SQLITE_RECORD = (
 def _sqlite_synced(u: SyncedUpdate, when: str | None) -> tuple[Any, ...]:
     """One record of ``record_synced`` as the positional row of ``_SQLITE_RECORD``; ``when``:
     the run's time as SQLite stores it (converted once, not per row)."""
-    day, withdrawn = u.event_date, u.consent_withdrawn_at
+    day = u.event_date
     return (
         u.mapping, u.key_hash, u.object, u.sf_id, u.person_id, _fields_json(u),
         when, when, u.lifecycle, s.sqlite_datetime(u.lifecycle_end_at),
         day.isoformat() if day is not None else None,
-        json.dumps({k: s.iso_text(v) for k, v in withdrawn.items()}) if withdrawn else None,
+        _withdrawn_json(u),
     )  # fmt: skip
+
+
+def _withdrawn_json(u: SyncedUpdate) -> str | None:
+    """The record's withdrawals (purpose → moment) as the JSON text state stores, or None."""
+    withdrawn = u.consent_withdrawn_at
+    return json.dumps({k: s.iso_text(v) for k, v in withdrawn.items()}) if withdrawn else None
 
 
 def _fields_json(u: SyncedUpdate) -> str:
@@ -390,77 +397,34 @@ class StateStore(
         latest = {(u.mapping, u.key_hash): u for u in rows}  # one row per key per statement
         if not latest:
             return
-        with guard("record synced"):
+        rows_of = latest.values()
+        with guard("record synced"), self._db.writing() as conn:
             if self._db.dialect == "sqlite":
                 when = s.sqlite_datetime(at)
-                with self._db.writing() as conn:
-                    conn.exec_driver_sql(
-                        _SQLITE_RECORD, [_sqlite_synced(u, when) for u in latest.values()]
-                    )
-                    conn.exec_driver_sql(
-                        _SQLITE_SEEN, [(u.mapping, u.key_hash, when) for u in latest.values()]
-                    )
-                    self._remember_rows(
-                        conn,
-                        [
-                            (u.mapping, u.key_hash, u.source_hash, u.recheck_on, u.field_hashes)
-                            for u in latest.values()
-                        ],
-                        written=True,
-                    )
-                return
-            params = [
-                {
-                    "mapping": u.mapping,
-                    "key_hash": u.key_hash,
-                    "object": u.object,
-                    "sf_id": u.sf_id,
-                    "person_id": u.person_id,
-                    "field_hashes": _fields_json(u),
-                    "first_seen": at,
-                    "last_synced": at,
-                    "lifecycle": u.lifecycle,
-                    "lifecycle_end_at": u.lifecycle_end_at,
-                    "event_date": u.event_date,
-                    "deleted_at": None,
-                    "consent_withdrawn_at": (
-                        {p: s.iso_text(t) for p, t in u.consent_withdrawn_at.items()}
-                        if u.consent_withdrawn_at
-                        else None
-                    ),
-                }
-                for u in latest.values()
-            ]
-            t = s.synced
-            ins = self._insert(t)
-            keep = {"mapping", "key_hash", "first_seen", "person_id"}
-            update = {c.name: ins.excluded[c.name] for c in t.columns if c.name not in keep}
-            update["person_id"] = sa.func.coalesce(ins.excluded.person_id, t.c.person_id)
-            stmt = ins.on_conflict_do_update(
-                index_elements=[t.c.mapping, t.c.key_hash], set_=update
-            )
-            seen_ins = self._insert(s.seen)
-            seen_upsert = seen_ins.on_conflict_do_update(
-                index_elements=[s.seen.c.mapping, s.seen.c.key_hash],
-                set_={"last_seen": seen_ins.excluded.last_seen},
-            )
-            with self._db.writing() as conn:
-                conn.execute(stmt, params)
-                conn.execute(
-                    seen_upsert,
-                    [
-                        {"mapping": u.mapping, "key_hash": u.key_hash, "last_seen": at}
-                        for u in latest.values()
-                    ],
-                )
-                self._remember_rows(
+                conn.exec_driver_sql(_SQLITE_RECORD, [_sqlite_synced(u, when) for u in rows_of])
+                conn.exec_driver_sql(_SQLITE_SEEN, [(u.mapping, u.key_hash, when) for u in rows_of])
+            else:
+                pg_batch.record_synced(
                     conn,
                     [
-                        (u.mapping, u.key_hash, u.source_hash, u.recheck_on, u.field_hashes)
-                        for u in latest.values()
+                        (
+                            u.mapping, u.key_hash, u.object, u.sf_id, u.person_id,
+                            _fields_json(u), u.lifecycle, pg_batch.utc(u.lifecycle_end_at),
+                            u.event_date, _withdrawn_json(u),
+                        )
+                        for u in rows_of
                     ],
-                    written=True,
-                )
+                    at,
+                )  # fmt: skip
+                pg_batch.seen(conn, [(u.mapping, u.key_hash) for u in rows_of], at)
+            self._remember_rows(
+                conn,
+                [
+                    (u.mapping, u.key_hash, u.source_hash, u.recheck_on, u.field_hashes)
+                    for u in rows_of
+                ],
+                written=True,
+            )
 
     def touch_seen(self, mapping: str, key_hashes: Sequence[str], *, at: datetime) -> None:
         """Set last_seen = ``at`` for unchanged records the source still holds."""

@@ -149,6 +149,21 @@ def test_naive_datetimes_are_refused(store: StateStore) -> None:
         store.record_synced([upd(1, consent_withdrawn_at={"x": datetime(2025, 1, 1)})], at=T0)
 
 
+def test_a_naive_lifecycle_end_is_refused(store: StateStore) -> None:
+    with pytest.raises(StateError, match="timezone-aware"):
+        store.record_synced([upd(1, lifecycle_end_at=datetime(2025, 1, 1))], at=T0)
+
+
+def test_recording_a_record_again_keeps_its_person_contact_id(store: StateStore) -> None:
+    # A person account's PersonContactId is read back once (write_stage._person_contacts); an
+    # update of the Account must not forget it — on PostgreSQL the upsert set every column it
+    # was not given to NULL, and each later batch asked Salesforce for it again.
+    store.record_synced([upd(1)], at=T0)
+    store.set_person_contact_ids("students", {h(1): "003PERSONCONTACT01"})
+    store.record_synced([upd(1, field_hashes={"LastName": "new"})], at=T0 + DAY)
+    assert store.person_contact_ids("students", [h(1)]) == {h(1): "003PERSONCONTACT01"}
+
+
 def test_mark_deleted_and_resync_clears_it(store: StateStore) -> None:
     store.record_synced([upd(1)], at=T0)
     store.mark_deleted("students", [h(1)], at=T0 + DAY)
@@ -288,6 +303,17 @@ def test_outbox_lifecycle(store: StateStore) -> None:
     assert store.outbox_counts(run) == {"OK": 1, "FAILED": 2}
     with pytest.raises(ValueError, match="unknown outbox operation"):
         store.add_outbox(run, [_item(4, "insert")])
+
+
+def test_outbox_ids_are_those_of_the_items_in_the_order_given(store: StateStore) -> None:
+    run = store.start_run("nightly", T0)
+    store.add_outbox(run, [_item(9_999)], at=T0)
+    items = [_item(i) for i in (500, *range(499, 0, -1))]  # keys not in id order
+    ids = store.add_outbox(run, items, at=T0, status=OutboxStatus.SENT)
+    by_id = {r.id: r for r in store.pending_outbox(limit=1_000)}
+    assert [by_id[i].key_hash for i in ids] == [i.key_hash for i in items]
+    assert {by_id[i].status for i in ids} == {OutboxStatus.SENT}
+    assert {by_id[i].attempts for i in ids} == {1}
 
 
 def test_outbox_new_plan_supersedes_pending_rows_of_the_same_record(store: StateStore) -> None:
