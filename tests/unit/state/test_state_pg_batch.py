@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from connector.state import StateStore, SyncedUpdate
+import psycopg
+import pytest
+
+from connector.state import StateStore, SyncedUpdate, open_store, pg_batch
 from connector.state.pg_batch import NULL, SEP, column
 
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -44,3 +47,28 @@ def test_odd_keys_round_trip_on_both_backends(store: StateStore):
     # One row whose key is empty: a packed column of it would be the empty text, no row at all.
     store.record_synced([SyncedUpdate("solo", "", "Contact", sf_id=None, field_hashes={})], at=T0)
     assert set(store.lookup("solo", [""])) == {""}
+
+
+@pytest.mark.postgres
+def test_forgetting_a_batchs_source_rows_uses_the_key_index_on_postgresql(pg_url: str):
+    # A first load forgets each written record's other source rows: a plan that scanned
+    # source_rows a batch would make a large load quadratic (SQLite's twin:
+    # test_sync_query_plans). On a small table PostgreSQL rightly prefers one pass over it (at
+    # 50,000 rows a hash join); on a large one each key must be an index look-up.
+    store = open_store(pg_url)
+    try:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO source_rows (mapping, source_hash, key_hash, token)"
+                " SELECT 'students', md5(i::text), md5('k' || i), md5('t' || i)"
+                " FROM generate_series(1, 200000) i"
+            )
+            conn.execute("ANALYZE source_rows")
+            keys = [("students", f"{i:032x}", "token") for i in range(2_000)]
+            cols = pg_batch._columns(keys, ("text",) * 3)
+            sql = pg_batch._FORGET_OTHER.format(*(expr for expr, _ in cols))
+            plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + sql, [p for _, p in cols]))
+    finally:
+        store.close()
+    assert "Index Scan using ix_source_rows_key on source_rows" in plan, plan
+    assert "Seq Scan on source_rows" not in plan, plan
