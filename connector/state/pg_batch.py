@@ -25,7 +25,7 @@ those of the SQLite statements beside them, column for column.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -86,7 +86,10 @@ def _text(value: object) -> str:
         return NULL
     if isinstance(value, str):
         return value
-    if isinstance(value, date):  # datetime too: ISO 8601 with its offset
+    if isinstance(value, datetime):
+        # In UTC: an offset Python allows (sub-second) may not be one PostgreSQL reads.
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
         return value.isoformat()
     return str(value)  # int
 

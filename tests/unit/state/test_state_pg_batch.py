@@ -3,7 +3,7 @@ which could split a packed column wrongly goes as a plain array instead."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import psycopg
 import pytest
@@ -24,6 +24,25 @@ def test_typed_values_are_written_as_the_cast_reads_them():
     assert column([1, None], "int")[1] == f"1{SEP}{NULL}"
     assert column([date(2025, 4, 1)], "date")[1] == "2025-04-01"
     assert column([T0], "timestamptz")[1] == "2025-03-01T09:30:00+00:00"
+    # Sent in UTC: PostgreSQL reads no sub-second offset, which Python allows.
+    odd = datetime(2026, 3, 29, 2, 30, tzinfo=timezone(timedelta(microseconds=7)))
+    assert column([odd], "timestamptz")[1] == "2026-03-29T02:29:59.999993+00:00"
+
+
+def test_a_lifecycle_end_in_any_offset_is_the_same_instant(store: StateStore):
+    ends = {
+        "a": datetime(2026, 3, 29, 2, 30, tzinfo=timezone(timedelta(hours=5, minutes=30))),
+        "b": datetime(2026, 3, 29, 2, 30, tzinfo=timezone(timedelta(microseconds=7))),
+    }
+    store.record_synced(
+        [
+            SyncedUpdate("m", k, "Contact", sf_id=None, field_hashes={}, lifecycle_end_at=end)
+            for k, end in ends.items()
+        ],
+        at=T0,
+    )
+    found = store.lookup("m", list(ends))
+    assert {k: r.lifecycle_end_at for k, r in found.items()} == ends
 
 
 def test_a_value_holding_a_separator_goes_as_an_array():
