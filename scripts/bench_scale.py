@@ -301,10 +301,6 @@ def bench_first_load(s: Scale) -> None:
     for a, b in itertools.pairwise(done):
         ratio = runs[b]["cpu_s"] / runs[a]["cpu_s"]
         target = f"≤ {4.5 * b / a / 4:g} (linear {b / a:g})"
-        # The host's speed drifts (±40 % within an hour has been seen): the bare loop, timed
-        # beside each size, shows it. The target is judged on the plain ratio; the ratio at
-        # the smaller size's host speed is shown beside it, to tell drift from growth.
-        drift = (runs[b]["bare_cpu_s"] / b) / (runs[a]["bare_cpu_s"] / a)
         s.add(
             "first-load",
             f"CPU({b // 1000}k) / CPU({a // 1000}k)",
@@ -312,8 +308,6 @@ def bench_first_load(s: Scale) -> None:
             "×",
             target,
             ratio <= 4.5 * b / a / 4,
-            bare_loop_per_row_ratio=round(drift, 2),
-            at_one_host_speed=round(ratio / drift, 2),
         )
     if 10_000 in runs and 1_000_000 in runs:
         grow = runs[1_000_000]["peak_rss_mb"] - runs[10_000]["peak_rss_mb"]
