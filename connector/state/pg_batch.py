@@ -46,7 +46,19 @@ _RECORD = (
     " event_date = excluded.event_date, deleted_at = NULL,"
     " consent_withdrawn_at = excluded.consent_withdrawn_at"
 )
-_RECORD_TYPES = ("text", "text", "text", "text", "int", "text", "text", "timestamptz", "date")
+# The types of _RECORD's columns m, k, o, i, p, f, l, e, d, w (the JSON w is cast after unnest).
+_RECORD_TYPES = (
+    "text",
+    "text",
+    "text",
+    "text",
+    "int",
+    "text",
+    "text",
+    "timestamptz",
+    "date",
+    "text",
+)
 _SEEN = (
     "INSERT INTO seen (mapping, key_hash, last_seen) SELECT u.m, u.k, %s FROM unnest({}, {})"
     " AS u(m, k) ON CONFLICT (mapping, key_hash) DO UPDATE SET last_seen = excluded.last_seen"
@@ -139,7 +151,7 @@ def record_synced(
     """Upsert ``synced`` rows (mapping, key, object, sf id, person, field hashes JSON,
     lifecycle, its end, event day, withdrawals JSON): what ``_SQLITE_RECORD`` does."""  # fmt: skip
     if rows:
-        _run(conn, _RECORD, (utc(at), utc(at)), _columns(rows, (*_RECORD_TYPES, "text")))
+        _run(conn, _RECORD, (utc(at), utc(at)), _columns(rows, _RECORD_TYPES))
 
 
 def seen(conn: sa.Connection, keys: Sequence[tuple[str, str]], at: datetime) -> None:
